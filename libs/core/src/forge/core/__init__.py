@@ -1,0 +1,1 @@
+"""Forge shared core: bus, subjects, errors, config loading, logging."""

@@ -1,0 +1,145 @@
+"""The bus: NATS request/reply with deadlines, queue-group serving, pub/sub and trace headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import nats
+import nats.errors
+from nats.aio.msg import Msg
+
+from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+
+log = logging.getLogger("forge.bus")
+
+# W3C trace context of the request being handled, carried across hops in NATS headers.
+TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "traceparent", default=None
+)
+
+Headers = dict[str, str]
+RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
+EventHandler = Callable[[str, bytes], Awaitable[None]]
+
+
+class Subscription(Protocol):
+    async def unsubscribe(self) -> None: ...
+
+
+class Bus(Protocol):
+    """What services need from a message bus; NatsBus in production, MemoryBus in unit tests."""
+
+    async def request(
+        self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
+    ) -> bytes: ...
+
+    async def serve(
+        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+    ) -> Subscription: ...
+
+    async def publish(self, subject: str, payload: bytes) -> None: ...
+
+    async def subscribe(self, subject: str, handler: EventHandler) -> Subscription: ...
+
+    async def flush(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _outgoing_headers(headers: Headers | None) -> Headers | None:
+    trace = TRACEPARENT.get()
+    if trace is None:
+        return headers
+    merged = {"traceparent": trace}
+    if headers:
+        merged.update(headers)
+    return merged
+
+
+class NatsBus:
+    """The bus over a real NATS connection."""
+
+    def __init__(self, nc: nats.NATS) -> None:
+        self.nc = nc
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(cls, url: str, name: str) -> NatsBus:
+        try:
+            nc = await nats.connect(
+                url,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=5,
+                allow_reconnect=True,
+            )
+        except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+            raise ServiceUnavailableError(f"cannot reach NATS at {url}: {exc}") from exc
+        return cls(nc)
+
+    async def request(
+        self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
+    ) -> bytes:
+        timeout = deadline - time.time()
+        if timeout <= 0:
+            raise DeadlineExceededError("the request's deadline passed before it was sent")
+        try:
+            msg = await self.nc.request(
+                subject, payload, timeout=timeout, headers=_outgoing_headers(headers)
+            )
+        except nats.errors.NoRespondersError as exc:
+            raise ServiceUnavailableError(f"no service is answering on {subject}") from exc
+        except nats.errors.TimeoutError as exc:
+            raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+        return msg.data
+
+    async def serve(
+        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+    ) -> Subscription:
+        async def on_message(msg: Msg) -> None:
+            # Handle every request in its own task: a slow call must not hold up the next one.
+            task = asyncio.create_task(self._answer(msg, handler))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        sub: Any = await self.nc.subscribe(subject, queue=queue or "", cb=on_message)
+        return sub  # type: ignore[no-any-return]
+
+    async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
+        headers = msg.headers or {}
+        TRACEPARENT.set(headers.get("traceparent"))
+        reply = await handler(msg.data, headers)
+        if msg.reply:
+            await self.nc.publish(msg.reply, reply)
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        await self.nc.publish(subject, payload, headers=_outgoing_headers(None))
+
+    async def subscribe(self, subject: str, handler: EventHandler) -> Subscription:
+        async def on_message(msg: Msg) -> None:
+            await handler(msg.subject, msg.data)
+
+        sub: Any = await self.nc.subscribe(subject, cb=on_message)
+        return sub  # type: ignore[no-any-return]
+
+    async def flush(self) -> None:
+        await self.nc.flush()
+
+    async def close(self) -> None:
+        """Stop taking requests, finish the ones in flight, then close."""
+        if self.nc.is_closed:
+            return
+        try:
+            await self.nc.drain()
+        except (nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError, TimeoutError):
+            pass
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        if not self.nc.is_closed:
+            await self.nc.close()

@@ -1,0 +1,78 @@
+"""Serving envelopes on the bus: decode once, run the handler, translate every error once."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from forge.core.bus import Bus, Headers
+from forge.core.errors import DeadlineExceededError, ForgeError, InvalidRequestError, from_object
+from forge.proto.envelope import ENCODER, ENVELOPE_DECODER, REPLY_DECODER, Envelope, ErrorObject
+
+log = logging.getLogger("forge.rpc")
+
+EnvelopeHandler = Callable[[Envelope], Awaitable[bytes]]
+
+
+def error_reply(error: ErrorObject) -> bytes:
+    return ENCODER.encode({"error": error})
+
+
+def internal_error(exc: BaseException, where: str) -> ErrorObject:
+    """An unexpected failure: logged with an id that the caller gets instead of the details."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("unexpected error %s in %s", error_id, where, exc_info=exc)
+    return ErrorObject(code=-32603, message=f"internal error (error id {error_id})")
+
+
+async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:
+    """Run one envelope handler and encode its reply; the only place service errors become replies."""
+    try:
+        envelope = ENVELOPE_DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        return error_reply(InvalidRequestError(f"malformed envelope: {exc}").to_object())
+    except msgspec.DecodeError:
+        return error_reply(InvalidRequestError("malformed envelope").to_object())
+    if envelope.deadline < time.time():
+        return error_reply(DeadlineExceededError("the request's deadline has passed").to_object())
+    try:
+        result = await handler(envelope)
+    except ForgeError as exc:
+        return error_reply(exc.to_object())
+    except Exception as exc:  # adapter boundary: nothing unexpected leaks to the caller
+        return error_reply(internal_error(exc, where))
+    return b'{"result":' + result + b"}"
+
+
+async def serve_envelopes(
+    bus: Bus, subject: str, handler: EnvelopeHandler, *, queue: str | None
+) -> None:
+    async def on_request(data: bytes, headers: Headers) -> bytes:
+        return await answer(handler, data, subject)
+
+    await bus.serve(subject, on_request, queue=queue)
+
+
+async def call(bus: Bus, subject: str, envelope: Envelope, *, margin: float = 0.0) -> bytes:
+    """Send an envelope and return the raw result JSON, raising the ForgeError of an error reply.
+
+    `margin` shortens this hop's wait so that it can still answer its own caller in time.
+    """
+    data = await bus.request(subject, ENCODER.encode(envelope), deadline=envelope.deadline - margin)
+    return unwrap(data)
+
+
+def unwrap(data: bytes) -> bytes:
+    try:
+        reply = REPLY_DECODER.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ForgeError("a service sent a malformed reply") from exc
+    if reply.error is not None:
+        raise from_object(reply.error)
+    if not len(reply.result):
+        return b"null"
+    return bytes(reply.result)

@@ -1,0 +1,36 @@
+"""Running a service process: event loop, signals, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from forge.core.config import ConfigError
+
+log = logging.getLogger("forge.service")
+
+
+def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` on uvloop where available; SIGTERM and SIGINT set `stop`."""
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # uvloop is an optional speed-up
+        runner = asyncio.run
+
+    async def wrapper() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    try:
+        runner(wrapper())
+    except ConfigError as exc:
+        print(f"forge: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,72 @@
+"""Every NATS subject Forge uses, built in one place."""
+
+from __future__ import annotations
+
+ROUTER_RPC = "forge.router.rpc"
+ROUTER_HEALTH = "forge.router.health"
+UPSTREAM_HEALTH = "forge.upstream.health"
+CATALOG = "catalog"
+
+
+def registry(registry: str, entity: str, op: str) -> str:
+    """Request/reply to a registry: `forge.registry.<registry>.<entity>.<op>`."""
+    return f"forge.registry.{registry}.{entity}.{op}"
+
+
+def registry_all(registry: str) -> str:
+    """Everything a registry serves."""
+    return f"forge.registry.{registry}.>"
+
+
+def registry_health(registry: str) -> str:
+    return f"forge.registry.{registry}.health.ping"
+
+
+def upstream(gateway_id: str, op: str) -> str:
+    """Request/reply to the upstream-proxy for one gateway."""
+    return f"forge.upstream.{gateway_id}.{op}"
+
+
+def upstream_any(op: str) -> str:
+    """One operation for every gateway: what an upstream-proxy replica serves."""
+    return f"forge.upstream.*.{op}"
+
+
+def gateway_of(subject: str) -> str:
+    """The gateway id inside an upstream subject."""
+    return subject.split(".", 3)[2]
+
+
+def event(registry: str, entity: str, kind: str) -> str:
+    """Pub/sub cache invalidation: kind is `changed` or `deleted`."""
+    return f"forge.events.{registry}.{entity}.{kind}"
+
+
+def events_all(registry: str) -> str:
+    return f"forge.events.{registry}.>"
+
+
+def plugins(hook: str) -> str:
+    """Request/reply to the plugin-runner for one hook."""
+    return f"forge.plugins.{hook}"
+
+
+PLUGINS_MANIFEST = "forge.plugins.manifest"
+
+
+def metrics(kind: str) -> str:
+    return f"forge.events.metrics.{kind}"
+
+
+def stream(request_id: str) -> str:
+    """Progress and log notifications of one in-flight request."""
+    return f"forge.stream.{request_id}"
+
+
+def cancel(request_id: str) -> str:
+    return f"forge.cancel.{request_id}"
+
+
+def session(session_id: str) -> str:
+    """Server-to-client messages of a legacy session's GET stream."""
+    return f"forge.session.{session_id}"

@@ -1,0 +1,64 @@
+"""The envelope: one request as it travels between Forge services over NATS."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Principal(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Who asks: resolved once at the edge, trusted by every later hop."""
+
+    subject: str
+    email: str | None = None
+    teams: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    token_id: str | None = None
+    is_admin: bool = False
+
+
+class Protocol(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The client's MCP protocol version and what it declared about itself."""
+
+    version: str
+    era: str = "modern"  # "modern" (2026-07-28) or "legacy" (2025-11-25 and earlier)
+    capabilities: msgspec.Raw = msgspec.Raw(b"{}")
+    client_info: msgspec.Raw = msgspec.Raw(b"{}")
+    session_id: str | None = None
+
+
+class Envelope(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A request between services: params stay undecoded unless a hop needs them."""
+
+    id: str
+    method: str
+    params: msgspec.Raw
+    principal: Principal
+    deadline: float  # absolute UNIX time after which no hop works on it
+    protocol: Protocol | None = None
+    server_id: str | None = None
+
+
+class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A JSON-RPC error object."""
+
+    code: int
+    message: str
+    data: msgspec.Raw = msgspec.Raw()
+
+
+class Reply(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A hop's answer: exactly one of result (undecoded JSON) or error."""
+
+    result: msgspec.Raw = msgspec.Raw()
+    error: ErrorObject | None = None
+
+
+ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
+REPLY_DECODER = msgspec.json.Decoder(Reply)
+ENCODER = msgspec.json.Encoder()
+
+
+def ok(result: bytes) -> bytes:
+    """Encode a successful reply around already-encoded JSON."""
+    return b'{"result":' + result + b"}"

@@ -1,0 +1,120 @@
+"""MCP message types Forge reads, for the legacy (2025-11-25) and modern (2026-07-28) eras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+MODERN = "2026-07-28"
+LEGACY = "2025-11-25"
+# Newest first: the versions a legacy `initialize` may negotiate.
+LEGACY_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
+MODERN_VERSIONS = (MODERN,)
+SUPPORTED_VERSIONS = MODERN_VERSIONS + LEGACY_VERSIONS
+
+META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+
+# Methods whose body carries a name that the modern `Mcp-Name` header must repeat.
+NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+class Implementation(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Name and version of a client or server."""
+
+    name: str
+    version: str = "0"
+    title: str | None = None
+
+
+class Tool(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A tool as MCP lists it."""
+
+    name: str
+    inputSchema: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object"})
+    title: str | None = None
+    description: str | None = None
+    outputSchema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+class ListToolsResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The result of tools/list."""
+
+    tools: list[Tool]
+    nextCursor: str | None = None
+
+
+class RequestMeta(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The `_meta` of a modern request: who the client is, per request."""
+
+    protocol_version: str | None = msgspec.field(default=None, name=META_PROTOCOL_VERSION)
+    client_capabilities: msgspec.Raw = msgspec.field(
+        default_factory=msgspec.Raw, name=META_CLIENT_CAPABILITIES
+    )
+    client_info: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw, name=META_CLIENT_INFO)
+    progress_token: str | int | None = msgspec.field(default=None, name="progressToken")
+
+
+class RequestParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Just the `_meta` of any request's params."""
+
+    meta: RequestMeta | None = msgspec.field(default=None, name="_meta")
+
+
+class CallToolParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The params of tools/call, with arguments left undecoded."""
+
+    name: str
+    arguments: msgspec.Raw = msgspec.Raw()
+    meta: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw, name="_meta")
+
+
+class NamedParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The name-bearing fields of tools/call, prompts/get and resources/read."""
+
+    name: str | None = None
+    uri: str | None = None
+
+
+class ListParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The params of any */list request."""
+
+    cursor: str | None = None
+
+
+class InitializeParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The params of a legacy initialize."""
+
+    protocolVersion: str
+    capabilities: msgspec.Raw = msgspec.Raw(b"{}")
+    clientInfo: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+class InitializeResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The result of a legacy initialize, as Forge reads an upstream's."""
+
+    protocolVersion: str
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    serverInfo: Implementation | None = None
+    instructions: str | None = None
+
+
+class DiscoverResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The result of a modern server/discover, as Forge reads an upstream's."""
+
+    supportedVersions: list[str] = msgspec.field(default_factory=list)
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    serverInfo: Implementation | None = None
+    instructions: str | None = None
+
+
+CALL_TOOL_PARAMS_DECODER = msgspec.json.Decoder(CallToolParams)
+NAMED_PARAMS_DECODER = msgspec.json.Decoder(NamedParams)
+REQUEST_PARAMS_DECODER = msgspec.json.Decoder(RequestParams)
+LIST_PARAMS_DECODER = msgspec.json.Decoder(ListParams)
+INITIALIZE_PARAMS_DECODER = msgspec.json.Decoder(InitializeParams)
+LIST_TOOLS_RESULT_DECODER = msgspec.json.Decoder(ListToolsResult)

@@ -1,0 +1,93 @@
+"""An in-memory bus with NATS subject semantics, for handler unit tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+
+from forge.core.bus import TRACEPARENT, EventHandler, Headers, RequestHandler
+from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching: `*` one token, `>` the rest."""
+    pat, sub = pattern.split("."), subject.split(".")
+    for i, token in enumerate(pat):
+        if token == ">":
+            return len(sub) > i
+        if i >= len(sub) or (token != "*" and token != sub[i]):
+            return False
+    return len(pat) == len(sub)
+
+
+@dataclass(eq=False)
+class _Sub:
+    bus: MemoryBus
+    pattern: str
+    queue: str | None
+    request: RequestHandler | None = None
+    event: EventHandler | None = None
+    seq: int = field(default_factory=itertools.count().__next__)
+
+    async def unsubscribe(self) -> None:
+        self.bus.subs.discard(self)
+
+
+class MemoryBus:
+    """Same contract as NatsBus; queue groups deliver each request to one member, round robin."""
+
+    def __init__(self) -> None:
+        self.subs: set[_Sub] = set()
+        self._rr = itertools.count()
+        self.published: list[tuple[str, bytes]] = []
+        self.requests: list[tuple[str, bytes]] = []
+
+    async def request(
+        self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
+    ) -> bytes:
+        timeout = deadline - time.time()
+        if timeout <= 0:
+            raise DeadlineExceededError("the request's deadline passed before it was sent")
+        servers = sorted(
+            (s for s in self.subs if s.request and matches(s.pattern, subject)), key=lambda s: s.seq
+        )
+        if not servers:
+            raise ServiceUnavailableError(f"no service is answering on {subject}")
+        self.requests.append((subject, payload))
+        chosen = servers[next(self._rr) % len(servers)]
+        assert chosen.request is not None
+        sent = dict(headers or {})
+        trace = TRACEPARENT.get()
+        if trace:
+            sent.setdefault("traceparent", trace)
+        try:
+            async with asyncio.timeout(timeout):
+                return await chosen.request(payload, sent)
+        except TimeoutError as exc:
+            raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+
+    async def serve(
+        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+    ) -> _Sub:
+        sub = _Sub(self, subject, queue, request=handler)
+        self.subs.add(sub)
+        return sub
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        self.published.append((subject, payload))
+        for sub in sorted(self.subs, key=lambda s: s.seq):
+            if sub.event and matches(sub.pattern, subject):
+                await sub.event(subject, payload)
+
+    async def subscribe(self, subject: str, handler: EventHandler) -> _Sub:
+        sub = _Sub(self, subject, None, event=handler)
+        self.subs.add(sub)
+        return sub
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.subs.clear()

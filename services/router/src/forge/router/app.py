@@ -1,0 +1,108 @@
+"""Router wiring: catalog cache, event subscriptions, the RPC subject, metric flushing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import msgspec
+
+from forge.core import rpc, subjects
+from forge.core.bus import Bus, Headers, NatsBus
+from forge.core.errors import ForgeError
+from forge.proto.catalog import Snapshot
+from forge.proto.envelope import Envelope, Principal
+from forge.router.catalog import Catalog
+from forge.router.config import RouterConfig
+from forge.router.handlers import Context, dispatch
+from forge.router.hooks import Hooks
+from forge.router.metrics import Metrics
+
+log = logging.getLogger("forge.router")
+_SNAPSHOT = msgspec.json.Decoder(Snapshot)
+_SYSTEM = Principal(subject="forge-router", is_admin=True)
+
+
+class Router:
+    """One router replica; `start` returns once it serves requests with a loaded catalog."""
+
+    def __init__(self, bus: Bus, config: RouterConfig) -> None:
+        self.bus = bus
+        self.config = config
+        self.ctx = Context(bus=bus, catalog=Catalog(), hooks=Hooks(bus), metrics=Metrics())
+        self._pending: list[tuple[str, bytes]] | None = []  # events seen while loading
+
+    async def start(self) -> None:
+        await self.bus.subscribe(subjects.events_all(subjects.CATALOG), self._on_event)
+        await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
+        await self.load_catalog()
+        await rpc.serve_envelopes(self.bus, subjects.ROUTER_RPC, self._handle, queue="router")
+        await self.bus.serve(subjects.ROUTER_HEALTH, self._health, queue="router")
+
+    async def _handle(self, envelope: Envelope) -> bytes:
+        return await dispatch(envelope, self.ctx)
+
+    async def _health(self, data: bytes, headers: Headers) -> bytes:
+        return b'{"result":{"status":"ok"}}'
+
+    async def _on_event(self, subject: str, data: bytes) -> None:
+        if self._pending is not None:
+            self._pending.append((subject, data))
+            return
+        try:
+            self.ctx.catalog.apply(subject, data)
+        except msgspec.DecodeError:
+            log.warning("ignored a malformed catalog event on %s", subject)
+
+    async def _on_manifest(self, subject: str, data: bytes) -> None:
+        self.ctx.hooks.on_manifest(data)
+
+    async def load_catalog(self) -> None:
+        """Ask the registry for the whole catalog, retrying until it answers."""
+        delay = 0.1
+        while True:
+            envelope = Envelope(
+                id="router-snapshot",
+                method="catalog.snapshot.get",
+                params=msgspec.Raw(b"{}"),
+                principal=_SYSTEM,
+                deadline=time.time() + self.config.snapshot_timeout_s,
+            )
+            try:
+                data = await rpc.call(
+                    self.bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), envelope
+                )
+                snapshot = _SNAPSHOT.decode(data)
+                break
+            except ForgeError as exc:
+                log.info("catalog registry not answering yet (%s); retrying", exc.message)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        self.ctx.catalog.load(snapshot)
+        pending, self._pending = self._pending or [], None
+        for subject, data in pending:
+            self.ctx.catalog.apply(subject, data)
+        log.info(
+            "catalog loaded",
+            extra={"tools": len(self.ctx.catalog.tools), "servers": len(self.ctx.catalog.servers)},
+        )
+
+    async def flush_metrics(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.metrics_flush_s)
+            await self.ctx.metrics.flush(self.bus)
+
+
+async def main(stop: asyncio.Event, config: RouterConfig) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        bus = await NatsBus.connect(config.nats_url, "forge-router")
+        stack.push_async_callback(bus.close)
+        router = Router(bus, config)
+        await router.start()
+        flusher = asyncio.create_task(router.flush_metrics(stop))
+        log.info("router ready")
+        await stop.wait()
+        await flusher

@@ -1,0 +1,13 @@
+"""Router settings."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    nats_url: str = "nats://127.0.0.1:4222"
+    log_level: str = "info"
+    # How long the router waits for the registry's catalog snapshot before it retries.
+    snapshot_timeout_s: float = 5.0
+    metrics_flush_s: float = 1.0
