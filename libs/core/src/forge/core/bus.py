@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 
 import nats
 import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
@@ -23,6 +25,8 @@ TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 Headers = dict[str, str]
+# Key-value entries (session revocations, leases) outlive any single process by this long.
+KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
 EventHandler = Callable[[str, bytes], Awaitable[None]]
 
@@ -46,6 +50,12 @@ class Bus(Protocol):
 
     async def subscribe(self, subject: str, handler: EventHandler) -> Subscription: ...
 
+    async def kv_put(self, bucket: str, key: str, value: bytes) -> None: ...
+
+    async def kv_watch(
+        self, bucket: str, handler: Callable[[str, bytes | None], None]
+    ) -> Subscription: ...
+
     async def flush(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -67,6 +77,7 @@ class NatsBus:
     def __init__(self, nc: nats.NATS) -> None:
         self.nc = nc
         self._tasks: set[asyncio.Task[None]] = set()
+        self._buckets: dict[str, Any] = {}
 
     @classmethod
     async def connect(cls, url: str, name: str) -> NatsBus:
@@ -127,6 +138,50 @@ class NatsBus:
 
         sub: Any = await self.nc.subscribe(subject, cb=on_message)
         return sub  # type: ignore[no-any-return]
+
+    async def _bucket(self, bucket: str) -> Any:
+        kv = self._buckets.get(bucket)
+        if kv is None:
+            js = self.nc.jetstream()
+            try:
+                kv = await js.key_value(bucket)
+            except nats.js.errors.BucketNotFoundError:
+                kv = await js.create_key_value(bucket=bucket, ttl=KV_TTL_S)
+            self._buckets[bucket] = kv
+        return kv
+
+    async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
+        """Store a value in a JetStream key-value bucket, creating the bucket on first use."""
+        kv = await self._bucket(bucket)
+        await kv.put(key, value)
+
+    async def kv_watch(
+        self, bucket: str, handler: Callable[[str, bytes | None], None]
+    ) -> Subscription:
+        """Call `handler(key, value)` for every current and future entry (value None: deleted)."""
+        kv = await self._bucket(bucket)
+        watcher = await kv.watchall()
+        ready = asyncio.Event()
+
+        async def pump() -> None:
+            async for entry in watcher:
+                if entry is None:  # end of the initial values
+                    ready.set()
+                    continue
+                deleted = entry.operation in ("DEL", "PURGE")
+                handler(entry.key, None if deleted else entry.value)
+
+        task = asyncio.create_task(pump())
+        self._tasks.add(task)  # type: ignore[arg-type]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), 5)
+
+        class _Watch:
+            async def unsubscribe(self) -> None:
+                task.cancel()
+                await watcher.stop()
+
+        return _Watch()
 
     async def flush(self) -> None:
         await self.nc.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from forge.core.bus import TRACEPARENT, EventHandler, Headers, RequestHandler
@@ -35,6 +36,16 @@ class _Sub:
         self.bus.subs.discard(self)
 
 
+@dataclass(eq=False)
+class _Watch:
+    bus: MemoryBus
+    entry: tuple[str, Callable[[str, bytes | None], None]]
+
+    async def unsubscribe(self) -> None:
+        if self.entry in self.bus.watchers:
+            self.bus.watchers.remove(self.entry)
+
+
 class MemoryBus:
     """Same contract as NatsBus; queue groups deliver each request to one member, round robin."""
 
@@ -43,6 +54,8 @@ class MemoryBus:
         self._rr = itertools.count()
         self.published: list[tuple[str, bytes]] = []
         self.requests: list[tuple[str, bytes]] = []
+        self.kv: dict[str, dict[str, bytes]] = {}
+        self.watchers: list[tuple[str, Callable[[str, bytes | None], None]]] = []
 
     async def request(
         self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
@@ -85,6 +98,21 @@ class MemoryBus:
         sub = _Sub(self, subject, None, event=handler)
         self.subs.add(sub)
         return sub
+
+    async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
+        self.kv.setdefault(bucket, {})[key] = value
+        for watched, handler in list(self.watchers):
+            if watched == bucket:
+                handler(key, value)
+
+    async def kv_watch(
+        self, bucket: str, handler: Callable[[str, bytes | None], None]
+    ) -> _Watch:
+        for key, value in self.kv.get(bucket, {}).items():
+            handler(key, value)
+        entry = (bucket, handler)
+        self.watchers.append(entry)
+        return _Watch(self, entry)
 
     async def flush(self) -> None:
         return None

@@ -1,0 +1,41 @@
+# The verbs: `make up` runs the whole mesh with a demo server, `make test` runs every test.
+SHELL := /bin/bash
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: help install up test bench lint fmt clean
+
+help: ## list the verbs
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.installed: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
+	$(UV) sync --locked --python python3.11
+	@touch $@
+
+install: .venv/.installed ## install everything into .venv (needs only python3.11)
+
+up: install ## run the whole mesh on embedded NATS and PostgreSQL, with a demo server
+	.venv/bin/forge up --demo
+
+test: install ## run every test
+	$(PY) -m pytest -q
+
+bench: install ## measure latency and throughput, direct and through Forge
+	$(PY) -m bench
+
+lint: install ## ruff and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: install ## format the code
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+clean: ## remove installed environments and local state
+	rm -rf .venv .tools .forge

@@ -1,0 +1,64 @@
+"""`forge up --demo`: start the sample MCP server and register it as a gateway."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import urllib.request
+from dataclasses import dataclass
+from subprocess import Popen
+
+from forge.cli.mesh import Mesh, MeshError, spawn, stop_process
+
+
+@dataclass
+class Demo:
+    proc: Popen[bytes]
+    url: str
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def start_server(mesh: Mesh, module: str, *extra: str) -> tuple[Popen[bytes], int]:
+    """Start a sample server on a free port; it prints `PORT <n>` once it listens."""
+    log = open(mesh.log_path(module.rsplit(".", 1)[-1]), "ab")  # noqa: SIM115 - the child keeps it
+    proc = Popen(
+        [sys.executable, "-m", module, "--port", "0", *extra],
+        stdout=-1,
+        stderr=log,
+        stdin=-3,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().split()
+    if len(line) != 2 or line[0] != "PORT":
+        stop_process(proc)
+        raise MeshError(f"{module} did not start: {mesh.tail(module.rsplit('.', 1)[-1])}")
+    # Keep reading stdout so the server never blocks on a full pipe.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    return proc, int(line[1])
+
+
+def register(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
+    body = json.dumps({"name": name, "url": url, "transport": "streamablehttp"}).encode()
+    request = urllib.request.Request(
+        mesh.url + "/gateways",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result: dict[str, object] = json.load(response)
+        return result
+
+
+def start_demo(mesh: Mesh, token: str) -> Demo:
+    proc, port = start_server(mesh, "forge.servers.demo")
+    url = f"http://127.0.0.1:{port}/mcp"
+    register(mesh, token, "demo", url)
+    return Demo(proc, url)
+
+
+__all__ = ["Demo", "register", "spawn", "start_demo", "start_server"]

@@ -1,0 +1,101 @@
+"""The `forge` command: `up` runs the whole mesh, `run` one service, `token` mints a JWT."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from forge.cli.demo import start_demo
+from forge.cli.mesh import SERVICES, Mesh, MeshError, load_secret
+from forge.cli.tokens import mint
+
+DEFAULT_PORT = 4444
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("FORGE_STATE_DIR", ".forge")).resolve()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    state = _state_dir()
+    port = int(os.environ.get("FORGE_EDGE_PORT", DEFAULT_PORT))
+    mesh = Mesh(state_dir=state, port=port)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    demo = None
+    try:
+        print(f"forge: starting the mesh (state in {state})", flush=True)
+        mesh.start()
+        token = mint(mesh.secret, "admin@forge.local", ttl_s=7 * 24 * 3600, admin=True)
+        token_file = state / "admin-token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n")
+        if args.demo:
+            demo = start_demo(mesh, token)
+            print(f"forge: demo server registered as gateway 'demo' ({demo.url})", flush=True)
+        print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
+        print(f"forge: admin token (also in {token_file}):\n{token}", flush=True)
+        print("forge: press Ctrl-C to stop", flush=True)
+        while not stopping.wait(0.5):
+            for name, proc in mesh.procs.items():
+                if proc.poll() is not None:
+                    print(f"forge: the {name} service exited ({proc.returncode}):", file=sys.stderr)
+                    print(mesh.tail(name), file=sys.stderr)
+                    return 1
+        return 0
+    except MeshError as exc:
+        print(f"forge: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("forge: stopping", flush=True)
+        if demo is not None:
+            demo.stop()
+        mesh.stop()
+        print("forge: stopped", flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    sys.argv = [f"forge.{args.service}", *args.rest]
+    runpy.run_module(f"forge.{args.service}", run_name="__main__", alter_sys=True)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    secret = os.environ.get("FORGE_JWT_SECRET") or load_secret(_state_dir())
+    print(mint(secret, args.sub, ttl_s=int(args.exp * 60), email=args.email, admin=args.admin))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="forge", description="Forge: an MCP and A2A gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole mesh on embedded NATS and PostgreSQL")
+    up.add_argument("--demo", action="store_true", help="also start and register a demo MCP server")
+    up.set_defaults(func=cmd_up)
+    run = sub.add_parser("run", help="run one service in the foreground")
+    run.add_argument("service", choices=[*SERVICES])
+    run.add_argument("rest", nargs=argparse.REMAINDER)
+    run.set_defaults(func=cmd_run)
+    token = sub.add_parser("token", help="mint a bearer token signed with the JWT secret")
+    token.add_argument("--sub", default="admin@forge.local", help="the token's subject")
+    token.add_argument("--email", default=None)
+    token.add_argument("--exp", type=float, default=60, help="minutes until it expires")
+    token.add_argument("--admin", action="store_true", help="grant the platform_admin role")
+    token.set_defaults(func=cmd_token)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The whole mesh on one machine: embedded NATS and PostgreSQL, migrations, the four services."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from forge.embedded.nats import EmbeddedNats, start_nats
+from forge.embedded.postgres import EmbeddedPostgres, start_postgres
+
+SERVICES = ("registry", "router", "upstream_proxy", "edge")
+CATALOG_DB = "forge_catalog"
+_PR_SET_PDEATHSIG = 1
+
+
+class MeshError(RuntimeError):
+    """The mesh could not start; the message says which part and why."""
+
+
+def _die_with_parent() -> None:
+    # A child must not outlive `forge up` even when it is killed without a chance to clean up.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def spawn(args: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not exited in time."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def load_secret(state_dir: Path) -> str:
+    """The JWT secret: from FORGE_JWT_SECRET, else one generated once and kept in the state folder."""
+    if os.environ.get("FORGE_JWT_SECRET"):
+        return os.environ["FORGE_JWT_SECRET"]
+    path = state_dir / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+@dataclass
+class Mesh:
+    """Start with `start()`, stop with `stop()`; every child process is tracked and stopped."""
+
+    state_dir: Path
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    nats: EmbeddedNats | None = None
+    postgres: EmbeddedPostgres | None = None
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    nats_url: str = ""
+    catalog_url: str = ""
+    secret: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_path(self, name: str) -> Path:
+        return self.state_dir / "logs" / f"{name}.log"
+
+    def service_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            FORGE_NATS_URL=self.nats_url,
+            FORGE_CATALOG_DATABASE_URL=self.catalog_url,
+            FORGE_JWT_SECRET=self.secret,
+            FORGE_EDGE_PORT=str(self.port),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.env)
+        return env
+
+    def start(self, ready_timeout: float = 60.0) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        self.secret = self.env.get("FORGE_JWT_SECRET") or load_secret(self.state_dir)
+        self.port = self.port or free_port()
+        self.nats_url = self.nats_url or os.environ.get("FORGE_NATS_URL", "")
+        if not self.nats_url:
+            self.nats = start_nats(self.state_dir / "nats")
+            self.nats_url = self.nats.url
+        self.catalog_url = self.catalog_url or os.environ.get("FORGE_CATALOG_DATABASE_URL", "")
+        if not self.catalog_url:
+            self.postgres = start_postgres(self.state_dir / "postgres")
+            self.postgres.create_database(CATALOG_DB)
+            self.catalog_url = self.postgres.dsn_for(CATALOG_DB)
+        self.migrate()
+        for name in SERVICES:
+            self.start_service(name)
+        self.wait_ready(ready_timeout)
+
+    def migrate(self) -> None:
+        with open(self.log_path("migrate"), "ab") as log:
+            code = subprocess.run(
+                [sys.executable, "-m", "forge.registry", "migrate"],
+                env=self.service_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            ).returncode
+        if code != 0:
+            raise MeshError(f"migrations failed:\n{self.tail('migrate')}")
+
+    def start_service(self, name: str) -> None:
+        with open(self.log_path(name), "ab") as log:
+            self.procs[name] = spawn(
+                [sys.executable, "-m", f"forge.{name}"], self.service_env(), log
+            )
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        try:
+            text = self.log_path(name).read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise MeshError(
+                        f"the {name} service exited with code {proc.returncode}:\n{self.tail(name)}"
+                    )
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise MeshError(f"the mesh was not ready within {timeout:.0f} s; see {self.state_dir}/logs")
+
+    def stop(self) -> None:
+        # The edge first so no new request arrives, then the services behind it.
+        for name in reversed(list(self.procs)):
+            stop_process(self.procs[name])
+        self.procs.clear()
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+        if self.nats is not None:
+            self.nats.stop()
+            self.nats = None

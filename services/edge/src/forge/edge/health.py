@@ -1,0 +1,44 @@
+"""`/health` (the process is up) and `/ready` (NATS and every service answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forge.core import subjects
+from forge.core.errors import ForgeError
+from forge.edge.mcp_http import Edge
+
+_ENC = msgspec.json.Encoder()
+SERVICES = {
+    "router": subjects.ROUTER_HEALTH,
+    "registry": subjects.registry_health(subjects.CATALOG),
+    "upstream_proxy": subjects.UPSTREAM_HEALTH,
+}
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"healthy"}', media_type="application/json")
+
+
+def make_ready(edge: Edge) -> object:
+    async def probe(subject: str) -> str:
+        deadline = time.time() + edge.config.ready_timeout_s
+        try:
+            await edge.bus.request(subject, b"{}", deadline=deadline)
+        except ForgeError as exc:
+            return exc.message
+        return "ok"
+
+    async def ready(request: Request) -> Response:
+        results = await asyncio.gather(*(probe(s) for s in SERVICES.values()))
+        services = dict(zip(SERVICES, results, strict=True))
+        ok = all(r == "ok" for r in results)
+        body = {"status": "ready" if ok else "not ready", "services": services}
+        return Response(_ENC.encode(body), 200 if ok else 503, media_type="application/json")
+
+    return ready

@@ -1,0 +1,58 @@
+"""The mesh as real processes over a real nats-server and PostgreSQL, with a real upstream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from forge.cli.demo import Demo, register, start_server
+from forge.cli.mesh import Mesh
+from forge.cli.tokens import mint
+
+# Short enough that the slow-upstream test finishes quickly, long enough for a loaded CI machine.
+REQUEST_TIMEOUT_S = 3.0
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory, nats_server: Any, postgres_server: Any) -> Iterator[Mesh]:
+    state = tmp_path_factory.mktemp("mesh")
+    postgres_server.create_database("e2e_catalog")
+    mesh = Mesh(
+        state_dir=Path(state),
+        env={"FORGE_EDGE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S), "FORGE_LOG_LEVEL": "info"},
+        nats_url=nats_server.url,
+        catalog_url=postgres_server.dsn_for("e2e_catalog"),
+    )
+    try:
+        mesh.start()
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_token(mesh: Mesh) -> str:
+    return mint(mesh.secret, "admin@forge.local", admin=True)
+
+
+@pytest.fixture(scope="session")
+def demo(mesh: Mesh, admin_token: str) -> Iterator[dict[str, Any]]:
+    """The SDK demo server registered as gateway 'demo'."""
+    proc, port = start_server(mesh, "forge.servers.demo")
+    server = Demo(proc, f"http://127.0.0.1:{port}/mcp")
+    try:
+        gateway = register(mesh, admin_token, "demo", server.url)
+        yield gateway
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def client(mesh: Mesh, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=mesh.url, headers=headers, timeout=30) as http:
+        yield http

@@ -1,0 +1,83 @@
+"""`forge up --demo` from nothing: serves a tools/call, then Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from forge.cli.mesh import free_port
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    pending.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
+    env.update(FORGE_STATE_DIR=str(tmp_path / "state"), FORGE_EDGE_PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forge.cli.main", "up", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = []
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if "press Ctrl-C" in line or proc.poll() is not None:
+                break
+        assert any("ready at" in line for line in output), "".join(output)
+        token = (tmp_path / "state" / "admin-token").read_text().strip()
+        assert token in "".join(output)
+        children = descendants(proc.pid)
+        assert len(children) >= 6  # nats, postgres, four services, demo server
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/mcp",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "demo-echo", "arguments": {"text": "from forge up"}},
+            },
+            timeout=30,
+        )
+        assert response.json()["result"]["content"][0]["text"] == "from forge up"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        left = [pid for pid in children if alive(pid)]
+        assert left == [], f"processes left running: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,107 @@
+"""Legacy sessions are sealed tokens: any edge replica accepts them, DELETE ends them everywhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from forge.cli.mesh import Mesh, free_port, spawn, stop_process
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def second_edge(mesh: Mesh) -> Iterator[str]:
+    """Another edge replica on its own port, sharing the mesh's bus and secrets."""
+    port = free_port()
+    env = mesh.service_env()
+    env["FORGE_EDGE_PORT"] = str(port)
+    with open(mesh.log_path("edge-2"), "ab") as log:
+        proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(mesh.tail("edge-2")) from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(proc)
+
+
+def call(session: str, request_id: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "headers": {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"},
+        "json": {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        },
+    }
+
+
+async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
+    mesh: Mesh, second_edge: str, admin_token: str, demo: dict[str, Any]
+) -> None:
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(headers=auth) as http:
+        opened = await http.post(mesh.url + "/mcp", json=INIT)
+        assert opened.status_code == 200
+        assert opened.json()["result"]["protocolVersion"] == "2025-11-25"
+        session = opened.headers["mcp-session-id"]
+        for i, base in enumerate((mesh.url, second_edge, mesh.url, second_edge)):
+            response = await http.post(base + "/mcp", **call(session, i + 1, "demo-echo", {"text": str(i)}))
+            assert response.status_code == 200
+            assert response.json()["result"]["content"][0]["text"] == str(i)
+        ended = await http.delete(second_edge + "/mcp", headers={"Mcp-Session-Id": session})
+        assert ended.status_code == 200
+
+        async def refused_everywhere() -> bool:
+            codes = []
+            for base in (mesh.url, second_edge):
+                response = await http.post(base + "/mcp", **call(session, 9, "demo-echo", {"text": "x"}))
+                codes.append(response.status_code)
+            return codes == [404, 404]
+
+        # The revocation travels through the KV bucket; wait for it to reach the other replica.
+        import asyncio
+
+        async with asyncio.timeout(10):
+            while not await refused_everywhere():
+                await asyncio.sleep(0.05)
+
+
+async def test_a_forged_session_id_or_another_users_session_is_not_found(
+    mesh: Mesh, admin_token: str, demo: dict[str, Any]
+) -> None:
+    from forge.cli.tokens import mint
+
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}) as http:
+        forged = await http.post(mesh.url + "/mcp", **call("bm90LWEtc2Vzc2lvbg", 1, "demo-echo", {"text": "x"}))
+        assert forged.status_code == 404
+        session = (await http.post(mesh.url + "/mcp", json=INIT)).headers["mcp-session-id"]
+    other = mint(mesh.secret, "someone-else@example.com")
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}) as http:
+        stolen = await http.post(mesh.url + "/mcp", **call(session, 1, "demo-echo", {"text": "x"}))
+        assert stolen.status_code == 404
+        assert stolen.json()["error"]["code"] == -32009
