@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 # Enough for any request these benchmark servers expect; larger ones are refused, not buffered.
 MAX_HEAD = 16 * 1024
@@ -65,8 +66,8 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, only the same interface.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -110,10 +111,12 @@ class HttpProtocol(asyncio.Protocol):
         del self.buffer[: start + length]
         close = headers.get(b"connection", b"").lower() == b"close" or parts[2] == b"HTTP/1.0"
         response = self.handler(Request(parts[0], parts[1], headers, body))
-        assert self.transport is not None
-        self.transport.write(encode(response, close=close))
+        transport = self.transport
+        if transport is None:
+            return False
+        transport.write(encode(response, close=close))
         if close:
-            self.transport.close()
+            transport.close()
             self.transport = None
             return False
         return True

@@ -1,0 +1,86 @@
+"""Child-process plumbing shared by the embedded servers: die-with-parent, ports, log tails."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+TAIL_CHARS = 3000
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl: Callable[..., int] = libc.prctl
+    except (OSError, AttributeError):  # not Linux: children rely on stop() alone
+        return None
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get `sig` when this process exits, or None if unsupported.
+
+    The kernel sends the signal when the *thread* that forked exits, so it is only armed when
+    forking from the main thread. CPython runs preexec_fn after setuid, so it survives the switch
+    to an unprivileged user.
+    """
+    if _PRCTL is None or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = _PRCTL
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (callers retry on a race)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tail(path: Path, chars: int = TAIL_CHARS) -> str:
+    """The end of a log file, for error messages."""
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without PG* variables, in the C locale."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(LC_ALL="C", LANG="C")
+    return env
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> None:
+    """Send `sig`, wait, then SIGKILL the child's process group if it is still there."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        # The child leads its own session, so its process group id is its pid.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

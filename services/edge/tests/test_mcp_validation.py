@@ -1,0 +1,108 @@
+"""Edge validation of JSON-RPC bodies and modern MCP headers, without a network."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from forge.core.errors import (
+    HeaderMismatchError,
+    InvalidParamsError,
+    InvalidRequestError,
+    ParseError,
+    UnsupportedProtocolVersionError,
+)
+from forge.edge.mcp_http import check_modern, parse
+
+META = b'{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
+
+
+def call_body(name: str = "echo") -> bytes:
+    return (
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"'
+        + name.encode()
+        + b'","_meta":'
+        + META
+        + b"}}"
+    )
+
+
+def test_a_request_keeps_its_params_undecoded() -> None:
+    request = parse(b'{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{"cursor":"x"}}')
+    assert request is not None
+    assert request.id == "a"
+    assert bytes(request.params) == b'{"cursor":"x"}'
+    assert not request.is_notification
+
+
+def test_a_notification_and_a_client_response_are_told_apart() -> None:
+    note = parse(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+    assert note is not None and note.is_notification
+    assert parse(b'{"jsonrpc":"2.0","id":3,"result":{}}') is None
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"{nope", ParseError),
+        (b"", ParseError),
+        (b"[]", InvalidRequestError),
+        (b"42", InvalidRequestError),
+        (b'{"jsonrpc":"2.0","id":1}', InvalidRequestError),
+        (b'{"id":1,"method":"ping"}', InvalidRequestError),
+        (b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', InvalidRequestError),
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":"x"}', InvalidRequestError),
+    ],
+)
+def test_bad_bodies_get_the_right_error(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse(body)
+
+
+def headers(method: str = "tools/call", name: str | None = "echo") -> dict[str, str]:
+    out = {"mcp-protocol-version": "2026-07-28", "mcp-method": method}
+    if name is not None:
+        out["mcp-name"] = name
+    return out
+
+
+def test_matching_modern_headers_pass_and_carry_the_client_declarations() -> None:
+    request = parse(call_body())
+    assert request is not None
+    protocol = check_modern(request, headers(), "2026-07-28")
+    assert protocol.era == "modern"
+    assert bytes(protocol.capabilities) == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("hdrs", "version", "error"),
+    [
+        (headers(method="tools/list"), "2026-07-28", HeaderMismatchError),
+        (headers(name="other"), "2026-07-28", HeaderMismatchError),
+        (headers(name=None), "2026-07-28", HeaderMismatchError),
+        (headers(), "2099-01-01", UnsupportedProtocolVersionError),
+    ],
+)
+def test_modern_header_problems_are_refused(
+    hdrs: dict[str, str], version: str, error: type[Exception]
+) -> None:
+    request = parse(call_body())
+    assert request is not None
+    with pytest.raises(error):
+        check_modern(request, hdrs, version)
+
+
+def test_a_modern_request_without_meta_is_invalid_params() -> None:
+    request = parse(b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}')
+    assert request is not None
+    with pytest.raises(InvalidParamsError):
+        check_modern(request, headers("tools/list", None), "2026-07-28")
+
+
+def test_meta_that_disagrees_with_the_header_is_a_mismatch() -> None:
+    body = call_body().replace(b"2026-07-28", b"2025-11-25")
+    request = parse(body)
+    assert request is not None
+    with pytest.raises(HeaderMismatchError):
+        check_modern(request, headers(), "2026-07-28")
+    assert msgspec.json.decode(body)["params"]["name"] == "echo"

@@ -1,0 +1,63 @@
+"""Sealed legacy sessions and bearer-token checks, in process."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from forge.cli.tokens import mint
+from forge.core.errors import SessionNotFoundError, UnauthorizedError
+from forge.edge.auth import Authenticator
+from forge.edge.sessions import Sessions, derive_key
+from forge.testing.membus import MemoryBus
+
+SECRET = "s" * 40
+
+
+def sessions() -> Sessions:
+    return Sessions(derive_key(SECRET, b"test"), ttl_s=60)
+
+
+def test_a_sealed_session_opens_on_any_replica_with_the_same_secret() -> None:
+    token, state = sessions().new("alice", "2025-11-25", msgspec.Raw(b"{}"), msgspec.Raw(b"{}"))
+    opened = sessions().open(token, "alice")
+    assert opened.sid == state.sid and opened.version == "2025-11-25"
+
+
+def test_a_session_is_refused_to_another_user_or_when_tampered() -> None:
+    store = sessions()
+    token, _ = store.new("alice", "2025-11-25", msgspec.Raw(b"{}"), msgspec.Raw(b"{}"))
+    with pytest.raises(SessionNotFoundError):
+        store.open(token, "mallory")
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(SessionNotFoundError):
+        sessions().open(tampered, "alice")
+    with pytest.raises(SessionNotFoundError):
+        Sessions(derive_key("x" * 40, b"test"), 60).open(token, "alice")
+
+
+async def test_a_revoked_session_is_refused_by_every_watcher() -> None:
+    bus = MemoryBus()
+    first, second = sessions(), sessions()
+    await second.watch(bus)
+    token, state = first.new("alice", "2025-11-25", msgspec.Raw(b"{}"), msgspec.Raw(b"{}"))
+    assert second.open(token, "alice").sid == state.sid
+    await first.revoke(bus, state)
+    with pytest.raises(SessionNotFoundError):
+        second.open(token, "alice")
+
+
+def test_tokens_verify_and_bad_ones_are_refused() -> None:
+    auth = Authenticator(SECRET)
+    principal = auth.authenticate("Bearer " + mint(SECRET, "alice", admin=True))
+    assert principal.subject == "alice" and principal.is_admin
+    for header in (
+        None,
+        "Bearer",
+        "Token abc",
+        "Bearer " + mint("y" * 40, "alice"),
+        "Bearer " + mint(SECRET, "alice", ttl_s=-100),
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
+    ):
+        with pytest.raises(UnauthorizedError):
+            auth.authenticate(header)

@@ -1,0 +1,151 @@
+"""The router's handlers on the in-memory bus: resolution, listing, dispatch, hooks, events."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import pytest
+
+from forge.core import rpc, subjects
+from forge.core.errors import MethodNotFoundError, NotFoundError, ToolNotFoundError
+from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
+from forge.proto.envelope import Envelope, Principal, Protocol
+from forge.proto.mcp import Tool
+from forge.router.app import Router
+from forge.router.config import RouterConfig
+from forge.testing.membus import MemoryBus
+
+GATEWAY = Gateway(id="g1", name="one", slug="one", url="http://127.0.0.1:1/mcp")
+ECHO = ToolRecord(id="t1", name="one-echo", original_name="echo", gateway_id="g1", tool=Tool(name="echo"))
+ADD = ToolRecord(id="t2", name="one-add", original_name="add", gateway_id="g1", tool=Tool(name="add"))
+SERVER = Server(id="s1", name="only-echo", associated_tools=["t1"])
+ME = Principal(subject="tester")
+
+
+def envelope(method: str, params: bytes = b"{}", *, era: str = "modern", server_id: str | None = None) -> Envelope:
+    return Envelope(
+        id="r1",
+        method=method,
+        params=msgspec.Raw(params),
+        principal=ME,
+        deadline=time.time() + 5,
+        protocol=Protocol(version="2026-07-28" if era == "modern" else "2025-11-25", era=era),
+        server_id=server_id,
+    )
+
+
+@pytest.fixture
+async def router(membus: MemoryBus) -> Router:
+    snapshot = Snapshot(gateways=[GATEWAY], tools=[ECHO, ADD], servers=[SERVER])
+
+    async def serve_snapshot(env: Envelope) -> bytes:
+        return msgspec.json.encode(snapshot)
+
+    await rpc.serve_envelopes(
+        membus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
+    )
+    router = Router(membus, RouterConfig())
+    await router.start()
+    return router
+
+
+async def ask(bus: MemoryBus, env: Envelope) -> bytes:
+    return await rpc.call(bus, subjects.ROUTER_RPC, env)
+
+
+async def test_tools_list_for_a_modern_client_carries_the_cache_fields(
+    router: Router, membus: MemoryBus
+) -> None:
+    result = msgspec.json.decode(await ask(membus, envelope("tools/list")))
+    assert [t["name"] for t in result["tools"]] == ["one-add", "one-echo"]
+    assert result["resultType"] == "complete"
+    assert result["cacheScope"] == "private"
+
+
+async def test_tools_list_for_a_legacy_client_has_no_modern_fields(
+    router: Router, membus: MemoryBus
+) -> None:
+    result = msgspec.json.decode(await ask(membus, envelope("tools/list", era="legacy")))
+    assert "resultType" not in result
+
+
+async def test_a_virtual_server_lists_only_its_tools(router: Router, membus: MemoryBus) -> None:
+    result = msgspec.json.decode(await ask(membus, envelope("tools/list", server_id="s1")))
+    assert [t["name"] for t in result["tools"]] == ["one-echo"]
+
+
+async def test_tools_call_goes_to_the_gateway_with_the_upstream_name_and_raw_arguments(
+    router: Router, membus: MemoryBus
+) -> None:
+    seen: list[Envelope] = []
+
+    async def upstream(env: Envelope) -> bytes:
+        seen.append(env)
+        return b'{"content":[],"isError":false}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    params = b'{"name":"one-echo","arguments":{"text":"hi",  "n":1}}'
+    result = await ask(membus, envelope("tools/call", params))
+    assert result == b'{"content":[],"isError":false}'
+    assert membus.requests[-1][0] == subjects.upstream("g1", "rpc")
+    assert bytes(seen[0].params) == b'{"name":"echo","arguments":{"text":"hi",  "n":1}}'
+
+
+async def test_unknown_tool_and_tool_outside_the_server_are_both_unknown(
+    router: Router, membus: MemoryBus
+) -> None:
+    with pytest.raises(ToolNotFoundError):
+        await ask(membus, envelope("tools/call", b'{"name":"nope"}'))
+    with pytest.raises(ToolNotFoundError):
+        await ask(membus, envelope("tools/call", b'{"name":"one-add"}', server_id="s1"))
+
+
+async def test_unknown_method_and_unknown_server_are_refused(router: Router, membus: MemoryBus) -> None:
+    with pytest.raises(MethodNotFoundError):
+        await ask(membus, envelope("tools/explode"))
+    with pytest.raises(NotFoundError):
+        await ask(membus, envelope("tools/list", server_id="missing"))
+
+
+async def test_catalog_events_change_what_is_listed_and_callable(
+    router: Router, membus: MemoryBus
+) -> None:
+    other = ToolRecord(id="t9", name="one-new", original_name="new", gateway_id="g1", tool=Tool(name="new"))
+    await membus.publish(
+        subjects.event(subjects.CATALOG, "tools", "changed"),
+        msgspec.json.encode(ToolsChanged(gateway_id="g1", tools=[other])),
+    )
+    result = msgspec.json.decode(await ask(membus, envelope("tools/list")))
+    assert [t["name"] for t in result["tools"]] == ["one-new"]
+    await membus.publish(
+        subjects.event(subjects.CATALOG, "gateways", "deleted"), msgspec.json.encode(Deleted(id="g1"))
+    )
+    result = msgspec.json.decode(await ask(membus, envelope("tools/list")))
+    assert result["tools"] == []
+
+
+async def test_with_no_plugin_runner_hooks_are_skipped(router: Router, membus: MemoryBus) -> None:
+    async def upstream(env: Envelope) -> bytes:
+        return b'{"content":[]}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    # A manifest claims a hook, but no plugin-runner answers: the call still goes through.
+    await membus.publish(subjects.PLUGINS_MANIFEST, b'{"hooks":["tool_pre_invoke","tool_post_invoke"]}')
+    assert await ask(membus, envelope("tools/call", b'{"name":"one-echo"}')) == b'{"content":[]}'
+    assert not router.ctx.hooks.served
+
+
+async def test_initialize_negotiates_a_legacy_version(router: Router, membus: MemoryBus) -> None:
+    params = b'{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c"}}'
+    result = msgspec.json.decode(await ask(membus, envelope("initialize", params, era="legacy")))
+    assert result["protocolVersion"] == "2025-06-18"
+    params = b'{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c"}}'
+    result = msgspec.json.decode(await ask(membus, envelope("initialize", params, era="legacy")))
+    assert result["protocolVersion"] == "2025-11-25"
+
+
+async def test_discover_offers_the_modern_version(router: Router, membus: MemoryBus) -> None:
+    result = msgspec.json.decode(await ask(membus, envelope("server/discover")))
+    assert "2026-07-28" in result["supportedVersions"]
+    assert result["resultType"] == "complete"
