@@ -18,7 +18,9 @@ REQUEST_TIMEOUT_S = 3.0
 
 
 @pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory, nats_server: Any, postgres_server: Any) -> Iterator[Mesh]:
+def mesh(
+    tmp_path_factory: pytest.TempPathFactory, nats_server: Any, postgres_server: Any
+) -> Iterator[Mesh]:
     state = tmp_path_factory.mktemp("mesh")
     postgres_server.create_database("e2e_catalog")
     mesh = Mesh(

@@ -31,7 +31,9 @@ def modern_call(name: str, arguments: dict[str, Any], **header_overrides: str) -
 
 
 async def test_malformed_json_is_a_parse_error(client: httpx.AsyncClient) -> None:
-    response = await client.post("/mcp", content=b'{"jsonrpc": "2.0", "id": 1,', headers={"content-type": "application/json"})
+    response = await client.post(
+        "/mcp", content=b'{"jsonrpc": "2.0", "id": 1,', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == -32700
 
@@ -70,7 +72,9 @@ async def test_unknown_method_is_method_not_found_in_both_eras(client: httpx.Asy
     assert modern.json()["error"]["code"] == -32601
 
 
-async def test_unknown_tool_is_invalid_params(client: httpx.AsyncClient, demo: dict[str, Any]) -> None:
+async def test_unknown_tool_is_invalid_params(
+    client: httpx.AsyncClient, demo: dict[str, Any]
+) -> None:
     response = await client.post("/mcp", **modern_call("nope-nothing", {}))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == -32602
@@ -149,7 +153,11 @@ async def test_unsupported_protocol_version_names_the_supported_ones(
 
 
 async def test_body_over_the_size_limit_is_refused_with_413(client: httpx.AsyncClient) -> None:
-    huge = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"' + b"x" * (5 * 1024 * 1024) + b'"}}'
+    huge = (
+        b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"'
+        + b"x" * (5 * 1024 * 1024)
+        + b'"}}'
+    )
     response = await client.post("/mcp", content=huge)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == -32008

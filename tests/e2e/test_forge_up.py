@@ -81,3 +81,4 @@ def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()

@@ -70,7 +70,9 @@ async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
         assert opened.json()["result"]["protocolVersion"] == "2025-11-25"
         session = opened.headers["mcp-session-id"]
         for i, base in enumerate((mesh.url, second_edge, mesh.url, second_edge)):
-            response = await http.post(base + "/mcp", **call(session, i + 1, "demo-echo", {"text": str(i)}))
+            response = await http.post(
+                base + "/mcp", **call(session, i + 1, "demo-echo", {"text": str(i)})
+            )
             assert response.status_code == 200
             assert response.json()["result"]["content"][0]["text"] == str(i)
         ended = await http.delete(second_edge + "/mcp", headers={"Mcp-Session-Id": session})
@@ -79,7 +81,9 @@ async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
         async def refused_everywhere() -> bool:
             codes = []
             for base in (mesh.url, second_edge):
-                response = await http.post(base + "/mcp", **call(session, 9, "demo-echo", {"text": "x"}))
+                response = await http.post(
+                    base + "/mcp", **call(session, 9, "demo-echo", {"text": "x"})
+                )
                 codes.append(response.status_code)
             return codes == [404, 404]
 
@@ -97,7 +101,9 @@ async def test_a_forged_session_id_or_another_users_session_is_not_found(
     from forge.cli.tokens import mint
 
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}) as http:
-        forged = await http.post(mesh.url + "/mcp", **call("bm90LWEtc2Vzc2lvbg", 1, "demo-echo", {"text": "x"}))
+        forged = await http.post(
+            mesh.url + "/mcp", **call("bm90LWEtc2Vzc2lvbg", 1, "demo-echo", {"text": "x"})
+        )
         assert forged.status_code == 404
         session = (await http.post(mesh.url + "/mcp", json=INIT)).headers["mcp-session-id"]
     other = mint(mesh.secret, "someone-else@example.com")

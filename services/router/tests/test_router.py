@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from forge.core import rpc, subjects
-from forge.core.errors import MethodNotFoundError, NotFoundError, ToolNotFoundError
+from forge.core.errors import InvalidParamsError, MethodNotFoundError, NotFoundError
 from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
 from forge.proto.envelope import Envelope, Principal, Protocol
 from forge.proto.mcp import Tool
@@ -17,13 +17,19 @@ from forge.router.config import RouterConfig
 from forge.testing.membus import MemoryBus
 
 GATEWAY = Gateway(id="g1", name="one", slug="one", url="http://127.0.0.1:1/mcp")
-ECHO = ToolRecord(id="t1", name="one-echo", original_name="echo", gateway_id="g1", tool=Tool(name="echo"))
-ADD = ToolRecord(id="t2", name="one-add", original_name="add", gateway_id="g1", tool=Tool(name="add"))
+ECHO = ToolRecord(
+    id="t1", name="one-echo", original_name="echo", gateway_id="g1", tool=Tool(name="echo")
+)
+ADD = ToolRecord(
+    id="t2", name="one-add", original_name="add", gateway_id="g1", tool=Tool(name="add")
+)
 SERVER = Server(id="s1", name="only-echo", associated_tools=["t1"])
 ME = Principal(subject="tester")
 
 
-def envelope(method: str, params: bytes = b"{}", *, era: str = "modern", server_id: str | None = None) -> Envelope:
+def envelope(
+    method: str, params: bytes = b"{}", *, era: str = "modern", server_id: str | None = None
+) -> Envelope:
     return Envelope(
         id="r1",
         method=method,
@@ -95,13 +101,15 @@ async def test_tools_call_goes_to_the_gateway_with_the_upstream_name_and_raw_arg
 async def test_unknown_tool_and_tool_outside_the_server_are_both_unknown(
     router: Router, membus: MemoryBus
 ) -> None:
-    with pytest.raises(ToolNotFoundError):
+    with pytest.raises(InvalidParamsError):
         await ask(membus, envelope("tools/call", b'{"name":"nope"}'))
-    with pytest.raises(ToolNotFoundError):
+    with pytest.raises(InvalidParamsError):
         await ask(membus, envelope("tools/call", b'{"name":"one-add"}', server_id="s1"))
 
 
-async def test_unknown_method_and_unknown_server_are_refused(router: Router, membus: MemoryBus) -> None:
+async def test_unknown_method_and_unknown_server_are_refused(
+    router: Router, membus: MemoryBus
+) -> None:
     with pytest.raises(MethodNotFoundError):
         await ask(membus, envelope("tools/explode"))
     with pytest.raises(NotFoundError):
@@ -111,7 +119,9 @@ async def test_unknown_method_and_unknown_server_are_refused(router: Router, mem
 async def test_catalog_events_change_what_is_listed_and_callable(
     router: Router, membus: MemoryBus
 ) -> None:
-    other = ToolRecord(id="t9", name="one-new", original_name="new", gateway_id="g1", tool=Tool(name="new"))
+    other = ToolRecord(
+        id="t9", name="one-new", original_name="new", gateway_id="g1", tool=Tool(name="new")
+    )
     await membus.publish(
         subjects.event(subjects.CATALOG, "tools", "changed"),
         msgspec.json.encode(ToolsChanged(gateway_id="g1", tools=[other])),
@@ -119,7 +129,8 @@ async def test_catalog_events_change_what_is_listed_and_callable(
     result = msgspec.json.decode(await ask(membus, envelope("tools/list")))
     assert [t["name"] for t in result["tools"]] == ["one-new"]
     await membus.publish(
-        subjects.event(subjects.CATALOG, "gateways", "deleted"), msgspec.json.encode(Deleted(id="g1"))
+        subjects.event(subjects.CATALOG, "gateways", "deleted"),
+        msgspec.json.encode(Deleted(id="g1")),
     )
     result = msgspec.json.decode(await ask(membus, envelope("tools/list")))
     assert result["tools"] == []
@@ -131,7 +142,9 @@ async def test_with_no_plugin_runner_hooks_are_skipped(router: Router, membus: M
 
     await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
     # A manifest claims a hook, but no plugin-runner answers: the call still goes through.
-    await membus.publish(subjects.PLUGINS_MANIFEST, b'{"hooks":["tool_pre_invoke","tool_post_invoke"]}')
+    await membus.publish(
+        subjects.PLUGINS_MANIFEST, b'{"hooks":["tool_pre_invoke","tool_post_invoke"]}'
+    )
     assert await ask(membus, envelope("tools/call", b'{"name":"one-echo"}')) == b'{"content":[]}'
     assert not router.ctx.hooks.served
 

@@ -8,6 +8,7 @@ import threading
 import urllib.request
 from dataclasses import dataclass
 from subprocess import Popen
+from typing import IO
 
 from forge.cli.mesh import Mesh, MeshError, spawn, stop_process
 
@@ -21,23 +22,28 @@ class Demo:
         stop_process(self.proc)
 
 
+def _drain(stream: IO[bytes]) -> None:
+    with stream:
+        stream.read()
+
+
 def start_server(mesh: Mesh, module: str, *extra: str) -> tuple[Popen[bytes], int]:
     """Start a sample server on a free port; it prints `PORT <n>` once it listens."""
-    log = open(mesh.log_path(module.rsplit(".", 1)[-1]), "ab")  # noqa: SIM115 - the child keeps it
-    proc = Popen(
-        [sys.executable, "-m", module, "--port", "0", *extra],
-        stdout=-1,
-        stderr=log,
-        stdin=-3,
-        start_new_session=True,
-    )
+    with open(mesh.log_path(module.rsplit(".", 1)[-1]), "ab") as log:
+        proc = Popen(
+            [sys.executable, "-m", module, "--port", "0", *extra],
+            stdout=-1,
+            stderr=log,
+            stdin=-3,
+            start_new_session=True,
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().split()
     if len(line) != 2 or line[0] != "PORT":
         stop_process(proc)
         raise MeshError(f"{module} did not start: {mesh.tail(module.rsplit('.', 1)[-1])}")
-    # Keep reading stdout so the server never blocks on a full pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    # Keep reading stdout so the server never blocks on a full pipe; close it at its end.
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return proc, int(line[1])
 
 

@@ -125,7 +125,7 @@ class Mesh:
         self.catalog_url = self.catalog_url or os.environ.get("FORGE_CATALOG_DATABASE_URL", "")
         if not self.catalog_url:
             self.postgres = start_postgres(self.state_dir / "postgres")
-            self.postgres.create_database(CATALOG_DB)
+            self.postgres.create_database(CATALOG_DB, exist_ok=True)
             self.catalog_url = self.postgres.dsn_for(CATALOG_DB)
         self.migrate()
         for name in SERVICES:

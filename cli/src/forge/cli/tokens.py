@@ -20,7 +20,12 @@ def mint(
     extra: dict[str, Any] | None = None,
 ) -> str:
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + ttl_s, "jti": uuid.uuid4().hex}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
     if email:
         claims["email"] = email
     if admin:

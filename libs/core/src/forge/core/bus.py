@@ -80,18 +80,28 @@ class NatsBus:
         self._buckets: dict[str, Any] = {}
 
     @classmethod
-    async def connect(cls, url: str, name: str) -> NatsBus:
+    async def connect(cls, url: str, name: str, timeout: float = 10.0) -> NatsBus:
+        """Connect, failing with a clear error if NATS cannot be reached within `timeout`.
+
+        Once connected, a lost connection is retried forever: a NATS restart must not take
+        services down with it.
+        """
         try:
-            nc = await nats.connect(
-                url,
-                name=name,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                connect_timeout=5,
-                allow_reconnect=True,
+            nc = await asyncio.wait_for(
+                nats.connect(
+                    url,
+                    name=name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                ),
+                timeout,
             )
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-            raise ServiceUnavailableError(f"cannot reach NATS at {url}: {exc}") from exc
+            raise ServiceUnavailableError(
+                f"cannot reach NATS at {url} within {timeout:.0f} s"
+            ) from exc
         return cls(nc)
 
     async def request(

@@ -51,7 +51,9 @@ def load(cls: type[T], service: str, env: Mapping[str, str] | None = None) -> T:
     try:
         return msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"bad setting for the {service} service: {_name_env(exc, prefix)}") from exc
+        raise ConfigError(
+            f"bad setting for the {service} service: {_name_env(exc, prefix)}"
+        ) from exc
 
 
 def _name_env(exc: msgspec.ValidationError, prefix: str) -> str:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from forge.core.config import ConfigError
+from forge.core.errors import ForgeError
 
 log = logging.getLogger("forge.service")
 
@@ -34,3 +35,6 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     except ConfigError as exc:
         print(f"forge: {exc}", file=sys.stderr)
         sys.exit(2)
+    except ForgeError as exc:  # e.g. NATS unreachable at start: say so, no traceback
+        print(f"forge: {exc.message}", file=sys.stderr)
+        sys.exit(1)

@@ -46,6 +46,11 @@ def events_all(registry: str) -> str:
     return f"forge.events.{registry}.>"
 
 
+def entity_events(registry: str, entity: str) -> str:
+    """Every change and deletion event of one entity kind."""
+    return f"forge.events.{registry}.{entity}.>"
+
+
 def plugins(hook: str) -> str:
     """Request/reply to the plugin-runner for one hook."""
     return f"forge.plugins.{hook}"

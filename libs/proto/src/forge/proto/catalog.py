@@ -9,7 +9,7 @@ import msgspec
 from forge.proto.mcp import Tool
 
 
-class Gateway(msgspec.Struct, frozen=True, omit_defaults=True):
+class Gateway(msgspec.Struct, frozen=True):
     """A registered upstream MCP server."""
 
     id: str
@@ -29,7 +29,7 @@ class Gateway(msgspec.Struct, frozen=True, omit_defaults=True):
     updated_at: str | None = None
 
 
-class ToolRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+class ToolRecord(msgspec.Struct, frozen=True):
     """A tool in the catalog: the upstream's tool plus where it lives and how it is exposed."""
 
     id: str
@@ -42,7 +42,7 @@ class ToolRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     updated_at: str | None = None
 
 
-class Server(msgspec.Struct, frozen=True, omit_defaults=True):
+class Server(msgspec.Struct, frozen=True):
     """A virtual server: a named composition of catalog tools with its own endpoint."""
 
     id: str

@@ -11,7 +11,7 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     """Any incoming JSON-RPC object: request, notification or response."""
 
     jsonrpc: str | msgspec.UnsetType = msgspec.UNSET
-    id: RequestId | None | msgspec.UnsetType = msgspec.UNSET
+    id: RequestId | msgspec.UnsetType | None = msgspec.UNSET
     method: str | msgspec.UnsetType = msgspec.UNSET
     params: msgspec.Raw = msgspec.Raw()
     result: msgspec.Raw = msgspec.Raw()

@@ -105,9 +105,7 @@ class MemoryBus:
             if watched == bucket:
                 handler(key, value)
 
-    async def kv_watch(
-        self, bucket: str, handler: Callable[[str, bytes | None], None]
-    ) -> _Watch:
+    async def kv_watch(self, bucket: str, handler: Callable[[str, bytes | None], None]) -> _Watch:
         for key, value in self.kv.get(bucket, {}).items():
             handler(key, value)
         entry = (bucket, handler)

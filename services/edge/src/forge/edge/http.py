@@ -11,6 +11,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+_DRAIN_CAP_FACTOR = 16
 
 
 def header_map(scope: Scope) -> dict[str, str]:
@@ -19,17 +20,21 @@ def header_map(scope: Scope) -> dict[str, str]:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refused with 413 as soon as it is known to exceed `limit`."""
+    """The whole request body, refused with 413 once it is known to exceed `limit`.
+
+    An oversized body is still read (and dropped) up to a cap, so that the client, which is
+    usually still sending, gets to read the 413 instead of a reset connection.
+    """
+    declared = 0
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
                 declared = int(value)
             except ValueError:
                 declared = 0
-            if declared > limit:
-                raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
+    too_large = declared > limit
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -37,10 +42,14 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
+            too_large = True
+            chunks.clear()
+        elif not too_large:
+            chunks.append(chunk)
+        if not message.get("more_body", False) or size > _DRAIN_CAP_FACTOR * limit:
             break
+    if too_large:
+        raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 

@@ -33,8 +33,15 @@ from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol
 log = logging.getLogger("forge.edge.mcp")
 
 # How a JSON-RPC error code maps to an HTTP status, per era. Anything unlisted is 200.
-_MODERN_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400,
-                  -32601: 404}
+_MODERN_STATUS = {
+    -32700: 400,
+    -32600: 400,
+    -32602: 400,
+    -32020: 400,
+    -32021: 400,
+    -32022: 400,
+    -32601: 404,
+}
 _LEGACY_STATUS = {-32700: 400, -32600: 400, -32022: 400, -32020: 400}
 _COMMON_STATUS = {-32000: 503, -32004: 401, -32006: 404, -32008: 413, -32009: 404}
 _SESSION_HEADER = b"mcp-session-id"
@@ -74,7 +81,9 @@ def parse(body: bytes) -> _Request | None:
     except msgspec.ValidationError as exc:
         stripped = body.lstrip()
         if stripped.startswith(b"["):
-            raise InvalidRequestError("batch requests are not supported: send one JSON-RPC object") from exc
+            raise InvalidRequestError(
+                "batch requests are not supported: send one JSON-RPC object"
+            ) from exc
         if not stripped.startswith(b"{"):
             raise InvalidRequestError("the body must be a JSON-RPC object") from exc
         raise InvalidRequestError(f"not a valid JSON-RPC message: {exc}") from exc
@@ -130,7 +139,9 @@ def check_modern(request: _Request, headers: dict[str, str], version: str) -> Pr
     return Protocol(
         version=version,
         era="modern",
-        capabilities=meta.client_capabilities if len(meta.client_capabilities) else msgspec.Raw(b"{}"),
+        capabilities=meta.client_capabilities
+        if len(meta.client_capabilities)
+        else msgspec.Raw(b"{}"),
         client_info=meta.client_info if len(meta.client_info) else msgspec.Raw(b"{}"),
     )
 
@@ -156,7 +167,9 @@ class McpEndpoint:
         try:
             principal = self.edge.auth.authenticate(headers.get("authorization"))
         except UnauthorizedError as exc:
-            await self._error(send, None, exc, modern, [(b"www-authenticate", b'Bearer realm="forge"')])
+            await self._error(
+                send, None, exc, modern, [(b"www-authenticate", b'Bearer realm="forge"')]
+            )
             return
         method = scope["method"]
         if method == "POST":
@@ -193,7 +206,9 @@ class McpEndpoint:
                 assert version_header is not None
                 protocol = check_modern(request, headers, version_header)
             else:
-                protocol, session = self._legacy_protocol(request, headers, principal, version_header)
+                protocol, session = self._legacy_protocol(
+                    request, headers, principal, version_header
+                )
             if request.is_notification:
                 await respond(send, 202, b"")
                 return
@@ -210,7 +225,9 @@ class McpEndpoint:
             result = await rpc.call(self.edge.bus, subjects.ROUTER_RPC, envelope)
             extra: list[tuple[bytes, bytes]] = []
             if request.method == "initialize" and not modern:
-                extra.append((_SESSION_HEADER, self._open_session(principal, request, result).encode()))
+                extra.append(
+                    (_SESSION_HEADER, self._open_session(principal, request, result).encode())
+                )
             elif session is not None:
                 extra.append((_SESSION_HEADER, headers["mcp-session-id"].encode()))
             await self._answer(send, headers, 200, jsonrpc.result_bytes(request.id, result), extra)
@@ -286,4 +303,6 @@ class McpEndpoint:
     ) -> None:
         error = ENCODER.encode(exc.to_object())
         status = _status(exc.code, modern)
-        await self._answer(send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra)
+        await self._answer(
+            send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
+        )

@@ -83,8 +83,9 @@ class Admin:
             self.edge.bus, subjects.registry(subjects.CATALOG, entity, op), envelope
         )
 
-    def route(self, entity: str, op: str, *, body: bool = False, status: int = 200,
-              view: bool = False) -> Any:
+    def route(
+        self, entity: str, op: str, *, body: bool = False, status: int = 200, view: bool = False
+    ) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
                 principal = await self._principal(request)
@@ -93,11 +94,17 @@ class Admin:
                     params = {**(await self._body(request)), **params}
                 result = await self._call(principal, entity, op, params)
             except ForgeError as exc:
-                extra = {"www-authenticate": 'Bearer realm="forge"'} if exc.http_status == 401 else None
+                extra = (
+                    {"www-authenticate": 'Bearer realm="forge"'} if exc.http_status == 401 else None
+                )
                 return error_response(exc, extra)
             if view:
                 decoded = _ANY.decode(result)
-                shaped = [tool_view(t) for t in decoded] if isinstance(decoded, list) else tool_view(decoded)
+                shaped = (
+                    [tool_view(t) for t in decoded]
+                    if isinstance(decoded, list)
+                    else tool_view(decoded)
+                )
                 result = _ENC.encode(shaped)
             return json_response(status, result)
 
@@ -121,6 +128,7 @@ class Admin:
         for prefix in ("", "/v1"):
             for path, entity, op, methods, body, status, view in table:
                 endpoint = self.route(entity, op, body=body, status=status, view=view)
-                out.append(Route(prefix + path, endpoint, methods=methods,
-                                 name=f"{prefix}{entity}.{op}"))
+                out.append(
+                    Route(prefix + path, endpoint, methods=methods, name=f"{prefix}{entity}.{op}")
+                )
         return out

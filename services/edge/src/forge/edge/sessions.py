@@ -35,9 +35,7 @@ _STATE = msgspec.json.Decoder(SessionState)
 
 
 def derive_key(secret: str, label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(
-        secret.encode()
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
 
 
 class Sessions:
@@ -57,7 +55,9 @@ class Sessions:
     def new(
         self, subject: str, version: str, capabilities: msgspec.Raw, client_info: msgspec.Raw
     ) -> tuple[str, SessionState]:
-        state = SessionState(uuid.uuid4().hex, subject, version, time.time(), capabilities, client_info)
+        state = SessionState(
+            uuid.uuid4().hex, subject, version, time.time(), capabilities, client_info
+        )
         return self.seal(state), state
 
     def open(self, token: str, subject: str) -> SessionState:
@@ -82,7 +82,9 @@ class Sessions:
             plain = self.aead.decrypt(raw[:12], raw[12:], b"forge-session")
             return _STATE.decode(plain)
         except (InvalidTag, ValueError, binascii.Error, msgspec.DecodeError) as exc:
-            raise SessionNotFoundError("session not found: it has ended or was never valid") from exc
+            raise SessionNotFoundError(
+                "session not found: it has ended or was never valid"
+            ) from exc
 
     def on_revoked(self, key: str, value: bytes | None) -> None:
         if value is not None:

@@ -120,7 +120,9 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
                 margin=UPSTREAM_MARGIN_S,
             )
         except ServiceUnavailableError as exc:
-            raise ServiceUnavailableError("no upstream-proxy is running to reach this tool") from exc
+            raise ServiceUnavailableError(
+                "no upstream-proxy is running to reach this tool"
+            ) from exc
         ok = True
     finally:
         ctx.metrics.record(tool.id, time.perf_counter() - started, ok)

@@ -1,0 +1,118 @@
+"""NatsBus against a real nats-server: replies, queue groups, deadlines, events, envelopes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import msgspec
+import pytest
+
+from forge.core import rpc
+from forge.core.bus import Headers, NatsBus
+from forge.core.errors import (
+    DeadlineExceededError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from forge.proto.envelope import Envelope, Principal
+
+
+async def echo(data: bytes, headers: Headers) -> bytes:
+    return b"echo:" + data
+
+
+def envelope(deadline_in: float = 5.0) -> Envelope:
+    return Envelope(
+        id="req-1",
+        method="test.op",
+        params=msgspec.Raw(b"{}"),
+        principal=Principal(subject="tester"),
+        deadline=time.time() + deadline_in,
+    )
+
+
+async def test_a_request_gets_the_reply_of_the_serving_handler(bus: NatsBus) -> None:
+    await bus.serve("test.echo", echo)
+    await bus.flush()
+    assert await bus.request("test.echo", b"hi", deadline=time.time() + 5) == b"echo:hi"
+
+
+async def test_a_queue_group_delivers_each_request_to_exactly_one_member(bus: NatsBus) -> None:
+    calls: Counter[str] = Counter()
+
+    def member(name: str):  # type: ignore[no-untyped-def]
+        async def handle(data: bytes, headers: Headers) -> bytes:
+            calls[name] += 1
+            return name.encode()
+
+        return handle
+
+    await bus.serve("test.queue", member("a"), queue="q")
+    await bus.serve("test.queue", member("b"), queue="q")
+    await bus.flush()
+    for _ in range(10):
+        await bus.request("test.queue", b"", deadline=time.time() + 5)
+    await bus.flush()
+    assert sum(calls.values()) == 10
+
+
+async def test_a_request_without_a_server_raises_service_unavailable(bus: NatsBus) -> None:
+    with pytest.raises(ServiceUnavailableError):
+        await bus.request("test.nobody", b"", deadline=time.time() + 5)
+
+
+async def test_a_handler_slower_than_the_deadline_raises_deadline_exceeded(bus: NatsBus) -> None:
+    release = asyncio.Event()
+
+    async def stuck(data: bytes, headers: Headers) -> bytes:
+        await release.wait()
+        return b""
+
+    await bus.serve("test.slow", stuck)
+    await bus.flush()
+    try:
+        with pytest.raises(DeadlineExceededError):
+            await bus.request("test.slow", b"", deadline=time.time() + 0.1)
+    finally:
+        release.set()
+
+
+async def test_published_events_reach_wildcard_subscribers(bus: NatsBus) -> None:
+    got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    async def on_event(subject: str, data: bytes) -> None:
+        await got.put((subject, data))
+
+    await bus.subscribe("test.events.>", on_event)
+    await bus.flush()
+    await bus.publish("test.events.tools.changed", b'{"x":1}')
+    async with asyncio.timeout(5):
+        assert await got.get() == ("test.events.tools.changed", b'{"x":1}')
+
+
+async def test_served_envelopes_turn_domain_errors_into_error_replies(bus: NatsBus) -> None:
+    async def handler(env: Envelope) -> bytes:
+        raise NotFoundError("no such thing")
+
+    await rpc.serve_envelopes(bus, "test.rpc.missing", handler, queue="test")
+    await bus.flush()
+    with pytest.raises(NotFoundError):
+        await rpc.call(bus, "test.rpc.missing", envelope())
+
+
+async def test_unexpected_handler_failures_reply_internal_error_without_details(
+    bus: NatsBus,
+) -> None:
+    async def handler(env: Envelope) -> bytes:
+        raise KeyError("secret detail")
+
+    await rpc.serve_envelopes(bus, "test.rpc.broken", handler, queue="test")
+    await bus.flush()
+    reply = await bus.request(
+        "test.rpc.broken", msgspec.json.encode(envelope()), deadline=time.time() + 5
+    )
+    error = msgspec.json.decode(reply)["error"]
+    assert error["code"] == -32603
+    assert "secret" not in error["message"]

@@ -1,0 +1,46 @@
+"""`python -m forge.registry [migrate]`: load settings, set up logging, run or migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from forge.core import config, logs, service
+from forge.core.errors import ForgeError
+from forge.registry.app import main
+from forge.registry.config import RegistryConfig
+from forge.registry.migrate import migrate
+
+
+def run_migrations() -> None:
+    try:
+        settings = config.load(RegistryConfig, "registry")
+    except config.ConfigError as exc:
+        print(f"forge: {exc}", file=sys.stderr)
+        sys.exit(2)
+    logs.setup("registry", settings.log_level)
+    try:
+        asyncio.run(migrate(settings.catalog_database_url))
+    except ForgeError as exc:
+        print(f"forge: migrations failed: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run() -> None:
+    if sys.argv[1:] == ["migrate"]:
+        run_migrations()
+        return
+    if sys.argv[1:]:
+        print("usage: python -m forge.registry [migrate]", file=sys.stderr)
+        sys.exit(2)
+
+    async def start(stop: asyncio.Event) -> None:
+        settings = config.load(RegistryConfig, "registry")
+        logs.setup("registry", settings.log_level)
+        await main(stop, settings)
+
+    service.run(start)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,120 @@
+"""Request params of the catalog operations: typed decoding and the checks on names and URLs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+from forge.core.errors import InvalidParamsError
+from forge.proto.mcp import Tool
+
+T = TypeVar("T")
+MAX_NAME = 255
+MAX_URL = 2048
+# The canonical transports, keyed by every spelling accepted (ContextForge's included).
+TRANSPORTS = {
+    "streamablehttp": "streamablehttp",
+    "http": "streamablehttp",
+    "sse": "sse",
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+class IdParams(msgspec.Struct, frozen=True):
+    id: str
+
+
+class CreateGatewayParams(msgspec.Struct, frozen=True):
+    name: str
+    url: str
+    transport: str = "streamablehttp"
+    description: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    timeout_s: float | None = None
+
+
+class CreateServerParams(msgspec.Struct, frozen=True):
+    name: str
+    description: str | None = None
+    associated_tools: list[str] = msgspec.field(default_factory=list)
+    tags: list[str] = msgspec.field(default_factory=list)
+
+
+class DiscoverResult(msgspec.Struct, frozen=True):
+    """What the upstream-proxy learned from an upstream's handshake and tools/list."""
+
+    protocol_version: str
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    server_info: dict[str, Any] = msgspec.field(default_factory=dict)
+    tools: list[Tool] = msgspec.field(default_factory=list)
+
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    cls: msgspec.json.Decoder(cls) for cls in (IdParams, CreateGatewayParams, CreateServerParams)
+}
+
+
+def decode(cls: type[T], data: bytes) -> T:
+    """Decode params into `cls`, or raise InvalidParamsError saying which field is wrong."""
+    try:
+        value: T = _DECODERS[cls].decode(data)
+    except msgspec.ValidationError as exc:
+        raise InvalidParamsError(f"invalid params: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError("params are not valid JSON") from exc
+    return value
+
+
+def check_name(name: str, field: str = "name") -> str:
+    """A display name: 1 to 255 characters, not blank, no control characters."""
+    if not name.strip() or len(name) > MAX_NAME:
+        raise InvalidParamsError(f"{field} must be 1 to {MAX_NAME} characters", {"field": field})
+    if _CONTROL.search(name):
+        raise InvalidParamsError(f"{field} must not contain control characters", {"field": field})
+    return name
+
+
+def check_url(url: str) -> str:
+    """An absolute http(s) URL with a host."""
+    problem = None
+    if len(url) > MAX_URL or _CONTROL.search(url) or " " in url:
+        problem = "url must be a URL without spaces or control characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "url must be an http or https URL with a host"
+    if problem:
+        raise InvalidParamsError(problem, {"field": "url"})
+    return url
+
+
+def check_transport(transport: str) -> str:
+    canonical = TRANSPORTS.get(transport.strip().lower().replace("-", "").replace("_", ""))
+    if canonical is None:
+        supported = ", ".join(sorted(set(TRANSPORTS.values())))
+        raise InvalidParamsError(
+            f"transport is not supported (supported: {supported})", {"field": "transport"}
+        )
+    return canonical
+
+
+def check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        check_name(tag, "tags")
+    return tags
+
+
+def slugify(name: str) -> str:
+    """Lowercase, every run of other characters turned into one `-`, trimmed."""
+    slug = _NOT_ALNUM.sub("-", name.lower()).strip("-")
+    if not slug:
+        raise InvalidParamsError("name must contain a letter or digit", {"field": "name"})
+    return slug

@@ -1,0 +1,66 @@
+"""Catalog table rows as proto Structs: JSON columns decoded with typed decoders, UTC times."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from forge.proto.catalog import Gateway, Server, ToolRecord
+from forge.proto.mcp import Tool
+
+_DICT = msgspec.json.Decoder(dict[str, Any])
+_LIST = msgspec.json.Decoder(list[str])
+_TOOL = msgspec.json.Decoder(Tool)
+
+
+def timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def gateway(row: Mapping[str, Any]) -> Gateway:
+    return Gateway(
+        id=row["id"],
+        name=row["name"],
+        slug=row["slug"],
+        url=row["url"],
+        transport=row["transport"],
+        description=row["description"],
+        enabled=row["enabled"],
+        reachable=row["reachable"],
+        protocol_version=row["protocol_version"],
+        capabilities=_DICT.decode(row["capabilities"]),
+        server_info=_DICT.decode(row["server_info"]),
+        timeout_s=row["timeout_s"],
+        tags=_LIST.decode(row["tags"]),
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def tool(row: Mapping[str, Any]) -> ToolRecord:
+    return ToolRecord(
+        id=row["id"],
+        name=row["name"],
+        original_name=row["original_name"],
+        gateway_id=row["gateway_id"],
+        tool=_TOOL.decode(row["definition"]),
+        enabled=row["enabled"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def server(row: Mapping[str, Any]) -> Server:
+    return Server(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        associated_tools=list(row["tool_ids"]),
+        enabled=row["enabled"],
+        tags=_LIST.decode(row["tags"]),
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
