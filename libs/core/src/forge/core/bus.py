@@ -78,6 +78,7 @@ class NatsBus:
         self.nc = nc
         self._tasks: set[asyncio.Task[None]] = set()
         self._buckets: dict[str, Any] = {}
+        self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
 
     @classmethod
     async def connect(cls, url: str, name: str, timeout: float = 10.0) -> NatsBus:
@@ -182,7 +183,7 @@ class NatsBus:
                 handler(entry.key, None if deleted else entry.value)
 
         task = asyncio.create_task(pump())
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._watches.add(task)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), 5)
 
@@ -200,6 +201,8 @@ class NatsBus:
         """Stop taking requests, finish the ones in flight, then close."""
         if self.nc.is_closed:
             return
+        for watch in self._watches:
+            watch.cancel()
         try:
             await self.nc.drain()
         except (nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError, TimeoutError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
+import uvicorn
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
@@ -18,11 +20,13 @@ from forge.core.config import ConfigError
 from forge.edge import health
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
+from forge.edge.http import Receive, Scope, Send
 from forge.edge.mcp_http import Edge, McpEndpoint
 from forge.edge.rest import Admin
 from forge.edge.sessions import Sessions, derive_key
 
 log = logging.getLogger("forge.edge")
+_MCP_PATHS = frozenset({"/mcp", "/mcp/"})
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -64,17 +68,69 @@ def build_app(edge: Edge) -> Starlette:
     )
 
 
+def build_asgi(edge: Edge) -> Any:
+    """The edge's ASGI app: `/mcp` goes straight to its endpoint, everything else via Starlette.
+
+    `/mcp` is the hot path; skipping the router and middleware stack there saves per-call work.
+    """
+    starlette = build_app(edge)
+    endpoint = McpEndpoint(edge)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _MCP_PATHS:
+            await endpoint(scope, receive, send)
+        else:
+            await starlette(scope, receive, send)
+
+    return app
+
+
+async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            timeout_keep_alive=75,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await serving
+    stopping.cancel()
+
+
+async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
+    hyper = HypercornConfig()
+    hyper.bind = [f"{config.host}:{config.port}"]
+    hyper.accesslog = None
+    hyper.errorlog = logging.getLogger("hypercorn.error")
+    hyper.keep_alive_timeout = 75
+    hyper.keep_alive_max_requests = 1_000_000_000  # clients reuse connections; never cut them
+    hyper.graceful_timeout = 10
+    await serve(app, hyper, shutdown_trigger=stop.wait)
+
+
 async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
+    if config.http_server not in ("uvicorn", "hypercorn"):
+        raise ConfigError("FORGE_EDGE_HTTP_SERVER must be 'uvicorn' or 'hypercorn'")
     async with contextlib.AsyncExitStack() as stack:
         bus = await NatsBus.connect(config.nats_url, "forge-edge")
         stack.push_async_callback(bus.close)
         edge = build_edge(config, bus)
         await edge.sessions.watch(bus)
-        hyper = HypercornConfig()
-        hyper.bind = [f"{config.host}:{config.port}"]
-        hyper.accesslog = None
-        hyper.errorlog = logging.getLogger("hypercorn.error")
-        hyper.keep_alive_timeout = 75
-        hyper.graceful_timeout = 10
-        log.info("edge listening", extra={"url": f"http://{config.host}:{config.port}"})
-        await serve(build_app(edge), hyper, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        log.info(
+            "edge listening",
+            extra={"url": f"http://{config.host}:{config.port}", "server": config.http_server},
+        )
+        if config.http_server == "uvicorn":
+            await _serve_uvicorn(build_asgi(edge), config, stop)
+        else:
+            await _serve_hypercorn(build_asgi(edge), config, stop)
