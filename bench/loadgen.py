@@ -1,9 +1,10 @@
-"""The load generator: keep-alive HTTP/1.1 connections on uvloop replaying one pre-encoded request."""
+"""The load generator: keep-alive HTTP/1.1 connections on uvloop replaying one prepared request."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import cast
 
 # A response counts as a success only with status 200, the echoed text, and no error member.
 _ERROR_MARKERS = (b'"error"', b'"isError":true', b'"isError": true')
@@ -16,6 +17,7 @@ class Stats:
         self.latencies_ns: list[int] = []
         self.ok = 0
         self.errors: dict[str, int] = {}
+        self.reconnects = 0  # the server ended keep-alive politely (e.g. after N requests)
         self.sample: bytes = b""
 
     def fail(self, kind: str) -> None:
@@ -29,24 +31,38 @@ class Conn(asyncio.Protocol):
     the client one write and one read, and no task switch.
     """
 
-    def __init__(self, request: bytes, expect: bytes, stats: Stats, stop_at_ns: int, calls: int):
+    def __init__(self, host: str, port: int, request: bytes, expect: bytes, stats: Stats) -> None:
+        self.host, self.port = host, port
         self.request = request
         self.expect = expect
         self.stats = stats
-        self.stop_at_ns = stop_at_ns
-        self.remaining = calls  # negative: no limit, the deadline alone ends the loop
-        self.recording = True
+        self.stop_at_ns = 0
+        self.remaining = 0
         self.buffer = bytearray()
         self.sent_ns = 0
         self.transport: asyncio.Transport | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed_by_us = 0  # connection_lost calls still to come for transports we closed
+        self.reopening: asyncio.Task[None] | None = None
+
+    async def open(self) -> Conn:
+        await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
+        return self
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, only the same interface.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def start(self, *, calls: int = -1, stop_at_ns: int = 2**63) -> None:
+        """Loop until `calls` are done (negative: no limit) or the clock passes `stop_at_ns`."""
+        self.remaining = calls
+        self.stop_at_ns = stop_at_ns
         self._send()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed_by_us:
+            self.closed_by_us -= 1
+            return
         if not self.done.done():
             self.stats.fail("connection lost")
             self.done.set_result(None)
@@ -70,7 +86,8 @@ class Conn(asyncio.Protocol):
         if at < 0:
             self._abort("no content-length")
             return
-        length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
+        eol = head.find(b"\r\n", at)
+        length = int(head[at + 15 : eol if eol > 0 else len(head)])
         if len(self.buffer) < end + 4 + length:
             return
         now = time.perf_counter_ns()
@@ -89,32 +106,44 @@ class Conn(asyncio.Protocol):
         else:
             self.stats.ok += 1
         if b"connection: close" in head:
-            self._abort("server closed the connection")
+            self._reconnect()
             return
         self._send()
+
+    def _reconnect(self) -> None:
+        """Open a fresh connection, as any keep-alive client does when the server says close."""
+        self.stats.reconnects += 1
+        self.close()
+        self.reopening = asyncio.get_running_loop().create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        try:
+            await self.open()
+        except OSError:
+            self._abort("reconnect failed")
+            return
+        self._send()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.closed_by_us += 1
+            self.transport.close()
+            self.transport = None
 
     def _abort(self, kind: str) -> None:
         self.stats.fail(kind)
         if not self.done.done():
             self.done.set_result(None)
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def _connect(host: str, port: int, conn: Conn) -> Conn:
-    loop = asyncio.get_running_loop()
-    await loop.create_connection(lambda: conn, host, port)
-    return conn
+        self.close()
 
 
 async def sequential(host: str, port: int, request: bytes, expect: bytes, calls: int) -> Stats:
     """`calls` requests one after another on one connection; every latency is kept."""
     stats = Stats()
-    conn = Conn(request, expect, stats, stop_at_ns=2**63, calls=calls)
-    await _connect(host, port, conn)
+    conn = await Conn(host, port, request, expect, stats).open()
+    conn.start(calls=calls)
     await conn.done
-    if conn.transport is not None:
-        conn.transport.close()
+    conn.close()
     return stats
 
 
@@ -123,22 +152,16 @@ async def concurrent(
 ) -> tuple[Stats, float]:
     """`clients` connections looping for `duration_s`; returns the stats and the elapsed seconds."""
     stats = Stats()
-    # Connect everyone first with a far deadline parked, so connection setup is not measured.
-    conns = [Conn(request, expect, stats, stop_at_ns=0, calls=-1) for _ in range(clients)]
-    for conn in conns:
-        conn.done.cancel()  # connecting sends nothing because the deadline has passed
-        conn.done = asyncio.get_running_loop().create_future()
-    await asyncio.gather(*(_connect(host, port, c) for c in conns))
-    for conn in conns:
-        conn.done = asyncio.get_running_loop().create_future()
+    # Everyone connects first, so connection setup is not part of the measured window.
+    conns = await asyncio.gather(
+        *(Conn(host, port, request, expect, stats).open() for _ in range(clients))
+    )
     started = time.perf_counter_ns()
     stop_at = started + int(duration_s * 1e9)
     for conn in conns:
-        conn.stop_at_ns = stop_at
-        conn._send()
+        conn.start(stop_at_ns=stop_at)
     await asyncio.gather(*(c.done for c in conns))
     elapsed = (time.perf_counter_ns() - started) / 1e9
     for conn in conns:
-        if conn.transport is not None:
-            conn.transport.close()
+        conn.close()
     return stats, elapsed

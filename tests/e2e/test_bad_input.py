@@ -1,4 +1,4 @@
-"""Every kind of bad input gets its documented status and JSON-RPC code, fast, and nothing breaks."""
+"""Every kind of bad input gets its documented status and JSON-RPC code, and nothing breaks."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
         import asyncio
 
         async with asyncio.timeout(10):
-            while not await refused_everywhere():
+            while not await refused_everywhere():  # noqa: ASYNC110 - polling another process
                 await asyncio.sleep(0.05)
 
 

@@ -68,7 +68,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def load_secret(state_dir: Path) -> str:
-    """The JWT secret: from FORGE_JWT_SECRET, else one generated once and kept in the state folder."""
+    """The JWT secret: FORGE_JWT_SECRET, else one generated once and kept in the state folder."""
     if os.environ.get("FORGE_JWT_SECRET"):
         return os.environ["FORGE_JWT_SECRET"]
     path = state_dir / "jwt-secret"

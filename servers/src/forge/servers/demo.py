@@ -10,6 +10,7 @@ import uvicorn
 import uvloop
 from mcp import MCPError
 from mcp.server.mcpserver import MCPServer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from forge.servers.ports import announce, bind_loopback
 
@@ -71,9 +72,23 @@ def numbers(n: str) -> str:
     return str(list(range(1, int(n) + 1)))
 
 
-async def serve(sock: socket.socket, *, host: str, json_response: bool) -> None:
+def legacy_only(app: ASGIApp) -> ASGIApp:
+    """Hide the modern version header, so the SDK answers as a 2025-11-25-only server would."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"mcp-protocol-version"]
+            scope = {**scope, "headers": headers}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+async def serve(sock: socket.socket, *, host: str, json_response: bool, era: str) -> None:
     # `host` decides which Host/Origin headers the SDK's DNS-rebinding guard accepts.
-    app = demo.streamable_http_app(json_response=json_response, host=host)
+    app: ASGIApp = demo.streamable_http_app(json_response=json_response, host=host)
+    if era == "legacy":
+        app = legacy_only(app)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # The socket already listens, so a client connecting now simply waits in the backlog.
@@ -88,10 +103,16 @@ def main() -> None:
     parser.add_argument(
         "--json", action="store_true", help="answer legacy requests with JSON instead of SSE"
     )
+    parser.add_argument(
+        "--era",
+        choices=("both", "legacy"),
+        default="both",
+        help="legacy: behave like a server that predates 2026-07-28",
+    )
     args = parser.parse_args()
     sock = bind_loopback(args.host, args.port)
     try:
-        uvloop.run(serve(sock, host=args.host, json_response=args.json))
+        uvloop.run(serve(sock, host=args.host, json_response=args.json, era=args.era))
     except KeyboardInterrupt:
         pass
 

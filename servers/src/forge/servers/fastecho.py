@@ -1,4 +1,4 @@
-"""`python -m forge.servers.fastecho`: a fast echo MCP server of either or both eras, for benches."""
+"""`python -m forge.servers.fastecho`: a fast echo MCP server of both eras, for benchmarks."""
 
 from __future__ import annotations
 
@@ -122,7 +122,11 @@ class FastEcho:
         version = asked if asked in LEGACY else LEGACY[0]
         session = uuid.uuid4().hex.encode()
         self.sessions.add(session)
-        result = {"protocolVersion": version, "capabilities": CAPABILITIES, "serverInfo": SERVER_INFO}
+        result = {
+            "protocolVersion": version,
+            "capabilities": CAPABILITIES,
+            "serverInfo": SERVER_INFO,
+        }
         return _ENCODE(result), session
 
     def _check_session(self, session: bytes | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:

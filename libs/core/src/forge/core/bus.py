@@ -24,6 +24,9 @@ TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "traceparent", default=None
 )
 
+# The subject a request arrived on, for handlers served on a wildcard subject.
+SUBJECT: contextvars.ContextVar[str] = contextvars.ContextVar("subject", default="")
+
 Headers = dict[str, str]
 # Key-value entries (session revocations, leases) outlive any single process by this long.
 KV_TTL_S = 7 * 24 * 3600
@@ -81,8 +84,8 @@ class NatsBus:
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
 
     @classmethod
-    async def connect(cls, url: str, name: str, timeout: float = 10.0) -> NatsBus:
-        """Connect, failing with a clear error if NATS cannot be reached within `timeout`.
+    async def connect(cls, url: str, name: str, within_s: float = 10.0) -> NatsBus:
+        """Connect, failing with a clear error if NATS cannot be reached within `within_s`.
 
         Once connected, a lost connection is retried forever: a NATS restart must not take
         services down with it.
@@ -97,11 +100,11 @@ class NatsBus:
                     connect_timeout=2,
                     allow_reconnect=True,
                 ),
-                timeout,
+                within_s,
             )
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
             raise ServiceUnavailableError(
-                f"cannot reach NATS at {url} within {timeout:.0f} s"
+                f"cannot reach NATS at {url} within {within_s:.0f} s"
             ) from exc
         return cls(nc)
 
@@ -136,6 +139,7 @@ class NatsBus:
     async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
         headers = msg.headers or {}
         TRACEPARENT.set(headers.get("traceparent"))
+        SUBJECT.set(msg.subject)
         reply = await handler(msg.data, headers)
         if msg.reply:
             await self.nc.publish(msg.reply, reply)

@@ -30,7 +30,7 @@ def internal_error(exc: BaseException, where: str) -> ErrorObject:
 
 
 async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:
-    """Run one envelope handler and encode its reply; the only place service errors become replies."""
+    """Run one envelope handler and encode its reply: where service errors become replies."""
     try:
         envelope = ENVELOPE_DECODER.decode(data)
     except msgspec.ValidationError as exc:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from forge.core.bus import TRACEPARENT, EventHandler, Headers, RequestHandler
+from forge.core.bus import SUBJECT, TRACEPARENT, EventHandler, Headers, RequestHandler
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
 
 
@@ -77,9 +77,18 @@ class MemoryBus:
             sent.setdefault("traceparent", trace)
         try:
             async with asyncio.timeout(timeout):
-                return await chosen.request(payload, sent)
+                return await asyncio.create_task(self._deliver(chosen, subject, payload, sent))
         except TimeoutError as exc:
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+
+    @staticmethod
+    async def _deliver(sub: _Sub, subject: str, payload: bytes, headers: Headers) -> bytes:
+        # Its own task, as with NATS: the handler's context (subject, trace) is not the caller's.
+        assert sub.request is not None
+        SUBJECT.set(subject)
+        if "traceparent" in headers:
+            TRACEPARENT.set(headers["traceparent"])
+        return await sub.request(payload, headers)
 
     async def serve(
         self, subject: str, handler: RequestHandler, *, queue: str | None = None

@@ -1,4 +1,4 @@
-"""Legacy MCP sessions as sealed tokens any edge replica can open; revocations in a NATS KV bucket."""
+"""Legacy MCP sessions as sealed tokens any edge replica opens; revocations in a NATS KV bucket."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Forge's benchmark: tools/call latency and throughput, direct and through the gateway."""

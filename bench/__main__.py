@@ -1,0 +1,110 @@
+"""`python -m bench`: tools/call latency and throughput, straight to fastecho and through Forge."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import calls, report, stack, worker
+from forge.cli.mesh import MeshError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--calls", type=int, default=2000, help="sequential calls (default 2000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="clients (default 32)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (10)")
+    parser.add_argument("--warmup", type=int, default=200, help="calls before each phase (200)")
+    parser.add_argument("--era", choices=("both", "legacy", "modern"), default="both")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--out", type=Path, default=report.RESULTS, help="where the JSON goes")
+    parser.add_argument("--state-dir", type=Path, help="mesh state and logs (default: temporary)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
+    return args
+
+
+def measure(
+    target: calls.Target, args: argparse.Namespace, roots: dict[str, int]
+) -> dict[str, Any]:
+    """The sequential latency phase, then the throughput phase with CPU sampled around it."""
+    common = {
+        "host": target.host,
+        "port": target.port,
+        "request": target.request,
+        "expect": target.expect,
+        "warmup": args.warmup,
+    }
+    budget = 60.0 + args.duration + args.calls * 0.05
+    latency = worker.run(worker.Job(mode="sequential", calls=args.calls, **common), budget)
+    load = worker.run(
+        worker.Job(
+            mode="concurrent",
+            clients=args.concurrency,
+            duration_s=args.duration,
+            watch=roots,
+            **common,
+        ),
+        budget,
+    )
+    return {
+        "latency": report.phase_dict(latency),
+        "throughput": report.phase_dict(load),
+        "cpu_cores": load.cpu_cores,
+    }
+
+
+def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    eras: list[calls.Era] = ["legacy", "modern"] if args.era == "both" else [args.era]
+    results: dict[str, Any] = {}
+    print(f"starting the mesh and fastecho (state in {state_dir}) ...", flush=True)
+    started = time.monotonic()
+    with stack.running(state_dir) as running:
+        print(f"up in {time.monotonic() - started:.1f} s", flush=True)
+        roots = running.pids()
+        for era in eras:
+            direct, forge = running.targets(era)
+            stack.wait_callable(direct)
+            stack.wait_callable(forge)
+            results[era] = {}
+            for target in (direct, forge):
+                print(f"measuring {era} {target.name} ...", flush=True)
+                results[era][target.name] = measure(target, args, roots)
+    config = {
+        "calls": args.calls,
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "warmup": args.warmup,
+        "quick": args.quick,
+        "eras": eras,
+        "upstream": "forge.servers.fastecho --era both",
+        "forge_tool": stack.FORGE_TOOL,
+    }
+    return report.record(config, results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.state_dir is not None:
+            doc = run(args, args.state_dir)
+        else:
+            with tempfile.TemporaryDirectory(prefix="forge-bench-") as tmp:
+                doc = run(args, Path(tmp))
+    except (MeshError, worker.WorkerError) as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(report.table(doc))
+    path = report.write(doc, args.out)
+    print(f"\nwrote {path} and {path.parent / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

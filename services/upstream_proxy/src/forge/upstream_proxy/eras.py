@@ -1,0 +1,91 @@
+"""Era translation: params for the upstream's era, results for the client's era."""
+
+from __future__ import annotations
+
+import msgspec
+
+from forge.core.errors import InvalidParamsError
+from forge.proto.mcp import (
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_PROTOCOL_VERSION,
+    MODERN,
+    NAMED_METHODS,
+)
+
+CLIENT_INFO = {"name": "forge", "version": "0.1.0"}
+# Forge speaks to upstreams as itself, so the client's own identity never reaches them.
+_FORGE_META = {
+    META_PROTOCOL_VERSION: msgspec.Raw(msgspec.json.encode(MODERN)),
+    META_CLIENT_INFO: msgspec.Raw(msgspec.json.encode(CLIENT_INFO)),
+    META_CLIENT_CAPABILITIES: msgspec.Raw(b"{}"),
+}
+_RESERVED_PREFIX = "io.modelcontextprotocol/"
+CACHEABLE_METHODS = frozenset(
+    {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
+)
+_COMPLETE = {"resultType": b'"complete"'}
+_CACHEABLE = {"resultType": b'"complete"', "ttlMs": b"0", "cacheScope": b'"private"'}
+
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENC = msgspec.json.Encoder()
+
+
+def _fields(params: bytes, what: str = "params") -> dict[str, msgspec.Raw]:
+    if not params.strip() or params.strip() == b"null":
+        return {}
+    try:
+        return _FIELDS.decode(params)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidParamsError(f"{what} must be a JSON object") from exc
+
+
+def modern_params(method: str, params: bytes) -> tuple[bytes, str | None]:
+    """Params with Forge's own `_meta` identity, and the value the `Mcp-Name` header repeats."""
+    fields = _fields(params)
+    meta_raw = fields.get("_meta")
+    meta = _fields(bytes(meta_raw), "_meta") if meta_raw is not None else {}
+    meta.update(_FORGE_META)  # other keys such as progressToken stay
+    fields["_meta"] = msgspec.Raw(_ENC.encode(meta))
+    name: str | None = None
+    key = NAMED_METHODS.get(method)
+    if key is not None and (raw := fields.get(key)) is not None:
+        value = msgspec.json.decode(raw)  # already valid JSON: it came out of a decoded object
+        name = value if isinstance(value, str) else None
+    return _ENC.encode(fields), name
+
+
+def legacy_params(params: bytes) -> bytes:
+    """Params without the modern `io.modelcontextprotocol/*` keys a legacy upstream won't know."""
+    if b"_meta" not in params:
+        return params  # the common case: nothing to strip, bytes pass through untouched
+    fields = _fields(params)
+    meta_raw = fields.get("_meta")
+    if meta_raw is None:
+        return params
+    meta = _fields(bytes(meta_raw), "_meta")
+    kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_PREFIX)}
+    if len(kept) == len(meta):
+        return params
+    if kept:
+        fields["_meta"] = msgspec.Raw(_ENC.encode(kept))
+    else:
+        del fields["_meta"]
+    return _ENC.encode(fields)
+
+
+def complete_result(method: str, result: bytes) -> bytes:
+    """A legacy upstream's result made acceptable to a modern client (which validates strictly)."""
+    wanted = _CACHEABLE if method in CACHEABLE_METHODS else _COMPLETE
+    body = result.strip()
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        return result  # not an object: nothing sensible to add, let the client judge it
+    if not any(b'"' + key.encode() + b'"' in body for key in wanted):
+        # Fast path: no key appears anywhere, so none is at the top level; splice bytes.
+        tail = b",".join(b'"' + k.encode() + b'":' + v for k, v in wanted.items())
+        inner = body[1:-1].strip()
+        return b"{" + inner + (b"," if inner else b"") + tail + b"}"
+    fields = _FIELDS.decode(body)
+    for key, value in wanted.items():
+        fields.setdefault(key, msgspec.Raw(value))
+    return _ENC.encode(fields)

@@ -1,0 +1,194 @@
+"""One JSON-RPC exchange over Streamable HTTP: POST, then read a JSON or SSE answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+import msgspec
+
+from forge.core.errors import (
+    ForgeError,
+    UpstreamBadResponseError,
+    UpstreamRpcError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from forge.proto.jsonrpc import (
+    MESSAGE_DECODER,
+    RESPONSE_DECODER,
+    Message,
+    RequestId,
+    ResponseError,
+)
+
+ACCEPT = "application/json, text/event-stream"
+# Progress and log notifications arrive on the same SSE stream as the answer; the handler may
+# forward them (to forge.stream.<request id>) — until then they are skipped.
+OnMessage = Callable[[Message], Awaitable[None]]
+_ERROR_DECODER = msgspec.json.Decoder(ResponseError)
+
+
+class SessionGoneError(Exception):
+    """A legacy upstream answered 404 for our session id: it forgot the session."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What came back: the result bytes (undecoded) and the response headers we may need."""
+
+    result: bytes
+    session_id: str | None
+
+
+async def exchange(
+    http: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    request_id: RequestId | None,
+    label: str,
+    session_404: bool = False,
+    on_message: OnMessage | None = None,
+) -> Answer:
+    """POST one message; for a request (`request_id` set) return its result or raise its error.
+
+    Every failure becomes the Forge error for it, naming `label` (the gateway), never a trace.
+    The caller bounds the time with `asyncio.timeout`; expiry surfaces here as TimeoutError.
+    """
+    try:
+        async with http.post(url, data=body, headers=headers) as response:
+            session_id = response.headers.get("Mcp-Session-Id")
+            if response.status == 404 and session_404:
+                raise SessionGoneError
+            if response.status >= 400:
+                raise _http_error(response.status, await response.read(), label)
+            if request_id is None:
+                return Answer(b"null", session_id)
+            kind = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+            if kind == "application/json":
+                result = _json_result(await response.read(), label)
+            elif kind == "text/event-stream":
+                result = await _sse_result(response, request_id, label, on_message)
+            else:
+                raise UpstreamBadResponseError(
+                    f"gateway {label} answered with content type {kind or 'none'!r}"
+                )
+            return Answer(result, session_id)
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise UpstreamUnavailableError(f"cannot connect to gateway {label}: timed out") from exc
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        raise UpstreamUnavailableError(f"cannot connect to gateway {label}: {reason}") from exc
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+        raise UpstreamBadResponseError(f"gateway {label} closed the connection mid-answer") from exc
+    except aiohttp.ClientResponseError as exc:
+        raise UpstreamBadResponseError(f"gateway {label} sent a malformed HTTP answer") from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
+    except aiohttp.ClientConnectionError as exc:
+        raise UpstreamUnavailableError(f"lost the connection to gateway {label}") from exc
+    except TimeoutError as exc:
+        raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
+
+
+def _http_error(status: int, body: bytes, label: str) -> ForgeError:
+    # A JSON-RPC error in an HTTP error body is the upstream speaking: pass it through.
+    try:
+        response = RESPONSE_DECODER.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        response = None
+    if response is not None and response.error is not None:
+        return _rpc_error(response.error)
+    return UpstreamBadResponseError(f"gateway {label} answered HTTP {status}")
+
+
+def _rpc_error(error: ResponseError) -> UpstreamRpcError:
+    data = msgspec.json.decode(error.data) if len(error.data) else None
+    return UpstreamRpcError(error.code, error.message, data)
+
+
+def _json_result(body: bytes, label: str) -> bytes:
+    try:
+        response = RESPONSE_DECODER.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamBadResponseError(f"gateway {label} sent malformed JSON-RPC") from exc
+    if response.error is not None:
+        raise _rpc_error(response.error)
+    if not len(response.result):
+        raise UpstreamBadResponseError(f"gateway {label} sent a response without a result")
+    return bytes(response.result)
+
+
+async def _sse_result(
+    response: aiohttp.ClientResponse,
+    request_id: RequestId,
+    label: str,
+    on_message: OnMessage | None,
+) -> bytes:
+    parser = SseParser()
+    async for chunk in response.content.iter_any():
+        for data in parser.feed(chunk):
+            try:
+                message = MESSAGE_DECODER.decode(data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise UpstreamBadResponseError(
+                    f"gateway {label} sent malformed JSON-RPC in its event stream"
+                ) from exc
+            if message.method is not msgspec.UNSET:
+                if on_message is not None:
+                    await on_message(message)
+                continue
+            if message.id != request_id:
+                continue
+            if len(message.error):
+                try:
+                    error = _ERROR_DECODER.decode(message.error)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    raise UpstreamBadResponseError(
+                        f"gateway {label} sent a malformed JSON-RPC error"
+                    ) from exc
+                raise _rpc_error(error)
+            if not len(message.result):
+                raise UpstreamBadResponseError(f"gateway {label} sent a response without a result")
+            return bytes(message.result)
+    raise UpstreamBadResponseError(f"gateway {label} ended its event stream without an answer")
+
+
+class SseParser:
+    """Sans-I/O server-sent events: feed bytes, get the `data` of each complete event.
+
+    Our own buffer rather than line reads, because a single `data:` line holding a large tool
+    result can exceed aiohttp's line-length limit.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0  # no newline before this offset: a long line is scanned only once
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._buffer += chunk
+        events: list[bytes] = []
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", max(start, self._scanned))
+            if end < 0:
+                del self._buffer[:start]
+                self._scanned = len(self._buffer)
+                return events
+            line = bytes(self._buffer[start:end]).rstrip(b"\r")
+            start = end + 1
+            if not line:
+                if self._data:
+                    events.append(b"\n".join(self._data))
+                    self._data = []
+                continue
+            if line.startswith(b":"):
+                continue  # a comment: keep-alive
+            field, _, value = line.partition(b":")
+            if field == b"data":
+                self._data.append(value[1:] if value.startswith(b" ") else value)
+            # `event`, `id` and `retry` do not matter for one request's answer.

@@ -1,0 +1,75 @@
+"""Fixtures: sample upstreams as real processes, and an upstream-proxy on the real NATS bus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import msgspec
+import pytest
+
+from forge.core import rpc, subjects
+from forge.core.bus import NatsBus
+from forge.proto.catalog import Gateway, Snapshot
+from forge.proto.envelope import Envelope
+from forge.servers.process import ServerProcess, spawn
+from forge.upstream_proxy.app import UpstreamProxy
+from forge.upstream_proxy.config import UpstreamProxyConfig
+
+StartProxy = Callable[..., Awaitable[UpstreamProxy]]
+
+
+def _server(module: str, *args: str) -> Iterator[ServerProcess]:
+    with spawn(module, *args) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[ServerProcess]:
+    """The SDK demo server, both eras (legacy answers come as SSE)."""
+    yield from _server("forge.servers.demo")
+
+
+@pytest.fixture(scope="session")
+def demo_legacy() -> Iterator[ServerProcess]:
+    yield from _server("forge.servers.demo", "--era", "legacy")
+
+
+@pytest.fixture(scope="session", params=["both", "legacy", "modern"])
+def fastecho_any(request: pytest.FixtureRequest) -> Iterator[tuple[str, ServerProcess]]:
+    with spawn("forge.servers.fastecho", "--era", request.param) as server:
+        yield request.param, server
+
+
+@pytest.fixture
+def fastecho_legacy() -> Iterator[ServerProcess]:
+    """A fresh legacy-only fastecho per test, so its handshake counts start at zero."""
+    yield from _server("forge.servers.fastecho", "--era", "legacy")
+
+
+@pytest.fixture
+def fastecho_modern() -> Iterator[ServerProcess]:
+    yield from _server("forge.servers.fastecho", "--era", "modern")
+
+
+@pytest.fixture
+async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
+    """Start an upstream-proxy whose registry snapshot holds the given gateways."""
+    proxies: list[UpstreamProxy] = []
+
+    async def start(*gateways: Gateway, **settings: object) -> UpstreamProxy:
+        snapshot = msgspec.json.encode(Snapshot(gateways=list(gateways), tools=[], servers=[]))
+
+        async def serve_snapshot(env: Envelope) -> bytes:
+            return snapshot
+
+        await rpc.serve_envelopes(
+            bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
+        )
+        proxy = UpstreamProxy(bus, msgspec.convert(settings, UpstreamProxyConfig))
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        await proxy.close()

@@ -1,0 +1,40 @@
+"""`python -m bench --quick` runs end to end and records what it measured (never judged here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(120)
+def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--era", "both", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert len(list(tmp_path.glob("bench-*.json"))) == 1
+    assert {"timestamp", "machine", "config", "results", "errors_total"} <= doc.keys()
+    assert doc["errors_total"] == 0
+    for era in ("legacy", "modern"):
+        result = doc["results"][era]
+        for side in ("direct", "forge"):
+            assert result[side]["latency"]["ok"] == doc["config"]["calls"]
+            assert result[side]["throughput"]["ok"] > 0
+            assert {"p50", "p90", "p99", "max"} <= result[side]["latency"]["latency_ms"].keys()
+        targets = result["targets"]
+        for name in ("overhead_p50_ms", "overhead_p99_ms", "forge_rps", "direct_over_forge_rps"):
+            assert {"measured", "target", "met"} <= targets[name].keys()
+    assert "overhead p50" in done.stdout
