@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from subprocess import Popen
@@ -47,23 +48,46 @@ def start_server(mesh: Mesh, module: str, *extra: str) -> tuple[Popen[bytes], in
     return proc, int(line[1])
 
 
-def register(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
-    body = json.dumps({"name": name, "url": url, "transport": "streamablehttp"}).encode()
+def _rest(mesh: Mesh, token: str, method: str, path: str, body: object = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        mesh.url + "/gateways",
-        data=body,
-        method="POST",
+        mesh.url + path,
+        data=data,
+        method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        result: dict[str, object] = json.load(response)
-        return result
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+        raise MeshError(f"{method} {path} failed ({exc.code}): {detail}") from None
+
+
+def register(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
+    body = {"name": name, "url": url, "transport": "streamablehttp"}
+    result = _rest(mesh, token, "POST", "/gateways", body)
+    assert isinstance(result, dict)
+    return result
+
+
+def replace(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
+    """Register `name` at `url`, dropping an earlier registration of that name (a past run's)."""
+    listed = _rest(mesh, token, "GET", "/gateways")
+    for gateway in listed if isinstance(listed, list) else []:
+        if gateway.get("name") == name:
+            _rest(mesh, token, "DELETE", f"/gateways/{gateway['id']}")
+    return register(mesh, token, name, url)
 
 
 def start_demo(mesh: Mesh, token: str) -> Demo:
     proc, port = start_server(mesh, "forge.servers.demo")
     url = f"http://127.0.0.1:{port}/mcp"
-    register(mesh, token, "demo", url)
+    try:
+        replace(mesh, token, "demo", url)
+    except MeshError:
+        stop_process(proc)
+        raise
     return Demo(proc, url)
 
 

@@ -74,6 +74,19 @@ def _outgoing_headers(headers: Headers | None) -> Headers | None:
     return merged
 
 
+async def _on_error(exc: Exception) -> None:
+    # One line, no traceback: connection trouble is expected while NATS restarts.
+    log.warning("nats: %s", exc or type(exc).__name__)
+
+
+async def _on_disconnected() -> None:
+    log.warning("nats: disconnected; reconnecting")
+
+
+async def _on_reconnected() -> None:
+    log.info("nats: reconnected")
+
+
 class NatsBus:
     """The bus over a real NATS connection."""
 
@@ -95,6 +108,9 @@ class NatsBus:
                 nats.connect(
                     url,
                     name=name,
+                    error_cb=_on_error,
+                    disconnected_cb=_on_disconnected,
+                    reconnected_cb=_on_reconnected,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     connect_timeout=2,
