@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from forge.proto.mcp import Tool
+from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 
 
 class Gateway(msgspec.Struct, frozen=True):
@@ -40,6 +40,18 @@ class ToolRecord(msgspec.Struct, frozen=True):
     enabled: bool = True
     created_at: str | None = None
     updated_at: str | None = None
+
+
+class DiscoverResult(msgspec.Struct, frozen=True):
+    """What the upstream-proxy learnt from an upstream: handshake, then every list, all pages."""
+
+    protocol_version: str
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    server_info: dict[str, Any] = msgspec.field(default_factory=dict)
+    tools: list[Tool] = msgspec.field(default_factory=list)
+    resources: list[Resource] = msgspec.field(default_factory=list)
+    resource_templates: list[ResourceTemplate] = msgspec.field(default_factory=list)
+    prompts: list[Prompt] = msgspec.field(default_factory=list)
 
 
 class Server(msgspec.Struct, frozen=True):

@@ -41,6 +41,48 @@ class Tool(msgspec.Struct, frozen=True, omit_defaults=True):
     _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
+class Resource(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A resource as MCP lists it."""
+
+    uri: str
+    name: str = ""
+    title: str | None = None
+    description: str | None = None
+    mimeType: str | None = None
+    size: int | None = None
+    annotations: dict[str, Any] | None = None
+    _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+class ResourceTemplate(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A resource template (RFC 6570 `uriTemplate`) as MCP lists it."""
+
+    uriTemplate: str
+    name: str = ""
+    title: str | None = None
+    description: str | None = None
+    mimeType: str | None = None
+    annotations: dict[str, Any] | None = None
+    _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+class PromptArgument(msgspec.Struct, frozen=True, omit_defaults=True):
+    name: str
+    title: str | None = None
+    description: str | None = None
+    required: bool | None = None
+
+
+class Prompt(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A prompt as MCP lists it."""
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    arguments: list[PromptArgument] | None = None
+    _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
 class ListToolsResult(msgspec.Struct, frozen=True, omit_defaults=True):
     """The result of tools/list."""
 
