@@ -5,7 +5,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up test bench lint fmt clean
+.PHONY: help install node up test bench lint fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,10 +20,19 @@ $(UV):
 
 install: .venv/.installed ## install everything into .venv (needs only python3.11)
 
+# The MCP conformance suite and server-everything (tests/conformance), pinned by its lock file;
+# it brings its own Node 22. Needs npm; `make test` runs it, `make up` does not need it.
+CONFORMANCE := tests/conformance
+$(CONFORMANCE)/node_modules/.installed: $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
+	npm ci --prefix $(CONFORMANCE) --no-audit --no-fund --prefer-offline --loglevel=error
+	@touch $@
+
+node: $(CONFORMANCE)/node_modules/.installed ## install the Node packages the conformance tests use
+
 up: install ## run the whole mesh on embedded NATS and PostgreSQL, with a demo server
 	.venv/bin/forge up --demo
 
-test: install ## run every test
+test: install node ## run every test
 	$(PY) -m pytest -q
 
 bench: install ## measure latency and throughput, direct and through Forge
@@ -38,4 +47,4 @@ fmt: install ## format the code
 	.venv/bin/ruff check --fix .
 
 clean: ## remove installed environments and local state
-	rm -rf .venv .tools .forge
+	rm -rf .venv .tools .forge $(CONFORMANCE)/node_modules

@@ -183,7 +183,7 @@ async def test_upstream_that_is_too_slow_times_out_before_the_deadline(
     client: httpx.AsyncClient, demo: dict[str, Any]
 ) -> None:
     response = await client.post("/mcp", **modern_call("demo-slow", {"seconds": 30}))
-    assert response.json()["error"]["code"] == -32002
+    assert response.json()["error"]["code"] == -32011
 
 
 async def test_the_mesh_is_still_ready_after_all_the_bad_input(client: httpx.AsyncClient) -> None:

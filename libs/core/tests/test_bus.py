@@ -116,3 +116,22 @@ async def test_unexpected_handler_failures_reply_internal_error_without_details(
     error = msgspec.json.decode(reply)["error"]
     assert error["code"] == -32603
     assert "secret" not in error["message"]
+
+
+async def test_a_reply_subscriber_sees_publishes_and_answers_requests_later(bus: NatsBus) -> None:
+    seen: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+
+    async def on_message(data: bytes, reply: str) -> None:
+        await seen.put((data, reply))
+
+    sub = await bus.subscribe_with_reply("test.inflight", on_message)
+    await bus.flush()
+    await bus.publish("test.inflight", b"note")
+    asking = asyncio.create_task(bus.request("test.inflight", b"ask", deadline=time.time() + 5))
+    async with asyncio.timeout(5):
+        assert await seen.get() == (b"note", "")
+        data, reply = await seen.get()
+    assert data == b"ask" and reply.startswith("_INBOX.")
+    await bus.respond(reply, b"answer")
+    assert await asking == b"answer"
+    await sub.unsubscribe()

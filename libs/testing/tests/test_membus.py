@@ -96,3 +96,22 @@ def test_subject_matching_follows_nats_wildcards(
     pattern: str, subject: str, expected: bool
 ) -> None:
     assert matches(pattern, subject) is expected
+
+
+async def test_a_reply_subscriber_sees_publishes_and_answers_requests_later(
+    membus: MemoryBus,
+) -> None:
+    seen: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+
+    async def on_message(data: bytes, reply: str) -> None:
+        await seen.put((data, reply))
+
+    await membus.subscribe_with_reply("test.inflight", on_message)
+    await membus.publish("test.inflight", b"note")
+    asking = asyncio.create_task(membus.request("test.inflight", b"ask", deadline=time.time() + 5))
+    async with asyncio.timeout(5):
+        assert await seen.get() == (b"note", "")
+        data, reply = await seen.get()
+    assert data == b"ask" and reply.startswith("_INBOX.")
+    await membus.respond(reply, b"answer")
+    assert await asking == b"answer"

@@ -12,7 +12,7 @@ from forge.core.errors import (
     ParseError,
     UnsupportedProtocolVersionError,
 )
-from forge.edge.mcp_http import check_modern, parse
+from forge.edge.messages import ClientResponse, Request, check_modern, parse
 
 META = b'{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
 
@@ -29,7 +29,7 @@ def call_body(name: str = "echo") -> bytes:
 
 def test_a_request_keeps_its_params_undecoded() -> None:
     request = parse(b'{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{"cursor":"x"}}')
-    assert request is not None
+    assert isinstance(request, Request)
     assert request.id == "a"
     assert bytes(request.params) == b'{"cursor":"x"}'
     assert not request.is_notification
@@ -37,8 +37,8 @@ def test_a_request_keeps_its_params_undecoded() -> None:
 
 def test_a_notification_and_a_client_response_are_told_apart() -> None:
     note = parse(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
-    assert note is not None and note.is_notification
-    assert parse(b'{"jsonrpc":"2.0","id":3,"result":{}}') is None
+    assert isinstance(note, Request) and note.is_notification
+    assert isinstance(parse(b'{"jsonrpc":"2.0","id":3,"result":{}}'), ClientResponse)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def headers(method: str = "tools/call", name: str | None = "echo") -> dict[str, 
 
 def test_matching_modern_headers_pass_and_carry_the_client_declarations() -> None:
     request = parse(call_body())
-    assert request is not None
+    assert isinstance(request, Request)
     protocol = check_modern(request, headers(), "2026-07-28")
     assert protocol.era == "modern"
     assert bytes(protocol.capabilities) == b"{}"
@@ -87,14 +87,14 @@ def test_modern_header_problems_are_refused(
     hdrs: dict[str, str], version: str, error: type[Exception]
 ) -> None:
     request = parse(call_body())
-    assert request is not None
+    assert isinstance(request, Request)
     with pytest.raises(error):
         check_modern(request, hdrs, version)
 
 
 def test_a_modern_request_without_meta_is_invalid_params() -> None:
     request = parse(b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}')
-    assert request is not None
+    assert isinstance(request, Request)
     with pytest.raises(InvalidParamsError):
         check_modern(request, headers("tools/list", None), "2026-07-28")
 
@@ -102,7 +102,7 @@ def test_a_modern_request_without_meta_is_invalid_params() -> None:
 def test_meta_that_disagrees_with_the_header_is_a_mismatch() -> None:
     body = call_body().replace(b"2026-07-28", b"2025-11-25")
     request = parse(body)
-    assert request is not None
+    assert isinstance(request, Request)
     with pytest.raises(HeaderMismatchError):
         check_modern(request, headers(), "2026-07-28")
     assert msgspec.json.decode(body)["params"]["name"] == "echo"

@@ -12,7 +12,7 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.envelope import Envelope, Principal
-from forge.proto.mcp import Tool
+from forge.proto.mcp import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
 from forge.testing.membus import MemoryBus
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
@@ -24,6 +24,19 @@ class FakeUpstreamProxy:
     """Answers `forge.upstream.*.discover` on the MemoryBus with whatever the test sets."""
 
     tools: list[Tool] = field(default_factory=lambda: [Tool(name="echo"), Tool(name="add")])
+    resources: list[Resource] = field(
+        default_factory=lambda: [
+            Resource(uri="file:///readme", name="readme", mimeType="text/plain")
+        ]
+    )
+    resource_templates: list[ResourceTemplate] = field(
+        default_factory=lambda: [ResourceTemplate(uriTemplate="file:///n/{n}", name="numbers")]
+    )
+    prompts: list[Prompt] = field(
+        default_factory=lambda: [
+            Prompt(name="greet", arguments=[PromptArgument(name="who", required=True)])
+        ]
+    )
     fail: bool = False
     seen: list[dict[str, Any]] = field(default_factory=list)
 
@@ -37,6 +50,9 @@ class FakeUpstreamProxy:
                 "capabilities": {"tools": {"listChanged": True}},
                 "server_info": {"name": "fake", "version": "1"},
                 "tools": self.tools,
+                "resources": self.resources,
+                "resource_templates": self.resource_templates,
+                "prompts": self.prompts,
             }
         )
 

@@ -135,6 +135,9 @@ async def test_refresh_keeps_the_ids_of_tools_that_remain(
         "added": 1,
         "removed": 1,
         "updated": 1,
+        "resources": 1,
+        "resource_templates": 1,
+        "prompts": 1,
     }
     after = {t["original_name"]: t for t in await client("tools", "list")}
     assert after["echo"]["id"] == before["echo"]

@@ -34,6 +34,20 @@ def demo_legacy() -> Iterator[ServerProcess]:
     yield from _server("forge.servers.demo", "--era", "legacy")
 
 
+@pytest.fixture(scope="session")
+def demo_sse() -> Iterator[ServerProcess]:
+    """The SDK demo server on the legacy HTTP+SSE transport (/sse)."""
+    with spawn("forge.servers.demo", "--transport", "sse", path="/sse") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def wsecho() -> Iterator[ServerProcess]:
+    """The minimal WebSocket MCP server."""
+    with spawn("forge.servers.wsecho", path="/ws", scheme="ws") as server:
+        yield server
+
+
 @pytest.fixture(scope="session", params=["both", "legacy", "modern"])
 def fastecho_any(request: pytest.FixtureRequest) -> Iterator[tuple[str, ServerProcess]]:
     with spawn("forge.servers.fastecho", "--era", request.param) as server:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 import uuid
 
@@ -11,14 +13,29 @@ from forge.core import rpc, subjects
 from forge.core.bus import Bus
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope, Principal, Protocol
+from forge.upstream_proxy.app import UpstreamProxy
 
 
-def gateway(url: str, name: str = "up") -> Gateway:
-    return Gateway(id=uuid.uuid4().hex[:12], name=name, slug=name, url=url)
+def gateway(url: str, name: str = "up", transport: str = "streamablehttp") -> Gateway:
+    return Gateway(id=uuid.uuid4().hex[:12], name=name, slug=name, url=url, transport=transport)
+
+
+def stdio_gateway(*args: str, env: dict[str, str] | None = None) -> Gateway:
+    """The demo server as a stdio child of the upstream-proxy."""
+    command = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio", *args]
+    return Gateway(
+        id=uuid.uuid4().hex[:12],
+        name="stdio-demo",
+        slug="stdio-demo",
+        url="",
+        transport="stdio",
+        command=command,
+        env=env or {},
+    )
 
 
 def envelope(
-    method: str, params: object = None, *, era: str | None = "modern", timeout: float = 5.0
+    method: str, params: object = None, *, era: str | None = "modern", timeout: float = 10.0
 ) -> Envelope:
     protocol = None
     if era is not None:
@@ -54,3 +71,31 @@ async def stats(bus: Bus, gw: Gateway) -> dict[str, int]:
     result = await call(bus, gw, envelope("tools/call", {"name": "stats"}))
     counts: dict[str, int] = msgspec.json.decode(text_of(result))
     return counts
+
+
+def tool_call(tool: str, /, progress_token: str | None = None, **arguments: object) -> Envelope:
+    """A tools/call envelope, asking for progress under `progress_token` if given."""
+    params: dict[str, object] = {"name": tool, "arguments": arguments}
+    if progress_token is not None:
+        params["_meta"] = {"progressToken": progress_token}
+    return envelope("tools/call", params)
+
+
+async def publish_and_wait(bus: Bus, proxy: UpstreamProxy, subject: str, body: bytes) -> None:
+    """Publish a catalog event and wait until the proxy has acted on it."""
+    done = asyncio.Event()
+    added, stale = proxy.gateway_added, proxy.gateway_stale
+
+    async def on_added(gateway_id: str) -> None:
+        await added(gateway_id)
+        done.set()
+
+    async def on_stale(gateway_id: str, *, removed: bool) -> None:
+        await stale(gateway_id, removed=removed)
+        done.set()
+
+    proxy.gateway_added, proxy.gateway_stale = on_added, on_stale  # type: ignore[method-assign]
+    await bus.publish(subject, body)
+    async with asyncio.timeout(5):
+        await done.wait()
+    await proxy.pool.settled()

@@ -11,7 +11,7 @@ import aiohttp
 import msgspec
 import pytest
 from aiohttp import web
-from proxy_harness import call, discover, envelope, gateway, stats, text_of
+from proxy_harness import call, discover, envelope, gateway, publish_and_wait, stats, text_of
 
 from conftest import StartProxy
 from forge.core import subjects
@@ -19,7 +19,6 @@ from forge.core.bus import NatsBus
 from forge.core.errors import ForgeError, ServiceUnavailableError, UpstreamRpcError
 from forge.proto.catalog import Deleted
 from forge.servers.process import ServerProcess
-from forge.upstream_proxy.app import UpstreamProxy
 
 
 def code_of(exc: ForgeError) -> int:
@@ -174,8 +173,8 @@ async def test_a_slow_upstream_times_out_before_the_deadline(
     slow = envelope("tools/call", {"name": "slow", "arguments": {"seconds": 5}}, timeout=0.5)
     with pytest.raises(ForgeError) as caught:
         await call(bus, gw, slow)
-    # -32002 rather than the caller's own -32010 shows the proxy answered before the deadline.
-    assert code_of(caught.value) == -32002
+    # -32011 rather than the caller's own -32010 shows the proxy answered before the deadline.
+    assert code_of(caught.value) == -32011
 
 
 async def test_an_upstream_json_rpc_error_keeps_its_code(
@@ -197,26 +196,6 @@ async def test_a_tool_failure_is_a_result_not_an_error(
     params = {"name": "fail", "arguments": {"message": "nope"}}
     result = msgspec.json.decode(await call(bus, gw, envelope("tools/call", params)))
     assert result["isError"] is True
-
-
-async def publish_and_wait(bus: NatsBus, proxy: UpstreamProxy, subject: str, body: bytes) -> None:
-    """Publish a catalog event and wait until the proxy has acted on it."""
-    done = asyncio.Event()
-    added, stale = proxy.gateway_added, proxy.gateway_stale
-
-    async def on_added(gateway_id: str) -> None:
-        await added(gateway_id)
-        done.set()
-
-    async def on_stale(gateway_id: str, *, removed: bool) -> None:
-        await stale(gateway_id, removed=removed)
-        done.set()
-
-    proxy.gateway_added, proxy.gateway_stale = on_added, on_stale  # type: ignore[method-assign]
-    await bus.publish(subject, body)
-    async with asyncio.timeout(5):
-        await done.wait()
-    await proxy.pool.settled()
 
 
 async def test_a_deleted_gateway_stops_being_served_and_its_session_ends(

@@ -1,8 +1,11 @@
-"""The `forge` command: `up` runs the whole mesh, `run` one service, `token` mints a JWT."""
+"""The `forge` command: `up` runs the mesh, `run` one service, `token` mints a JWT, and the
+stdio bridges `wrapper` and `translate`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import runpy
 import signal
@@ -76,6 +79,34 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wrapper(args: argparse.Namespace) -> int:
+    from forge.cli.bridge import bridge
+
+    url = args.url or os.environ.get("FORGE_URL")
+    if not url:
+        print("forge wrapper: give --url or set FORGE_URL", file=sys.stderr)
+        return 2
+    token = args.token or os.environ.get("FORGE_TOKEN")
+    asyncio.run(bridge(url, token, sse=False))
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    if args.connect:
+        from forge.cli.bridge import bridge
+
+        asyncio.run(bridge(args.connect, args.token or os.environ.get("FORGE_TOKEN"), args.sse))
+        return 0
+    if not args.stdio or args.port is None:
+        print("forge translate: give --stdio COMMAND --port N, or --connect URL", file=sys.stderr)
+        return 2
+    from forge.cli.translate import serve
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.stdio, args.port, sse=args.sse, streamable=args.streamable_http))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="forge", description="Forge: an MCP and A2A gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--exp", type=float, default=60, help="minutes until it expires")
     token.add_argument("--admin", action="store_true", help="grant the platform_admin role")
     token.set_defaults(func=cmd_token)
+    wrapper = sub.add_parser(
+        "wrapper", help="a stdio MCP server that forwards to a remote Forge (for desktop clients)"
+    )
+    wrapper.add_argument("--url", help="the Forge MCP endpoint (default: $FORGE_URL)")
+    wrapper.add_argument("--token", help="bearer token (default: $FORGE_TOKEN)")
+    wrapper.set_defaults(func=cmd_wrapper)
+    translate = sub.add_parser("translate", help="bridge MCP transports: stdio <-> HTTP")
+    translate.add_argument("--stdio", help="a stdio MCP server command to expose over HTTP")
+    translate.add_argument("--port", type=int, help="loopback port to serve on (0: any)")
+    translate.add_argument("--sse", action="store_true", help="serve (or connect with) HTTP+SSE")
+    translate.add_argument(
+        "--streamable-http", action="store_true", help="serve Streamable HTTP on /mcp"
+    )
+    translate.add_argument("--connect", help="a remote MCP URL to expose on local stdio")
+    translate.add_argument("--token", help="bearer token for --connect (default: $FORGE_TOKEN)")
+    translate.set_defaults(func=cmd_translate)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -1,15 +1,31 @@
-"""`python -m forge.servers.demo`: the SDK demo server (tools, prompts, resources) on /mcp."""
+"""`python -m forge.servers.demo`: the SDK demo server (tools, prompts, resources).
+
+Streamable HTTP on /mcp (default), legacy HTTP+SSE on /sse, or stdio.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
+from typing import Annotated
 
 import uvicorn
 import uvloop
 from mcp import MCPError
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    Context,
+    Elicit,
+    ElicitationResult,
+    ListRoots,
+    MCPServer,
+    Resolve,
+    Sample,
+)
+from mcp.types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from forge.servers.ports import announce, bind_loopback
@@ -33,11 +49,96 @@ def add(a: float, b: float) -> float:
     return a + b
 
 
+# How many `slow` calls were cancelled (by notifications/cancelled or a closed stream).
+_cancelled = {"slow": 0}
+
+
 @demo.tool()
-async def slow(seconds: float) -> str:
-    """Sleep for the given number of seconds, then say so."""
-    await asyncio.sleep(seconds)
+async def slow(seconds: float, ctx: Context) -> str:
+    """Sleep for the given number of seconds, then say so (progress 0 first, when asked)."""
+    try:
+        await ctx.report_progress(0, seconds, "started")
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _cancelled["slow"] += 1
+        raise
     return f"slept {seconds}s"
+
+
+@demo.tool()
+def cancelled() -> int:
+    """How many `slow` calls were cancelled so far."""
+    return _cancelled["slow"]
+
+
+@demo.tool()
+async def progress(steps: int, ctx: Context) -> str:
+    """Report progress `steps` times (when the caller asked for progress), then finish."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step} of {steps}")
+    return f"done after {steps} steps"
+
+
+class Answer(BaseModel):
+    answer: str
+
+
+# The in-flight tools resolve their input the SDK's way, which follows the caller's era:
+# mid-call server-to-client requests for a legacy caller, an input_required result (multi
+# round-trip) for a modern one.
+def _ask_user(question: str) -> Elicit[Answer]:
+    return Elicit(question, Answer)
+
+
+def _ask_model(prompt: str) -> Sample:
+    message = SamplingMessage(role="user", content=TextContent(type="text", text=prompt))
+    return Sample([message], max_tokens=100)
+
+
+def _ask_roots() -> ListRoots:
+    return ListRoots()
+
+
+@demo.tool()
+async def ask(
+    question: str, answer: Annotated[ElicitationResult[Answer], Resolve(_ask_user)]
+) -> str:
+    """Ask the user a question (elicitation) and return the answer."""
+    if isinstance(answer, AcceptedElicitation):
+        return answer.data.answer
+    return f"no answer ({answer.action})"
+
+
+@demo.tool()
+async def sample(prompt: str, reply: Annotated[CreateMessageResult, Resolve(_ask_model)]) -> str:
+    """Ask the client's model to complete the prompt (sampling)."""
+    content = reply.content
+    return content.text if isinstance(content, TextContent) else str(content)
+
+
+@demo.tool()
+async def roots(listed: Annotated[ListRootsResult, Resolve(_ask_roots)]) -> list[str]:
+    """The client's roots, as URIs."""
+    return [str(root.uri) for root in listed.roots]
+
+
+@demo.tool()
+async def log(message: str, ctx: Context) -> str:
+    """Send a log message to the client, then return it."""
+    await ctx.info(message)
+    return message
+
+
+@demo.tool()
+def env(name: str) -> str:
+    """The value of an environment variable of this server, or "absent"."""
+    return os.environ.get(name, "absent")
+
+
+@demo.tool()
+def pid() -> int:
+    """This server's process id."""
+    return os.getpid()
 
 
 @demo.tool()
@@ -84,9 +185,15 @@ def legacy_only(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-async def serve(sock: socket.socket, *, host: str, json_response: bool, era: str) -> None:
+async def serve(
+    sock: socket.socket, *, host: str, json_response: bool, era: str, transport: str
+) -> None:
     # `host` decides which Host/Origin headers the SDK's DNS-rebinding guard accepts.
-    app: ASGIApp = demo.streamable_http_app(json_response=json_response, host=host)
+    app: ASGIApp
+    if transport == "sse":
+        app = demo.sse_app(host=host)
+    else:
+        app = demo.streamable_http_app(json_response=json_response, host=host)
     if era == "legacy":
         app = legacy_only(app)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
@@ -109,10 +216,27 @@ def main() -> None:
         default="both",
         help="legacy: behave like a server that predates 2026-07-28",
     )
+    parser.add_argument(
+        "--transport",
+        choices=("streamable-http", "sse", "stdio"),
+        default="streamable-http",
+        help="sse: the legacy HTTP+SSE transport on /sse; stdio: JSON-RPC on stdin/stdout",
+    )
     args = parser.parse_args()
-    sock = bind_loopback(args.host, args.port)
     try:
-        uvloop.run(serve(sock, host=args.host, json_response=args.json, era=args.era))
+        if args.transport == "stdio":
+            uvloop.run(demo.run_stdio_async())
+            return
+        sock = bind_loopback(args.host, args.port)
+        uvloop.run(
+            serve(
+                sock,
+                host=args.host,
+                json_response=args.json,
+                era=args.era,
+                transport=args.transport,
+            )
+        )
     except KeyboardInterrupt:
         pass
 

@@ -15,10 +15,12 @@ class ServerProcess:
     proc: subprocess.Popen[bytes]
     port: int
     drain: threading.Thread
+    path: str = "/mcp"
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
+        return f"{self.scheme}://127.0.0.1:{self.port}{self.path}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -40,8 +42,11 @@ class ServerProcess:
         self.stop()
 
 
-def spawn(module: str, *args: str) -> ServerProcess:
-    """Run `python -m <module> --port 0 <args>` and wait for its `PORT <n>` line."""
+def spawn(module: str, *args: str, path: str = "/mcp", scheme: str = "http") -> ServerProcess:
+    """Run `python -m <module> --port 0 <args>` and wait for its `PORT <n>` line.
+
+    `path` and `scheme` make its `url`: `/sse` for the SSE transport, `ws` for WebSocket.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -56,4 +61,4 @@ def spawn(module: str, *args: str) -> ServerProcess:
     # Keep draining stdout so the child never blocks on a full pipe.
     drain = threading.Thread(target=proc.stdout.read, daemon=True)
     drain.start()
-    return ServerProcess(proc, int(words[1]), drain)
+    return ServerProcess(proc, int(words[1]), drain, path, scheme)

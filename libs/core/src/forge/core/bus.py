@@ -32,6 +32,8 @@ Headers = dict[str, str]
 KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
 EventHandler = Callable[[str, bytes], Awaitable[None]]
+# (payload, reply subject): the reply subject is "" for a plain publish, else where to `respond`.
+ReplyHandler = Callable[[bytes, str], Awaitable[None]]
 
 
 class Subscription(Protocol):
@@ -53,7 +55,17 @@ class Bus(Protocol):
 
     async def subscribe(self, subject: str, handler: EventHandler) -> Subscription: ...
 
+    async def subscribe_with_reply(self, subject: str, handler: ReplyHandler) -> Subscription: ...
+
+    async def respond(self, reply_subject: str, payload: bytes) -> None: ...
+
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None: ...
+
+    async def kv_create(
+        self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
+    ) -> bool: ...
+
+    async def kv_delete(self, bucket: str, key: str) -> None: ...
 
     async def kv_watch(
         self, bucket: str, handler: Callable[[str, bytes | None], None]
@@ -170,14 +182,30 @@ class NatsBus:
         sub: Any = await self.nc.subscribe(subject, cb=on_message)
         return sub  # type: ignore[no-any-return]
 
-    async def _bucket(self, bucket: str) -> Any:
+    async def subscribe_with_reply(self, subject: str, handler: ReplyHandler) -> Subscription:
+        """Like `subscribe`, for subjects carrying both publishes and requests (in-flight streams).
+
+        The handler answers a request later, from anywhere, with `respond(reply_subject, ...)`.
+        """
+
+        async def on_message(msg: Msg) -> None:
+            await handler(msg.data, msg.reply or "")
+
+        sub: Any = await self.nc.subscribe(subject, cb=on_message)
+        return sub  # type: ignore[no-any-return]
+
+    async def respond(self, reply_subject: str, payload: bytes) -> None:
+        """Answer a request received by a `subscribe_with_reply` handler."""
+        await self.nc.publish(reply_subject, payload)
+
+    async def _bucket(self, bucket: str, ttl_s: float | None = None) -> Any:
         kv = self._buckets.get(bucket)
         if kv is None:
             js = self.nc.jetstream()
             try:
                 kv = await js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
-                kv = await js.create_key_value(bucket=bucket, ttl=KV_TTL_S)
+                kv = await js.create_key_value(bucket=bucket, ttl=ttl_s or KV_TTL_S)
             self._buckets[bucket] = kv
         return kv
 
@@ -185,6 +213,25 @@ class NatsBus:
         """Store a value in a JetStream key-value bucket, creating the bucket on first use."""
         kv = await self._bucket(bucket)
         await kv.put(key, value)
+
+    async def kv_create(
+        self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
+    ) -> bool:
+        """Store a value only if the key holds none: False when another holder has it (leases).
+
+        `ttl_s` is the bucket's entry lifetime, used only when this call creates the bucket.
+        """
+        kv = await self._bucket(bucket, ttl_s)
+        try:
+            await kv.create(key, value)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def kv_delete(self, bucket: str, key: str) -> None:
+        """Delete a key (watchers see it go); deleting an absent key is not an error."""
+        kv = await self._bucket(bucket)
+        await kv.delete(key)
 
     async def kv_watch(
         self, bucket: str, handler: Callable[[str, bytes | None], None]

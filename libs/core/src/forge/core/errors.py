@@ -17,7 +17,7 @@ INTERNAL_ERROR = -32603
 # Forge's own range: -32000..-32019
 SERVICE_UNAVAILABLE = -32000
 UPSTREAM_UNAVAILABLE = -32001
-UPSTREAM_TIMEOUT = -32002
+UPSTREAM_TIMEOUT = -32011  # not -32002: legacy MCP clients read that as "resource not found"
 UPSTREAM_BAD_RESPONSE = -32003
 UNAUTHORIZED = -32004
 FORBIDDEN = -32005
@@ -102,16 +102,13 @@ class UpstreamBadResponseError(ForgeError):
 
 
 class UpstreamRpcError(ForgeError):
-    """The upstream answered with a JSON-RPC error: its code and message pass through."""
+    """An error code that is not Forge's own: the upstream's code and message pass through."""
 
     http_status = 502
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message, data)
-        self.upstream_code = code
-
-    def to_object(self) -> ErrorObject:
-        return make_object(self.upstream_code, self.message, self.data)
+        self.code = code  # type: ignore[misc]  # per instance: whatever the upstream said
 
 
 class UnauthorizedError(ForgeError):

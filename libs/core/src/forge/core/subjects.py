@@ -72,6 +72,31 @@ def cancel(request_id: str) -> str:
     return f"forge.cancel.{request_id}"
 
 
+CANCEL_ANY = "forge.cancel.*"
+
+
+def request_of(subject: str) -> str:
+    """The request id inside a `forge.stream.<id>` or `forge.cancel.<id>` subject."""
+    return subject.split(".", 2)[2]
+
+
 def session(session_id: str) -> str:
     """Server-to-client messages of a legacy session's GET stream."""
     return f"forge.session.{session_id}"
+
+
+INBOX_PREFIX = "_INBOX."
+
+
+def is_inbox(subject: str) -> bool:
+    """A NATS reply subject a client may answer on: `_INBOX.` and plain tokens, no wildcards."""
+    return (
+        subject.startswith(INBOX_PREFIX)
+        and len(subject) <= 256
+        and all(c not in subject for c in " \t\r\n*>")
+        and ".." not in subject
+        and not subject.endswith(".")
+    )
+
+
+CATALOG_EVENTS = "forge.events.catalog.>"

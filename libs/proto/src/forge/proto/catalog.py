@@ -27,6 +27,9 @@ class Gateway(msgspec.Struct, frozen=True):
     tags: list[str] = msgspec.field(default_factory=list)
     created_at: str | None = None
     updated_at: str | None = None
+    # stdio only: the child's argv, and the only environment it gets besides PATH, HOME, LANG.
+    command: list[str] | None = None
+    env: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ToolRecord(msgspec.Struct, frozen=True):
@@ -37,6 +40,43 @@ class ToolRecord(msgspec.Struct, frozen=True):
     original_name: str  # the upstream's own name
     gateway_id: str
     tool: Tool
+    enabled: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ResourceRecord(msgspec.Struct, frozen=True):
+    """A resource in the catalog: exposed under the upstream's own uri."""
+
+    id: str
+    uri: str
+    gateway_id: str
+    resource: Resource
+    enabled: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class TemplateRecord(msgspec.Struct, frozen=True):
+    """A resource template in the catalog: exposed under the upstream's own uriTemplate."""
+
+    id: str
+    uri_template: str
+    gateway_id: str
+    template: ResourceTemplate
+    enabled: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class PromptRecord(msgspec.Struct, frozen=True):
+    """A prompt in the catalog: the upstream's prompt under a catalog-unique exposed name."""
+
+    id: str
+    name: str  # exposed name: <gateway slug><separator><upstream prompt name>
+    original_name: str
+    gateway_id: str
+    prompt: Prompt
     enabled: bool = True
     created_at: str | None = None
     updated_at: str | None = None
@@ -55,12 +95,15 @@ class DiscoverResult(msgspec.Struct, frozen=True):
 
 
 class Server(msgspec.Struct, frozen=True):
-    """A virtual server: a named composition of catalog tools with its own endpoint."""
+    """A virtual server: a named composition of catalog entries with its own endpoint."""
 
     id: str
     name: str
     description: str | None = None
     associated_tools: list[str] = msgspec.field(default_factory=list)  # tool ids
+    # ids of resources and of resource templates (ids are unique across both tables)
+    associated_resources: list[str] = msgspec.field(default_factory=list)
+    associated_prompts: list[str] = msgspec.field(default_factory=list)  # prompt ids
     enabled: bool = True
     tags: list[str] = msgspec.field(default_factory=list)
     created_at: str | None = None
@@ -73,6 +116,9 @@ class Snapshot(msgspec.Struct, frozen=True):
     gateways: list[Gateway]
     tools: list[ToolRecord]
     servers: list[Server]
+    resources: list[ResourceRecord] = msgspec.field(default_factory=list)
+    resource_templates: list[TemplateRecord] = msgspec.field(default_factory=list)
+    prompts: list[PromptRecord] = msgspec.field(default_factory=list)
 
 
 class ToolsChanged(msgspec.Struct, frozen=True):
@@ -80,6 +126,21 @@ class ToolsChanged(msgspec.Struct, frozen=True):
 
     gateway_id: str
     tools: list[ToolRecord]
+
+
+class ResourcesChanged(msgspec.Struct, frozen=True):
+    """Event body: the full current resources and resource templates of one gateway."""
+
+    gateway_id: str
+    resources: list[ResourceRecord]
+    resource_templates: list[TemplateRecord]
+
+
+class PromptsChanged(msgspec.Struct, frozen=True):
+    """Event body: the full current prompt set of one gateway."""
+
+    gateway_id: str
+    prompts: list[PromptRecord]
 
 
 class Deleted(msgspec.Struct, frozen=True):

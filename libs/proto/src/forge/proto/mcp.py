@@ -128,6 +128,32 @@ class ListParams(msgspec.Struct, frozen=True, omit_defaults=True):
     cursor: str | None = None
 
 
+class CompletionRef(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The `ref` of completion/complete: `ref/prompt` with a name or `ref/resource` with a uri."""
+
+    type: str
+    name: str | None = None
+    uri: str | None = None
+
+
+class CompleteParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Just the routing part of completion/complete's params."""
+
+    ref: CompletionRef
+
+
+class SetLevelParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The params of legacy logging/setLevel."""
+
+    level: str
+
+
+# RFC 5424 severities, as logging/setLevel names them.
+LOG_LEVELS = frozenset(
+    {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
+)
+
+
 class InitializeParams(msgspec.Struct, frozen=True, omit_defaults=True):
     """The params of a legacy initialize."""
 
@@ -159,4 +185,6 @@ NAMED_PARAMS_DECODER = msgspec.json.Decoder(NamedParams)
 REQUEST_PARAMS_DECODER = msgspec.json.Decoder(RequestParams)
 LIST_PARAMS_DECODER = msgspec.json.Decoder(ListParams)
 INITIALIZE_PARAMS_DECODER = msgspec.json.Decoder(InitializeParams)
+COMPLETE_PARAMS_DECODER = msgspec.json.Decoder(CompleteParams)
+SET_LEVEL_PARAMS_DECODER = msgspec.json.Decoder(SetLevelParams)
 LIST_TOOLS_RESULT_DECODER = msgspec.json.Decoder(ListToolsResult)

@@ -8,7 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from forge.core.bus import SUBJECT, TRACEPARENT, EventHandler, Headers, RequestHandler
+from forge.core.bus import (
+    SUBJECT,
+    TRACEPARENT,
+    EventHandler,
+    Headers,
+    ReplyHandler,
+    RequestHandler,
+)
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
 
 
@@ -30,6 +37,7 @@ class _Sub:
     queue: str | None
     request: RequestHandler | None = None
     event: EventHandler | None = None
+    replying: ReplyHandler | None = None
     seq: int = field(default_factory=itertools.count().__next__)
 
     async def unsubscribe(self) -> None:
@@ -56,6 +64,8 @@ class MemoryBus:
         self.requests: list[tuple[str, bytes]] = []
         self.kv: dict[str, dict[str, bytes]] = {}
         self.watchers: list[tuple[str, Callable[[str, bytes | None], None]]] = []
+        self.inboxes: dict[str, asyncio.Future[bytes]] = {}
+        self._inbox_seq = itertools.count()
 
     async def request(
         self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
@@ -64,12 +74,15 @@ class MemoryBus:
         if timeout <= 0:
             raise DeadlineExceededError("the request's deadline passed before it was sent")
         servers = sorted(
-            (s for s in self.subs if s.request and matches(s.pattern, subject)), key=lambda s: s.seq
+            (s for s in self.subs if (s.request or s.replying) and matches(s.pattern, subject)),
+            key=lambda s: s.seq,
         )
         if not servers:
             raise ServiceUnavailableError(f"no service is answering on {subject}")
         self.requests.append((subject, payload))
         chosen = servers[next(self._rr) % len(servers)]
+        if chosen.replying is not None:
+            return await self._request_inbox(chosen.replying, subject, payload, timeout)
         assert chosen.request is not None
         sent = dict(headers or {})
         trace = TRACEPARENT.get()
@@ -80,6 +93,22 @@ class MemoryBus:
                 return await asyncio.create_task(self._deliver(chosen, subject, payload, sent))
         except TimeoutError as exc:
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+
+    async def _request_inbox(
+        self, handler: ReplyHandler, subject: str, payload: bytes, within_s: float
+    ) -> bytes:
+        # As NATS does: the answer comes back on a fresh inbox, from whoever `respond`s to it.
+        inbox = f"_INBOX.mem.{next(self._inbox_seq)}"
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.inboxes[inbox] = answer
+        try:
+            async with asyncio.timeout(within_s):
+                await handler(payload, inbox)
+                return await answer
+        except TimeoutError as exc:
+            raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+        finally:
+            self.inboxes.pop(inbox, None)
 
     @staticmethod
     async def _deliver(sub: _Sub, subject: str, payload: bytes, headers: Headers) -> bytes:
@@ -99,20 +128,50 @@ class MemoryBus:
 
     async def publish(self, subject: str, payload: bytes) -> None:
         self.published.append((subject, payload))
+        waiting = self.inboxes.get(subject)
+        if waiting is not None:
+            if not waiting.done():
+                waiting.set_result(payload)
+            return
         for sub in sorted(self.subs, key=lambda s: s.seq):
             if sub.event and matches(sub.pattern, subject):
                 await sub.event(subject, payload)
+            elif sub.replying and matches(sub.pattern, subject):
+                await sub.replying(payload, "")
 
     async def subscribe(self, subject: str, handler: EventHandler) -> _Sub:
         sub = _Sub(self, subject, None, event=handler)
         self.subs.add(sub)
         return sub
 
+    async def subscribe_with_reply(self, subject: str, handler: ReplyHandler) -> _Sub:
+        sub = _Sub(self, subject, None, replying=handler)
+        self.subs.add(sub)
+        return sub
+
+    async def respond(self, reply_subject: str, payload: bytes) -> None:
+        await self.publish(reply_subject, payload)
+
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
         self.kv.setdefault(bucket, {})[key] = value
         for watched, handler in list(self.watchers):
             if watched == bucket:
                 handler(key, value)
+
+    async def kv_create(
+        self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
+    ) -> bool:
+        if key in self.kv.get(bucket, {}):
+            return False
+        await self.kv_put(bucket, key, value)
+        return True
+
+    async def kv_delete(self, bucket: str, key: str) -> None:
+        if self.kv.get(bucket, {}).pop(key, None) is None:
+            return
+        for watched, handler in list(self.watchers):
+            if watched == bucket:
+                handler(key, None)
 
     async def kv_watch(self, bucket: str, handler: Callable[[str, bytes | None], None]) -> _Watch:
         for key, value in self.kv.get(bucket, {}).items():

@@ -13,17 +13,20 @@ from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.edge import health
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
+from forge.edge.context import Edge
 from forge.edge.http import Receive, Scope, Send
-from forge.edge.mcp_http import Edge, McpEndpoint
+from forge.edge.legacy_sse import Asgi, SseTransport
+from forge.edge.mcp_http import McpEndpoint
 from forge.edge.rest import Admin
 from forge.edge.sessions import Sessions, derive_key
+from forge.edge.ws import WsEndpoint
 
 log = logging.getLogger("forge.edge")
 _MCP_PATHS = frozenset({"/mcp", "/mcp/"})
@@ -54,12 +57,20 @@ def build_edge(config: EdgeConfig, bus: Bus) -> Edge:
 
 def build_app(edge: Edge) -> Starlette:
     endpoint = McpEndpoint(edge)
+    sse = SseTransport(edge)
+    ws = WsEndpoint(edge)
     routes = [
         Route("/health", health.health, methods=["GET"]),
         Route("/ready", health.make_ready(edge), methods=["GET"]),  # type: ignore[arg-type]
         Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"]),
         Route("/mcp/", endpoint, methods=["GET", "POST", "DELETE"]),
         Route("/servers/{server_id}/mcp", endpoint, methods=["GET", "POST", "DELETE"]),
+        Route("/sse", Asgi(sse.stream), methods=["GET"]),
+        Route("/message", Asgi(sse.message), methods=["POST"]),
+        Route("/servers/{server_id}/sse", Asgi(sse.stream), methods=["GET"]),
+        Route("/servers/{server_id}/message", Asgi(sse.message), methods=["POST"]),
+        WebSocketRoute("/ws", ws),
+        WebSocketRoute("/servers/{server_id}/ws", ws),
         *Admin(edge).routes(),
     ]
     return Starlette(
@@ -125,6 +136,7 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         bus = await NatsBus.connect(config.nats_url, "forge-edge")
         stack.push_async_callback(bus.close)
         edge = build_edge(config, bus)
+        edge.closing = stop  # long-lived streams end when the edge stops
         await edge.sessions.watch(bus)
         log.info(
             "edge listening",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -52,6 +53,62 @@ def tool_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _entry_view(record: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "gatewayId": record["gateway_id"],
+        "enabled": record.get("enabled", True),
+        "createdAt": record.get("created_at"),
+        "updatedAt": record.get("updated_at"),
+        "annotations": definition.get("annotations") or {},
+    }
+
+
+def resource_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A catalog resource flattened the way ContextForge clients read it."""
+    resource = record.get("resource", {})
+    return {
+        "id": record["id"],
+        "uri": record["uri"],
+        "name": resource.get("name", ""),
+        "title": resource.get("title"),
+        "description": resource.get("description"),
+        "mimeType": resource.get("mimeType"),
+        "size": resource.get("size"),
+        **_entry_view(record, resource),
+    }
+
+
+def template_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A catalog resource template, ContextForge-style."""
+    template = record.get("template", {})
+    return {
+        "id": record["id"],
+        "uriTemplate": record["uri_template"],
+        "name": template.get("name", ""),
+        "title": template.get("title"),
+        "description": template.get("description"),
+        "mimeType": template.get("mimeType"),
+        **_entry_view(record, template),
+    }
+
+
+def prompt_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A catalog prompt, ContextForge-style: exposed and original name, arguments."""
+    prompt = record.get("prompt", {})
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "originalName": record["original_name"],
+        "title": prompt.get("title"),
+        "description": prompt.get("description"),
+        "arguments": prompt.get("arguments") or [],
+        **_entry_view(record, prompt),
+    }
+
+
+View = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class Admin:
     """One handler per REST route; each becomes one registry request."""
 
@@ -84,7 +141,13 @@ class Admin:
         )
 
     def route(
-        self, entity: str, op: str, *, body: bool = False, status: int = 200, view: bool = False
+        self,
+        entity: str,
+        op: str,
+        *,
+        body: bool = False,
+        status: int = 200,
+        view: View | None = None,
     ) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
@@ -98,31 +161,41 @@ class Admin:
                     {"www-authenticate": 'Bearer realm="forge"'} if exc.http_status == 401 else None
                 )
                 return error_response(exc, extra)
-            if view:
+            if view is not None:
                 decoded = _ANY.decode(result)
-                shaped = (
-                    [tool_view(t) for t in decoded]
-                    if isinstance(decoded, list)
-                    else tool_view(decoded)
-                )
+                shaped = [view(t) for t in decoded] if isinstance(decoded, list) else view(decoded)
                 result = _ENC.encode(shaped)
             return json_response(status, result)
 
         return endpoint
 
     def routes(self) -> list[BaseRoute]:
-        table = [
-            ("/gateways", "gateways", "create", ["POST"], True, 201, False),
-            ("/gateways", "gateways", "list", ["GET"], False, 200, False),
-            ("/gateways/{id}", "gateways", "get", ["GET"], False, 200, False),
-            ("/gateways/{id}", "gateways", "delete", ["DELETE"], False, 200, False),
-            ("/gateways/{id}/tools/refresh", "gateways", "refresh", ["POST"], False, 200, False),
-            ("/tools", "tools", "list", ["GET"], False, 200, True),
-            ("/tools/{id}", "tools", "get", ["GET"], False, 200, True),
-            ("/servers", "servers", "create", ["POST"], True, 201, False),
-            ("/servers", "servers", "list", ["GET"], False, 200, False),
-            ("/servers/{id}", "servers", "get", ["GET"], False, 200, False),
-            ("/servers/{id}", "servers", "delete", ["DELETE"], False, 200, False),
+        table: list[tuple[str, str, str, list[str], bool, int, View | None]] = [
+            ("/gateways", "gateways", "create", ["POST"], True, 201, None),
+            ("/gateways", "gateways", "list", ["GET"], False, 200, None),
+            ("/gateways/{id}", "gateways", "get", ["GET"], False, 200, None),
+            ("/gateways/{id}", "gateways", "delete", ["DELETE"], False, 200, None),
+            ("/gateways/{id}/tools/refresh", "gateways", "refresh", ["POST"], False, 200, None),
+            ("/tools", "tools", "list", ["GET"], False, 200, tool_view),
+            ("/tools/{id}", "tools", "get", ["GET"], False, 200, tool_view),
+            # Before /resources/{id}, which would take "templates" for an id.
+            (
+                "/resources/templates/list",
+                "resource_templates",
+                "list",
+                ["GET"],
+                False,
+                200,
+                template_view,
+            ),
+            ("/resources", "resources", "list", ["GET"], False, 200, resource_view),
+            ("/resources/{id}", "resources", "get", ["GET"], False, 200, resource_view),
+            ("/prompts", "prompts", "list", ["GET"], False, 200, prompt_view),
+            ("/prompts/{id}", "prompts", "get", ["GET"], False, 200, prompt_view),
+            ("/servers", "servers", "create", ["POST"], True, 201, None),
+            ("/servers", "servers", "list", ["GET"], False, 200, None),
+            ("/servers/{id}", "servers", "get", ["GET"], False, 200, None),
+            ("/servers/{id}", "servers", "delete", ["DELETE"], False, 200, None),
         ]
         out: list[BaseRoute] = []
         for prefix in ("", "/v1"):

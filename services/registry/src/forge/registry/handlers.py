@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,29 +10,39 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.bus import Bus
-from forge.core.errors import InvalidParamsError, UpstreamBadResponseError
-from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
-from forge.proto.envelope import Envelope, Principal
+from forge.core.errors import InvalidParamsError
+from forge.proto.catalog import (
+    Deleted,
+    Gateway,
+    PromptsChanged,
+    ResourcesChanged,
+    Server,
+    Snapshot,
+    ToolRecord,
+    ToolsChanged,
+)
+from forge.proto.envelope import Principal
+from forge.registry import contents
 from forge.registry.config import RegistryConfig
+from forge.registry.contents import Kind, Stored
+from forge.registry.discovery import discover
 from forge.registry.params import (
     CreateGatewayParams,
     CreateServerParams,
-    DiscoverResult,
     IdParams,
+    check_endpoint,
     check_name,
     check_tags,
     check_transport,
-    check_url,
     decode,
     slugify,
 )
-from forge.registry.store import NewTool, Store
+from forge.registry.store import Store
 
 log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()
-_DISCOVER = msgspec.json.Decoder(DiscoverResult)
 
 
 @dataclass(frozen=True)
@@ -59,55 +68,36 @@ async def _servers_changed(ctx: Context, server_ids: list[str]) -> None:
         await _publish(ctx, "servers", "changed", await ctx.store.get_server(server_id))
 
 
-async def _discover(ctx: Context, gateway: Gateway) -> tuple[Gateway, list[NewTool]]:
-    """Ask the upstream-proxy what the upstream offers; its errors propagate unchanged."""
-    envelope = Envelope(
-        id=uuid.uuid4().hex,
-        method="upstream.discover",
-        params=msgspec.Raw(_ENC.encode({"gateway": gateway})),
-        principal=ctx.principal,
-        deadline=min(ctx.deadline, time.time() + ctx.config.upstream_discover_timeout_s),
-    )
-    data = await rpc.call(ctx.bus, subjects.upstream(gateway.id, "discover"), envelope)
-    try:
-        found = _DISCOVER.decode(data)
-    except msgspec.DecodeError as exc:
-        raise UpstreamBadResponseError("the upstream-proxy sent a malformed discovery") from exc
-    discovered = msgspec.structs.replace(
-        gateway,
-        protocol_version=found.protocol_version,
-        capabilities=found.capabilities,
-        server_info=found.server_info,
-    )
-    tools: dict[str, NewTool] = {}
-    sep = ctx.config.tool_name_separator
-    for tool in found.tools:
-        if tool.name in tools:  # a sloppy upstream: keep its first definition
-            log.warning("upstream listed a tool twice", extra={"gateway_id": gateway.id})
-            continue
-        tools[tool.name] = NewTool(uuid.uuid4().hex, f"{gateway.slug}{sep}{tool.name}", tool)
-    return discovered, list(tools.values())
+async def _contents_changed(ctx: Context, gateway_id: str, stored: Stored) -> None:
+    changed = ResourcesChanged(gateway_id, stored.resources, stored.templates)
+    await _publish(ctx, "resources", "changed", changed)
+    await _publish(ctx, "prompts", "changed", PromptsChanged(gateway_id, stored.prompts))
 
 
 async def create_gateway(params: bytes, ctx: Context) -> Gateway:
     p = decode(CreateGatewayParams, params)
     if p.timeout_s is not None and p.timeout_s <= 0:
         raise InvalidParamsError("timeout_s must be positive", {"field": "timeout_s"})
+    transport = check_transport(p.transport)
+    url, command = check_endpoint(transport, p)
     gateway = Gateway(
         id=uuid.uuid4().hex,
         name=check_name(p.name),
         slug=slugify(p.name),
-        url=check_url(p.url),
-        transport=check_transport(p.transport),
+        url=url,
+        transport=transport,
         description=p.description,
         tags=check_tags(p.tags),
         timeout_s=p.timeout_s,
+        command=command,
+        env=p.env,
     )
-    gateway, tools = await _discover(ctx, gateway)
-    records = await ctx.store.insert_gateway(gateway, tools)
+    gateway, tools, found = await discover(ctx, gateway)
+    records = await ctx.store.insert_gateway(gateway, tools, found)
     stored = await ctx.store.get_gateway(gateway.id)
     await _publish(ctx, "gateways", "changed", stored)
     await _publish(ctx, "tools", "changed", ToolsChanged(gateway_id=stored.id, tools=records))
+    await _contents_changed(ctx, stored.id, await ctx.store.gateway_contents(stored.id))
     return stored
 
 
@@ -124,16 +114,18 @@ async def delete_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
     servers = await ctx.store.delete_gateway(gateway_id)
     await _publish(ctx, "gateways", "deleted", Deleted(id=gateway_id))
     await _publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=[]))
+    await _contents_changed(ctx, gateway_id, Stored())
     await _servers_changed(ctx, servers)
     return {"id": gateway_id, "deleted": True}
 
 
 async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
     gateway = await ctx.store.get_gateway(decode(IdParams, params).id)
-    gateway, tools = await _discover(ctx, gateway)
-    replaced = await ctx.store.replace_tools(gateway, tools)
+    gateway, tools, found = await discover(ctx, gateway)
+    replaced = await ctx.store.replace_tools(gateway, tools, found)
     await _publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))
     await _publish(ctx, "tools", "changed", ToolsChanged(gateway.id, replaced.tools))
+    await _contents_changed(ctx, gateway.id, replaced.contents)
     await _servers_changed(ctx, replaced.servers)
     return {
         "gateway_id": gateway.id,
@@ -141,6 +133,9 @@ async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
         "added": replaced.added,
         "removed": replaced.removed,
         "updated": replaced.updated,
+        "resources": len(replaced.contents.resources),
+        "resource_templates": len(replaced.contents.templates),
+        "prompts": len(replaced.contents.prompts),
     }
 
 
@@ -164,11 +159,29 @@ async def create_server(params: bytes, ctx: Context) -> Server:
         name=check_name(p.name),
         description=p.description,
         associated_tools=list(dict.fromkeys(known[ref] for ref in refs)),
+        associated_resources=await _associated(
+            ctx, (contents.RESOURCES, contents.TEMPLATES), p.associated_resources, "resource"
+        ),
+        associated_prompts=await _associated(
+            ctx, (contents.PROMPTS,), p.associated_prompts, "prompt"
+        ),
         tags=check_tags(p.tags),
     )
     stored = await ctx.store.insert_server(server)
     await _publish(ctx, "servers", "changed", stored)
     return stored
+
+
+async def _associated(
+    ctx: Context, kinds: tuple[Kind, ...], given: list[str], what: str
+) -> list[str]:
+    """The ids of the given refs, once each in order; an unknown ref is invalid params."""
+    refs = list(dict.fromkeys(given))
+    known = await ctx.store.resolve_entries(kinds, refs)
+    for ref in refs:
+        if ref not in known:
+            raise InvalidParamsError(f"unknown {what} in associated_{what}s: {ref}", {what: ref})
+    return list(dict.fromkeys(known[ref] for ref in refs))
 
 
 async def list_servers(params: bytes, ctx: Context) -> list[Server]:
@@ -190,6 +203,18 @@ async def get_snapshot(params: bytes, ctx: Context) -> Snapshot:
     return await ctx.store.snapshot()
 
 
+def _entries(kind: Kind) -> tuple[Handler, Handler]:
+    """The list and get handlers of resources, resource templates or prompts."""
+
+    async def list_all(params: bytes, ctx: Context) -> list[Any]:
+        return await ctx.store.list_entries(kind)
+
+    async def get_one(params: bytes, ctx: Context) -> Any:
+        return await ctx.store.get_entry(kind, decode(IdParams, params).id)
+
+    return list_all, get_one
+
+
 # (entity, op) → handler: each is served on forge.registry.catalog.<entity>.<op>.
 OPERATIONS: dict[tuple[str, str], Handler] = {
     ("gateways", "create"): create_gateway,
@@ -205,3 +230,9 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("servers", "delete"): delete_server,
     ("snapshot", "get"): get_snapshot,
 }
+for _entity, _kind in (
+    ("resources", contents.RESOURCES),
+    ("resource_templates", contents.TEMPLATES),
+    ("prompts", contents.PROMPTS),
+):
+    OPERATIONS[(_entity, "list")], OPERATIONS[(_entity, "get")] = _entries(_kind)

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import msgspec
 
 from forge.core.errors import InvalidParamsError
-from forge.proto.mcp import Tool
 
 T = TypeVar("T")
 MAX_NAME = 255
@@ -19,7 +18,12 @@ TRANSPORTS = {
     "streamablehttp": "streamablehttp",
     "http": "streamablehttp",
     "sse": "sse",
+    "websocket": "websocket",
+    "ws": "websocket",
+    "stdio": "stdio",
 }
+MAX_COMMAND = 64  # argv entries of a stdio gateway's command
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -30,8 +34,10 @@ class IdParams(msgspec.Struct, frozen=True):
 
 class CreateGatewayParams(msgspec.Struct, frozen=True):
     name: str
-    url: str
+    url: str = ""  # not for stdio, which runs `command` instead
     transport: str = "streamablehttp"
+    command: list[str] | None = None
+    env: dict[str, str] = msgspec.field(default_factory=dict)
     description: str | None = None
     tags: list[str] = msgspec.field(default_factory=list)
     timeout_s: float | None = None
@@ -41,16 +47,9 @@ class CreateServerParams(msgspec.Struct, frozen=True):
     name: str
     description: str | None = None
     associated_tools: list[str] = msgspec.field(default_factory=list)
+    associated_resources: list[str] = msgspec.field(default_factory=list)
+    associated_prompts: list[str] = msgspec.field(default_factory=list)
     tags: list[str] = msgspec.field(default_factory=list)
-
-
-class DiscoverResult(msgspec.Struct, frozen=True):
-    """What the upstream-proxy learned from an upstream's handshake and tools/list."""
-
-    protocol_version: str
-    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
-    server_info: dict[str, Any] = msgspec.field(default_factory=dict)
-    tools: list[Tool] = msgspec.field(default_factory=list)
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
@@ -78,8 +77,8 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host."""
+def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """An absolute http(s) URL with a host (ws(s) for a WebSocket gateway)."""
     problem = None
     if len(url) > MAX_URL or _CONTROL.search(url) or " " in url:
         problem = "url must be a URL without spaces or control characters"
@@ -89,8 +88,8 @@ def check_url(url: str) -> str:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
             parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            problem = "url must be an http or https URL with a host"
+        if parts is None or parts.scheme not in schemes or not parts.hostname:
+            problem = f"url must be an absolute {' or '.join(schemes)} URL with a host"
     if problem:
         raise InvalidParamsError(problem, {"field": "url"})
     return url
@@ -104,6 +103,25 @@ def check_transport(transport: str) -> str:
             f"transport is not supported (supported: {supported})", {"field": "transport"}
         )
     return canonical
+
+
+def check_endpoint(transport: str, p: CreateGatewayParams) -> tuple[str, list[str] | None]:
+    """The url (checked for the transport) and, for stdio, the command; env names checked."""
+    for name, value in p.env.items():
+        if not _ENV_NAME.match(name) or "\x00" in value:
+            raise InvalidParamsError("env names must be identifiers", {"field": "env"})
+    if transport != "stdio":
+        if p.command is not None:
+            raise InvalidParamsError("command is for stdio gateways", {"field": "command"})
+        schemes = ("ws", "wss") if transport == "websocket" else ("http", "https")
+        return check_url(p.url, schemes), None
+    command = p.command or []
+    if not command or len(command) > MAX_COMMAND or any(not a or "\x00" in a for a in command):
+        raise InvalidParamsError(
+            f"a stdio gateway needs a command of 1 to {MAX_COMMAND} non-empty arguments",
+            {"field": "command"},
+        )
+    return p.url, command
 
 
 def check_tags(tags: list[str]) -> list[str]:

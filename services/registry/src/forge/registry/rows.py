@@ -8,12 +8,24 @@ from typing import Any
 
 import msgspec
 
-from forge.proto.catalog import Gateway, Server, ToolRecord
-from forge.proto.mcp import Tool
+from forge.proto.catalog import (
+    Gateway,
+    PromptRecord,
+    ResourceRecord,
+    Server,
+    TemplateRecord,
+    ToolRecord,
+)
+from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 _LIST = msgspec.json.Decoder(list[str])
+_COMMAND = msgspec.json.Decoder(list[str] | None)
+_ENV = msgspec.json.Decoder(dict[str, str])
 _TOOL = msgspec.json.Decoder(Tool)
+_RESOURCE = msgspec.json.Decoder(Resource)
+_TEMPLATE = msgspec.json.Decoder(ResourceTemplate)
+_PROMPT = msgspec.json.Decoder(Prompt)
 
 
 def timestamp(value: datetime) -> str:
@@ -37,6 +49,8 @@ def gateway(row: Mapping[str, Any]) -> Gateway:
         tags=_LIST.decode(row["tags"]),
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        command=_COMMAND.decode(row["command"]) if row["command"] is not None else None,
+        env=_ENV.decode(row["env"]),
     )
 
 
@@ -59,8 +73,47 @@ def server(row: Mapping[str, Any]) -> Server:
         name=row["name"],
         description=row["description"],
         associated_tools=list(row["tool_ids"]),
+        associated_resources=[*row["resource_ids"], *row["template_ids"]],
+        associated_prompts=list(row["prompt_ids"]),
         enabled=row["enabled"],
         tags=_LIST.decode(row["tags"]),
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def resource(row: Mapping[str, Any]) -> ResourceRecord:
+    return ResourceRecord(
+        id=row["id"],
+        uri=row["uri"],
+        gateway_id=row["gateway_id"],
+        resource=_RESOURCE.decode(row["definition"]),
+        enabled=row["enabled"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def template(row: Mapping[str, Any]) -> TemplateRecord:
+    return TemplateRecord(
+        id=row["id"],
+        uri_template=row["uri_template"],
+        gateway_id=row["gateway_id"],
+        template=_TEMPLATE.decode(row["definition"]),
+        enabled=row["enabled"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def prompt(row: Mapping[str, Any]) -> PromptRecord:
+    return PromptRecord(
+        id=row["id"],
+        name=row["name"],
+        original_name=row["original_name"],
+        gateway_id=row["gateway_id"],
+        prompt=_PROMPT.decode(row["definition"]),
+        enabled=row["enabled"],
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
     )

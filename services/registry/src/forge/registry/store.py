@@ -12,7 +12,8 @@ import msgspec
 from forge.core.errors import ConflictError, NotFoundError, ServiceUnavailableError
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
 from forge.proto.mcp import Tool
-from forge.registry import rows
+from forge.registry import contents, rows
+from forge.registry.contents import Contents, Kind, Stored
 
 # Key of the advisory lock that serialises migrations across replicas ("forge.registry").
 MIGRATION_LOCK = 0x666F726765
@@ -23,12 +24,9 @@ _CONFLICTS = {
     "tools_name_key": "a tool with this exposed name already exists",
     "tools_gateway_original_key": "the upstream lists the same tool name twice",
     "servers_name_key": "a server with this name already exists",
+    **contents.CONFLICTS,
 }
-_SERVERS = """
-    SELECT s.*, coalesce(array_agg(st.tool_id ORDER BY st.position)
-                         FILTER (WHERE st.tool_id IS NOT NULL), '{}') AS tool_ids
-    FROM servers s LEFT JOIN server_tools st ON st.server_id = s.id
-"""
+_SERVERS = contents.SERVERS
 _AFFECTED = "SELECT DISTINCT server_id FROM server_tools WHERE tool_id = any($1::text[])"
 
 
@@ -49,7 +47,8 @@ class Replaced:
     added: int
     removed: int
     updated: int
-    servers: list[str]  # ids of servers that lost a tool
+    servers: list[str]  # ids of servers that lost a tool, resource, template or prompt
+    contents: Stored
 
 
 def _conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
@@ -87,20 +86,26 @@ class Store:
             raise NotFoundError("no gateway has this id")
         return rows.gateway(row)
 
-    async def insert_gateway(self, gw: Gateway, tools: Sequence[NewTool]) -> list[ToolRecord]:
-        """Store a gateway and its tools in one transaction; returns the stored tools."""
+    async def insert_gateway(
+        self, gw: Gateway, tools: Sequence[NewTool], found: Contents = contents.NOTHING
+    ) -> list[ToolRecord]:
+        """Store a gateway, its tools and contents in one transaction; returns the stored tools."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "INSERT INTO gateways (id, name, slug, url, transport, description,"
-                    " protocol_version, capabilities, server_info, timeout_s, tags)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb)",
+                    " protocol_version, capabilities, server_info, timeout_s, tags, command, env)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb,"
+                    " $12::jsonb, $13::jsonb)",
                     *(gw.id, gw.name, gw.slug, gw.url, gw.transport, gw.description),
                     *(gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
                     *(_ENC.encode(gw.server_info).decode(), gw.timeout_s),
                     _ENC.encode(gw.tags).decode(),
+                    *(_ENC.encode(gw.command).decode(), _ENC.encode(gw.env).decode()),
                 )
-                return [await self._insert_tool(conn, gw.id, t) for t in tools]
+                records = [await self._insert_tool(conn, gw.id, t) for t in tools]
+                await contents.replace_all(conn, gw.id, found)
+                return records
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
 
@@ -113,19 +118,17 @@ class Store:
         return rows.tool(row)
 
     async def delete_gateway(self, gateway_id: str) -> list[str]:
-        """Delete a gateway and (by cascade) its tools; returns the servers that lost tools."""
+        """Delete a gateway and (by cascade) all it offers; returns the servers that lost any."""
         async with self.pool.acquire() as conn, conn.transaction():
-            servers = await conn.fetch(
-                "SELECT DISTINCT st.server_id FROM server_tools st"
-                " JOIN tools t ON t.id = st.tool_id WHERE t.gateway_id = $1",
-                gateway_id,
-            )
+            servers = await contents.affected_by_gateway(conn, gateway_id)
             if await conn.execute("DELETE FROM gateways WHERE id = $1", gateway_id) == "DELETE 0":
                 raise NotFoundError("no gateway has this id")
-        return [r["server_id"] for r in servers]
+        return servers
 
-    async def replace_tools(self, gw: Gateway, tools: Sequence[NewTool]) -> Replaced:
-        """Update the gateway's discovery fields and swap its tool set, keeping ids by name."""
+    async def replace_tools(
+        self, gw: Gateway, tools: Sequence[NewTool], found: Contents = contents.NOTHING
+    ) -> Replaced:
+        """Update the gateway's discovery fields and swap what it offers, keeping ids by key."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 updated_row = await conn.fetchrow(
@@ -160,19 +163,36 @@ class Store:
                     )
                     updated += row["updated_at"] != prior["updated_at"]
                     records.append(rows.tool(row))
+                stored = await contents.replace_all(conn, gw.id, found)
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
         added = len(records) - (len(old) - len(gone))
-        return Replaced(records, added, len(gone), updated, servers)
+        affected = sorted({*servers, *stored.servers})
+        return Replaced(records, added, len(gone), updated, affected, stored)
 
-    async def list_tools(self, gateway_id: str | None = None) -> list[ToolRecord]:
-        if gateway_id is None:
-            found = await self.pool.fetch("SELECT * FROM tools ORDER BY name")
-        else:
-            found = await self.pool.fetch(
-                "SELECT * FROM tools WHERE gateway_id = $1 ORDER BY name", gateway_id
-            )
-        return [rows.tool(r) for r in found]
+    async def gateway_contents(self, gateway_id: str) -> Stored:
+        async with self.pool.acquire() as conn:
+            return await contents.of_gateway(conn, gateway_id)
+
+    async def list_entries(self, kind: Kind) -> list[Any]:
+        """Every resource, template or prompt (by `kind`), in key order."""
+        async with self.pool.acquire() as conn:
+            return await contents.every(conn, kind)
+
+    async def get_entry(self, kind: Kind, entry_id: str) -> Any:
+        async with self.pool.acquire() as conn:
+            found = await contents.one(conn, kind, entry_id)
+        if found is None:
+            raise NotFoundError(f"no entry of {kind.table} has this id")
+        return found
+
+    async def resolve_entries(self, kinds: Sequence[Kind], refs: Sequence[str]) -> dict[str, str]:
+        """Map each id or uri / uriTemplate / exposed prompt name that exists to its id."""
+        async with self.pool.acquire() as conn:
+            return await contents.resolve(conn, kinds, refs)
+
+    async def list_tools(self) -> list[ToolRecord]:
+        return [rows.tool(r) for r in await self.pool.fetch("SELECT * FROM tools ORDER BY name")]
 
     async def get_tool(self, tool_id: str) -> ToolRecord:
         row = await self.pool.fetchrow("SELECT * FROM tools WHERE id = $1", tool_id)
@@ -191,13 +211,11 @@ class Store:
         return found
 
     async def list_servers(self) -> list[Server]:
-        found = await self.pool.fetch(_SERVERS + " GROUP BY s.id ORDER BY s.created_at, s.id")
+        found = await self.pool.fetch(_SERVERS + " ORDER BY s.created_at, s.id")
         return [rows.server(r) for r in found]
 
     async def get_server(self, server_id: str, conn: Any = None) -> Server:
-        row = await (conn or self.pool).fetchrow(
-            _SERVERS + " WHERE s.id = $1 GROUP BY s.id", server_id
-        )
+        row = await (conn or self.pool).fetchrow(_SERVERS + " WHERE s.id = $1", server_id)
         if row is None:
             raise NotFoundError("no server has this id")
         return rows.server(row)
@@ -219,6 +237,9 @@ class Store:
                     "INSERT INTO server_tools (server_id, tool_id, position) VALUES ($1, $2, $3)",
                     [(server.id, t, i) for i, t in enumerate(server.associated_tools)],
                 )
+                await contents.link_server(
+                    conn, server.id, server.associated_resources, server.associated_prompts
+                )
                 return await self.get_server(server.id, conn)
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
@@ -233,11 +254,17 @@ class Store:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 gateways = await conn.fetch("SELECT * FROM gateways ORDER BY created_at, id")
                 tools = await conn.fetch("SELECT * FROM tools ORDER BY name")
-                servers = await conn.fetch(_SERVERS + " GROUP BY s.id ORDER BY s.created_at, s.id")
+                servers = await conn.fetch(_SERVERS + " ORDER BY s.created_at, s.id")
+                resources = await contents.every(conn, contents.RESOURCES)
+                templates = await contents.every(conn, contents.TEMPLATES)
+                prompts = await contents.every(conn, contents.PROMPTS)
         return Snapshot(
             gateways=[rows.gateway(r) for r in gateways],
             tools=[rows.tool(r) for r in tools],
             servers=[rows.server(r) for r in servers],
+            resources=resources,
+            resource_templates=templates,
+            prompts=prompts,
         )
 
 

@@ -31,7 +31,13 @@ class Router:
     def __init__(self, bus: Bus, config: RouterConfig) -> None:
         self.bus = bus
         self.config = config
-        self.ctx = Context(bus=bus, catalog=Catalog(), hooks=Hooks(bus), metrics=Metrics())
+        self.ctx = Context(
+            bus=bus,
+            catalog=Catalog(),
+            hooks=Hooks(bus),
+            metrics=Metrics(),
+            page_size=config.page_size,
+        )
         self._pending: list[tuple[str, bytes]] | None = []  # events seen while loading
 
     async def start(self) -> None:
@@ -86,7 +92,12 @@ class Router:
             self.ctx.catalog.apply(subject, data)
         log.info(
             "catalog loaded",
-            extra={"tools": len(self.ctx.catalog.tools), "servers": len(self.ctx.catalog.servers)},
+            extra={
+                "tools": len(self.ctx.catalog.tools_by_id),
+                "resources": len(self.ctx.catalog.resources_by_id),
+                "prompts": len(self.ctx.catalog.prompts_by_id),
+                "servers": len(self.ctx.catalog.servers),
+            },
         )
 
     async def flush_metrics(self, stop: asyncio.Event) -> None:

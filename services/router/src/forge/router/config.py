@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 
@@ -11,3 +13,5 @@ class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How long the router waits for the registry's catalog snapshot before it retries.
     snapshot_timeout_s: float = 5.0
     metrics_flush_s: float = 1.0
+    # Entries per page of every list the router builds (tools, resources, templates, prompts).
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from forge.core import config, logs, service
 from forge.upstream_proxy.app import main
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.stdio import INHERITED
 
 
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(UpstreamProxyConfig, "upstream_proxy")
         logs.setup("upstream-proxy", settings.log_level)
-        await main(stop, settings)
+        # stdio children inherit only a few variables: passed down, read nowhere else.
+        inherited = {k: v for k, v in os.environ.items() if k in INHERITED}
+        await main(stop, settings, inherited)
 
     service.run(start)
 

@@ -1,34 +1,60 @@
-"""Upstream-proxy wiring: gateway cache, the upstream subjects, discovery, health, session pool."""
+"""Upstream-proxy wiring: gateway cache, the upstream subjects, leases, calls in flight, pool."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Mapping
 
 from forge.core import rpc, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
+from forge.core.errors import UpstreamUnavailableError
 from forge.proto.envelope import Envelope
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.handlers import Context, call, discover
-from forge.upstream_proxy.sessions import Pool
+from forge.upstream_proxy.handlers import Context, call, discover, serve_pinned
+from forge.upstream_proxy.inflight import Calls
+from forge.upstream_proxy.leases import Leases
+from forge.upstream_proxy.pool import Pool, transport_of
+from forge.upstream_proxy.stdio import StdioSession
 
 log = logging.getLogger("forge.upstream_proxy")
 QUEUE = "upstream-proxy"
 
 
 class UpstreamProxy:
-    """One replica; `start` returns once it serves every gateway the catalog holds."""
+    """One replica; `start` returns once it serves every gateway the catalog holds.
 
-    def __init__(self, bus: Bus, config: UpstreamProxyConfig) -> None:
+    `inherited_env` is the proxy's own environment, of which stdio children get PATH, HOME
+    and LANG only.
+    """
+
+    def __init__(
+        self, bus: Bus, config: UpstreamProxyConfig, inherited_env: Mapping[str, str] | None = None
+    ) -> None:
         self.bus = bus
         self.config = config
-        self.pool = Pool(config)
+        self.replica = uuid.uuid4().hex
+        self.pool = Pool(config, inherited_env or {})
         self.gateways = Gateways(bus, self, snapshot_timeout_s=config.snapshot_timeout_s)
-        self.ctx = Context(gateways=self.gateways, pool=self.pool)
+        self.calls = Calls(bus)
+        self.leases = Leases(
+            bus,
+            self.replica,
+            ttl_s=config.lease_ttl_s,
+            renew_s=config.lease_renew_s,
+            serve=self._serve_pinned,
+            acquired=self._lease_acquired,
+        )
+        self.ctx = Context(
+            bus=bus, gateways=self.gateways, pool=self.pool, calls=self.calls, leases=self.leases
+        )
 
     async def start(self) -> None:
+        await self.calls.start()
+        await self.leases.start()
         await self.gateways.start()
         await rpc.serve_envelopes(self.bus, subjects.upstream_any("rpc"), self._call, queue=QUEUE)
         await rpc.serve_envelopes(
@@ -36,14 +62,47 @@ class UpstreamProxy:
         )
         await self.bus.serve(subjects.UPSTREAM_HEALTH, self._health, queue=QUEUE)
 
+    async def release(self) -> None:
+        """Give up every stdio lease while the bus still works, so others take over at once."""
+        await self.leases.close()
+
     async def close(self) -> None:
-        await self.pool.close()
+        await self.leases.close()  # a no-op after `release`
+        await self.pool.close()  # stdio children die with their sessions
 
     async def gateway_added(self, gateway_id: str) -> None:
-        return None  # sessions open lazily, on the first call
+        # HTTP sessions open lazily, on the first call; a stdio child runs on its lease holder.
+        gateway = self.gateways.get(gateway_id)
+        if gateway is not None and gateway.enabled and self._is_stdio(gateway_id):
+            await self.leases.want(gateway_id)
 
     async def gateway_stale(self, gateway_id: str, *, removed: bool) -> None:
         self.pool.discard(gateway_id)
+        gateway = self.gateways.get(gateway_id)
+        if removed or gateway is None or not gateway.enabled or not self._is_stdio(gateway_id):
+            await self.leases.give_up(gateway_id)
+        elif self.leases.holds(gateway_id):
+            await self._lease_acquired(gateway_id)  # a new command: its new child starts now
+        else:
+            await self.leases.want(gateway_id)
+
+    def _is_stdio(self, gateway_id: str) -> bool:
+        gateway = self.gateways.get(gateway_id)
+        try:
+            return gateway is not None and transport_of(gateway) == "stdio"
+        except UpstreamUnavailableError:  # an unknown transport is refused when called
+            return False
+
+    async def _lease_acquired(self, gateway_id: str) -> None:
+        gateway = self.gateways.get(gateway_id)
+        if gateway is None:
+            return
+        session = self.pool.get(gateway)
+        if isinstance(session, StdioSession):
+            session.start()
+
+    async def _serve_pinned(self, envelope: Envelope, gateway_id: str, op: str) -> bytes:
+        return await serve_pinned(envelope, gateway_id, op, self.ctx)
 
     async def _call(self, envelope: Envelope) -> bytes:
         # Served on `forge.upstream.*.rpc`: the gateway is the subject's third token.
@@ -56,14 +115,17 @@ class UpstreamProxy:
         return b'{"result":{"status":"ok"}}'
 
 
-async def main(stop: asyncio.Event, config: UpstreamProxyConfig) -> None:
+async def main(
+    stop: asyncio.Event, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]
+) -> None:
     async with contextlib.AsyncExitStack() as stack:
         bus = await NatsBus.connect(config.nats_url, "forge-upstream-proxy")
-        proxy = UpstreamProxy(bus, config)
-        # Exit order is the reverse: drain the bus first (in-flight calls finish), then close
-        # every pooled upstream session.
+        proxy = UpstreamProxy(bus, config, inherited_env)
+        # Exit order is the reverse: give leases up, drain the bus (in-flight calls finish),
+        # then close every pooled upstream session (stdio children are killed there).
         stack.push_async_callback(proxy.close)
         stack.push_async_callback(bus.close)
+        stack.push_async_callback(proxy.release)
         # Start waits for the registry as long as it takes; a SIGTERM meanwhile must still stop.
         starting = asyncio.create_task(proxy.start())
         stopping = asyncio.create_task(stop.wait())

@@ -13,3 +13,6 @@ class UpstreamProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     max_connections_per_gateway: int = 100
     # How long the proxy waits for the registry's catalog snapshot before it retries.
     snapshot_timeout_s: float = 5.0
+    # stdio leases: renewed this often, forgotten this long after a holder's last renewal.
+    lease_renew_s: float = 5.0
+    lease_ttl_s: float = 15.0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from forge.core.errors import InvalidParamsError
+from forge.proto.jsonrpc import RequestId, notification_bytes
 from forge.proto.mcp import (
+    LEGACY,
     META_CLIENT_CAPABILITIES,
     META_CLIENT_INFO,
     META_PROTOCOL_VERSION,
@@ -14,6 +16,12 @@ from forge.proto.mcp import (
 )
 
 CLIENT_INFO = {"name": "forge", "version": "0.1.0"}
+# A pooled legacy session serves every client, so it declares what any client may answer;
+# a request the actual client cannot answer gets an error (see inflight.py).
+CLIENT_CAPABILITIES = {"elicitation": {}, "sampling": {}, "roots": {"listChanged": False}}
+INITIALIZE_PARAMS = msgspec.json.encode(
+    {"protocolVersion": LEGACY, "capabilities": CLIENT_CAPABILITIES, "clientInfo": CLIENT_INFO}
+)
 # Forge speaks to upstreams as itself, so the client's own identity never reaches them.
 _FORGE_META = {
     META_PROTOCOL_VERSION: msgspec.Raw(msgspec.json.encode(MODERN)),
@@ -21,6 +29,7 @@ _FORGE_META = {
     META_CLIENT_CAPABILITIES: msgspec.Raw(b"{}"),
 }
 _RESERVED_PREFIX = "io.modelcontextprotocol/"
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 CACHEABLE_METHODS = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
 )
@@ -40,12 +49,22 @@ def _fields(params: bytes, what: str = "params") -> dict[str, msgspec.Raw]:
         raise InvalidParamsError(f"{what} must be a JSON object") from exc
 
 
-def modern_params(method: str, params: bytes) -> tuple[bytes, str | None]:
-    """Params with Forge's own `_meta` identity, and the value the `Mcp-Name` header repeats."""
+def modern_params(
+    method: str, params: bytes, *, capabilities: bytes = b"{}", legacy_client: bool = False
+) -> tuple[bytes, str | None]:
+    """Params with Forge's own `_meta` identity, and the value the `Mcp-Name` header repeats.
+
+    `capabilities` are the client's own (what it can answer); a legacy client gets every log
+    message unless it chose a level, as a handshake-era server would send them.
+    """
     fields = _fields(params)
     meta_raw = fields.get("_meta")
     meta = _fields(bytes(meta_raw), "_meta") if meta_raw is not None else {}
     meta.update(_FORGE_META)  # other keys such as progressToken stay
+    if capabilities.strip() not in (b"", b"{}"):
+        meta[META_CLIENT_CAPABILITIES] = msgspec.Raw(capabilities)
+    if legacy_client:
+        meta.setdefault(META_LOG_LEVEL, msgspec.Raw(b'"debug"'))
     fields["_meta"] = msgspec.Raw(_ENC.encode(meta))
     name: str | None = None
     key = NAMED_METHODS.get(method)
@@ -89,3 +108,9 @@ def complete_result(method: str, result: bytes) -> bytes:
     for key, value in wanted.items():
         fields.setdefault(key, msgspec.Raw(value))
     return _ENC.encode(fields)
+
+
+def cancelled_bytes(upstream_id: RequestId) -> bytes:
+    """The legacy `notifications/cancelled` for one of our requests."""
+    params = _ENC.encode({"requestId": upstream_id, "reason": "cancelled by the client"})
+    return notification_bytes("notifications/cancelled", params)

@@ -131,5 +131,11 @@ class Gateways:
         self.by_id[gateway.id] = gateway
         if old is None:
             await self.listener.gateway_added(gateway.id)
-        elif old.url != gateway.url or not gateway.enabled:
+        elif _endpoint(old) != _endpoint(gateway) or not gateway.enabled:
             await self.listener.gateway_stale(gateway.id, removed=False)
+
+
+def _endpoint(gateway: Gateway) -> tuple[object, ...]:
+    """What a pooled session is bound to: a change means a new session (a rename does not)."""
+    env = tuple(sorted(gateway.env.items()))
+    return (gateway.transport, gateway.url, tuple(gateway.command or ()), env)

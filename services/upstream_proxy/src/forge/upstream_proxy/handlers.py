@@ -1,45 +1,51 @@
-"""Handlers: forward one MCP request to a gateway, and discover a gateway's tools."""
+"""Handlers: forward one MCP request to a gateway, and discover what a gateway offers."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import msgspec
 
+from forge.core import rpc, subjects
+from forge.core.bus import Bus
 from forge.core.errors import (
     DeadlineExceededError,
+    ForgeError,
     InvalidParamsError,
-    UpstreamBadResponseError,
+    ServiceUnavailableError,
     UpstreamTimeoutError,
-    UpstreamUnavailableError,
 )
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
-from forge.proto.mcp import LIST_TOOLS_RESULT_DECODER, Tool
+from forge.upstream_proxy import mrtr
+from forge.upstream_proxy.discovery import discover_all
 from forge.upstream_proxy.eras import complete_result
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.sessions import Pool, UpstreamSession
+from forge.upstream_proxy.inflight import CallCancelledError, Calls, InFlight
+from forge.upstream_proxy.leases import Leases
+from forge.upstream_proxy.pool import Pool, Session, identity, transport_of
 
+log = logging.getLogger("forge.upstream_proxy.handlers")
 # Answer this long before the envelope's deadline: the router stops waiting 0.05 s before it,
 # and our reply still has to cross NATS to get there.
 REPLY_MARGIN_S = 0.1
-# A misbehaving upstream that hands out cursors forever must not keep discovery busy forever.
-MAX_TOOL_PAGES = 100
-TRANSPORTS = frozenset({"streamablehttp", "streamable-http", "http"})
+# Telling an upstream about a cancel is a courtesy: never wait long on it.
+CANCEL_TIMEOUT_S = 1.0
+REQUEST_CANCELLED = -32800  # what the MCP SDK answers a cancelled request with
+
+
+class RequestCancelledError(ForgeError):
+    """The client cancelled the call before the upstream answered."""
+
+    code = REQUEST_CANCELLED
+    http_status = 499
 
 
 class DiscoverParams(msgspec.Struct, frozen=True):
     gateway: Gateway
-
-
-class DiscoverResult(msgspec.Struct, frozen=True):
-    protocol_version: str
-    capabilities: dict[str, Any]
-    server_info: dict[str, Any]
-    tools: list[Tool]
 
 
 _DISCOVER_PARAMS = msgspec.json.Decoder(DiscoverParams)
@@ -48,8 +54,12 @@ _ENC = msgspec.json.Encoder()
 
 @dataclass
 class Context:
+    bus: Bus
     gateways: Gateways
     pool: Pool
+    calls: Calls
+    leases: Leases
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def _budget(envelope: Envelope, gateway: Gateway) -> float:
@@ -61,26 +71,29 @@ def _budget(envelope: Envelope, gateway: Gateway) -> float:
     return budget
 
 
-def _check_transport(gateway: Gateway) -> None:
-    if gateway.transport.lower() not in TRANSPORTS:
-        raise UpstreamUnavailableError(
-            f"gateway {gateway.name!r} uses transport {gateway.transport!r}, "
-            "which this upstream-proxy does not speak yet"
-        )
-
-
 async def call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
     """Send `envelope.method` with its params to the gateway; return the result bytes."""
     gateway = ctx.gateways.get(gateway_id) or await ctx.gateways.fetch(
         gateway_id, envelope.deadline
     )
-    _check_transport(gateway)
+    if transport_of(gateway) == "stdio" and not ctx.leases.holds(gateway.id):
+        return await _pinned(envelope, gateway.id, "pinned-rpc", ctx)
+    return await call_here(envelope, gateway, ctx)
+
+
+async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
+    """The call on this replica's own session, with its in-flight messages and cancel."""
     session = ctx.pool.get(gateway)
-    try:
-        async with asyncio.timeout(_budget(envelope, gateway)):
-            result = await session.request(envelope.method, bytes(envelope.params))
-    except TimeoutError as exc:
-        raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
+    with ctx.calls.track(envelope) as inflight:
+        try:
+            async with asyncio.timeout(_budget(envelope, gateway)):
+                result = await inflight.race(_exchange(session, envelope, inflight))
+        except CallCancelledError as exc:
+            _tell_cancel(session, inflight, ctx)
+            raise RequestCancelledError("the client cancelled the request") from exc
+        except TimeoutError as exc:
+            _tell_cancel(session, inflight, ctx)  # the upstream may stop working on it
+            raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
     # A modern client validates results strictly; a legacy upstream omits the modern fields.
     client_modern = envelope.protocol is None or envelope.protocol.era == "modern"
     if client_modern and session.era == "legacy":
@@ -88,49 +101,80 @@ async def call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
     return result
 
 
-async def discover(envelope: Envelope, ctx: Context) -> bytes:
-    """Handshake with a gateway (perhaps not in the catalog yet) and list all of its tools."""
+async def _exchange(session: Session, envelope: Envelope, inflight: InFlight) -> bytes:
+    params = bytes(envelope.params)
+    result = await session.request(envelope.method, params, inflight)
+    if inflight.legacy_client and session.era == "modern":
+        # A legacy client knows no input_required results: Forge asks it the questions.
+        result = await mrtr.complete(session, envelope.method, params, inflight, result)
+    return result
+
+
+def _tell_cancel(session: Session, inflight: InFlight, ctx: Context) -> None:
+    async def tell() -> None:
+        try:
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                await session.cancel(inflight)
+        except (ForgeError, TimeoutError):
+            log.debug("gateway %s was not told of a cancel", session.label)
+
+    # In the background: the caller's answer must not wait for the upstream.
+    task = asyncio.create_task(tell())
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)
+
+
+async def _pinned(envelope: Envelope, gateway_id: str, op: str, ctx: Context) -> bytes:
+    """A stdio gateway's request, for the replica holding its lease (perhaps this one, now)."""
     try:
-        gateway = _DISCOVER_PARAMS.decode(envelope.params).gateway
+        return await rpc.call(
+            ctx.bus, subjects.upstream(gateway_id, op), envelope, margin=REPLY_MARGIN_S / 2
+        )
+    except ServiceUnavailableError:
+        if not await ctx.leases.want(gateway_id):
+            raise
+    return await serve_pinned(envelope, gateway_id, op, ctx)
+
+
+async def serve_pinned(envelope: Envelope, gateway_id: str, op: str, ctx: Context) -> bytes:
+    """What the lease holder answers on `forge.upstream.<gateway>.pinned-*`."""
+    gateway = ctx.gateways.get(gateway_id) or await ctx.gateways.fetch(
+        gateway_id, envelope.deadline
+    )
+    if op == "pinned-rpc":
+        return await call_here(envelope, gateway, ctx)
+    return await discover_here(envelope, _discover_params(envelope), ctx)
+
+
+def _discover_params(envelope: Envelope) -> Gateway:
+    try:
+        return _DISCOVER_PARAMS.decode(envelope.params).gateway
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidParamsError(f"discover needs {{'gateway': Gateway}}: {exc}") from exc
-    _check_transport(gateway)
+
+
+async def discover(envelope: Envelope, ctx: Context) -> bytes:
+    """Handshake with a gateway (perhaps not in the catalog yet) and list all it offers."""
+    gateway = _discover_params(envelope)
     known = ctx.gateways.get(gateway.id)
-    pooled = known is not None and known.url == gateway.url
-    # A gateway the catalog does not hold yet gets a session of its own, closed afterwards,
-    # so probing an address never leaves a pooled session behind.
-    session = ctx.pool.get(gateway) if pooled else UpstreamSession(gateway, ctx.pool.config)
+    pooled = known is not None and identity(known) == identity(gateway)
+    if pooled and transport_of(gateway) == "stdio" and not ctx.leases.holds(gateway.id):
+        return await _pinned(envelope, gateway.id, "pinned-discover", ctx)
+    return await discover_here(envelope, gateway, ctx)
+
+
+async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
+    known = ctx.gateways.get(gateway.id)
+    pooled = known is not None and identity(known) == identity(gateway)
+    # A gateway the catalog does not hold yet gets a session of its own (a stdio one: a child
+    # of its own), closed afterwards, so probing never leaves a pooled session behind.
+    session = ctx.pool.get(gateway) if pooled else ctx.pool.new(gateway)
     try:
         async with asyncio.timeout(_budget(envelope, gateway)):
-            tools = await _list_tools(session)
+            result = await discover_all(session)
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
     finally:
         if not pooled:
             ctx.pool.retire(session)  # closing (a DELETE perhaps) must not delay the answer
-    result = DiscoverResult(
-        protocol_version=session.protocol_version or "",
-        capabilities=session.capabilities,
-        server_info=session.server_info,
-        tools=tools,
-    )
     return _ENC.encode(result)
-
-
-async def _list_tools(session: UpstreamSession) -> list[Tool]:
-    tools: list[Tool] = []
-    cursor: str | None = None
-    for _ in range(MAX_TOOL_PAGES):
-        params = b"{}" if cursor is None else _ENC.encode({"cursor": cursor})
-        data = await session.request("tools/list", params)
-        try:
-            page = LIST_TOOLS_RESULT_DECODER.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise UpstreamBadResponseError(
-                f"gateway {session.label} sent a malformed tools/list result"
-            ) from exc
-        tools.extend(page.tools)
-        if not page.nextCursor or page.nextCursor == cursor:
-            return tools
-        cursor = page.nextCursor
-    raise UpstreamBadResponseError(f"gateway {session.label} kept paging tools/list")

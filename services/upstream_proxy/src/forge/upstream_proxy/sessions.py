@@ -1,10 +1,11 @@
-"""Pooled upstream sessions: one HTTP connection pool and one handshake per gateway."""
+"""Streamable HTTP upstream sessions: one HTTP connection pool and one handshake per gateway."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import functools
 import itertools
 import logging
 from typing import Any
@@ -15,9 +16,15 @@ import msgspec
 from forge.core.errors import UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import Gateway
 from forge.proto.jsonrpc import notification_bytes, request_bytes
-from forge.proto.mcp import LEGACY, LEGACY_VERSIONS, MODERN
+from forge.proto.mcp import LEGACY_VERSIONS, MODERN
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.eras import CLIENT_INFO, legacy_params, modern_params
+from forge.upstream_proxy.eras import (
+    INITIALIZE_PARAMS,
+    cancelled_bytes,
+    legacy_params,
+    modern_params,
+)
+from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.transport import ACCEPT, OnMessage, SessionGoneError, exchange
 
 log = logging.getLogger("forge.upstream_proxy.sessions")
@@ -26,9 +33,6 @@ log = logging.getLogger("forge.upstream_proxy.sessions")
 CLOSE_TIMEOUT_S = 1.0
 # In-flight calls may finish on a session being replaced, for at most this long.
 DRAIN_TIMEOUT_S = 5.0
-_INITIALIZE_PARAMS = msgspec.json.encode(
-    {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": CLIENT_INFO}
-)
 
 
 class _Discovered(msgspec.Struct):
@@ -87,45 +91,57 @@ class UpstreamSession:
             )
         return self._http
 
-    async def request(
-        self, method: str, params: bytes, on_message: OnMessage | None = None
-    ) -> bytes:
-        """Send one request upstream and return its result bytes; the caller bounds the time."""
+    async def open(self) -> None:
+        """Handshake unless done; concurrent first calls share one handshake."""
+        if self.era is None:
+            async with self._lock:
+                if self.era is None:
+                    await self._handshake()
+
+    async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
+        """Send one request upstream and return its result bytes; the caller bounds the time.
+
+        With `inflight`, what the upstream sends on the answer's stream reaches the client.
+        """
         self._inflight += 1
         self._idle.clear()
         try:
-            if self.era is None:
-                async with self._lock:
-                    if self.era is None:  # concurrent first calls share one handshake
-                        await self._handshake()
+            await self.open()
             stale = self.session_id
             try:
-                return await self._send(method, params, on_message, retry=stale is not None)
+                return await self._send(method, params, inflight, retry=stale is not None)
             except SessionGoneError:
                 async with self._lock:
                     if self.session_id == stale:
                         log.info("gateway %s forgot our session; handshaking again", self.label)
                         await self._handshake()
-                return await self._send(method, params, on_message, retry=False)
+                return await self._send(method, params, inflight, retry=False)
         finally:
             self._inflight -= 1
             if not self._inflight:
                 self._idle.set()
 
     async def _send(
-        self, method: str, params: bytes, on_message: OnMessage | None, *, retry: bool
+        self, method: str, params: bytes, inflight: InFlight | None, *, retry: bool
     ) -> bytes:
-        headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
+        headers = self._headers()
         if self.era == "modern":
-            params, name = modern_params(method, params)
-            headers["MCP-Protocol-Version"] = MODERN
+            params, name = modern_params(
+                method,
+                params,
+                capabilities=inflight.client_capabilities if inflight else b"{}",
+                legacy_client=inflight.legacy_client if inflight else False,
+            )
             headers["Mcp-Method"] = method
             if name is not None:
                 headers["Mcp-Name"] = _header_value(name)
         else:
             params = legacy_params(params)
-            self._legacy_headers(headers)
         request_id = next(self._ids)
+        on_message: OnMessage | None = None
+        if inflight is not None:
+            inflight.upstream_id = request_id
+            on_message = functools.partial(inflight.received, reply=self._post)
         answer = await exchange(
             self._client(),
             self.url,
@@ -137,6 +153,25 @@ class UpstreamSession:
             on_message=on_message,
         )
         return answer.result
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
+        if self.era == "modern":
+            headers["MCP-Protocol-Version"] = MODERN
+        else:
+            self._legacy_headers(headers)
+        return headers
+
+    async def _post(self, message: bytes) -> None:
+        """Send a notification or a response (to a server request) on this session."""
+        await exchange(
+            self._client(), self.url, message, self._headers(), request_id=None, label=self.label
+        )
+
+    async def cancel(self, inflight: InFlight) -> None:
+        """Tell the upstream a call was cancelled: the closed response says it to a modern one."""
+        if self.era == "legacy" and inflight.upstream_id is not None:
+            await self._post(cancelled_bytes(inflight.upstream_id))
 
     def _legacy_headers(self, headers: dict[str, str]) -> None:
         if self.protocol_version is not None:
@@ -181,7 +216,7 @@ class UpstreamSession:
     async def _initialize(self, http: aiohttp.ClientSession) -> None:
         headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
         request_id = next(self._ids)
-        body = request_bytes(request_id, "initialize", _INITIALIZE_PARAMS)
+        body = request_bytes(request_id, "initialize", INITIALIZE_PARAMS)
         answer = await exchange(
             http, self.url, body, headers, request_id=request_id, label=self.label
         )
@@ -236,45 +271,3 @@ def _header_value(value: str) -> str:
         if not (value.startswith("=?base64?") and value.endswith("?=")):
             return value
     return "=?base64?" + base64.b64encode(value.encode()).decode("ascii") + "?="
-
-
-class Pool:
-    """The sessions of every gateway this replica has talked to, created on first use."""
-
-    def __init__(self, config: UpstreamProxyConfig) -> None:
-        self.config = config
-        self.sessions: dict[str, UpstreamSession] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-
-    def get(self, gateway: Gateway) -> UpstreamSession:
-        session = self.sessions.get(gateway.id)
-        if session is not None and session.url != gateway.url:
-            self.discard(gateway.id)
-            session = None
-        if session is None:
-            session = self.sessions[gateway.id] = UpstreamSession(gateway, self.config)
-        else:
-            session.gateway = gateway  # a rename changes only the label
-        return session
-
-    def discard(self, gateway_id: str) -> None:
-        """Forget a gateway's session now; close it in the background."""
-        session = self.sessions.pop(gateway_id, None)
-        if session is not None:
-            self.retire(session)
-
-    def retire(self, session: UpstreamSession) -> None:
-        """Close a session that is no longer pooled, in the background."""
-        task = asyncio.create_task(session.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def settled(self) -> None:
-        """Wait until every retired session has finished closing."""
-        while self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
-
-    async def close(self) -> None:
-        for gateway_id in list(self.sessions):
-            self.discard(gateway_id)
-        await self.settled()

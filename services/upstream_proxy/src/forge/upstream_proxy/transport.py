@@ -24,9 +24,9 @@ from forge.proto.jsonrpc import (
 )
 
 ACCEPT = "application/json, text/event-stream"
-# Progress and log notifications arrive on the same SSE stream as the answer; the handler may
-# forward them (to forge.stream.<request id>) — until then they are skipped.
-OnMessage = Callable[[Message], Awaitable[None]]
+# Notifications and server-to-client requests that arrive on the same SSE stream as the answer:
+# the call forwards them to its client (forge.stream.<envelope id>); given the raw bytes too.
+OnMessage = Callable[[Message, bytes], Awaitable[None]]
 _ERROR_DECODER = msgspec.json.Decoder(ResponseError)
 
 
@@ -139,22 +139,27 @@ async def _sse_result(
                 ) from exc
             if message.method is not msgspec.UNSET:
                 if on_message is not None:
-                    await on_message(message)
+                    await on_message(message, data)
                 continue
             if message.id != request_id:
                 continue
-            if len(message.error):
-                try:
-                    error = _ERROR_DECODER.decode(message.error)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise UpstreamBadResponseError(
-                        f"gateway {label} sent a malformed JSON-RPC error"
-                    ) from exc
-                raise _rpc_error(error)
-            if not len(message.result):
-                raise UpstreamBadResponseError(f"gateway {label} sent a response without a result")
-            return bytes(message.result)
+            return result_of(message, label)
     raise UpstreamBadResponseError(f"gateway {label} ended its event stream without an answer")
+
+
+def result_of(message: Message, label: str) -> bytes:
+    """The result bytes of a JSON-RPC response, or the upstream's error raised."""
+    if len(message.error):
+        try:
+            error = _ERROR_DECODER.decode(message.error)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamBadResponseError(
+                f"gateway {label} sent a malformed JSON-RPC error"
+            ) from exc
+        raise _rpc_error(error)
+    if not len(message.result):
+        raise UpstreamBadResponseError(f"gateway {label} sent a response without a result")
+    return bytes(message.result)
 
 
 class SseParser:
@@ -168,10 +173,16 @@ class SseParser:
         self._buffer = bytearray()
         self._scanned = 0  # no newline before this offset: a long line is scanned only once
         self._data: list[bytes] = []
+        self._event = b"message"
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of each event completed by `chunk`."""
+        return [data for _, data in self.feed_events(chunk)]
+
+    def feed_events(self, chunk: bytes) -> list[tuple[bytes, bytes]]:
+        """`(event type, data)` of each event completed by `chunk`."""
         self._buffer += chunk
-        events: list[bytes] = []
+        events: list[tuple[bytes, bytes]] = []
         start = 0
         while True:
             end = self._buffer.find(b"\n", max(start, self._scanned))
@@ -182,13 +193,18 @@ class SseParser:
             line = bytes(self._buffer[start:end]).rstrip(b"\r")
             start = end + 1
             if not line:
-                if self._data:
-                    events.append(b"\n".join(self._data))
-                    self._data = []
+                data = b"\n".join(self._data)
+                self._data = []
+                if data:  # as the SSE spec says: an event with empty data is not dispatched
+                    events.append((self._event, data))
+                self._event = b"message"
                 continue
             if line.startswith(b":"):
                 continue  # a comment: keep-alive
             field, _, value = line.partition(b":")
+            value = value[1:] if value.startswith(b" ") else value
             if field == b"data":
-                self._data.append(value[1:] if value.startswith(b" ") else value)
-            # `event`, `id` and `retry` do not matter for one request's answer.
+                self._data.append(value)
+            elif field == b"event":
+                self._event = value
+            # `id` and `retry` do not matter: Forge does not resume streams.

@@ -1,0 +1,162 @@
+"""The one request path of every transport: a JSON-RPC message in, an envelope out, a reply back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from forge.core import rpc, subjects
+from forge.core.bus import TRACEPARENT
+from forge.core.errors import ForgeError
+from forge.edge.context import Edge
+from forge.edge.messages import (
+    ClientResponse,
+    Incoming,
+    Request,
+    cancelled_request_id,
+    envelope_id,
+    reply_target,
+    to_client,
+)
+from forge.proto import jsonrpc
+from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol
+
+# Methods the router answers from its own state: nothing can stream while they run.
+LOCAL_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "prompts/list",
+        "resources/list",
+        "resources/templates/list",
+        "logging/setLevel",
+    }
+)
+
+# Sends one message (a notification, or a server-to-client request) to the client.
+Deliver = Callable[[bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a message, on which endpoint, in which protocol and session."""
+
+    principal: Principal
+    protocol: Protocol
+    server_id: str | None = None
+    session: str | None = None  # the legacy session's sid: envelope ids derive from it
+    traceparent: str | None = None
+
+
+def new_traceparent(incoming: str | None) -> str:
+    if incoming and len(incoming) == 55:
+        return incoming
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+class Exchange:
+    """Turns JSON-RPC messages into router calls, in-flight streams and replies."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+
+    def envelope_id(self, caller: Caller, request: Request) -> str:
+        return envelope_id(caller.session, request.id)
+
+    async def call(
+        self,
+        request: Request,
+        caller: Caller,
+        deliver: Deliver | None,
+        eid: str | None = None,
+    ) -> bytes:
+        """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError."""
+        envelope = Envelope(
+            id=eid or self.envelope_id(caller, request),
+            method=request.method,
+            params=request.params,
+            principal=caller.principal,
+            deadline=time.time() + self.edge.config.request_timeout_s,
+            protocol=caller.protocol,
+            server_id=caller.server_id,
+        )
+        TRACEPARENT.set(new_traceparent(caller.traceparent))
+        bus = self.edge.bus
+        if deliver is None or request.method in LOCAL_METHODS:
+            return await rpc.call(bus, subjects.ROUTER_RPC, envelope)
+        # Subscribe before the router sees the envelope, so no early message is lost.
+        inflight: asyncio.Queue[tuple[bytes, str] | None] = asyncio.Queue()
+
+        async def on_message(data: bytes, reply: str) -> None:
+            inflight.put_nowait((data, reply))
+
+        sub = await bus.subscribe_with_reply(subjects.stream(envelope.id), on_message)
+        work = asyncio.ensure_future(rpc.call(bus, subjects.ROUTER_RPC, envelope))
+        work.add_done_callback(lambda _: inflight.put_nowait(None))
+        try:
+            while (item := await inflight.get()) is not None:
+                await deliver(to_client(*item))
+            return work.result()
+        finally:
+            work.cancel()
+            await sub.unsubscribe()
+
+    async def reply(
+        self,
+        request: Request,
+        caller: Caller,
+        deliver: Deliver | None,
+        on_result: Callable[[bytes], None] | None = None,
+    ) -> bytes:
+        """The JSON-RPC response to a request, errors included (for message-based transports)."""
+        try:
+            result = await self.call(request, caller, deliver)
+        except ForgeError as exc:
+            return jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object()))
+        except Exception as exc:  # the adapter boundary: log it, hand back only an error id
+            error = rpc.internal_error(exc, f"edge {request.method}")
+            return jsonrpc.error_bytes(request.id, ENCODER.encode(error))
+        if on_result is not None:
+            on_result(result)
+        return jsonrpc.result_bytes(request.id, result)
+
+    async def notify(self, request: Request, caller: Caller) -> None:
+        """A client notification: `notifications/cancelled` cancels, others need nothing."""
+        if request.method != "notifications/cancelled" or caller.session is None:
+            return
+        request_id = cancelled_request_id(request.params)
+        if request_id is not None:
+            await self.cancel(envelope_id(caller.session, request_id))
+
+    async def cancel(self, eid: str) -> None:
+        await self.edge.bus.publish(subjects.cancel(eid), b"")
+
+    async def answer(self, response: ClientResponse) -> None:
+        """A client's response to a server-to-client request goes to the inbox that waits."""
+        target = reply_target(response)
+        if target is not None:
+            await self.edge.bus.respond(*target)
+
+    async def handle(
+        self,
+        incoming: Incoming,
+        caller: Caller,
+        deliver: Deliver | None,
+        on_result: Callable[[bytes], None] | None = None,
+    ) -> bytes | None:
+        """Any message of a message-based transport (SSE, WebSocket): the reply, if one is due.
+
+        Raises ForgeError for a client response that names no pending request.
+        """
+        if isinstance(incoming, ClientResponse):
+            await self.answer(incoming)
+            return None
+        if incoming.is_notification:
+            await self.notify(incoming, caller)
+            return None
+        return await self.reply(incoming, caller, deliver, on_result)

@@ -1,0 +1,118 @@
+"""The HTTP+SSE transport (2024-11-05): `GET /sse` holds the stream, `POST /message` feeds it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
+
+import msgspec
+
+from forge.core import subjects
+from forge.core.errors import ForgeError, UnauthorizedError
+from forge.edge import streams
+from forge.edge.context import Edge
+from forge.edge.exchange import Caller, Exchange
+from forge.edge.http import Receive, Scope, Send, header_map, read_body, respond
+from forge.edge.mcp_http import LEGACY_DEFAULT, session_protocol, status_of
+from forge.edge.messages import Incoming, Request, parse
+from forge.proto import jsonrpc
+from forge.proto.envelope import ENCODER, Protocol
+
+log = logging.getLogger("forge.edge.sse")
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+_NOTHING = msgspec.Raw(b"{}")
+_WWW_AUTHENTICATE = [(b"www-authenticate", b'Bearer realm="forge"')]
+
+
+class Asgi:
+    """Hands a bound method to Starlette as an ASGI app (it would wrap a method as a view)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
+
+
+class SseTransport:
+    """`/sse` + `/message` (and under `/servers/{id}`): answers travel on `forge.session.<sid>`,
+
+    so a POST that lands on any edge replica reaches the replica that holds the stream.
+    """
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.exchange = Exchange(edge)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = header_map(scope)
+        try:
+            principal = self.edge.auth.authenticate(headers.get("authorization"))
+        except UnauthorizedError as exc:
+            await _refuse(send, exc, _WWW_AUTHENTICATE)
+            return
+        # The session starts before initialize: it carries no negotiated state, only its id.
+        token, state = self.edge.sessions.new(principal.subject, LEGACY_DEFAULT, _NOTHING, _NOTHING)
+        server_id = scope.get("path_params", {}).get("server_id")
+        prefix = f"/servers/{server_id}" if server_id else ""
+        endpoint = f"{prefix}/message?session_id={token}".encode()
+        await streams.serve(
+            self.edge,
+            receive,
+            send,
+            opening=[(b"endpoint", endpoint)],
+            session_sid=state.sid,
+            render=streams.legacy_notices,
+        )
+
+    async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = header_map(scope)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("session_id") or query.get("sessionId") or [""])[0]
+        try:
+            principal = self.edge.auth.authenticate(headers.get("authorization"))
+            state = self.edge.sessions.open(token, principal.subject)
+            body = await read_body(scope, receive, self.edge.config.max_body_bytes)
+            incoming = parse(body)
+        except UnauthorizedError as exc:
+            await _refuse(send, exc, _WWW_AUTHENTICATE)
+            return
+        except ForgeError as exc:
+            await _refuse(send, exc)
+            return
+        protocol = session_protocol(state)
+        if isinstance(incoming, Request) and incoming.method == "initialize":
+            protocol = Protocol(version=LEGACY_DEFAULT, era="legacy", session_id=state.sid)
+        caller = Caller(
+            principal,
+            protocol,
+            scope.get("path_params", {}).get("server_id"),
+            state.sid,
+            headers.get("traceparent"),
+        )
+        await respond(send, 202, b"")
+        # The answer goes on the stream, after the 202: the client may need to POST meanwhile.
+        task = asyncio.create_task(self._handle(incoming, caller, subjects.session(state.sid)))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, incoming: Incoming, caller: Caller, subject: str) -> None:
+        async def to_stream(message: bytes) -> None:
+            await self.edge.bus.publish(subject, message)
+
+        try:
+            reply = await self.exchange.handle(incoming, caller, to_stream)
+        except ForgeError as exc:
+            reply = jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
+        if reply is not None:
+            await to_stream(reply)
+
+
+async def _refuse(
+    send: Send, exc: ForgeError, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
+    await respond(send, status_of(exc.code, False), body, extra)

@@ -1,0 +1,176 @@
+"""Incoming JSON-RPC messages: decoding, the modern header rules, envelope ids, reply routing."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import msgspec
+
+from forge.core import subjects
+from forge.core.errors import (
+    HeaderMismatchError,
+    InvalidParamsError,
+    InvalidRequestError,
+    ParseError,
+    UnsupportedProtocolVersionError,
+)
+from forge.proto import jsonrpc, mcp
+from forge.proto.envelope import Protocol
+
+# A server-to-client request's id as the client sees it: `forge-reply:<inbox>:<original id JSON>`.
+REPLY_PREFIX = "forge-reply:"
+_ENC = msgspec.json.Encoder()
+_ANY_ID = msgspec.json.Decoder(jsonrpc.RequestId)
+
+
+class Request(msgspec.Struct, frozen=True):
+    """A validated JSON-RPC request or notification."""
+
+    method: str
+    params: msgspec.Raw
+    id: jsonrpc.RequestId | None
+    is_notification: bool
+
+
+class ClientResponse(msgspec.Struct, frozen=True):
+    """A JSON-RPC response the client sends to a server-to-client request."""
+
+    id: jsonrpc.RequestId | None
+    result: msgspec.Raw
+    error: msgspec.Raw
+
+
+Incoming = Request | ClientResponse
+
+
+class _Cancelled(msgspec.Struct, frozen=True):
+    requestId: jsonrpc.RequestId | None = None
+
+
+_CANCELLED = msgspec.json.Decoder(_Cancelled)
+
+
+def parse(body: bytes) -> Incoming:
+    """Decode and check one JSON-RPC message."""
+    try:
+        msg = jsonrpc.MESSAGE_DECODER.decode(body)
+    except msgspec.ValidationError as exc:
+        stripped = body.lstrip()
+        if stripped.startswith(b"["):
+            raise InvalidRequestError(
+                "batch requests are not supported: send one JSON-RPC object"
+            ) from exc
+        if not stripped.startswith(b"{"):
+            raise InvalidRequestError("the body must be a JSON-RPC object") from exc
+        raise InvalidRequestError(f"not a valid JSON-RPC message: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ParseError("the body is not valid JSON") from exc
+    if msg.jsonrpc != "2.0":
+        raise InvalidRequestError('the "jsonrpc" member must be exactly "2.0"')
+    if msg.method is msgspec.UNSET:
+        if len(msg.result) or len(msg.error):
+            request_id = None if msg.id is msgspec.UNSET else msg.id
+            return ClientResponse(request_id, msg.result, msg.error)
+        raise InvalidRequestError('a JSON-RPC request needs a "method" string')
+    assert isinstance(msg.method, str)
+    if not msg.method:
+        raise InvalidRequestError('the "method" member must not be empty')
+    params = msg.params if len(msg.params) else msgspec.Raw(b"{}")
+    if not bytes(params).lstrip().startswith(b"{"):
+        raise InvalidRequestError('"params" must be a JSON object')
+    if msg.id is msgspec.UNSET:
+        return Request(msg.method, params, None, True)
+    return Request(msg.method, params, msg.id, False)
+
+
+def check_modern(request: Request, headers: dict[str, str], version: str) -> Protocol:
+    """The 2026-07-28 rules: supported version, headers that repeat the body, `_meta` present."""
+    if version not in mcp.MODERN_VERSIONS:
+        raise UnsupportedProtocolVersionError(
+            f"unsupported protocol version {version!r}",
+            {"supported": list(mcp.SUPPORTED_VERSIONS), "requested": version},
+        )
+    try:
+        meta = mcp.REQUEST_PARAMS_DECODER.decode(request.params).meta
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError(f"invalid params: {exc}") from exc
+    if headers.get("mcp-method") != request.method:
+        raise HeaderMismatchError(
+            f"the Mcp-Method header must repeat the body's method {request.method!r}"
+        )
+    name_field = mcp.NAMED_METHODS.get(request.method)
+    if name_field is not None:
+        named = mcp.NAMED_PARAMS_DECODER.decode(request.params)
+        if headers.get("mcp-name") != getattr(named, name_field):
+            raise HeaderMismatchError(
+                f"the Mcp-Name header must repeat the body's {name_field} for {request.method}"
+            )
+    if request.is_notification:
+        return Protocol(version=version, era="modern")
+    if meta is None or meta.protocol_version is None:
+        raise InvalidParamsError(
+            f'a {version} request needs params._meta["{mcp.META_PROTOCOL_VERSION}"]'
+        )
+    if meta.protocol_version != version:
+        raise HeaderMismatchError("the MCP-Protocol-Version header disagrees with params._meta")
+    return Protocol(
+        version=version,
+        era="modern",
+        capabilities=meta.client_capabilities
+        if len(meta.client_capabilities)
+        else msgspec.Raw(b"{}"),
+        client_info=meta.client_info if len(meta.client_info) else msgspec.Raw(b"{}"),
+    )
+
+
+def envelope_id(session_sid: str | None, request_id: jsonrpc.RequestId | None) -> str:
+    """Per docs/streams.md: derived from a legacy session, so any replica can cancel it."""
+    if session_sid is None or request_id is None:
+        return uuid.uuid4().hex
+    key = f"{session_sid}:{_ENC.encode(request_id).decode()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def cancelled_request_id(params: msgspec.Raw) -> jsonrpc.RequestId | None:
+    """The `requestId` of a `notifications/cancelled`, or None if it names none."""
+    try:
+        return _CANCELLED.decode(params).requestId
+    except msgspec.DecodeError:
+        return None
+
+
+def to_client(message: bytes, reply_subject: str) -> bytes:
+    """An in-flight message as the client sees it: a request's id names where its answer goes."""
+    if not reply_subject:
+        return message
+    try:
+        msg = jsonrpc.MESSAGE_DECODER.decode(message)
+    except msgspec.DecodeError:
+        return message
+    if not isinstance(msg.method, str) or msg.id is msgspec.UNSET:
+        return message
+    original = _ENC.encode(msg.id).decode()
+    params = bytes(msg.params) if len(msg.params) else None
+    return jsonrpc.request_bytes(f"{REPLY_PREFIX}{reply_subject}:{original}", msg.method, params)
+
+
+def reply_target(response: ClientResponse) -> tuple[str, bytes] | None:
+    """Where a client's response goes and what is sent there; None if nothing waits for it.
+
+    Raises InvalidRequestError for a `forge-reply:` id that does not name a NATS inbox.
+    """
+    if not isinstance(response.id, str) or not response.id.startswith(REPLY_PREFIX):
+        return None
+    subject, sep, original = response.id[len(REPLY_PREFIX) :].partition(":")
+    if not sep or not subjects.is_inbox(subject):
+        raise InvalidRequestError("the response's id names no pending server request")
+    try:
+        request_id = _ANY_ID.decode(original)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequestError("the response's id names no pending server request") from exc
+    if len(response.error):
+        body = jsonrpc.error_bytes(request_id, bytes(response.error))
+    else:
+        body = jsonrpc.result_bytes(request_id, bytes(response.result))
+    return subject, body

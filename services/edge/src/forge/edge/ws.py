@@ -1,0 +1,155 @@
+"""MCP over WebSocket (`/ws`, subprotocol `mcp`): one JSON-RPC message per text frame."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from forge.core import subjects
+from forge.core.bus import Subscription
+from forge.core.errors import ForgeError, UnauthorizedError
+from forge.edge import streams
+from forge.edge.context import Edge
+from forge.edge.exchange import Caller, Exchange
+from forge.edge.http import Receive, Scope, Send
+from forge.edge.mcp_http import LEGACY_DEFAULT, negotiated
+from forge.edge.messages import Request, parse
+from forge.proto import jsonrpc
+from forge.proto.envelope import ENCODER, Protocol
+
+log = logging.getLogger("forge.edge.ws")
+SUBPROTOCOL = "mcp"
+_POLICY_VIOLATION = 1008
+
+
+class _Connection:
+    """One WebSocket client: a legacy session that lives exactly as long as the socket."""
+
+    def __init__(self, edge: Edge, exchange: Exchange, ws: WebSocket, caller: Caller) -> None:
+        self.edge = edge
+        self.exchange = exchange
+        self.ws = ws
+        self.caller = caller
+        self.lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, message: bytes) -> None:
+        async with self.lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.ws.send_text(message.decode())
+
+    def on_notice(self, kinds: frozenset[str]) -> None:
+        for message in streams.legacy_notices(kinds):
+            self._spawn(self.send(message))
+
+    async def on_session(self, subject: str, data: bytes) -> None:
+        await self.send(data)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def receive(self, text: str) -> None:
+        try:
+            incoming = parse(text.encode())
+        except ForgeError as exc:
+            await self.send(jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object())))
+            return
+        if isinstance(incoming, Request) and not incoming.is_notification:
+            # Requests run side by side: a long call must not hold up the client's answers.
+            self._spawn(self._request(incoming))
+            return
+        try:
+            await self.exchange.handle(incoming, self.caller, None)
+        except ForgeError as exc:
+            await self.send(jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object())))
+
+    async def _request(self, request: Request) -> None:
+        caller = self.caller
+        if request.method == "initialize":
+            caller = Caller(
+                caller.principal,
+                Protocol(version=LEGACY_DEFAULT, era="legacy", session_id=caller.session),
+                caller.server_id,
+                caller.session,
+            )
+
+        def on_result(result: bytes) -> None:
+            if request.method == "initialize":
+                self.caller = Caller(
+                    caller.principal,
+                    negotiated(request, result, caller.session),
+                    caller.server_id,
+                    caller.session,
+                )
+
+        await self.send(await self.exchange.reply(request, caller, self.send, on_result))
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+
+
+class WsEndpoint:
+    """The WebSocket route; authentication by the `Authorization` header of the upgrade."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.exchange = Exchange(edge)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ws = WebSocket(scope, receive, send)
+        try:
+            principal = self.edge.auth.authenticate(ws.headers.get("authorization"))
+        except UnauthorizedError:
+            await ws.close(code=_POLICY_VIOLATION)
+            return
+        offered = ws.scope.get("subprotocols") or []
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        sid = uuid.uuid4().hex
+        caller = Caller(
+            principal,
+            Protocol(version=LEGACY_DEFAULT, era="legacy", session_id=sid),
+            ws.path_params.get("server_id"),
+            sid,
+        )
+        conn = _Connection(self.edge, self.exchange, ws, caller)
+        sub: Subscription | None = None
+        try:
+            sub = await self.edge.bus.subscribe(subjects.session(sid), conn.on_session)
+            await self.edge.notices.add(conn.on_notice)
+            await self._read(ws, conn)
+        finally:
+            self.edge.notices.remove(conn.on_notice)
+            if sub is not None:
+                await sub.unsubscribe()
+            await conn.close()
+
+    async def _read(self, ws: WebSocket, conn: _Connection) -> None:
+        closing = asyncio.ensure_future(self.edge.closing.wait())
+        try:
+            while True:
+                reading = asyncio.ensure_future(ws.receive())
+                done, _ = await asyncio.wait({reading, closing}, return_when="FIRST_COMPLETED")
+                if reading not in done:
+                    reading.cancel()
+                    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                        await ws.close(code=1001)
+                    return
+                message = reading.result()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode("utf-8", "replace")
+                if text:
+                    await conn.receive(text)
+        finally:
+            closing.cancel()

@@ -1,0 +1,174 @@
+"""Resources, prompts, completion and logging: listing from the cache, routing to the owner."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+from forge.core.errors import ForgeError, InvalidParamsError
+from forge.proto import mcp
+from forge.proto.envelope import Envelope
+from forge.router import pages
+from forge.router.context import (
+    MODERN_LIST_TAIL,
+    Context,
+    Handler,
+    check_server,
+    empty_result,
+    fields,
+    forward,
+    modern,
+    rewrite,
+    with_params,
+)
+
+_ENC = msgspec.json.Encoder()
+T = TypeVar("T")
+# MCP list method → (catalog kind, the result's member).
+LISTS = {
+    "tools/list": ("tools", b"tools"),
+    "resources/list": ("resources", b"resources"),
+    "resources/templates/list": ("resource_templates", b"resourceTemplates"),
+    "prompts/list": ("prompts", b"prompts"),
+}
+
+
+class LegacyResourceNotFoundError(ForgeError):
+    """Resource not found as 2025-11-25 and earlier specify it; 2026-07-28 retired -32002."""
+
+    code = -32002
+    http_status = 404
+
+
+def resource_not_found(envelope: Envelope, uri: str) -> ForgeError:
+    if modern(envelope):  # SEP-2164: invalid params, with the uri in data
+        return InvalidParamsError("Resource not found", {"uri": uri})
+    return LegacyResourceNotFoundError("Resource not found", {"uri": uri})
+
+
+def _decode(decoder: msgspec.json.Decoder[T], envelope: Envelope, method: str) -> T:
+    raw = bytes(envelope.params).strip()
+    try:
+        value: T = decoder.decode(b"{}" if raw in (b"", b"null") else raw)
+        return value
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise InvalidParamsError(f"invalid {method} params: {exc}") from exc
+
+
+def lister(method: str) -> Handler:
+    """The handler of one `*/list` method: a page of what the caller's server offers."""
+    kind, member = LISTS[method]
+
+    async def handle(envelope: Envelope, ctx: Context) -> bytes:
+        check_server(envelope, ctx)
+        params = _decode(mcp.LIST_PARAMS_DECODER, envelope, method)
+        listing = ctx.catalog.listing(kind, envelope.server_id)
+        items, following = pages.page(kind, listing, params.cursor, ctx.page_size)
+        body = b'{"' + member + b'":' + _ENC.encode(items)
+        if following is not None:
+            body += b',"nextCursor":' + _ENC.encode(following)
+        return body + (MODERN_LIST_TAIL if modern(envelope) else b"}")
+
+    return handle
+
+
+def _uri(envelope: Envelope, method: str) -> str:
+    named = _decode(mcp.NAMED_PARAMS_DECODER, envelope, method)
+    if named.uri is None:
+        raise InvalidParamsError(f"{method} needs a uri")
+    return named.uri
+
+
+async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
+    check_server(envelope, ctx)
+    uri = _uri(envelope, "resources/read")
+    gateway_id = ctx.catalog.owner_of(uri, envelope.server_id)
+    if gateway_id is None:
+        raise resource_not_found(envelope, uri)
+    if ctx.hooks.serves("resource_pre_fetch"):
+        envelope = await ctx.hooks.run("resource_pre_fetch", envelope)
+    result = await forward(envelope, ctx, gateway_id)
+    if ctx.hooks.serves("resource_post_fetch"):
+        result = await ctx.hooks.run_post("resource_post_fetch", envelope, result)
+    return result
+
+
+async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
+    check_server(envelope, ctx)
+    named = _decode(mcp.NAMED_PARAMS_DECODER, envelope, "prompts/get")
+    prompt = ctx.catalog.prompt(named.name or "", envelope.server_id)
+    if prompt is None:
+        raise InvalidParamsError(f"Unknown prompt: {named.name}", {"name": named.name})
+    if ctx.hooks.serves("prompt_pre_fetch"):
+        envelope = await ctx.hooks.run("prompt_pre_fetch", envelope)
+    # The upstream knows the prompt by its own name; arguments and _meta pass through.
+    upstream = with_params(envelope, rewrite(bytes(envelope.params), "name", prompt.original_name))
+    result = await forward(upstream, ctx, prompt.gateway_id)
+    if ctx.hooks.serves("prompt_post_fetch"):
+        result = await ctx.hooks.run_post("prompt_post_fetch", envelope, result)
+    return result
+
+
+async def complete(envelope: Envelope, ctx: Context) -> bytes:
+    """completion/complete goes to the upstream that owns `ref`: a prompt, or a resource."""
+    check_server(envelope, ctx)
+    params = _decode(mcp.COMPLETE_PARAMS_DECODER, envelope, "completion/complete")
+    ref = params.ref
+    if ref.type == "ref/prompt":
+        prompt = ctx.catalog.prompt(ref.name or "", envelope.server_id)
+        if prompt is None:
+            raise InvalidParamsError(f"Unknown prompt: {ref.name}", {"name": ref.name})
+        members = fields(bytes(envelope.params))
+        ref_params = rewrite(bytes(members["ref"]), "name", prompt.original_name)
+        members["ref"] = msgspec.Raw(ref_params)
+        return await forward(with_params(envelope, _ENC.encode(members)), ctx, prompt.gateway_id)
+    if ref.type == "ref/resource" and ref.uri is not None:
+        catalog = ctx.catalog
+        owner = catalog.owner_of_template(ref.uri, envelope.server_id) or catalog.owner_of(
+            ref.uri, envelope.server_id
+        )
+        if owner is None:
+            raise resource_not_found(envelope, ref.uri)
+        return await forward(envelope, ctx, owner)
+    raise InvalidParamsError("ref must be a ref/prompt with a name or a ref/resource with a uri")
+
+
+async def subscribe(envelope: Envelope, ctx: Context) -> bytes:
+    """resources/subscribe and unsubscribe: passed on only to gateways that support them.
+
+    A URI no upstream lists (yet) is accepted, as upstreams themselves accept it: such a
+    subscription simply never fires.
+    """
+    check_server(envelope, ctx)
+    uri = _uri(envelope, envelope.method)
+    catalog = ctx.catalog
+    gateway_id = catalog.owner_of(uri, envelope.server_id) or catalog.owner_of_template(
+        uri, envelope.server_id
+    )
+    if gateway_id is None:
+        return empty_result(envelope)
+    gateway = catalog.gateways[gateway_id]
+    resources = gateway.capabilities.get("resources")
+    if isinstance(resources, dict) and resources.get("subscribe"):
+        await forward(envelope, ctx, gateway_id)
+    return empty_result(envelope)
+
+
+async def set_level(envelope: Envelope, ctx: Context) -> bytes:
+    """Legacy logging/setLevel: accepted; Forge's own log level is its operator's setting."""
+    params = _decode(mcp.SET_LEVEL_PARAMS_DECODER, envelope, "logging/setLevel")
+    if params.level not in mcp.LOG_LEVELS:
+        raise InvalidParamsError(f"unknown log level {params.level!r}", {"level": params.level})
+    return empty_result(envelope)
+
+
+METHODS: dict[str, Handler] = {
+    **{method: lister(method) for method in LISTS},
+    "resources/read": read_resource,
+    "prompts/get": get_prompt,
+    "completion/complete": complete,
+    "resources/subscribe": subscribe,
+    "resources/unsubscribe": subscribe,
+    "logging/setLevel": set_level,
+}

@@ -1,0 +1,80 @@
+"""What every router handler shares: its context, the server check, result tails, forwarding."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from forge.core import rpc, subjects
+from forge.core.bus import Bus
+from forge.core.errors import InvalidParamsError, NotFoundError, ServiceUnavailableError
+from forge.proto.envelope import Envelope
+from forge.router.catalog import Catalog
+from forge.router.hooks import Hooks
+from forge.router.metrics import Metrics
+
+# Fields a modern client requires on cacheable results; the catalog differs per principal.
+MODERN_LIST_TAIL = b',"resultType":"complete","ttlMs":0,"cacheScope":"private"}'
+MODERN_TAIL = b',"resultType":"complete"}'
+# The upstream-proxy answers before the router's own wait ends, so errors stay specific.
+UPSTREAM_MARGIN_S = 0.05
+DEFAULT_PAGE_SIZE = 100
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENC = msgspec.json.Encoder()
+
+
+@dataclass
+class Context:
+    bus: Bus
+    catalog: Catalog
+    hooks: Hooks
+    metrics: Metrics
+    page_size: int = field(default=DEFAULT_PAGE_SIZE)
+
+
+Handler = Callable[[Envelope, Context], Awaitable[bytes]]
+
+
+def modern(envelope: Envelope) -> bool:
+    return envelope.protocol is None or envelope.protocol.era == "modern"
+
+
+def check_server(envelope: Envelope, ctx: Context) -> None:
+    if envelope.server_id is not None and not ctx.catalog.server_exists(envelope.server_id):
+        raise NotFoundError(f"virtual server {envelope.server_id!r} does not exist")
+
+
+def empty_result(envelope: Envelope) -> bytes:
+    """`{}`, with the `resultType` a modern client requires."""
+    return b"{" + MODERN_TAIL[1:] if modern(envelope) else b"{}"
+
+
+def fields(params: bytes, what: str = "params") -> dict[str, msgspec.Raw]:
+    """A JSON object's members, left undecoded."""
+    try:
+        return _FIELDS.decode(params or b"{}")
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidParamsError(f"{what} must be a JSON object") from exc
+
+
+def rewrite(params: bytes, key: str, value: object) -> bytes:
+    """The params with one member replaced; every other member passes through as it came."""
+    members = fields(params)
+    members[key] = msgspec.Raw(_ENC.encode(value))
+    return _ENC.encode(members)
+
+
+async def forward(envelope: Envelope, ctx: Context, gateway_id: str) -> bytes:
+    """Send the envelope (method and params as they are) to the gateway's upstream-proxy."""
+    try:
+        return await rpc.call(
+            ctx.bus, subjects.upstream(gateway_id, "rpc"), envelope, margin=UPSTREAM_MARGIN_S
+        )
+    except ServiceUnavailableError as exc:
+        raise ServiceUnavailableError("no upstream-proxy is running to reach this gateway") from exc
+
+
+def with_params(envelope: Envelope, params: bytes) -> Envelope:
+    return msgspec.structs.replace(envelope, params=msgspec.Raw(params))

@@ -1,0 +1,232 @@
+"""Legacy MCP sessions over one message channel (SSE, WebSocket, stdio): answers matched by id."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+import msgspec
+
+from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
+from forge.proto.catalog import Gateway
+from forge.proto.jsonrpc import (
+    MESSAGE_DECODER,
+    Message,
+    RequestId,
+    error_bytes,
+    notification_bytes,
+    request_bytes,
+    result_bytes,
+)
+from forge.proto.mcp import LEGACY_VERSIONS
+from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.eras import INITIALIZE_PARAMS, cancelled_bytes, legacy_params
+from forge.upstream_proxy.inflight import InFlight
+from forge.upstream_proxy.transport import result_of
+
+log = logging.getLogger("forge.upstream_proxy.channel")
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENC = msgspec.json.Encoder()
+_AMBIGUOUS = _ENC.encode(
+    {"code": -32603, "message": "Forge cannot tell which call this request belongs to"}
+)
+
+
+class ChannelClosedError(Exception):
+    """A write found the channel gone: the message never left."""
+
+
+class _Initialized(msgspec.Struct):
+    protocolVersion: str
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    serverInfo: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_INITIALIZED = msgspec.json.Decoder(_Initialized)
+
+
+class ChannelSession:
+    """One legacy session on a channel a subclass opens (`_connect`) and writes (`_write`).
+
+    The subclass feeds every message it reads to `_received` and calls `_lost` when the
+    channel ends. A message stream cannot say which call a server's log message or request
+    belongs to, so those go to the only call in flight, or nowhere; progress is routed by a
+    progress token of our own, swapped in on the way up and back on the way down.
+    """
+
+    def __init__(self, gateway: Gateway, config: UpstreamProxyConfig) -> None:
+        self.gateway = gateway
+        self.config = config
+        self.era: str | None = None
+        self.protocol_version: str | None = None
+        self.capabilities: dict[str, Any] = {}
+        self.server_info: dict[str, Any] = {}
+        self.handshakes = 0
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._pending: dict[RequestId, asyncio.Future[Message]] = {}
+        self._calls: dict[RequestId, InFlight] = {}
+        self._tokens: dict[str, tuple[InFlight, msgspec.Raw]] = {}
+
+    @property
+    def label(self) -> str:
+        return f"{self.gateway.name!r}"
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    async def open(self) -> None:
+        """Connect and handshake, unless done; concurrent first calls share one handshake."""
+        try:
+            await self._open()
+        except ChannelClosedError as exc:
+            raise UpstreamUnavailableError(f"gateway {self.label} {exc}") from exc
+
+    async def _open(self) -> None:
+        if self.era is None:
+            async with self._lock:
+                if self.era is None:
+                    self._lost("lost the connection")  # answers on an old channel cannot come
+                    await self._connect()
+                    await self._initialize()
+
+    async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
+        """Send one request and wait for its answer; the caller bounds the time."""
+        params = legacy_params(params)
+        for attempt in range(2):
+            try:
+                await self._open()
+                return await self._send(method, params, inflight)
+            except ChannelClosedError as exc:
+                # Nothing was sent, so trying once more on a fresh channel is safe.
+                self.era = None
+                if attempt:
+                    raise UpstreamUnavailableError(f"gateway {self.label} {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, params: bytes, inflight: InFlight | None) -> bytes:
+        request_id = next(self._ids)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        token = None
+        if inflight is not None:
+            inflight.upstream_id = request_id
+            self._calls[request_id] = inflight
+            params, token = self._swap_token(params, request_id, inflight)
+        try:
+            await self._write(request_bytes(request_id, method, params))
+            message = await future
+        finally:
+            self._pending.pop(request_id, None)
+            self._calls.pop(request_id, None)
+            if token is not None:
+                self._tokens.pop(token, None)
+        return result_of(message, self.label)
+
+    async def _initialize(self) -> None:
+        self.handshakes += 1
+        result = await self._send("initialize", INITIALIZE_PARAMS, None)
+        try:
+            init = _INITIALIZED.decode(result)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamBadResponseError(
+                f"gateway {self.label} sent a malformed initialize result"
+            ) from exc
+        if init.protocolVersion not in LEGACY_VERSIONS:
+            raise UpstreamBadResponseError(
+                f"gateway {self.label} offers protocol version {init.protocolVersion!r}, "
+                "which Forge does not speak over this transport"
+            )
+        self.protocol_version = init.protocolVersion
+        self.capabilities, self.server_info = init.capabilities, init.serverInfo
+        await self._write(notification_bytes("notifications/initialized"))
+        self.era = "legacy"
+
+    def _swap_token(
+        self, params: bytes, request_id: RequestId, inflight: InFlight
+    ) -> tuple[bytes, str | None]:
+        # Clients pick tokens freely (often their own request ids), so two clients' tokens may
+        # collide on one pooled session: the upstream sees ours, the client gets its own back.
+        if b"progressToken" not in params:
+            return params, None
+        fields = _FIELDS.decode(params)
+        meta = _FIELDS.decode(fields["_meta"]) if "_meta" in fields else {}
+        if "progressToken" not in meta:
+            return params, None
+        token = f"forge-{request_id}"
+        self._tokens[token] = (inflight, meta["progressToken"])
+        meta["progressToken"] = msgspec.Raw(_ENC.encode(token))
+        fields["_meta"] = msgspec.Raw(_ENC.encode(meta))
+        return _ENC.encode(fields), token
+
+    async def _received(self, raw: bytes) -> None:
+        """One message read from the channel."""
+        try:
+            message = MESSAGE_DECODER.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("gateway %s sent a malformed JSON-RPC message", self.label)
+            return
+        if message.method is msgspec.UNSET:
+            future = self._pending.get(message.id)  # type: ignore[arg-type]
+            if future is not None and not future.done():
+                future.set_result(message)
+            return
+        if message.id is msgspec.UNSET or message.id is None:
+            await self._notification(message.method, message, raw)
+            return
+        if message.method == "ping":
+            await self._write(result_bytes(message.id, b"{}"))
+            return
+        call = self._only_call()
+        if call is None:
+            await self._write(error_bytes(message.id, _AMBIGUOUS))
+            return
+        await call.received(message, raw, self._write)
+
+    async def _notification(self, method: str, message: Message, raw: bytes) -> None:
+        if method == "notifications/progress":
+            try:
+                params = _FIELDS.decode(message.params) if len(message.params) else {}
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return
+            raw_token = params.get("progressToken")
+            token = msgspec.json.decode(bytes(raw_token)) if raw_token is not None else None
+            owner = self._tokens.get(token) if isinstance(token, str) else None
+            if owner is not None:
+                call, original = owner
+                params["progressToken"] = original
+                await call.notify(notification_bytes(method, _ENC.encode(params)))
+            return
+        if method == "notifications/message" and (only := self._only_call()) is not None:
+            await only.notify(raw)
+        # List changes and resource updates concern no single call: not forwarded yet.
+
+    def _only_call(self) -> InFlight | None:
+        if len(self._calls) != 1:
+            return None
+        return next(iter(self._calls.values()))
+
+    def _lost(self, reason: str) -> None:
+        """The channel ended: every waiting call fails, the next one connects afresh."""
+        self.era = None
+        error = UpstreamUnavailableError(f"gateway {self.label} {reason}")
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+    async def cancel(self, inflight: InFlight) -> None:
+        """Tell the upstream a call was cancelled (legacy `notifications/cancelled`)."""
+        if self.era == "legacy" and inflight.upstream_id is not None:
+            await self._write(cancelled_bytes(inflight.upstream_id))
+
+    async def close(self) -> None:
+        await self._disconnect()
+        self._lost("was closed")

@@ -1,0 +1,178 @@
+"""Calls in flight: what the upstream sends meanwhile goes to the client, a cancel comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import msgspec
+
+from forge.core import subjects
+from forge.core.bus import Bus
+from forge.core.errors import (
+    DeadlineExceededError,
+    ForgeError,
+    InvalidRequestError,
+    MethodNotFoundError,
+    ServiceUnavailableError,
+    UpstreamRpcError,
+)
+from forge.proto.envelope import Envelope
+from forge.proto.jsonrpc import (
+    MESSAGE_DECODER,
+    Message,
+    RequestId,
+    ResponseError,
+    error_bytes,
+    result_bytes,
+)
+from forge.upstream_proxy.eras import CLIENT_CAPABILITIES
+
+log = logging.getLogger("forge.upstream_proxy.inflight")
+T = TypeVar("T")
+# Sends a JSON-RPC message (the client's answer to a server request) back upstream.
+Reply = Callable[[bytes], Awaitable[None]]
+SERVER_REQUESTS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
+_ENC = msgspec.json.Encoder()
+_ERROR = msgspec.json.Decoder(ResponseError)
+_LEGACY_CAPABILITIES = _ENC.encode(CLIENT_CAPABILITIES)
+
+
+class CallCancelledError(Exception):
+    """The client cancelled the call (a message on `forge.cancel.<id>`)."""
+
+
+class InFlight:
+    """One call's link to its client: `forge.stream.<id>` out, `forge.cancel.<id>` in."""
+
+    def __init__(self, bus: Bus, envelope: Envelope) -> None:
+        self.bus = bus
+        self.id = envelope.id
+        self.deadline = envelope.deadline
+        protocol = envelope.protocol
+        self.legacy_client = protocol is not None and protocol.era == "legacy"
+        # What the client can answer, which a modern upstream then asks for. A legacy client
+        # whose capabilities the edge did not pass on is taken to answer what Forge's own
+        # legacy sessions declare (the edge refuses what the client cannot take).
+        declared = bytes(protocol.capabilities).strip() if protocol else b""
+        if declared in (b"", b"{}"):
+            declared = _LEGACY_CAPABILITIES if self.legacy_client else b"{}"
+        self.client_capabilities = declared
+        self.upstream_id: RequestId | None = None  # set by the session once the request is sent
+        self.cancelled = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def race(self, work: Awaitable[T]) -> T:
+        """Await `work`, unless the client cancels first (then CallCancelledError)."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self.cancelled.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})  # closes the request's HTTP response, if any
+        if task.cancelled():
+            raise CallCancelledError
+        return task.result()
+
+    async def received(self, message: Message, raw: bytes, reply: Reply) -> None:
+        """A message the upstream sent while this call was in flight."""
+        if message.id is msgspec.UNSET or message.id is None:
+            await self.notify(raw)
+            return
+        task = asyncio.create_task(self._ask(message, raw, reply))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def notify(self, raw: bytes) -> None:
+        await self.bus.publish(subjects.stream(self.id), raw)
+
+    async def ask_client(self, method: str, request: bytes) -> bytes:
+        """A server-to-client request for the client: its result bytes, or its error raised."""
+        try:
+            answer = await self.bus.request(
+                subjects.stream(self.id), request, deadline=self.deadline
+            )
+        except ServiceUnavailableError as exc:
+            raise MethodNotFoundError(f"the client cannot answer {method}") from exc
+        try:
+            message = MESSAGE_DECODER.decode(answer)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidRequestError("the client sent a malformed answer") from exc
+        if len(message.error):
+            error = _ERROR.decode(message.error)
+            data = msgspec.json.decode(error.data) if len(error.data) else None
+            raise UpstreamRpcError(error.code, error.message, data)
+        if not len(message.result):
+            raise InvalidRequestError("the client sent an answer without a result")
+        return bytes(message.result)
+
+    async def _ask(self, message: Message, raw: bytes, reply: Reply) -> None:
+        # The client answers through the edge; its id is its own, the upstream gets its own back.
+        upstream_id = message.id
+        assert upstream_id is not msgspec.UNSET  # narrowing: only requests get here
+        method = message.method if isinstance(message.method, str) else "?"
+        try:
+            answer = await self.bus.request(subjects.stream(self.id), raw, deadline=self.deadline)
+            response = _response(upstream_id, answer)
+        except ServiceUnavailableError:
+            response = _error(upstream_id, -32601, f"the client cannot answer {method}")
+        except DeadlineExceededError:
+            response = _error(upstream_id, -32603, f"the client did not answer {method} in time")
+        try:
+            await reply(response)
+        except ForgeError as exc:
+            log.info("could not send the client's answer upstream: %s", exc.message)
+
+    def close(self) -> None:
+        """The call is over: questions still waiting for the client are dropped."""
+        for task in self._tasks:
+            task.cancel()
+
+
+def _error(upstream_id: RequestId | None, code: int, message: str) -> bytes:
+    return error_bytes(upstream_id, _ENC.encode({"code": code, "message": message}))
+
+
+def _response(upstream_id: RequestId | None, answer: bytes) -> bytes:
+    try:
+        message = MESSAGE_DECODER.decode(answer)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _error(upstream_id, -32603, "the client sent a malformed answer")
+    if len(message.error):
+        return error_bytes(upstream_id, bytes(message.error))
+    if len(message.result):
+        return result_bytes(upstream_id, bytes(message.result))
+    return _error(upstream_id, -32603, "the client sent an answer without a result")
+
+
+class Calls:
+    """The calls in flight on this replica by envelope id, where `forge.cancel.*` finds them."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.by_id: dict[str, InFlight] = {}
+
+    async def start(self) -> None:
+        await self.bus.subscribe(subjects.CANCEL_ANY, self._on_cancel)
+
+    @contextmanager
+    def track(self, envelope: Envelope) -> Iterator[InFlight]:
+        inflight = InFlight(self.bus, envelope)
+        self.by_id[envelope.id] = inflight
+        try:
+            yield inflight
+        finally:
+            if self.by_id.get(envelope.id) is inflight:
+                del self.by_id[envelope.id]
+            inflight.close()
+
+    async def _on_cancel(self, subject: str, data: bytes) -> None:
+        inflight = self.by_id.get(subjects.request_of(subject))
+        if inflight is not None:
+            inflight.cancelled.set()

@@ -1,0 +1,120 @@
+"""The session pool: one session per gateway, of the kind its transport needs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from forge.core.errors import UpstreamUnavailableError
+from forge.proto.catalog import Gateway
+from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.inflight import InFlight
+from forge.upstream_proxy.sessions import UpstreamSession
+from forge.upstream_proxy.sse import SseSession
+from forge.upstream_proxy.stdio import StdioSession
+from forge.upstream_proxy.websocket import WebSocketSession
+
+# Every spelling accepted for each transport (ContextForge's included).
+TRANSPORTS = {
+    "streamablehttp": "streamablehttp",
+    "http": "streamablehttp",
+    "sse": "sse",
+    "websocket": "websocket",
+    "ws": "websocket",
+    "stdio": "stdio",
+}
+
+
+class Session(Protocol):
+    """What a call needs of an upstream session, whatever carries it."""
+
+    gateway: Gateway
+    era: str | None
+    protocol_version: str | None
+    capabilities: dict[str, Any]
+    server_info: dict[str, Any]
+
+    @property
+    def label(self) -> str: ...
+
+    async def open(self) -> None: ...
+
+    async def request(
+        self, method: str, params: bytes, inflight: InFlight | None = None
+    ) -> bytes: ...
+
+    async def cancel(self, inflight: InFlight) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def transport_of(gateway: Gateway) -> str:
+    """The canonical transport, or UpstreamUnavailableError naming the one we do not speak."""
+    kind = TRANSPORTS.get(gateway.transport.lower().replace("-", "").replace("_", ""))
+    if kind is None:
+        raise UpstreamUnavailableError(
+            f"gateway {gateway.name!r} uses transport {gateway.transport!r}, "
+            "which this upstream-proxy does not speak"
+        )
+    return kind
+
+
+def identity(gateway: Gateway) -> tuple[object, ...]:
+    """What a session is bound to: a change means a new session (a rename does not)."""
+    env = tuple(sorted(gateway.env.items()))
+    return (transport_of(gateway), gateway.url, tuple(gateway.command or ()), env)
+
+
+class Pool:
+    """The sessions of every gateway this replica has talked to, created on first use."""
+
+    def __init__(self, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]) -> None:
+        self.config = config
+        self.inherited_env = inherited_env
+        self.sessions: dict[str, Session] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def new(self, gateway: Gateway) -> Session:
+        """A session of the gateway's kind, not pooled."""
+        kind = transport_of(gateway)
+        if kind == "stdio":
+            return StdioSession(gateway, self.config, self.inherited_env)
+        if kind == "sse":
+            return SseSession(gateway, self.config)
+        if kind == "websocket":
+            return WebSocketSession(gateway, self.config)
+        return UpstreamSession(gateway, self.config)
+
+    def get(self, gateway: Gateway) -> Session:
+        session = self.sessions.get(gateway.id)
+        if session is not None and identity(session.gateway) != identity(gateway):
+            self.discard(gateway.id)
+            session = None
+        if session is None:
+            session = self.sessions[gateway.id] = self.new(gateway)
+        else:
+            session.gateway = gateway  # a rename changes only the label
+        return session
+
+    def discard(self, gateway_id: str) -> None:
+        """Forget a gateway's session now; close it in the background."""
+        session = self.sessions.pop(gateway_id, None)
+        if session is not None:
+            self.retire(session)
+
+    def retire(self, session: Session) -> None:
+        """Close a session that is no longer pooled, in the background."""
+        task = asyncio.create_task(session.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def settled(self) -> None:
+        """Wait until every retired session has finished closing."""
+        while self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def close(self) -> None:
+        for gateway_id in list(self.sessions):
+            self.discard(gateway_id)
+        await self.settled()

@@ -1,0 +1,137 @@
+"""Fixtures for the conformance comparison: server-everything, its results direct and through
+Forge. The mesh here is this folder's own (own nats-server, own catalog database), so the e2e
+tests' mesh and catalog and this one's upstream never see each other."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forge.cli.demo import register
+from forge.cli.mesh import Mesh
+from forge.cli.tokens import mint
+from forge.embedded.nats import start_nats
+from tests.conformance import harness
+from tests.conformance.harness import Comparison, NodeProcess, ScenarioResult
+
+GATEWAY = "everything"
+
+
+_comparison: list[Comparison] = []
+
+
+@pytest.fixture(scope="session")
+def conformance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not harness.installed():
+        pytest.fail(harness.not_installed_reason(), pytrace=False)
+    return Path(tmp_path_factory.mktemp("conformance"))
+
+
+@pytest.fixture(scope="session")
+def everything(conformance_dir: Path) -> Iterator[NodeProcess]:
+    server = harness.start_everything(conformance_dir / "server-everything.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def conformance_mesh(conformance_dir: Path, postgres_server: Any) -> Iterator[Mesh]:
+    """Forge's mesh with its own nats-server: services of two meshes on one NATS would answer
+    each other's requests (the e2e mesh lives as long as the session too)."""
+    nats = start_nats(conformance_dir / "nats")
+    postgres_server.create_database("conformance_catalog")
+    mesh = Mesh(
+        state_dir=conformance_dir / "mesh",
+        env={"FORGE_LOG_LEVEL": "info"},
+        nats_url=nats.url,
+        catalog_url=postgres_server.dsn_for("conformance_catalog"),
+    )
+    try:
+        mesh.start()
+        yield mesh
+    finally:
+        mesh.stop()
+        nats.stop()
+
+
+def _wait_for_tool(mesh: Mesh, token: str, name: str, timeout: float = 15.0) -> None:
+    request = urllib.request.Request(
+        mesh.url + "/tools", headers={"Authorization": f"Bearer {token}"}
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            tools = json.load(response)
+        if any(t.get("name") == name for t in tools):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} never appeared in GET /tools")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def comparison(
+    request: pytest.FixtureRequest, conformance_dir: Path, everything: NodeProcess
+) -> Comparison:
+    """The whole suite run twice: against server-everything directly, then through Forge's
+    /mcp (with server-everything registered as gateway 'everything') via the auth shim.
+
+    When Forge cannot be reached at all (the mesh does not start, registration fails), every
+    scenario counts as an error through Forge, with that reason: one line per test, not one
+    traceback per test."""
+    scenarios = harness.server_scenarios()
+    assert scenarios, "the conformance suite lists no server scenarios"
+    seconds: dict[str, float] = {}
+
+    started = time.monotonic()
+    direct = harness.run_suite(everything.base + "/mcp", conformance_dir / "direct", scenarios)
+    seconds["direct"] = round(time.monotonic() - started, 1)
+
+    try:
+        mesh: Mesh = request.getfixturevalue("conformance_mesh")
+        token = mint(mesh.secret, "conformance@forge.local", admin=True)
+        register(mesh, token, GATEWAY, everything.base + "/mcp")
+        _wait_for_tool(mesh, token, f"{GATEWAY}-echo")
+        shim = harness.start_auth_shim(mesh.url, token, conformance_dir / "auth-shim.log")
+    except Exception as exc:
+        reason = f"Forge setup failed: {type(exc).__name__}: {exc}"[:1000]
+        forge = {s: ScenarioResult("error", failures={"setup": reason}) for s in scenarios}
+    else:
+        try:
+            started = time.monotonic()
+            forge = harness.run_suite(shim.base + "/mcp", conformance_dir / "forge", scenarios)
+            seconds["forge"] = round(time.monotonic() - started, 1)
+        finally:
+            shim.stop()
+
+    result = Comparison(scenarios, direct, forge, seconds)
+    harness.RESULTS.mkdir(exist_ok=True)
+    (harness.RESULTS / "latest.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    _comparison.append(result)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _comparison:
+        return
+    summary = _comparison[-1].summary()
+    terminalreporter.section("MCP conformance: server-everything direct vs through Forge")
+    brief = {k: v for k, v in summary.items() if k != "per_scenario"}
+    for line in json.dumps(brief, indent=1).splitlines():
+        terminalreporter.write_line(line)
+    setup = {r["forge"]["failures"].get("setup") for r in summary["per_scenario"].values()}
+    if len(setup) == 1 and None not in setup:
+        terminalreporter.write_line(f"through Forge, every scenario: {setup.pop()}")
+    else:
+        for name in summary["passed_direct_failed_through_forge"]:
+            why = summary["per_scenario"][name]["forge"]["failures"]
+            terminalreporter.write_line(f"through Forge, {name}: {json.dumps(why)[:240]}")
+    terminalreporter.write_line(f"per scenario: {harness.RESULTS / 'latest.json'}")
