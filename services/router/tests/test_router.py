@@ -162,3 +162,64 @@ async def test_discover_offers_the_modern_version(router: Router, membus: Memory
     result = msgspec.json.decode(await ask(membus, envelope("server/discover")))
     assert "2026-07-28" in result["supportedVersions"]
     assert result["resultType"] == "complete"
+
+
+async def test_tools_call_passes_every_other_param_member_through_to_the_upstream(
+    router: Router, membus: MemoryBus
+) -> None:
+    seen: list[Envelope] = []
+
+    async def upstream(env: Envelope) -> bytes:
+        seen.append(env)
+        return b'{"content":[]}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    params = (
+        b'{"name":"one-echo","arguments":{"a":1},"inputResponses":{"q":{"action":"accept"}},'
+        b'"requestState":"opaque-state","task":{"ttl":1000}}'
+    )
+    await ask(membus, envelope("tools/call", params))
+    sent = msgspec.json.decode(seen[0].params)
+    assert sent == {
+        "name": "echo",
+        "arguments": {"a": 1},
+        "inputResponses": {"q": {"action": "accept"}},
+        "requestState": "opaque-state",
+        "task": {"ttl": 1000},
+    }
+
+
+async def test_a_task_handle_names_its_gateway_and_tasks_requests_reach_it(
+    router: Router, membus: MemoryBus
+) -> None:
+    seen: list[Envelope] = []
+
+    async def upstream(env: Envelope) -> bytes:
+        seen.append(env)
+        if env.method == "tools/call":
+            return b'{"resultType":"task","taskId":"t-42","status":"working"}'
+        return b'{"taskId":"t-42","status":"completed","resultType":"complete"}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    handle = msgspec.json.decode(
+        await ask(membus, envelope("tools/call", b'{"name":"one-echo","task":{}}'))
+    )
+    assert handle["taskId"] == "g1~t-42"
+    polled = msgspec.json.decode(await ask(membus, envelope("tasks/get", b'{"taskId":"g1~t-42"}')))
+    assert polled["taskId"] == "g1~t-42" and polled["status"] == "completed"
+    assert msgspec.json.decode(seen[-1].params) == {"taskId": "t-42"}
+    with pytest.raises(InvalidParamsError):
+        await ask(membus, envelope("tasks/get", b'{"taskId":"nowhere~t-1"}'))
+
+
+async def test_a_legacy_task_handle_is_tagged_inside_its_task_member(
+    router: Router, membus: MemoryBus
+) -> None:
+    async def upstream(env: Envelope) -> bytes:
+        return b'{"task":{"taskId":"abc","status":"working"}}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    result = msgspec.json.decode(
+        await ask(membus, envelope("tools/call", b'{"name":"one-echo"}', era="legacy"))
+    )
+    assert result["task"]["taskId"] == "g1~abc"

@@ -13,8 +13,8 @@ from forge.core.errors import (
 )
 from forge.proto import mcp
 from forge.proto.envelope import Envelope
-from forge.router import contents
-from forge.router.context import Context, Handler, check_server, forward, with_params
+from forge.router import contents, tasks
+from forge.router.context import Context, Handler, check_server, forward, rewrite, with_params
 
 __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
 
@@ -63,20 +63,6 @@ async def ping(envelope: Envelope, ctx: Context) -> bytes:
     return b"{}"
 
 
-def _upstream_call_params(params: bytes, original_name: str) -> bytes:
-    """tools/call params for the upstream: its own tool name; arguments, _meta undecoded."""
-    try:
-        decoded = mcp.CALL_TOOL_PARAMS_DECODER.decode(params)
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError(f"invalid tools/call params: {exc}") from exc
-    upstream = b'{"name":' + _ENC.encode(original_name)
-    if len(decoded.arguments):
-        upstream += b',"arguments":' + bytes(decoded.arguments)
-    if len(decoded.meta):
-        upstream += b',"_meta":' + bytes(decoded.meta)
-    return upstream + b"}"
-
-
 async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     try:
@@ -88,13 +74,14 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         raise ToolNotFoundError(f"Unknown tool: {params.name}")
     if ctx.hooks.serves("tool_pre_invoke"):
         envelope = await ctx.hooks.run("tool_pre_invoke", envelope)
-    # Built from the params as the pre hook left them (it may have rewritten the arguments).
-    upstream_params = _upstream_call_params(bytes(envelope.params), tool.original_name)
+    # The params as the pre hook left them, with the upstream's own tool name; every other member
+    # (arguments, _meta, inputResponses, requestState, task, ...) passes through undecoded.
+    upstream_params = rewrite(bytes(envelope.params), "name", tool.original_name)
     forwarded = with_params(envelope, upstream_params)
     started = time.perf_counter()
     ok = False
     try:
-        result = await forward(forwarded, ctx, tool.gateway_id)
+        result = tasks.tag_result(await forward(forwarded, ctx, tool.gateway_id), tool.gateway_id)
         ok = True
     finally:
         ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
@@ -109,6 +96,7 @@ METHODS: dict[str, Handler] = {
     "ping": ping,
     "tools/call": call_tool,
     **contents.METHODS,
+    **tasks.METHODS,
 }
 
 
