@@ -38,9 +38,10 @@ test: install node ## run every test
 bench: install ## measure latency and throughput, direct and through Forge
 	$(PY) -m bench
 
-lint: install ## ruff and mypy
+lint: install ## ruff and mypy (strict, on every package's source)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src
 
 fmt: install ## format the code
 	.venv/bin/ruff format .

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import nats
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
@@ -102,7 +103,7 @@ async def _on_reconnected() -> None:
 class NatsBus:
     """The bus over a real NATS connection."""
 
-    def __init__(self, nc: nats.NATS) -> None:
+    def __init__(self, nc: NATS) -> None:
         self.nc = nc
         self._tasks: set[asyncio.Task[None]] = set()
         self._buckets: dict[str, Any] = {}
@@ -150,7 +151,8 @@ class NatsBus:
             raise ServiceUnavailableError(f"no service is answering on {subject}") from exc
         except nats.errors.TimeoutError as exc:
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
-        return msg.data
+        data: bytes = msg.data
+        return data
 
     async def serve(
         self, subject: str, handler: RequestHandler, *, queue: str | None = None

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
@@ -16,6 +17,7 @@ log = logging.getLogger("forge.service")
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `main(stop)` on uvloop where available; SIGTERM and SIGINT set `stop`."""
+    runner: Callable[[Coroutine[Any, Any, None]], None]
     try:
         import uvloop
 
