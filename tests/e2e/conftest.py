@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import httpx
 import pytest
 
 from forge.cli.demo import Demo, register, start_server
-from forge.cli.mesh import Mesh
+from forge.cli.mesh import Mesh, free_port, spawn, stop_process
 from forge.cli.tokens import mint
 
 # Short enough that the slow-upstream test finishes quickly, long enough for a loaded CI machine.
@@ -51,6 +53,43 @@ def demo(mesh: Mesh, admin_token: str) -> Iterator[dict[str, Any]]:
         yield gateway
     finally:
         server.stop()
+
+
+# A legacy initialize, as every session test opens one.
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def second_edge(mesh: Mesh) -> Iterator[str]:
+    """Another edge replica on its own port, sharing the mesh's bus and secrets."""
+    port = free_port()
+    env = mesh.service_env()
+    env["FORGE_EDGE_PORT"] = str(port)
+    with open(mesh.log_path("edge-2"), "ab") as log:
+        proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(mesh.tail("edge-2")) from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(proc)
 
 
 @pytest.fixture

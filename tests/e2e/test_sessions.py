@@ -2,50 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from forge.cli.mesh import Mesh, free_port, spawn, stop_process
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def second_edge(mesh: Mesh) -> Iterator[str]:
-    """Another edge replica on its own port, sharing the mesh's bus and secrets."""
-    port = free_port()
-    env = mesh.service_env()
-    env["FORGE_EDGE_PORT"] = str(port)
-    with open(mesh.log_path("edge-2"), "ab") as log:
-        proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(mesh.tail("edge-2")) from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        stop_process(proc)
+from forge.cli.mesh import Mesh
+from tests.e2e.conftest import INIT
 
 
 def call(session: str, request_id: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:

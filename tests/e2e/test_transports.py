@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,43 +16,9 @@ from httpx2.websockets import WebSocketUpgradeError
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from forge.cli.mesh import Mesh, free_port, spawn, stop_process
+from forge.cli.mesh import Mesh
+from tests.e2e.conftest import INIT
 from tests.e2e.mcp_ws import websocket_client
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def other_edge(mesh: Mesh) -> Iterator[str]:
-    """Another edge replica on its own port, sharing the mesh's bus and secrets."""
-    port = free_port()
-    env = mesh.service_env()
-    env["FORGE_EDGE_PORT"] = str(port)
-    with open(mesh.log_path("edge-transports"), "ab") as log:
-        proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(mesh.tail("edge-transports")) from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        stop_process(proc)
 
 
 async def events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
@@ -117,7 +82,7 @@ async def echo_server(mesh: Mesh, token: str, label: str) -> str:
 
 
 async def test_an_sse_session_answers_a_post_that_lands_on_another_replica(
-    mesh: Mesh, other_edge: str, admin_token: str, demo: dict[str, Any]
+    mesh: Mesh, second_edge: str, admin_token: str, demo: dict[str, Any]
 ) -> None:
     auth = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(headers=auth, timeout=30) as http:
@@ -125,7 +90,7 @@ async def test_an_sse_session_answers_a_post_that_lands_on_another_replica(
             received = events(stream)
             kind, endpoint = await anext(received)
             assert kind == "endpoint" and endpoint.startswith("/message?session_id=")
-            posted = await http.post(other_edge + endpoint, json=INIT)
+            posted = await http.post(second_edge + endpoint, json=INIT)
             assert posted.status_code == 202
             async with asyncio.timeout(10):
                 _, data = await anext(received)
@@ -136,7 +101,7 @@ async def test_an_sse_session_answers_a_post_that_lands_on_another_replica(
                 "method": "tools/call",
                 "params": {"name": "demo-echo", "arguments": {"text": "elsewhere"}},
             }
-            assert (await http.post(other_edge + endpoint, json=call)).status_code == 202
+            assert (await http.post(second_edge + endpoint, json=call)).status_code == 202
             async with asyncio.timeout(10):
                 _, data = await anext(received)
             answer = json.loads(data)
