@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
-from forge.core.errors import ForgeError
-from forge.proto.catalog import Snapshot
-from forge.proto.envelope import Envelope, Principal
+from forge.core.snapshot import load_snapshot
+from forge.proto.envelope import Envelope
 from forge.router.catalog import Catalog
 from forge.router.config import RouterConfig
 from forge.router.handlers import Context, dispatch
@@ -21,8 +19,6 @@ from forge.router.hooks import Hooks
 from forge.router.metrics import Metrics
 
 log = logging.getLogger("forge.router")
-_SNAPSHOT = msgspec.json.Decoder(Snapshot)
-_SYSTEM = Principal(subject="forge-router", is_admin=True)
 
 
 class Router:
@@ -67,25 +63,7 @@ class Router:
 
     async def load_catalog(self) -> None:
         """Ask the registry for the whole catalog, retrying until it answers."""
-        delay = 0.1
-        while True:
-            envelope = Envelope(
-                id="router-snapshot",
-                method="catalog.snapshot.get",
-                params=msgspec.Raw(b"{}"),
-                principal=_SYSTEM,
-                deadline=time.time() + self.config.snapshot_timeout_s,
-            )
-            try:
-                data = await rpc.call(
-                    self.bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), envelope
-                )
-                snapshot = _SNAPSHOT.decode(data)
-                break
-            except ForgeError as exc:
-                log.info("catalog registry not answering yet (%s); retrying", exc.message)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        snapshot = await load_snapshot(self.bus, "forge-router", self.config.snapshot_timeout_s)
         self.ctx.catalog.load(snapshot)
         pending, self._pending = self._pending or [], None
         for subject, data in pending:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Protocol
 
 import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import Bus
-from forge.core.errors import ForgeError
-from forge.proto.catalog import Deleted, Gateway, Snapshot
+from forge.core.snapshot import load_snapshot
+from forge.proto.catalog import Deleted, Gateway
 from forge.proto.envelope import Envelope, Principal
 
 log = logging.getLogger("forge.upstream_proxy.gateways")
 
-_SNAPSHOT = msgspec.json.Decoder(Snapshot)
 _GATEWAY = msgspec.json.Decoder(Gateway)
 _DELETED = msgspec.json.Decoder(Deleted)
 _SYSTEM = Principal(subject="forge-upstream-proxy", is_admin=True)
@@ -73,27 +70,7 @@ class Gateways:
 
     async def load(self) -> None:
         """Ask the registry for the catalog, retrying with backoff until it answers."""
-        delay = 0.1
-        while True:
-            envelope = Envelope(
-                id="upstream-proxy-snapshot",
-                method="catalog.snapshot.get",
-                params=msgspec.Raw(b"{}"),
-                principal=_SYSTEM,
-                deadline=time.time() + self.snapshot_timeout_s,
-            )
-            try:
-                data = await rpc.call(
-                    self.bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), envelope
-                )
-                snapshot = _SNAPSHOT.decode(data)
-                break
-            except ForgeError as exc:
-                log.info("catalog registry not answering yet (%s); retrying", exc.message)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                log.warning("the catalog registry sent a malformed snapshot; retrying")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        snapshot = await load_snapshot(self.bus, "forge-upstream-proxy", self.snapshot_timeout_s)
         self.by_id = {g.id: g for g in snapshot.gateways}
         for gateway_id in list(self.by_id):
             await self.listener.gateway_added(gateway_id)

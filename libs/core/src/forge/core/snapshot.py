@@ -1,0 +1,42 @@
+"""Loading the catalog snapshot at start: asked of the registry until it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import msgspec
+
+from forge.core import rpc, subjects
+from forge.core.bus import Bus
+from forge.core.errors import ForgeError
+from forge.proto.catalog import Snapshot
+from forge.proto.envelope import Envelope, Principal
+
+log = logging.getLogger("forge.snapshot")
+_SNAPSHOT = msgspec.json.Decoder(Snapshot)
+
+
+async def load_snapshot(bus: Bus, who: str, timeout_s: float) -> Snapshot:
+    """The whole catalog; retried with backoff while the registry is starting or unreachable."""
+    principal = Principal(subject=who, is_admin=True)
+    subject = subjects.registry(subjects.CATALOG, "snapshot", "get")
+    delay = 0.1
+    while True:
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method="catalog.snapshot.get",
+            params=msgspec.Raw(b"{}"),
+            principal=principal,
+            deadline=time.time() + timeout_s,
+        )
+        try:
+            return _SNAPSHOT.decode(await rpc.call(bus, subject, envelope))
+        except ForgeError as exc:
+            log.info("catalog registry not answering yet (%s); retrying", exc.message)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("the catalog registry sent a malformed snapshot; retrying")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
