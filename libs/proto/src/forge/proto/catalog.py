@@ -8,6 +8,21 @@ import msgspec
 
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 
+# The canonical upstream transports, keyed by every spelling accepted (ContextForge's included).
+TRANSPORTS = {
+    "streamablehttp": "streamablehttp",
+    "http": "streamablehttp",
+    "sse": "sse",
+    "websocket": "websocket",
+    "ws": "websocket",
+    "stdio": "stdio",
+}
+
+
+def canonical_transport(spelling: str) -> str | None:
+    """`STREAMABLEHTTP`, `streamable-http`, `http`, ... → `streamablehttp`; None if unknown."""
+    return TRANSPORTS.get(spelling.strip().lower().replace("-", "").replace("_", ""))
+
 
 class Gateway(msgspec.Struct, frozen=True):
     """A registered upstream MCP server."""

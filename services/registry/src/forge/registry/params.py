@@ -9,19 +9,11 @@ from urllib.parse import urlsplit
 import msgspec
 
 from forge.core.errors import InvalidParamsError
+from forge.proto.catalog import TRANSPORTS, canonical_transport
 
 T = TypeVar("T")
 MAX_NAME = 255
 MAX_URL = 2048
-# The canonical transports, keyed by every spelling accepted (ContextForge's included).
-TRANSPORTS = {
-    "streamablehttp": "streamablehttp",
-    "http": "streamablehttp",
-    "sse": "sse",
-    "websocket": "websocket",
-    "ws": "websocket",
-    "stdio": "stdio",
-}
 MAX_COMMAND = 64  # argv entries of a stdio gateway's command
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -96,7 +88,7 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
 
 
 def check_transport(transport: str) -> str:
-    canonical = TRANSPORTS.get(transport.strip().lower().replace("-", "").replace("_", ""))
+    canonical = canonical_transport(transport)
     if canonical is None:
         supported = ", ".join(sorted(set(TRANSPORTS.values())))
         raise InvalidParamsError(

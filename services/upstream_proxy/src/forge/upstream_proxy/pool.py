@@ -7,23 +7,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from forge.core.errors import UpstreamUnavailableError
-from forge.proto.catalog import Gateway
+from forge.proto.catalog import Gateway, canonical_transport
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.sessions import UpstreamSession
 from forge.upstream_proxy.sse import SseSession
 from forge.upstream_proxy.stdio import StdioSession
 from forge.upstream_proxy.websocket import WebSocketSession
-
-# Every spelling accepted for each transport (ContextForge's included).
-TRANSPORTS = {
-    "streamablehttp": "streamablehttp",
-    "http": "streamablehttp",
-    "sse": "sse",
-    "websocket": "websocket",
-    "ws": "websocket",
-    "stdio": "stdio",
-}
 
 
 class Session(Protocol):
@@ -51,7 +41,7 @@ class Session(Protocol):
 
 def transport_of(gateway: Gateway) -> str:
     """The canonical transport, or UpstreamUnavailableError naming the one we do not speak."""
-    kind = TRANSPORTS.get(gateway.transport.lower().replace("-", "").replace("_", ""))
+    kind = canonical_transport(gateway.transport)
     if kind is None:
         raise UpstreamUnavailableError(
             f"gateway {gateway.name!r} uses transport {gateway.transport!r}, "
