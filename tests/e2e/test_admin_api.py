@@ -125,3 +125,34 @@ async def test_health_needs_no_token(mesh: Mesh) -> None:
     async with httpx.AsyncClient(base_url=mesh.url) as http:
         assert (await http.get("/health")).status_code == 200
         assert (await http.get("/ready")).status_code == 200
+
+
+async def test_a_stdio_gateways_environment_values_never_come_back_from_the_api(
+    client: httpx.AsyncClient,
+) -> None:
+    import sys
+
+    command = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"]
+    created = await client.post(
+        "/gateways",
+        json={
+            "name": "stdio-secret",
+            "transport": "stdio",
+            "command": command,
+            "env": {"DEMO_API_KEY": "s3cret-value"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    gateway = created.json()
+    try:
+        for response in (
+            created,
+            await client.get(f"/gateways/{gateway['id']}"),
+            await client.get("/gateways"),
+        ):
+            assert "s3cret-value" not in response.text
+        assert gateway["env"] == {"DEMO_API_KEY": "********"}
+        body = await call(client, "stdio-secret-echo", {"text": "over stdio"})
+        assert body["result"]["content"][0]["text"] == "over stdio"
+    finally:
+        await client.delete(f"/gateways/{gateway['id']}")

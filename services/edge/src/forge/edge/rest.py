@@ -20,6 +20,7 @@ from forge.proto.envelope import Envelope, Principal
 
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
+REDACTED = "********"
 REST_TIMEOUT_S = 30.0
 
 
@@ -32,6 +33,14 @@ def error_response(exc: ForgeError, extra: dict[str, str] | None = None) -> Resp
     if exc.data is not None:
         body["data"] = exc.data
     return Response(_ENC.encode(body), exc.http_status, extra, media_type="application/json")
+
+
+def gateway_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A gateway with the values of its stdio environment hidden: they may be credentials."""
+    env = record.get("env")
+    if isinstance(env, dict) and env:
+        return {**record, "env": dict.fromkeys(env, REDACTED)}
+    return record
 
 
 def tool_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -171,9 +180,9 @@ class Admin:
 
     def routes(self) -> list[BaseRoute]:
         table: list[tuple[str, str, str, list[str], bool, int, View | None]] = [
-            ("/gateways", "gateways", "create", ["POST"], True, 201, None),
-            ("/gateways", "gateways", "list", ["GET"], False, 200, None),
-            ("/gateways/{id}", "gateways", "get", ["GET"], False, 200, None),
+            ("/gateways", "gateways", "create", ["POST"], True, 201, gateway_view),
+            ("/gateways", "gateways", "list", ["GET"], False, 200, gateway_view),
+            ("/gateways/{id}", "gateways", "get", ["GET"], False, 200, gateway_view),
             ("/gateways/{id}", "gateways", "delete", ["DELETE"], False, 200, None),
             ("/gateways/{id}/tools/refresh", "gateways", "refresh", ["POST"], False, 200, None),
             ("/tools", "tools", "list", ["GET"], False, 200, tool_view),
