@@ -121,7 +121,8 @@ async def test_unexpected_handler_failures_reply_internal_error_without_details(
 async def test_a_reply_subscriber_sees_publishes_and_answers_requests_later(bus: NatsBus) -> None:
     seen: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
 
-    async def on_message(data: bytes, reply: str) -> None:
+    async def on_message(subject: str, data: bytes, reply: str) -> None:
+        assert subject == "test.inflight"
         await seen.put((data, reply))
 
     sub = await bus.subscribe_with_reply("test.inflight", on_message)

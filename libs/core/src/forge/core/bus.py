@@ -34,7 +34,8 @@ KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
 EventHandler = Callable[[str, bytes], Awaitable[None]]
 # (payload, reply subject): the reply subject is "" for a plain publish, else where to `respond`.
-ReplyHandler = Callable[[bytes, str], Awaitable[None]]
+# (subject, data, reply subject or ""): for wildcard subscriptions carrying publishes and requests.
+ReplyHandler = Callable[[str, bytes, str], Awaitable[None]]
 
 
 class Subscription(Protocol):
@@ -191,7 +192,7 @@ class NatsBus:
         """
 
         async def on_message(msg: Msg) -> None:
-            await handler(msg.data, msg.reply or "")
+            await handler(msg.subject, msg.data, msg.reply or "")
 
         sub: Any = await self.nc.subscribe(subject, cb=on_message)
         return sub  # type: ignore[no-any-return]

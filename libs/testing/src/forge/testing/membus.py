@@ -103,7 +103,7 @@ class MemoryBus:
         self.inboxes[inbox] = answer
         try:
             async with asyncio.timeout(within_s):
-                await handler(payload, inbox)
+                await handler(subject, payload, inbox)
                 return await answer
         except TimeoutError as exc:
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
@@ -137,7 +137,7 @@ class MemoryBus:
             if sub.event and matches(sub.pattern, subject):
                 await sub.event(subject, payload)
             elif sub.replying and matches(sub.pattern, subject):
-                await sub.replying(payload, "")
+                await sub.replying(subject, payload, "")
 
     async def subscribe(self, subject: str, handler: EventHandler) -> _Sub:
         sub = _Sub(self, subject, None, event=handler)

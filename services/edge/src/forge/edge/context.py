@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from forge.core.bus import Bus
+from forge.core import subjects
+from forge.core.bus import Bus, Subscription
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.notices import Notices
@@ -23,6 +25,30 @@ class Edge:
     # Set at shutdown: long-lived streams end so that the HTTP server can drain.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     notices: Notices = field(init=False)
+    # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
+    # (not one per call: a subscription per call costs NATS and nats-py more than the call).
+    waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
+    _streams: Subscription | None = None
+    _streams_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.notices = Notices(self.bus)
+
+    async def await_stream(self, request_id: str, on_message: Callable[[bytes, str], None]) -> None:
+        """Send `forge.stream.<request_id>` messages to `on_message` until `forget_stream`."""
+        if self._streams is None:
+            async with self._streams_lock:
+                if self._streams is None:
+                    self._streams = await self.bus.subscribe_with_reply(
+                        subjects.stream("*"), self._on_stream
+                    )
+        self.waiting[request_id] = on_message
+
+    def forget_stream(self, request_id: str) -> None:
+        self.waiting.pop(request_id, None)
+
+    async def _on_stream(self, subject: str, data: bytes, reply: str) -> None:
+        # Every replica hears every stream; only the one holding the request acts on it.
+        waiter = self.waiting.get(subjects.request_of(subject))
+        if waiter is not None:
+            waiter(data, reply)

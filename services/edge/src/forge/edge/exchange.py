@@ -91,11 +91,7 @@ class Exchange:
             return await rpc.call(bus, subjects.ROUTER_RPC, envelope)
         # Subscribe before the router sees the envelope, so no early message is lost.
         inflight: asyncio.Queue[tuple[bytes, str] | None] = asyncio.Queue()
-
-        async def on_message(data: bytes, reply: str) -> None:
-            inflight.put_nowait((data, reply))
-
-        sub = await bus.subscribe_with_reply(subjects.stream(envelope.id), on_message)
+        await self.edge.await_stream(envelope.id, lambda *item: inflight.put_nowait(item))
         work = asyncio.ensure_future(rpc.call(bus, subjects.ROUTER_RPC, envelope))
         work.add_done_callback(lambda _: inflight.put_nowait(None))
         try:
@@ -104,7 +100,7 @@ class Exchange:
             return work.result()
         finally:
             work.cancel()
-            await sub.unsubscribe()
+            self.edge.forget_stream(envelope.id)
 
     async def reply(
         self,
