@@ -109,7 +109,7 @@ async def test_an_elicitation_is_asked_on_the_stream_and_the_answer_reaches_the_
 ) -> None:
     gw = upstream(request, transport)
     await start_proxy(gw)
-    env = tool_call("ask", question="Favourite colour?")
+    env = from_legacy_client(tool_call("ask", question="Favourite colour?"))
     answer = reply_with({"action": "accept", "content": {"answer": "blue"}})
     async with ClientStream(bus, env.id, answer) as stream:
         result = await call(bus, gw, env)
@@ -126,11 +126,11 @@ async def test_sampling_and_roots_requests_are_answered_by_the_client(
     sampled = reply_with(
         {"role": "assistant", "content": {"type": "text", "text": "a haiku"}, "model": "m"}
     )
-    env = tool_call("sample", prompt="Write a haiku")
+    env = from_legacy_client(tool_call("sample", prompt="Write a haiku"))
     async with ClientStream(bus, env.id, sampled) as stream:
         assert text_of(await call(bus, gw, env)) == "a haiku"
     assert stream.asked[0]["method"] == "sampling/createMessage"
-    env = tool_call("roots")
+    env = from_legacy_client(tool_call("roots"))
     async with ClientStream(bus, env.id, reply_with({"roots": [{"uri": "file:///work"}]})):
         result = msgspec.json.decode(await call(bus, gw, env))
     assert result["structuredContent"] == {"result": ["file:///work"]}
@@ -142,7 +142,7 @@ async def test_an_elicitation_no_client_listens_for_is_refused_at_once(
     gw = stdio_gateway()
     await start_proxy(gw)
     with pytest.raises(ForgeError) as caught:
-        await call(bus, gw, tool_call("ask", question="Anyone?"))
+        await call(bus, gw, from_legacy_client(tool_call("ask", question="Anyone?")))
     # The SDK turns the refused elicitation into the tool call's error: method not found.
     assert caught.value.to_object().code == -32601
 

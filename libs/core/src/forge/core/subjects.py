@@ -27,6 +27,14 @@ def upstream(gateway_id: str, op: str) -> str:
     return f"forge.upstream.{gateway_id}.{op}"
 
 
+RESUME_PREFIX = "forge.upstream.resume."
+
+
+def resume(replica_id: str) -> str:
+    """One upstream-proxy replica's held calls: modern clients' retries with `requestState`."""
+    return RESUME_PREFIX + replica_id
+
+
 def upstream_any(op: str) -> str:
     """One operation for every gateway: what an upstream-proxy replica serves."""
     return f"forge.upstream.*.{op}"

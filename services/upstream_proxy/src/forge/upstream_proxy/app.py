@@ -14,10 +14,11 @@ from forge.core.errors import UpstreamUnavailableError
 from forge.proto.envelope import Envelope
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.handlers import Context, call, discover, serve_pinned
+from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
 from forge.upstream_proxy.inflight import Calls
 from forge.upstream_proxy.leases import Leases
 from forge.upstream_proxy.pool import Pool, transport_of
+from forge.upstream_proxy.resume import Resumes
 from forge.upstream_proxy.stdio import StdioSession
 
 log = logging.getLogger("forge.upstream_proxy")
@@ -48,12 +49,19 @@ class UpstreamProxy:
             serve=self._serve_pinned,
             acquired=self._lease_acquired,
         )
+        self.resumes = Resumes(bus, self.replica, timeout_s=config.resume_timeout_s)
         self.ctx = Context(
-            bus=bus, gateways=self.gateways, pool=self.pool, calls=self.calls, leases=self.leases
+            bus=bus,
+            gateways=self.gateways,
+            pool=self.pool,
+            calls=self.calls,
+            leases=self.leases,
+            resumes=self.resumes,
         )
 
     async def start(self) -> None:
         await self.calls.start()
+        await self.resumes.start(lambda held, envelope: run_held(held, envelope, self.ctx))
         await self.leases.start()
         await self.gateways.start()
         await rpc.serve_envelopes(self.bus, subjects.upstream_any("rpc"), self._call, queue=QUEUE)
@@ -63,11 +71,13 @@ class UpstreamProxy:
         await self.bus.serve(subjects.UPSTREAM_HEALTH, self._health, queue=QUEUE)
 
     async def release(self) -> None:
-        """Give up every stdio lease while the bus still works, so others take over at once."""
+        """Give up held calls and stdio leases while the bus works (others take over at once)."""
+        self.resumes.close()
         await self.leases.close()
 
     async def close(self) -> None:
         await self.leases.close()  # a no-op after `release`
+        self.resumes.close()
         await self.pool.close()  # stdio children die with their sessions
 
     async def gateway_added(self, gateway_id: str) -> None:

@@ -16,3 +16,5 @@ class UpstreamProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     # stdio leases: renewed this often, forgotten this long after a holder's last renewal.
     lease_renew_s: float = 5.0
     lease_ttl_s: float = 15.0
+    # How long a call held for a modern client's input_required round waits for its retry.
+    resume_timeout_s: float = 300.0

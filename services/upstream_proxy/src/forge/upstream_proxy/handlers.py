@@ -20,10 +20,11 @@ from forge.core.errors import (
 )
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
-from forge.upstream_proxy import mrtr
+from forge.upstream_proxy import mrtr, resume
 from forge.upstream_proxy.discovery import discover_all
 from forge.upstream_proxy.eras import complete_result
 from forge.upstream_proxy.gateways import Gateways
+from forge.upstream_proxy.held import Answered, Held
 from forge.upstream_proxy.inflight import CallCancelledError, Calls, InFlight
 from forge.upstream_proxy.leases import Leases
 from forge.upstream_proxy.pool import Pool, Session, identity, transport_of
@@ -59,6 +60,7 @@ class Context:
     pool: Pool
     calls: Calls
     leases: Leases
+    resumes: resume.Resumes
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -76,27 +78,69 @@ async def call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
     gateway = ctx.gateways.get(gateway_id) or await ctx.gateways.fetch(
         gateway_id, envelope.deadline
     )
+    state = resume.request_state(bytes(envelope.params))
+    if state is not None and await _legacy(envelope, gateway, ctx):
+        # A legacy upstream knows no requestState: this is the retry of a call Forge holds.
+        return await ctx.resumes.resume(envelope, gateway.id, state)
     if transport_of(gateway) == "stdio" and not ctx.leases.holds(gateway.id):
         return await _pinned(envelope, gateway.id, "pinned-rpc", ctx)
     return await call_here(envelope, gateway, ctx)
 
 
+async def _legacy(envelope: Envelope, gateway: Gateway, ctx: Context) -> bool:
+    if transport_of(gateway) != "streamablehttp":
+        return True  # SSE, WebSocket and stdio sessions speak the handshake era only
+    session = ctx.pool.get(gateway)
+    if session.era is None:
+        try:
+            async with asyncio.timeout(_budget(envelope, gateway)):
+                await session.open()
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
+    return session.era == "legacy"
+
+
 async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
     """The call on this replica's own session, with its in-flight messages and cancel."""
     session = ctx.pool.get(gateway)
+    if envelope.protocol is None or envelope.protocol.era == "modern":
+        # Held, so that a legacy upstream's questions can go to the client as input_required.
+        return await run_held(Held(ctx.bus, session, envelope, gateway.id), envelope, ctx)
     with ctx.calls.track(envelope) as inflight:
         try:
             async with asyncio.timeout(_budget(envelope, gateway)):
-                result = await inflight.race(_exchange(session, envelope, inflight))
+                return await inflight.race(_exchange(session, envelope, inflight))
         except CallCancelledError as exc:
             _tell_cancel(session, inflight, ctx)
             raise RequestCancelledError("the client cancelled the request") from exc
         except TimeoutError as exc:
             _tell_cancel(session, inflight, ctx)  # the upstream may stop working on it
             raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
+
+
+async def run_held(held: Held, envelope: Envelope, ctx: Context) -> bytes:
+    """A modern client's call (or its retry) until the upstream answers or asks the client."""
+    session = held.session
+    try:
+        budget = _budget(envelope, session.gateway)
+    except DeadlineExceededError:
+        held.drop("the call ran out of time")
+        raise
+    with ctx.calls.follow(envelope, held.inflight):
+        try:
+            async with asyncio.timeout(budget):
+                result = await held.wait(lambda: ctx.resumes.hold(held))
+        except Answered as asked:
+            return asked.result
+        except CallCancelledError as exc:
+            held.drop("the client cancelled the request")
+            raise RequestCancelledError("the client cancelled the request") from exc
+        except TimeoutError as exc:
+            held.drop("the call ran out of time")  # the upstream may stop working on it
+            label = session.label
+            raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
     # A modern client validates results strictly; a legacy upstream omits the modern fields.
-    client_modern = envelope.protocol is None or envelope.protocol.era == "modern"
-    if client_modern and session.era == "legacy":
+    if session.era == "legacy":
         result = complete_result(envelope.method, result)
     return result
 
@@ -104,7 +148,7 @@ async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes
 async def _exchange(session: Session, envelope: Envelope, inflight: InFlight) -> bytes:
     params = bytes(envelope.params)
     result = await session.request(envelope.method, params, inflight)
-    if inflight.legacy_client and session.era == "modern":
+    if session.era == "modern":
         # A legacy client knows no input_required results: Forge asks it the questions.
         result = await mrtr.complete(session, envelope.method, params, inflight, result)
     return result

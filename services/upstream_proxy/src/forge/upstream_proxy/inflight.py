@@ -35,6 +35,8 @@ log = logging.getLogger("forge.upstream_proxy.inflight")
 T = TypeVar("T")
 # Sends a JSON-RPC message (the client's answer to a server request) back upstream.
 Reply = Callable[[bytes], Awaitable[None]]
+# Takes a server-to-client request instead of the stream (a call held for a modern client).
+OnRequest = Callable[[Message, Reply], Awaitable[None]]
 SERVER_REQUESTS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
 _ENC = msgspec.json.Encoder()
 _ERROR = msgspec.json.Decoder(ResponseError)
@@ -63,6 +65,7 @@ class InFlight:
         self.client_capabilities = declared
         self.upstream_id: RequestId | None = None  # set by the session once the request is sent
         self.cancelled = asyncio.Event()
+        self.on_request: OnRequest | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def race(self, work: Awaitable[T]) -> T:
@@ -84,6 +87,9 @@ class InFlight:
         """A message the upstream sent while this call was in flight."""
         if message.id is msgspec.UNSET or message.id is None:
             await self.notify(raw)
+            return
+        if self.on_request is not None:
+            await self.on_request(message, reply)
             return
         task = asyncio.create_task(self._ask(message, raw, reply))
         self._tasks.add(task)
@@ -164,13 +170,22 @@ class Calls:
     @contextmanager
     def track(self, envelope: Envelope) -> Iterator[InFlight]:
         inflight = InFlight(self.bus, envelope)
+        try:
+            with self.follow(envelope, inflight):
+                yield inflight
+        finally:
+            inflight.close()
+
+    @contextmanager
+    def follow(self, envelope: Envelope, inflight: InFlight) -> Iterator[None]:
+        """`inflight` serves `envelope` now (a held call's retry): its stream, its cancel."""
+        inflight.id, inflight.deadline = envelope.id, envelope.deadline
         self.by_id[envelope.id] = inflight
         try:
-            yield inflight
+            yield
         finally:
             if self.by_id.get(envelope.id) is inflight:
                 del self.by_id[envelope.id]
-            inflight.close()
 
     async def _on_cancel(self, subject: str, data: bytes) -> None:
         inflight = self.by_id.get(subjects.request_of(subject))

@@ -1,0 +1,128 @@
+"""Held calls by requestState: any replica's retry reaches the replica holding the call."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from forge.core import rpc, subjects
+from forge.core.bus import Bus, Headers
+from forge.core.errors import InvalidParamsError, ServiceUnavailableError
+from forge.proto.envelope import ENCODER, Envelope
+from forge.upstream_proxy.held import Held
+
+# requestState = "forge1." + the holder's resume subject + "." + the held call's random key.
+STATE_PREFIX = "forge1."
+_STATE = re.compile(r"forge1\.(forge\.upstream\.resume\.[0-9a-f]{32})\.([0-9a-f]{32})")
+GATEWAY_HEADER = "Forge-Gateway"
+UNKNOWN_STATE = "unknown or expired requestState: start the call again without it"
+# Answer this long before the retry's deadline, so the answer still reaches the router in time.
+HOP_MARGIN_S = 0.05
+# Runs a held call until its next answer: its result, or its next input_required result.
+Run = Callable[[Held, Envelope], Awaitable[bytes]]
+
+
+class _Retry(msgspec.Struct):
+    requestState: str | None = None
+    inputResponses: dict[str, msgspec.Raw] | None = None
+
+
+_RETRY = msgspec.json.Decoder(_Retry)
+
+
+def request_state(params: bytes) -> str | None:
+    """The requestState of a retry's params, if any (decided without decoding, mostly)."""
+    if b'"requestState"' not in params:
+        return None
+    try:
+        return _RETRY.decode(params).requestState
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidParamsError("requestState must be a string") from exc
+
+
+class Resumes:
+    """This replica's held calls, served on its own subject `forge.upstream.resume.<replica>`."""
+
+    def __init__(self, bus: Bus, replica: str, *, timeout_s: float) -> None:
+        self.bus = bus
+        self.subject = subjects.resume(replica)
+        self.timeout_s = timeout_s
+        self.held: dict[str, Held] = {}
+        self._run: Run | None = None
+
+    async def start(self, run: Run) -> None:
+        self._run = run
+        await self.bus.serve(self.subject, self._serve)
+
+    def hold(self, held: Held) -> str:
+        """Keep `held` for the client's retry (at most `timeout_s`); its requestState."""
+        held.key = secrets.token_hex(16)  # unguessable: the state is all a retry needs
+        self.held[held.key] = held
+        loop = asyncio.get_running_loop()
+        held.expiry = loop.call_later(self.timeout_s, self._expire, held)
+        return f"{STATE_PREFIX}{self.subject}.{held.key}"
+
+    async def resume(self, envelope: Envelope, gateway_id: str, state: str) -> bytes:
+        """The retry of a held call, wherever it is held: its result or next round."""
+        match = _STATE.fullmatch(state)
+        if match is None:
+            raise InvalidParamsError(UNKNOWN_STATE)
+        subject, key = match.groups()
+        if subject == self.subject:
+            return await self._resume_here(envelope, gateway_id, key)
+        try:
+            data = await self.bus.request(
+                subject,
+                ENCODER.encode(envelope),
+                deadline=envelope.deadline - HOP_MARGIN_S,
+                headers={GATEWAY_HEADER: gateway_id},
+            )
+        except ServiceUnavailableError as exc:  # the holder is gone, and its calls with it
+            raise InvalidParamsError(UNKNOWN_STATE) from exc
+        return rpc.unwrap(data)
+
+    async def _serve(self, data: bytes, headers: Headers) -> bytes:
+        gateway_id = headers.get(GATEWAY_HEADER, "")
+
+        async def handle(envelope: Envelope) -> bytes:
+            state = request_state(bytes(envelope.params)) or ""
+            match = _STATE.fullmatch(state)
+            if match is None or match.group(1) != self.subject:
+                raise InvalidParamsError(UNKNOWN_STATE)
+            return await self._resume_here(envelope, gateway_id, match.group(2))
+
+        return await rpc.answer(handle, data, self.subject)
+
+    async def _resume_here(self, envelope: Envelope, gateway_id: str, key: str) -> bytes:
+        held = self.held.get(key)
+        # Only the caller who started it, on the same gateway, may go on with it.
+        if held is None or held.gateway_id != gateway_id:
+            raise InvalidParamsError(UNKNOWN_STATE)
+        if held.principal != envelope.principal.subject:
+            raise InvalidParamsError(UNKNOWN_STATE)
+        del self.held[key]
+        if held.expiry is not None:
+            held.expiry.cancel()
+        try:
+            responses = _RETRY.decode(envelope.params).inputResponses or {}
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            held.drop("the client sent malformed inputResponses")
+            raise InvalidParamsError("inputResponses must be an object") from exc
+        await held.answer(responses)
+        assert self._run is not None  # set by start
+        return await self._run(held, envelope)
+
+    def _expire(self, held: Held) -> None:
+        if self.held.get(held.key) is held:
+            del self.held[held.key]
+            held.drop("the client did not answer in time")
+
+    def close(self) -> None:
+        """Give up every held call (the bus drains their subscription)."""
+        for held in list(self.held.values()):
+            held.drop("the gateway's proxy is shutting down")
+        self.held.clear()
