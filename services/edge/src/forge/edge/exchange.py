@@ -42,6 +42,13 @@ LOCAL_METHODS = frozenset(
 Deliver = Callable[[bytes], Awaitable[None]]
 
 
+async def _after(previous: asyncio.Future[None] | None, delivery: Awaitable[None]) -> None:
+    """Deliver once the previous message has gone: the client sees them in arrival order."""
+    if previous is not None:
+        await asyncio.wait([previous])
+    await delivery
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who sends a message, on which endpoint, in which protocol and session."""
@@ -89,18 +96,23 @@ class Exchange:
         bus = self.edge.bus
         if deliver is None or request.method in LOCAL_METHODS:
             return await rpc.call(bus, subjects.ROUTER_RPC, envelope)
-        # Subscribe before the router sees the envelope, so no early message is lost.
-        inflight: asyncio.Queue[tuple[bytes, str] | None] = asyncio.Queue()
-        await self.edge.await_stream(envelope.id, lambda *item: inflight.put_nowait(item))
-        work = asyncio.ensure_future(rpc.call(bus, subjects.ROUTER_RPC, envelope))
-        work.add_done_callback(lambda _: inflight.put_nowait(None))
+        # Registered before the router sees the envelope, so no early message is lost. Messages
+        # are rare: each is delivered in order by a chain of small tasks, made only when one
+        # arrives, so the common call costs no task and no queue.
+        chain: list[asyncio.Future[None]] = []
+
+        def on_message(data: bytes, reply: str) -> None:
+            previous = chain[-1] if chain else None
+            chain.append(asyncio.ensure_future(_after(previous, deliver(to_client(data, reply)))))
+
+        await self.edge.await_stream(envelope.id, on_message)
         try:
-            while (item := await inflight.get()) is not None:
-                await deliver(to_client(*item))
-            return work.result()
+            result = await rpc.call(bus, subjects.ROUTER_RPC, envelope)
         finally:
-            work.cancel()
             self.edge.forget_stream(envelope.id)
+            if chain:
+                await asyncio.gather(*chain, return_exceptions=True)
+        return result
 
     async def reply(
         self,

@@ -103,7 +103,8 @@ async def _legacy(envelope: Envelope, gateway: Gateway, ctx: Context) -> bool:
 async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
     """The call on this replica's own session, with its in-flight messages and cancel."""
     session = ctx.pool.get(gateway)
-    if envelope.protocol is None or envelope.protocol.era == "modern":
+    client_modern = envelope.protocol is None or envelope.protocol.era == "modern"
+    if client_modern and await _legacy(envelope, gateway, ctx):
         # Held, so that a legacy upstream's questions can go to the client as input_required.
         return await run_held(Held(ctx.bus, session, envelope, gateway.id), envelope, ctx)
     with ctx.calls.track(envelope) as inflight:
@@ -148,7 +149,8 @@ async def run_held(held: Held, envelope: Envelope, ctx: Context) -> bytes:
 async def _exchange(session: Session, envelope: Envelope, inflight: InFlight) -> bytes:
     params = bytes(envelope.params)
     result = await session.request(envelope.method, params, inflight)
-    if session.era == "modern":
+    client_legacy = envelope.protocol is not None and envelope.protocol.era == "legacy"
+    if client_legacy and session.era == "modern":
         # A legacy client knows no input_required results: Forge asks it the questions.
         result = await mrtr.complete(session, envelope.method, params, inflight, result)
     return result
