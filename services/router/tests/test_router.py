@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 import pytest
+from router_harness import envelope
 
 from forge.core import rpc, subjects
 from forge.core.errors import InvalidParamsError, MethodNotFoundError, NotFoundError
 from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
-from forge.proto.envelope import Envelope, Principal, Protocol
+from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import Tool
 from forge.router.app import Router
 from forge.router.config import RouterConfig
@@ -25,20 +24,6 @@ ADD = ToolRecord(
 )
 SERVER = Server(id="s1", name="only-echo", associated_tools=["t1"])
 ME = Principal(subject="tester")
-
-
-def envelope(
-    method: str, params: bytes = b"{}", *, era: str = "modern", server_id: str | None = None
-) -> Envelope:
-    return Envelope(
-        id="r1",
-        method=method,
-        params=msgspec.Raw(params),
-        principal=ME,
-        deadline=time.time() + 5,
-        protocol=Protocol(version="2026-07-28" if era == "modern" else "2025-11-25", era=era),
-        server_id=server_id,
-    )
 
 
 @pytest.fixture
