@@ -9,7 +9,7 @@ from router_harness import envelope
 from forge.core import rpc, subjects
 from forge.core.errors import InvalidParamsError, MethodNotFoundError, NotFoundError
 from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
-from forge.proto.envelope import Envelope, Principal
+from forge.proto.envelope import Envelope
 from forge.proto.mcp import Tool
 from forge.router.app import Router
 from forge.router.config import RouterConfig
@@ -23,7 +23,6 @@ ADD = ToolRecord(
     id="t2", name="one-add", original_name="add", gateway_id="g1", tool=Tool(name="add")
 )
 SERVER = Server(id="s1", name="only-echo", associated_tools=["t1"])
-ME = Principal(subject="tester")
 
 
 @pytest.fixture
