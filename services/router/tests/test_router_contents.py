@@ -186,9 +186,12 @@ async def test_subscribe_reaches_only_gateways_that_support_it_and_answers_empty
     sub = envelope("resources/subscribe", b'{"uri":"file:///readme"}', era="legacy")
     assert await ask(membus, sub) == {}
     assert upstream.last()[:2] == ("g1", "resources/subscribe")
-    unsub = envelope("resources/unsubscribe", b'{"uri":"file:///logo.png"}', era="legacy")
-    assert await ask(membus, unsub) == {}
+    logo = envelope("resources/subscribe", b'{"uri":"file:///logo.png"}', era="legacy")
+    assert await ask(membus, logo) == {}
     assert len(upstream.seen) == 1  # mirror does not declare resources.subscribe
+    unsub = envelope("resources/unsubscribe", b'{"uri":"file:///readme"}', era="legacy")
+    assert await ask(membus, unsub) == {}
+    assert len(upstream.seen) == 1  # other clients of the upstream session may still watch it
     unknown = envelope("resources/subscribe", b'{"uri":"x:/y"}', era="legacy")
     assert await ask(membus, unknown) == {}  # accepted, as upstreams accept it; never fires
     assert len(upstream.seen) == 1
@@ -211,7 +214,7 @@ async def test_discovery_and_initialize_declare_resources_prompts_completions_lo
     params = b'{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c"}}'
     initialized = await ask(membus, envelope("initialize", params, era="legacy"))
     for capabilities in (discovered["capabilities"], initialized["capabilities"]):
-        assert capabilities["resources"] == {"subscribe": False, "listChanged": True}
+        assert capabilities["resources"] == {"subscribe": True, "listChanged": True}
         assert capabilities["prompts"] == {"listChanged": True}
         assert {"completions", "logging", "tools"} <= capabilities.keys()
 

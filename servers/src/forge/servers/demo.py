@@ -9,11 +9,12 @@ import argparse
 import asyncio
 import os
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import uvicorn
 import uvloop
 from mcp import MCPError
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     Context,
@@ -24,7 +25,16 @@ from mcp.server.mcpserver import (
     Resolve,
     Sample,
 )
-from mcp.types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent
+from mcp.server.session import ServerSession
+from mcp.types import (
+    CreateMessageResult,
+    EmptyResult,
+    ListRootsResult,
+    SamplingMessage,
+    SubscribeRequestParams,
+    TextContent,
+    UnsubscribeRequestParams,
+)
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -171,6 +181,42 @@ def readme() -> str:
 def numbers(n: str) -> str:
     """The numbers from 1 to n as a JSON list."""
     return str(list(range(1, int(n) + 1)))
+
+
+# Legacy resource subscriptions: uri -> the subscribed connections' sessions, one per connection
+# (the SDK hands each request a session of its own over the connection's channels).
+_subscribers: dict[str, dict[int, ServerSession]] = {}
+
+
+def _connection_of(session: ServerSession) -> int:
+    return id(getattr(session, "_connection", session))
+
+
+async def _subscribe(ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+    _subscribers.setdefault(str(params.uri), {})[_connection_of(ctx.session)] = ctx.session
+    return EmptyResult()
+
+
+async def _unsubscribe(
+    ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams
+) -> EmptyResult:
+    _subscribers.get(str(params.uri), {}).pop(_connection_of(ctx.session), None)
+    return EmptyResult()
+
+
+demo._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, _subscribe)
+demo._lowlevel_server.add_request_handler(
+    "resources/unsubscribe", UnsubscribeRequestParams, _unsubscribe
+)
+
+
+@demo.tool()
+async def touch(uri: str) -> int:
+    """Tell the sessions subscribed to `uri` that it changed; how many were told."""
+    sessions = list(_subscribers.get(uri, {}).values())
+    for session in sessions:
+        await session.send_resource_updated(uri)
+    return len(sessions)
 
 
 def legacy_only(app: ASGIApp) -> ASGIApp:

@@ -93,6 +93,12 @@ def session(session_id: str) -> str:
     return f"forge.session.{session_id}"
 
 
+def resource_updated(gateway_id: str) -> str:
+    """`notifications/resources/updated` a legacy upstream sent outside any call."""
+    return f"forge.resource.updated.{gateway_id}"
+
+
+RESOURCE_UPDATED_ANY = "forge.resource.updated.*"
 INBOX_PREFIX = "_INBOX."
 
 

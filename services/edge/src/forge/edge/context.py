@@ -1,4 +1,4 @@
-"""What every edge transport shares: settings, bus, authenticator, sessions, catalog notices."""
+"""What every edge transport shares: settings, bus, authenticator, sessions, notices, updates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.notices import Notices
 from forge.edge.sessions import Sessions
+from forge.edge.updates import Updates
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Edge:
     # Set at shutdown: long-lived streams end so that the HTTP server can drain.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     notices: Notices = field(init=False)
+    updates: Updates = field(init=False)
     # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
     # (not one per call: a subscription per call costs NATS and nats-py more than the call).
     waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
@@ -33,6 +35,7 @@ class Edge:
 
     def __post_init__(self) -> None:
         self.notices = Notices(self.bus)
+        self.updates = Updates(self.bus)
 
     async def await_stream(self, request_id: str, on_message: Callable[[bytes, str], None]) -> None:
         """Send `forge.stream.<request_id>` messages to `on_message` until `forget_stream`."""

@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from forge.core import rpc, subjects
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
@@ -21,7 +23,8 @@ from forge.edge.messages import (
     reply_target,
     to_client,
 )
-from forge.proto import jsonrpc
+from forge.edge.updates import SUBSCRIBE_METHODS, control
+from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol
 
 # Methods the router answers from its own state: nothing can stream while they run.
@@ -94,6 +97,10 @@ class Exchange:
         )
         TRACEPARENT.set(new_traceparent(caller.traceparent))
         bus = self.edge.bus
+        if request.method in SUBSCRIBE_METHODS:
+            result = await rpc.call(bus, subjects.ROUTER_RPC, envelope)
+            await self._subscribed(request, caller)
+            return result
         if deliver is None or request.method in LOCAL_METHODS:
             return await rpc.call(bus, subjects.ROUTER_RPC, envelope)
         # Registered before the router sees the envelope, so no early message is lost. Messages
@@ -113,6 +120,19 @@ class Exchange:
             if chain:
                 await asyncio.gather(*chain, return_exceptions=True)
         return result
+
+    async def _subscribed(self, request: Request, caller: Caller) -> None:
+        """Tell the replica holding the session's stream which URIs it now watches."""
+        if caller.session is None:
+            return
+        try:
+            uri = mcp.NAMED_PARAMS_DECODER.decode(request.params).uri  # the router checked it
+        except msgspec.DecodeError:
+            return
+        if uri is not None:
+            bus = self.edge.bus
+            await bus.publish(subjects.session(caller.session), control(request.method, uri))
+            await bus.flush()  # before the client hears that it is subscribed
 
     async def reply(
         self,

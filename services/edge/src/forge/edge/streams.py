@@ -13,6 +13,7 @@ from forge.edge.context import Edge
 from forge.edge.http import Receive, Send
 from forge.edge.notices import ALL_KINDS, LIST_CHANGED, PROMPTS, RESOURCES, TOOLS
 from forge.edge.sse import EventStream, pump
+from forge.edge.updates import Watch
 from forge.proto import jsonrpc
 
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
@@ -56,9 +57,11 @@ async def serve(
     """
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     sub: Subscription | None = None
+    watch = Watch(queue.put_nowait)  # the session's resource subscriptions
 
     async def on_session(subject: str, data: bytes) -> None:
-        queue.put_nowait(data)
+        if not watch.control(data):
+            queue.put_nowait(data)
 
     def on_notice(kinds: frozenset[str]) -> None:
         assert render is not None
@@ -68,6 +71,7 @@ async def serve(
     try:
         if session_sid is not None:
             sub = await edge.bus.subscribe(subjects.session(session_sid), on_session)
+            await edge.updates.add(watch)
         if render is not None:
             await edge.notices.add(on_notice)
         await edge.bus.flush()
@@ -81,6 +85,7 @@ async def serve(
             await stream.close()
     finally:
         edge.notices.remove(on_notice)
+        edge.updates.remove(watch)
         if sub is not None:
             await sub.unsubscribe()
 

@@ -20,6 +20,7 @@ from forge.edge.exchange import Caller, Exchange
 from forge.edge.http import Receive, Scope, Send
 from forge.edge.mcp_http import LEGACY_DEFAULT, negotiated
 from forge.edge.messages import Request, parse
+from forge.edge.updates import Watch
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 
@@ -38,6 +39,7 @@ class _Connection:
         self.caller = caller
         self.lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.watch = Watch(lambda message: self._spawn(self.send(message)))
 
     async def send(self, message: bytes) -> None:
         async with self.lock:
@@ -49,7 +51,8 @@ class _Connection:
             self._spawn(self.send(message))
 
     async def on_session(self, subject: str, data: bytes) -> None:
-        await self.send(data)
+        if not self.watch.control(data):
+            await self.send(data)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -125,9 +128,11 @@ class WsEndpoint:
         try:
             sub = await self.edge.bus.subscribe(subjects.session(sid), conn.on_session)
             await self.edge.notices.add(conn.on_notice)
+            await self.edge.updates.add(conn.watch)
             await self._read(ws, conn)
         finally:
             self.edge.notices.remove(conn.on_notice)
+            self.edge.updates.remove(conn.watch)
             if sub is not None:
                 await sub.unsubscribe()
             await conn.close()

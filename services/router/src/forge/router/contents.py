@@ -135,10 +135,12 @@ async def complete(envelope: Envelope, ctx: Context) -> bytes:
 
 
 async def subscribe(envelope: Envelope, ctx: Context) -> bytes:
-    """resources/subscribe and unsubscribe: passed on only to gateways that support them.
+    """resources/subscribe: passed on only to gateways that support it; unsubscribe: accepted.
 
     A URI no upstream lists (yet) is accepted, as upstreams themselves accept it: such a
-    subscription simply never fires.
+    subscription simply never fires. An upstream session serves every client of its gateway,
+    so one client's unsubscribe must not end the others' updates: it is never passed on, and the
+    edge stops writing that URI's updates to the session (docs/streams.md).
     """
     check_server(envelope, ctx)
     uri = _uri(envelope, envelope.method)
@@ -146,7 +148,7 @@ async def subscribe(envelope: Envelope, ctx: Context) -> bytes:
     gateway_id = catalog.owner_of(uri, envelope.server_id) or catalog.owner_of_template(
         uri, envelope.server_id
     )
-    if gateway_id is None:
+    if gateway_id is None or envelope.method == "resources/unsubscribe":
         return empty_result(envelope)
     gateway = catalog.gateways[gateway_id]
     resources = gateway.capabilities.get("resources")

@@ -21,10 +21,11 @@ __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
 VERSION = "0.1.0"
 SERVER_INFO = {"name": "forge", "version": VERSION}
 # List changes reach clients through the edge's GET stream and subscriptions/listen. Resource
-# subscriptions are forwarded upstream, but their updates are not yet routed back: not declared.
+# subscriptions are forwarded to legacy upstreams; their updates reach the subscribed legacy
+# sessions' streams through the edge (docs/streams.md).
 CAPABILITIES = {
     "tools": {"listChanged": True},
-    "resources": {"subscribe": False, "listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
     "prompts": {"listChanged": True},
     "completions": {},
     "logging": {},

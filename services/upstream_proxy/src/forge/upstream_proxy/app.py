@@ -12,6 +12,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.envelope import Envelope
+from forge.upstream_proxy import updates
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
@@ -38,7 +39,7 @@ class UpstreamProxy:
         self.bus = bus
         self.config = config
         self.replica = uuid.uuid4().hex
-        self.pool = Pool(config, inherited_env or {})
+        self.pool = Pool(config, inherited_env or {}, updates.publisher(bus))
         self.gateways = Gateways(bus, self, snapshot_timeout_s=config.snapshot_timeout_s)
         self.calls = Calls(bus)
         self.leases = Leases(

@@ -25,6 +25,7 @@ from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.eras import INITIALIZE_PARAMS, cancelled_bytes, legacy_params
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.transport import result_of
+from forge.upstream_proxy.updates import Publish, forward
 
 log = logging.getLogger("forge.upstream_proxy.channel")
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -69,6 +70,7 @@ class ChannelSession:
         self._pending: dict[RequestId, asyncio.Future[Message]] = {}
         self._calls: dict[RequestId, InFlight] = {}
         self._tokens: dict[str, tuple[InFlight, msgspec.Raw]] = {}
+        self.updated: Publish | None = None  # where resource updates go (set by the pool)
 
     @property
     def label(self) -> str:
@@ -207,7 +209,9 @@ class ChannelSession:
             return
         if method == "notifications/message" and (only := self._only_call()) is not None:
             await only.notify(raw)
-        # List changes and resource updates concern no single call: not forwarded yet.
+            return
+        # A resource update goes to the subscribers; list changes reach clients from the catalog.
+        await forward(raw, self.updated)
 
     def _only_call(self) -> InFlight | None:
         if len(self._calls) != 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from forge.core.errors import UpstreamUnavailableError
@@ -13,6 +13,7 @@ from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.sessions import UpstreamSession
 from forge.upstream_proxy.sse import SseSession
 from forge.upstream_proxy.stdio import StdioSession
+from forge.upstream_proxy.updates import Publish
 from forge.upstream_proxy.websocket import WebSocketSession
 
 
@@ -24,6 +25,7 @@ class Session(Protocol):
     protocol_version: str | None
     capabilities: dict[str, Any]
     server_info: dict[str, Any]
+    updated: Publish | None
 
     @property
     def label(self) -> str: ...
@@ -59,22 +61,33 @@ def identity(gateway: Gateway) -> tuple[object, ...]:
 class Pool:
     """The sessions of every gateway this replica has talked to, created on first use."""
 
-    def __init__(self, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        config: UpstreamProxyConfig,
+        inherited_env: Mapping[str, str],
+        updates: Callable[[str], Publish] | None = None,
+    ) -> None:
         self.config = config
         self.inherited_env = inherited_env
+        self.updates = updates  # a gateway's resource updates go to `updates(gateway_id)`
         self.sessions: dict[str, Session] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     def new(self, gateway: Gateway) -> Session:
         """A session of the gateway's kind, not pooled."""
         kind = transport_of(gateway)
+        session: Session
         if kind == "stdio":
-            return StdioSession(gateway, self.config, self.inherited_env)
-        if kind == "sse":
-            return SseSession(gateway, self.config)
-        if kind == "websocket":
-            return WebSocketSession(gateway, self.config)
-        return UpstreamSession(gateway, self.config)
+            session = StdioSession(gateway, self.config, self.inherited_env)
+        elif kind == "sse":
+            session = SseSession(gateway, self.config)
+        elif kind == "websocket":
+            session = WebSocketSession(gateway, self.config)
+        else:
+            session = UpstreamSession(gateway, self.config)
+        if self.updates is not None:
+            session.updated = self.updates(gateway.id)
+        return session
 
     def get(self, gateway: Gateway) -> Session:
         session = self.sessions.get(gateway.id)

@@ -15,7 +15,7 @@ import msgspec
 
 from forge.core.errors import UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import Gateway
-from forge.proto.jsonrpc import notification_bytes, request_bytes
+from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
 from forge.proto.mcp import LEGACY_VERSIONS, MODERN
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.eras import (
@@ -26,6 +26,7 @@ from forge.upstream_proxy.eras import (
 )
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.transport import ACCEPT, OnMessage, SessionGoneError, exchange
+from forge.upstream_proxy.updates import Listener, Publish, forward, subscribable
 
 log = logging.getLogger("forge.upstream_proxy.sessions")
 
@@ -69,6 +70,8 @@ class UpstreamSession:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.updated: Publish | None = None  # where resource updates go (set by the pool)
+        self._listener: Listener | None = None
 
     @property
     def url(self) -> str:
@@ -107,6 +110,8 @@ class UpstreamSession:
         self._idle.clear()
         try:
             await self.open()
+            if method == "resources/subscribe":
+                await self._listen()
             stale = self.session_id
             try:
                 return await self._send(method, params, inflight, retry=stale is not None)
@@ -141,7 +146,7 @@ class UpstreamSession:
         on_message: OnMessage | None = None
         if inflight is not None:
             inflight.upstream_id = request_id
-            on_message = functools.partial(inflight.received, reply=self._post)
+            on_message = functools.partial(self._in_call, inflight)
         answer = await exchange(
             self._client(),
             self.url,
@@ -153,6 +158,24 @@ class UpstreamSession:
             on_message=on_message,
         )
         return answer.result
+
+    async def _in_call(self, inflight: InFlight, message: Message, raw: bytes) -> None:
+        # A resource update concerns the session's subscribers, not the call it came with.
+        if not await forward(raw, self.updated):
+            await inflight.received(message, raw, self._post)
+
+    async def _listen(self) -> None:
+        """Hold the legacy session's GET stream open: resource updates arrive on it."""
+        if self.era != "legacy" or self.updated is None or not subscribable(self.capabilities):
+            return
+        if self._listener is None:
+            self._listener = Listener(self.label, self.updated)
+        await self._listener.start(self._get)
+
+    def _get(self) -> aiohttp.client._RequestContextManager:
+        headers = {"Accept": "text/event-stream"}
+        self._legacy_headers(headers)
+        return self._client().get(self.url, headers=headers)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
@@ -249,6 +272,9 @@ class UpstreamSession:
         """Let calls in flight finish (briefly), end a legacy session politely, close the pool."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT_S)
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         if self._http is None:
             return
         if self.era == "legacy" and self.session_id is not None:
