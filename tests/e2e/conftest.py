@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli.demo import Demo, register, start_server
 from forge.cli.mesh import Mesh, free_port, spawn, stop_process
@@ -90,6 +93,12 @@ def second_edge(mesh: Mesh) -> Iterator[str]:
         yield url
     finally:
         stop_process(proc)
+
+
+def sdk_client(url: str, token: str, mode: str) -> tuple[httpx2.AsyncClient, Client]:
+    """The official SDK client over Streamable HTTP in `mode`, with its HTTP client to close."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return http, Client(streamable_http_client(url, http_client=http), mode=mode)
 
 
 @pytest.fixture

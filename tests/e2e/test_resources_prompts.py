@@ -5,20 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
-from mcp import Client, MCPError
-from mcp.client.streamable_http import streamable_http_client
+from mcp import MCPError
 
 from forge.cli.mesh import Mesh
+from tests.e2e.conftest import sdk_client
 
 MODES = ["legacy", "2026-07-28"]
 README = "forge://demo/readme"
-
-
-def sdk_client(url: str, token: str, mode: str) -> tuple[httpx2.AsyncClient, Client]:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    return http, Client(streamable_http_client(url, http_client=http), mode=mode)
 
 
 @pytest.mark.parametrize("mode", MODES)
