@@ -108,6 +108,7 @@ async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes
         # Held, so that a legacy upstream's questions can go to the client as input_required.
         return await run_held(Held(ctx.bus, session, envelope, gateway.id), envelope, ctx)
     with ctx.calls.track(envelope) as inflight:
+        inflight.gateway_id = gateway.id
         try:
             async with asyncio.timeout(_budget(envelope, gateway)):
                 return await inflight.race(_exchange(session, envelope, inflight))

@@ -63,6 +63,7 @@ class Held:
         self.gateway_id = gateway_id
         self.principal = envelope.principal.subject
         self.inflight = InFlight(bus, envelope)
+        self.inflight.gateway_id = gateway_id
         self.inflight.on_request = self._on_request
         self.asked: dict[str, Question] = {}  # what the client is answering now, by key
         self._waiting: list[Question] = []  # asked by the upstream, not yet of the client

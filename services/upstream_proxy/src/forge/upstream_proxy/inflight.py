@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from forge.core import subjects
+from forge.core import subjects, tasks
 from forge.core.bus import Bus
 from forge.core.errors import (
     DeadlineExceededError,
@@ -68,6 +68,7 @@ class InFlight:
         self.on_request: OnRequest | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._racing: asyncio.Task[Any] | None = None
+        self.gateway_id = ""  # set by whoever knows it: task ids in notifications are tagged
 
     async def race(self, work: Awaitable[T]) -> T:
         """Await `work`, unless the client cancels first (then CallCancelledError).
@@ -105,6 +106,8 @@ class InFlight:
         task.add_done_callback(self._tasks.discard)
 
     async def notify(self, raw: bytes) -> None:
+        if self.gateway_id:  # task status notifications name tasks as the client knows them
+            raw = tasks.tag_notification(raw, self.gateway_id)
         await self.bus.publish(subjects.stream(self.id), raw)
 
     async def ask_client(self, method: str, request: bytes) -> bytes:
