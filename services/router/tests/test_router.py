@@ -207,3 +207,28 @@ async def test_a_legacy_task_handle_is_tagged_inside_its_task_member(
         await ask(membus, envelope("tools/call", b'{"name":"one-echo"}', era="legacy"))
     )
     assert result["task"]["taskId"] == "g1~abc"
+
+
+async def test_tasks_list_gathers_every_task_capable_gateways_tasks_with_tagged_ids(
+    membus: MemoryBus,
+) -> None:
+    tasks_gateway = Gateway(
+        id="g2", name="two", slug="two", url="http://127.0.0.1:2/mcp", capabilities={"tasks": {}}
+    )
+    snapshot = Snapshot(gateways=[GATEWAY, tasks_gateway], tools=[ECHO], servers=[])
+
+    async def serve_snapshot(env: Envelope) -> bytes:
+        return msgspec.json.encode(snapshot)
+
+    async def upstream(env: Envelope) -> bytes:
+        return b'{"tasks":[{"taskId":"a","status":"working"},{"taskId":"b","status":"completed"}]}'
+
+    await rpc.serve_envelopes(
+        membus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
+    )
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    router = Router(membus, RouterConfig())
+    await router.start()
+    listed = msgspec.json.decode(await ask(membus, envelope("tasks/list", era="legacy")))
+    assert [t["taskId"] for t in listed["tasks"]] == ["g2~a", "g2~b"]
+    assert membus.requests[-1][0] == subjects.upstream("g2", "rpc")

@@ -5,6 +5,8 @@ Task ids carry their gateway (`forge.core.tasks`), so any router replica routes 
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from forge.core import tasks
@@ -38,8 +40,44 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     return tag_result(result, gateway_id)
 
 
+class _TaskList(msgspec.Struct):
+    tasks: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+_TASK_LIST = msgspec.json.Decoder(_TaskList)
+
+
+async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
+    """Legacy tasks/list: every task-capable gateway's tasks, ids tagged, in one list.
+
+    A gateway that fails to answer is left out rather than failing the whole list.
+    """
+    check_server(envelope, ctx)
+    owners = [
+        g.id for g in ctx.catalog.gateways.values() if g.enabled and g.capabilities.get("tasks")
+    ]
+    listed = await asyncio.gather(
+        *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in owners),
+        return_exceptions=True,
+    )
+    merged: list[msgspec.Raw] = []
+    for gateway_id, result in zip(owners, listed, strict=True):
+        if isinstance(result, BaseException):
+            continue
+        try:
+            found = _TASK_LIST.decode(result)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        merged.extend(msgspec.Raw(tasks.tag(bytes(task), gateway_id)) for task in found.tasks)
+    return _ENC.encode({"tasks": merged})
+
+
 METHODS: dict[str, Handler] = {
-    method: task_request for method in ("tasks/get", "tasks/result", "tasks/update", "tasks/cancel")
+    "tasks/list": list_tasks,
+    **{
+        method: task_request
+        for method in ("tasks/get", "tasks/result", "tasks/update", "tasks/cancel")
+    },
 }
 
 __all__ = ["METHODS", "tag_result"]
