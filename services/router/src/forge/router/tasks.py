@@ -54,7 +54,7 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
     """
     check_server(envelope, ctx)
     owners = [
-        g.id for g in ctx.catalog.gateways.values() if g.enabled and g.capabilities.get("tasks")
+        g.id for g in ctx.catalog.gateways.values() if g.enabled and "tasks" in g.capabilities
     ]
     listed = await asyncio.gather(
         *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in owners),
