@@ -24,6 +24,7 @@ from forge.upstream_proxy.eras import (
     legacy_params,
     modern_params,
 )
+from forge.upstream_proxy.fasthttp import FastHttp
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.transport import ACCEPT, OnMessage, SessionGoneError, exchange
 from forge.upstream_proxy.updates import Listener, Publish, forward, subscribable
@@ -65,6 +66,7 @@ class UpstreamSession:
         self.server_info: dict[str, Any] = {}
         self.handshakes = 0
         self._http: aiohttp.ClientSession | None = None
+        self._fast: FastHttp | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._inflight = 0
@@ -93,6 +95,14 @@ class UpstreamSession:
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._http
+
+    def _poster(self) -> FastHttp | aiohttp.ClientSession:
+        """The lean client for plain-http upstreams (every call's POST), else aiohttp."""
+        if not self.url.startswith("http://"):
+            return self._client()
+        if self._fast is None:
+            self._fast = FastHttp(self.url, self.label, self.config.connect_timeout_s)
+        return self._fast
 
     async def open(self) -> None:
         """Handshake unless done; concurrent first calls share one handshake."""
@@ -148,7 +158,7 @@ class UpstreamSession:
             inflight.upstream_id = request_id
             on_message = functools.partial(self._in_call, inflight)
         answer = await exchange(
-            self._client(),
+            self._poster(),
             self.url,
             request_bytes(request_id, method, params),
             headers,
@@ -275,6 +285,9 @@ class UpstreamSession:
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         if self._http is None:
             return
         if self.era == "legacy" and self.session_id is not None:

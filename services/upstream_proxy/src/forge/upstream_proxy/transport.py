@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 import msgspec
@@ -30,6 +32,14 @@ OnMessage = Callable[[Message, bytes], Awaitable[None]]
 _ERROR_DECODER = msgspec.json.Decoder(ResponseError)
 
 
+class Poster(Protocol):
+    """What `exchange` needs of an HTTP client: aiohttp's session, or the lean FastHttp."""
+
+    def post(
+        self, url: str, *, data: bytes, headers: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[Any]: ...
+
+
 class SessionGoneError(Exception):
     """A legacy upstream answered 404 for our session id: it forgot the session."""
 
@@ -43,7 +53,7 @@ class Answer:
 
 
 async def exchange(
-    http: aiohttp.ClientSession,
+    http: Poster,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
