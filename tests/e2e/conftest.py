@@ -23,15 +23,13 @@ REQUEST_TIMEOUT_S = 3.0
 
 
 @pytest.fixture(scope="session")
-def mesh(
-    tmp_path_factory: pytest.TempPathFactory, nats_server: Any, postgres_server: Any
-) -> Iterator[Mesh]:
+def mesh(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iterator[Mesh]:
+    # Its own embedded NATS: the mesh's queue groups must never answer other tests' requests.
     state = tmp_path_factory.mktemp("mesh")
     postgres_server.create_database("e2e_catalog")
     mesh = Mesh(
         state_dir=Path(state),
         env={"FORGE_EDGE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S), "FORGE_LOG_LEVEL": "info"},
-        nats_url=nats_server.url,
         catalog_url=postgres_server.dsn_for("e2e_catalog"),
     )
     try:

@@ -290,3 +290,29 @@ async def test_a_garbled_answer_is_a_bad_response(
         with pytest.raises(ForgeError) as caught:
             await call(bus, gw, envelope("tools/list"))
         assert code_of(caught.value) == -32003
+
+
+async def test_the_lean_client_never_reuses_a_connection_the_upstream_closed() -> None:
+    """A keep-alive connection the upstream closed while idle is replaced, not written to."""
+    from forge.servers.process import spawn as spawn_server
+    from forge.upstream_proxy.fasthttp import FastHttp
+
+    server = spawn_server("forge.servers.fastecho")
+    try:
+        client = FastHttp(server.url, "fastecho", 5)
+        body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        async with client.post(server.url, data=body, headers=headers) as response:
+            assert response.status in (200, 400)
+            await response.read()
+        assert len(client.idle) == 1
+        stale = client.idle[0]
+        assert stale.transport is not None
+        stale.transport.close()  # as an upstream's keep-alive timeout would
+        async with asyncio.timeout(5):
+            async with client.post(server.url, data=body, headers=headers) as response:
+                await response.read()
+        assert client.idle and client.idle[0] is not stale
+        client.close()
+    finally:
+        server.stop()

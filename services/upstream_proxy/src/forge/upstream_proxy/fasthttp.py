@@ -123,8 +123,10 @@ class _Exchange:
 
     async def __aenter__(self) -> Response:
         for attempt in range(2):
-            fresh = not self.client.idle
-            conn = self.client.idle.pop() if self.client.idle else await self.client.connect()
+            conn = self.client.reusable()
+            fresh = conn is None
+            if conn is None:
+                conn = await self.client.connect()
             conn.reset()
             self.conn = conn
             assert conn.transport is not None
@@ -173,6 +175,15 @@ class FastHttp:
         if parts.query:
             path += "?" + parts.query
         return _Exchange(self, path, data, headers)
+
+    def reusable(self) -> _Connection | None:
+        """An idle connection the upstream has not closed meanwhile (it may, at its keep-alive
+        timeout), or None."""
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
+                return conn
+        return None
 
     def request(self, path: str, data: bytes, headers: Mapping[str, str]) -> bytes:
         lines = [f"POST {path} HTTP/1.1".encode("latin-1"), b"Host: " + self.host_header]
