@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,29 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from forge.embedded import process
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
+from forge.embedded.process import die_with_parent, free_port
 
 SERVICES = ("registry", "router", "upstream_proxy", "edge")
 CATALOG_DB = "forge_catalog"
-_PR_SET_PDEATHSIG = 1
 
 
 class MeshError(RuntimeError):
     """The mesh could not start; the message says which part and why."""
-
-
-def _die_with_parent() -> None:
-    # A child must not outlive `forge up` even when it is killed without a chance to clean up.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def spawn(args: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -50,21 +35,13 @@ def spawn(args: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Po
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent(),
     )
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM the process group, then SIGKILL it if it has not exited in time."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    process.stop_process(proc, signal.SIGTERM, timeout, group=True)
 
 
 def load_secret(state_dir: Path) -> str:

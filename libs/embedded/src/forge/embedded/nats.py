@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from forge.embedded._process import die_with_parent, stop_process, tail
+from forge.embedded.process import die_with_parent, stop_process, tail
 
 
 def nats_server_path() -> Path:

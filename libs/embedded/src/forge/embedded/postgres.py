@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from forge.embedded._process import clean_env, die_with_parent, free_port, stop_process, tail
+from forge.embedded.process import clean_env, die_with_parent, free_port, stop_process, tail
 
 # The unprivileged system user the server runs as when we are root (PostgreSQL refuses root).
 PG_USER = "pgembed"

@@ -1,4 +1,5 @@
-"""Child-process plumbing shared by the embedded servers: die-with-parent, ports, log tails."""
+"""Child-process plumbing shared by the embedded servers and `forge up`: die-with-parent, ports,
+log tails, stopping."""
 
 from __future__ import annotations
 
@@ -71,12 +72,18 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def stop_process(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> None:
-    """Send `sig`, wait, then SIGKILL the child's process group if it is still there."""
+def stop_process(
+    proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float, *, group: bool = False
+) -> None:
+    """Send `sig` (to the child's whole process group with `group`), wait, then SIGKILL the
+    group if it is still there."""
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(sig)
+        if group:
+            os.killpg(proc.pid, sig)  # the child leads its own session: group id == pid
+        else:
+            proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
