@@ -14,7 +14,7 @@ from forge.core.errors import (
 from forge.proto import mcp
 from forge.proto.envelope import Envelope
 from forge.router import contents, tasks
-from forge.router.context import Context, Handler, check_server, forward, rewrite, with_params
+from forge.router.context import Context, Handler, check_server, fields, forward, with_params
 
 __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
 
@@ -31,6 +31,7 @@ CAPABILITIES = {
     "logging": {},
 }
 _ENC = msgspec.json.Encoder()
+_NAME = msgspec.json.Decoder(str)
 
 
 async def discover(envelope: Envelope, ctx: Context) -> bytes:
@@ -66,19 +67,21 @@ async def ping(envelope: Envelope, ctx: Context) -> bytes:
 
 async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
+    # Decoded once, members left raw: the name routes; every other member (arguments, _meta,
+    # inputResponses, requestState, task, ...) passes through undecoded.
+    members = fields(bytes(envelope.params))
     try:
-        params = mcp.CALL_TOOL_PARAMS_DECODER.decode(envelope.params)
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError(f"invalid tools/call params: {exc}") from exc
-    tool = ctx.catalog.resolve(params.name, envelope.server_id)
+        name = _NAME.decode(members["name"])
+    except (KeyError, msgspec.DecodeError) as exc:
+        raise InvalidParamsError("tools/call needs a string name") from exc
+    tool = ctx.catalog.resolve(name, envelope.server_id)
     if tool is None:
-        raise ToolNotFoundError(f"Unknown tool: {params.name}")
+        raise ToolNotFoundError(f"Unknown tool: {name}")
     if ctx.hooks.serves("tool_pre_invoke"):
         envelope = await ctx.hooks.run("tool_pre_invoke", envelope)
-    # The params as the pre hook left them, with the upstream's own tool name; every other member
-    # (arguments, _meta, inputResponses, requestState, task, ...) passes through undecoded.
-    upstream_params = rewrite(bytes(envelope.params), "name", tool.original_name)
-    forwarded = with_params(envelope, upstream_params)
+        members = fields(bytes(envelope.params))  # as the pre hook left them
+    members["name"] = msgspec.Raw(_ENC.encode(tool.original_name))
+    forwarded = with_params(envelope, _ENC.encode(members))
     started = time.perf_counter()
     ok = False
     try:
