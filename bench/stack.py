@@ -88,13 +88,15 @@ def wait_callable(target: calls.Target, timeout_s: float = 30.0) -> None:
 @contextlib.contextmanager
 def running(state_dir: Path, *, log_level: str = "warning") -> Iterator[Stack]:
     """Start everything, register fastecho as gateway `echo`, and stop it all on the way out."""
-    mesh = Mesh(state_dir=state_dir, env={"FORGE_LOG_LEVEL": log_level})
+    mesh = Mesh(
+        state_dir=state_dir, env={"FORGE_LOG_LEVEL": log_level}, allow_loopback_upstreams=True
+    )
     upstream: Popen[bytes] | None = None
     try:
         mesh.start()
         upstream, port = start_server(mesh, "forge.servers.fastecho", "--era", "both")
         upstream_url = f"http://127.0.0.1:{port}/mcp"
-        token = mint(mesh.secret, "bench@forge.local", admin=True, ttl_s=24 * 3600)
+        token = mint(mesh.secret, mesh.admin_email, admin=True, ttl_s=24 * 3600)
         gateway = register(mesh, token, GATEWAY, upstream_url)
         if "id" not in gateway and "name" not in gateway:
             raise MeshError(f"registering the upstream failed: {json.dumps(gateway)[:300]}")

@@ -48,11 +48,14 @@ def conformance_mesh(conformance_dir: Path, postgres_server: Any) -> Iterator[Me
     each other's requests (the e2e mesh lives as long as the session too)."""
     nats = start_nats(conformance_dir / "nats")
     postgres_server.create_database("conformance_catalog")
+    postgres_server.create_database("conformance_identity")
     mesh = Mesh(
         state_dir=conformance_dir / "mesh",
         env={"FORGE_LOG_LEVEL": "info"},
         nats_url=nats.url,
         catalog_url=postgres_server.dsn_for("conformance_catalog"),
+        identity_url=postgres_server.dsn_for("conformance_identity"),
+        allow_loopback_upstreams=True,
     )
     try:
         mesh.start()
@@ -97,7 +100,7 @@ def comparison(
 
     try:
         mesh: Mesh = request.getfixturevalue("conformance_mesh")
-        token = mint(mesh.secret, "conformance@forge.local", admin=True)
+        token = mint(mesh.secret, mesh.admin_email, admin=True)
         register(mesh, token, GATEWAY, everything.base + "/mcp")
         _wait_for_tool(mesh, token, f"{GATEWAY}-echo")
         shim = harness.start_auth_shim(mesh.url, token, conformance_dir / "auth-shim.log")

@@ -27,10 +27,13 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iter
     # Its own embedded NATS: the mesh's queue groups must never answer other tests' requests.
     state = tmp_path_factory.mktemp("mesh")
     postgres_server.create_database("e2e_catalog")
+    postgres_server.create_database("e2e_identity")
     mesh = Mesh(
         state_dir=Path(state),
         env={"FORGE_EDGE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S), "FORGE_LOG_LEVEL": "info"},
         catalog_url=postgres_server.dsn_for("e2e_catalog"),
+        identity_url=postgres_server.dsn_for("e2e_identity"),
+        allow_loopback_upstreams=True,
     )
     try:
         mesh.start()

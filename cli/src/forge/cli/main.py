@@ -27,7 +27,7 @@ def _state_dir() -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     state = _state_dir()
     port = int(os.environ.get("FORGE_EDGE_PORT", DEFAULT_PORT))
-    mesh = Mesh(state_dir=state, port=port)
+    mesh = Mesh(state_dir=state, port=port, allow_loopback_upstreams=args.demo)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -39,7 +39,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         print(f"forge: starting the mesh (state in {state})", flush=True)
         mesh.start()
-        token = mint(mesh.secret, "admin@forge.local", ttl_s=7 * 24 * 3600, admin=True)
+        token = mint(mesh.secret, mesh.admin_email, ttl_s=7 * 24 * 3600, admin=True)
         token_file = state / "admin-token"
         token_file.touch(mode=0o600)
         token_file.write_text(token + "\n")
@@ -48,6 +48,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"forge: demo server registered as gateway 'demo' ({demo.url})", flush=True)
         print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
         print(f"forge: admin token (also in {token_file}):\n{token}", flush=True)
+        print(
+            f"forge: admin login {mesh.admin_email}, password in {state / 'admin-password'}",
+            flush=True,
+        )
+        if args.demo:
+            print("forge: loopback upstreams are allowed (--demo); a bare `forge up` refuses them")
         print("forge: press Ctrl-C to stop", flush=True)
         while not stopping.wait(0.5):
             for name, proc in mesh.procs.items():

@@ -10,10 +10,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from forge.core import sealing
 from forge.embedded import process
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
@@ -21,6 +23,9 @@ from forge.embedded.process import die_with_parent, free_port
 
 SERVICES = ("registry", "router", "upstream_proxy", "edge")
 CATALOG_DB = "forge_catalog"
+IDENTITY_DB = "forge_identity"
+ADMIN_EMAIL = "admin@forge.local"
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 class MeshError(RuntimeError):
@@ -44,17 +49,22 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     process.stop_process(proc, signal.SIGTERM, timeout, group=True)
 
 
+def _kept(state_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A value generated once and kept (mode 0600) in the state folder."""
+    path = state_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value
+
+
 def load_secret(state_dir: Path) -> str:
     """The JWT secret: FORGE_JWT_SECRET, else one generated once and kept in the state folder."""
     if os.environ.get("FORGE_JWT_SECRET"):
         return os.environ["FORGE_JWT_SECRET"]
-    path = state_dir / "jwt-secret"
-    if path.exists():
-        return path.read_text().strip()
-    secret = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(secret)
-    return secret
+    return _kept(state_dir, "jwt-secret", lambda: secrets.token_urlsafe(48))
 
 
 @dataclass
@@ -69,7 +79,14 @@ class Mesh:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     nats_url: str = ""
     catalog_url: str = ""
+    identity_url: str = ""
     secret: str = ""
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ""
+    secret_keys: str = ""
+    # Local upstreams (the demo servers) live on loopback, which the SSRF guard refuses unless
+    # allowed: `forge up --demo` and the tests allow it, a bare `forge up` does not.
+    allow_loopback_upstreams: bool = False
 
     @property
     def url(self) -> str:
@@ -83,10 +100,17 @@ class Mesh:
         env.update(
             FORGE_NATS_URL=self.nats_url,
             FORGE_CATALOG_DATABASE_URL=self.catalog_url,
+            FORGE_IDENTITY_DATABASE_URL=self.identity_url,
             FORGE_JWT_SECRET=self.secret,
+            FORGE_SECRET_KEYS=self.secret_keys,
+            FORGE_REGISTRY_PLATFORM_ADMIN_EMAIL=self.admin_email,
+            FORGE_REGISTRY_PLATFORM_ADMIN_PASSWORD=self.admin_password,
+            FORGE_PUBLIC_URL=self.url,
             FORGE_EDGE_PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
+        if self.allow_loopback_upstreams:
+            env["FORGE_UPSTREAM_ALLOWED_NETWORKS"] = LOOPBACK_NETWORKS
         env.update(self.env)
         return env
 
@@ -94,6 +118,16 @@ class Mesh:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
         self.secret = self.env.get("FORGE_JWT_SECRET") or load_secret(self.state_dir)
+        self.secret_keys = (
+            self.env.get("FORGE_SECRET_KEYS")
+            or os.environ.get("FORGE_SECRET_KEYS")
+            or _kept(self.state_dir, "secret-keys", sealing.new_key_spec)
+        )
+        self.admin_password = (
+            self.admin_password
+            or os.environ.get("FORGE_REGISTRY_PLATFORM_ADMIN_PASSWORD")
+            or _kept(self.state_dir, "admin-password", lambda: secrets.token_urlsafe(18))
+        )
         self.port = self.port or free_port()
         self.nats_url = self.nats_url or os.environ.get("FORGE_NATS_URL", "")
         if not self.nats_url:
@@ -104,6 +138,15 @@ class Mesh:
             self.postgres = start_postgres(self.state_dir / "postgres")
             self.postgres.create_database(CATALOG_DB, exist_ok=True)
             self.catalog_url = self.postgres.dsn_for(CATALOG_DB)
+        self.identity_url = self.identity_url or os.environ.get("FORGE_IDENTITY_DATABASE_URL", "")
+        if not self.identity_url:
+            if self.postgres is None:
+                raise MeshError(
+                    "FORGE_CATALOG_DATABASE_URL is set but FORGE_IDENTITY_DATABASE_URL is not:"
+                    " the identity registry needs its own database"
+                )
+            self.postgres.create_database(IDENTITY_DB, exist_ok=True)
+            self.identity_url = self.postgres.dsn_for(IDENTITY_DB)
         self.migrate()
         for name in SERVICES:
             self.start_service(name)

@@ -9,6 +9,10 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+# What the edge requires by default (FORGE_JWT_AUDIENCE / FORGE_JWT_ISSUER).
+AUDIENCE = "forge"
+ISSUER = "forge"
+
 
 def mint(
     secret: str,
@@ -17,14 +21,20 @@ def mint(
     ttl_s: int = 3600,
     email: str | None = None,
     admin: bool = False,
+    audience: str | list[str] = AUDIENCE,
+    issuer: str = ISSUER,
     extra: dict[str, Any] | None = None,
 ) -> str:
+    """A signed token for `subject`. The edge takes roles and teams from the identity registry,
+    not from the token: `admin` only sets informational claims."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,
         "iat": now,
         "exp": now + ttl_s,
         "jti": uuid.uuid4().hex,
+        "aud": audience,
+        "iss": issuer,
     }
     if email:
         claims["email"] = email

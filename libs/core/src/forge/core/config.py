@@ -23,6 +23,10 @@ SHARED = frozenset(
         "catalog_database_url",
         "tool_name_separator",
         "state_dir",
+        "identity_database_url",
+        "secret_keys",
+        "upstream_allowed_networks",
+        "public_url",
     }
 )
 

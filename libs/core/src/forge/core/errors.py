@@ -26,6 +26,7 @@ CONFLICT = -32007
 PAYLOAD_TOO_LARGE = -32008
 SESSION_NOT_FOUND = -32009
 DEADLINE_EXCEEDED = -32010
+TOO_MANY_REQUESTS = -32012  # login lockout, rate limits
 # MCP's reserved range: -32020..-32099
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
@@ -146,6 +147,11 @@ class DeadlineExceededError(ForgeError):
     http_status = 504
 
 
+class TooManyRequestsError(ForgeError):
+    code = TOO_MANY_REQUESTS
+    http_status = 429
+
+
 class HeaderMismatchError(ForgeError):
     code = HEADER_MISMATCH
     http_status = 400
@@ -175,6 +181,7 @@ _BY_CODE: dict[int, type[ForgeError]] = {
         PayloadTooLargeError,
         SessionNotFoundError,
         DeadlineExceededError,
+        TooManyRequestsError,
         HeaderMismatchError,
         UnsupportedProtocolVersionError,
     )

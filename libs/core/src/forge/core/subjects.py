@@ -6,6 +6,7 @@ ROUTER_RPC = "forge.router.rpc"
 ROUTER_HEALTH = "forge.router.health"
 UPSTREAM_HEALTH = "forge.upstream.health"
 CATALOG = "catalog"
+IDENTITY = "identity"
 
 
 def registry(registry: str, entity: str, op: str) -> str:
@@ -114,3 +115,10 @@ def is_inbox(subject: str) -> bool:
 
 
 CATALOG_EVENTS = "forge.events.catalog.>"
+IDENTITY_EVENTS = "forge.events.identity.>"
+TOKEN_USAGE = "forge.events.metrics.token_usage"
+
+
+def upstream_oauth(gateway_id: str) -> str:
+    """Edge → upstream-proxy: finish a user's OAuth authorization-code flow for one gateway."""
+    return f"forge.upstream.{gateway_id}.oauth"

@@ -24,6 +24,53 @@ def canonical_transport(spelling: str) -> str | None:
     return TRANSPORTS.get(spelling.strip().lower().replace("-", "").replace("_", ""))
 
 
+class UpstreamAuth(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How Forge authenticates to one upstream. Held only sealed (forge.core.sealing) in
+    `Gateway.auth`; opened by the upstream-proxy alone; never logged, never returned by the API.
+
+    `type` is one of: none, basic, bearer, headers, query_param, oauth_client_credentials,
+    oauth_authorization_code (per-user tokens, PKCE), token_exchange (RFC 8693, on behalf of the
+    calling user). The mTLS client certificate fields combine with any type (or `type: mtls`).
+    """
+
+    type: str = "none"
+    username: str | None = None  # basic
+    password: str | None = None  # basic
+    token: str | None = None  # bearer
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # headers (custom)
+    query_param: str | None = None  # query_param: name ...
+    query_value: str | None = None  # ... and value
+    client_cert_pem: str | None = None  # mTLS client certificate (PEM) ...
+    client_key_pem: str | None = None  # ... its private key (PEM)
+    ca_pem: str | None = None  # CA bundle that verifies the upstream (PEM), if not the system's
+    token_url: str | None = None  # OAuth: token endpoint
+    authorize_url: str | None = None  # OAuth authorization code: authorization endpoint
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: list[str] = msgspec.field(default_factory=list)
+    audience: str | None = None  # token exchange: `audience`; client credentials: optional
+    resource: str | None = None  # RFC 8707 resource indicator sent to the token endpoint
+    # token exchange: the type of the token requested (RFC 8693 §3)
+    requested_token_type: str = "urn:ietf:params:oauth:token-type:access_token"
+    # env values of stdio gateways (they may be credentials), sealed with the rest
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+AUTH_TYPES = (
+    "none",
+    "basic",
+    "bearer",
+    "headers",
+    "query_param",
+    "mtls",
+    "oauth_client_credentials",
+    "oauth_authorization_code",
+    "token_exchange",
+)
+
+VISIBILITIES = ("private", "team", "public")
+
+
 class Gateway(msgspec.Struct, frozen=True):
     """A registered upstream MCP server."""
 
@@ -40,11 +87,16 @@ class Gateway(msgspec.Struct, frozen=True):
     server_info: dict[str, Any] = msgspec.field(default_factory=dict)
     timeout_s: float | None = None
     tags: list[str] = msgspec.field(default_factory=list)
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
     # stdio only: the child's argv, and the only environment it gets besides PATH, HOME, LANG.
     command: list[str] | None = None
     env: dict[str, str] = msgspec.field(default_factory=dict)
+    auth_type: str = "none"  # UpstreamAuth.type; the only part of the credentials anyone sees
+    auth: str | None = None  # sealed UpstreamAuth (JSON), context = gateway id
 
 
 class ToolRecord(msgspec.Struct, frozen=True):
@@ -56,6 +108,9 @@ class ToolRecord(msgspec.Struct, frozen=True):
     gateway_id: str
     tool: Tool
     enabled: bool = True
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -68,6 +123,9 @@ class ResourceRecord(msgspec.Struct, frozen=True):
     gateway_id: str
     resource: Resource
     enabled: bool = True
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -80,6 +138,9 @@ class TemplateRecord(msgspec.Struct, frozen=True):
     gateway_id: str
     template: ResourceTemplate
     enabled: bool = True
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -93,6 +154,9 @@ class PromptRecord(msgspec.Struct, frozen=True):
     gateway_id: str
     prompt: Prompt
     enabled: bool = True
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -121,6 +185,9 @@ class Server(msgspec.Struct, frozen=True):
     associated_prompts: list[str] = msgspec.field(default_factory=list)  # prompt ids
     enabled: bool = True
     tags: list[str] = msgspec.field(default_factory=list)
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
 

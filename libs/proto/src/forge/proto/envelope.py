@@ -13,8 +13,22 @@ class Principal(msgspec.Struct, frozen=True, omit_defaults=True):
     teams: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
-    token_id: str | None = None
-    is_admin: bool = False
+    token_id: str | None = None  # the JWT `jti` or the API token's id
+    is_admin: bool = False  # holds platform_admin: every permission, sees every entity
+    # Effective permissions (forge.proto.access), narrowed by the API token's scope if any.
+    permissions: tuple[str, ...] = ()
+    server_scope: str | None = None  # an API token bound to one virtual server
+    auth_method: str | None = None  # "jwt", "session", "api_token"
+    # The caller's own bearer token, carried only so that an upstream configured for RFC 8693
+    # token exchange can trade it at its authorization server. Never sent to an upstream, never
+    # logged (see __repr__).
+    subject_token: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Principal(subject={self.subject!r}, teams={self.teams!r}, roles={self.roles!r},"
+            f" is_admin={self.is_admin!r}, auth_method={self.auth_method!r})"
+        )
 
 
 class Protocol(msgspec.Struct, frozen=True, omit_defaults=True):

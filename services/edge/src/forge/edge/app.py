@@ -17,7 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
-from forge.edge import health
+from forge.edge import health, identity_api, upstream_oauth
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.context import Edge
@@ -71,6 +71,8 @@ def build_app(edge: Edge) -> Starlette:
         Route("/servers/{server_id}/message", Asgi(sse.message), methods=["POST"]),
         WebSocketRoute("/ws", ws),
         WebSocketRoute("/servers/{server_id}/ws", ws),
+        *identity_api.routes(edge),
+        *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
     ]
     return Starlette(

@@ -11,8 +11,24 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"  # loopback unless an operator decides otherwise
     port: int = 4444
     jwt_secret: str = ""  # HS256 key; required
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
+    # Every JWT must carry `aud`, `iss`, `exp` and `jti`; Forge's own tokens use these values.
+    jwt_audience: str = "forge"
+    jwt_issuer: str = "forge"
+    # Accepted signing algorithms (never `none`); RS256/ES256 need public keys below.
+    jwt_algorithms: str = "HS256,RS256,ES256"
+    # PEM public key file(s) or a JWKS JSON file, comma-separated, for RS256/ES256 tokens.
+    jwt_public_keys: str = ""
+    # Session tokens issued by /auth/login and SSO.
+    session_token_ttl_s: int = 8 * 3600
+    # The URL clients reach Forge at: protected-resource metadata, audiences (RFC 8707), OAuth
+    # redirect URIs. Defaults to http://<host>:<port>.
+    public_url: str = ""
+    # Origins allowed on MCP endpoints besides the public URL's own and loopback.
+    allowed_origins: str = ""
+    # SSO providers (OIDC): a JSON or YAML file; see docs/identity.md.
+    sso_config: str = ""
+    # Self-service sign-up at /auth/email/register.
+    allow_signup: bool = False
     session_secret: str = ""  # seals legacy session ids; derived from jwt_secret when empty
     session_ttl_s: int = 24 * 3600
     max_body_bytes: int = 4 * 1024 * 1024

@@ -16,3 +16,21 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     upstream_discover_timeout_s: float = 15.0
     pool_min_size: int = 1
     pool_max_size: int = 10
+    # The identity registry's own database (users, teams, roles, tokens, audit); the same
+    # embedded server by default, a different database.
+    identity_database_url: str = "postgresql://postgres@127.0.0.1:5432/forge_identity"
+    # The platform admin, created at first start when no user holds platform_admin.
+    platform_admin_email: str = "admin@forge.local"
+    platform_admin_password: str = ""  # required for the admin to log in with a password
+    # Login: failed attempts before lockout, and how long the lockout lasts.
+    login_max_failures: int = 5
+    login_lockout_s: float = 900.0
+    password_min_length: int = 12
+    # Secrets at rest (upstream credentials): see forge.core.sealing; derived from the JWT
+    # secret when empty.
+    secret_keys: str = ""
+    jwt_secret: str = ""
+    # SSRF guard for upstream URLs at registration: CIDRs allowed although private/loopback.
+    upstream_allowed_networks: str = ""
+    # New catalog entries: default visibility when the caller does not choose one.
+    default_visibility: str = "team"

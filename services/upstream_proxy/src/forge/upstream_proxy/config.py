@@ -18,3 +18,12 @@ class UpstreamProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     lease_ttl_s: float = 15.0
     # How long a call held for a modern client's input_required round waits for its retry.
     resume_timeout_s: float = 300.0
+    # Opens the sealed upstream credentials (forge.core.sealing); derived from the JWT secret
+    # when empty.
+    secret_keys: str = ""
+    jwt_secret: str = ""
+    # SSRF guard: CIDRs that may be dialled although private, loopback or link-local.
+    upstream_allowed_networks: str = ""
+    # Where users are sent back after authorizing an upstream (OAuth authorization code):
+    # `<public_url>/oauth/callback`.
+    public_url: str = "http://127.0.0.1:4444"

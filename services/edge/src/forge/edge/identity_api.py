@@ -1,0 +1,14 @@
+"""REST identity API: /auth, /auth/email, /auth/sso, /teams, /tokens, /rbac (stub, being built)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from forge.edge.context import Edge
+
+
+def routes(edge: Edge) -> list[BaseRoute]:
+    return []
