@@ -64,8 +64,11 @@ def _rest(mesh: Mesh, token: str, method: str, path: str, body: object = None) -
         raise MeshError(f"{method} {path} failed ({exc.code}): {detail}") from None
 
 
-def register(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
-    body = {"name": name, "url": url, "transport": "streamablehttp"}
+def register(
+    mesh: Mesh, token: str, name: str, url: str, visibility: str = "public"
+) -> dict[str, object]:
+    """Register a sample server; public by default: every signed-in user may try it."""
+    body = {"name": name, "url": url, "transport": "streamablehttp", "visibility": visibility}
     result = _rest(mesh, token, "POST", "/gateways", body)
     assert isinstance(result, dict)
     return result
