@@ -25,7 +25,12 @@ PERMISSIONS: tuple[str, ...] = (
 )  # fmt: skip
 
 _READS = tuple(p for p in PERMISSIONS if p.endswith(".read"))
-_SELF = ("teams.read", "teams.create", "tokens.read", "tokens.create", "tokens.revoke")
+# What every signed-in user may do for themselves; the identity registry still checks that they
+# own the team (team owners manage their members) or the token.
+_SELF = (
+    "teams.read", "teams.create", "teams.update", "teams.delete", "teams.manage_members",
+    "tokens.read", "tokens.create", "tokens.revoke",
+)  # fmt: skip
 
 BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
     "platform_admin": (ALL,),

@@ -1,14 +1,275 @@
-"""REST identity API: /auth, /auth/email, /auth/sso, /teams, /tokens, /rbac (stub, being built)."""
+"""REST identity API: /auth, /auth/email, /teams, /tokens, /rbac, /audit (SSO lives in sso.py).
+
+Each route checks one coarse permission at the edge (`rest_principal`) and becomes one request to
+the identity registry, which checks ownership itself and answers the JSON the client gets.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from starlette.routing import BaseRoute
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from forge.core import rpc, subjects
+from forge.core.errors import (
+    ForbiddenError,
+    ForgeError,
+    InvalidParamsError,
+    InvalidRequestError,
+)
+from forge.edge import rbac_api, sso
+from forge.edge.guard import rest_principal
+from forge.edge.http import read_body
+from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
+from forge.edge.token_rules import ordered_teams
+from forge.proto.envelope import Envelope, Principal
+from forge.proto.identity import UserAccess
 
 if TYPE_CHECKING:
     from forge.edge.context import Edge
 
+_ENC = msgspec.json.Encoder()
+_ANY = msgspec.json.Decoder()
+_USER = msgspec.json.Decoder(UserAccess)
+ANONYMOUS = Principal(subject="anonymous")
+_INTS = frozenset({"limit", "offset"})
+_BOOLS = frozenset({"all"})
+MANAGE = "teams.manage_members"
+
+
+class _Claims(msgspec.Struct):
+    exp: float | None = None
+
+
+_CLAIMS = msgspec.json.Decoder(_Claims)
+
+
+class Identity:
+    """What every identity route needs: the edge, registry calls, bodies and session answers."""
+
+    anonymous = ANONYMOUS
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+
+    def fail(self, exc: ForgeError) -> Response:
+        """A ForgeError in the REST error shape; every 401 says how to authenticate."""
+        extra = None
+        if exc.http_status == 401:
+            challenge = self.edge.urls.challenge(None, token_sent=False, rest=True)
+            extra = {"www-authenticate": challenge}
+        return error_response(exc, extra)
+
+    async def call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method=f"{subjects.IDENTITY}.{entity}.{op}",
+            params=msgspec.Raw(_ENC.encode(params)),
+            # The registry never needs the caller's own bearer token.
+            principal=msgspec.structs.replace(principal, subject_token=None),
+            deadline=time.time() + REST_TIMEOUT_S,
+        )
+        return await rpc.call(
+            self.edge.bus, subjects.registry(subjects.IDENTITY, entity, op), envelope
+        )
+
+    async def raw_body(self, request: Request) -> bytes:
+        return await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+
+    async def body(self, request: Request) -> dict[str, Any]:
+        """The JSON object body: 400 when it is not JSON or not an object."""
+        try:
+            body = _ANY.decode(await self.raw_body(request))
+        except msgspec.DecodeError as exc:
+            raise InvalidRequestError("the request body is not valid JSON") from exc
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        return body
+
+    def session(self, user_json: bytes, status: int = 200) -> Response:
+        """A session token for the user the registry vouched for, and who they are."""
+        user = _USER.decode(user_json)
+        token, expires = self.edge.auth.mint_session(user)
+        body = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": max(0, int(expires - time.time())),
+            "user": {
+                "email": user.email,
+                "full_name": user.full_name,
+                "is_admin": user.is_admin,
+                "teams": list(ordered_teams(user)),  # the personal team first
+                "roles": list(user.roles),
+            },
+        }
+        return json_response(status, _ENC.encode(body))
+
+
+def query_params(request: Request) -> dict[str, Any]:
+    """Query parameters as registry params: `limit`/`offset` are integers, `all` a boolean."""
+    params: dict[str, Any] = {}
+    for name, value in request.query_params.items():
+        if name in _INTS:
+            if not value.isdigit():
+                raise InvalidParamsError(f"{name} must be a whole number", {"field": name})
+            params[name] = int(value)
+        elif name in _BOOLS:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidParamsError(f"{name} must be true or false", {"field": name})
+            params[name] = value.lower() in ("true", "1")
+        else:
+            params[name] = value
+    return params
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One route that is one registry operation."""
+
+    path: str
+    method: str
+    entity: str
+    op: str
+    permission: str | None  # None: being authenticated is enough
+    status: int = 200
+    own: bool = False  # acts on the caller: `email` is the caller's, whatever the request says
+
+
+def forward(identity: Identity, spec: Spec) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = await rest_principal(identity.edge, request, spec.permission)
+            params = query_params(request)
+            if spec.method in ("POST", "PUT", "PATCH"):
+                params.update(await identity.body(request))
+            params.update(request.path_params)
+            if spec.own:
+                params["email"] = principal.subject
+            result = await identity.call(principal, spec.entity, spec.op, params)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return json_response(spec.status, result)
+
+    return endpoint
+
+
+ACCOUNT = (
+    Spec("/auth/email/me", "GET", "users", "get", None, own=True),
+    Spec("/auth/email/change-password", "POST", "users", "change_password", None, own=True),
+    Spec("/auth/email/admin/users", "GET", "users", "list", "users.read"),
+    Spec("/auth/email/admin/users", "POST", "users", "create", "users.create", 201),
+    Spec("/auth/email/admin/users/{email}", "GET", "users", "get", "users.read"),
+    Spec("/auth/email/admin/users/{email}", "PUT", "users", "update", "users.update"),
+    Spec("/auth/email/admin/users/{email}", "DELETE", "users", "delete", "users.delete"),
+)
+VERSIONED = (
+    Spec("/teams", "GET", "teams", "list", "teams.read"),
+    Spec("/teams", "POST", "teams", "create", "teams.create", 201),
+    # Literal /teams/invitations/... before /teams/{id}/... so no id is taken for a keyword.
+    Spec("/teams/invitations/{id}", "DELETE", "invitations", "delete", MANAGE),
+    Spec("/teams/invitations/{token}/accept", "POST", "invitations", "accept", None),
+    Spec("/teams/{id}", "GET", "teams", "get", "teams.read"),
+    Spec("/teams/{id}", "PUT", "teams", "update", "teams.update"),
+    Spec("/teams/{id}", "DELETE", "teams", "delete", "teams.delete"),
+    Spec("/teams/{team_id}/members", "GET", "members", "list", "teams.read"),
+    Spec("/teams/{team_id}/members/{email}", "PUT", "members", "set", MANAGE),
+    Spec("/teams/{team_id}/members/{email}", "DELETE", "members", "remove", MANAGE),
+    Spec("/teams/{team_id}/invitations", "POST", "invitations", "create", MANAGE, 201),
+    Spec("/teams/{team_id}/invitations", "GET", "invitations", "list", "teams.read"),
+    Spec("/tokens", "GET", "tokens", "list", "tokens.read"),
+    Spec("/tokens", "POST", "tokens", "create", "tokens.create", 201),
+    Spec("/tokens/revocations", "POST", "revocations", "create", "tokens.revoke", 201),
+    Spec("/tokens/{id}", "GET", "tokens", "get", "tokens.read"),
+    Spec("/tokens/{id}", "DELETE", "tokens", "revoke", "tokens.revoke"),
+    Spec("/rbac/roles", "GET", "roles", "list", "rbac.read"),
+    Spec("/rbac/roles", "POST", "roles", "create", "rbac.manage", 201),
+    Spec("/rbac/roles/{name}", "GET", "roles", "get", "rbac.read"),
+    Spec("/rbac/roles/{name}", "PUT", "roles", "update", "rbac.manage"),
+    Spec("/rbac/roles/{name}", "DELETE", "roles", "delete", "rbac.manage"),
+    Spec("/rbac/my/roles", "GET", "bindings", "list", None, own=True),
+    Spec("/rbac/users/{email}/roles", "GET", "bindings", "list", "rbac.read"),
+    Spec("/rbac/users/{email}/roles", "POST", "bindings", "grant", "rbac.manage", 201),
+    Spec("/rbac/users/{email}/roles/{role}", "DELETE", "bindings", "revoke", "rbac.manage"),
+    Spec("/audit", "GET", "audit", "list", "audit.read"),
+)  # fmt: skip
+
+
+def _expiry(authorization: str | None) -> float | None:
+    """The `exp` of the (already verified) bearer JWT, so its revocation can be dropped later."""
+    token = (authorization or "").partition(" ")[2].strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        return _CLAIMS.decode(payload).exp
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        return None
+
+
+def account_routes(identity: Identity) -> list[BaseRoute]:
+    edge = identity.edge
+
+    async def login(request: Request) -> Response:
+        try:
+            params = await identity.body(request)
+            if request.client is not None:
+                params["client_ip"] = request.client.host
+            user = await identity.call(ANONYMOUS, "users", "login", params)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return identity.session(user)
+
+    async def register(request: Request) -> Response:
+        try:
+            if not edge.config.allow_signup:
+                raise ForbiddenError("self-service sign-up is disabled on this Forge")
+            params = await identity.body(request)
+            user = await identity.call(ANONYMOUS, "users", "register", params)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return identity.session(user, 201)
+
+    async def logout(request: Request) -> Response:
+        try:
+            principal = await rest_principal(edge, request, None)
+            if principal.auth_method == "api_token" or principal.token_id is None:
+                raise InvalidRequestError(
+                    "only a session or JWT ends with logout; revoke an API token with"
+                    " DELETE /tokens/{id}"
+                )
+            expires = _expiry(request.headers.get("authorization"))
+            params = {"jti": principal.token_id, "expires_at": expires, "reason": "logout"}
+            await identity.call(principal, "revocations", "create", params)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return json_response(200, b'{"status":"logged out"}')
+
+    return [
+        Route("/auth/login", login, methods=["POST"]),
+        Route("/auth/email/login", login, methods=["POST"]),
+        Route("/auth/email/register", register, methods=["POST"]),
+        Route("/auth/logout", logout, methods=["POST"]),
+        Route("/auth/email/logout", logout, methods=["POST"]),
+    ]
+
 
 def routes(edge: Edge) -> list[BaseRoute]:
-    return []
+    identity = Identity(edge)
+    out = account_routes(identity) + rbac_api.routes(identity) + sso.routes(identity)
+    for spec in ACCOUNT:
+        out.append(Route(spec.path, forward(identity, spec), methods=[spec.method]))
+    for prefix in ("", "/v1"):
+        for spec in VERSIONED:
+            endpoint = forward(identity, spec)
+            out.append(Route(prefix + spec.path, endpoint, methods=[spec.method]))
+    return out

@@ -1,0 +1,108 @@
+"""RBAC routes the edge answers itself: the permission table with each permission's default
+roles, the caller's effective permissions, and permission checks (`{"granted": bool}`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from forge.core.errors import ForgeError, InvalidParamsError, InvalidRequestError
+from forge.edge.guard import require, rest_principal
+from forge.edge.rest import json_response
+from forge.proto import access
+from forge.proto.envelope import Principal
+from forge.proto.identity import UserAccess
+
+if TYPE_CHECKING:
+    from forge.edge.identity_api import Identity
+
+_ENC = msgspec.json.Encoder()
+_USER = msgspec.json.Decoder(UserAccess)
+
+
+class CheckBody(msgspec.Struct, frozen=True):
+    permission: str
+    email: str | None = None
+
+
+_CHECK = msgspec.json.Decoder(CheckBody)
+
+
+def permission_catalog() -> dict[str, Any]:
+    """Every permission, and which built-in roles hold it by default."""
+    entries = []
+    for name in access.PERMISSIONS:
+        resource, _, action = name.partition(".")
+        holders = [
+            role
+            for role, granted in access.BUILTIN_ROLES.items()
+            if access.ALL in granted or name in granted
+        ]
+        entries.append(
+            {"name": name, "resource": resource, "action": action, "default_roles": holders}
+        )
+    return {"permissions": entries, "roles": access.BUILTIN_ROLES, "total": len(entries)}
+
+
+def effective_permissions(principal: Principal) -> list[str]:
+    return [p for p in access.PERMISSIONS if access.permits(principal, p)]
+
+
+def routes(identity: Identity) -> list[BaseRoute]:
+    edge = identity.edge
+    catalog = _ENC.encode(permission_catalog())
+
+    async def permissions(request: Request) -> Response:
+        try:
+            await rest_principal(edge, request, "rbac.read")
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return json_response(200, catalog)
+
+    async def my_permissions(request: Request) -> Response:
+        try:
+            principal = await rest_principal(edge, request, None)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return json_response(200, _ENC.encode(effective_permissions(principal)))
+
+    async def check(request: Request) -> Response:
+        try:
+            principal = await rest_principal(edge, request, None)
+            try:
+                body = _CHECK.decode(await identity.raw_body(request))
+            except msgspec.ValidationError as exc:
+                raise InvalidParamsError(f"invalid body: {exc}") from exc
+            except msgspec.DecodeError as exc:
+                raise InvalidRequestError("the request body is not valid JSON") from exc
+            if body.permission not in access.PERMISSIONS:
+                raise InvalidParamsError(
+                    f"unknown permission '{body.permission}'", {"field": "permission"}
+                )
+            subject = principal
+            if body.email is not None and body.email != principal.subject:
+                # Another user's permissions: rbac.read, and the registry's view of them.
+                require(principal, "rbac.read")
+                other = _USER.decode(
+                    await identity.call(principal, "users", "get", {"email": body.email})
+                )
+                subject = Principal(
+                    subject=other.email, is_admin=other.is_admin, permissions=other.permissions
+                )
+            granted = access.permits(subject, body.permission)
+        except ForgeError as exc:
+            return identity.fail(exc)
+        return json_response(200, _ENC.encode({"permission": body.permission, "granted": granted}))
+
+    out: list[BaseRoute] = []
+    for prefix in ("", "/v1"):
+        out += [
+            Route(prefix + "/rbac/permissions", permissions, methods=["GET"]),
+            Route(prefix + "/rbac/my/permissions", my_permissions, methods=["GET"]),
+            Route(prefix + "/rbac/permissions/check", check, methods=["POST"]),
+        ]
+    return out
