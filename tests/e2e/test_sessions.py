@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
 from forge.cli.mesh import Mesh
+from forge.cli.tokens import mint
 from tests.e2e.conftest import INIT
 
 
@@ -60,15 +62,24 @@ async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
 async def test_a_forged_session_id_or_another_users_session_is_not_found(
     mesh: Mesh, admin_token: str, demo: dict[str, Any]
 ) -> None:
-    from forge.cli.tokens import mint
-
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}) as http:
+        # Another real user: an unknown one would be refused (401) before any session check.
+        other_email = f"someone-else-{uuid.uuid4().hex[:6]}@example.com"
+        created = await http.post(
+            mesh.url + "/auth/email/admin/users",
+            json={
+                "email": other_email,
+                "password": "Correct-Horse-Battery-9",
+                "roles": ["developer"],
+            },
+        )
+        assert created.status_code in (200, 201), created.text
         forged = await http.post(
             mesh.url + "/mcp", **call("bm90LWEtc2Vzc2lvbg", 1, "demo-echo", {"text": "x"})
         )
         assert forged.status_code == 404
         session = (await http.post(mesh.url + "/mcp", json=INIT)).headers["mcp-session-id"]
-    other = mint(mesh.secret, "someone-else@example.com")
+    other = mint(mesh.secret, other_email)
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}) as http:
         stolen = await http.post(mesh.url + "/mcp", **call(session, 1, "demo-echo", {"text": "x"}))
         assert stolen.status_code == 404

@@ -65,7 +65,7 @@ async def test_a_websocket_without_a_token_is_refused(mesh: Mesh) -> None:
     with pytest.raises(WebSocketUpgradeError) as raised:
         async with websocket_client(url, {}):
             pass
-    assert raised.value.response.status_code == 403
+    assert raised.value.response.status_code == 401
 
 
 async def echo_server(mesh: Mesh, token: str, label: str) -> str:

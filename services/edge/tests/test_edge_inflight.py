@@ -21,6 +21,7 @@ from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
 from forge.edge.messages import ClientResponse, envelope_id, parse, reply_target
 from forge.proto.envelope import ENVELOPE_DECODER, Principal, Protocol, ok
+from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus
 
 SECRET = "s" * 40
@@ -29,8 +30,15 @@ ASK = b'{"jsonrpc":"2.0","id":7,"method":"elicitation/create","params":{"message
 CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "t"}}
 
 
+ALICE = UserAccess(email="alice", id="u-alice", is_admin=True, permissions=("*",))
+
+
 def edge_on(bus: MemoryBus) -> Edge:
-    return build_edge(EdgeConfig(jwt_secret=SECRET, request_timeout_s=5), bus)
+    """An edge whose identity cache already holds alice (these tests are not about identity)."""
+    edge = build_edge(EdgeConfig(jwt_secret=SECRET, request_timeout_s=5), bus)
+    edge.identity.apply_snapshot(IdentitySnapshot(users=[ALICE]))
+    edge.identity.loaded.set()
+    return edge
 
 
 async def progress_router(bus: MemoryBus) -> None:
@@ -82,7 +90,7 @@ async def test_a_server_request_reaches_the_client_and_its_answer_reaches_the_as
 
     await bus.serve(subjects.ROUTER_RPC, handle)
     exchange = Exchange(edge_on(bus))
-    caller = Caller(Principal("alice"), Protocol("2025-11-25", era="legacy"))
+    caller = Caller(Principal("alice", is_admin=True), Protocol("2025-11-25", era="legacy"))
     asked: list[dict[str, object]] = []
 
     async def deliver(message: bytes) -> None:

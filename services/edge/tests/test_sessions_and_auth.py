@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
 from forge.cli.tokens import mint
 from forge.core.errors import SessionNotFoundError, UnauthorizedError
 from forge.edge.auth import Authenticator
+from forge.edge.config import EdgeConfig
+from forge.edge.identity_cache import IdentityCache
 from forge.edge.sessions import Sessions, derive_key
+from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus
 
 SECRET = "s" * 40
@@ -47,10 +52,18 @@ async def test_a_revoked_session_is_refused_by_every_watcher() -> None:
         second.open(token, "alice")
 
 
-def test_tokens_verify_and_bad_ones_are_refused() -> None:
-    auth = Authenticator(SECRET)
-    principal = auth.authenticate("Bearer " + mint(SECRET, "alice", admin=True))
-    assert principal.subject == "alice" and principal.is_admin
+async def test_tokens_verify_and_bad_ones_are_refused() -> None:
+    identity = IdentityCache(MemoryBus())
+    identity.apply_snapshot(IdentitySnapshot(users=[UserAccess(email="alice", id="u-1")]))
+    identity.loaded.set()
+    auth = Authenticator(EdgeConfig(jwt_secret=SECRET), identity)
+    where: dict[str, Any] = {
+        "client_ip": "127.0.0.1",
+        "resource": "http://127.0.0.1:4444/mcp",
+        "server_id": None,
+    }
+    principal = await auth.authenticate("Bearer " + mint(SECRET, "alice", admin=True), **where)
+    assert principal.subject == "alice" and not principal.is_admin  # claims grant nothing
     for header in (
         None,
         "Bearer",
@@ -60,4 +73,4 @@ def test_tokens_verify_and_bad_ones_are_refused() -> None:
         "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
     ):
         with pytest.raises(UnauthorizedError):
-            auth.authenticate(header)
+            await auth.authenticate(header, **where)

@@ -1,4 +1,5 @@
-"""Edge wiring: the Starlette app, the bus, session revocations, and hypercorn serving it."""
+"""Edge wiring: the Starlette app, the bus, the identity cache, session revocations, and the
+HTTP server (uvicorn or hypercorn) serving it."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
-from forge.edge import health, identity_api, upstream_oauth
+from forge.edge import health, identity_api, metadata, upstream_oauth
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.context import Edge
 from forge.edge.http import Receive, Scope, Send
+from forge.edge.identity_cache import IdentityCache
 from forge.edge.legacy_sse import Asgi, SseTransport
 from forge.edge.mcp_http import McpEndpoint
 from forge.edge.rest import Admin
@@ -47,11 +49,15 @@ def build_edge(config: EdgeConfig, bus: Bus) -> Edge:
             " authentication"
         )
     secret = config.session_secret or config.jwt_secret
+    identity = IdentityCache(
+        bus, timeout_s=config.identity_timeout_s, resync_s=config.identity_resync_s
+    )
     return Edge(
         config=config,
         bus=bus,
-        auth=Authenticator(config.jwt_secret, config.jwt_audience, config.jwt_issuer),
+        auth=Authenticator(config, identity),
         sessions=Sessions(derive_key(secret, b"forge legacy session v1"), config.session_ttl_s),
+        identity=identity,
     )
 
 
@@ -71,6 +77,7 @@ def build_app(edge: Edge) -> Starlette:
         Route("/servers/{server_id}/message", Asgi(sse.message), methods=["POST"]),
         WebSocketRoute("/ws", ws),
         WebSocketRoute("/servers/{server_id}/ws", ws),
+        *metadata.routes(edge),
         *identity_api.routes(edge),
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
@@ -140,6 +147,10 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge = build_edge(config, bus)
         edge.closing = stop  # long-lived streams end when the edge stops
         await edge.sessions.watch(bus)
+        await edge.identity.start()  # loads in the background; /ready waits for it
+        stack.push_async_callback(edge.identity.close)
+        edge.auth.start()
+        stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes
         log.info(
             "edge listening",
             extra={"url": f"http://{config.host}:{config.port}", "server": config.http_server},

@@ -20,6 +20,12 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     jwt_public_keys: str = ""
     # Session tokens issued by /auth/login and SSO.
     session_token_ttl_s: int = 8 * 3600
+    # The identity cache: how long a request to the identity registry may take, how often the
+    # whole snapshot is fetched again (in case an event was lost; 0: never).
+    identity_timeout_s: float = 5.0
+    identity_resync_s: float = 300.0
+    # API token use counts are published in batches this often.
+    token_usage_flush_s: float = 5.0
     # The URL clients reach Forge at: protected-resource metadata, audiences (RFC 8707), OAuth
     # redirect URIs. Defaults to http://<host>:<port>.
     public_url: str = ""

@@ -1,4 +1,5 @@
-"""What every edge transport shares: settings, bus, authenticator, sessions, notices, updates."""
+"""What every edge transport shares: settings, bus, identity, authenticator, sessions, notices,
+updates, and the edge's public URLs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from forge.core import subjects
 from forge.core.bus import Bus, Subscription
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
+from forge.edge.guard import Origins
+from forge.edge.identity_cache import IdentityCache
+from forge.edge.metadata import PublicUrls
 from forge.edge.notices import Notices
 from forge.edge.sessions import Sessions
 from forge.edge.updates import Updates
@@ -23,10 +27,13 @@ class Edge:
     bus: Bus
     auth: Authenticator
     sessions: Sessions
+    identity: IdentityCache
     # Set at shutdown: long-lived streams end so that the HTTP server can drain.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     notices: Notices = field(init=False)
     updates: Updates = field(init=False)
+    urls: PublicUrls = field(init=False)
+    origins: Origins = field(init=False)
     # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
     # (not one per call: a subscription per call costs NATS and nats-py more than the call).
     waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
@@ -36,6 +43,8 @@ class Edge:
     def __post_init__(self) -> None:
         self.notices = Notices(self.bus)
         self.updates = Updates(self.bus)
+        self.urls = PublicUrls(self.config)
+        self.origins = Origins(self.config, self.urls.origin)
 
     async def await_stream(self, request_id: str, on_message: Callable[[bytes, str], None]) -> None:
         """Send `forge.stream.<request_id>` messages to `on_message` until `forget_stream`."""

@@ -1,22 +1,61 @@
 """Who may do what at the edge: one place that turns a request into a checked Principal.
 
 Every REST handler calls `rest_principal(edge, request, permission)`; the MCP transports call
-`mcp_principal(...)`. Both raise UnauthorizedError (401) or ForbiddenError (403).
-(Being built: API tokens, CIDR/time/server scopes, audiences per resource, Origin checks.)
+`mcp_principal(...)` (or its no-await fast path `mcp_cached`) once per HTTP request or
+connection, and `check_method` per JSON-RPC request. They raise `ChallengeError` (401, with its
+`WWW-Authenticate` value), ForbiddenError (403) or ServiceUnavailableError (503).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from forge.core.errors import ForbiddenError
+from forge.core.errors import ForbiddenError, UnauthorizedError
+from forge.edge.config import EdgeConfig
 from forge.proto import access
 from forge.proto.envelope import Principal
 
 if TYPE_CHECKING:
     from forge.edge.context import Edge
+
+_LOOPBACK = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?", re.IGNORECASE)
+USE_SERVERS = "servers.use"
+
+
+class ChallengeError(UnauthorizedError):
+    """A 401 that knows its `WWW-Authenticate` header (RFC 9728: where the metadata is)."""
+
+    def __init__(self, message: str, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+def challenge_headers(exc: Exception) -> list[tuple[bytes, bytes]] | None:
+    """The raw `WWW-Authenticate` header of a ChallengeError, for ASGI responses."""
+    if isinstance(exc, ChallengeError):
+        return [(b"www-authenticate", exc.challenge.encode("latin-1"))]
+    return None
+
+
+class Origins:
+    """The `Origin` values allowed on MCP endpoints (DNS rebinding, cross-site browsers)."""
+
+    def __init__(self, config: EdgeConfig, public_origin: str) -> None:
+        listed = (o.strip().rstrip("/").lower() for o in config.allowed_origins.split(","))
+        self.allowed = frozenset({public_origin, *(o for o in listed if o)})
+
+    def allows(self, origin: str) -> bool:
+        origin = origin.rstrip("/").lower()
+        return origin in self.allowed or _LOOPBACK.fullmatch(origin) is not None
+
+
+def client_ip(scope: Mapping[str, Any]) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def require(principal: Principal, permission: str | None) -> Principal:
@@ -29,7 +68,80 @@ def require(principal: Principal, permission: str | None) -> Principal:
     return principal
 
 
+def check_method(principal: Principal, method: str) -> None:
+    """403 unless the principal holds what the MCP method needs."""
+    permission = access.MCP_PERMISSIONS.get(method)
+    if permission is not None and not access.permits(principal, permission):
+        raise ForbiddenError(
+            f"permission denied: {method} needs {permission}", {"permission": permission}
+        )
+
+
 async def rest_principal(edge: Edge, request: Request, permission: str | None) -> Principal:
     """Authenticate a REST request and check one permission."""
-    principal = edge.auth.authenticate(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    try:
+        principal = await edge.auth.authenticate(
+            authorization,
+            client_ip=client_ip(request.scope),
+            resource=edge.urls.root,
+            server_id=None,
+        )
+    except UnauthorizedError as exc:
+        challenge = edge.urls.challenge(None, token_sent=bool(authorization), rest=True)
+        raise ChallengeError(exc.message, challenge) from exc
     return require(principal, permission)
+
+
+def _admit_mcp(
+    edge: Edge, principal: Principal, headers: Mapping[str, str], server_id: str | None
+) -> Principal:
+    origin = headers.get("origin")
+    if origin is not None and not edge.origins.allows(origin):
+        raise ForbiddenError("origin not allowed")
+    if server_id is not None and not access.permits(principal, USE_SERVERS):
+        raise ForbiddenError(
+            f"permission denied: virtual servers need {USE_SERVERS}", {"permission": USE_SERVERS}
+        )
+    return principal
+
+
+def mcp_cached(
+    edge: Edge, scope: Mapping[str, Any], headers: Mapping[str, str], server_id: str | None
+) -> Principal | None:
+    """`mcp_principal` without an await, for a token verified before; None otherwise."""
+    authorization = headers.get("authorization")
+    try:
+        principal = edge.auth.cached(
+            authorization,
+            client_ip=client_ip(scope),
+            resource=edge.urls.resource(server_id),
+            server_id=server_id,
+        )
+    except UnauthorizedError as exc:
+        challenge = edge.urls.challenge(server_id, token_sent=bool(authorization))
+        raise ChallengeError(exc.message, challenge) from exc
+    if principal is None:
+        return None
+    return _admit_mcp(edge, principal, headers, server_id)
+
+
+async def mcp_principal(
+    edge: Edge, scope: Mapping[str, Any], headers: Mapping[str, str], server_id: str | None
+) -> Principal:
+    """Authenticate an MCP request (any transport), then check its Origin and server access."""
+    principal = mcp_cached(edge, scope, headers, server_id)
+    if principal is not None:
+        return principal
+    authorization = headers.get("authorization")
+    try:
+        principal = await edge.auth.authenticate(
+            authorization,
+            client_ip=client_ip(scope),
+            resource=edge.urls.resource(server_id),
+            server_id=server_id,
+        )
+    except UnauthorizedError as exc:
+        challenge = edge.urls.challenge(server_id, token_sent=bool(authorization))
+        raise ChallengeError(exc.message, challenge) from exc
+    return _admit_mcp(edge, principal, headers, server_id)

@@ -1,4 +1,5 @@
-"""`/health` (the process is up) and `/ready` (NATS and every service answer)."""
+"""`/health` (the process is up) and `/ready` (NATS and every service answer, and the identity
+snapshot is loaded: before that, the edge cannot tell who anyone is)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from forge.core import subjects
 from forge.core.errors import ForgeError
-from forge.edge.mcp_http import Edge
+from forge.edge.context import Edge
 
 _ENC = msgspec.json.Encoder()
 SERVICES = {
@@ -37,7 +38,8 @@ def make_ready(edge: Edge) -> object:
     async def ready(request: Request) -> Response:
         results = await asyncio.gather(*(probe(s) for s in SERVICES.values()))
         services = dict(zip(SERVICES, results, strict=True))
-        ok = all(r == "ok" for r in results)
+        services["identity"] = "ok" if edge.identity.loaded.is_set() else "snapshot not loaded"
+        ok = all(r == "ok" for r in services.values())
         body = {"status": "ready" if ok else "not ready", "services": services}
         return Response(_ENC.encode(body), 200 if ok else 503, media_type="application/json")
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 import msgspec
 
 from forge.core import subjects
-from forge.core.errors import ForgeError, UnauthorizedError
-from forge.edge import streams
+from forge.core.errors import ForgeError
+from forge.edge import guard, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
 from forge.edge.http import Receive, Scope, Send, header_map, read_body, respond
@@ -23,7 +23,6 @@ from forge.proto.envelope import ENCODER, Protocol
 log = logging.getLogger("forge.edge.sse")
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _NOTHING = msgspec.Raw(b"{}")
-_WWW_AUTHENTICATE = [(b"www-authenticate", b'Bearer realm="forge"')]
 
 
 class Asgi:
@@ -49,14 +48,14 @@ class SseTransport:
 
     async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = header_map(scope)
+        server_id = scope.get("path_params", {}).get("server_id")
         try:
-            principal = self.edge.auth.authenticate(headers.get("authorization"))
-        except UnauthorizedError as exc:
-            await _refuse(send, exc, _WWW_AUTHENTICATE)
+            principal = await guard.mcp_principal(self.edge, scope, headers, server_id)
+        except ForgeError as exc:
+            await _refuse(send, exc, guard.challenge_headers(exc))
             return
         # The session starts before initialize: it carries no negotiated state, only its id.
         token, state = self.edge.sessions.new(principal.subject, LEGACY_DEFAULT, _NOTHING, _NOTHING)
-        server_id = scope.get("path_params", {}).get("server_id")
         prefix = f"/servers/{server_id}" if server_id else ""
         endpoint = f"{prefix}/message?session_id={token}".encode()
         await streams.serve(
@@ -72,16 +71,14 @@ class SseTransport:
         headers = header_map(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("session_id") or query.get("sessionId") or [""])[0]
+        server_id = scope.get("path_params", {}).get("server_id")
         try:
-            principal = self.edge.auth.authenticate(headers.get("authorization"))
+            principal = await guard.mcp_principal(self.edge, scope, headers, server_id)
             state = self.edge.sessions.open(token, principal.subject)
             body = await read_body(scope, receive, self.edge.config.max_body_bytes)
             incoming = parse(body)
-        except UnauthorizedError as exc:
-            await _refuse(send, exc, _WWW_AUTHENTICATE)
-            return
         except ForgeError as exc:
-            await _refuse(send, exc)
+            await _refuse(send, exc, guard.challenge_headers(exc))
             return
         protocol = session_protocol(state)
         if isinstance(incoming, Request) and incoming.method == "initialize":
@@ -89,7 +86,7 @@ class SseTransport:
         caller = Caller(
             principal,
             protocol,
-            scope.get("path_params", {}).get("server_id"),
+            server_id,
             state.sid,
             headers.get("traceparent"),
         )

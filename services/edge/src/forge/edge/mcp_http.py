@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 
 from forge.core import rpc
-from forge.core.errors import ForgeError, SessionNotFoundError, UnauthorizedError
-from forge.edge import streams
+from forge.core.errors import ForgeError, SessionNotFoundError
+from forge.edge import guard, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
 from forge.edge.http import Receive, Scope, Send, header_map, read_body, respond, respond_sse
@@ -35,11 +35,18 @@ _MODERN_STATUS = {
     -32601: 404,
 }
 _LEGACY_STATUS = {-32700: 400, -32600: 400, -32022: 400, -32020: 400}
-_COMMON_STATUS = {-32000: 503, -32004: 401, -32006: 404, -32008: 413, -32009: 404}
+_COMMON_STATUS = {
+    -32000: 503,
+    -32004: 401,
+    -32005: 403,
+    -32006: 404,
+    -32008: 413,
+    -32009: 404,
+    -32012: 429,
+}
 _SESSION_HEADER = b"mcp-session-id"
 _INIT_RESULT = msgspec.json.Decoder(mcp.InitializeResult)
 LEGACY_DEFAULT = "2025-03-26"  # what a client that sends no version header speaks
-_WWW_AUTHENTICATE = [(b"www-authenticate", b'Bearer realm="forge"')]
 
 
 def status_of(error_code: int, modern: bool) -> int:
@@ -73,9 +80,12 @@ class McpEndpoint:
         version_header = headers.get("mcp-protocol-version")
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
         try:
-            principal = self.edge.auth.authenticate(headers.get("authorization"))
-        except UnauthorizedError as exc:
-            await self._error(send, None, exc, modern, _WWW_AUTHENTICATE)
+            # A token seen before costs no await; a new one is verified once, then cached.
+            principal = guard.mcp_cached(self.edge, scope, headers, server_id)
+            if principal is None:
+                principal = await guard.mcp_principal(self.edge, scope, headers, server_id)
+        except ForgeError as exc:
+            await self._error(send, None, exc, modern, guard.challenge_headers(exc))
             return
         method = scope["method"]
         has_session = _SESSION_HEADER.decode() in headers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from starlette.requests import Request
@@ -13,9 +13,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
-from forge.core.errors import ForgeError, InvalidRequestError
+from forge.core.errors import ForbiddenError, ForgeError, InvalidRequestError
+from forge.edge import guard
+from forge.edge.context import Edge
 from forge.edge.http import read_body
-from forge.edge.mcp_http import Edge
+from forge.proto import access
 from forge.proto.envelope import Envelope, Principal
 
 _ENC = msgspec.json.Encoder()
@@ -29,18 +31,31 @@ def json_response(status: int, body: bytes) -> Response:
 
 
 def error_response(exc: ForgeError, extra: dict[str, str] | None = None) -> Response:
+    """A REST error: `{"detail", "code"[, "data"]}`; a 401 from the guard carries its challenge."""
     body = {"detail": exc.message, "code": exc.code}
     if exc.data is not None:
         body["data"] = exc.data
+    if isinstance(exc, guard.ChallengeError):
+        extra = {**(extra or {}), "www-authenticate": exc.challenge}
     return Response(_ENC.encode(body), exc.http_status, extra, media_type="application/json")
 
 
 def gateway_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A gateway with the values of its stdio environment hidden: they may be credentials."""
-    env = record.get("env")
+    """A gateway without its sealed credentials (`auth_type` says which kind it has), and with
+    the values of its stdio environment hidden: they may be credentials too."""
+    view = {k: v for k, v in record.items() if k != "auth"}
+    env = view.get("env")
     if isinstance(env, dict) and env:
-        return {**record, "env": dict.fromkeys(env, REDACTED)}
-    return record
+        view["env"] = dict.fromkeys(env, REDACTED)
+    return view
+
+
+def _ownership(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "owner": record.get("owner"),
+        "teamId": record.get("team_id"),
+        "visibility": record.get("visibility"),
+    }
 
 
 def tool_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +74,7 @@ def tool_view(record: dict[str, Any]) -> dict[str, Any]:
         "enabled": record.get("enabled", True),
         "createdAt": record.get("created_at"),
         "updatedAt": record.get("updated_at"),
+        **_ownership(record),
     }
 
 
@@ -69,6 +85,7 @@ def _entry_view(record: dict[str, Any], definition: dict[str, Any]) -> dict[str,
         "createdAt": record.get("created_at"),
         "updatedAt": record.get("updated_at"),
         "annotations": definition.get("annotations") or {},
+        **_ownership(record),
     }
 
 
@@ -118,17 +135,69 @@ def prompt_view(record: dict[str, Any]) -> dict[str, Any]:
 View = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+class Op(NamedTuple):
+    """One REST route: which registry operation answers it, and who may call it."""
+
+    path: str
+    methods: list[str]
+    entity: str
+    op: str
+    permission: str
+    body: bool = False  # the JSON body becomes the params (path parameters win)
+    status: int = 200
+    view: View | None = None
+    optional_body: bool = False  # an empty body stands for {}
+
+
+# Before /resources/{id}, which would take "templates" for an id.
+OPS: tuple[Op, ...] = (
+    Op("/gateways", ["POST"], "gateways", "create", "gateways.create", True, 201, gateway_view),
+    Op("/gateways", ["GET"], "gateways", "list", "gateways.read", view=gateway_view),
+    Op("/gateways/{id}", ["GET"], "gateways", "get", "gateways.read", view=gateway_view),
+    Op("/gateways/{id}", ["PUT"], "gateways", "update", "gateways.update", True, view=gateway_view),
+    Op("/gateways/{id}", ["DELETE"], "gateways", "delete", "gateways.delete"),
+    Op("/gateways/{id}/tools/refresh", ["POST"], "gateways", "refresh", "gateways.update"),
+    Op("/tools", ["GET"], "tools", "list", "tools.read", view=tool_view),
+    Op("/tools/{id}", ["GET"], "tools", "get", "tools.read", view=tool_view),
+    Op(
+        "/resources/templates/list",
+        ["GET"],
+        "resource_templates",
+        "list",
+        "resources.read",
+        view=template_view,
+    ),
+    Op("/resources", ["GET"], "resources", "list", "resources.read", view=resource_view),
+    Op("/resources/{id}", ["GET"], "resources", "get", "resources.read", view=resource_view),
+    Op("/prompts", ["GET"], "prompts", "list", "prompts.read", view=prompt_view),
+    Op("/prompts/{id}", ["GET"], "prompts", "get", "prompts.read", view=prompt_view),
+    Op("/servers", ["POST"], "servers", "create", "servers.create", True, 201),
+    Op("/servers", ["GET"], "servers", "list", "servers.read"),
+    Op("/servers/{id}", ["GET"], "servers", "get", "servers.read"),
+    Op("/servers/{id}", ["PUT"], "servers", "update", "servers.update", True),
+    Op("/servers/{id}", ["DELETE"], "servers", "delete", "servers.delete"),
+    Op(
+        "/admin/secrets/reseal",
+        ["POST"],
+        "secrets",
+        "reseal",
+        "admin.config",
+        True,
+        optional_body=True,
+    ),
+)
+
+
 class Admin:
     """One handler per REST route; each becomes one registry request."""
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
 
-    async def _principal(self, request: Request) -> Principal:
-        return self.edge.auth.authenticate(request.headers.get("authorization"))
-
-    async def _body(self, request: Request) -> Any:
+    async def _body(self, request: Request, optional: bool = False) -> Any:
         raw = await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+        if optional and not raw.strip():
+            return {}
         try:
             body = _ANY.decode(raw)
         except msgspec.DecodeError as exc:
@@ -149,68 +218,47 @@ class Admin:
             self.edge.bus, subjects.registry(subjects.CATALOG, entity, op), envelope
         )
 
-    def route(
-        self,
-        entity: str,
-        op: str,
-        *,
-        body: bool = False,
-        status: int = 200,
-        view: View | None = None,
-    ) -> Any:
+    async def _refuse(self, principal: Principal, spec: Op, entity_id: Any) -> None:
+        """Raise the 403 of a missing permission, or the registry's 404 if the entity is one the
+        caller cannot see: it does not exist for them, and a 403 would say that it does."""
+        try:
+            guard.require(principal, spec.permission)
+        except ForbiddenError:
+            if entity_id is not None:
+                await self._call(principal, spec.entity, "get", {"id": entity_id})
+            raise
+
+    def route(self, spec: Op) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
-                principal = await self._principal(request)
+                principal = await guard.rest_principal(self.edge, request, None)
+                if not access.permits(principal, spec.permission):
+                    await self._refuse(principal, spec, request.path_params.get("id"))
                 params: dict[str, Any] = dict(request.path_params)
-                if body:
-                    params = {**(await self._body(request)), **params}
-                result = await self._call(principal, entity, op, params)
+                if spec.body:
+                    params = {**(await self._body(request, spec.optional_body)), **params}
+                result = await self._call(principal, spec.entity, spec.op, params)
             except ForgeError as exc:
-                extra = (
-                    {"www-authenticate": 'Bearer realm="forge"'} if exc.http_status == 401 else None
-                )
-                return error_response(exc, extra)
-            if view is not None:
+                return error_response(exc)
+            if spec.view is not None:
+                view = spec.view
                 decoded = _ANY.decode(result)
                 shaped = [view(t) for t in decoded] if isinstance(decoded, list) else view(decoded)
                 result = _ENC.encode(shaped)
-            return json_response(status, result)
+            return json_response(spec.status, result)
 
         return endpoint
 
     def routes(self) -> list[BaseRoute]:
-        table: list[tuple[str, str, str, list[str], bool, int, View | None]] = [
-            ("/gateways", "gateways", "create", ["POST"], True, 201, gateway_view),
-            ("/gateways", "gateways", "list", ["GET"], False, 200, gateway_view),
-            ("/gateways/{id}", "gateways", "get", ["GET"], False, 200, gateway_view),
-            ("/gateways/{id}", "gateways", "delete", ["DELETE"], False, 200, None),
-            ("/gateways/{id}/tools/refresh", "gateways", "refresh", ["POST"], False, 200, None),
-            ("/tools", "tools", "list", ["GET"], False, 200, tool_view),
-            ("/tools/{id}", "tools", "get", ["GET"], False, 200, tool_view),
-            # Before /resources/{id}, which would take "templates" for an id.
-            (
-                "/resources/templates/list",
-                "resource_templates",
-                "list",
-                ["GET"],
-                False,
-                200,
-                template_view,
-            ),
-            ("/resources", "resources", "list", ["GET"], False, 200, resource_view),
-            ("/resources/{id}", "resources", "get", ["GET"], False, 200, resource_view),
-            ("/prompts", "prompts", "list", ["GET"], False, 200, prompt_view),
-            ("/prompts/{id}", "prompts", "get", ["GET"], False, 200, prompt_view),
-            ("/servers", "servers", "create", ["POST"], True, 201, None),
-            ("/servers", "servers", "list", ["GET"], False, 200, None),
-            ("/servers/{id}", "servers", "get", ["GET"], False, 200, None),
-            ("/servers/{id}", "servers", "delete", ["DELETE"], False, 200, None),
-        ]
         out: list[BaseRoute] = []
         for prefix in ("", "/v1"):
-            for path, entity, op, methods, body, status, view in table:
-                endpoint = self.route(entity, op, body=body, status=status, view=view)
+            for spec in OPS:
                 out.append(
-                    Route(prefix + path, endpoint, methods=methods, name=f"{prefix}{entity}.{op}")
+                    Route(
+                        prefix + spec.path,
+                        self.route(spec),
+                        methods=spec.methods,
+                        name=f"{prefix}{spec.entity}.{spec.op}",
+                    )
                 )
         return out

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Coroutine
 from typing import Any
 
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forge.core import subjects
 from forge.core.bus import Subscription
-from forge.core.errors import ForgeError, UnauthorizedError
-from forge.edge import streams
+from forge.core.errors import ForgeError
+from forge.edge import guard, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
 from forge.edge.http import Receive, Scope, Send
@@ -27,6 +29,19 @@ from forge.proto.envelope import ENCODER, Protocol
 log = logging.getLogger("forge.edge.ws")
 SUBPROTOCOL = "mcp"
 _POLICY_VIOLATION = 1008
+_DENIAL = "websocket.http.response"
+
+
+async def _refuse(ws: WebSocket, exc: ForgeError) -> None:
+    """Refuse the upgrade with the error's HTTP status (and challenge), where the server lets
+    the app answer a handshake with a response; else close before accepting (a 403)."""
+    if _DENIAL not in ws.scope.get("extensions", {}):
+        await ws.close(code=_POLICY_VIOLATION)
+        return
+    body = jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
+    headers = {"www-authenticate": exc.challenge} if isinstance(exc, guard.ChallengeError) else {}
+    response = Response(body, exc.http_status, headers, media_type="application/json")
+    await ws.send_denial_response(response)
 
 
 class _Connection:
@@ -75,6 +90,18 @@ class _Connection:
             await self.send(jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object())))
 
     async def _request(self, request: Request) -> None:
+        # The token is checked again per request (from the cache: no registry round trip), so a
+        # revocation or a changed role reaches a socket that stays open.
+        ws = self.ws
+        try:
+            principal = await guard.mcp_principal(
+                self.edge, ws.scope, ws.headers, self.caller.server_id
+            )
+        except ForgeError as exc:
+            await self.send(jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object())))
+            return
+        if principal is not self.caller.principal:
+            self.caller = dataclasses.replace(self.caller, principal=principal)
         caller = self.caller
         if request.method == "initialize":
             caller = Caller(
@@ -101,7 +128,8 @@ class _Connection:
 
 
 class WsEndpoint:
-    """The WebSocket route; authentication by the `Authorization` header of the upgrade."""
+    """The WebSocket route; authentication by the `Authorization` header of the upgrade (and its
+    `Origin`, which browsers always send on WebSockets: the cross-site case to refuse)."""
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
@@ -109,10 +137,11 @@ class WsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ws = WebSocket(scope, receive, send)
+        server_id = ws.path_params.get("server_id")
         try:
-            principal = self.edge.auth.authenticate(ws.headers.get("authorization"))
-        except UnauthorizedError:
-            await ws.close(code=_POLICY_VIOLATION)
+            principal = await guard.mcp_principal(self.edge, scope, ws.headers, server_id)
+        except ForgeError as exc:
+            await _refuse(ws, exc)
             return
         offered = ws.scope.get("subprotocols") or []
         await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
@@ -120,7 +149,7 @@ class WsEndpoint:
         caller = Caller(
             principal,
             Protocol(version=LEGACY_DEFAULT, era="legacy", session_id=sid),
-            ws.path_params.get("server_id"),
+            server_id,
             sid,
         )
         conn = _Connection(self.edge, self.exchange, ws, caller)
