@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from typing import Any
 
 import httpx
+import msgspec
 
 from forge.cli.demo import start_server
 from forge.cli.mesh import Mesh, stop_process
+from forge.core import rpc, subjects
+from forge.core.bus import NatsBus
+from forge.proto.envelope import Envelope, Principal
 
 MODERN = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": MODERN}
@@ -153,6 +160,80 @@ async def test_a_stdio_gateways_environment_values_never_come_back_from_the_api(
             assert "s3cret-value" not in response.text
         assert gateway["env"] == {"DEMO_API_KEY": "********"}
         body = await call(client, "stdio-secret-echo", {"text": "over stdio"})
+        assert "result" in body, body
         assert body["result"]["content"][0]["text"] == "over stdio"
     finally:
         await client.delete(f"/gateways/{gateway['id']}")
+
+
+async def test_upstream_credentials_given_at_registration_never_come_back(
+    client: httpx.AsyncClient, demo: dict[str, Any]
+) -> None:
+    secret = f"hdr-{uuid.uuid4().hex}"
+    created = await client.post(
+        "/gateways",
+        json={
+            "name": f"with-creds-{uuid.uuid4().hex[:6]}",
+            "url": demo["url"],
+            "auth_type": "authheaders",
+            "auth_headers": [{"key": "X-Api-Key", "value": secret}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    gateway = created.json()
+    try:
+        assert gateway["auth_type"] == "headers"
+        for response in (
+            created,
+            await client.get(f"/gateways/{gateway['id']}"),
+            await client.get("/gateways"),
+        ):
+            assert secret not in response.text
+        refused = await client.post(
+            "/gateways",
+            json={"name": "bad-creds", "url": demo["url"], "auth_type": "basic"},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["data"] == {"field": "auth_username"}
+    finally:
+        await client.delete(f"/gateways/{gateway['id']}")
+
+
+async def test_a_renamed_gateway_is_called_by_its_new_name_at_once(
+    mesh: Mesh, client: httpx.AsyncClient
+) -> None:
+    proc, port = start_server(mesh, "forge.servers.demo")
+    bus = await NatsBus.connect(mesh.nats_url, "admin-api-test")
+    try:
+        name = f"before-{uuid.uuid4().hex[:6]}"
+        created = await client.post(
+            "/gateways", json={"name": name, "url": f"http://127.0.0.1:{port}/mcp"}
+        )
+        assert created.status_code == 201, created.text
+        gateway = created.json()
+        assert (await call(client, f"{name}-add", {"a": 1, "b": 1}))["result"]["isError"] is False
+        renamed = f"after-{uuid.uuid4().hex[:6]}"
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method="catalog.gateways.update",
+            params=msgspec.Raw(msgspec.json.encode({"id": gateway["id"], "name": renamed})),
+            principal=Principal(subject="admin@forge.local", is_admin=True),
+            deadline=time.time() + 10,
+        )
+        subject = subjects.registry(subjects.CATALOG, "gateways", "update")
+        updated = msgspec.json.decode(await rpc.call(bus, subject, envelope))
+        assert updated["slug"] == renamed and updated.get("auth") is None
+        # The router follows the change events (they may land just after the reply): no
+        # restart, no refresh.
+        async with asyncio.timeout(10):
+            for _ in range(200):
+                body = await call(client, f"{renamed}-add", {"a": 2, "b": 2})
+                if "result" in body:
+                    break
+        assert "4" in body["result"]["content"][0]["text"]
+        gone = await call(client, f"{name}-add", {"a": 2, "b": 2})
+        assert gone["error"]["code"] == -32602
+        await client.delete(f"/gateways/{gateway['id']}")
+    finally:
+        await bus.close()
+        stop_process(proc)

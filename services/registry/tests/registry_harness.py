@@ -10,12 +10,19 @@ from typing import Any
 import msgspec
 
 from forge.core import rpc, subjects
-from forge.core.errors import UpstreamUnavailableError
+from forge.core.errors import ForgeError, UpstreamUnavailableError
+from forge.core.sealing import new_key_spec
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
+from forge.registry.app import Registry
+from forge.registry.config import RegistryConfig
+from forge.registry.store import Store
 from forge.testing.membus import MemoryBus
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
+KEYS = new_key_spec("k1")
+# The fake upstreams live on loopback, which the SSRF guard refuses unless allowed.
+CONFIG = RegistryConfig(secret_keys=KEYS, upstream_allowed_networks="127.0.0.0/8")
 _ENC = msgspec.json.Encoder()
 
 
@@ -63,12 +70,14 @@ class Client:
 
     bus: MemoryBus
 
-    async def __call__(self, entity: str, op: str, params: Any = None) -> Any:
+    async def __call__(
+        self, entity: str, op: str, params: Any = None, *, as_: Principal = ADMIN
+    ) -> Any:
         envelope = Envelope(
             id=uuid.uuid4().hex,
             method=f"catalog.{entity}.{op}",
             params=msgspec.Raw(_ENC.encode(params if params is not None else {})),
-            principal=ADMIN,
+            principal=as_,
             deadline=time.time() + 10,
         )
         data = await rpc.call(self.bus, subjects.registry(subjects.CATALOG, entity, op), envelope)
@@ -77,3 +86,31 @@ class Client:
     def events(self, entity: str, kind: str) -> list[Any]:
         subject = subjects.event(subjects.CATALOG, entity, kind)
         return [msgspec.json.decode(body) for s, body in self.bus.published if s == subject]
+
+
+async def start_registry(
+    store: Store, config: RegistryConfig, upstream: FakeUpstreamProxy | None = None
+) -> Client:
+    """A registry replica with its own settings on a bus of its own, with a fake upstream."""
+    bus = MemoryBus()
+    fake = upstream or FakeUpstreamProxy()
+    await rpc.serve_envelopes(bus, subjects.upstream_any("discover"), fake.discover, queue=None)
+    await Registry(bus, store, config).start()
+    return Client(bus)
+
+
+async def code_of(call: Any) -> int:
+    """The error code a call ends with (the test fails if it succeeds)."""
+    try:
+        await call
+    except ForgeError as exc:
+        return exc.code
+    raise AssertionError("the call succeeded")
+
+
+async def error_of(call: Any) -> ForgeError:
+    try:
+        await call
+    except ForgeError as exc:
+        return exc
+    raise AssertionError("the call succeeded")

@@ -6,10 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import asyncpg
 
+from forge.proto.envelope import Principal
 from forge.registry.migrate import load_migrations, migrate
+from forge.registry.ownership import visible
+from forge.registry.store import Store, apply_migrations
 
 
 def test_the_packaged_migrations_are_numbered_from_one() -> None:
@@ -37,9 +41,11 @@ async def test_concurrent_migrations_apply_each_version_exactly_once(fresh_datab
     ]
 
 
-def run_migrate_command(dsn: str) -> subprocess.CompletedProcess[str]:
+def run_migrate_command(dsn: str, identity_dsn: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
     env["FORGE_CATALOG_DATABASE_URL"] = dsn
+    if identity_dsn:  # the command migrates the identity database too
+        env["FORGE_IDENTITY_DATABASE_URL"] = identity_dsn
     return subprocess.run(
         [sys.executable, "-m", "forge.registry", "migrate"],
         env=env,
@@ -50,13 +56,47 @@ def run_migrate_command(dsn: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_migrate_command_migrates_and_exits(fresh_database: str) -> None:
-    done = run_migrate_command(fresh_database)
+def test_the_migrate_command_migrates_and_exits(
+    fresh_database: str, database_factory: Callable[[], str]
+) -> None:
+    identity = database_factory()
+    done = run_migrate_command(fresh_database, identity)
     assert done.returncode == 0, done.stderr
-    assert run_migrate_command(fresh_database).returncode == 0
+    assert run_migrate_command(fresh_database, identity).returncode == 0
 
 
 def test_the_migrate_command_fails_clearly_without_a_database(fresh_database: str) -> None:
     done = run_migrate_command(fresh_database.rsplit("/", 1)[0] + "/no_such_database")
     assert done.returncode == 1
     assert "cannot open the catalog database" in done.stderr
+
+
+async def test_entries_stored_before_ownership_stay_visible_to_everyone(
+    fresh_database: str,
+) -> None:
+
+    await apply_migrations(fresh_database, [m for m in load_migrations() if m.version <= 3])
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await conn.execute(
+            "INSERT INTO gateways (id, name, slug, url, transport, env)"
+            " VALUES ('g1', 'old', 'old', 'http://h/', 'stdio', '{\"KEY\": \"v\"}')"
+        )
+        await conn.execute(
+            "INSERT INTO tools (id, gateway_id, name, original_name, definition)"
+            " VALUES ('t1', 'g1', 'old-echo', 'echo', '{\"name\": \"echo\"}')"
+        )
+        await conn.execute("INSERT INTO servers (id, name) VALUES ('s1', 'old')")
+    finally:
+        await conn.close()
+    assert await migrate(fresh_database) == [m.version for m in load_migrations() if m.version > 3]
+    store = await Store.connect(fresh_database)
+    try:
+        snapshot = await store.snapshot()
+    finally:
+        await store.close()
+    for entity in (snapshot.gateways[0], snapshot.tools[0], snapshot.servers[0]):
+        assert (entity.owner, entity.team_id, entity.visibility) == (None, None, "public")
+    assert (snapshot.gateways[0].auth_type, snapshot.gateways[0].auth) == ("none", None)
+    stranger = Principal(subject="anyone@x")
+    assert all(visible(stranger, e) for e in (snapshot.gateways[0], snapshot.tools[0]))

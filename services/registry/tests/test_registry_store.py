@@ -78,7 +78,7 @@ async def answer_health_and_snapshot(bus: NatsBus, store: Store) -> None:
         id="snap",
         method="catalog.snapshot.get",
         params=msgspec.Raw(b"{}"),
-        principal=Principal(subject="test"),
+        principal=Principal(subject="test", is_admin=True),
         deadline=time.time() + 5,
     )
     data = await rpc.call(bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), envelope)

@@ -10,6 +10,7 @@ import msgspec
 
 from forge.proto.catalog import PromptRecord, ResourceRecord, TemplateRecord
 from forge.registry import rows
+from forge.registry.ownership import Placement
 
 _ENC = msgspec.json.Encoder()
 
@@ -52,17 +53,24 @@ class Kind:
     link: str
     link_col: str
     build: Callable[[Mapping[str, Any]], Any]
+    ref: str  # the column (and record field) a server association may name it by
+
+    @property
+    def missing(self) -> str:
+        """What an unknown (or unseen) id is told."""
+        return f"no entry of {self.table} has this id"
 
 
-RESOURCES = Kind("resources", "uri", "server_resources", "resource_id", rows.resource)
+RESOURCES = Kind("resources", "uri", "server_resources", "resource_id", rows.resource, "uri")
 TEMPLATES = Kind(
     "resource_templates",
     "uri_template",
     "server_resource_templates",
     "template_id",
     rows.template,
+    "uri_template",
 )
-PROMPTS = Kind("prompts", "original_name", "server_prompts", "prompt_id", rows.prompt)
+PROMPTS = Kind("prompts", "original_name", "server_prompts", "prompt_id", rows.prompt, "name")
 KINDS = (RESOURCES, TEMPLATES, PROMPTS)
 # Unique constraints of these tables → what a caller is told on a clash.
 CONFLICTS = {
@@ -88,25 +96,25 @@ SERVERS = """
 """
 
 
-async def _insert(conn: Any, kind: Kind, gateway_id: str, entry: Entry) -> Any:
+async def _insert(conn: Any, kind: Kind, gateway_id: str, entry: Entry, at: Placement) -> Any:
     definition = _ENC.encode(entry.definition).decode()
     if kind is PROMPTS:
         row = await conn.fetchrow(
-            "INSERT INTO prompts (id, gateway_id, name, original_name, definition)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *",
-            *(entry.id, gateway_id, entry.name, entry.key, definition),
+            "INSERT INTO prompts (id, gateway_id, name, original_name, definition, owner,"
+            " team_id, visibility) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING *",
+            *(entry.id, gateway_id, entry.name, entry.key, definition, *at),
         )
     else:
         row = await conn.fetchrow(
-            f"INSERT INTO {kind.table} (id, gateway_id, {kind.key}, definition)"
-            " VALUES ($1, $2, $3, $4::jsonb) RETURNING *",
-            *(entry.id, gateway_id, entry.key, definition),
+            f"INSERT INTO {kind.table} (id, gateway_id, {kind.key}, definition, owner, team_id,"
+            " visibility) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) RETURNING *",
+            *(entry.id, gateway_id, entry.key, definition, *at),
         )
     return kind.build(row)
 
 
 async def _replace(
-    conn: Any, kind: Kind, gateway_id: str, entries: Sequence[Entry]
+    conn: Any, kind: Kind, gateway_id: str, entries: Sequence[Entry], at: Placement
 ) -> tuple[list[Any], list[str]]:
     """Swap one kind's entries of a gateway, keeping ids by key; returns the affected servers."""
     old = {
@@ -123,21 +131,21 @@ async def _replace(
     for entry in entries:
         prior = old.get(entry.key)
         if prior is None:
-            records.append(await _insert(conn, kind, gateway_id, entry))
+            records.append(await _insert(conn, kind, gateway_id, entry, at))
             continue
         name = entry.name if kind is PROMPTS else prior[kind.key]
         name_col = "name" if kind is PROMPTS else kind.key
         row = await conn.fetchrow(
-            f"UPDATE {kind.table} SET {name_col} = $2, definition = $3::jsonb, updated_at ="
-            f" CASE WHEN {name_col} = $2 AND definition = $3::jsonb THEN updated_at"
-            " ELSE now() END WHERE id = $1 RETURNING *",
-            *(prior["id"], name, _ENC.encode(entry.definition).decode()),
+            f"UPDATE {kind.table} SET {name_col} = $2, definition = $3::jsonb, owner = $4,"
+            f" team_id = $5, visibility = $6, updated_at = CASE WHEN {name_col} = $2"
+            " AND definition = $3::jsonb THEN updated_at ELSE now() END WHERE id = $1 RETURNING *",
+            *(prior["id"], name, _ENC.encode(entry.definition).decode(), *at),
         )
         records.append(kind.build(row))
     return records, [r["server_id"] for r in servers]
 
 
-async def replace_all(conn: Any, gateway_id: str, contents: Contents) -> Stored:
+async def replace_all(conn: Any, gateway_id: str, contents: Contents, at: Placement) -> Stored:
     """Store a gateway's contents in place of what it had (nothing, for a new gateway)."""
     stored = Stored()
     servers: set[str] = set()
@@ -146,7 +154,7 @@ async def replace_all(conn: Any, gateway_id: str, contents: Contents) -> Stored:
         (TEMPLATES, contents.templates, stored.templates),
         (PROMPTS, contents.prompts, stored.prompts),
     ):
-        records, affected = await _replace(conn, kind, gateway_id, entries)
+        records, affected = await _replace(conn, kind, gateway_id, entries, at)
         into.extend(records)
         servers.update(affected)
     stored.servers = sorted(servers)
@@ -193,23 +201,36 @@ async def affected_by_gateway(conn: Any, gateway_id: str) -> list[str]:
     return sorted(r["server_id"] for r in found)
 
 
-async def resolve(conn: Any, kinds: Sequence[Kind], refs: Sequence[str]) -> dict[str, str]:
-    """Map each ref (an id, or a uri / uriTemplate / exposed prompt name) that exists to its id.
+async def follow(conn: Any, gateway_id: str, at: Placement, prefix: str | None) -> None:
+    """Give a gateway's entries its placement and, when `prefix` is set, its new name prefix."""
+    for kind in KINDS:
+        await conn.execute(
+            f"UPDATE {kind.table} SET owner = $2, team_id = $3, visibility = $4"
+            " WHERE gateway_id = $1",
+            *(gateway_id, *at),
+        )
+    if prefix is not None:
+        await conn.execute(
+            "UPDATE prompts SET name = $2 || original_name, updated_at = now()"
+            " WHERE gateway_id = $1",
+            *(gateway_id, prefix),
+        )
 
-    A uri two gateways share resolves to the first-registered gateway's resource.
+
+async def resolve(conn: Any, kinds: Sequence[Kind], refs: Sequence[str]) -> list[tuple[str, Any]]:
+    """(uri / uriTemplate / exposed prompt name, record) of each record whose id or that name is
+    one of the refs, in registration order of their gateways: of a uri two gateways share, the
+    first-registered gateway's resource comes first.
     """
-    found: dict[str, str] = {}
+    found: list[tuple[str, Any]] = []
     for kind in kinds:
-        col = "name" if kind is PROMPTS else kind.key
         matches = await conn.fetch(
-            f"SELECT e.id, e.{col} AS ref FROM {kind.table} e JOIN gateways g"
-            f" ON g.id = e.gateway_id WHERE e.id = any($1::text[]) OR e.{col} = any($1::text[])"
+            f"SELECT e.* FROM {kind.table} e JOIN gateways g ON g.id = e.gateway_id"
+            f" WHERE e.id = any($1::text[]) OR e.{kind.ref} = any($1::text[])"
             " ORDER BY g.created_at, g.id",
             list(refs),
         )
-        for r in matches:
-            found.setdefault(r["ref"], r["id"])
-            found[r["id"]] = r["id"]
+        found.extend((r[kind.ref], kind.build(r)) for r in matches)
     return found
 
 

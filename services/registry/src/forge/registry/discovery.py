@@ -15,10 +15,10 @@ from forge.core.errors import UpstreamBadResponseError
 from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
 from forge.registry.contents import Contents, Entry
-from forge.registry.store import NewTool
+from forge.registry.offers import NewTool
 
 if TYPE_CHECKING:
-    from forge.registry.handlers import Context
+    from forge.registry.context import Context
 
 log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from forge.core.errors import InvalidParamsError
-from forge.proto.catalog import TRANSPORTS, canonical_transport
+from forge.proto.catalog import TRANSPORTS, UpstreamAuth, canonical_transport
 
 T = TypeVar("T")
 MAX_NAME = 255
@@ -24,7 +24,39 @@ class IdParams(msgspec.Struct, frozen=True):
     id: str
 
 
-class CreateGatewayParams(msgspec.Struct, frozen=True):
+class HeaderItem(msgspec.Struct, frozen=True):
+    key: str
+    value: str
+
+
+class OAuthConfig(msgspec.Struct, frozen=True):
+    grant_type: str = "client_credentials"
+    token_url: str | None = None
+    authorization_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: list[str] | str = msgspec.field(default_factory=list)
+    audience: str | None = None
+    resource: str | None = None
+
+
+class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+    """The credential members of gateway create and update params (either form, not both)."""
+
+    auth: UpstreamAuth | None = None
+    auth_type: str | None = None
+    auth_username: str | None = None
+    auth_password: str | None = None
+    auth_token: str | None = None
+    auth_headers: list[HeaderItem] | dict[str, str] | None = None
+    auth_header_key: str | None = None
+    auth_header_value: str | None = None
+    auth_query_param_key: str | None = None
+    auth_query_param_value: str | None = None
+    oauth_config: OAuthConfig | None = None
+
+
+class CreateGatewayParams(Credentials, frozen=True, kw_only=True):
     name: str
     url: str = ""  # not for stdio, which runs `command` instead
     transport: str = "streamablehttp"
@@ -33,6 +65,22 @@ class CreateGatewayParams(msgspec.Struct, frozen=True):
     description: str | None = None
     tags: list[str] = msgspec.field(default_factory=list)
     timeout_s: float | None = None
+    visibility: str | None = None  # the registry's default_visibility when not given
+    team_id: str | None = None  # the caller's personal team when not given
+
+
+class UpdateGatewayParams(Credentials, frozen=True, kw_only=True):
+    """Only what is given changes; credentials given replace the old ones whole."""
+
+    id: str
+    name: str | None = None
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    url: str | None = None
+    env: dict[str, str] | None = None  # stdio: replaces the sealed environment
+    visibility: str | None = None
+    team_id: str | None = None
+    enabled: bool | None = None
+    tags: list[str] | None = None
 
 
 class CreateServerParams(msgspec.Struct, frozen=True):
@@ -42,10 +90,34 @@ class CreateServerParams(msgspec.Struct, frozen=True):
     associated_resources: list[str] = msgspec.field(default_factory=list)
     associated_prompts: list[str] = msgspec.field(default_factory=list)
     tags: list[str] = msgspec.field(default_factory=list)
+    visibility: str | None = None
+    team_id: str | None = None
+
+
+class UpdateServerParams(msgspec.Struct, frozen=True):
+    """Only what is given changes; an associated_* list given replaces that list."""
+
+    id: str
+    name: str | None = None
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    associated_tools: list[str] | None = None
+    associated_resources: list[str] | None = None
+    associated_prompts: list[str] | None = None
+    tags: list[str] | None = None
+    visibility: str | None = None
+    team_id: str | None = None
+    enabled: bool | None = None
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    cls: msgspec.json.Decoder(cls) for cls in (IdParams, CreateGatewayParams, CreateServerParams)
+    cls: msgspec.json.Decoder(cls)
+    for cls in (
+        IdParams,
+        CreateGatewayParams,
+        UpdateGatewayParams,
+        CreateServerParams,
+        UpdateServerParams,
+    )
 }
 
 
@@ -69,11 +141,11 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+def check_url(url: str, schemes: tuple[str, ...] = ("http", "https"), field: str = "url") -> str:
     """An absolute http(s) URL with a host (ws(s) for a WebSocket gateway)."""
     problem = None
     if len(url) > MAX_URL or _CONTROL.search(url) or " " in url:
-        problem = "url must be a URL without spaces or control characters"
+        problem = f"{field} must be a URL without spaces or control characters"
     else:
         try:
             parts = urlsplit(url)
@@ -81,9 +153,9 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in schemes or not parts.hostname:
-            problem = f"url must be an absolute {' or '.join(schemes)} URL with a host"
+            problem = f"{field} must be an absolute {' or '.join(schemes)} URL with a host"
     if problem:
-        raise InvalidParamsError(problem, {"field": "url"})
+        raise InvalidParamsError(problem, {"field": field})
     return url
 
 
@@ -97,16 +169,25 @@ def check_transport(transport: str) -> str:
     return canonical
 
 
-def check_endpoint(transport: str, p: CreateGatewayParams) -> tuple[str, list[str] | None]:
-    """The url (checked for the transport) and, for stdio, the command; env names checked."""
-    for name, value in p.env.items():
+def check_env(env: dict[str, str]) -> dict[str, str]:
+    for name, value in env.items():
         if not _ENV_NAME.match(name) or "\x00" in value:
             raise InvalidParamsError("env names must be identifiers", {"field": "env"})
+    return env
+
+
+def check_gateway_url(transport: str, url: str) -> str:
+    schemes = ("ws", "wss") if transport == "websocket" else ("http", "https")
+    return check_url(url, schemes)
+
+
+def check_endpoint(transport: str, p: CreateGatewayParams) -> tuple[str, list[str] | None]:
+    """The url (checked for the transport) and, for stdio, the command; env names checked."""
+    check_env(p.env)
     if transport != "stdio":
         if p.command is not None:
             raise InvalidParamsError("command is for stdio gateways", {"field": "command"})
-        schemes = ("ws", "wss") if transport == "websocket" else ("http", "https")
-        return check_url(p.url, schemes), None
+        return check_gateway_url(transport, p.url), None
     command = p.command or []
     if not command or len(command) > MAX_COMMAND or any(not a or "\x00" in a for a in command):
         raise InvalidParamsError(

@@ -28,8 +28,17 @@ _TEMPLATE = msgspec.json.Decoder(ResourceTemplate)
 _PROMPT = msgspec.json.Decoder(Prompt)
 
 
+def env(value: str) -> dict[str, str]:
+    return _ENV.decode(value)
+
+
 def timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _placed(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Who owns the entry and who sees it."""
+    return {"owner": row["owner"], "team_id": row["team_id"], "visibility": row["visibility"]}
 
 
 def gateway(row: Mapping[str, Any]) -> Gateway:
@@ -51,6 +60,9 @@ def gateway(row: Mapping[str, Any]) -> Gateway:
         updated_at=timestamp(row["updated_at"]),
         command=_COMMAND.decode(row["command"]) if row["command"] is not None else None,
         env=_ENV.decode(row["env"]),
+        auth_type=row["auth_type"],
+        auth=row["auth"],
+        **_placed(row),
     )
 
 
@@ -64,6 +76,7 @@ def tool(row: Mapping[str, Any]) -> ToolRecord:
         enabled=row["enabled"],
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        **_placed(row),
     )
 
 
@@ -79,6 +92,7 @@ def server(row: Mapping[str, Any]) -> Server:
         tags=_LIST.decode(row["tags"]),
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        **_placed(row),
     )
 
 
@@ -91,6 +105,7 @@ def resource(row: Mapping[str, Any]) -> ResourceRecord:
         enabled=row["enabled"],
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        **_placed(row),
     )
 
 
@@ -103,6 +118,7 @@ def template(row: Mapping[str, Any]) -> TemplateRecord:
         enabled=row["enabled"],
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        **_placed(row),
     )
 
 
@@ -116,4 +132,5 @@ def prompt(row: Mapping[str, Any]) -> PromptRecord:
         enabled=row["enabled"],
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        **_placed(row),
     )

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from forge.core.errors import ConflictError, NotFoundError, ServiceUnavailableError
+from forge.core.errors import (
+    ConflictError,
+    InvalidParamsError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
-from forge.proto.mcp import Tool
-from forge.registry import contents, rows
+from forge.registry import contents, offers, ownership, rows
 from forge.registry.contents import Contents, Kind, Stored
+from forge.registry.offers import NewTool, Replaced
+
+__all__ = ["MISSING_GATEWAY", "MISSING_SERVER", "MISSING_TOOL", "NewTool", "Replaced", "Store"]
 
 # Key of the advisory lock that serialises migrations across replicas ("forge.registry").
 MIGRATION_LOCK = 0x666F726765
+# What an unknown id is told; an entry the caller cannot see is told exactly the same.
+MISSING_GATEWAY = "no gateway has this id"
+MISSING_TOOL = "no tool has this id"
+MISSING_SERVER = "no server has this id"
 _ENC = msgspec.json.Encoder()
 _CONFLICTS = {
     "gateways_name_key": "a gateway with this name already exists",
@@ -27,33 +37,17 @@ _CONFLICTS = {
     **contents.CONFLICTS,
 }
 _SERVERS = contents.SERVERS
-_AFFECTED = "SELECT DISTINCT server_id FROM server_tools WHERE tool_id = any($1::text[])"
-
-
-@dataclass(frozen=True)
-class NewTool:
-    """A tool about to be stored: id, exposed name and the upstream's definition."""
-
-    id: str
-    name: str
-    tool: Tool
-
-
-@dataclass(frozen=True)
-class Replaced:
-    """What a tool-set replacement did."""
-
-    tools: list[ToolRecord]
-    added: int
-    removed: int
-    updated: int
-    servers: list[str]  # ids of servers that lost a tool, resource, template or prompt
-    contents: Stored
+_LINKS = ("server_tools", "server_resources", "server_resource_templates", "server_prompts")
 
 
 def _conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
     message = _CONFLICTS.get(exc.constraint_name or "", "an entry with these values already exists")
     return ConflictError(message, {"detail": exc.detail})
+
+
+def _invalid(exc: asyncpg.CheckViolationError) -> InvalidParamsError:
+    # The handlers check first; this only keeps a slip from becoming an internal error.
+    return InvalidParamsError("visibility must be private, team or public, a team one with a team")
 
 
 class Store:
@@ -80,10 +74,10 @@ class Store:
         found = await self.pool.fetch("SELECT * FROM gateways ORDER BY created_at, id")
         return [rows.gateway(r) for r in found]
 
-    async def get_gateway(self, gateway_id: str) -> Gateway:
-        row = await self.pool.fetchrow("SELECT * FROM gateways WHERE id = $1", gateway_id)
+    async def get_gateway(self, gateway_id: str, conn: Any = None) -> Gateway:
+        row = await (conn or self.pool).fetchrow("SELECT * FROM gateways WHERE id = $1", gateway_id)
         if row is None:
-            raise NotFoundError("no gateway has this id")
+            raise NotFoundError(MISSING_GATEWAY)
         return rows.gateway(row)
 
     async def insert_gateway(
@@ -94,35 +88,32 @@ class Store:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "INSERT INTO gateways (id, name, slug, url, transport, description,"
-                    " protocol_version, capabilities, server_info, timeout_s, tags, command, env)"
+                    " protocol_version, capabilities, server_info, timeout_s, tags, command, env,"
+                    " owner, team_id, visibility, auth_type, auth)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb,"
-                    " $12::jsonb, $13::jsonb)",
+                    " $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18)",
                     *(gw.id, gw.name, gw.slug, gw.url, gw.transport, gw.description),
                     *(gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
                     *(_ENC.encode(gw.server_info).decode(), gw.timeout_s),
                     _ENC.encode(gw.tags).decode(),
                     *(_ENC.encode(gw.command).decode(), _ENC.encode(gw.env).decode()),
+                    *(gw.owner, gw.team_id, gw.visibility, gw.auth_type, gw.auth),
                 )
-                records = [await self._insert_tool(conn, gw.id, t) for t in tools]
-                await contents.replace_all(conn, gw.id, found)
+                at = ownership.of(gw)
+                records = [await offers.insert_tool(conn, gw.id, t, at) for t in tools]
+                await contents.replace_all(conn, gw.id, found, at)
                 return records
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
-
-    async def _insert_tool(self, conn: Any, gateway_id: str, new: NewTool) -> ToolRecord:
-        row = await conn.fetchrow(
-            "INSERT INTO tools (id, gateway_id, name, original_name, definition)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *",
-            *(new.id, gateway_id, new.name, new.tool.name, _ENC.encode(new.tool).decode()),
-        )
-        return rows.tool(row)
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
 
     async def delete_gateway(self, gateway_id: str) -> list[str]:
         """Delete a gateway and (by cascade) all it offers; returns the servers that lost any."""
         async with self.pool.acquire() as conn, conn.transaction():
             servers = await contents.affected_by_gateway(conn, gateway_id)
             if await conn.execute("DELETE FROM gateways WHERE id = $1", gateway_id) == "DELETE 0":
-                raise NotFoundError("no gateway has this id")
+                raise NotFoundError(MISSING_GATEWAY)
         return servers
 
     async def replace_tools(
@@ -131,48 +122,99 @@ class Store:
         """Update the gateway's discovery fields and swap what it offers, keeping ids by key."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                updated_row = await conn.fetchrow(
-                    "UPDATE gateways SET protocol_version = $2, capabilities = $3::jsonb,"
-                    " server_info = $4::jsonb, reachable = true, updated_at = now()"
-                    " WHERE id = $1 RETURNING id",
-                    *(gw.id, gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
-                    _ENC.encode(gw.server_info).decode(),
-                )
-                if updated_row is None:
-                    raise NotFoundError("no gateway has this id")
-                old = {
-                    r["original_name"]: r
-                    for r in await conn.fetch("SELECT * FROM tools WHERE gateway_id = $1", gw.id)
-                }
-                keep = {t.tool.name for t in tools}
-                gone = [r["id"] for name, r in old.items() if name not in keep]
-                servers = [r["server_id"] for r in await conn.fetch(_AFFECTED, gone)]
-                await conn.execute("DELETE FROM tools WHERE id = any($1::text[])", gone)
-                records, updated = [], 0
-                for new in tools:
-                    prior = old.get(new.tool.name)
-                    if prior is None:
-                        records.append(await self._insert_tool(conn, gw.id, new))
-                        continue
-                    definition = _ENC.encode(new.tool).decode()
-                    row = await conn.fetchrow(
-                        "UPDATE tools SET name = $2, definition = $3::jsonb, updated_at ="
-                        " CASE WHEN name = $2 AND definition = $3::jsonb THEN updated_at"
-                        " ELSE now() END WHERE id = $1 RETURNING *",
-                        *(prior["id"], new.name, definition),
-                    )
-                    updated += row["updated_at"] != prior["updated_at"]
-                    records.append(rows.tool(row))
-                stored = await contents.replace_all(conn, gw.id, found)
+                current = await self.get_gateway(gw.id, conn)  # placement as stored now
+                await self._discovered(conn, gw)
+                return await offers.swap(conn, current, tools, found)
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
-        added = len(records) - (len(old) - len(gone))
-        affected = sorted({*servers, *stored.servers})
-        return Replaced(records, added, len(gone), updated, affected, stored)
+
+    async def _discovered(self, conn: Any, gw: Gateway) -> None:
+        updated = await conn.fetchrow(
+            "UPDATE gateways SET protocol_version = $2, capabilities = $3::jsonb,"
+            " server_info = $4::jsonb, reachable = true, updated_at = now()"
+            " WHERE id = $1 RETURNING id",
+            *(gw.id, gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
+            _ENC.encode(gw.server_info).decode(),
+        )
+        if updated is None:
+            raise NotFoundError(MISSING_GATEWAY)
+
+    async def update_gateway(
+        self,
+        gw: Gateway,
+        *,
+        prefix: str | None,
+        discovered: tuple[Sequence[NewTool], Contents] | None,
+        sealed: bool,
+    ) -> Replaced | None:
+        """Store the gateway's own fields, and its credentials when `sealed` says they changed
+        (else a re-seal running meanwhile is kept); its entries follow its placement and name
+        `prefix` (when the name changed), or are swapped for what a new discovery found."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                updated = await conn.fetchrow(
+                    "UPDATE gateways SET name = $2, slug = $3, url = $4, description = $5,"
+                    " enabled = $6, tags = $7::jsonb, team_id = $8, visibility = $9,"
+                    " updated_at = now() WHERE id = $1 RETURNING id",
+                    *(gw.id, gw.name, gw.slug, gw.url, gw.description, gw.enabled),
+                    *(_ENC.encode(gw.tags).decode(), gw.team_id, gw.visibility),
+                )
+                if updated is None:
+                    raise NotFoundError(MISSING_GATEWAY)
+                if sealed:
+                    await conn.execute(
+                        "UPDATE gateways SET auth_type = $2, auth = $3, env = $4::jsonb"
+                        " WHERE id = $1",
+                        *(gw.id, gw.auth_type, gw.auth, _ENC.encode(gw.env).decode()),
+                    )
+                if discovered is None:
+                    await offers.follow(conn, gw, prefix)
+                    return None
+                await self._discovered(conn, gw)
+                return await offers.swap(conn, gw, *discovered)
+        except asyncpg.UniqueViolationError as exc:
+            raise _conflict(exc) from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
+
+    async def sealed_gateways(self) -> list[str]:
+        """Ids of the gateways that hold credentials: sealed, or (stored before sealing) an
+        environment with values in clear."""
+        found = await self.pool.fetch(
+            "SELECT id FROM gateways WHERE auth IS NOT NULL OR EXISTS"
+            " (SELECT 1 FROM jsonb_each_text(env) e WHERE e.value <> '') ORDER BY id"
+        )
+        return [r["id"] for r in found]
+
+    async def reseal_gateway(
+        self, gateway_id: str, reseal: Callable[[str | None, dict[str, str]], str | None]
+    ) -> Gateway | None:
+        """Replace the gateway's credentials with `reseal(sealed, env)` (its environment keeps
+        only its names) under a row lock, so that a concurrent update is neither lost nor
+        overwritten; None if nothing changed."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT auth, env FROM gateways WHERE id = $1 FOR UPDATE", gateway_id
+            )
+            if row is None:
+                return None
+            env = rows.env(row["env"])
+            sealed = reseal(row["auth"], env)
+            if sealed is None:
+                return None
+            await conn.execute(
+                "UPDATE gateways SET auth = $2, env = $3::jsonb WHERE id = $1",
+                *(gateway_id, sealed, _ENC.encode(dict.fromkeys(env, "")).decode()),
+            )
+            return await self.get_gateway(gateway_id, conn)
 
     async def gateway_contents(self, gateway_id: str) -> Stored:
         async with self.pool.acquire() as conn:
             return await contents.of_gateway(conn, gateway_id)
+
+    async def gateway_tools(self, gateway_id: str) -> list[ToolRecord]:
+        async with self.pool.acquire() as conn:
+            return await offers.tools_of(conn, gateway_id)
 
     async def list_entries(self, kind: Kind) -> list[Any]:
         """Every resource, template or prompt (by `kind`), in key order."""
@@ -183,11 +225,13 @@ class Store:
         async with self.pool.acquire() as conn:
             found = await contents.one(conn, kind, entry_id)
         if found is None:
-            raise NotFoundError(f"no entry of {kind.table} has this id")
+            raise NotFoundError(kind.missing)
         return found
 
-    async def resolve_entries(self, kinds: Sequence[Kind], refs: Sequence[str]) -> dict[str, str]:
-        """Map each id or uri / uriTemplate / exposed prompt name that exists to its id."""
+    async def resolve_entries(
+        self, kinds: Sequence[Kind], refs: Sequence[str]
+    ) -> list[tuple[str, Any]]:
+        """(name, entry) of the entries whose id or uri / uriTemplate / prompt name is a ref."""
         async with self.pool.acquire() as conn:
             return await contents.resolve(conn, kinds, refs)
 
@@ -197,18 +241,16 @@ class Store:
     async def get_tool(self, tool_id: str) -> ToolRecord:
         row = await self.pool.fetchrow("SELECT * FROM tools WHERE id = $1", tool_id)
         if row is None:
-            raise NotFoundError("no tool has this id")
+            raise NotFoundError(MISSING_TOOL)
         return rows.tool(row)
 
-    async def resolve_tools(self, refs: Iterable[str]) -> dict[str, str]:
-        """Map each tool id or exposed name that exists to its tool id."""
+    async def resolve_tools(self, refs: Iterable[str]) -> list[ToolRecord]:
+        """The tools whose id or exposed name is one of the refs."""
         matches = await self.pool.fetch(
-            "SELECT id, name FROM tools WHERE id = any($1::text[]) OR name = any($1::text[])",
+            "SELECT * FROM tools WHERE id = any($1::text[]) OR name = any($1::text[])",
             list(refs),
         )
-        found = {r["name"]: r["id"] for r in matches}
-        found.update({r["id"]: r["id"] for r in matches})
-        return found
+        return [rows.tool(r) for r in matches]
 
     async def list_servers(self) -> list[Server]:
         found = await self.pool.fetch(_SERVERS + " ORDER BY s.created_at, s.id")
@@ -217,36 +259,62 @@ class Store:
     async def get_server(self, server_id: str, conn: Any = None) -> Server:
         row = await (conn or self.pool).fetchrow(_SERVERS + " WHERE s.id = $1", server_id)
         if row is None:
-            raise NotFoundError("no server has this id")
+            raise NotFoundError(MISSING_SERVER)
         return rows.server(row)
 
     async def insert_server(self, server: Server) -> Server:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
-                    "INSERT INTO servers (id, name, description, tags)"
-                    " VALUES ($1, $2, $3, $4::jsonb)",
-                    *(
-                        server.id,
-                        server.name,
-                        server.description,
-                        _ENC.encode(server.tags).decode(),
-                    ),
+                    "INSERT INTO servers (id, name, description, tags, owner, team_id, visibility)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
+                    *(server.id, server.name, server.description),
+                    _ENC.encode(server.tags).decode(),
+                    *(server.owner, server.team_id, server.visibility),
                 )
-                await conn.executemany(
-                    "INSERT INTO server_tools (server_id, tool_id, position) VALUES ($1, $2, $3)",
-                    [(server.id, t, i) for i, t in enumerate(server.associated_tools)],
-                )
-                await contents.link_server(
-                    conn, server.id, server.associated_resources, server.associated_prompts
-                )
+                await self._link(conn, server)
                 return await self.get_server(server.id, conn)
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
+
+    async def _link(self, conn: Any, server: Server) -> None:
+        await conn.executemany(
+            "INSERT INTO server_tools (server_id, tool_id, position) VALUES ($1, $2, $3)",
+            [(server.id, t, i) for i, t in enumerate(server.associated_tools)],
+        )
+        await contents.link_server(
+            conn, server.id, server.associated_resources, server.associated_prompts
+        )
+
+    async def update_server(self, server: Server, *, relink: bool) -> Server:
+        """Store the server's own fields and, when `relink`, its associations as given."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                updated = await conn.fetchrow(
+                    "UPDATE servers SET name = $2, description = $3, tags = $4::jsonb,"
+                    " enabled = $5, team_id = $6, visibility = $7, updated_at = now()"
+                    " WHERE id = $1 RETURNING id",
+                    *(server.id, server.name, server.description),
+                    *(_ENC.encode(server.tags).decode(), server.enabled),
+                    *(server.team_id, server.visibility),
+                )
+                if updated is None:
+                    raise NotFoundError(MISSING_SERVER)
+                if relink:
+                    for table in _LINKS:
+                        await conn.execute(f"DELETE FROM {table} WHERE server_id = $1", server.id)
+                    await self._link(conn, server)
+                return await self.get_server(server.id, conn)
+        except asyncpg.UniqueViolationError as exc:
+            raise _conflict(exc) from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
 
     async def delete_server(self, server_id: str) -> None:
         if await self.pool.execute("DELETE FROM servers WHERE id = $1", server_id) == "DELETE 0":
-            raise NotFoundError("no server has this id")
+            raise NotFoundError(MISSING_SERVER)
 
     async def snapshot(self) -> Snapshot:
         """The whole catalog as of one instant."""

@@ -29,7 +29,7 @@ class Router:
         self.config = config
         self.ctx = Context(
             bus=bus,
-            catalog=Catalog(),
+            catalog=Catalog(config.list_memo_size),
             hooks=Hooks(bus),
             metrics=Metrics(),
             page_size=config.page_size,

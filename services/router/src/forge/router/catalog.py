@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
 
+from forge.proto import access
 from forge.proto.catalog import (
     Deleted,
     Gateway,
@@ -21,6 +23,7 @@ from forge.proto.catalog import (
     ToolRecord,
     ToolsChanged,
 )
+from forge.proto.envelope import Principal
 from forge.router import uritemplate
 from forge.router.pages import Listing
 
@@ -33,6 +36,19 @@ _RESOURCES_CHANGED = msgspec.json.Decoder(ResourcesChanged)
 _PROMPTS_CHANGED = msgspec.json.Decoder(PromptsChanged)
 _DELETED = msgspec.json.Decoder(Deleted)
 R = TypeVar("R", ToolRecord, ResourceRecord, TemplateRecord, PromptRecord)
+EVERYTHING = "*"  # the viewer class of admins and platform viewers
+DEFAULT_MEMO_SIZE = 1024
+
+
+def viewer(principal: Principal) -> Hashable:
+    """The principal's visibility class: principals of one class see the same catalog."""
+    if access.sees_everything(principal):
+        return EVERYTHING
+    return (principal.subject, tuple(sorted(principal.teams)))
+
+
+def can_see(principal: Principal, entity: Any) -> bool:
+    return access.can_see(principal, entity.owner, entity.team_id, entity.visibility)
 
 
 def _replace(by_id: dict[str, R], gateway_id: str, records: Iterable[R]) -> None:
@@ -43,9 +59,13 @@ def _replace(by_id: dict[str, R], gateway_id: str, records: Iterable[R]) -> None
 
 
 class Catalog:
-    """Name and uri resolution, and per-server lists, with the lists memoised until a change."""
+    """Name and uri resolution, and per-server lists, with the lists memoised until a change.
 
-    def __init__(self) -> None:
+    What a principal cannot see does not exist for them. Name indexes are shared; lists are
+    memoised per (server, visibility class) in a bounded memo, least recently used first out.
+    """
+
+    def __init__(self, memo_size: int = DEFAULT_MEMO_SIZE) -> None:
         self.gateways: dict[str, Gateway] = {}
         self.tools_by_id: dict[str, ToolRecord] = {}
         self.resources_by_id: dict[str, ResourceRecord] = {}
@@ -53,13 +73,20 @@ class Catalog:
         self.prompts_by_id: dict[str, PromptRecord] = {}
         self.servers: dict[str, Server] = {}
         self.loaded = False
-        self._memo: dict[tuple[str, str | None], Any] = {}
+        self._indexes: dict[str, dict[str, Any]] = {}  # by-name indexes, everyone's
+        self._memo: OrderedDict[tuple[str, str | None, Hashable], Any] = OrderedDict()
+        self.memo_size = memo_size
 
     @property
     def tools(self) -> dict[str, ToolRecord]:
         """Tools by exposed name."""
-        by_name = self._memoised("tools-by-name", None, lambda: self._by(self.tools_by_id, "name"))
-        return by_name  # type: ignore[no-any-return]
+        return self._index("tools", self.tools_by_id)
+
+    def _index(self, what: str, by_id: dict[str, Any]) -> dict[str, Any]:
+        found = self._indexes.get(what)
+        if found is None:
+            found = self._indexes[what] = self._by(by_id, "name")
+        return found
 
     def load(self, snapshot: Snapshot) -> None:
         self.gateways = {g.id: g for g in snapshot.gateways}
@@ -68,7 +95,7 @@ class Catalog:
         self.templates_by_id = {t.id: t for t in snapshot.resource_templates}
         self.prompts_by_id = {p.id: p for p in snapshot.prompts}
         self.servers = {s.id: s for s in snapshot.servers}
-        self._memo.clear()
+        self._forget()
         self.loaded = True
 
     def apply(self, subject: str, data: bytes) -> None:
@@ -101,20 +128,36 @@ class Catalog:
             self.servers.pop(_DELETED.decode(data).id, None)
         else:
             return
+        self._forget()
+
+    def _forget(self) -> None:
+        self._indexes.clear()
         self._memo.clear()
 
-    def _memoised(self, what: str, server_id: str | None, build: Callable[[], Any]) -> Any:
-        key = (what, server_id)
-        if key not in self._memo:
-            self._memo[key] = build()
-        return self._memo[key]
+    def _memoised(
+        self, what: str, server_id: str | None, principal: Principal, build: Callable[[], Any]
+    ) -> Any:
+        key = (what, server_id, viewer(principal))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = build()
+            if len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        return found
 
     @staticmethod
     def _by(by_id: dict[str, Any], field: str) -> dict[str, Any]:
         return {getattr(r, field): r for r in by_id.values()}
 
-    def server_exists(self, server_id: str) -> bool:
-        return server_id in self.servers
+    def server_exists(self, server_id: str, principal: Principal) -> bool:
+        """Whether the server exists for the principal: it sees it, and a token bound to one
+        server is used on that server only."""
+        server = self.servers.get(server_id)
+        if server is None or not can_see(principal, server):
+            return False
+        return principal.server_scope is None or principal.server_scope == server_id
 
     def _rank(self, record: Any) -> tuple[str, str]:
         """Registration order of the record's gateway: the first registered wins a shared uri."""
@@ -125,18 +168,28 @@ class Catalog:
         gateway = self.gateways.get(record.gateway_id)
         return bool(record.enabled and gateway is not None and gateway.enabled)
 
-    def _offered(self, server_id: str | None, field: str, by_id: dict[str, R]) -> list[R]:
-        """Live records the server offers, in its order; all of them, by rank, without one."""
+    def gateway(self, gateway_id: str, principal: Principal) -> Gateway | None:
+        """The gateway, if the principal can see it."""
+        gateway = self.gateways.get(gateway_id)
+        return gateway if gateway is not None and can_see(principal, gateway) else None
+
+    def _offered(
+        self, server_id: str | None, field: str, by_id: dict[str, R], principal: Principal
+    ) -> list[R]:
+        """Live records the server offers the principal, in its order; all the principal can
+        see, by rank, without a server."""
         if server_id is None:
             records = sorted(by_id.values(), key=self._rank)
         else:
             server = self.servers.get(server_id)
             ids = getattr(server, field) if server else []
             records = [by_id[i] for i in ids if i in by_id]
-        return [r for r in records if self._live(r)]
+        return [r for r in records if self._live(r) and can_see(principal, r)]
 
-    def _visible(self, record: R | None, server_id: str | None, field: str) -> R | None:
-        if record is None or not self._live(record):
+    def _visible(
+        self, record: R | None, server_id: str | None, field: str, principal: Principal
+    ) -> R | None:
+        if record is None or not self._live(record) or not can_see(principal, record):
             return None
         if server_id is not None:
             server = self.servers.get(server_id)
@@ -144,70 +197,75 @@ class Catalog:
                 return None
         return record
 
-    def resolve(self, name: str, server_id: str | None) -> ToolRecord | None:
-        """The enabled tool of that exposed name, if the caller's server offers it."""
-        return self._visible(self.tools.get(name), server_id, "associated_tools")
+    def resolve(self, name: str, server_id: str | None, principal: Principal) -> ToolRecord | None:
+        """The enabled tool of that exposed name, if the principal sees it on their server."""
+        return self._visible(self.tools.get(name), server_id, "associated_tools", principal)
 
-    def prompt(self, name: str, server_id: str | None) -> PromptRecord | None:
-        """The live prompt of that exposed name, if the caller's server offers it."""
-        by_name = self._memoised(
-            "prompts-by-name", None, lambda: self._by(self.prompts_by_id, "name")
-        )
-        return self._visible(by_name.get(name), server_id, "associated_prompts")
+    def prompt(self, name: str, server_id: str | None, principal: Principal) -> PromptRecord | None:
+        """The live prompt of that exposed name, if the principal sees it on their server."""
+        by_name = self._index("prompts", self.prompts_by_id)
+        return self._visible(by_name.get(name), server_id, "associated_prompts", principal)
 
-    def _resources(self, server_id: str | None) -> dict[str, ResourceRecord]:
-        """One resource per uri: the first-registered gateway's."""
+    def _resources(self, server_id: str | None, principal: Principal) -> dict[str, ResourceRecord]:
+        """One resource per uri: the first-registered gateway's that the principal sees."""
 
         def build() -> dict[str, ResourceRecord]:
             first: dict[str, ResourceRecord] = {}
-            for r in self._offered(server_id, "associated_resources", self.resources_by_id):
+            offered = self._offered(
+                server_id, "associated_resources", self.resources_by_id, principal
+            )
+            for r in offered:
                 first.setdefault(r.uri, r)
             return first
 
-        return self._memoised("resources-by-uri", server_id, build)  # type: ignore[no-any-return]
+        found = self._memoised("resources-by-uri", server_id, principal, build)
+        return found  # type: ignore[no-any-return]
 
-    def _templates(self, server_id: str | None) -> list[TemplateRecord]:
-        return self._offered(server_id, "associated_resources", self.templates_by_id)
+    def _templates(self, server_id: str | None, principal: Principal) -> list[TemplateRecord]:
+        return self._offered(server_id, "associated_resources", self.templates_by_id, principal)
 
-    def owner_of(self, uri: str, server_id: str | None) -> str | None:
+    def owner_of(self, uri: str, server_id: str | None, principal: Principal) -> str | None:
         """The gateway that serves `uri`: a listed resource, else the first matching template."""
-        resource = self._resources(server_id).get(uri)
+        resource = self._resources(server_id, principal).get(uri)
         if resource is not None:
             return resource.gateway_id
-        for template in self._templates(server_id):
+        for template in self._templates(server_id, principal):
             if uritemplate.matches(template.uri_template, uri):
                 return template.gateway_id
         return None
 
-    def owner_of_template(self, uri_template: str, server_id: str | None) -> str | None:
+    def owner_of_template(
+        self, uri_template: str, server_id: str | None, principal: Principal
+    ) -> str | None:
         """The gateway that lists exactly this uriTemplate (completion refers to templates)."""
-        for template in self._templates(server_id):
+        for template in self._templates(server_id, principal):
             if template.uri_template == uri_template:
                 return template.gateway_id
         return None
 
-    def listing(self, kind: str, server_id: str | None) -> Listing:
-        """What `<kind>/list` shows the server (or everyone), as MCP items, with its digest."""
-        build = lambda: Listing.of(self._items(kind, server_id))  # noqa: E731
-        return self._memoised(kind, server_id, build)  # type: ignore[no-any-return]
+    def listing(self, kind: str, server_id: str | None, principal: Principal) -> Listing:
+        """What `<kind>/list` shows the principal on the server (or everywhere), as MCP items,
+        with its digest."""
+        build = lambda: Listing.of(self._items(kind, server_id, principal))  # noqa: E731
+        return self._memoised(kind, server_id, principal, build)  # type: ignore[no-any-return]
 
-    def _items(self, kind: str, server_id: str | None) -> list[Any]:
+    def _items(self, kind: str, server_id: str | None, principal: Principal) -> list[Any]:
         if kind == "tools":
-            tools = self._offered(server_id, "associated_tools", self.tools_by_id)
+            tools = self._offered(server_id, "associated_tools", self.tools_by_id, principal)
             if server_id is None:
                 tools.sort(key=lambda t: t.name)
             return [msgspec.structs.replace(t.tool, name=t.name) for t in tools]
         if kind == "prompts":
-            prompts = self._offered(server_id, "associated_prompts", self.prompts_by_id)
+            prompts = self._offered(server_id, "associated_prompts", self.prompts_by_id, principal)
             if server_id is None:
                 prompts.sort(key=lambda p: p.name)
             return [msgspec.structs.replace(p.prompt, name=p.name) for p in prompts]
         if kind == "resources":
-            resources = list(self._resources(server_id).values())
+            resources = list(self._resources(server_id, principal).values())
             if server_id is None:
                 resources.sort(key=lambda r: r.uri)
             return [r.resource for r in resources]
-        templates = self._templates(server_id)
+        templates = self._templates(server_id, principal)
         if server_id is None:
             templates.sort(key=lambda t: t.uri_template)
         return [t.template for t in templates]

@@ -15,3 +15,5 @@ class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     metrics_flush_s: float = 1.0
     # Entries per page of every list the router builds (tools, resources, templates, prompts).
     page_size: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100
+    # Lists memoised per (virtual server, visibility class of the caller): at most this many.
+    list_memo_size: Annotated[int, msgspec.Meta(ge=1)] = 1024

@@ -63,7 +63,7 @@ def lister(method: str) -> Handler:
     async def handle(envelope: Envelope, ctx: Context) -> bytes:
         check_server(envelope, ctx)
         params = _decode(mcp.LIST_PARAMS_DECODER, envelope, method)
-        listing = ctx.catalog.listing(kind, envelope.server_id)
+        listing = ctx.catalog.listing(kind, envelope.server_id, envelope.principal)
         items, following = pages.page(kind, listing, params.cursor, ctx.page_size)
         body = b'{"' + member + b'":' + _ENC.encode(items)
         if following is not None:
@@ -83,7 +83,7 @@ def _uri(envelope: Envelope, method: str) -> str:
 async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     uri = _uri(envelope, "resources/read")
-    gateway_id = ctx.catalog.owner_of(uri, envelope.server_id)
+    gateway_id = ctx.catalog.owner_of(uri, envelope.server_id, envelope.principal)
     if gateway_id is None:
         raise resource_not_found(envelope, uri)
     if ctx.hooks.serves("resource_pre_fetch"):
@@ -97,7 +97,7 @@ async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
 async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     named = _decode(mcp.NAMED_PARAMS_DECODER, envelope, "prompts/get")
-    prompt = ctx.catalog.prompt(named.name or "", envelope.server_id)
+    prompt = ctx.catalog.prompt(named.name or "", envelope.server_id, envelope.principal)
     if prompt is None:
         raise InvalidParamsError(f"Unknown prompt: {named.name}", {"name": named.name})
     if ctx.hooks.serves("prompt_pre_fetch"):
@@ -116,7 +116,7 @@ async def complete(envelope: Envelope, ctx: Context) -> bytes:
     params = _decode(mcp.COMPLETE_PARAMS_DECODER, envelope, "completion/complete")
     ref = params.ref
     if ref.type == "ref/prompt":
-        prompt = ctx.catalog.prompt(ref.name or "", envelope.server_id)
+        prompt = ctx.catalog.prompt(ref.name or "", envelope.server_id, envelope.principal)
         if prompt is None:
             raise InvalidParamsError(f"Unknown prompt: {ref.name}", {"name": ref.name})
         members = fields(bytes(envelope.params))
@@ -124,9 +124,9 @@ async def complete(envelope: Envelope, ctx: Context) -> bytes:
         members["ref"] = msgspec.Raw(ref_params)
         return await forward(with_params(envelope, _ENC.encode(members)), ctx, prompt.gateway_id)
     if ref.type == "ref/resource" and ref.uri is not None:
-        catalog = ctx.catalog
-        owner = catalog.owner_of_template(ref.uri, envelope.server_id) or catalog.owner_of(
-            ref.uri, envelope.server_id
+        catalog, server_id, principal = ctx.catalog, envelope.server_id, envelope.principal
+        owner = catalog.owner_of_template(ref.uri, server_id, principal) or catalog.owner_of(
+            ref.uri, server_id, principal
         )
         if owner is None:
             raise resource_not_found(envelope, ref.uri)
@@ -144,9 +144,9 @@ async def subscribe(envelope: Envelope, ctx: Context) -> bytes:
     """
     check_server(envelope, ctx)
     uri = _uri(envelope, envelope.method)
-    catalog = ctx.catalog
-    gateway_id = catalog.owner_of(uri, envelope.server_id) or catalog.owner_of_template(
-        uri, envelope.server_id
+    catalog, server_id, principal = ctx.catalog, envelope.server_id, envelope.principal
+    gateway_id = catalog.owner_of(uri, server_id, principal) or catalog.owner_of_template(
+        uri, server_id, principal
     )
     if gateway_id is None or envelope.method == "resources/unsubscribe":
         return empty_result(envelope)

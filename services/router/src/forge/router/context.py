@@ -42,7 +42,12 @@ def modern(envelope: Envelope) -> bool:
 
 
 def check_server(envelope: Envelope, ctx: Context) -> None:
-    if envelope.server_id is not None and not ctx.catalog.server_exists(envelope.server_id):
+    """A server the principal cannot see, or may not use, answers as one that does not exist."""
+    if envelope.server_id is None:
+        if envelope.principal.server_scope is not None:
+            raise NotFoundError("this token is bound to one virtual server: use its endpoint")
+        return
+    if not ctx.catalog.server_exists(envelope.server_id, envelope.principal):
         raise NotFoundError(f"virtual server {envelope.server_id!r} does not exist")
 
 

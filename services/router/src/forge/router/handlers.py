@@ -74,7 +74,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         name = _NAME.decode(members["name"])
     except (KeyError, msgspec.DecodeError) as exc:
         raise InvalidParamsError("tools/call needs a string name") from exc
-    tool = ctx.catalog.resolve(name, envelope.server_id)
+    tool = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
     if tool is None:
         raise ToolNotFoundError(f"Unknown tool: {name}")
     if ctx.hooks.serves("tool_pre_invoke"):

@@ -12,6 +12,7 @@ import msgspec
 from forge.core import tasks
 from forge.core.errors import InvalidParamsError
 from forge.proto.envelope import Envelope
+from forge.router.catalog import can_see
 from forge.router.context import Context, Handler, check_server, fields, forward, with_params
 
 _ENC = msgspec.json.Encoder()
@@ -32,7 +33,7 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     except (KeyError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidParamsError(f"{envelope.method} needs a string taskId") from exc
     owner = tasks.untag(task_id)
-    if owner is None or owner[0] not in ctx.catalog.gateways:
+    if owner is None or ctx.catalog.gateway(owner[0], envelope.principal) is None:
         raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
     gateway_id, upstream_id = owner
     members["taskId"] = msgspec.Raw(_ENC.encode(upstream_id))
@@ -54,7 +55,9 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
     """
     check_server(envelope, ctx)
     owners = [
-        g.id for g in ctx.catalog.gateways.values() if g.enabled and "tasks" in g.capabilities
+        g.id
+        for g in ctx.catalog.gateways.values()
+        if g.enabled and "tasks" in g.capabilities and can_see(envelope.principal, g)
     ]
     listed = await asyncio.gather(
         *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in owners),

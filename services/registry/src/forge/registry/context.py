@@ -1,0 +1,71 @@
+"""What every catalog operation shares: its context, and the change events it publishes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from forge.core import subjects
+from forge.core.bus import Bus
+from forge.core.errors import ServiceUnavailableError
+from forge.core.netguard import NetGuard
+from forge.proto.catalog import PromptsChanged, ResourcesChanged, ToolsChanged
+from forge.proto.envelope import Principal
+from forge.registry.config import RegistryConfig
+from forge.registry.contents import Stored
+from forge.registry.store import Store
+
+_ENC = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one request's handler may use: the caller, its deadline, the store and the bus."""
+
+    bus: Bus
+    store: Store
+    config: RegistryConfig
+    principal: Principal
+    deadline: float
+
+
+Handler = Callable[[bytes, Context], Awaitable[Any]]
+
+
+@functools.cache
+def _guard(allowed: str) -> NetGuard:
+    return NetGuard(allowed)
+
+
+def net_guard(ctx: Context) -> NetGuard:
+    """The SSRF guard of the operator's FORGE_UPSTREAM_ALLOWED_NETWORKS."""
+    try:
+        return _guard(ctx.config.upstream_allowed_networks)
+    except ValueError as exc:
+        raise ServiceUnavailableError(f"FORGE_UPSTREAM_ALLOWED_NETWORKS: {exc}") from exc
+
+
+async def publish(ctx: Context, entity: str, kind: str, body: Any) -> None:
+    await ctx.bus.publish(subjects.event(subjects.CATALOG, entity, kind), _ENC.encode(body))
+
+
+async def servers_changed(ctx: Context, server_ids: list[str]) -> None:
+    for server_id in server_ids:
+        await publish(ctx, "servers", "changed", await ctx.store.get_server(server_id))
+
+
+async def contents_changed(ctx: Context, gateway_id: str, stored: Stored) -> None:
+    changed = ResourcesChanged(gateway_id, stored.resources, stored.templates)
+    await publish(ctx, "resources", "changed", changed)
+    await publish(ctx, "prompts", "changed", PromptsChanged(gateway_id, stored.prompts))
+
+
+async def offers_changed(ctx: Context, gateway_id: str) -> None:
+    """Announce everything the gateway offers, as stored now."""
+    tools = await ctx.store.gateway_tools(gateway_id)
+    await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=tools))
+    await contents_changed(ctx, gateway_id, await ctx.store.gateway_contents(gateway_id))

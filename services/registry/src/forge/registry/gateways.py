@@ -1,0 +1,229 @@
+"""Gateway operations: register, update, refresh, delete, and re-sealing their credentials."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import msgspec
+
+from forge.core.errors import ForbiddenError, InvalidParamsError
+from forge.core.sealing import SealingError
+from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
+from forge.registry import credentials, ownership
+from forge.registry.contents import Stored
+from forge.registry.context import (
+    Context,
+    contents_changed,
+    net_guard,
+    offers_changed,
+    publish,
+    servers_changed,
+)
+from forge.registry.discovery import discover
+from forge.registry.params import (
+    CreateGatewayParams,
+    IdParams,
+    UpdateGatewayParams,
+    check_endpoint,
+    check_env,
+    check_gateway_url,
+    check_name,
+    check_tags,
+    check_transport,
+    decode,
+    slugify,
+)
+from forge.registry.store import MISSING_GATEWAY
+
+log = logging.getLogger("forge.registry")
+
+
+def shown(gateway: Gateway) -> Gateway:
+    """A gateway as callers get it: its sealed credentials stay inside the mesh."""
+    return msgspec.structs.replace(gateway, auth=None)
+
+
+async def _check_addresses(ctx: Context, gateway: Gateway, auth: UpstreamAuth | None) -> None:
+    """Refuse (403) upstream and token endpoint addresses the operator has not allowed."""
+    guard = net_guard(ctx)
+    if gateway.transport != "stdio":
+        await guard.check_url(gateway.url)
+    if auth is not None and auth.token_url is not None:
+        await guard.check_url(auth.token_url)
+
+
+async def create_gateway(params: bytes, ctx: Context) -> Gateway:
+    p = decode(CreateGatewayParams, params)
+    if p.timeout_s is not None and p.timeout_s <= 0:
+        raise InvalidParamsError("timeout_s must be positive", {"field": "timeout_s"})
+    transport = check_transport(p.transport)
+    url, command = check_endpoint(transport, p)
+    name = check_name(p.name)
+    at = ownership.place(ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id)
+    auth = credentials.upstream_auth(p)
+    gateway_id = uuid.uuid4().hex
+    gateway = Gateway(
+        id=gateway_id,
+        name=name,
+        slug=slugify(name),
+        url=url,
+        transport=transport,
+        description=p.description,
+        tags=check_tags(p.tags),
+        timeout_s=p.timeout_s,
+        command=command,
+        env=dict.fromkeys(p.env, ""),  # names only: the values are sealed with the credentials
+        owner=at.owner,
+        team_id=at.team_id,
+        visibility=at.visibility,
+        auth_type=auth.type,
+        auth=credentials.seal(ctx.config, gateway_id, credentials.with_env(auth, p.env)),
+    )
+    await _check_addresses(ctx, gateway, auth)
+    gateway, tools, found = await discover(ctx, gateway)
+    await ctx.store.insert_gateway(gateway, tools, found)
+    stored = await ctx.store.get_gateway(gateway.id)
+    await publish(ctx, "gateways", "changed", stored)
+    await offers_changed(ctx, stored.id)
+    return shown(stored)
+
+
+async def list_gateways(params: bytes, ctx: Context) -> list[Gateway]:
+    return [shown(g) for g in ownership.seen(ctx.principal, await ctx.store.list_gateways())]
+
+
+async def get_gateway(params: bytes, ctx: Context) -> Gateway:
+    gateway = await ctx.store.get_gateway(decode(IdParams, params).id)
+    return shown(ownership.require_visible(ctx.principal, gateway, MISSING_GATEWAY))
+
+
+async def _managed(ctx: Context, gateway_id: str) -> Gateway:
+    gateway = await ctx.store.get_gateway(gateway_id)
+    return ownership.require_manager(ctx.principal, gateway, MISSING_GATEWAY, "gateway")
+
+
+def _credentials(
+    ctx: Context, current: Gateway, p: UpdateGatewayParams
+) -> tuple[UpstreamAuth, dict[str, str]] | None:
+    """The gateway's new credentials and environment, when the update changes either."""
+    if not credentials.given(p) and p.env is None:
+        return None
+    if credentials.given(p) and p.env is not None:
+        return credentials.upstream_auth(p), check_env(p.env)
+    if current.auth is not None:
+        old = credentials.open_sealed(ctx.config, current.id, current.auth)
+        old_env = old.env
+    else:  # nothing sealed yet: a gateway stored before credentials were sealed
+        old, old_env = UpstreamAuth(), current.env
+    auth = credentials.upstream_auth(p) if credentials.given(p) else old
+    env = check_env(p.env) if p.env is not None else old_env
+    return msgspec.structs.replace(auth, env={}), env
+
+
+async def update_gateway(params: bytes, ctx: Context) -> Gateway:
+    """Change what is given; a new url or new credentials mean a new discovery first."""
+    p = decode(UpdateGatewayParams, params)
+    current = await _managed(ctx, p.id)
+    name = check_name(p.name) if p.name is not None else current.name
+    slug = slugify(name)
+    url = current.url
+    if p.url is not None:
+        if current.transport == "stdio":
+            raise InvalidParamsError("a stdio gateway has no url", {"field": "url"})
+        url = check_gateway_url(current.transport, p.url)
+    at = ownership.replace(ctx.principal, ownership.of(current), p.visibility, p.team_id)
+    changes: dict[str, Any] = {
+        "name": name,
+        "slug": slug,
+        "url": url,
+        "team_id": at.team_id,
+        "visibility": at.visibility,
+    }
+    if p.description is not msgspec.UNSET:
+        changes["description"] = p.description
+    if p.enabled is not None:
+        changes["enabled"] = p.enabled
+    if p.tags is not None:
+        changes["tags"] = check_tags(p.tags)
+    new_credentials = _credentials(ctx, current, p)
+    auth = None
+    if new_credentials is not None:
+        auth, env = new_credentials
+        changes["auth_type"] = auth.type
+        changes["auth"] = credentials.seal(ctx.config, current.id, credentials.with_env(auth, env))
+        changes["env"] = dict.fromkeys(env, "")
+    gateway = msgspec.structs.replace(current, **changes)
+    discovered = None
+    if url != current.url or new_credentials is not None:
+        await _check_addresses(ctx, gateway, auth)
+        gateway, tools, found = await discover(ctx, gateway)
+        discovered = (tools, found)
+    prefix = f"{slug}{ctx.config.tool_name_separator}" if slug != current.slug else None
+    replaced = await ctx.store.update_gateway(
+        gateway, prefix=prefix, discovered=discovered, sealed=new_credentials is not None
+    )
+    stored = await ctx.store.get_gateway(gateway.id)
+    await publish(ctx, "gateways", "changed", stored)
+    await offers_changed(ctx, stored.id)
+    if replaced is not None:
+        await servers_changed(ctx, replaced.servers)
+    return shown(stored)
+
+
+async def delete_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
+    gateway_id = (await _managed(ctx, decode(IdParams, params).id)).id
+    servers = await ctx.store.delete_gateway(gateway_id)
+    await publish(ctx, "gateways", "deleted", Deleted(id=gateway_id))
+    await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=[]))
+    await contents_changed(ctx, gateway_id, Stored())
+    await servers_changed(ctx, servers)
+    return {"id": gateway_id, "deleted": True}
+
+
+async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
+    gateway = await _managed(ctx, decode(IdParams, params).id)
+    gateway, tools, found = await discover(ctx, gateway)
+    replaced = await ctx.store.replace_tools(gateway, tools, found)
+    await publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))
+    await publish(ctx, "tools", "changed", ToolsChanged(gateway.id, replaced.tools))
+    await contents_changed(ctx, gateway.id, replaced.contents)
+    await servers_changed(ctx, replaced.servers)
+    return {
+        "gateway_id": gateway.id,
+        "tools": len(replaced.tools),
+        "added": replaced.added,
+        "removed": replaced.removed,
+        "updated": replaced.updated,
+        "resources": len(replaced.contents.resources),
+        "resource_templates": len(replaced.contents.templates),
+        "prompts": len(replaced.contents.prompts),
+    }
+
+
+async def reseal_secrets(params: bytes, ctx: Context) -> dict[str, Any]:
+    """Seal every gateway's credentials with the active key (admins only; safe while serving:
+    each gateway is re-sealed under a row lock, and caches follow its change event)."""
+    if not ctx.principal.is_admin:
+        raise ForbiddenError("only a platform admin may re-seal the stored credentials")
+    keys = credentials.keyring(ctx.config)
+    resealed, failed = 0, []
+    for gateway_id in await ctx.store.sealed_gateways():
+
+        def again(sealed: str | None, env: dict[str, str], gid: str = gateway_id) -> str | None:
+            return credentials.reseal(keys, gid, sealed, env)
+
+        try:
+            changed = await ctx.store.reseal_gateway(gateway_id, again)
+        except SealingError:
+            log.warning("stored credentials do not open", extra={"gateway_id": gateway_id})
+            failed.append(gateway_id)
+            continue
+        if changed is not None:
+            resealed += 1
+            await publish(ctx, "gateways", "changed", changed)
+    result: dict[str, Any] = {"resealed": resealed}
+    if failed:
+        result["failed"] = failed
+    return result

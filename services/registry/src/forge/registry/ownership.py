@@ -1,0 +1,113 @@
+"""Who owns a catalog entry, who sees it, who may change it: the rules every operation applies.
+
+An entry the caller cannot see does not exist for them: it answers exactly as an unknown id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypeVar
+
+from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
+from forge.proto import access
+from forge.proto.envelope import Principal
+
+T = TypeVar("T")
+
+
+class Placement(NamedTuple):
+    """Owner, team and visibility of an entry (a gateway's entries share its placement)."""
+
+    owner: str | None
+    team_id: str | None
+    visibility: str
+
+
+def of(record: Any) -> Placement:
+    return Placement(record.owner, record.team_id, record.visibility)
+
+
+def visible(principal: Principal, record: Any) -> bool:
+    return access.can_see(principal, record.owner, record.team_id, record.visibility)
+
+
+def seen(principal: Principal, records: Iterable[T]) -> list[T]:
+    """The records the principal can see, in their order."""
+    return [r for r in records if visible(principal, r)]
+
+
+def require_visible(principal: Principal, record: T, missing: str) -> T:
+    """The record, or NotFoundError with the very message an unknown id gets."""
+    if not visible(principal, record):
+        raise NotFoundError(missing)
+    return record
+
+
+def may_manage(principal: Principal, record: Any) -> bool:
+    """Owners, platform admins, and team admins of the entry's team change and delete it."""
+    if principal.is_admin or (record.owner is not None and record.owner == principal.subject):
+        return True
+    return (
+        "team_admin" in principal.roles
+        and record.team_id is not None
+        and record.team_id in principal.teams
+    )
+
+
+def require_manager(principal: Principal, record: T, missing: str, what: str) -> T:
+    """The record if the principal may change it: unseen is 404, seen but not theirs 403."""
+    require_visible(principal, record, missing)
+    if not may_manage(principal, record):
+        raise ForbiddenError(
+            f"only the owner, a team admin of its team or a platform admin may change this {what}"
+        )
+    return record
+
+
+def _check_visibility(visibility: str) -> str:
+    if visibility not in access.VISIBILITIES:
+        raise InvalidParamsError(
+            f"visibility must be one of: {', '.join(access.VISIBILITIES)}",
+            {"field": "visibility"},
+        )
+    return visibility
+
+
+def _check_team(principal: Principal, team_id: str) -> str:
+    if not principal.is_admin and team_id not in principal.teams:
+        raise ForbiddenError(
+            "team_id must be a team you are a member of", {"field": "team_id", "team_id": team_id}
+        )
+    return team_id
+
+
+def place(
+    principal: Principal, default_visibility: str, visibility: str | None, team_id: str | None
+) -> Placement:
+    """A new entry's placement: owned by the caller, in the chosen team or their personal one.
+
+    A caller without any team who chose nothing gets a private entry (only they see it).
+    """
+    team = _check_team(principal, team_id) if team_id is not None else None
+    if team is None and principal.teams:
+        team = principal.teams[0]  # the personal team comes first
+    if visibility is None:
+        chosen = _check_visibility(default_visibility)
+        if chosen == "team" and team is None:
+            chosen = "private"
+    else:
+        chosen = _check_visibility(visibility)
+    if chosen == "team" and team is None:
+        raise InvalidParamsError("team visibility needs a team_id", {"field": "team_id"})
+    return Placement(principal.subject, team, chosen)
+
+
+def replace(
+    principal: Principal, current: Placement, visibility: str | None, team_id: str | None
+) -> Placement:
+    """An updated entry's placement: its owner stays; team and visibility change if given."""
+    team = _check_team(principal, team_id) if team_id is not None else current.team_id
+    chosen = _check_visibility(visibility) if visibility is not None else current.visibility
+    if chosen == "team" and team is None:
+        raise InvalidParamsError("team visibility needs a team_id", {"field": "team_id"})
+    return Placement(current.owner, team, chosen)
