@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from registry_harness import Client, FakeUpstreamProxy
+from registry_harness import CONFIG, Client, FakeUpstreamProxy
 
 from forge.core import rpc, subjects
 from forge.registry.app import Registry
-from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
 from forge.registry.store import Store
 from forge.testing.membus import MemoryBus
@@ -39,5 +38,5 @@ async def upstream(membus: MemoryBus) -> FakeUpstreamProxy:
 
 @pytest.fixture
 async def client(membus: MemoryBus, store: Store, upstream: FakeUpstreamProxy) -> Client:
-    await Registry(membus, store, RegistryConfig()).start()
+    await Registry(membus, store, CONFIG).start()
     return Client(membus)

@@ -27,6 +27,7 @@ PAYLOAD_TOO_LARGE = -32008
 SESSION_NOT_FOUND = -32009
 DEADLINE_EXCEEDED = -32010
 TOO_MANY_REQUESTS = -32012  # login lockout, rate limits
+PLUGIN_VIOLATION = -32013  # a guardrail plugin blocked the request (data names plugin, code)
 # MCP's reserved range: -32020..-32099
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
@@ -152,6 +153,17 @@ class TooManyRequestsError(ForgeError):
     http_status = 429
 
 
+class PluginViolationError(ForgeError):
+    """A plugin blocked the request: data is {"plugin", "code", "reason", "details"}.
+
+    Over MCP (JSON-RPC) the edge answers HTTP 200 with this error object, like any other
+    call-level refusal; the REST API answers 403 (a policy said no to an authenticated caller).
+    """
+
+    code = PLUGIN_VIOLATION
+    http_status = 403
+
+
 class HeaderMismatchError(ForgeError):
     code = HEADER_MISMATCH
     http_status = 400
@@ -182,6 +194,7 @@ _BY_CODE: dict[int, type[ForgeError]] = {
         SessionNotFoundError,
         DeadlineExceededError,
         TooManyRequestsError,
+        PluginViolationError,
         HeaderMismatchError,
         UnsupportedProtocolVersionError,
     )

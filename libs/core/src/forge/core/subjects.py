@@ -122,3 +122,13 @@ TOKEN_USAGE = "forge.events.metrics.token_usage"
 def upstream_oauth(gateway_id: str) -> str:
     """Edge → upstream-proxy: finish a user's OAuth authorization-code flow for one gateway."""
     return f"forge.upstream.{gateway_id}.oauth"
+
+
+# Asked by a router (or edge) that starts after the plugin-runner: the reply is the manifest.
+PLUGINS_MANIFEST_GET = "forge.plugins.manifest.get"
+
+
+def plugins_call(hook: str) -> str:
+    """Request/reply to the plugin-runner for one hook, params in the wrapped form
+    (`{"payload", "request"}`), answered with `{"modified", "payload"?, "result"?}`."""
+    return f"forge.plugins.call.{hook}"

@@ -1,4 +1,5 @@
-"""`python -m forge.registry [migrate]`: load settings, set up logging, run or migrate."""
+"""`python -m forge.registry [migrate]`: load settings, set up logging, run, or migrate both the
+catalog and the identity databases."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from forge.core import config, logs, service
 from forge.core.errors import ForgeError
 from forge.registry.app import main
 from forge.registry.config import RegistryConfig
-from forge.registry.migrate import migrate
+from forge.registry.migrate import migrate, migrate_identity
 
 
 def run_migrations() -> None:
@@ -21,6 +22,7 @@ def run_migrations() -> None:
     logs.setup("registry", settings.log_level)
     try:
         asyncio.run(migrate(settings.catalog_database_url))
+        asyncio.run(migrate_identity(settings.identity_database_url))
     except ForgeError as exc:
         print(f"forge: migrations failed: {exc.message}", file=sys.stderr)
         sys.exit(1)

@@ -1,38 +1,126 @@
-"""Registry wiring: one exit stack owns the bus and the pool; each operation on its subject."""
+"""Registry wiring: one exit stack owns the bus and both pools (catalog, identity); each
+operation of each registry on its own subject."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
+from forge.core.errors import ForgeError
 from forge.proto.envelope import Envelope
+from forge.proto.identity import TokenUsage
 from forge.registry.config import RegistryConfig
 from forge.registry.handlers import OPERATIONS, Context, Handler
+from forge.registry.identity import context as identity_context
+from forge.registry.identity import events
+from forge.registry.identity import tokens as identity_tokens
+from forge.registry.identity.bootstrap import bootstrap
+from forge.registry.identity.operations import OPERATIONS as IDENTITY_OPERATIONS
+from forge.registry.identity.passwords import Passwords
+from forge.registry.identity.store import Store as IdentityStore
 from forge.registry.store import Store
 
 log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()
+_USAGE = msgspec.json.Decoder(TokenUsage)
 QUEUE = "registry-catalog"
+IDENTITY_QUEUE = "registry-identity"
 
 
-class Registry:
-    """One catalog registry replica: serves every catalog operation in the queue group."""
+class IdentityRegistry:
+    """One identity registry replica: bootstraps, then serves every identity operation and
+    records API-token usage batches (each batch reaches one replica of the queue group)."""
 
-    def __init__(self, bus: Bus, store: Store, config: RegistryConfig) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: IdentityStore,
+        config: RegistryConfig,
+        passwords: Passwords | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bus = bus
         self.store = store
         self.config = config
+        self.passwords = passwords or Passwords(config.password_min_length)
+        self.clock = clock
+
+    async def start(self) -> None:
+        changed = await bootstrap(self.store, self.config, self.passwords)
+        await events.users_changed(self.bus, self.store, changed)
+        for (entity, op), handler in IDENTITY_OPERATIONS.items():
+            subject = subjects.registry(subjects.IDENTITY, entity, op)
+            await rpc.serve_envelopes(self.bus, subject, self._adapt(handler), queue=IDENTITY_QUEUE)
+        await self.bus.serve(subjects.TOKEN_USAGE, self._usage, queue=IDENTITY_QUEUE)
+        health = subjects.registry_health(subjects.IDENTITY)
+        await self.bus.serve(health, self._health, queue=IDENTITY_QUEUE)
+
+    def _adapt(self, handler: identity_context.Handler) -> rpc.EnvelopeHandler:
+        async def run(envelope: Envelope) -> bytes:
+            ctx = identity_context.Context(
+                bus=self.bus,
+                store=self.store,
+                config=self.config,
+                passwords=self.passwords,
+                principal=envelope.principal,
+                deadline=envelope.deadline,
+                clock=self.clock,
+            )
+            params = bytes(envelope.params) if len(envelope.params) else b"{}"
+            return _ENC.encode(await handler(params, ctx))
+
+        return run
+
+    async def _usage(self, data: bytes, headers: Headers) -> bytes:
+        """One batch from the edge: published (no answer), or requested (answered when stored)."""
+        try:
+            usage = _USAGE.decode(data)
+        except msgspec.DecodeError:
+            log.warning("dropped a malformed token usage batch")
+            return b'{"error":{"code":-32602,"message":"malformed token usage batch"}}'
+        try:
+            touched = await identity_tokens.record_usage(self.store, usage)
+        except ForgeError as exc:
+            log.warning("token usage not recorded: %s", exc.message)
+            return rpc.error_reply(exc.to_object())
+        return b'{"result":{"tokens":%d}}' % touched
+
+    async def _health(self, data: bytes, headers: Headers) -> bytes:
+        if not self.store.alive():
+            return b'{"error":{"code":-32000,"message":"the identity database pool is closed"}}'
+        return b'{"result":{"status":"ok"}}'
+
+
+class Registry:
+    """One registry replica: serves every catalog operation in the queue group, and starts the
+    identity registry when it is given one."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: Store,
+        config: RegistryConfig,
+        identity: IdentityRegistry | None = None,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.config = config
+        self.identity = identity
 
     async def start(self) -> None:
         for (entity, op), handler in OPERATIONS.items():
             subject = subjects.registry(subjects.CATALOG, entity, op)
             await rpc.serve_envelopes(self.bus, subject, self._adapt(handler), queue=QUEUE)
         await self.bus.serve(subjects.registry_health(subjects.CATALOG), self._health, queue=QUEUE)
+        if self.identity is not None:
+            await self.identity.start()
 
     def _adapt(self, handler: Handler) -> rpc.EnvelopeHandler:
         async def run(envelope: Envelope) -> bytes:
@@ -63,9 +151,16 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
             max_size=config.pool_max_size,
         )
         stack.push_async_callback(store.close)
+        identity_store = await IdentityStore.connect(
+            config.identity_database_url,
+            min_size=config.pool_min_size,
+            max_size=config.pool_max_size,
+        )
+        stack.push_async_callback(identity_store.close)
         bus = await NatsBus.connect(config.nats_url, "forge-registry")
-        # Pushed after the pool so it runs first: drain in-flight requests, then close the pool.
+        # Pushed after the pools so it runs first: drain in-flight requests, then close the pools.
         stack.push_async_callback(bus.close)
-        await Registry(bus, store, config).start()
+        identity = IdentityRegistry(bus, identity_store, config)
+        await Registry(bus, store, config, identity).start()
         log.info("registry ready")
         await stop.wait()

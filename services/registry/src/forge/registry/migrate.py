@@ -1,4 +1,5 @@
-"""Schema migrations: the versioned SQL files shipped inside the package, applied in order."""
+"""Schema migrations of both registries' databases: versioned SQL files shipped inside the
+package, applied in order."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from importlib import resources
 from typing import NamedTuple
 
 from forge.registry import store
+from forge.registry.identity import store as identity_store
 
 log = logging.getLogger("forge.registry.migrate")
+IDENTITY = "forge.registry.identity"
 _FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.sql$")
 
 
@@ -19,9 +22,10 @@ class Migration(NamedTuple):
     sql: str
 
 
-def load_migrations() -> list[Migration]:
-    """Every `NNN_name.sql` in forge/registry/migrations, by version; duplicates are refused."""
-    folder = resources.files("forge.registry") / "migrations"
+def load_migrations(package: str = "forge.registry") -> list[Migration]:
+    """Every `NNN_name.sql` in the package's migrations folder, by version; duplicates are
+    refused. `forge.registry` holds the catalog's, `forge.registry.identity` the identity's."""
+    folder = resources.files(package) / "migrations"
     found: dict[int, Migration] = {}
     for entry in folder.iterdir():
         match = _FILE.match(entry.name)
@@ -41,4 +45,14 @@ async def migrate(dsn: str) -> list[int]:
         log.info("applied migrations", extra={"versions": ",".join(map(str, applied))})
     else:
         log.info("catalog database is up to date")
+    return applied
+
+
+async def migrate_identity(dsn: str) -> list[int]:
+    """Bring the identity database up to date; returns the versions applied now."""
+    applied = await identity_store.apply_migrations(dsn, load_migrations(IDENTITY))
+    if applied:
+        log.info("applied identity migrations", extra={"versions": ",".join(map(str, applied))})
+    else:
+        log.info("identity database is up to date")
     return applied

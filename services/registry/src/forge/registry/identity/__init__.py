@@ -1,0 +1,1 @@
+"""The identity registry: users, teams, roles, API tokens, revocations and the audit log."""

@@ -1,0 +1,268 @@
+"""What the identity operations answer: public records (never a secret or a hash) built from
+table rows, and the wire types the edge caches (UserAccess, TokenEntry, Revocation)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from forge.proto.access import ALL
+from forge.proto.identity import Revocation, TokenEntry, UserAccess
+
+ADMIN_ROLE = "platform_admin"
+_DETAILS = msgspec.json.Decoder(dict[str, Any])
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def unix(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+class UserRecord(msgspec.Struct, frozen=True):
+    id: str
+    email: str
+    full_name: str | None = None
+    active: bool = True
+    auth_provider: str = "local"
+    is_admin: bool = False
+    roles: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    personal_team: str | None = None
+    permissions: tuple[str, ...] = ()
+    has_password: bool = False
+    created_at: str | None = None
+    last_login_at: str | None = None
+
+
+class TeamRecord(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    description: str | None = None
+    personal: bool = False
+    created_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class MemberRecord(msgspec.Struct, frozen=True):
+    team_id: str
+    email: str
+    role: str
+    full_name: str | None = None
+    joined_at: str | None = None
+
+
+class InvitationRecord(msgspec.Struct, frozen=True):
+    id: str
+    team_id: str
+    email: str
+    role: str
+    invited_by: str
+    expires_at: str | None = None
+    created_at: str | None = None
+
+
+class RoleRecord(msgspec.Struct, frozen=True):
+    name: str
+    permissions: tuple[str, ...] = ()
+    description: str | None = None
+    builtin: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class BindingRecord(msgspec.Struct, frozen=True):
+    email: str
+    role: str
+    team_id: str | None = None
+    granted_by: str | None = None
+    created_at: str | None = None
+
+
+class TokenRecord(msgspec.Struct, frozen=True):
+    """An API token as its owner sees it: everything but the hash."""
+
+    id: str
+    name: str
+    user_email: str
+    active: bool = True
+    teams: tuple[str, ...] = ()
+    server_id: str | None = None
+    permissions: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
+    window_start: str | None = None
+    window_end: str | None = None
+    window_days: tuple[int, ...] = ()
+    expires_at: str | None = None
+    created_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+    use_count: int = 0
+
+
+class AuditRecord(msgspec.Struct, frozen=True):
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def effective(roles: tuple[str, ...], permissions: tuple[str, ...]) -> tuple[str, ...]:
+    """Every permission the roles grant; `*` alone when any grants all (platform_admin does)."""
+    if ADMIN_ROLE in roles or ALL in permissions:
+        return (ALL,)
+    return permissions
+
+
+def access(row: Mapping[str, Any]) -> UserAccess:
+    roles = tuple(row["roles"])
+    return UserAccess(
+        email=row["email"],
+        id=row["id"],
+        active=row["active"],
+        full_name=row["full_name"],
+        is_admin=ADMIN_ROLE in roles,
+        roles=roles,
+        teams=tuple(row["teams"]),
+        personal_team=row["personal_team"],
+        permissions=effective(roles, tuple(row["permissions"])),
+        auth_provider=row["auth_provider"],
+    )
+
+
+def user(row: Mapping[str, Any]) -> UserRecord:
+    seen = access(row)
+    return UserRecord(
+        id=seen.id,
+        email=seen.email,
+        full_name=seen.full_name,
+        active=seen.active,
+        auth_provider=seen.auth_provider,
+        is_admin=seen.is_admin,
+        roles=seen.roles,
+        teams=seen.teams,
+        personal_team=seen.personal_team,
+        permissions=seen.permissions,
+        has_password=row["has_password"],
+        created_at=timestamp(row["created_at"]),
+        last_login_at=timestamp(row["last_login_at"]),
+    )
+
+
+def team(row: Mapping[str, Any]) -> TeamRecord:
+    return TeamRecord(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        personal=row["personal"],
+        created_by=row["created_by"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def member(row: Mapping[str, Any]) -> MemberRecord:
+    return MemberRecord(
+        team_id=row["team_id"],
+        email=row["email"],
+        role=row["role"],
+        full_name=row["full_name"],
+        joined_at=timestamp(row["created_at"]),
+    )
+
+
+def invitation(row: Mapping[str, Any]) -> InvitationRecord:
+    return InvitationRecord(
+        id=row["id"],
+        team_id=row["team_id"],
+        email=row["email"],
+        role=row["role"],
+        invited_by=row["invited_by"],
+        expires_at=timestamp(row["expires_at"]),
+        created_at=timestamp(row["created_at"]),
+    )
+
+
+def role(row: Mapping[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        name=row["name"],
+        permissions=tuple(row["permissions"]),
+        description=row["description"],
+        builtin=row["builtin"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def binding(row: Mapping[str, Any]) -> BindingRecord:
+    return BindingRecord(
+        email=row["email"],
+        role=row["role"],
+        team_id=row["team_id"],
+        granted_by=row["granted_by"],
+        created_at=timestamp(row["created_at"]),
+    )
+
+
+def token(row: Mapping[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        name=row["name"],
+        user_email=row["email"],
+        active=row["active"],
+        teams=tuple(row["teams"]),
+        server_id=row["server_id"],
+        permissions=tuple(row["permissions"]),
+        cidrs=tuple(row["cidrs"]),
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        window_days=tuple(row["window_days"]),
+        expires_at=timestamp(row["expires_at"]),
+        created_at=timestamp(row["created_at"]),
+        revoked_at=timestamp(row["revoked_at"]),
+        last_used_at=timestamp(row["last_used_at"]),
+        use_count=row["use_count"],
+    )
+
+
+def token_entry(row: Mapping[str, Any]) -> TokenEntry:
+    return TokenEntry(
+        id=row["id"],
+        token_hash=row["token_hash"],
+        user_email=row["email"],
+        name=row["name"],
+        active=row["active"],
+        teams=tuple(row["teams"]),
+        server_id=row["server_id"],
+        permissions=tuple(row["permissions"]),
+        cidrs=tuple(row["cidrs"]),
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        window_days=tuple(row["window_days"]),
+        expires_at=unix(row["expires_at"]),
+    )
+
+
+def revocation(row: Mapping[str, Any]) -> Revocation:
+    return Revocation(jti=row["jti"], expires_at=unix(row["expires_at"]), reason=row["reason"])
+
+
+def audit(row: Mapping[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        id=row["id"],
+        at=timestamp(row["at"]) or "",
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        details=_DETAILS.decode(row["details"]),
+    )

@@ -1,0 +1,1 @@
+"""SQL of the identity tables, one module per concept; run inside a `store.Tx`."""

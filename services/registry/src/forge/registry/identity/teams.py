@@ -1,0 +1,153 @@
+"""Team operations: teams and their members. Owners and platform admins manage a team; its
+members (and platform viewers) may look at it; a team keeps at least one owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import UNSET
+
+from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
+from forge.registry.identity import events, records
+from forge.registry.identity.context import Context, sees_all
+from forge.registry.identity.params import (
+    CreateTeamParams,
+    IdParams,
+    RemoveMemberParams,
+    SetMemberParams,
+    TeamIdParams,
+    UpdateTeamParams,
+    check_description,
+    check_email,
+    check_member_role,
+    check_name,
+    decode,
+)
+from forge.registry.identity.records import MemberRecord, TeamRecord
+from forge.registry.identity.store import Row, Tx
+from forge.registry.identity.tables import audit, teams, users
+
+
+async def team_for(tx: Tx, ctx: Context, team_id: str, *, manage: bool, lock: bool = False) -> Row:
+    """The team, if the principal may manage it (owner or admin) or, for reads, see it."""
+    team = await teams.get(tx, team_id, lock=lock)
+    if ctx.is_admin or (not manage and sees_all(ctx)):
+        return team
+    role = await teams.role_of(tx, team_id, ctx.actor)
+    if role == "owner" or (role is not None and not manage):
+        return team
+    what = "manage" if manage else "see"
+    raise ForbiddenError(f"only the team's owners and platform admins may {what} this team")
+
+
+def shared(team: Row) -> Row:
+    if team["personal"]:
+        raise InvalidParamsError("a personal team has only its owner", {"field": "team_id"})
+    return team
+
+
+async def create_team(params: bytes, ctx: Context) -> TeamRecord:
+    p = decode(CreateTeamParams, params)
+    name, description = check_name(p.name), check_description(p.description)
+    async with ctx.store.tx() as tx:
+        creator = await users.row(tx, ctx.actor)
+        if creator is None:
+            raise ForbiddenError("only users may create teams")
+        team = await teams.insert(tx, name, description, ctx.actor)
+        await teams.set_member(tx, team["id"], creator["id"], "owner")
+        await audit.write(tx, ctx.actor, "teams.create", team["id"], {"name": name})
+    await events.users_changed(ctx.bus, ctx.store, [creator["id"]])
+    return records.team(team)
+
+
+async def get_team(params: bytes, ctx: Context) -> TeamRecord:
+    team_id = decode(IdParams, params).id
+    async with ctx.store.read() as tx:
+        return records.team(await team_for(tx, ctx, team_id, manage=False))
+
+
+async def list_teams(params: bytes, ctx: Context) -> list[TeamRecord]:
+    """The principal's teams (personal first); every team for admins and platform viewers."""
+    async with ctx.store.read() as tx:
+        if sees_all(ctx):
+            return [records.team(t) for t in await teams.every(tx)]
+        user = await users.row(tx, ctx.actor)
+        found = [] if user is None else await teams.of_user(tx, user["id"])
+    return [records.team(t) for t in found]
+
+
+async def update_team(params: bytes, ctx: Context) -> TeamRecord:
+    p = decode(UpdateTeamParams, params)
+    async with ctx.store.tx() as tx:
+        team = await team_for(tx, ctx, p.id, manage=True, lock=True)
+        name = team["name"] if p.name is UNSET else check_name(p.name)
+        if team["personal"] and name != team["name"]:
+            raise InvalidParamsError("a personal team keeps its name", {"field": "name"})
+        description = (
+            team["description"] if p.description is UNSET else check_description(p.description)
+        )
+        updated = await teams.update(tx, team["id"], name, description)
+        changed = [f for f in ("name", "description") if team[f] != updated[f]]
+        await audit.write(tx, ctx.actor, "teams.update", team["id"], {"fields": changed})
+    return records.team(updated)
+
+
+async def delete_team(params: bytes, ctx: Context) -> dict[str, Any]:
+    team_id = decode(IdParams, params).id
+    async with ctx.store.tx() as tx:
+        team = await team_for(tx, ctx, team_id, manage=True, lock=True)
+        if team["personal"]:
+            raise ConflictError("a personal team is deleted only with its user")
+        members = await teams.member_ids(tx, team_id)
+        await teams.delete(tx, team_id)
+        await audit.write(tx, ctx.actor, "teams.delete", team_id, {"name": team["name"]})
+    await events.users_changed(ctx.bus, ctx.store, members)
+    return {"id": team_id, "deleted": True}
+
+
+async def list_members(params: bytes, ctx: Context) -> list[MemberRecord]:
+    team_id = decode(TeamIdParams, params).team_id
+    async with ctx.store.read() as tx:
+        await team_for(tx, ctx, team_id, manage=False)
+        return [records.member(m) for m in await teams.members(tx, team_id)]
+
+
+async def set_member(params: bytes, ctx: Context) -> MemberRecord:
+    """Add a user to a team or change their role there."""
+    p = decode(SetMemberParams, params)
+    email, role = check_email(p.email), check_member_role(p.role)
+    async with ctx.store.tx() as tx:
+        shared(await team_for(tx, ctx, p.team_id, manage=True, lock=True))
+        user = await users.need(tx, email)
+        current = await teams.member(tx, p.team_id, user["id"])
+        if current is not None and current["role"] == "owner" and role != "owner":
+            if await teams.owners(tx, p.team_id) <= 1:
+                raise ConflictError("a team keeps at least one owner")
+        await teams.set_member(tx, p.team_id, user["id"], role)
+        await audit.write(tx, ctx.actor, "members.set", p.team_id, {"email": email, "role": role})
+        added = await teams.member(tx, p.team_id, user["id"])
+    await events.users_changed(ctx.bus, ctx.store, [user["id"]])
+    if added is None:  # written just above
+        raise NotFoundError("no such membership")
+    return records.member(added)
+
+
+async def remove_member(params: bytes, ctx: Context) -> dict[str, Any]:
+    """Owners and admins remove anyone; a member may leave on their own."""
+    p = decode(RemoveMemberParams, params)
+    email = check_email(p.email)
+    async with ctx.store.tx() as tx:
+        team = await teams.get(tx, p.team_id, lock=True)
+        if email != ctx.actor:
+            await team_for(tx, ctx, p.team_id, manage=True)
+        shared(team)
+        user = await users.need(tx, email)
+        current = await teams.member(tx, p.team_id, user["id"])
+        if current is None:
+            raise NotFoundError("this user is not a member of the team")
+        if current["role"] == "owner" and await teams.owners(tx, p.team_id) <= 1:
+            raise ConflictError("a team keeps at least one owner")
+        await teams.remove_member(tx, p.team_id, user["id"])
+        await audit.write(tx, ctx.actor, "members.remove", p.team_id, {"email": email})
+    await events.users_changed(ctx.bus, ctx.store, [user["id"]])
+    return {"team_id": p.team_id, "email": email, "removed": True}
