@@ -18,7 +18,25 @@ $(UV):
 	$(UV) sync --locked --python python3.11
 	@touch $@
 
-install: .venv/.installed ## install everything into .venv (needs only python3.11)
+# The Rust scanners (rust/, bound by PyO3) are built into .venv when cargo is present; without
+# it the pure-Python twins serve, with identical results. `uv sync` removes the extension, so
+# this checks it is importable, not only that a stamp is newer than the sources.
+SCANNERS_SRC := $(wildcard rust/Cargo.toml rust/Cargo.lock rust/crates/*/Cargo.toml \
+	rust/crates/*/pyproject.toml rust/crates/*/*.pyi rust/crates/*/src/*.rs)
+
+install: .venv/.installed ## install everything into .venv (needs only python3.11; cargo optional)
+	@if ! command -v cargo >/dev/null 2>&1; then \
+		if $(PY) -c "import forge_filters_native" 2>/dev/null; then \
+			echo "scanners: cargo not found, keeping the rust extension built earlier"; \
+		else echo "scanners: cargo not found, pure-Python scanners active"; fi; \
+	elif [ -f .venv/.scanners ] && [ -z "$$(find $(SCANNERS_SRC) -newer .venv/.scanners)" ] \
+		&& $(PY) -c "import forge_filters_native" 2>/dev/null; then \
+		echo "scanners: rust extension built (up to date)"; \
+	else \
+		VIRTUAL_ENV=$(CURDIR)/.venv PATH="$(CURDIR)/.tools/bin:$$PATH" .venv/bin/maturin develop \
+			--release --uv --quiet -m rust/crates/forge-filters-py/Cargo.toml \
+			&& touch .venv/.scanners && echo "scanners: rust extension built"; \
+	fi
 
 # The MCP conformance suite and server-everything (tests/conformance), pinned by its lock file;
 # it brings its own Node 22. Needs npm; `make test` runs it, `make up` does not need it.
@@ -41,7 +59,7 @@ bench: install ## measure latency and throughput, direct and through Forge
 lint: install ## ruff and mypy (strict, on every package's source)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src
+	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src plugins/src
 
 fmt: install ## format the code
 	.venv/bin/ruff format .

@@ -21,7 +21,7 @@ from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
 from forge.embedded.process import die_with_parent, free_port
 
-SERVICES = ("registry", "router", "upstream_proxy", "edge")
+SERVICES = ("registry", "router", "upstream_proxy", "plugin_runner", "edge")
 CATALOG_DB = "forge_catalog"
 IDENTITY_DB = "forge_identity"
 ADMIN_EMAIL = "admin@forge.local"

@@ -1,0 +1,1 @@
+"""Forge plugin-runner: the plugin hook chains, served over NATS."""

@@ -1,0 +1,1 @@
+"""The built-in plugins, one module per plugin or small family (see forge.plugins.loader)."""

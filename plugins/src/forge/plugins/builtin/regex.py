@@ -1,0 +1,45 @@
+"""Regex replace: rewrite text in calls and results by ordered pattern → replacement rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from forge.plugins.builtin import walk
+from forge.plugins.builtin.content import ContentPlugin
+from forge.plugins.context import HookContext
+from forge.plugins.plugin import Host, compile_pattern
+from forge.plugins.result import PluginResult, modify
+
+
+class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pattern: str
+    replacement: str = ""  # may refer to groups: \1, \g<name>
+    ignore_case: bool = False
+
+
+class RegexReplaceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    rules: tuple[Rule, ...] = ()
+
+
+class RegexReplace(ContentPlugin):
+    Config = RegexReplaceConfig
+
+    def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
+        super().__init__(name, config, host)
+        self.rules = [
+            (compile_pattern(name, r.pattern, re.IGNORECASE if r.ignore_case else 0), r.replacement)
+            for r in self.settings.rules
+        ]
+
+    def rewrite(self, text: str) -> str:
+        out = text
+        for regex, replacement in self.rules:
+            out = regex.sub(replacement, out)
+        return text if out == text else out
+
+    def inspect(self, payload: Any, context: HookContext) -> PluginResult | None:
+        new = walk.apply(context.hook, payload, self.rewrite)
+        return None if new is payload else modify(new)

@@ -1,0 +1,59 @@
+"""What a hook knows about the request besides its payload: who, where, which target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge.plugins.hookspec import PRE_HOOKS, TARGET_KIND
+from forge.proto.envelope import Principal
+
+ANONYMOUS = Principal(subject="anonymous")
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """One hook call. `request` is the request's params (for a pre hook, the payload as it
+    arrived; for a post hook, the request as the pre hooks left it, or None when the caller did
+    not send it); `target` the tool or prompt name, resource URI or agent name, if any."""
+
+    hook: str
+    method: str = ""
+    request_id: str = ""
+    server_id: str | None = None
+    principal: Principal = ANONYMOUS
+    request: Any = None
+    target: str | None = None
+    deadline: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target_kind(self) -> str | None:
+        """ "tool", "prompt", "resource", "agent" or None (HTTP and list hooks)."""
+        return TARGET_KIND.get(self.hook)
+
+    @property
+    def is_pre(self) -> bool:
+        return self.hook in PRE_HOOKS
+
+    @property
+    def user(self) -> str:
+        return self.principal.email or self.principal.subject
+
+    @property
+    def team(self) -> str | None:
+        """The principal's personal team (listed first)."""
+        return self.principal.teams[0] if self.principal.teams else None
+
+
+def target_of(hook: str, request: Any) -> str | None:
+    """The name a request targets: a tool or prompt `name`, a resource `uri`, an agent name."""
+    kind = TARGET_KIND.get(hook)
+    if kind is None or not isinstance(request, dict):
+        return None
+    keys = {"resource": ("uri",), "agent": ("agent", "name")}.get(kind, ("name",))
+    for key in keys:
+        value = request.get(key)
+        if isinstance(value, str):
+            return value
+    return None

@@ -1,0 +1,63 @@
+"""The base of built-in plugins, and what the runner lends every plugin (the bus)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+
+from forge.core.bus import Bus
+from forge.plugins.config import PluginConfigError
+from forge.plugins.context import HookContext
+from forge.plugins.result import Violation
+
+
+@dataclass(frozen=True)
+class Host:
+    """Shared services a plugin may use. `bus` is None where no NATS is at hand (unit use)."""
+
+    bus: Bus | None = None
+    replica: str = "local"
+
+
+class NoConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """For plugins that take no settings."""
+
+
+class Plugin:
+    """One configured instance. Subclasses set `Config` (a frozen msgspec Struct checked at
+    load, so a misspelt setting fails the load with its name) and implement hooks with
+    `@hookimpl` methods `(self, payload, context)`.
+
+    Hooks must not change the payload they are given in place: return `modify(new)` instead
+    (a plugin in audit mode is given a copy, others are not).
+    """
+
+    Config: ClassVar[type[msgspec.Struct]] = NoConfig
+
+    def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
+        self.name = name
+        self.host = host
+        try:
+            self.settings: Any = msgspec.convert(config, self.Config, strict=False)
+        except msgspec.ValidationError as exc:
+            raise PluginConfigError(f"plugin {name!r}: bad config: {exc}") from exc
+
+    async def start(self) -> None:
+        """Open what the plugin needs (clients, watches) before its first hook."""
+
+    async def stop(self) -> None:
+        """Close it again once the configuration that made it is replaced."""
+
+    async def on_violation(self, plugin: str, violation: Violation, ctx: HookContext) -> None:
+        """Told of every violation any plugin reports (webhook notification listens)."""
+
+
+def compile_pattern(plugin: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A regular expression from a plugin's config; a bad one fails the load, naming both."""
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise PluginConfigError(f"plugin {plugin!r}: bad pattern {pattern!r}: {exc}") from exc

@@ -1,0 +1,80 @@
+"""One hook call: decode the envelope's params, build the context, run the chain, encode."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from forge.core.errors import InvalidParamsError
+from forge.plugin_runner.wire import HOOK_CALL_DECODER, HookReply
+from forge.plugins.chain import PluginSet
+from forge.plugins.context import HookContext, target_of
+from forge.plugins.hookspec import PRE_HOOKS
+from forge.plugins.result import KEEP
+from forge.proto.envelope import Envelope
+
+log = logging.getLogger("forge.plugin_runner.handlers")
+
+_ANY = msgspec.json.Decoder()
+_ENC = msgspec.json.Encoder()
+UNCHANGED = b'{"modified":false}'
+
+
+def _decode(data: bytes | msgspec.Raw, what: str) -> Any:
+    try:
+        return _ANY.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError(f"the hook's {what} is not valid JSON") from exc
+
+
+def context(hook: str, envelope: Envelope, request: Any) -> HookContext:
+    return HookContext(
+        hook=hook,
+        method=envelope.method,
+        request_id=envelope.id,
+        server_id=envelope.server_id,
+        principal=envelope.principal,
+        request=request,
+        target=target_of(hook, request),
+        deadline=envelope.deadline,
+    )
+
+
+async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
+    """`forge.plugins.<hook>`: params are the payload itself; the reply is the payload.
+
+    A post hook called this way does not know the request (conditions on targets do not
+    match it), and a pre hook's answer in the call's place cannot be expressed: it is dropped.
+    """
+    params = bytes(envelope.params)
+    if hook not in plugins.links:
+        return params
+    payload = _decode(params, "payload")
+    request = payload if hook in PRE_HOOKS else None
+    outcome = await plugins.run(hook, payload, context(hook, envelope, request))
+    if outcome.result is not KEEP:
+        log.warning("a pre hook answered in the call's place on the bare subject: ignored")
+    return _ENC.encode(outcome.payload) if outcome.modified else params
+
+
+async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
+    """`forge.plugins.call.<hook>`: params are a HookCall; the reply a HookReply."""
+    if hook not in plugins.links:
+        return UNCHANGED
+    try:
+        call = HOOK_CALL_DECODER.decode(envelope.params)
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError(f"malformed hook call: {exc}") from exc
+    payload = _decode(call.payload, "payload")
+    request = _decode(call.request, "request") if len(call.request) else None
+    if request is None and hook in PRE_HOOKS:
+        request = payload
+    outcome = await plugins.run(hook, payload, context(hook, envelope, request))
+    reply = HookReply(modified=outcome.modified)
+    if outcome.modified:
+        reply = HookReply(modified=True, payload=msgspec.Raw(_ENC.encode(outcome.payload)))
+    if outcome.result is not KEEP:
+        reply = msgspec.structs.replace(reply, result=msgspec.Raw(_ENC.encode(outcome.result)))
+    return _ENC.encode(reply)
