@@ -50,7 +50,10 @@ node: $(CONFORMANCE)/node_modules/.installed ## install the Node packages the co
 up: install ## run the whole mesh on embedded NATS and PostgreSQL, with a demo server
 	.venv/bin/forge up --demo
 
-test: install node ## run every test
+test: install node ## run every test (the Rust core crate's own tests too, when cargo is present)
+	@if command -v cargo >/dev/null 2>&1; then \
+		cargo test --quiet --release --manifest-path rust/Cargo.toml -p forge-filters-core; \
+	else echo "cargo not found: skipping the Rust unit tests (the Python twins are tested)"; fi
 	$(PY) -m pytest -q
 
 bench: install ## measure latency and throughput, direct and through Forge
