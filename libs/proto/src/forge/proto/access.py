@@ -21,6 +21,7 @@ PERMISSIONS: tuple[str, ...] = (
     "users.read", "users.create", "users.update", "users.delete",
     "rbac.read", "rbac.manage",
     "audit.read",
+    "plugins.read", "plugins.manage",
     "admin.config",
 )  # fmt: skip
 
@@ -41,12 +42,12 @@ BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
         "prompts.read", "prompts.create", "prompts.update", "prompts.delete",
         "servers.read", "servers.use", "servers.create", "servers.update", "servers.delete",
         "gateways.read", "gateways.create", "gateways.update", "gateways.delete",
-        "teams.update", "teams.manage_members", *_SELF,
+        "teams.update", "teams.manage_members", "plugins.read", "plugins.manage", *_SELF,
     ),
     "developer": (
         "tools.read", "tools.execute", "resources.read", "prompts.read",
         "servers.read", "servers.use", "servers.create", "servers.update",
-        "gateways.read", "gateways.create", "gateways.update", *_SELF,
+        "gateways.read", "gateways.create", "gateways.update", "plugins.read", *_SELF,
     ),
     "viewer": (
         "tools.read", "resources.read", "prompts.read", "servers.read", "servers.use",

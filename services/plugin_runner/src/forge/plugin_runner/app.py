@@ -1,4 +1,5 @@
-"""Plugin-runner wiring: the current plugin set, hot reload, the hook subjects, the manifest."""
+"""Plugin-runner wiring: the current plugin set, hot reload, the catalog's bindings, the hook
+subjects, the manifest."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.config import ConfigError
-from forge.plugin_runner import handlers
+from forge.plugin_runner import bindings as catalog_bindings
+from forge.plugin_runner import handlers, overrides
 from forge.plugin_runner.config import PluginRunnerConfig
 from forge.plugin_runner.source import ConfigFile
-from forge.plugin_runner.wire import Manifest
+from forge.plugin_runner.wire import BindingRecord, LoadedPlugin, Manifest, RejectedBinding
 from forge.plugins import config as plugin_config
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig
@@ -43,14 +45,21 @@ class Runner:
         self.bus = bus
         self.settings = settings
         self.loader = loader or Loader()
+        self._loader = overrides.OffLoader(self.loader)
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10_000:04d}"
         self.host = Host(bus=bus, replica=self.replica)
         self.file = ConfigFile(settings.plugins_config) if settings.plugins_config else None
         self.base = PluginsConfig()
         self.bindings: list[Binding] = []
+        # The catalog's bindings (None: only set_bindings is used), and those left out.
+        self.candidates: list[BindingRecord] | None = None
+        self.rejected: list[RejectedBinding] = []
         self.plugins = PluginSet(PluginsConfig(), manager(), {})
         self.version = ""
         self._lock = asyncio.Lock()
+        # Held from reading the running base and bindings to installing what follows from them,
+        # so that a file reload and a bindings change never undo one another.
+        self._configuring = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._announced: list[str] | None = None
         self._unreadable = False
@@ -94,7 +103,13 @@ class Runner:
 
     def manifest(self) -> bytes:
         return _ENC.encode(
-            Manifest(hooks=self.plugins.served(), version=self.version, replica=self.replica)
+            Manifest(
+                hooks=self.plugins.served(),
+                version=self.version,
+                replica=self.replica,
+                plugins=loaded(self.plugins),
+                rejected=self.rejected,
+            )
         )
 
     async def announce(self) -> None:
@@ -117,7 +132,8 @@ class Runner:
         (keeping the running set) when it cannot be built."""
         async with self._lock:
             merged = plugin_config.with_bindings(base, bindings)
-            new = await build(merged, self.host, self.loader)
+            new = await build(overrides.switch_off(merged), self.host, self._loader)
+            overrides.trim(new)
             new.on_change = self._plugins_changed
             old, self.plugins = self.plugins, new
             self.base, self.bindings = base, bindings
@@ -154,7 +170,11 @@ class Runner:
             return False
         try:
             base = plugin_config.parse(data, self.file.path)
-            await self._install(base, self.bindings, self.file.digest)
+            async with self._configuring:
+                if self.candidates is None:
+                    await self._install(base, self.bindings, self.file.digest)
+                else:  # the bindings that fit the new file
+                    await self._bind(base, self.file.digest)
         except PluginConfigError as exc:
             log.error("plugins config not reloaded, keeping the running one: %s", exc)
             return False
@@ -164,8 +184,38 @@ class Runner:
     async def set_bindings(self, bindings: list[Binding]) -> None:
         """Per-team / per-tool bindings (from the REST API's events) merged over the file;
         raise PluginConfigError, keeping the running set, when they cannot be applied."""
-        await self._install(self.base, list(bindings), self.file.digest if self.file else "")
+        async with self._configuring:
+            await self._install(self.base, list(bindings), self.file.digest if self.file else "")
         await self.announce()
+
+    async def bind(self, records: list[BindingRecord]) -> None:
+        """The catalog's bindings: those that can be used merged over the file; the others
+        left out (logged once, listed in the manifest). Raise PluginConfigError, keeping the
+        running set, when even the usable ones cannot be applied."""
+        async with self._configuring:
+            self.candidates = list(records)
+            await self._bind(self.base, self.file.digest if self.file else "")
+        await self.announce()
+
+    async def _bind(self, base: PluginsConfig, digest: str) -> None:
+        records = self.candidates or []
+        usable, rejected = catalog_bindings.screen(base, records, self.loader.kinds())
+        wanted = [binding for _, binding in usable]
+        if base is not self.base or wanted != self.bindings:
+            try:
+                await self._install(base, wanted, digest)
+            except PluginConfigError:
+                usable, failed = await catalog_bindings.trial(base, usable, self.host, self._loader)
+                rejected.extend(failed)
+                await self._install(base, [binding for _, binding in usable], digest)
+        known = {(r.id, r.reason) for r in self.rejected}
+        for r in rejected:
+            if (r.id, r.reason) not in known:
+                log.warning(
+                    "plugin binding %s (%s for team %s, tool %s) left out: %s",
+                    *(r.id, r.plugin, r.team_id or "*", r.tool or "*", r.reason),
+                )
+        self.rejected = rejected
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Reload on change and announce the manifest periodically, until `stop`."""
@@ -201,7 +251,36 @@ async def main(stop: asyncio.Event, settings: PluginRunnerConfig) -> None:
         stack.push_async_callback(runner.close)  # runs after the bus has drained
         stack.push_async_callback(bus.close)
         await runner.start()
+        follower = catalog_bindings.Follower(bus, runner, settings)
+        stack.push_async_callback(follower.close)  # runs first
+        await follower.start()
         watcher = asyncio.create_task(runner.watch(stop))
         log.info("plugin-runner ready", extra={"hooks": len(runner.plugins.served())})
         await stop.wait()
         await watcher
+
+
+def loaded(plugins: PluginSet) -> list[LoadedPlugin]:
+    """The running entries as the manifest shows them (a disabling binding as disabled)."""
+    served: dict[str, list[str]] = {}
+    for hook, links in plugins.links.items():
+        for link in links:
+            served.setdefault(link.entry.name, []).append(hook)
+    shown: list[LoadedPlugin] = []
+    for entry in plugins.config.plugins:
+        off = entry.kind == overrides.OFF
+        base = plugins.config.entry(entry.overrides) if entry.overrides else None
+        shown.append(
+            LoadedPlugin(
+                name=entry.name,
+                kind=base.kind if off and base is not None else entry.kind,
+                mode="disabled" if off else entry.mode,
+                priority=entry.priority,
+                hooks=[] if off else served.get(entry.name, []),
+                overrides=entry.overrides,
+                teams=list(entry.conditions.teams),
+                tools=list(entry.conditions.tools),
+                active=not off and entry.mode != "disabled" and entry.name not in plugins.disabled,
+            )
+        )
+    return shown

@@ -18,3 +18,7 @@ class PluginRunnerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     manifest_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     # How long a replaced configuration's plugins may finish calls in flight before they stop.
     drain_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    # How often every plugin binding is read again from the catalog (events keep them current
+    # meanwhile; this catches one lost while NATS reconnected), and how long one read may take.
+    bindings_resync_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    bindings_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0

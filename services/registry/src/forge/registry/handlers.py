@@ -10,7 +10,7 @@ from typing import Any
 
 from forge.core.errors import ForbiddenError
 from forge.proto.catalog import Snapshot, ToolRecord
-from forge.registry import contents, gateways, ownership, servers
+from forge.registry import bindings, contents, gateways, ownership, servers
 from forge.registry.contents import Kind
 from forge.registry.context import Context, Handler
 from forge.registry.params import IdParams, decode
@@ -65,6 +65,12 @@ OPERATIONS: dict[tuple[str, str], Handler] = {
     ("servers", "update"): servers.update_server,
     ("servers", "delete"): servers.delete_server,
     ("snapshot", "get"): get_snapshot,
+    ("plugin_bindings", "create"): bindings.create_binding,
+    ("plugin_bindings", "list"): bindings.list_bindings,
+    ("plugin_bindings", "get"): bindings.get_binding,
+    ("plugin_bindings", "update"): bindings.update_binding,
+    ("plugin_bindings", "delete"): bindings.delete_binding,
+    ("plugin_bindings", "snapshot"): bindings.snapshot,
 }
 for _entity, _kind in (
     ("resources", contents.RESOURCES),

@@ -16,6 +16,7 @@ from forge.core.errors import (
 )
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
 from forge.registry import contents, offers, ownership, rows
+from forge.registry.bindings import MISSING_BINDING, PluginBinding, from_row
 from forge.registry.contents import Contents, Kind, Stored
 from forge.registry.offers import NewTool, Replaced
 
@@ -315,6 +316,60 @@ class Store:
     async def delete_server(self, server_id: str) -> None:
         if await self.pool.execute("DELETE FROM servers WHERE id = $1", server_id) == "DELETE 0":
             raise NotFoundError(MISSING_SERVER)
+
+    @staticmethod
+    def _binding_conflict() -> ConflictError:
+        return ConflictError(
+            "a binding of this plugin for this team and tool already exists", {"field": "plugin"}
+        )
+
+    async def list_plugin_bindings(self) -> list[PluginBinding]:
+        found = await self.pool.fetch("SELECT * FROM plugin_bindings ORDER BY created_at, id")
+        return [from_row(r) for r in found]
+
+    async def get_plugin_binding(self, binding_id: str) -> PluginBinding:
+        row = await self.pool.fetchrow("SELECT * FROM plugin_bindings WHERE id = $1", binding_id)
+        if row is None:
+            raise NotFoundError(MISSING_BINDING)
+        return from_row(row)
+
+    async def insert_plugin_binding(self, b: PluginBinding) -> PluginBinding:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO plugin_bindings (id, plugin, team_id, tool, mode, config, priority,"
+                " owner, visibility) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
+                " RETURNING *",
+                *(b.id, b.plugin, b.team_id, b.tool, b.mode, _ENC.encode(b.config).decode()),
+                *(b.priority, b.owner, b.visibility),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise self._binding_conflict() from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
+        return from_row(row)
+
+    async def update_plugin_binding(self, b: PluginBinding) -> PluginBinding:
+        """Store every field but owner and created_at."""
+        try:
+            row = await self.pool.fetchrow(
+                "UPDATE plugin_bindings SET plugin = $2, team_id = $3, tool = $4, mode = $5,"
+                " config = $6::jsonb, priority = $7, visibility = $8, updated_at = now()"
+                " WHERE id = $1 RETURNING *",
+                *(b.id, b.plugin, b.team_id, b.tool, b.mode, _ENC.encode(b.config).decode()),
+                *(b.priority, b.visibility),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise self._binding_conflict() from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
+        if row is None:
+            raise NotFoundError(MISSING_BINDING)
+        return from_row(row)
+
+    async def delete_plugin_binding(self, binding_id: str) -> None:
+        deleted = await self.pool.execute("DELETE FROM plugin_bindings WHERE id = $1", binding_id)
+        if deleted == "DELETE 0":
+            raise NotFoundError(MISSING_BINDING)
 
     async def snapshot(self) -> Snapshot:
         """The whole catalog as of one instant."""

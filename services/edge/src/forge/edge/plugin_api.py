@@ -1,0 +1,182 @@
+"""REST plugin API: /plugins (what the plugin-runner has loaded) and /plugins/bindings (per-team,
+per-tool bindings, which the catalog registry stores and the plugin-runner follows).
+
+Reading needs `plugins.read`, changing `plugins.manage`; the registry applies the team and
+visibility rules. A binding the caller cannot see answers 404 even where they lack the
+permission: a 403 would say that it exists.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from forge.core import rpc, subjects
+from forge.core.errors import ForgeError, InvalidRequestError, ServiceUnavailableError
+from forge.edge.guard import require, rest_principal
+from forge.edge.http import read_body
+from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
+from forge.proto import access
+from forge.proto.envelope import Envelope, Principal
+
+if TYPE_CHECKING:
+    from forge.edge.context import Edge
+
+READ = "plugins.read"
+MANAGE = "plugins.manage"
+ENTITY = "plugin_bindings"
+MANIFEST_TIMEOUT_S = 5.0
+_ENC = msgspec.json.Encoder()
+_ANY = msgspec.json.Decoder()
+_FILTERS = ("plugin", "team_id")
+
+
+class _Loaded(msgspec.Struct, frozen=True):
+    """One entry of the runner's manifest (see forge.plugin_runner.wire.LoadedPlugin)."""
+
+    name: str
+    kind: str
+    mode: str
+    priority: int
+    hooks: list[str] = msgspec.field(default_factory=list)
+    overrides: str | None = None
+    teams: list[str] = msgspec.field(default_factory=list)
+    tools: list[str] = msgspec.field(default_factory=list)
+    active: bool = True
+
+
+class _Rejected(msgspec.Struct, frozen=True):
+    id: str
+    plugin: str
+    team_id: str | None = None
+    tool: str | None = None
+    reason: str = ""
+
+
+class _Manifest(msgspec.Struct, frozen=True):
+    hooks: list[str] = msgspec.field(default_factory=list)
+    version: str = ""
+    replica: str = ""
+    plugins: list[_Loaded] = msgspec.field(default_factory=list)
+    rejected: list[_Rejected] = msgspec.field(default_factory=list)
+
+
+_MANIFEST = msgspec.json.Decoder(_Manifest)
+
+
+class Op(NamedTuple):
+    path: str
+    method: str
+    op: str
+    permission: str
+    status: int = 200
+
+
+OPS = (
+    Op("/plugins/bindings", "GET", "list", READ),
+    Op("/plugins/bindings", "POST", "create", MANAGE, 201),
+    Op("/plugins/bindings/{id}", "GET", "get", READ),
+    Op("/plugins/bindings/{id}", "PUT", "update", MANAGE),
+    Op("/plugins/bindings/{id}", "DELETE", "delete", MANAGE),
+)
+
+
+def shown(principal: Principal, manifest: _Manifest) -> _Manifest:
+    """The manifest without the entries and rejected bindings of teams not the caller's."""
+    if access.sees_everything(principal):
+        return manifest
+    mine = set(principal.teams)
+    return msgspec.structs.replace(
+        manifest,
+        plugins=[p for p in manifest.plugins if not p.teams or mine & set(p.teams)],
+        rejected=[r for r in manifest.rejected if r.team_id in mine],
+    )
+
+
+class Plugins:
+    """One handler per route; a bindings route is one catalog registry request."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+
+    async def call(self, principal: Principal, op: str, params: Any) -> bytes:
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method=f"{subjects.CATALOG}.{ENTITY}.{op}",
+            params=msgspec.Raw(_ENC.encode(params)),
+            # The registry never needs the caller's own bearer token.
+            principal=msgspec.structs.replace(principal, subject_token=None),
+            deadline=time.time() + REST_TIMEOUT_S,
+        )
+        subject = subjects.registry(subjects.CATALOG, ENTITY, op)
+        return await rpc.call(self.edge.bus, subject, envelope)
+
+    async def body(self, request: Request) -> dict[str, Any]:
+        raw = await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+        try:
+            body = _ANY.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise InvalidRequestError("the request body is not valid JSON") from exc
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        return body
+
+    async def principal(self, request: Request, permission: str) -> Principal:
+        """The caller, if they hold `permission`; else 403, or the registry's 404 when the
+        binding named in the path is one they cannot see."""
+        principal = await rest_principal(self.edge, request, None)
+        binding_id = request.path_params.get("id")
+        if not access.permits(principal, permission) and binding_id is not None:
+            await self.call(principal, "get", {"id": binding_id})
+        return require(principal, permission)
+
+    def route(self, spec: Op) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                principal = await self.principal(request, spec.permission)
+                params: dict[str, Any] = {}
+                if spec.method in ("POST", "PUT"):
+                    params = await self.body(request)
+                elif spec.op == "list":
+                    params = {k: v for k, v in request.query_params.items() if k in _FILTERS}
+                params.update(request.path_params)  # the path's id wins over the body's
+                result = await self.call(principal, spec.op, params)
+            except ForgeError as exc:
+                return error_response(exc)
+            return json_response(spec.status, result)
+
+        return endpoint
+
+    async def loaded(self, request: Request) -> Response:
+        """What the plugin-runner (one replica of it) says it runs."""
+        try:
+            principal = await self.principal(request, READ)
+            try:
+                data = await self.edge.bus.request(
+                    subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_TIMEOUT_S
+                )
+                manifest = _MANIFEST.decode(data)
+            except msgspec.DecodeError as exc:
+                raise ServiceUnavailableError(
+                    "the plugin-runner sent a malformed manifest"
+                ) from exc
+        except ForgeError as exc:
+            return error_response(exc)
+        return json_response(200, _ENC.encode(shown(principal, manifest)))
+
+
+def routes(edge: Edge) -> list[BaseRoute]:
+    plugins = Plugins(edge)
+    out: list[BaseRoute] = []
+    for prefix in ("", "/v1"):
+        out.append(Route(prefix + "/plugins", plugins.loaded, methods=["GET"]))
+        for spec in OPS:
+            out.append(Route(prefix + spec.path, plugins.route(spec), methods=[spec.method]))
+    return out

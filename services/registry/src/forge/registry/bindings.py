@@ -1,0 +1,283 @@
+"""Plugin binding operations: per-team, per-tool settings of one plugin, which the plugin-runner
+merges over its configuration file (forge.plugins.config.Binding), and their change events.
+
+A binding's `team_id` is both the team whose calls it changes and the team that sees it; a
+binding for every team (`team_id` null) is a platform admin's. The registry cannot load plugins,
+so `plugin` is only checked for its shape: the runner logs (and reports in its manifest) a
+binding naming a plugin it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import msgspec
+
+from forge.core import subjects
+from forge.core.errors import ForbiddenError, InvalidParamsError
+from forge.proto import access
+from forge.proto.catalog import Deleted
+from forge.registry import ownership
+
+if TYPE_CHECKING:
+    from forge.registry.context import Context
+
+ENTITY = "plugin_bindings"
+MISSING_BINDING = "no plugin binding has this id"
+MODES = ("enforce", "enforce_ignore_error", "permissive", "audit", "disabled")
+MAX_CONFIG_BYTES = 65_536
+_PLUGIN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_GLOB = re.compile(r"[*?\[]")
+_ENC = msgspec.json.Encoder()
+_CONFIG = msgspec.json.Decoder(dict[str, Any])
+T = TypeVar("T")
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class PluginBinding(msgspec.Struct, frozen=True):
+    """One binding as the registry stores, serves and announces it."""
+
+    id: str
+    plugin: str
+    team_id: str | None  # the team whose calls it changes (None: every team)
+    tool: str | None  # an exposed tool name or a shell pattern (None: any tool)
+    mode: str | None  # None: the configured entry's mode
+    config: dict[str, Any]  # merged over the configured entry's config
+    priority: int | None  # None: the configured entry's priority
+    owner: str | None
+    visibility: str
+    created_at: str = ""
+    updated_at: str = ""
+
+
+class CreateParams(msgspec.Struct, frozen=True):
+    plugin: str
+    # Absent: the caller's personal team; null: every team (platform admins only).
+    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    tool: str | None = None
+    mode: str | None = None
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    priority: Priority | None = None
+    visibility: str | None = None
+
+
+class UpdateParams(msgspec.Struct, frozen=True):
+    """Only what is given changes; null resets tool, mode and priority to 'any' / inherited."""
+
+    id: str
+    plugin: str | None = None
+    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    tool: str | msgspec.UnsetType | None = msgspec.UNSET
+    mode: str | msgspec.UnsetType | None = msgspec.UNSET
+    config: dict[str, Any] | None = None
+    priority: Priority | msgspec.UnsetType | None = msgspec.UNSET
+    visibility: str | None = None
+
+
+class IdParams(msgspec.Struct, frozen=True):
+    id: str
+
+
+class ListParams(msgspec.Struct, frozen=True):
+    """Optional exact filters."""
+
+    plugin: str | None = None
+    team_id: str | None = None
+
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    cls: msgspec.json.Decoder(cls) for cls in (CreateParams, UpdateParams, IdParams, ListParams)
+}
+
+
+def _decode(cls: type[T], data: bytes) -> T:
+    try:
+        value: T = _DECODERS[cls].decode(data)
+    except msgspec.ValidationError as exc:
+        raise InvalidParamsError(f"invalid params: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError("params are not valid JSON") from exc
+    return value
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def from_row(row: Mapping[str, Any]) -> PluginBinding:
+    """A `plugin_bindings` row as a PluginBinding (the store's converter)."""
+    return PluginBinding(
+        id=row["id"],
+        plugin=row["plugin"],
+        team_id=row["team_id"],
+        tool=row["tool"],
+        mode=row["mode"],
+        config=_CONFIG.decode(row["config"]),
+        priority=row["priority"],
+        owner=row["owner"],
+        visibility=row["visibility"],
+        created_at=_timestamp(row["created_at"]),
+        updated_at=_timestamp(row["updated_at"]),
+    )
+
+
+# -- checks
+
+
+def _invalid(field: str, message: str) -> InvalidParamsError:
+    return InvalidParamsError(message, {"field": field})
+
+
+def _plugin(name: str) -> str:
+    if not _PLUGIN.match(name):
+        raise _invalid("plugin", "plugin must be 1 to 100 letters, digits, '_', '.' or '-'")
+    return name
+
+
+def _mode(mode: str | None) -> str | None:
+    if mode is not None and mode not in MODES:
+        raise _invalid("mode", f"mode must be one of: {', '.join(MODES)}")
+    return mode
+
+
+def _config(config: dict[str, Any]) -> dict[str, Any]:
+    if len(_ENC.encode(config)) > MAX_CONFIG_BYTES:
+        raise _invalid("config", f"config must be at most {MAX_CONFIG_BYTES} bytes of JSON")
+    return config
+
+
+async def _tool(ctx: Context, tool: str | None) -> str | None:
+    """None, a shell pattern, or the exposed name of a tool the caller can see."""
+    if tool is None:
+        return None
+    if not tool.strip() or len(tool) > 255 or _CONTROL.search(tool):
+        raise _invalid("tool", "tool must be 1 to 255 characters without control characters")
+    if _GLOB.search(tool):
+        return tool
+    known = [t for t in await ctx.store.resolve_tools([tool]) if t.name == tool]
+    if not ownership.seen(ctx.principal, known):
+        # One answer for a tool that does not exist and one the caller cannot see.
+        raise InvalidParamsError(f"unknown tool: {tool}", {"field": "tool", "tool": tool})
+    return tool
+
+
+def _team(ctx: Context, team_id: str | None) -> str | None:
+    """A team the caller belongs to, or None (every team) for a platform admin."""
+    if team_id is None:
+        if not ctx.principal.is_admin:
+            raise ForbiddenError(
+                "only a platform admin may bind a plugin for every team", {"field": "team_id"}
+            )
+        return None
+    if not team_id or (not ctx.principal.is_admin and team_id not in ctx.principal.teams):
+        raise ForbiddenError(
+            "team_id must be a team you are a member of", {"field": "team_id", "team_id": team_id}
+        )
+    return team_id
+
+
+def _visibility(visibility: str, team_id: str | None) -> str:
+    if visibility not in access.VISIBILITIES:
+        raise _invalid("visibility", f"visibility must be one of: {', '.join(access.VISIBILITIES)}")
+    if visibility == "team" and team_id is None:
+        raise _invalid("team_id", "team visibility needs a team_id")
+    return visibility
+
+
+def _default_team(ctx: Context) -> str:
+    if not ctx.principal.teams:
+        raise _invalid("team_id", "team_id is required: you belong to no team")
+    return ctx.principal.teams[0]  # the personal team comes first
+
+
+# -- operations
+
+
+async def _announce(ctx: Context, kind: str, body: Any) -> None:
+    await ctx.bus.publish(subjects.event(subjects.CATALOG, ENTITY, kind), _ENC.encode(body))
+
+
+async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
+    p = _decode(CreateParams, params)
+    team = _default_team(ctx) if p.team_id is msgspec.UNSET else _team(ctx, p.team_id)
+    visibility = p.visibility
+    if visibility is None:
+        visibility = ctx.config.default_visibility
+        if visibility == "team" and team is None:
+            visibility = "private"
+    binding = PluginBinding(
+        id=uuid.uuid4().hex,
+        plugin=_plugin(p.plugin),
+        team_id=team,
+        tool=await _tool(ctx, p.tool),
+        mode=_mode(p.mode),
+        config=_config(p.config),
+        priority=p.priority,
+        owner=ctx.principal.subject,
+        visibility=_visibility(visibility, team),
+    )
+    stored = await ctx.store.insert_plugin_binding(binding)
+    await _announce(ctx, "changed", stored)
+    return stored
+
+
+async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
+    p = _decode(UpdateParams, params)
+    current = await _managed(ctx, p.id)
+    changes: dict[str, Any] = {}
+    if p.plugin is not None:
+        changes["plugin"] = _plugin(p.plugin)
+    if p.team_id is not msgspec.UNSET:
+        changes["team_id"] = _team(ctx, p.team_id)
+    if p.tool is not msgspec.UNSET:
+        changes["tool"] = await _tool(ctx, p.tool)
+    if p.mode is not msgspec.UNSET:
+        changes["mode"] = _mode(p.mode)
+    if p.config is not None:
+        changes["config"] = _config(p.config)
+    if p.priority is not msgspec.UNSET:
+        changes["priority"] = p.priority
+    team = changes.get("team_id", current.team_id)
+    changes["visibility"] = _visibility(p.visibility or current.visibility, team)
+    stored = await ctx.store.update_plugin_binding(msgspec.structs.replace(current, **changes))
+    await _announce(ctx, "changed", stored)
+    return stored
+
+
+async def _managed(ctx: Context, binding_id: str) -> PluginBinding:
+    binding = await ctx.store.get_plugin_binding(binding_id)
+    return ownership.require_manager(ctx.principal, binding, MISSING_BINDING, "plugin binding")
+
+
+async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
+    p = _decode(ListParams, params)
+    return [
+        b
+        for b in ownership.seen(ctx.principal, await ctx.store.list_plugin_bindings())
+        if (p.plugin is None or b.plugin == p.plugin)
+        and (p.team_id is None or b.team_id == p.team_id)
+    ]
+
+
+async def get_binding(params: bytes, ctx: Context) -> PluginBinding:
+    binding = await ctx.store.get_plugin_binding(_decode(IdParams, params).id)
+    return ownership.require_visible(ctx.principal, binding, MISSING_BINDING)
+
+
+async def delete_binding(params: bytes, ctx: Context) -> dict[str, Any]:
+    binding_id = (await _managed(ctx, _decode(IdParams, params).id)).id
+    await ctx.store.delete_plugin_binding(binding_id)
+    await _announce(ctx, "deleted", Deleted(id=binding_id))
+    return {"id": binding_id, "deleted": True}
+
+
+async def snapshot(params: bytes, ctx: Context) -> list[PluginBinding]:
+    """Every binding, whoever sees it: what the plugin-runner loads at start."""
+    if not ctx.principal.is_admin:
+        raise ForbiddenError("the plugin bindings snapshot is for Forge's own services")
+    return await ctx.store.list_plugin_bindings()

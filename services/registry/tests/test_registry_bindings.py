@@ -1,0 +1,208 @@
+"""Plugin bindings in the catalog: validation, team and visibility rules, conflicts, events, and
+the snapshot the plugin-runner loads at start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from registry_harness import ADMIN, Client, code_of, error_of
+
+from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
+from forge.proto.envelope import Principal
+
+ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("team_admin",))
+BOB = Principal(subject="bob@x", teams=("p-bob", "team-a"), roles=("developer",))
+CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"), roles=("team_admin",))
+DANA = Principal(subject="dana@x", teams=("p-dana", "team-a"), roles=("team_admin",))
+VIEWER = Principal(subject="vic@x", roles=("platform_viewer",))
+LONER = Principal(subject="loner@x")
+WHO = {"owner": ALICE, "same team": BOB, "other team": CAROL, "team admin": DANA}
+WHO |= {"admin": ADMIN, "platform viewer": VIEWER}
+SEES = {
+    "private": {"owner", "admin", "platform viewer"},
+    "team": {"owner", "same team", "team admin", "admin", "platform viewer"},
+    "public": set(WHO),
+}
+MANAGES = {
+    "private": {"owner", "admin"},
+    "team": {"owner", "team admin", "admin"},
+    "public": {"owner", "team admin", "admin"},
+}
+
+
+def binding(**given: Any) -> dict[str, Any]:
+    return {"plugin": "pii", "team_id": "team-a", **given}
+
+
+async def test_a_binding_is_created_listed_fetched_updated_and_deleted_with_events(
+    client: Client,
+) -> None:
+    created = await client(
+        "plugin_bindings",
+        "create",
+        binding(tool="db_*", mode="permissive", config={"action": "block"}, priority=5),
+        as_=ALICE,
+    )
+    assert created["plugin"] == "pii" and created["team_id"] == "team-a"
+    assert (created["tool"], created["mode"], created["priority"]) == ("db_*", "permissive", 5)
+    assert created["config"] == {"action": "block"}
+    assert (created["owner"], created["visibility"]) == ("alice@x", "team")
+    assert created["created_at"].endswith("Z")
+    assert client.events("plugin_bindings", "changed") == [created]
+    assert await client("plugin_bindings", "list", as_=ALICE) == [created]
+    assert await client("plugin_bindings", "get", {"id": created["id"]}, as_=BOB) == created
+
+    updated = await client(
+        "plugin_bindings",
+        "update",
+        {"id": created["id"], "mode": "enforce", "tool": None, "config": {"mask_mode": "hash"}},
+        as_=ALICE,
+    )
+    assert (updated["mode"], updated["tool"], updated["config"]) == (
+        "enforce",
+        None,
+        {"mask_mode": "hash"},
+    )
+    assert updated["priority"] == 5 and updated["created_at"] == created["created_at"]
+    assert updated["updated_at"] > created["updated_at"]
+    reset = await client("plugin_bindings", "update", {"id": created["id"], "mode": None})
+    assert reset["mode"] is None and reset["priority"] == 5
+    assert client.events("plugin_bindings", "changed")[1:] == [updated, reset]
+
+    gone = await client("plugin_bindings", "delete", {"id": created["id"]}, as_=ALICE)
+    assert gone == {"id": created["id"], "deleted": True}
+    assert client.events("plugin_bindings", "deleted") == [{"id": created["id"]}]
+    assert await client("plugin_bindings", "list") == []
+    assert await code_of(client("plugin_bindings", "get", {"id": created["id"]})) == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"plugin": ""}, "plugin"),
+        ({"plugin": "pii filter"}, "plugin"),
+        ({"plugin": "x" * 101}, "plugin"),
+        ({"mode": "block"}, "mode"),
+        ({"tool": "no-such-tool"}, "tool"),
+        ({"tool": "bad\nname"}, "tool"),
+        ({"tool": ""}, "tool"),
+        ({"visibility": "everyone"}, "visibility"),
+        ({"config": {"blob": "x" * 70_000}}, "config"),
+    ],
+)
+async def test_bad_params_are_refused_naming_the_field(
+    client: Client, given: dict[str, Any], field: str
+) -> None:
+    error = await error_of(client("plugin_bindings", "create", binding(**given), as_=ALICE))
+    assert error.code == INVALID_PARAMS
+    assert error.data["field"] == field
+    assert await client("plugin_bindings", "list") == []
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"config": ["not", "an", "object"]},
+        {"priority": "high"},
+        {"priority": 10**9},
+        {"plugin": None},
+        {"team_id": 7},
+    ],
+)
+async def test_mistyped_params_are_invalid(client: Client, given: dict[str, Any]) -> None:
+    assert await code_of(client("plugin_bindings", "create", binding(**given))) == INVALID_PARAMS
+
+
+async def test_tool_is_an_exposed_name_the_caller_sees_or_a_pattern(client: Client) -> None:
+    url = "http://127.0.0.1:9000/mcp"
+    gateway = {"name": "Alpha", "url": url, "team_id": "team-b", "visibility": "team"}
+    await client("gateways", "create", gateway, as_=CAROL)
+    made = await client("plugin_bindings", "create", binding(tool="alpha-echo"), as_=ADMIN)
+    assert made["tool"] == "alpha-echo"
+    # Alice cannot see team-b's tool: it is unknown to her, as a tool that does not exist.
+    refused = client("plugin_bindings", "create", binding(tool="alpha-echo", plugin="x"), as_=ALICE)
+    assert await code_of(refused) == INVALID_PARAMS
+    for pattern in ("alpha-*", "*", "db_[ab]?"):
+        await client("plugin_bindings", "create", binding(plugin="x", tool=pattern), as_=ALICE)
+
+
+async def test_the_team_must_be_the_callers_and_every_team_is_for_admins(client: Client) -> None:
+    assert await code_of(client("plugin_bindings", "create", binding(), as_=CAROL)) == FORBIDDEN
+    everyone = client("plugin_bindings", "create", binding(team_id=None), as_=ALICE)
+    assert await code_of(everyone) == FORBIDDEN
+    mine = await client("plugin_bindings", "create", {"plugin": "pii"}, as_=ALICE)
+    assert mine["team_id"] == "p-alice"  # the personal team when none is named
+    lonely = client("plugin_bindings", "create", {"plugin": "pii"}, as_=LONER)
+    assert await code_of(lonely) == INVALID_PARAMS
+    admins = await client("plugin_bindings", "create", binding(team_id=None), as_=ADMIN)
+    assert (admins["team_id"], admins["visibility"], admins["owner"]) == (
+        None,
+        "private",
+        "admin@test",
+    )
+    anyone = await client("plugin_bindings", "create", binding(team_id="team-z"), as_=ADMIN)
+    assert anyone["team_id"] == "team-z"
+    # Moving a binding follows the same rule.
+    moved = client("plugin_bindings", "update", {"id": mine["id"], "team_id": "team-b"}, as_=ALICE)
+    assert await code_of(moved) == FORBIDDEN
+    widened = client("plugin_bindings", "update", {"id": mine["id"], "team_id": None}, as_=ALICE)
+    assert await code_of(widened) == FORBIDDEN
+    assert (await client("plugin_bindings", "get", {"id": mine["id"]}))["team_id"] == "p-alice"
+
+
+async def test_one_binding_per_plugin_team_and_tool(client: Client) -> None:
+    await client("plugin_bindings", "create", binding(tool="db_*"), as_=ALICE)
+    again = client("plugin_bindings", "create", binding(tool="db_*", mode="audit"), as_=DANA)
+    assert await code_of(again) == CONFLICT
+    other = await client("plugin_bindings", "create", binding(tool="fs_*"), as_=ALICE)
+    await client("plugin_bindings", "create", binding(), as_=ALICE)  # no tool: a scope of its own
+    clash = client("plugin_bindings", "update", {"id": other["id"], "tool": "db_*"}, as_=ALICE)
+    assert await code_of(clash) == CONFLICT
+    await client("plugin_bindings", "create", binding(team_id=None), as_=ADMIN)
+    assert await code_of(client("plugin_bindings", "create", binding(team_id=None))) == CONFLICT
+
+
+@pytest.mark.parametrize("visibility", ["private", "team", "public"])
+async def test_bindings_are_seen_and_managed_by_exactly_those_the_rules_admit(
+    client: Client, visibility: str
+) -> None:
+    made = await client("plugin_bindings", "create", binding(visibility=visibility), as_=ALICE)
+    for who, principal in WHO.items():
+        sees, manages = who in SEES[visibility], who in MANAGES[visibility]
+        listed = await client("plugin_bindings", "list", as_=principal)
+        assert [b["id"] for b in listed] == ([made["id"]] if sees else []), who
+        get = client("plugin_bindings", "get", {"id": made["id"]}, as_=principal)
+        if sees:
+            assert (await get)["id"] == made["id"]
+        else:
+            assert await code_of(get) == NOT_FOUND, who
+        change = client(
+            "plugin_bindings", "update", {"id": made["id"], "priority": 1}, as_=principal
+        )
+        if manages:
+            await change
+        else:
+            assert await code_of(change) == (FORBIDDEN if sees else NOT_FOUND), who
+    denied = FORBIDDEN if "same team" in SEES[visibility] else NOT_FOUND
+    assert await code_of(client("plugin_bindings", "delete", {"id": made["id"]}, as_=BOB)) == denied
+    await client("plugin_bindings", "delete", {"id": made["id"]}, as_=ALICE)
+    assert await client("plugin_bindings", "list") == []
+
+
+async def test_list_filters_by_plugin_and_team(client: Client) -> None:
+    a = await client("plugin_bindings", "create", binding(), as_=ALICE)
+    b = await client("plugin_bindings", "create", binding(plugin="deny"), as_=ALICE)
+    c = await client("plugin_bindings", "create", binding(team_id="p-alice"), as_=ALICE)
+    ids = [x["id"] for x in await client("plugin_bindings", "list", {"plugin": "pii"}, as_=ALICE)]
+    assert ids == [a["id"], c["id"]]
+    ids = [x["id"] for x in await client("plugin_bindings", "list", {"team_id": "team-a"})]
+    assert ids == [a["id"], b["id"]]
+
+
+async def test_the_snapshot_holds_every_binding_and_is_for_the_mesh_only(client: Client) -> None:
+    private = await client("plugin_bindings", "create", binding(visibility="private"), as_=ALICE)
+    shared = await client("plugin_bindings", "create", binding(plugin="deny"), as_=ADMIN)
+    assert await client("plugin_bindings", "snapshot") == [private, shared]
+    for who in (ALICE, VIEWER):
+        assert await code_of(client("plugin_bindings", "snapshot", as_=who)) == FORBIDDEN
