@@ -12,10 +12,13 @@ from forge.core.bus import NatsBus
 from forge.proto.catalog import Gateway, Snapshot
 from forge.proto.envelope import Envelope
 from forge.servers.process import ServerProcess, spawn
+from forge.testing.oauth_server import OAuthServer
 from forge.upstream_proxy.app import UpstreamProxy
 from forge.upstream_proxy.config import UpstreamProxyConfig
 
 StartProxy = Callable[..., Awaitable[UpstreamProxy]]
+# The sample upstreams listen on loopback, which the SSRF guard refuses unless allowed.
+LOOPBACK = "127.0.0.0/8,::1/128"
 
 
 def _server(module: str, *args: str) -> Iterator[ServerProcess]:
@@ -65,9 +68,32 @@ def fastecho_modern() -> Iterator[ServerProcess]:
     yield from _server("forge.servers.fastecho", "--era", "modern")
 
 
+@pytest.fixture(scope="session")
+def authprobe() -> Iterator[ServerProcess]:
+    """The MCP upstream that reports how it was authenticated (legacy era; /mcp, /sse, /ws)."""
+    yield from _server("forge.servers.authprobe", "--era", "legacy")
+
+
+@pytest.fixture(scope="session")
+def authprobe_modern() -> Iterator[ServerProcess]:
+    """The authprobe speaking both eras: a Streamable HTTP session with it is modern."""
+    yield from _server("forge.servers.authprobe", "--era", "both")
+
+
+@pytest.fixture
+def oauth_server() -> Iterator[OAuthServer]:
+    """A real OAuth 2.0 authorization server; its one client is `forge` / `forge-secret`."""
+    with OAuthServer() as server:
+        yield server
+
+
 @pytest.fixture
 async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
-    """Start an upstream-proxy whose registry snapshot holds the given gateways."""
+    """Start an upstream-proxy whose registry snapshot holds the given gateways.
+
+    Settings are UpstreamProxyConfig fields; loopback upstreams are allowed unless
+    `upstream_allowed_networks` says otherwise.
+    """
     proxies: list[UpstreamProxy] = []
 
     async def start(*gateways: Gateway, **settings: object) -> UpstreamProxy:
@@ -79,6 +105,7 @@ async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
         await rpc.serve_envelopes(
             bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
         )
+        settings.setdefault("upstream_allowed_networks", LOOPBACK)
         proxy = UpstreamProxy(bus, msgspec.convert(settings, UpstreamProxyConfig))
         await proxy.start()
         proxies.append(proxy)
@@ -86,4 +113,5 @@ async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
 
     yield start
     for proxy in proxies:
+        await proxy.release()
         await proxy.close()

@@ -10,10 +10,15 @@ from collections.abc import Mapping
 
 from forge.core import rpc, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
+from forge.core.config import ConfigError
 from forge.core.errors import UpstreamUnavailableError
+from forge.core.netguard import NetGuard
+from forge.core.sealing import SealingError
 from forge.proto.envelope import Envelope
-from forge.upstream_proxy import updates
+from forge.upstream_proxy import authorize, updates
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Credentials
+from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
 from forge.upstream_proxy.inflight import Calls
@@ -39,7 +44,21 @@ class UpstreamProxy:
         self.bus = bus
         self.config = config
         self.replica = uuid.uuid4().hex
-        self.pool = Pool(config, inherited_env or {}, updates.publisher(bus))
+        try:
+            # SSRF guard: every upstream and token endpoint address is checked when dialled.
+            self.dialer = Dialer(
+                NetGuard(config.upstream_allowed_networks), config.connect_timeout_s
+            )
+            self.credentials = Credentials(config, bus, self.dialer)
+        except (ValueError, SealingError) as exc:
+            raise ConfigError(f"bad upstream-proxy setting: {exc}") from None
+        self.pool = Pool(
+            config,
+            inherited_env or {},
+            updates.publisher(bus),
+            credentials=self.credentials,
+            dialer=self.dialer,
+        )
         self.gateways = Gateways(bus, self, snapshot_timeout_s=config.snapshot_timeout_s)
         self.calls = Calls(bus)
         self.leases = Leases(
@@ -61,6 +80,7 @@ class UpstreamProxy:
         )
 
     async def start(self) -> None:
+        await self.credentials.start()
         await self.calls.start()
         await self.resumes.start(lambda held, envelope: run_held(held, envelope, self.ctx))
         await self.leases.start()
@@ -69,17 +89,22 @@ class UpstreamProxy:
         await rpc.serve_envelopes(
             self.bus, subjects.upstream_any("discover"), self._discover, queue=QUEUE
         )
+        await rpc.serve_envelopes(
+            self.bus, subjects.upstream_any("oauth"), self._oauth, queue=QUEUE
+        )
         await self.bus.serve(subjects.UPSTREAM_HEALTH, self._health, queue=QUEUE)
 
     async def release(self) -> None:
         """Give up held calls and stdio leases while the bus works (others take over at once)."""
         self.resumes.close()
         await self.leases.close()
+        await self.credentials.release()
 
     async def close(self) -> None:
         await self.leases.close()  # a no-op after `release`
         self.resumes.close()
         await self.pool.close()  # stdio children die with their sessions
+        await self.credentials.close()
 
     async def gateway_added(self, gateway_id: str) -> None:
         # HTTP sessions open lazily, on the first call; a stdio child runs on its lease holder.
@@ -89,6 +114,9 @@ class UpstreamProxy:
 
     async def gateway_stale(self, gateway_id: str, *, removed: bool) -> None:
         self.pool.discard(gateway_id)
+        if removed:
+            self.credentials.forget(gateway_id)
+            await self.credentials.users.forget_gateway(gateway_id)
         gateway = self.gateways.get(gateway_id)
         if removed or gateway is None or not gateway.enabled or not self._is_stdio(gateway_id):
             await self.leases.give_up(gateway_id)
@@ -121,6 +149,10 @@ class UpstreamProxy:
 
     async def _discover(self, envelope: Envelope) -> bytes:
         return await discover(envelope, self.ctx)
+
+    async def _oauth(self, envelope: Envelope) -> bytes:
+        gateway_id = subjects.gateway_of(SUBJECT.get())
+        return await authorize.oauth(envelope, gateway_id, self.gateways, self.credentials)
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:
         return b'{"result":{"status":"ok"}}'

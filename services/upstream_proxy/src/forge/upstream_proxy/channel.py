@@ -11,6 +11,7 @@ import msgspec
 
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
 from forge.proto.catalog import Gateway
+from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import (
     MESSAGE_DECODER,
     Message,
@@ -22,9 +23,11 @@ from forge.proto.jsonrpc import (
 )
 from forge.proto.mcp import LEGACY_VERSIONS
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Access
+from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.eras import INITIALIZE_PARAMS, cancelled_bytes, legacy_params
 from forge.upstream_proxy.inflight import InFlight
-from forge.upstream_proxy.transport import result_of
+from forge.upstream_proxy.transport import CredentialsRejectedError, result_of
 from forge.upstream_proxy.updates import Publish, forward
 
 log = logging.getLogger("forge.upstream_proxy.channel")
@@ -57,9 +60,14 @@ class ChannelSession:
     progress token of our own, swapped in on the way up and back on the way down.
     """
 
-    def __init__(self, gateway: Gateway, config: UpstreamProxyConfig) -> None:
+    def __init__(
+        self, gateway: Gateway, config: UpstreamProxyConfig, access: Access, dialer: Dialer
+    ) -> None:
         self.gateway = gateway
         self.config = config
+        self.access = access
+        self.dialer = dialer
+        self.caller: Principal | None = None  # whose session this is, for per-user credentials
         self.era: str | None = None
         self.protocol_version: str | None = None
         self.capabilities: dict[str, Any] = {}
@@ -75,6 +83,21 @@ class ChannelSession:
     @property
     def label(self) -> str:
         return f"{self.gateway.name!r}"
+
+    @property
+    def url(self) -> str:
+        return self.access.url  # a query-parameter credential is part of it
+
+    async def _credentials(self, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` plus the gateway's credentials (a token source is asked every time)."""
+        if self.access.tokens is not None or self.access.headers:
+            headers.update(await self.access.request_headers(self.caller))
+        return headers
+
+    async def _renew(self, exc: CredentialsRejectedError) -> None:
+        """A 401: renew the token (once), or tell the caller what the refusal means."""
+        if not await self.access.renew(self.caller, exc.sent):
+            raise self.access.refused(self.caller, exc) from None
 
     async def _connect(self) -> None:
         raise NotImplementedError
@@ -96,23 +119,40 @@ class ChannelSession:
         if self.era is None:
             async with self._lock:
                 if self.era is None:
-                    self._lost("lost the connection")  # answers on an old channel cannot come
-                    await self._connect()
-                    await self._initialize()
+                    try:
+                        await self._handshake()
+                    except CredentialsRejectedError as exc:
+                        await self._renew(exc)
+                        try:
+                            await self._handshake()
+                        except CredentialsRejectedError as again:
+                            raise self.access.refused(self.caller, again) from None
+
+    async def _handshake(self) -> None:
+        self._lost("lost the connection")  # answers on an old channel cannot come
+        await self._connect()
+        await self._initialize()
 
     async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
         """Send one request and wait for its answer; the caller bounds the time."""
         params = legacy_params(params)
-        for attempt in range(2):
+        closed = renewed = False
+        while True:
             try:
                 await self._open()
                 return await self._send(method, params, inflight)
             except ChannelClosedError as exc:
                 # Nothing was sent, so trying once more on a fresh channel is safe.
                 self.era = None
-                if attempt:
+                if closed:
                     raise UpstreamUnavailableError(f"gateway {self.label} {exc}") from exc
-        raise AssertionError("unreachable")
+                closed = True
+            except CredentialsRejectedError as exc:
+                # A refused message did not run: renew the token once and send it again.
+                if renewed:
+                    raise self.access.refused(self.caller, exc) from None
+                await self._renew(exc)
+                renewed = True
 
     async def _send(self, method: str, params: bytes, inflight: InFlight | None) -> bytes:
         request_id = next(self._ids)

@@ -115,4 +115,5 @@ class Gateways:
 def _endpoint(gateway: Gateway) -> tuple[object, ...]:
     """What a pooled session is bound to: a change means a new session (a rename does not)."""
     env = tuple(sorted(gateway.env.items()))
-    return (gateway.transport, gateway.url, tuple(gateway.command or ()), env)
+    endpoint = (gateway.transport, gateway.url, tuple(gateway.command or ()), env)
+    return (*endpoint, gateway.auth_type, gateway.auth)

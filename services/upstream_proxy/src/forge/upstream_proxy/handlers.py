@@ -18,12 +18,13 @@ from forge.core.errors import (
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
-from forge.proto.catalog import Gateway
+from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
 from forge.upstream_proxy import mrtr, resume
 from forge.upstream_proxy.discovery import discover_all
 from forge.upstream_proxy.eras import complete_result
 from forge.upstream_proxy.gateways import Gateways
+from forge.upstream_proxy.grants import AuthorizationRequiredError
 from forge.upstream_proxy.held import Answered, Held
 from forge.upstream_proxy.inflight import CallCancelledError, Calls, InFlight
 from forge.upstream_proxy.leases import Leases
@@ -90,7 +91,7 @@ async def call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
 async def _legacy(envelope: Envelope, gateway: Gateway, ctx: Context) -> bool:
     if transport_of(gateway) != "streamablehttp":
         return True  # SSE, WebSocket and stdio sessions speak the handshake era only
-    session = ctx.pool.get(gateway)
+    session = ctx.pool.get(gateway, envelope.principal)
     if session.era is None:
         try:
             async with asyncio.timeout(_budget(envelope, gateway)):
@@ -102,7 +103,7 @@ async def _legacy(envelope: Envelope, gateway: Gateway, ctx: Context) -> bool:
 
 async def call_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
     """The call on this replica's own session, with its in-flight messages and cancel."""
-    session = ctx.pool.get(gateway)
+    session = ctx.pool.get(gateway, envelope.principal)
     client_modern = envelope.protocol is None or envelope.protocol.era == "modern"
     if client_modern and await _legacy(envelope, gateway, ctx):
         # Held, so that a legacy upstream's questions can go to the client as input_required.
@@ -215,10 +216,17 @@ async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> b
     pooled = known is not None and identity(known) == identity(gateway)
     # A gateway the catalog does not hold yet gets a session of its own (a stdio one: a child
     # of its own), closed afterwards, so probing never leaves a pooled session behind.
-    session = ctx.pool.get(gateway) if pooled else ctx.pool.new(gateway)
+    caller = envelope.principal
+    session = ctx.pool.get(gateway, caller) if pooled else ctx.pool.new(gateway, caller)
     try:
         async with asyncio.timeout(_budget(envelope, gateway)):
             result = await discover_all(session)
+    except AuthorizationRequiredError:
+        if known is not None:
+            raise  # a refresh by a user who has not authorized must not empty the catalog
+        # Registered before anyone could authorize (the flow needs the gateway's id): nothing
+        # to list yet; a user who has authorized refreshes it.
+        result = DiscoverResult(protocol_version="")
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
     finally:

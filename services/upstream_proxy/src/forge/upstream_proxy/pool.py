@@ -1,4 +1,5 @@
-"""The session pool: one session per gateway, of the kind its transport needs."""
+"""The session pool: one session per gateway (per gateway and user for per-user credentials),
+of the kind its transport needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any, Protocol
 
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway, canonical_transport
+from forge.proto.envelope import Principal
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Credentials
+from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.sessions import UpstreamSession
 from forge.upstream_proxy.sse import SseSession
@@ -21,6 +25,7 @@ class Session(Protocol):
     """What a call needs of an upstream session, whatever carries it."""
 
     gateway: Gateway
+    caller: Principal | None
     era: str | None
     protocol_version: str | None
     capabilities: dict[str, Any]
@@ -55,7 +60,12 @@ def transport_of(gateway: Gateway) -> str:
 def identity(gateway: Gateway) -> tuple[object, ...]:
     """What a session is bound to: a change means a new session (a rename does not)."""
     env = tuple(sorted(gateway.env.items()))
-    return (transport_of(gateway), gateway.url, tuple(gateway.command or ()), env)
+    endpoint = (transport_of(gateway), gateway.url, tuple(gateway.command or ()), env)
+    return (*endpoint, gateway.auth_type, gateway.auth)
+
+
+# Per-user sessions kept per gateway; the least recently used is closed beyond this.
+MAX_USER_SESSIONS = 1000
 
 
 class Pool:
@@ -66,30 +76,43 @@ class Pool:
         config: UpstreamProxyConfig,
         inherited_env: Mapping[str, str],
         updates: Callable[[str], Publish] | None = None,
+        *,
+        credentials: Credentials,
+        dialer: Dialer,
     ) -> None:
         self.config = config
         self.inherited_env = inherited_env
         self.updates = updates  # a gateway's resource updates go to `updates(gateway_id)`
+        self.credentials = credentials
+        self.dialer = dialer
         self.sessions: dict[str, Session] = {}
+        # gateway id → user → session, least recently used first (per-user credentials only)
+        self.user_sessions: dict[str, dict[str, Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    def new(self, gateway: Gateway) -> Session:
-        """A session of the gateway's kind, not pooled."""
+    def new(self, gateway: Gateway, caller: Principal | None = None) -> Session:
+        """A session of the gateway's kind, not pooled; `caller` matters for per-user ones."""
         kind = transport_of(gateway)
+        access = self.credentials.access(gateway)
         session: Session
         if kind == "stdio":
-            session = StdioSession(gateway, self.config, self.inherited_env)
+            session = StdioSession(gateway, self.config, self.inherited_env, access, self.dialer)
         elif kind == "sse":
-            session = SseSession(gateway, self.config)
+            session = SseSession(gateway, self.config, access, self.dialer)
         elif kind == "websocket":
-            session = WebSocketSession(gateway, self.config)
+            session = WebSocketSession(gateway, self.config, access, self.dialer)
         else:
-            session = UpstreamSession(gateway, self.config)
+            session = UpstreamSession(gateway, self.config, access, self.dialer)
+        session.caller = caller if access.per_user and kind != "stdio" else None
         if self.updates is not None:
             session.updated = self.updates(gateway.id)
         return session
 
-    def get(self, gateway: Gateway) -> Session:
+    def get(self, gateway: Gateway, caller: Principal | None = None) -> Session:
+        """The gateway's pooled session; for per-user credentials, the caller's own one."""
+        # A stdio child serves everyone (per-user credentials mean nothing to it).
+        if self.credentials.access(gateway).per_user and transport_of(gateway) != "stdio":
+            return self._users(gateway, caller)
         session = self.sessions.get(gateway.id)
         if session is not None and identity(session.gateway) != identity(gateway):
             self.discard(gateway.id)
@@ -100,10 +123,29 @@ class Pool:
             session.gateway = gateway  # a rename changes only the label
         return session
 
+    def _users(self, gateway: Gateway, caller: Principal | None) -> Session:
+        # One user's calls never ride another user's session (nor its upstream session id).
+        sessions = self.user_sessions.setdefault(gateway.id, {})
+        user = caller.subject if caller is not None else ""
+        session = sessions.pop(user, None)
+        if session is not None and identity(session.gateway) != identity(gateway):
+            self.retire(session)
+            session = None
+        if session is None:
+            session = self.new(gateway, caller)
+        else:
+            session.gateway, session.caller = gateway, caller
+        sessions[user] = session  # now the most recently used
+        while len(sessions) > MAX_USER_SESSIONS:
+            self.retire(sessions.pop(next(iter(sessions))))
+        return session
+
     def discard(self, gateway_id: str) -> None:
-        """Forget a gateway's session now; close it in the background."""
+        """Forget a gateway's sessions now; close them in the background."""
         session = self.sessions.pop(gateway_id, None)
         if session is not None:
+            self.retire(session)
+        for session in self.user_sessions.pop(gateway_id, {}).values():
             self.retire(session)
 
     def retire(self, session: Session) -> None:
@@ -118,6 +160,6 @@ class Pool:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def close(self) -> None:
-        for gateway_id in list(self.sessions):
+        for gateway_id in {*self.sessions, *self.user_sessions}:
             self.discard(gateway_id)
         await self.settled()

@@ -8,16 +8,20 @@ import contextlib
 import functools
 import itertools
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import msgspec
 
-from forge.core.errors import UpstreamBadResponseError, UpstreamRpcError
+from forge.core.errors import ForgeError, UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import Gateway
+from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
 from forge.proto.mcp import LEGACY_VERSIONS, MODERN
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Access
+from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.eras import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
@@ -26,7 +30,13 @@ from forge.upstream_proxy.eras import (
 )
 from forge.upstream_proxy.fasthttp import FastHttp
 from forge.upstream_proxy.inflight import InFlight
-from forge.upstream_proxy.transport import ACCEPT, OnMessage, SessionGoneError, exchange
+from forge.upstream_proxy.transport import (
+    ACCEPT,
+    CredentialsRejectedError,
+    OnMessage,
+    SessionGoneError,
+    exchange,
+)
 from forge.upstream_proxy.updates import Listener, Publish, forward, subscribable
 
 log = logging.getLogger("forge.upstream_proxy.sessions")
@@ -56,9 +66,14 @@ _INITIALIZED = msgspec.json.Decoder(_Initialized)
 class UpstreamSession:
     """One gateway's connection pool and MCP session, shared by every call to that gateway."""
 
-    def __init__(self, gateway: Gateway, config: UpstreamProxyConfig) -> None:
+    def __init__(
+        self, gateway: Gateway, config: UpstreamProxyConfig, access: Access, dialer: Dialer
+    ) -> None:
         self.gateway = gateway
         self.config = config
+        self.access = access
+        self.dialer = dialer
+        self.caller: Principal | None = None  # whose session this is, for per-user credentials
         self.era: str | None = None  # "modern" or "legacy", set last by a finished handshake
         self.protocol_version: str | None = None
         self.session_id: str | None = None
@@ -77,7 +92,7 @@ class UpstreamSession:
 
     @property
     def url(self) -> str:
-        return self.gateway.url
+        return self.access.url  # a query-parameter credential is part of it
 
     @property
     def label(self) -> str:
@@ -85,14 +100,8 @@ class UpstreamSession:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None:
-            connector = aiohttp.TCPConnector(limit=self.config.max_connections_per_gateway)
-            self._http = aiohttp.ClientSession(
-                connector=connector,
-                # The call's deadline bounds everything else; only connecting has its own limit.
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.config.connect_timeout_s
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),
+            self._http = self.dialer.client(
+                ssl_context=self.access.tls, limit=self.config.max_connections_per_gateway
             )
         return self._http
 
@@ -101,45 +110,88 @@ class UpstreamSession:
         if not self.url.startswith("http://"):
             return self._client()
         if self._fast is None:
-            self._fast = FastHttp(self.url, self.label, self.config.connect_timeout_s)
+            self._fast = FastHttp(self.url, self.label, self.dialer)
         return self._fast
 
     async def open(self) -> None:
         """Handshake unless done; concurrent first calls share one handshake."""
+        try:
+            await self._open()
+        except CredentialsRejectedError as exc:
+            await self._renew(exc)
+            await self._open_renewed()
+
+    async def _open(self) -> None:
         if self.era is None:
             async with self._lock:
                 if self.era is None:
                     await self._handshake()
 
+    async def _open_renewed(self) -> None:
+        try:
+            await self._open()
+        except CredentialsRejectedError as exc:
+            raise self.access.refused(self.caller, exc) from None
+
+    async def _renew(self, exc: CredentialsRejectedError) -> None:
+        """A 401: renew the token (once), or tell the caller what the refusal means."""
+        if not await self.access.renew(self.caller, exc.sent):
+            raise self.access.refused(self.caller, exc) from None
+
     async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
         """Send one request upstream and return its result bytes; the caller bounds the time.
 
         With `inflight`, what the upstream sends on the answer's stream reaches the client.
+        An upstream 401 renews an OAuth token and tries once more (a refused request did not run).
         """
         self._inflight += 1
         self._idle.clear()
         try:
-            await self.open()
-            if method == "resources/subscribe":
-                await self._listen()
-            stale = self.session_id
             try:
-                return await self._send(method, params, inflight, retry=stale is not None)
-            except SessionGoneError:
-                async with self._lock:
-                    if self.session_id == stale:
-                        log.info("gateway %s forgot our session; handshaking again", self.label)
-                        await self._handshake()
-                return await self._send(method, params, inflight, retry=False)
+                return await self._request(method, params, inflight)
+            except CredentialsRejectedError as exc:
+                await self._renew(exc)
+            try:
+                return await self._request(method, params, inflight)
+            except CredentialsRejectedError as exc:
+                raise self.access.refused(self.caller, exc) from None
         finally:
             self._inflight -= 1
             if not self._inflight:
                 self._idle.set()
 
+    async def _request(self, method: str, params: bytes, inflight: InFlight | None) -> bytes:
+        await self._open()
+        if method == "resources/subscribe":
+            await self._listen()
+        stale = self.session_id
+        try:
+            return await self._send(method, params, inflight, retry=stale is not None)
+        except SessionGoneError:
+            async with self._lock:
+                if self.session_id == stale:
+                    log.info("gateway %s forgot our session; handshaking again", self.label)
+                    await self._handshake()
+            return await self._send(method, params, inflight, retry=False)
+
+    async def _credentials(self, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` plus the gateway's credentials (a token source is asked every time)."""
+        access = self.access
+        if access.tokens is not None:
+            headers.update(await access.request_headers(self.caller))
+        elif access.headers:
+            headers.update(access.headers)
+        return headers
+
     async def _send(
         self, method: str, params: bytes, inflight: InFlight | None, *, retry: bool
     ) -> bytes:
         headers = self._headers()
+        access = self.access  # inline, not `_credentials`: this is every call's path
+        if access.tokens is not None:
+            headers.update(await access.request_headers(self.caller))
+        elif access.headers:
+            headers.update(access.headers)
         if self.era == "modern":
             params, name = modern_params(
                 method,
@@ -182,10 +234,12 @@ class UpstreamSession:
             self._listener = Listener(self.label, self.updated)
         await self._listener.start(self._get)
 
-    def _get(self) -> aiohttp.client._RequestContextManager:
-        headers = {"Accept": "text/event-stream"}
+    @contextlib.asynccontextmanager
+    async def _get(self) -> AsyncIterator[aiohttp.ClientResponse]:
+        headers = await self._credentials({"Accept": "text/event-stream"})
         self._legacy_headers(headers)
-        return self._client().get(self.url, headers=headers)
+        async with self._client().get(self.url, headers=headers) as response:
+            yield response
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
@@ -197,8 +251,9 @@ class UpstreamSession:
 
     async def _post(self, message: bytes) -> None:
         """Send a notification or a response (to a server request) on this session."""
+        headers = await self._credentials(self._headers())
         await exchange(
-            self._client(), self.url, message, self._headers(), request_id=None, label=self.label
+            self._client(), self.url, message, headers, request_id=None, label=self.label
         )
 
     async def cancel(self, inflight: InFlight) -> None:
@@ -219,18 +274,22 @@ class UpstreamSession:
         http = self._client()
         try:
             params, _ = modern_params("server/discover", b"{}")
-            headers = {
-                "Accept": ACCEPT,
-                "Content-Type": "application/json",
-                "MCP-Protocol-Version": MODERN,
-                "Mcp-Method": "server/discover",
-            }
+            headers = await self._credentials(
+                {
+                    "Accept": ACCEPT,
+                    "Content-Type": "application/json",
+                    "MCP-Protocol-Version": MODERN,
+                    "Mcp-Method": "server/discover",
+                }
+            )
             request_id = next(self._ids)
             body = request_bytes(request_id, "server/discover", params)
             answer = await exchange(
                 http, self.url, body, headers, request_id=request_id, label=self.label
             )
             discovered = _DISCOVERED.decode(answer.result)
+        except CredentialsRejectedError:
+            raise  # not an answer about the era: renewed and tried again by the caller
         except (
             UpstreamRpcError,
             UpstreamBadResponseError,
@@ -247,7 +306,7 @@ class UpstreamSession:
         await self._initialize(http)
 
     async def _initialize(self, http: aiohttp.ClientSession) -> None:
-        headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
+        headers = await self._credentials({"Accept": ACCEPT, "Content-Type": "application/json"})
         request_id = next(self._ids)
         body = request_bytes(request_id, "initialize", INITIALIZE_PARAMS)
         answer = await exchange(
@@ -291,13 +350,13 @@ class UpstreamSession:
         if self._http is None:
             return
         if self.era == "legacy" and self.session_id is not None:
-            headers = {"Accept": ACCEPT}
-            self._legacy_headers(headers)
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    headers = await self._credentials({"Accept": ACCEPT})
+                    self._legacy_headers(headers)
                     async with self._http.delete(self.url, headers=headers):
                         pass
-            except (aiohttp.ClientError, TimeoutError):
+            except (aiohttp.ClientError, TimeoutError, ForgeError):
                 log.debug("DELETE of the session at gateway %s failed", self.label)
         self.era = None
         await self._http.close()

@@ -12,7 +12,9 @@ from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.transport import SseParser
+from forge.upstream_proxy.credentials import Access, with_query
+from forge.upstream_proxy.dialer import Dialer, refusal
+from forge.upstream_proxy.transport import CredentialsRejectedError, SseParser
 
 log = logging.getLogger("forge.upstream_proxy.sse")
 
@@ -25,26 +27,30 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 class SseSession(ChannelSession):
     """A legacy MCP session on the 2024-11-05 SSE transport; answers arrive on the stream."""
 
-    def __init__(self, gateway: Gateway, config: UpstreamProxyConfig) -> None:
-        super().__init__(gateway, config)
+    def __init__(
+        self, gateway: Gateway, config: UpstreamProxyConfig, access: Access, dialer: Dialer
+    ) -> None:
+        super().__init__(gateway, config, access, dialer)
         self._http: aiohttp.ClientSession | None = None
         self._reader: asyncio.Task[None] | None = None
         self._endpoint: str | None = None
 
     async def _connect(self) -> None:
         await self._disconnect()
-        self._http = http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        headers = await self._credentials({"Accept": "text/event-stream"})
+        self._http = http = self.dialer.client(ssl_context=self.access.tls)
         try:
-            response = await http.get(self.gateway.url, headers={"Accept": "text/event-stream"})
+            response = await http.get(self.url, headers=headers)
         except (aiohttp.ClientError, OSError) as exc:
             await self._disconnect()
-            raise UpstreamUnavailableError(f"cannot connect to gateway {self.label}") from exc
+            if (refused := refusal(exc)) is not None:
+                raise refused from None
+            raise UpstreamUnavailableError(f"cannot connect to gateway {self.label}") from None
         if response.status != 200:
             response.release()
             await self._disconnect()
+            if response.status == 401:
+                raise CredentialsRejectedError(self.label, headers.get("Authorization"))
             raise UpstreamBadResponseError(
                 f"gateway {self.label} answered HTTP {response.status} for its event stream"
             )
@@ -82,22 +88,28 @@ class SseSession(ChannelSession):
             raise UpstreamBadResponseError(
                 f"gateway {self.label} named a message endpoint on another origin"
             )
+        if self.access.query is not None:  # a query-parameter credential goes on every request
+            url = with_query(url, *self.access.query)
         return url
 
     async def _write(self, data: bytes) -> None:
         http, endpoint = self._http, self._endpoint
         if http is None or endpoint is None:
             raise ChannelClosedError("has no open event stream")
-        headers = {"Content-Type": "application/json"}
+        headers = await self._credentials({"Content-Type": "application/json"})
         try:
             async with http.post(endpoint, data=data, headers=headers) as response:
                 status = response.status
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            raise ChannelClosedError("refused the message") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamBadResponseError(f"gateway {self.label} failed a message") from exc
+            if (refused := refusal(exc)) is not None:
+                raise refused from None
+            raise ChannelClosedError("refused the message") from None
+        except aiohttp.ClientError:
+            raise UpstreamBadResponseError(f"gateway {self.label} failed a message") from None
         if status == 404:  # it forgot the session behind the endpoint
             raise ChannelClosedError("forgot the session")
+        if status == 401:
+            raise CredentialsRejectedError(self.label, headers.get("Authorization"))
         if status >= 400:
             raise UpstreamBadResponseError(f"gateway {self.label} answered HTTP {status}")
 

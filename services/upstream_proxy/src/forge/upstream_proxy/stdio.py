@@ -15,6 +15,8 @@ from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Access
+from forge.upstream_proxy.dialer import Dialer
 
 log = logging.getLogger("forge.upstream_proxy.stdio")
 # The only variables a child inherits from the upstream-proxy: FORGE_* secrets never reach it.
@@ -27,10 +29,11 @@ TERM_GRACE_S = 2.0
 _PR_SET_PDEATHSIG = 1
 
 
-def child_env(gateway: Gateway, inherited: Mapping[str, str]) -> dict[str, str]:
-    """PATH, HOME and LANG of the proxy, then the gateway's own variables."""
+def child_env(own: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
+    """PATH, HOME and LANG of the proxy, then the gateway's own variables (opened from its
+    sealed credentials, see credentials.Access.env)."""
     env = {name: inherited[name] for name in INHERITED if name in inherited}
-    env.update(gateway.env)
+    env.update(own)
     return env
 
 
@@ -50,11 +53,16 @@ class StdioSession(ChannelSession):
     """A child process speaking newline-delimited JSON-RPC, kept running by a supervisor."""
 
     def __init__(
-        self, gateway: Gateway, config: UpstreamProxyConfig, inherited: Mapping[str, str]
+        self,
+        gateway: Gateway,
+        config: UpstreamProxyConfig,
+        inherited: Mapping[str, str],
+        access: Access,
+        dialer: Dialer,
     ) -> None:
-        super().__init__(gateway, config)
+        super().__init__(gateway, config, access, dialer)
         self.command = list(gateway.command or [])
-        self.env = child_env(gateway, inherited)
+        self.env = child_env(access.env, inherited)
         self.starts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._running = asyncio.Event()

@@ -24,6 +24,7 @@ from forge.proto.jsonrpc import (
     RequestId,
     ResponseError,
 )
+from forge.upstream_proxy.dialer import refusal
 
 ACCEPT = "application/json, text/event-stream"
 # Notifications and server-to-client requests that arrive on the same SSE stream as the answer:
@@ -42,6 +43,18 @@ class Poster(Protocol):
 
 class SessionGoneError(Exception):
     """A legacy upstream answered 404 for our session id: it forgot the session."""
+
+
+class CredentialsRejectedError(UpstreamBadResponseError):
+    """The upstream answered HTTP 401: a session with renewable credentials retries once.
+
+    `sent` is the Authorization value it refused (None if there was none), so that a renewal
+    racing another one does not throw away a token that is already fresh.
+    """
+
+    def __init__(self, label: str, sent: str | None) -> None:
+        super().__init__(f"gateway {label} refused Forge's credentials (HTTP 401)")
+        self.sent = sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,8 @@ async def exchange(
             session_id = response.headers.get("Mcp-Session-Id")
             if response.status == 404 and session_404:
                 raise SessionGoneError
+            if response.status == 401:
+                raise CredentialsRejectedError(label, headers.get("Authorization"))
             if response.status >= 400:
                 raise _http_error(response.status, await response.read(), label)
             if request_id is None:
@@ -90,6 +105,8 @@ async def exchange(
     except aiohttp.ConnectionTimeoutError as exc:
         raise UpstreamUnavailableError(f"cannot connect to gateway {label}: timed out") from exc
     except aiohttp.ClientConnectorError as exc:
+        if (refused := refusal(exc)) is not None:
+            raise refused from None
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         raise UpstreamUnavailableError(f"cannot connect to gateway {label}: {reason}") from exc
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:

@@ -22,6 +22,7 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus
+from forge.core.errors import ForgeError
 from forge.proto.jsonrpc import MESSAGE_DECODER
 from forge.upstream_proxy.transport import SseParser
 
@@ -84,8 +85,9 @@ class Listener:
                         await self._read(response)
                     else:
                         log.debug("gateway %s refused the GET stream", self.label)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.debug("GET stream of gateway %s ended: %r", self.label, exc)
+            except (aiohttp.ClientError, TimeoutError, ForgeError) as exc:
+                # ForgeError: the credentials (a token, the SSRF guard) refused the stream.
+                log.debug("GET stream of gateway %s ended: %s", self.label, type(exc).__name__)
             self.opened.set()  # a subscribe never waits on a stream that keeps failing
             pause = min(max(pause * 2, 0.5), MAX_BACKOFF_S)
             await asyncio.sleep(pause)

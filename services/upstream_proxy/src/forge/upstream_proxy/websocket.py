@@ -11,6 +11,9 @@ from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.credentials import Access
+from forge.upstream_proxy.dialer import Dialer, refusal
+from forge.upstream_proxy.transport import CredentialsRejectedError
 
 log = logging.getLogger("forge.upstream_proxy.websocket")
 
@@ -18,19 +21,23 @@ log = logging.getLogger("forge.upstream_proxy.websocket")
 class WebSocketSession(ChannelSession):
     """A legacy MCP session on a WebSocket, reconnected on the first call after it drops."""
 
-    def __init__(self, gateway: Gateway, config: UpstreamProxyConfig) -> None:
-        super().__init__(gateway, config)
+    def __init__(
+        self, gateway: Gateway, config: UpstreamProxyConfig, access: Access, dialer: Dialer
+    ) -> None:
+        super().__init__(gateway, config, access, dialer)
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def _connect(self) -> None:
         await self._disconnect()
-        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        headers = await self._credentials({})
+        self._http = self.dialer.client(ssl_context=self.access.tls)
         try:
             self._ws = await self._http.ws_connect(
-                self.gateway.url,
+                self.url,
                 protocols=("mcp",),
+                headers=headers,
                 timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
                 max_msg_size=0,  # the call's deadline bounds it, not a frame size
                 autoping=True,
@@ -38,7 +45,11 @@ class WebSocketSession(ChannelSession):
             )
         except (aiohttp.ClientError, OSError) as exc:
             await self._disconnect()
-            raise UpstreamUnavailableError(f"cannot connect to gateway {self.label}") from exc
+            if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status == 401:
+                raise CredentialsRejectedError(self.label, headers.get("Authorization")) from None
+            if (refused := refusal(exc)) is not None:
+                raise refused from None
+            raise UpstreamUnavailableError(f"cannot connect to gateway {self.label}") from None
         self._reader = asyncio.create_task(self._read(self._ws))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
