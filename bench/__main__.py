@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import calls, report, stack, worker
+from bench import calls, plugins, report, scanners, stack, worker
 from forge.cli.mesh import MeshError
 
 
@@ -23,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="where the JSON goes")
     parser.add_argument("--state-dir", type=Path, help="mesh state and logs (default: temporary)")
+    parser.add_argument("--no-scanners", action="store_true", help="skip Rust vs Python scanners")
+    parser.add_argument(
+        "--no-plugins", action="store_true", help="skip the PII/secrets/exfil plugin phase"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -64,7 +68,9 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     print(f"starting the mesh and fastecho (state in {state_dir}) ...", flush=True)
     started = time.monotonic()
-    with stack.running(state_dir) as running:
+    plugin_file = state_dir / "plugins.yaml"
+    plugin_phase: dict[str, Any] | None = None
+    with stack.running(state_dir, plugins_config=plugin_file) as running:
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
         roots = running.pids()
         for era in eras:
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             for target in (direct, forge):
                 print(f"measuring {era} {target.name} ...", flush=True)
                 results[era][target.name] = measure(target, args, roots)
+        if not args.no_plugins:
+            plugin_phase = plugins.measure(running, plugin_file, args)
     config = {
         "calls": args.calls,
         "concurrency": args.concurrency,
@@ -85,7 +93,10 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         "upstream": "forge.servers.fastecho --era both",
         "forge_tool": stack.FORGE_TOOL,
     }
-    return report.record(config, results)
+    doc = report.record(config, results)
+    if plugin_phase is not None:
+        doc["plugins"] = plugin_phase
+    return doc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MeshError, worker.WorkerError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
+    if not args.no_scanners:
+        print("measuring the scanners, Rust vs Python ...", flush=True)
+        doc["scanners"] = scanners.measure(quick=args.quick)
     print()
     print(report.table(doc))
     path = report.write(doc, args.out)

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from bench import plugins, scanners
 from bench.worker import Phase
 
 RESULTS = Path(__file__).parent / "results"
@@ -148,6 +149,10 @@ def table(doc: dict[str, Any]) -> str:
         lines.extend(_verdicts(era_name, era))
     lines.append("")
     lines.append(f"errors in all phases: {doc['errors_total']}")
+    if "plugins" in doc:
+        lines.extend(["", *plugins.lines(doc["plugins"])])
+    if "scanners" in doc:
+        lines.extend(["", scanners.report(doc["scanners"])])
     return "\n".join(lines)
 
 

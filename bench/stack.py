@@ -86,11 +86,19 @@ def wait_callable(target: calls.Target, timeout_s: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def running(state_dir: Path, *, log_level: str = "warning") -> Iterator[Stack]:
-    """Start everything, register fastecho as gateway `echo`, and stop it all on the way out."""
-    mesh = Mesh(
-        state_dir=state_dir, env={"FORGE_LOG_LEVEL": log_level}, allow_loopback_upstreams=True
-    )
+def running(
+    state_dir: Path, *, log_level: str = "warning", plugins_config: Path | None = None
+) -> Iterator[Stack]:
+    """Start everything, register fastecho as gateway `echo`, and stop it all on the way out.
+
+    `plugins_config`: the YAML file the plugin-runner watches (the plugin phase rewrites it).
+    """
+    env = {"FORGE_LOG_LEVEL": log_level}
+    if plugins_config is not None:
+        plugins_config.write_text("plugins: []\n")
+        env["FORGE_PLUGIN_RUNNER_PLUGINS_CONFIG"] = str(plugins_config)
+        env["FORGE_PLUGIN_RUNNER_RELOAD_INTERVAL_S"] = "0.2"
+    mesh = Mesh(state_dir=state_dir, env=env, allow_loopback_upstreams=True)
     upstream: Popen[bytes] | None = None
     try:
         mesh.start()

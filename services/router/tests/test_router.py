@@ -7,7 +7,12 @@ import pytest
 from router_harness import envelope
 
 from forge.core import rpc, subjects
-from forge.core.errors import InvalidParamsError, MethodNotFoundError, NotFoundError
+from forge.core.errors import (
+    InvalidParamsError,
+    MethodNotFoundError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from forge.proto.catalog import Deleted, Gateway, Server, Snapshot, ToolRecord, ToolsChanged
 from forge.proto.envelope import Envelope
 from forge.proto.mcp import Tool
@@ -120,17 +125,36 @@ async def test_catalog_events_change_what_is_listed_and_callable(
     assert result["tools"] == []
 
 
-async def test_with_no_plugin_runner_hooks_are_skipped(router: Router, membus: MemoryBus) -> None:
+async def test_a_served_hook_no_runner_answers_fails_closed_until_its_manifest_is_stale(
+    router: Router, membus: MemoryBus
+) -> None:
     async def upstream(env: Envelope) -> bytes:
         return b'{"content":[]}'
 
     await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
-    # A manifest claims a hook, but no plugin-runner answers: the call still goes through.
+    now = [100.0]
+    router.ctx.hooks.clock = lambda: now[0]
+    # A manifest claims a hook, but no plugin-runner answers: refused, not let through.
     await membus.publish(
-        subjects.PLUGINS_MANIFEST, b'{"hooks":["tool_pre_invoke","tool_post_invoke"]}'
+        subjects.PLUGINS_MANIFEST,
+        b'{"hooks":["tool_pre_invoke","tool_post_invoke"],"replica":"gone"}',
     )
+    with pytest.raises(ServiceUnavailableError):
+        await ask(membus, envelope("tools/call", b'{"name":"one-echo"}'))
+    now[0] += router.config.plugin_manifest_ttl_s + 1  # no announcement since: it is gone
     assert await ask(membus, envelope("tools/call", b'{"name":"one-echo"}')) == b'{"content":[]}'
     assert not router.ctx.hooks.served
+
+
+async def test_with_no_manifest_ever_heard_calls_skip_the_hooks(
+    router: Router, membus: MemoryBus
+) -> None:
+    async def upstream(env: Envelope) -> bytes:
+        return b'{"content":[]}'
+
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
+    assert not router.ctx.hooks.served
+    assert await ask(membus, envelope("tools/call", b'{"name":"one-echo"}')) == b'{"content":[]}'
 
 
 async def test_initialize_negotiates_a_legacy_version(router: Router, membus: MemoryBus) -> None:

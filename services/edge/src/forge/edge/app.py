@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
-from forge.edge import health, identity_api, metadata, upstream_oauth
+from forge.edge import health, http_hooks, identity_api, metadata, plugin_api, upstream_oauth
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.context import Edge
@@ -79,6 +79,7 @@ def build_app(edge: Edge) -> Starlette:
         WebSocketRoute("/servers/{server_id}/ws", ws),
         *metadata.routes(edge),
         *identity_api.routes(edge),
+        *plugin_api.routes(edge),
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
     ]
@@ -95,9 +96,18 @@ def build_asgi(edge: Edge) -> Any:
     """
     starlette = build_app(edge)
     endpoint = McpEndpoint(edge)
+    hooks = edge.hooks
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _MCP_PATHS:
+            await endpoint(scope, receive, send)
+        else:
+            await starlette(scope, receive, send)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in _MCP_PATHS:
+        if hooks.http and scope["type"] != "lifespan":  # only while a plugin serves them
+            await http_hooks.around(edge, inner, scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] in _MCP_PATHS:
             await endpoint(scope, receive, send)
         else:
             await starlette(scope, receive, send)
@@ -147,6 +157,7 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge = build_edge(config, bus)
         edge.closing = stop  # long-lived streams end when the edge stops
         await edge.sessions.watch(bus)
+        await edge.hooks.start()  # which plugin hooks are served: manifests, then announcements
         await edge.identity.start()  # loads in the background; /ready waits for it
         stack.push_async_callback(edge.identity.close)
         edge.auth.start()

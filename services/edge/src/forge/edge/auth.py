@@ -172,6 +172,23 @@ class Authenticator:
             self._cache[authorization] = entry
         return self._admit(entry, client_ip, resource, server_id, time.time())
 
+    async def principal_of(self, email: str) -> Principal:
+        """The principal of a user an `http_auth_resolve_user` plugin named: who they are comes
+        from the plugin, what they may do from the identity registry (docs/plugins.md)."""
+        await self.identity.wait_loaded()
+        user = await self.identity.user(email)
+        if user is None or not user.active:
+            raise UnauthorizedError("the user a plugin resolved is unknown or inactive")
+        return Principal(
+            subject=user.email,
+            email=user.email,
+            teams=ordered_teams(user),
+            roles=user.roles,
+            permissions=user.permissions,
+            is_admin=user.is_admin,
+            auth_method="plugin",
+        )
+
     # --- verification -------------------------------------------------------------------------
 
     async def _jwt(self, token: str) -> _Entry:

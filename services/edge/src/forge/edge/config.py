@@ -40,5 +40,8 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_body_bytes: int = 4 * 1024 * 1024
     request_timeout_s: float = 60.0
     ready_timeout_s: float = 1.0
+    # A plugin-runner's manifest holds this long after it was last heard (docs/plugins.md): a
+    # served http_* hook no runner answers refuses requests until then.
+    plugin_manifest_ttl_s: float = 30.0
     # uvicorn (httptools parser) is the fast HTTP/1.1 default; hypercorn adds HTTP/2.
     http_server: str = "uvicorn"

@@ -1,5 +1,5 @@
 """What every edge transport shares: settings, bus, identity, authenticator, sessions, notices,
-updates, and the edge's public URLs."""
+updates, plugin hooks, and the edge's public URLs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from forge.core.bus import Bus, Subscription
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.guard import Origins
+from forge.edge.hooks import EdgeHooks
 from forge.edge.identity_cache import IdentityCache
 from forge.edge.metadata import PublicUrls
 from forge.edge.notices import Notices
@@ -34,6 +35,7 @@ class Edge:
     updates: Updates = field(init=False)
     urls: PublicUrls = field(init=False)
     origins: Origins = field(init=False)
+    hooks: EdgeHooks = field(init=False)
     # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
     # (not one per call: a subscription per call costs NATS and nats-py more than the call).
     waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
@@ -45,6 +47,9 @@ class Edge:
         self.updates = Updates(self.bus)
         self.urls = PublicUrls(self.config)
         self.origins = Origins(self.config, self.urls.origin)
+        self.hooks = EdgeHooks(
+            self.bus, self.config.plugin_manifest_ttl_s, self.config.request_timeout_s
+        )
 
     async def await_stream(self, request_id: str, on_message: Callable[[bytes, str], None]) -> None:
         """Send `forge.stream.<request_id>` messages to `on_message` until `forget_stream`."""

@@ -14,7 +14,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
 from forge.edge.context import Edge
-from forge.edge.guard import check_method
+from forge.edge.guard import check_method, check_method_with_plugins
 from forge.edge.messages import (
     ClientResponse,
     Incoming,
@@ -87,7 +87,12 @@ class Exchange:
         eid: str | None = None,
     ) -> bytes:
         """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError."""
-        check_method(caller.principal, request.method)
+        if self.edge.hooks.checks_permissions:
+            await check_method_with_plugins(
+                self.edge, caller.principal, request.method, caller.server_id
+            )
+        else:
+            check_method(caller.principal, request.method)
         envelope = Envelope(
             id=eid or self.envelope_id(caller, request),
             method=request.method,

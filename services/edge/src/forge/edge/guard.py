@@ -4,6 +4,10 @@ Every REST handler calls `rest_principal(edge, request, permission)`; the MCP tr
 `mcp_principal(...)` (or its no-await fast path `mcp_cached`) once per HTTP request or
 connection, and `check_method` per JSON-RPC request. They raise `ChallengeError` (401, with its
 `WWW-Authenticate` value), ForbiddenError (403) or ServiceUnavailableError (503).
+
+While a plugin serves `http_auth_resolve_user` it is asked first who the caller is, and while
+one serves `http_auth_check_permission` it may grant or deny each permission beyond RBAC
+(docs/plugins.md); either one turns the no-await fast path off.
 """
 
 from __future__ import annotations
@@ -58,14 +62,43 @@ def client_ip(scope: Mapping[str, Any]) -> str | None:
     return str(client[0]) if client else None
 
 
+def forbidden(permission: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"permission denied: this needs the '{permission}' permission", {"permission": permission}
+    )
+
+
 def require(principal: Principal, permission: str | None) -> Principal:
     """The principal, if it holds `permission` (None: being authenticated is enough)."""
     if permission is not None and not access.permits(principal, permission):
-        raise ForbiddenError(
-            f"permission denied: this needs the '{permission}' permission",
-            {"permission": permission},
-        )
+        raise forbidden(permission)
     return principal
+
+
+async def permitted(
+    edge: Edge,
+    principal: Principal,
+    permission: str,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> bool:
+    """RBAC's answer, or an `http_auth_check_permission` plugin's when one serves it and sets
+    `granted` (true or false; null leaves RBAC's answer, which the plugin sees as `rbac`)."""
+    allowed = access.permits(principal, permission)
+    if not edge.hooks.checks_permissions:
+        return allowed
+    payload = {
+        "permission": permission,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "granted": None,
+        "rbac": allowed,
+    }
+    changed = await edge.hooks.call(
+        "http_auth_check_permission", payload, principal=principal, method=permission
+    )
+    granted = changed.get("granted") if isinstance(changed, dict) else None
+    return granted if isinstance(granted, bool) else allowed
 
 
 def check_method(principal: Principal, method: str) -> None:
@@ -77,32 +110,80 @@ def check_method(principal: Principal, method: str) -> None:
         )
 
 
+async def check_method_with_plugins(
+    edge: Edge, principal: Principal, method: str, server_id: str | None
+) -> None:
+    """`check_method`, asking the `http_auth_check_permission` plugins too."""
+    permission = access.MCP_PERMISSIONS.get(method)
+    if permission is not None and not await permitted(
+        edge, principal, permission, "server" if server_id else None, server_id
+    ):
+        raise ForbiddenError(
+            f"permission denied: {method} needs {permission}", {"permission": permission}
+        )
+
+
+async def plugin_user(edge: Edge, scope: Mapping[str, Any], headers: Any) -> Principal | None:
+    """The user an `http_auth_resolve_user` plugin names for this request, if any: the plugin
+    vouches for who the caller is (a trusted proxy's header, say); the identity registry says
+    what they may do. Unknown or inactive users are refused (401)."""
+    payload = {
+        "method": scope.get("method", "GET"),
+        "path": scope.get("path", ""),
+        "headers": dict(headers.items()),
+        "client": client_ip(scope),
+        "user": None,
+    }
+    changed = await edge.hooks.call("http_auth_resolve_user", payload, method=payload["method"])
+    user = changed.get("user") if isinstance(changed, dict) else None
+    if not isinstance(user, dict):
+        return None
+    name = user.get("email") or user.get("subject")
+    if not isinstance(name, str) or not name:
+        return None
+    return await edge.auth.principal_of(name)
+
+
 async def rest_principal(edge: Edge, request: Request, permission: str | None) -> Principal:
     """Authenticate a REST request and check one permission."""
     authorization = request.headers.get("authorization")
+    principal = None
     try:
-        principal = await edge.auth.authenticate(
-            authorization,
-            client_ip=client_ip(request.scope),
-            resource=edge.urls.root,
-            server_id=None,
-        )
+        if edge.hooks.resolves_users:
+            principal = await plugin_user(edge, request.scope, request.headers)
+        if principal is None:
+            principal = await edge.auth.authenticate(
+                authorization,
+                client_ip=client_ip(request.scope),
+                resource=edge.urls.root,
+                server_id=None,
+            )
     except UnauthorizedError as exc:
         challenge = edge.urls.challenge(None, token_sent=bool(authorization), rest=True)
         raise ChallengeError(exc.message, challenge) from exc
-    return require(principal, permission)
+    if permission is not None and not await permitted(edge, principal, permission):
+        raise forbidden(permission)
+    return principal
 
 
 def _admit_mcp(
-    edge: Edge, principal: Principal, headers: Mapping[str, str], server_id: str | None
+    edge: Edge,
+    principal: Principal,
+    headers: Mapping[str, str],
+    server_id: str | None,
+    may_use_servers: bool | None = None,
 ) -> Principal:
     origin = headers.get("origin")
     if origin is not None and not edge.origins.allows(origin):
         raise ForbiddenError("origin not allowed")
-    if server_id is not None and not access.permits(principal, USE_SERVERS):
-        raise ForbiddenError(
-            f"permission denied: virtual servers need {USE_SERVERS}", {"permission": USE_SERVERS}
-        )
+    if server_id is not None:
+        if may_use_servers is None:
+            may_use_servers = access.permits(principal, USE_SERVERS)
+        if not may_use_servers:
+            raise ForbiddenError(
+                f"permission denied: virtual servers need {USE_SERVERS}",
+                {"permission": USE_SERVERS},
+            )
     return principal
 
 
@@ -110,6 +191,8 @@ def mcp_cached(
     edge: Edge, scope: Mapping[str, Any], headers: Mapping[str, str], server_id: str | None
 ) -> Principal | None:
     """`mcp_principal` without an await, for a token verified before; None otherwise."""
+    if edge.hooks.auth:
+        return None  # a plugin takes part: the full path asks it
     authorization = headers.get("authorization")
     try:
         principal = edge.auth.cached(
@@ -135,13 +218,19 @@ async def mcp_principal(
         return principal
     authorization = headers.get("authorization")
     try:
-        principal = await edge.auth.authenticate(
-            authorization,
-            client_ip=client_ip(scope),
-            resource=edge.urls.resource(server_id),
-            server_id=server_id,
-        )
+        if edge.hooks.resolves_users:
+            principal = await plugin_user(edge, scope, headers)
+        if principal is None:
+            principal = await edge.auth.authenticate(
+                authorization,
+                client_ip=client_ip(scope),
+                resource=edge.urls.resource(server_id),
+                server_id=server_id,
+            )
     except UnauthorizedError as exc:
         challenge = edge.urls.challenge(server_id, token_sent=bool(authorization))
         raise ChallengeError(exc.message, challenge) from exc
-    return _admit_mcp(edge, principal, headers, server_id)
+    may_use: bool | None = None
+    if server_id is not None and edge.hooks.checks_permissions:
+        may_use = await permitted(edge, principal, USE_SERVERS, "server", server_id)
+    return _admit_mcp(edge, principal, headers, server_id, may_use)

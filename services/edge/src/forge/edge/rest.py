@@ -13,11 +13,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
-from forge.core.errors import ForbiddenError, ForgeError, InvalidRequestError
+from forge.core.errors import ForgeError, InvalidRequestError
 from forge.edge import guard
 from forge.edge.context import Edge
 from forge.edge.http import read_body
-from forge.proto import access
 from forge.proto.envelope import Envelope, Principal
 
 _ENC = msgspec.json.Encoder()
@@ -221,19 +220,19 @@ class Admin:
     async def _refuse(self, principal: Principal, spec: Op, entity_id: Any) -> None:
         """Raise the 403 of a missing permission, or the registry's 404 if the entity is one the
         caller cannot see: it does not exist for them, and a 403 would say that it does."""
-        try:
-            guard.require(principal, spec.permission)
-        except ForbiddenError:
-            if entity_id is not None:
-                await self._call(principal, spec.entity, "get", {"id": entity_id})
-            raise
+        if entity_id is not None:
+            await self._call(principal, spec.entity, "get", {"id": entity_id})
+        raise guard.forbidden(spec.permission)
 
     def route(self, spec: Op) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
                 principal = await guard.rest_principal(self.edge, request, None)
-                if not access.permits(principal, spec.permission):
-                    await self._refuse(principal, spec, request.path_params.get("id"))
+                entity_id = request.path_params.get("id")
+                if not await guard.permitted(
+                    self.edge, principal, spec.permission, spec.entity, entity_id
+                ):
+                    await self._refuse(principal, spec, entity_id)
                 params: dict[str, Any] = dict(request.path_params)
                 if spec.body:
                     params = {**(await self._body(request, spec.optional_body)), **params}

@@ -30,7 +30,7 @@ class Router:
         self.ctx = Context(
             bus=bus,
             catalog=Catalog(config.list_memo_size),
-            hooks=Hooks(bus),
+            hooks=Hooks(bus, config.plugin_manifest_ttl_s),
             metrics=Metrics(),
             page_size=config.page_size,
         )
@@ -39,6 +39,7 @@ class Router:
     async def start(self) -> None:
         await self.bus.subscribe(subjects.events_all(subjects.CATALOG), self._on_event)
         await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
+        await self.ctx.hooks.fetch_manifest()  # announcements come every few seconds only
         await self.load_catalog()
         await rpc.serve_envelopes(self.bus, subjects.ROUTER_RPC, self._handle, queue="router")
         await self.bus.serve(subjects.ROUTER_HEALTH, self._health, queue="router")

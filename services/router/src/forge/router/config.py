@@ -17,3 +17,6 @@ class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     page_size: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100
     # Lists memoised per (virtual server, visibility class of the caller): at most this many.
     list_memo_size: Annotated[int, msgspec.Meta(ge=1)] = 1024
+    # A plugin-runner replica's manifest holds this long after it was last heard: while a hook
+    # is served and no runner answers, calls are refused (fail closed); after, it is dropped.
+    plugin_manifest_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0

@@ -8,6 +8,7 @@ import msgspec
 
 from forge.core.errors import ForgeError, InvalidParamsError
 from forge.proto import mcp
+from forge.proto.catalog import PromptRecord
 from forge.proto.envelope import Envelope
 from forge.router import pages
 from forge.router.context import (
@@ -25,12 +26,12 @@ from forge.router.context import (
 
 _ENC = msgspec.json.Encoder()
 T = TypeVar("T")
-# MCP list method → (catalog kind, the result's member).
+# MCP list method → (catalog kind, the result's member, the plugin hook run on each page).
 LISTS = {
-    "tools/list": ("tools", b"tools"),
-    "resources/list": ("resources", b"resources"),
-    "resources/templates/list": ("resource_templates", b"resourceTemplates"),
-    "prompts/list": ("prompts", b"prompts"),
+    "tools/list": ("tools", b"tools", "tools_post_list"),
+    "resources/list": ("resources", b"resources", "resources_post_list"),
+    "resources/templates/list": ("resource_templates", b"resourceTemplates", None),
+    "prompts/list": ("prompts", b"prompts", "prompts_post_list"),
 }
 
 
@@ -57,8 +58,12 @@ def _decode(decoder: msgspec.json.Decoder[T], envelope: Envelope, method: str) -
 
 
 def lister(method: str) -> Handler:
-    """The handler of one `*/list` method: a page of what the caller's server offers."""
-    kind, member = LISTS[method]
+    """The handler of one `*/list` method: a page of what the caller's server offers.
+
+    Lists are memoised per visibility class; a list hook runs on the page served, per request
+    (it may depend on who asks), and only while a plugin serves it.
+    """
+    kind, member, hook = LISTS[method]
 
     async def handle(envelope: Envelope, ctx: Context) -> bytes:
         check_server(envelope, ctx)
@@ -68,7 +73,10 @@ def lister(method: str) -> Handler:
         body = b'{"' + member + b'":' + _ENC.encode(items)
         if following is not None:
             body += b',"nextCursor":' + _ENC.encode(following)
-        return body + (MODERN_LIST_TAIL if modern(envelope) else b"}")
+        body += MODERN_LIST_TAIL if modern(envelope) else b"}"
+        if hook is not None and ctx.hooks.serves(hook):
+            body = await ctx.hooks.post(hook, envelope, body)
+        return body
 
     return handle
 
@@ -86,28 +94,44 @@ async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
     gateway_id = ctx.catalog.owner_of(uri, envelope.server_id, envelope.principal)
     if gateway_id is None:
         raise resource_not_found(envelope, uri)
+    answered: bytes | None = None
     if ctx.hooks.serves("resource_pre_fetch"):
-        envelope = await ctx.hooks.run("resource_pre_fetch", envelope)
-    result = await forward(envelope, ctx, gateway_id)
+        envelope, answered = await ctx.hooks.pre("resource_pre_fetch", envelope)
+        changed = _uri(envelope, "resources/read")
+        if changed != uri:  # a plugin may rewrite the uri, never to one the caller cannot read
+            gateway_id = ctx.catalog.owner_of(changed, envelope.server_id, envelope.principal)
+            if gateway_id is None:
+                raise resource_not_found(envelope, changed)
+    result = answered if answered is not None else await forward(envelope, ctx, gateway_id)
     if ctx.hooks.serves("resource_post_fetch"):
-        result = await ctx.hooks.run_post("resource_post_fetch", envelope, result)
+        result = await ctx.hooks.post("resource_post_fetch", envelope, result)
     return result
 
 
 async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
+    prompt = _prompt(envelope, ctx)
+    answered: bytes | None = None
+    if ctx.hooks.serves("prompt_pre_fetch"):
+        envelope, answered = await ctx.hooks.pre("prompt_pre_fetch", envelope)
+        prompt = _prompt(envelope, ctx)  # a renamed prompt must be one the caller sees too
+    if answered is not None:
+        result = answered
+    else:
+        # The upstream knows the prompt by its own name; arguments and _meta pass through.
+        params = rewrite(bytes(envelope.params), "name", prompt.original_name)
+        result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
+    if ctx.hooks.serves("prompt_post_fetch"):
+        result = await ctx.hooks.post("prompt_post_fetch", envelope, result)
+    return result
+
+
+def _prompt(envelope: Envelope, ctx: Context) -> PromptRecord:
     named = _decode(mcp.NAMED_PARAMS_DECODER, envelope, "prompts/get")
     prompt = ctx.catalog.prompt(named.name or "", envelope.server_id, envelope.principal)
     if prompt is None:
         raise InvalidParamsError(f"Unknown prompt: {named.name}", {"name": named.name})
-    if ctx.hooks.serves("prompt_pre_fetch"):
-        envelope = await ctx.hooks.run("prompt_pre_fetch", envelope)
-    # The upstream knows the prompt by its own name; arguments and _meta pass through.
-    upstream = with_params(envelope, rewrite(bytes(envelope.params), "name", prompt.original_name))
-    result = await forward(upstream, ctx, prompt.gateway_id)
-    if ctx.hooks.serves("prompt_post_fetch"):
-        result = await ctx.hooks.run_post("prompt_post_fetch", envelope, result)
-    return result
+    return prompt
 
 
 async def complete(envelope: Envelope, ctx: Context) -> bytes:

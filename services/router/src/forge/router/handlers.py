@@ -70,28 +70,44 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     # Decoded once, members left raw: the name routes; every other member (arguments, _meta,
     # inputResponses, requestState, task, ...) passes through undecoded.
     members = fields(bytes(envelope.params))
-    try:
-        name = _NAME.decode(members["name"])
-    except (KeyError, msgspec.DecodeError) as exc:
-        raise InvalidParamsError("tools/call needs a string name") from exc
+    name = _name(members)
     tool = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
     if tool is None:
         raise ToolNotFoundError(f"Unknown tool: {name}")
+    answered: bytes | None = None
     if ctx.hooks.serves("tool_pre_invoke"):
-        envelope = await ctx.hooks.run("tool_pre_invoke", envelope)
-        members = fields(bytes(envelope.params))  # as the pre hook left them
-    members["name"] = msgspec.Raw(_ENC.encode(tool.original_name))
-    forwarded = with_params(envelope, _ENC.encode(members))
-    started = time.perf_counter()
-    ok = False
-    try:
-        result = tasks.tag_result(await forward(forwarded, ctx, tool.gateway_id), tool.gateway_id)
-        ok = True
-    finally:
-        ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
+        changed, answered = await ctx.hooks.pre("tool_pre_invoke", envelope)
+        if changed is not envelope:
+            envelope = changed
+            members = fields(bytes(envelope.params))  # as the pre hooks left them
+            renamed = _name(members)
+            if renamed != name:  # a plugin may reroute, never to a tool the caller cannot see
+                tool = ctx.catalog.resolve(renamed, envelope.server_id, envelope.principal)
+                if tool is None:
+                    raise ToolNotFoundError(f"Unknown tool: {renamed}")
+    if answered is not None:
+        result = answered  # a plugin answered in the call's place (a cached result)
+    else:
+        members["name"] = msgspec.Raw(_ENC.encode(tool.original_name))
+        forwarded = with_params(envelope, _ENC.encode(members))
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await forward(forwarded, ctx, tool.gateway_id)
+            result = tasks.tag_result(result, tool.gateway_id)
+            ok = True
+        finally:
+            ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
     if ctx.hooks.serves("tool_post_invoke"):
-        result = await ctx.hooks.run_post("tool_post_invoke", envelope, result)
+        result = await ctx.hooks.post("tool_post_invoke", envelope, result)
     return result
+
+
+def _name(members: dict[str, msgspec.Raw]) -> str:
+    try:
+        return _NAME.decode(members["name"])
+    except (KeyError, msgspec.DecodeError) as exc:
+        raise InvalidParamsError("tools/call needs a string name") from exc
 
 
 METHODS: dict[str, Handler] = {

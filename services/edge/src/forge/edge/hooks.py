@@ -1,0 +1,147 @@
+"""The edge's plugin hooks: which ones some plugin serves, learnt from the plugin-runners'
+manifests as the router learns them, and the wrapped call to `forge.plugins.call.<hook>`.
+
+A hook no plugin serves costs nothing but a flag or set lookup. A served hook that no
+plugin-runner answers refuses the request (503) while a manifest heard within `stale_s` says
+it is served; after that it counts as no longer served (docs/plugins.md, "When the
+plugin-runner is away").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from forge.core import rpc, subjects
+from forge.core.bus import Bus
+from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+from forge.proto.envelope import Envelope, Principal
+
+log = logging.getLogger("forge.edge.hooks")
+
+DEFAULT_STALE_S = 30.0
+MANIFEST_GET_S = 2.0
+HOOK_TIMEOUT_S = 10.0
+ANONYMOUS = Principal(subject="anonymous")
+HTTP_HOOKS = frozenset({"http_pre_request", "http_post_request"})
+_UNCHANGED = b'{"modified":false}'
+_ENC = msgspec.json.Encoder()
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    hooks: list[str] = msgspec.field(default_factory=list)
+    replica: str = ""
+
+
+class HookReply(msgspec.Struct, frozen=True):
+    modified: bool = False
+    payload: Any = None
+
+
+_MANIFEST = msgspec.json.Decoder(Manifest)
+_REPLY = msgspec.json.Decoder(HookReply)
+
+
+class EdgeHooks:
+    """`http`, `auth`, `resolves_users` and `checks_permissions` are the flags the hot paths
+    read."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        stale_s: float = DEFAULT_STALE_S,
+        timeout_s: float = HOOK_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bus = bus
+        self.stale_s = stale_s
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.replicas: dict[str, tuple[frozenset[str], float]] = {}
+        self.served: frozenset[str] = frozenset()
+        self.http = False
+        self.resolves_users = False
+        self.checks_permissions = False
+        self.auth = False  # either of the two above: the token fast path is off
+
+    async def start(self) -> None:
+        """Listen to announcements and ask a running plugin-runner for its manifest now."""
+        await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
+        try:
+            data = await self.bus.request(
+                subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_GET_S
+            )
+        except (ServiceUnavailableError, DeadlineExceededError):
+            return
+        self.on_manifest(data)
+
+    async def _on_manifest(self, subject: str, data: bytes) -> None:
+        self.on_manifest(data)
+
+    def on_manifest(self, data: bytes) -> None:
+        try:
+            manifest = _MANIFEST.decode(data)
+        except msgspec.DecodeError:
+            log.warning("ignored a malformed plugin manifest")
+            return
+        self.replicas[manifest.replica] = (frozenset(manifest.hooks), self.clock())
+        self._prune()
+
+    def _prune(self) -> None:
+        now = self.clock()
+        self.replicas = {r: h for r, h in self.replicas.items() if now - h[1] <= self.stale_s}
+        served: set[str] = set()
+        for hooks, _ in self.replicas.values():
+            served |= hooks
+        self.served = frozenset(served)
+        self.http = bool(self.served & HTTP_HOOKS)
+        self.resolves_users = "http_auth_resolve_user" in self.served
+        self.checks_permissions = "http_auth_check_permission" in self.served
+        self.auth = self.resolves_users or self.checks_permissions
+
+    async def call(
+        self,
+        hook: str,
+        payload: Any,
+        *,
+        principal: Principal = ANONYMOUS,
+        method: str = "",
+        request: Any = None,
+        server_id: str | None = None,
+    ) -> Any:
+        """The payload as the plugins left it (the same object when unchanged). Raises
+        PluginViolationError on a block, ServiceUnavailableError when failing closed."""
+        call: dict[str, Any] = {"payload": payload}
+        if request is not None:
+            call["request"] = request
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method=method or hook,
+            params=msgspec.Raw(_ENC.encode(call)),
+            principal=principal,
+            deadline=time.time() + self.timeout_s,
+            server_id=server_id,
+        )
+        try:
+            data = await rpc.call(self.bus, subjects.plugins_call(hook), envelope)
+        except ServiceUnavailableError as exc:
+            self._prune()
+            if hook in self.served:
+                raise ServiceUnavailableError(
+                    f"a plugin serves {hook} but no plugin-runner answers: refused rather than"
+                    " let through unchecked"
+                ) from exc
+            log.warning("no plugin-runner has announced %s lately: going on without it", hook)
+            return payload
+        if data == _UNCHANGED:
+            return payload
+        try:
+            reply = _REPLY.decode(data)
+        except msgspec.DecodeError as exc:
+            raise ServiceUnavailableError(f"malformed {hook} reply from the plugin-runner") from exc
+        return reply.payload if reply.modified else payload
