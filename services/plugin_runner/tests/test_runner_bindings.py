@@ -196,7 +196,7 @@ async def test_a_disabled_binding_turns_the_entry_off_where_it_matches(
             await asyncio.wait_for(follower.loaded.wait(), 10)
             assert await blocked(bus, ALICE) == "deny"
             params = {"plugin": "deny", "team_id": "team-a", "tool": "ech?", "mode": "disabled"}
-            await catalog("create", params, ALICE)
+            await catalog("create", params, ADMIN)  # only platform admins may disable one
             manifest = await until(heard, lambda m: "deny@team-a/ech?" in names(m))
             [shown] = [p for p in manifest.plugins if p.name == "deny@team-a/ech?"]
             assert (shown.kind, shown.mode, shown.active) == ("deny_list", "disabled", False)

@@ -41,11 +41,11 @@ async def test_a_binding_is_created_listed_fetched_updated_and_deleted_with_even
     created = await client(
         "plugin_bindings",
         "create",
-        binding(tool="db_*", mode="permissive", config={"action": "block"}, priority=5),
+        binding(tool="db_*", mode="enforce", config={"action": "block"}, priority=5),
         as_=ALICE,
     )
     assert created["plugin"] == "pii" and created["team_id"] == "team-a"
-    assert (created["tool"], created["mode"], created["priority"]) == ("db_*", "permissive", 5)
+    assert (created["tool"], created["mode"], created["priority"]) == ("db_*", "enforce", 5)
     assert created["config"] == {"action": "block"}
     assert (created["owner"], created["visibility"]) == ("alice@x", "team")
     assert created["created_at"].endswith("Z")
@@ -153,7 +153,7 @@ async def test_the_team_must_be_the_callers_and_every_team_is_for_admins(client:
 
 async def test_one_binding_per_plugin_team_and_tool(client: Client) -> None:
     await client("plugin_bindings", "create", binding(tool="db_*"), as_=ALICE)
-    again = client("plugin_bindings", "create", binding(tool="db_*", mode="audit"), as_=DANA)
+    again = client("plugin_bindings", "create", binding(tool="db_*", mode="enforce"), as_=DANA)
     assert await code_of(again) == CONFLICT
     other = await client("plugin_bindings", "create", binding(tool="fs_*"), as_=ALICE)
     await client("plugin_bindings", "create", binding(), as_=ALICE)  # no tool: a scope of its own
@@ -206,3 +206,14 @@ async def test_the_snapshot_holds_every_binding_and_is_for_the_mesh_only(client:
     assert await client("plugin_bindings", "snapshot") == [private, shared]
     for who in (ALICE, VIEWER):
         assert await code_of(client("plugin_bindings", "snapshot", as_=who)) == FORBIDDEN
+
+
+@pytest.mark.parametrize("mode", ["enforce_ignore_error", "permissive", "audit", "disabled"])
+async def test_only_platform_admins_may_soften_a_guardrail(client: Client, mode: str) -> None:
+    refused = client("plugin_bindings", "create", binding(tool="x_*", mode=mode), as_=ALICE)
+    assert await code_of(refused) == FORBIDDEN
+    mine = await client("plugin_bindings", "create", binding(tool="y_*"), as_=ALICE)
+    softened = client("plugin_bindings", "update", {"id": mine["id"], "mode": mode}, as_=ALICE)
+    assert await code_of(softened) == FORBIDDEN
+    by_admin = await client("plugin_bindings", "create", binding(tool="z_*", mode=mode), as_=ADMIN)
+    assert by_admin["mode"] == mode

@@ -139,9 +139,20 @@ def _plugin(name: str) -> str:
     return name
 
 
-def _mode(mode: str | None) -> str | None:
+# Only platform admins may bind a plugin in a mode that lets calls through what it finds:
+# team admins can add guardrails to their team, never switch one off or soften it.
+_SOFT_MODES = frozenset({"enforce_ignore_error", "permissive", "audit", "disabled"})
+
+
+def _mode(ctx: Context, mode: str | None) -> str | None:
     if mode is not None and mode not in MODES:
         raise _invalid("mode", f"mode must be one of: {', '.join(MODES)}")
+    if mode in _SOFT_MODES and not ctx.principal.is_admin:
+        raise ForbiddenError(
+            f"only a platform admin may bind a plugin in mode '{mode}': it would let calls"
+            " through that the guardrail refuses",
+            {"field": "mode"},
+        )
     return mode
 
 
@@ -215,7 +226,7 @@ async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
         plugin=_plugin(p.plugin),
         team_id=team,
         tool=await _tool(ctx, p.tool),
-        mode=_mode(p.mode),
+        mode=_mode(ctx, p.mode),
         config=_config(p.config),
         priority=p.priority,
         owner=ctx.principal.subject,
@@ -237,7 +248,7 @@ async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
     if p.tool is not msgspec.UNSET:
         changes["tool"] = await _tool(ctx, p.tool)
     if p.mode is not msgspec.UNSET:
-        changes["mode"] = _mode(p.mode)
+        changes["mode"] = _mode(ctx, p.mode)
     if p.config is not None:
         changes["config"] = _config(p.config)
     if p.priority is not msgspec.UNSET:
