@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 
 import msgspec
+import nats.js.errors
 import pytest
 
 from forge.core import rpc
@@ -136,3 +138,30 @@ async def test_a_reply_subscriber_sees_publishes_and_answers_requests_later(bus:
     await bus.respond(reply, b"answer")
     assert await asking == b"answer"
     await sub.unsubscribe()
+
+
+async def test_kv_get_reads_the_current_value_and_none_once_deleted(bus: NatsBus) -> None:
+    bucket = f"test-kv-get-{uuid.uuid4().hex[:8]}"
+    await bus.kv_put(bucket, "k1", b"one")
+    await bus.kv_put(bucket, "k1", b"uno")
+    assert await bus.kv_get(bucket, "k1") == b"uno"
+    assert await bus.kv_get(bucket, "absent") is None
+    await bus.kv_delete(bucket, "k1")
+    assert await bus.kv_get(bucket, "k1") is None
+
+
+async def test_kv_get_sees_a_write_made_on_another_connection(bus: NatsBus, nats_url: str) -> None:
+    bucket = f"test-kv-get-{uuid.uuid4().hex[:8]}"
+    other = await NatsBus.connect(nats_url, "forge-test-other")
+    try:
+        await other.kv_put(bucket, "k", b"from-the-other")
+        assert await bus.kv_get(bucket, "k") == b"from-the-other"
+    finally:
+        await other.close()
+
+
+async def test_kv_get_of_a_missing_bucket_is_none_and_does_not_create_it(bus: NatsBus) -> None:
+    bucket = f"test-kv-none-{uuid.uuid4().hex[:8]}"
+    assert await bus.kv_get(bucket, "k") is None
+    with pytest.raises(nats.js.errors.BucketNotFoundError):
+        await bus.nc.jetstream().key_value(bucket)

@@ -116,3 +116,16 @@ async def test_a_reply_subscriber_sees_publishes_and_answers_requests_later(
     assert data == b"ask" and reply.startswith("_INBOX.")
     await membus.respond(reply, b"answer")
     assert await asking == b"answer"
+
+
+async def test_kv_get_reads_what_was_put_and_none_once_deleted(membus: MemoryBus) -> None:
+    assert await membus.kv_get("bucket", "k") is None  # no such bucket
+    await membus.kv_put("bucket", "k", b"one")
+    await membus.kv_put("bucket", "k", b"uno")
+    assert await membus.kv_get("bucket", "k") == b"uno"
+    assert await membus.kv_get("bucket", "other") is None
+    await membus.kv_delete("bucket", "k")
+    assert await membus.kv_get("bucket", "k") is None
+    assert "missing" not in membus.kv  # a read creates no bucket
+    assert await membus.kv_get("missing", "k") is None
+    assert "missing" not in membus.kv

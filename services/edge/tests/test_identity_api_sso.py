@@ -330,7 +330,7 @@ BASE = {"id": "x", "issuer": "https://i", "client_id": "c", "client_secret": "s"
 def test_a_bad_sso_config_stops_the_edge_at_start_naming_the_problem(
     tmp_path: Path, content: str, says: str
 ) -> None:
-    path = tmp_path / "sso.yaml"
+    path = tmp_path / "sso.json"  # YAML is read from .yaml/.yml files only
     path.write_text(content)
     with pytest.raises(ConfigError, match=says):
         load_providers(str(path), PUBLIC)

@@ -63,6 +63,8 @@ class Bus(Protocol):
 
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None: ...
 
+    async def kv_get(self, bucket: str, key: str) -> bytes | None: ...
+
     async def kv_create(
         self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
     ) -> bool: ...
@@ -216,6 +218,25 @@ class NatsBus:
         """Store a value in a JetStream key-value bucket, creating the bucket on first use."""
         kv = await self._bucket(bucket)
         await kv.put(key, value)
+
+    async def kv_get(self, bucket: str, key: str) -> bytes | None:
+        """The key's current value; None when the key, or the whole bucket, does not exist.
+
+        Unlike the writes, a read never creates the bucket.
+        """
+        kv = self._buckets.get(bucket)
+        if kv is None:
+            try:
+                kv = await self.nc.jetstream().key_value(bucket)
+            except nats.js.errors.BucketNotFoundError:
+                return None
+            self._buckets[bucket] = kv
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:  # also a deleted or purged key
+            return None
+        value: bytes | None = entry.value
+        return value
 
     async def kv_create(
         self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None

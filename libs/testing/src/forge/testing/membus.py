@@ -158,6 +158,9 @@ class MemoryBus:
             if watched == bucket:
                 handler(key, value)
 
+    async def kv_get(self, bucket: str, key: str) -> bytes | None:
+        return self.kv.get(bucket, {}).get(key)
+
     async def kv_create(
         self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
     ) -> bool:

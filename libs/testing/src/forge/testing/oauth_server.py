@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+
+from forge.testing.local_server import LocalHandler, LocalServer
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -52,8 +52,28 @@ class _Code:
     scope: str | None
 
 
+class _Handler(LocalHandler):
+    owner: OAuthServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path, query = self.path_and_query()
+        if path != "/authorize":
+            self.send(404, {"error": "not_found"})
+            return
+        self.send(*self.owner.authorize(query))
+
+    def do_POST(self) -> None:
+        form = self.read_form(keep_blank_values=True)
+        if self.path_and_query()[0] != "/token":
+            self.send(404, {"error": "not_found"})
+            return
+        status, body = self.owner.token(form, self.headers.get("Authorization"))
+        self.send(status, body, [("Cache-Control", "no-store")])
+
+
 @dataclass
-class OAuthServer:
+class OAuthServer(LocalServer):
     """Start with `start()` (or `with OAuthServer(...) as server`); `url` is its base URL."""
 
     clients: dict[str, str | None] = field(default_factory=lambda: {"forge": "forge-secret"})
@@ -66,13 +86,7 @@ class OAuthServer:
     _codes: dict[str, _Code] = field(default_factory=dict, init=False)
     _refresh: dict[str, tuple[str, str | None]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _http: ThreadingHTTPServer | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the server first"
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+    handler = _Handler
 
     @property
     def token_url(self) -> str:
@@ -82,44 +96,18 @@ class OAuthServer:
     def authorize_url(self) -> str:
         return self.url + "/authorize"
 
-    def start(self) -> OAuthServer:
-        server = self
-
-        class Handler(_Handler):
-            oauth = server
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def __enter__(self) -> OAuthServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def grants(self, grant_type: str) -> list[TokenRequest]:
         with self._lock:
             return [r for r in self.token_requests if r.grant_type == grant_type]
 
     # /authorize
-    def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def authorize(self, query: dict[str, str]) -> tuple[int, Any, list[tuple[str, str]]]:
+        """(status, body, headers): a redirect back to the client, unless the client is unknown."""
         with self._lock:
             self.authorize_requests.append(query)
             redirect = query.get("redirect_uri", "")
             if query.get("client_id") not in self.clients or not redirect:
-                return 400, {}, {"error": "invalid_request"}
+                return 400, {"error": "invalid_request"}, []
             outcome: dict[str, str] = {"state": query.get("state", "")}
             if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
                 outcome["error"] = "invalid_request"
@@ -133,7 +121,7 @@ class OAuthServer:
                 outcome["code"] = code
         parts = urlsplit(redirect)
         joined = "&".join(q for q in (parts.query, urlencode(outcome)) if q)
-        return 302, {"Location": urlunsplit(parts._replace(query=joined))}, {}
+        return 302, None, [("Location", urlunsplit(parts._replace(query=joined)))]
 
     # /token
     def token(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
@@ -212,40 +200,3 @@ class OAuthServer:
             self._refresh[token] = (issued.client_id, issued.scope)
             body["refresh_token"] = token
         return body
-
-
-class _Handler(BaseHTTPRequestHandler):
-    oauth: OAuthServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: tests read the recorded requests instead
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path != "/authorize":
-            self._send(404, {}, {"error": "not_found"})
-            return
-        status, headers, body = self.oauth.authorize(dict(parse_qsl(parts.query)))
-        self._send(status, headers, body)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode()
-        if urlsplit(self.path).path != "/token":
-            self._send(404, {}, {"error": "not_found"})
-            return
-        form = dict(parse_qsl(raw, keep_blank_values=True))
-        status, body = self.oauth.token(form, self.headers.get("Authorization"))
-        self._send(status, {"Cache-Control": "no-store"}, body)
-
-    def _send(self, status: int, headers: dict[str, str], body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode() if body else b""
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)

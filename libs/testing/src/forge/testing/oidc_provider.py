@@ -11,14 +11,12 @@ It serves discovery, JWKS, an authorize endpoint that approves one configured us
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
@@ -29,6 +27,8 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import RSAKey
+
+from forge.testing.local_server import LocalHandler, LocalServer
 
 
 @dataclass
@@ -125,8 +125,62 @@ class _Request(OAuth2Request):  # type: ignore[misc]
         return self._values
 
 
-class OidcProvider:
+class _Handler(LocalHandler):
+    owner: OidcProvider
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        provider = self.owner
+        path, values = self.path_and_query()
+        if method == "POST":
+            values.update(self.read_form())
+        headers = {k: v for k, v in self.headers.items()}
+        request = _Request(method, provider.issuer + self.path, headers, values)
+        with provider._lock:
+            if path == "/.well-known/openid-configuration":
+                self.send(200, provider.discovery())
+            elif path == "/jwks":
+                self.send(200, {"keys": [provider.key.as_dict(private=False)]})
+            elif path in ("/authorize", "/login/oauth/authorize"):
+                self.send(*provider.authorize(request))
+            elif path in ("/token", "/login/oauth/access_token") and method == "POST":
+                self.send(*provider.token(request))
+            elif path.startswith(("/userinfo", "/api/v3/")):
+                self._resource(path, provider.user_for(self.headers.get("authorization")))
+            else:
+                self.send(404, {"error": "not_found"})
+
+    def _resource(self, path: str, user: OidcUser | None) -> None:
+        if user is None:
+            self.send(401, {"error": "invalid_token"})
+        elif path == "/userinfo":
+            self.send(200, self.owner.claims(user))
+        elif path == "/api/v3/user":
+            login = user.email.split("@")[0]
+            self.send(200, {"id": 1, "login": login, "name": user.name, "email": None})
+        elif path == "/api/v3/user/emails":
+            verified = user.email_verified
+            other = {"email": "other@example.net", "primary": False, "verified": True}
+            self.send(200, [other, {"email": user.email, "primary": True, "verified": verified}])
+        elif path == "/api/v3/user/orgs":
+            orgs = sorted({g.split("/")[0] for g in user.groups})
+            self.send(200, [{"login": org} for org in orgs])
+        elif path == "/api/v3/user/teams":
+            teams = [g.split("/", 1) for g in user.groups if "/" in g]
+            self.send(200, [{"slug": t, "organization": {"login": o}} for o, t in teams])
+        else:
+            self.send(404, {"error": "not_found"})
+
+
+class OidcProvider(LocalServer):
     """Start with `start()` or `with`; knobs below let tests make it misbehave on purpose."""
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -153,41 +207,10 @@ class OidcProvider:
         self._tokens: dict[str, OidcUser] = {}
         self._lock = threading.Lock()
         self._server = _authorization_server(self)
-        self._http: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.issuer = ""
-
-    def start(self) -> OidcProvider:
-        provider = self
-
-        class Handler(_Handler):
-            owner = provider
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.issuer = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OidcProvider:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
-    def url(self) -> str:
-        return self.issuer
+    def issuer(self) -> str:
+        return self.url
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -314,80 +337,6 @@ def _authorization_server(provider: OidcProvider) -> AuthorizationServer:
     )
     server.register_grant(CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=False)])
     return server
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: OidcProvider
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read assertions
-        return None
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
-        provider = self.owner
-        parts = urlsplit(self.path)
-        values = dict(parse_qsl(parts.query))
-        if method == "POST":
-            length = int(self.headers.get("content-length") or 0)
-            values.update(parse_qsl(self.rfile.read(length).decode()))
-        headers = {k: v for k, v in self.headers.items()}
-        request = _Request(method, provider.issuer + self.path, headers, values)
-        path = parts.path
-        with provider._lock:
-            if path == "/.well-known/openid-configuration":
-                self._json(200, provider.discovery())
-            elif path == "/jwks":
-                self._json(200, {"keys": [provider.key.as_dict(private=False)]})
-            elif path in ("/authorize", "/login/oauth/authorize"):
-                self._send(*provider.authorize(request))
-            elif path in ("/token", "/login/oauth/access_token") and method == "POST":
-                self._send(*provider.token(request))
-            elif path.startswith(("/userinfo", "/api/v3/")):
-                self._resource(path, provider.user_for(self.headers.get("authorization")))
-            else:
-                self._json(404, {"error": "not_found"})
-
-    def _resource(self, path: str, user: OidcUser | None) -> None:
-        if user is None:
-            self._json(401, {"error": "invalid_token"})
-        elif path == "/userinfo":
-            self._json(200, self.owner.claims(user))
-        elif path == "/api/v3/user":
-            login = user.email.split("@")[0]
-            self._json(200, {"id": 1, "login": login, "name": user.name, "email": None})
-        elif path == "/api/v3/user/emails":
-            verified = user.email_verified
-            other = {"email": "other@example.net", "primary": False, "verified": True}
-            self._json(200, [other, {"email": user.email, "primary": True, "verified": verified}])
-        elif path == "/api/v3/user/orgs":
-            orgs = sorted({g.split("/")[0] for g in user.groups})
-            self._json(200, [{"login": org} for org in orgs])
-        elif path == "/api/v3/user/teams":
-            teams = [g.split("/", 1) for g in user.groups if "/" in g]
-            self._json(200, [{"slug": t, "organization": {"login": o}} for o, t in teams])
-        else:
-            self._json(404, {"error": "not_found"})
-
-    def _json(self, status: int, body: Any) -> None:
-        self._send(status, body, [])
-
-    def _send(self, status: int, body: Any, headers: list[tuple[str, str]]) -> None:
-        if isinstance(body, dict | list):
-            raw = json.dumps(body).encode()
-            headers = [*headers, ("Content-Type", "application/json")]
-        else:
-            raw = (body or "").encode()
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
 
 def new_user_email() -> str:

@@ -1,4 +1,4 @@
-"""SSO providers: the operator's JSON file, and each preset resolved into an issuer or endpoints.
+"""SSO providers: the operator's JSON or YAML file, each preset resolved into an issuer or URLs.
 
 Presets: `oidc` (any issuer with discovery), `google`, `okta` (domain), `keycloak` (base_url +
 realm), `entra` (tenant), and `github` (OAuth2 plus its REST user API: no id_token).
@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import msgspec
+import yaml
 
 from forge.core.config import ConfigError
 
@@ -139,24 +140,46 @@ def resolve(cfg: ProviderConfig, public_url: str) -> Provider:
 
 
 def load_providers(path: str, public_url: str) -> dict[str, Provider]:
-    """The providers of the SSO file (JSON: `{"providers": [...]}` or a bare list)."""
+    """The providers of the SSO file: `{"providers": [...]}` or a bare list, in JSON or, for a
+    `.yaml`/`.yml` file, YAML."""
     if not path:
         return {}
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the SSO config {path}: {exc.strerror}") from exc
+    yaml_file = Path(path).suffix.lower() in (".yaml", ".yml")
     try:
-        if raw.lstrip().startswith(b"["):
-            raw = b'{"providers":' + raw + b"}"
-        configs = msgspec.json.decode(raw, type=SsoFile).providers
+        configs = _parse_yaml(path, raw) if yaml_file else _parse_json(path, raw)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"bad SSO config {path}: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"the SSO config {path} must be JSON: {exc}") from exc
     providers: dict[str, Provider] = {}
     for cfg in configs:
         if cfg.id in providers:
             raise ConfigError(f"SSO provider '{cfg.id}' is defined twice")
         providers[cfg.id] = resolve(cfg, public_url)
     return providers
+
+
+def _parse_json(path: str, raw: bytes) -> list[ProviderConfig]:
+    if raw.lstrip().startswith(b"["):
+        raw = b'{"providers":' + raw + b"}"
+    try:
+        return msgspec.json.decode(raw, type=SsoFile).providers
+    except msgspec.ValidationError:
+        raise  # a well-formed file with a wrong field: reported by the caller
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"the SSO config {path} must be JSON: {exc}") from exc
+
+
+def _parse_yaml(path: str, raw: bytes) -> list[ProviderConfig]:
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the SSO config {path} is not valid YAML: {exc}") from exc
+    if data is None:  # empty, or only comments
+        return []
+    if isinstance(data, list):
+        data = {"providers": data}
+    # The same checks as JSON: a wrong type or unknown field names its path in the file.
+    return msgspec.convert(data, type=SsoFile, strict=True).providers

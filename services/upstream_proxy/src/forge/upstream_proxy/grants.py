@@ -209,7 +209,7 @@ class AuthorizationCode(_Grant):
 
     async def token(self, caller: Principal | None) -> str:
         user = self._user(caller)
-        stored = self.store.get(self.gateway_id, user)
+        stored = await self.store.get(self.gateway_id, user)
         if stored is None:
             raise self.required()
         if not stored.fresh():
@@ -218,7 +218,7 @@ class AuthorizationCode(_Grant):
 
     async def renew(self, caller: Principal | None, refused: str | None) -> bool:
         user = self._user(caller)
-        stored = self.store.get(self.gateway_id, user)
+        stored = await self.store.get(self.gateway_id, user)
         if stored is None:
             return False
         if refused is None or bearer(stored.access_token) == refused:

@@ -3,8 +3,9 @@
 The key is `<gateway id>.<sha256 of the user>`; the value is the user's access and refresh token,
 sealed (forge.core.sealing) with the key itself as associated data, so that an entry cannot be
 moved to another user or gateway. Every replica mirrors the bucket through a watch and writes
-through it, so any replica can serve any user's call. The bucket forgets an entry a week after
-its last write (forge.core.bus.KV_TTL_S): a user idle that long authorizes again.
+through it, so any replica can serve any user's call; on a miss it reads the bucket itself, as
+the watch may lag a token that another replica stored a moment ago. The bucket forgets an entry
+a week after its last write (forge.core.bus.KV_TTL_S): a user idle that long authorizes again.
 """
 
 from __future__ import annotations
@@ -69,11 +70,17 @@ class UserTokens:
         else:
             self.sealed[key] = value.decode()
 
-    def get(self, gateway_id: str, user: str) -> UserToken | None:
+    async def get(self, gateway_id: str, user: str) -> UserToken | None:
         key = key_of(gateway_id, user)
         sealed = self.sealed.get(key)
         if sealed is None:
-            return None
+            # The watch may not have brought a token written on another replica a moment ago
+            # (the OAuth callback landed there): read the bucket before sending the user to
+            # authorize again. Not cached: the watch stays the one writer of the mirror.
+            stored = await self.bus.kv_get(BUCKET, key)
+            if stored is None:
+                return None
+            sealed = stored.decode()
         try:
             return _DECODE.decode(self.keyring().open(sealed, key.encode()))
         except (SealingError, msgspec.DecodeError, msgspec.ValidationError):
