@@ -260,9 +260,13 @@ async def test_served_hooks_are_the_union_of_fresh_replicas_manifests(membus: Me
 async def test_a_runner_that_stops_fails_closed_then_a_new_one_takes_over(
     membus: MemoryBus, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    text = "plugins: [{name: deny, kind: deny_list, config: {words: [forbidden]}}]"
+    # on_error: disable keeps the hook out of the router (docs/plugins.md, "Inline chains").
+    text = (
+        "plugins: [{name: deny, kind: deny_list, on_error: disable, config: {words: [forbidden]}}]"
+    )
     async with plugins(membus, tmp_path, text) as runner:
         router = await start_router(membus, SNAPSHOT)
+    assert not router.ctx.hooks.inline
     for sub in list(membus.subs):  # the runner's replica is gone from the bus
         if sub.pattern.startswith("forge.plugins.") and sub.queue == "plugin-runner":
             await sub.unsubscribe()

@@ -165,9 +165,11 @@ class PluginSet:
         if ctx.deadline is not None:
             limit = max(0.001, min(limit, ctx.deadline - time.time()))
         try:
-            async with asyncio.timeout(limit):
-                answer = link.function(payload, ctx)
-                if inspect.isawaitable(answer):
+            answer = link.function(payload, ctx)
+            # Only an awaitable can be interrupted: a sync hook has run to its end already (and
+            # a timeout context per sync hook costs tens of microseconds).
+            if inspect.isawaitable(answer):
+                async with asyncio.timeout(limit):
                     answer = await answer
             if answer is not None and not isinstance(answer, PluginResult):
                 raise TypeError(f"hook returned {type(answer).__name__}, not a PluginResult")

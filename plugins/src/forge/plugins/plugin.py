@@ -36,6 +36,10 @@ class Plugin:
     """
 
     Config: ClassVar[type[msgspec.Struct]] = NoConfig
+    # Pure and stateless per call (no state shared across calls or replicas, no I/O): a router
+    # may run it in-process from the manifest's `inline` section (docs/plugins.md, "Inline
+    # chains"). Only built-in kinds are trusted with it.
+    inline_safe: ClassVar[bool] = False
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         self.name = name

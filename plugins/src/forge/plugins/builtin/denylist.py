@@ -23,6 +23,8 @@ class DenyListConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class DenyList(ContentPlugin):
     """Refuses text matching any listed word or pattern (the match itself is not echoed)."""
 
+    inline_safe = True
+
     Config = DenyListConfig
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:

@@ -38,6 +38,7 @@ def _filtered(
 
 
 class HeaderFilter(Plugin):
+    inline_safe = True
     Config = HeaderFilterConfig
 
     @hookimpl

@@ -91,6 +91,7 @@ def sanitize(text: str, allowed: frozenset[str] = frozenset(), strip_all: bool =
 
 
 class HtmlSanitizer(Plugin):
+    inline_safe = True
     Config = HtmlSanitizerConfig
 
     def clean(self, payload: Any, context: HookContext) -> PluginResult | None:

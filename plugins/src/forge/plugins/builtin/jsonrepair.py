@@ -102,6 +102,7 @@ class JsonRepairConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class JsonRepair(Plugin):
+    inline_safe = True
     Config = JsonRepairConfig
 
     @hookimpl

@@ -22,6 +22,7 @@ class OutputLengthConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 
 
 class OutputLengthGuard(Plugin):
+    inline_safe = True
     Config = OutputLengthConfig
 
     def check(self, payload: Any, context: HookContext) -> PluginResult | None:

@@ -34,6 +34,7 @@ def _no_controls(text: str) -> str:
 
 
 class ArgumentNormalizer(Plugin):
+    inline_safe = True
     Config = NormalizerConfig
 
     def normal(self, text: str) -> str:

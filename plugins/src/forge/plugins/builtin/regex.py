@@ -25,6 +25,7 @@ class RegexReplaceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 
 
 class RegexReplace(ContentPlugin):
+    inline_safe = True
     Config = RegexReplaceConfig
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:

@@ -34,6 +34,8 @@ class ScanPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ScannerPlugin(ContentPlugin):
     """One scanner over every call and result hook."""
 
+    inline_safe = True
+
     Scanner: ClassVar[type[msgspec.Struct]]
     default_action: ClassVar[Action] = "mask"
     violation_code: ClassVar[str] = ""

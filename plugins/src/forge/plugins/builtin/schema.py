@@ -46,6 +46,7 @@ def _first_error(validator: Any, value: Any) -> dict[str, str] | None:
 
 
 class SchemaGuard(Plugin):
+    inline_safe = True
     Config = SchemaGuardConfig
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:

@@ -37,6 +37,7 @@ def _statements(sql: str) -> list[str]:
 
 
 class SqlSanitizer(Plugin):
+    inline_safe = True
     Config = SqlSanitizerConfig
 
     def problem(self, sql: str) -> str | None:

@@ -35,6 +35,7 @@ def _on(host: str, domains: tuple[str, ...]) -> bool:
 
 
 class UrlReputation(ContentPlugin):
+    inline_safe = True
     Config = UrlReputationConfig
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:

@@ -1,5 +1,6 @@
 """The edge's plugin hooks: which ones some plugin serves, learnt from the plugin-runners'
-manifests as the router learns them, and the wrapped call to `forge.plugins.call.<hook>`.
+manifests as the router learns them (forge.core.plugin_hooks), and the wrapped call to
+`forge.plugins.call.<hook>`.
 
 A hook no plugin serves costs nothing but a flag or set lookup. A served hook that no
 plugin-runner answers refuses the request (503) while a manifest heard within `stale_s` says
@@ -9,7 +10,6 @@ plugin-runner is away").
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -17,25 +17,18 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.bus import Bus
-from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+from forge.core.errors import ServiceUnavailableError
+from forge.core.plugin_hooks import DEFAULT_STALE_S, MANIFEST_GET_S, PluginManifests
 from forge.proto.envelope import Envelope, Principal
 
-log = logging.getLogger("forge.edge.hooks")
+__all__ = ["DEFAULT_STALE_S", "MANIFEST_GET_S", "EdgeHooks"]
 
-DEFAULT_STALE_S = 30.0
-MANIFEST_GET_S = 2.0
 HOOK_TIMEOUT_S = 10.0
 ANONYMOUS = Principal(subject="anonymous")
 HTTP_HOOKS = frozenset({"http_pre_request", "http_post_request"})
-_UNCHANGED = b'{"modified":false}'
 _ENC = msgspec.json.Encoder()
-
-
-class Manifest(msgspec.Struct, frozen=True):
-    hooks: list[str] = msgspec.field(default_factory=list)
-    replica: str = ""
 
 
 class HookReply(msgspec.Struct, frozen=True):
@@ -43,11 +36,10 @@ class HookReply(msgspec.Struct, frozen=True):
     payload: Any = None
 
 
-_MANIFEST = msgspec.json.Decoder(Manifest)
 _REPLY = msgspec.json.Decoder(HookReply)
 
 
-class EdgeHooks:
+class EdgeHooks(PluginManifests):
     """`http`, `auth`, `resolves_users` and `checks_permissions` are the flags the hot paths
     read."""
 
@@ -58,47 +50,22 @@ class EdgeHooks:
         timeout_s: float = HOOK_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.bus = bus
-        self.stale_s = stale_s
         self.timeout_s = timeout_s
-        self.clock = clock
-        self.replicas: dict[str, tuple[frozenset[str], float]] = {}
-        self.served: frozenset[str] = frozenset()
         self.http = False
         self.resolves_users = False
         self.checks_permissions = False
         self.auth = False  # either of the two above: the token fast path is off
+        super().__init__(bus, stale_s, clock)
 
     async def start(self) -> None:
         """Listen to announcements and ask a running plugin-runner for its manifest now."""
         await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
-        try:
-            data = await self.bus.request(
-                subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_GET_S
-            )
-        except (ServiceUnavailableError, DeadlineExceededError):
-            return
-        self.on_manifest(data)
+        await self.fetch_manifest()
 
     async def _on_manifest(self, subject: str, data: bytes) -> None:
         self.on_manifest(data)
 
-    def on_manifest(self, data: bytes) -> None:
-        try:
-            manifest = _MANIFEST.decode(data)
-        except msgspec.DecodeError:
-            log.warning("ignored a malformed plugin manifest")
-            return
-        self.replicas[manifest.replica] = (frozenset(manifest.hooks), self.clock())
-        self._prune()
-
-    def _prune(self) -> None:
-        now = self.clock()
-        self.replicas = {r: h for r, h in self.replicas.items() if now - h[1] <= self.stale_s}
-        served: set[str] = set()
-        for hooks, _ in self.replicas.values():
-            served |= hooks
-        self.served = frozenset(served)
+    def changed(self) -> None:
         self.http = bool(self.served & HTTP_HOOKS)
         self.resolves_users = "http_auth_resolve_user" in self.served
         self.checks_permissions = "http_auth_check_permission" in self.served
@@ -127,18 +94,8 @@ class EdgeHooks:
             deadline=time.time() + self.timeout_s,
             server_id=server_id,
         )
-        try:
-            data = await rpc.call(self.bus, subjects.plugins_call(hook), envelope)
-        except ServiceUnavailableError as exc:
-            self._prune()
-            if hook in self.served:
-                raise ServiceUnavailableError(
-                    f"a plugin serves {hook} but no plugin-runner answers: refused rather than"
-                    " let through unchecked"
-                ) from exc
-            log.warning("no plugin-runner has announced %s lately: going on without it", hook)
-            return payload
-        if data == _UNCHANGED:
+        data = await self.call_wrapped(hook, envelope)
+        if data is None:
             return payload
         try:
             reply = _REPLY.decode(data)

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -26,6 +27,7 @@ from forge.plugins import config as plugin_config
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig
 from forge.plugins.hookspec import HOOKS, manager
+from forge.plugins.inline import section
 from forge.plugins.loader import Loader, build
 from forge.plugins.plugin import Host
 from forge.proto.envelope import Envelope
@@ -56,12 +58,13 @@ class Runner:
         self.rejected: list[RejectedBinding] = []
         self.plugins = PluginSet(PluginsConfig(), manager(), {})
         self.version = ""
+        self.loaded_at = 0.0
         self._lock = asyncio.Lock()
         # Held from reading the running base and bindings to installing what follows from them,
         # so that a file reload and a bindings change never undo one another.
         self._configuring = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
-        self._announced: list[str] | None = None
+        self._announced: tuple[list[str], list[str]] | None = None
         self._unreadable = False
 
     async def start(self) -> None:
@@ -109,11 +112,13 @@ class Runner:
                 replica=self.replica,
                 plugins=loaded(self.plugins),
                 rejected=self.rejected,
+                loaded_at=self.loaded_at,
+                inline=section(self.plugins),
             )
         )
 
     async def announce(self) -> None:
-        self._announced = self.plugins.served()
+        self._announced = (self.plugins.served(), sorted(section(self.plugins)))
         await self.bus.publish(subjects.PLUGINS_MANIFEST, self.manifest())
 
     async def _manifest_get(self, data: bytes, headers: Headers) -> bytes:
@@ -121,8 +126,9 @@ class Runner:
         return self.manifest()
 
     def _plugins_changed(self) -> None:
-        """A plugin disabled itself (on_error: disable): tell routers if the hooks changed."""
-        if self.plugins.served() != self._announced:
+        """A plugin disabled itself (on_error: disable): tell routers if the hooks changed
+        (served, or run inline)."""
+        if (self.plugins.served(), sorted(section(self.plugins))) != self._announced:
             self._spawn(self.announce())
 
     # -- configuration
@@ -139,6 +145,7 @@ class Runner:
             self.base, self.bindings = base, bindings
             material = digest.encode() + _ENC.encode(bindings)
             self.version = hashlib.sha256(material).hexdigest()[:16]
+            self.loaded_at = time.time()
             self._spawn(old.close(self.settings.drain_s))
         log.info(
             "plugins loaded",

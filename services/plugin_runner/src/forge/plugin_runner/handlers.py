@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import msgspec
 
 from forge.core.errors import InvalidParamsError
-from forge.plugin_runner.wire import HOOK_CALL_DECODER, HookReply
+from forge.plugin_runner.wire import HOOK_CALL_DECODER, HookCall, HookReply
 from forge.plugins.chain import PluginSet
 from forge.plugins.context import HookContext, target_of
 from forge.plugins.hookspec import PRE_HOOKS
@@ -59,14 +60,48 @@ async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
     return _ENC.encode(outcome.payload) if outcome.modified else params
 
 
+class _Named(msgspec.Struct, frozen=True):
+    """The members of a request that name its target (see target_of); the rest is skipped."""
+
+    name: Any = None
+    uri: Any = None
+    agent: Any = None
+
+
+_NAMED = msgspec.json.Decoder(_Named)
+
+
+def _target(hook: str, call: HookCall) -> str | None:
+    """The call's target, read without decoding the payload (a post hook's result may be
+    large): from the request, or for a pre hook without one, the payload."""
+    raw: bytes | msgspec.Raw | None = call.request
+    if not len(call.request) or bytes(call.request).strip() == b"null":
+        raw = call.payload if hook in PRE_HOOKS else None  # as run_wrapped takes the request
+    if raw is None:
+        return None
+    try:
+        named = _NAMED.decode(raw)
+    except msgspec.DecodeError:
+        return None  # not an object (or not JSON: the full decode says so)
+    return target_of(
+        hook, {k: v for k, v in msgspec.structs.asdict(named).items() if v is not None}
+    )
+
+
 async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
-    """`forge.plugins.call.<hook>`: params are a HookCall; the reply a HookReply."""
+    """`forge.plugins.call.<hook>`: params are a HookCall; the reply a HookReply.
+
+    Which plugins run is decided from the target alone: when none does, the payload is never
+    decoded."""
     if hook not in plugins.links:
         return UNCHANGED
     try:
         call = HOOK_CALL_DECODER.decode(envelope.params)
     except msgspec.DecodeError as exc:
         raise InvalidParamsError(f"malformed hook call: {exc}") from exc
+    peek = dataclasses.replace(context(hook, envelope, None), target=_target(hook, call))
+    if not plugins.select(hook, peek):
+        return UNCHANGED
     payload = _decode(call.payload, "payload")
     request = _decode(call.request, "request") if len(call.request) else None
     if request is None and hook in PRE_HOOKS:

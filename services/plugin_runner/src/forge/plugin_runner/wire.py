@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from forge.plugins.inline import InlineChain
+
 
 class HookCall(msgspec.Struct, frozen=True):
     """Params on `forge.plugins.call.<hook>`: the payload the hook may change and, for post
@@ -56,12 +58,18 @@ class Manifest(msgspec.Struct, frozen=True):
     `hooks` are those at least one active plugin serves; `wrapped` says the runner also
     serves `forge.plugins.call.<hook>`; `version` changes with the configuration; `plugins`
     is the running configuration and `rejected` the catalog bindings left out of it.
+    `loaded_at` (epoch seconds) says when this configuration was installed: a router hearing
+    replicas with different versions follows the newest. `inline` holds, for the hooks whose
+    every active entry may run in a router, the entries themselves, config included
+    (forge.plugins.inline; docs/plugins.md, "Inline chains").
     """
 
     hooks: list[str]
     version: str
     replica: str
     wrapped: bool = True
+    loaded_at: float = 0.0
+    inline: dict[str, InlineChain] = msgspec.field(default_factory=dict)
     plugins: list[LoadedPlugin] = msgspec.field(default_factory=list)
     rejected: list[RejectedBinding] = msgspec.field(default_factory=list)
 

@@ -1,44 +1,42 @@
-"""Plugin hooks around calls: asked of the plugin-runner only for hooks some plugin serves.
+"""Plugin hooks around calls: run in-process where the plugin-runner says they may be, asked of
+the plugin-runner otherwise, and only for hooks some plugin serves.
 
-The served hooks are learnt from the manifests plugin-runner replicas announce (and, at start,
-from `forge.plugins.manifest.get`). Calls use the wrapped form, `forge.plugins.call.<hook>`:
-`{"payload", "request"?}` in, `{"modified", "payload"?, "result"?}` out; a block is a -32013
-error reply, raised here as PluginViolationError.
-
-A hook that a fresh manifest says is served, but that no plugin-runner answers, refuses the
-request (fail closed): a guardrail never lapses silently because its runner crashed. A
-replica's manifest is fresh for `stale_s` after it was last heard (runners announce every
-5 s); once every manifest serving the hook is older, the hook counts as no longer served and
-calls go through without it. Until a first manifest is heard, no hook is served.
+The served hooks, the manifests and the fail-closed rule are forge.core.plugin_hooks'. On top,
+the newest manifest's `inline` section names the hooks whose every active plugin is pure and
+stateless, with their entries (config and bindings included): the router builds the very same
+chain with forge.plugins and runs it itself, with no bus round trip (docs/plugins.md, "Inline
+chains"). A changed section (hot reload, bindings) is built anew before the next call; while
+it builds, or if it cannot be built, those hooks go to the plugin-runner as every other does.
+Inline chains hold as long as the manifest that described them is fresh.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects
 from forge.core.bus import Bus
-from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+from forge.core.errors import InvalidParamsError, ServiceUnavailableError
+from forge.core.plugin_hooks import DEFAULT_STALE_S, MANIFEST_GET_S, Heard, PluginManifests
+from forge.plugins.chain import PluginSet
+from forge.plugins.config import PluginConfigError
+from forge.plugins.context import HookContext, target_of
+from forge.plugins.inline import InlineChain, build_inline
+from forge.plugins.plugin import Host
+from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
+
+__all__ = ["DEFAULT_STALE_S", "MANIFEST_GET_S", "HookReply", "Hooks"]
 
 log = logging.getLogger("forge.router.hooks")
 
-# How long a replica's manifest holds after it was last heard (6 missed announcements).
-DEFAULT_STALE_S = 30.0
-MANIFEST_GET_S = 2.0
-
-
-class Manifest(msgspec.Struct, frozen=True):
-    """What a plugin-runner announces: the hooks its active plugins serve, and who it is."""
-
-    hooks: list[str] = msgspec.field(default_factory=list)
-    replica: str = ""
-    version: str = ""
+DRAIN_S = 10.0  # how long a replaced inline chain may finish the calls it runs
 
 
 class HookReply(msgspec.Struct, frozen=True):
@@ -49,22 +47,15 @@ class HookReply(msgspec.Struct, frozen=True):
     result: msgspec.Raw = msgspec.Raw()
 
 
-_MANIFEST = msgspec.json.Decoder(Manifest)
 _REPLY = msgspec.json.Decoder(HookReply)
-_UNCHANGED = b'{"modified":false}'
+_INLINE = msgspec.json.Decoder(dict[str, InlineChain])
+_ANY = msgspec.json.Decoder()
+_ENC = msgspec.json.Encoder()
+_NONE = b""
 
 
-@dataclass(frozen=True)
-class Heard:
-    """One replica's last manifest."""
-
-    hooks: frozenset[str]
-    at: float
-
-
-class Hooks:
-    """The served hooks (a frozenset: the hot path's only cost when none is served) and the
-    calls to the plugin-runner."""
+class Hooks(PluginManifests):
+    """The served hooks, the inline chains, and the calls to the plugin-runner."""
 
     def __init__(
         self,
@@ -72,67 +63,101 @@ class Hooks:
         stale_s: float = DEFAULT_STALE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.bus = bus
-        self.stale_s = stale_s
-        self.clock = clock
-        self.served: frozenset[str] = frozenset()
-        self.replicas: dict[str, Heard] = {}
+        self.chains: PluginSet | None = None
+        self.inline: frozenset[str] = frozenset()  # the hooks `chains` runs
+        self.section = _NONE  # the inline section wanted (raw, from the newest manifest)
+        self._built = _NONE  # the section `chains` was built from
+        self._fresh_until = 0.0  # (clock) when the manifests describing it go stale
+        self._building: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        super().__init__(bus, stale_s, clock)
 
-    def serves(self, hook: str) -> bool:
-        return hook in self.served
+    # -- the inline section
 
-    # -- manifests
-
-    def on_manifest(self, data: bytes) -> None:
-        try:
-            manifest = _MANIFEST.decode(data)
-        except msgspec.DecodeError:
-            log.warning("ignored a malformed plugin manifest")
+    def changed(self) -> None:
+        newest: Heard | None = self.newest()
+        section = bytes(newest.manifest.inline) if newest is not None else _NONE
+        if section in (b"{}", b"null"):
+            section = _NONE
+        self._fresh_until = max(
+            (
+                h.at + self.stale_s
+                for h in self.replicas.values()
+                if bytes(h.manifest.inline) == section
+            ),
+            default=0.0,
+        )
+        if section == self.section:
             return
-        self.replicas[manifest.replica] = Heard(frozenset(manifest.hooks), self.clock())
-        self._prune()
-
-    async def fetch_manifest(self) -> None:
-        """Ask a running plugin-runner for its manifest (at start: the next announcement may be
-        seconds away); with none running there is nothing to learn."""
+        self.section = section
+        if section == _NONE:
+            self._install(None, _NONE)
+            return
         try:
-            data = await self.bus.request(
-                subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_GET_S
+            task = asyncio.get_running_loop().create_task(self._build(section))
+        except RuntimeError:  # no loop (a synchronous caller): nothing can run inline anyway
+            log.warning("inline plugin chains not built outside the event loop")
+            return
+        self._building = task
+        self._keep(task)
+
+    async def _build(self, section: bytes) -> None:
+        try:
+            chains = await build_inline(
+                _INLINE.decode(section), Host(bus=self.bus, replica="router")
             )
-        except (ServiceUnavailableError, DeadlineExceededError):
+        except (msgspec.DecodeError, msgspec.ValidationError, PluginConfigError) as exc:
+            log.error(
+                "inline plugin chains not built; their hooks go to the plugin-runner: %s", exc
+            )
+            chains = None
+        if section != self.section:  # superseded while it was built
+            if chains is not None:
+                self._keep(asyncio.create_task(chains.close(0)))
             return
-        self.on_manifest(data)
+        self._install(chains, section)
 
-    def _prune(self) -> None:
-        """Forget replicas not heard for `stale_s`; served = the union of the others' hooks."""
-        now = self.clock()
-        self.replicas = {r: h for r, h in self.replicas.items() if now - h.at <= self.stale_s}
-        served: set[str] = set()
-        for heard in self.replicas.values():
-            served |= heard.hooks
-        self.served = frozenset(served)
+    def _install(self, chains: PluginSet | None, section: bytes) -> None:
+        old, self.chains, self._built = self.chains, chains, section
+        self.inline = frozenset(chains.links) if chains is not None else frozenset()
+        self._building = None
+        if old is not None:
+            self._keep(asyncio.create_task(old.close(DRAIN_S)))
+        log.info("inline plugin chains", extra={"hooks": sorted(self.inline)})
 
-    def _unanswered(self, hook: str, exc: ServiceUnavailableError) -> None:
-        """No plugin-runner answered a served hook: refuse while a fresh manifest serves it."""
-        self._prune()
-        if hook in self.served:
-            raise ServiceUnavailableError(
-                f"a guardrail plugin serves {hook} but no plugin-runner answers: refused"
-                " rather than let through unchecked"
-            ) from exc
-        log.warning("no plugin-runner has announced %s lately: calls go through without it", hook)
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _chains(self, hook: str) -> PluginSet | None:
+        """The inline chains if they run `hook` now."""
+        if self._building is not None:  # the next call after a change waits for its chains
+            await asyncio.shield(self._building)
+        if hook not in self.inline:
+            return None
+        if self.clock() > self._fresh_until:
+            self.prune()  # the manifests describing them may be gone: served no more
+            if hook not in self.inline or self._built != self.section:
+                return None
+        return self.chains
+
+    async def close(self) -> None:
+        """Stop the inline chains (tests, and a router's shutdown)."""
+        if self._building is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._building)
+        if self.chains is not None:
+            await self.chains.close(DRAIN_S)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     # -- calls
 
     async def _call(self, hook: str, envelope: Envelope, call: bytes) -> HookReply | None:
-        """One wrapped hook call; None when the hook is no longer served."""
+        """One wrapped hook call; None when nothing changed or the hook is no longer served."""
         sent = msgspec.structs.replace(envelope, params=msgspec.Raw(call))
-        try:
-            data = await rpc.call(self.bus, subjects.plugins_call(hook), sent)
-        except ServiceUnavailableError as exc:
-            self._unanswered(hook, exc)
-            return None
-        if data == _UNCHANGED:
+        data = await self.call_wrapped(hook, sent)
+        if data is None:
             return None
         try:
             return _REPLY.decode(data)
@@ -143,6 +168,15 @@ class Hooks:
         """A pre hook on the request's params: the envelope as the plugins left it, and the
         result a plugin answered in the call's place (None: make the call)."""
         payload = bytes(envelope.params) or b"{}"
+        chains = await self._chains(hook)
+        if chains is not None:
+            request = _decode(payload)
+            outcome = await chains.run(hook, request, _context(hook, envelope, request))
+            if outcome.modified:
+                envelope = msgspec.structs.replace(
+                    envelope, params=msgspec.Raw(_ENC.encode(outcome.payload))
+                )
+            return envelope, None if outcome.result is KEEP else _ENC.encode(outcome.result)
         reply = await self._call(hook, envelope, b'{"payload":' + payload + b"}")
         if reply is None:
             return envelope, None
@@ -153,6 +187,11 @@ class Hooks:
     async def post(self, hook: str, envelope: Envelope, result: bytes) -> bytes:
         """A post hook on a result; `envelope` carries the request as the pre hooks left it."""
         request = bytes(envelope.params) or b"null"
+        chains = await self._chains(hook)
+        if chains is not None:
+            known = _decode(request, "request")
+            outcome = await chains.run(hook, _decode(result), _context(hook, envelope, known))
+            return _ENC.encode(outcome.payload) if outcome.modified else result
         call = b'{"payload":' + result + b',"request":' + request + b"}"
         reply = await self._call(hook, envelope, call)
         if reply is None or not reply.modified or not len(reply.payload):
@@ -167,3 +206,24 @@ class Hooks:
 
     async def run_post(self, hook: str, envelope: Envelope, result: bytes) -> bytes:
         return await self.post(hook, envelope, result)
+
+
+def _decode(data: bytes, what: str = "payload") -> Any:
+    try:
+        return _ANY.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError(f"the hook's {what} is not valid JSON") from exc
+
+
+def _context(hook: str, envelope: Envelope, request: Any) -> HookContext:
+    """As the plugin-runner makes it for the same call (forge.plugin_runner.handlers)."""
+    return HookContext(
+        hook=hook,
+        method=envelope.method,
+        request_id=envelope.id,
+        server_id=envelope.server_id,
+        principal=envelope.principal,
+        request=request,
+        target=target_of(hook, request),
+        deadline=envelope.deadline,
+    )
