@@ -91,6 +91,8 @@ async def main(stop: asyncio.Event, config: RouterConfig) -> None:
         bus = await NatsBus.connect(config.nats_url, "forge-router")
         stack.push_async_callback(bus.close)
         router = Router(bus, config)
+        # Pushed after the bus so it runs first: inline plugins stop before the bus drains.
+        stack.push_async_callback(router.ctx.hooks.close)
         await router.start()
         flusher = asyncio.create_task(router.flush_metrics(stop))
         log.info("router ready")
