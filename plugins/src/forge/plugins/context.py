@@ -1,12 +1,16 @@
-"""What a hook knows about the request besides its payload: who, where, which target."""
+"""What a hook knows about the request besides its payload: who, where, which target; and the
+call as the plugin-runner and a router's inline chains both take it from an envelope."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from forge.core.errors import InvalidParamsError
 from forge.plugins.hookspec import PRE_HOOKS, TARGET_KIND
-from forge.proto.envelope import Principal
+from forge.proto.envelope import Envelope, Principal
 
 ANONYMOUS = Principal(subject="anonymous")
 
@@ -57,3 +61,30 @@ def target_of(hook: str, request: Any) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def of_envelope(hook: str, envelope: Envelope, request: Any) -> HookContext:
+    """The context of a hook call for the request `envelope` carries (its params decoded as
+    `request`, or None when unknown)."""
+    return HookContext(
+        hook=hook,
+        method=envelope.method,
+        request_id=envelope.id,
+        server_id=envelope.server_id,
+        principal=envelope.principal,
+        request=request,
+        target=target_of(hook, request),
+        deadline=envelope.deadline,
+    )
+
+
+_ANY = msgspec.json.Decoder()
+
+
+def decode_json(data: bytes | msgspec.Raw, what: str) -> Any:
+    """A hook call's payload or request (`what`), decoded: InvalidParamsError when it is not
+    JSON."""
+    try:
+        return _ANY.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidParamsError(f"the hook's {what} is not valid JSON") from exc

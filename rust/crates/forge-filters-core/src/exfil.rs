@@ -8,11 +8,11 @@
 use std::sync::OnceLock;
 
 use memchr::memmem;
-use regex::Regex;
 
 use crate::decode;
 use crate::finding::{resolve, Candidate, Claim, Finding};
-use crate::regions::{matches_in, Regions};
+use crate::kinds::enabled_by_name;
+use crate::regions::{matches_in, Compiled};
 use crate::secrets::{self, SecretsConfig};
 use crate::text::{entropy, Text};
 
@@ -67,16 +67,8 @@ impl ExfilConfig {
         score_threshold: f64,
         min_decoded_bytes: usize,
     ) -> Result<Self, String> {
-        let mut enabled = [false; 5];
-        for k in kinds {
-            let i = KINDS
-                .iter()
-                .position(|n| *n == k.as_ref())
-                .ok_or_else(|| k.as_ref().to_string())?;
-            enabled[i] = true;
-        }
         Ok(ExfilConfig {
-            enabled,
+            enabled: enabled_by_name(&KINDS, kinds)?,
             score_threshold,
             min_decoded_bytes,
         })
@@ -100,24 +92,14 @@ pub fn patterns() -> Vec<(&'static str, String)> {
     ]
 }
 
-struct Compiled {
-    res: Vec<Regex>,
-    // payloads are long runs of their alphabets; prose has few such runs
-    regions: Regions,
-}
-
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
+        // every finder searches in regions: payloads are long runs of their alphabets, and
+        // prose has few such runs
         let pats = patterns();
-        let all: Vec<&str> = pats.iter().map(|(_, p)| p.as_str()).collect();
-        Compiled {
-            res: pats
-                .iter()
-                .map(|(_, p)| Regex::new(p).expect("exfil patterns compile"))
-                .collect(),
-            regions: Regions::of(&all),
-        }
+        let all: Vec<usize> = (0..pats.len()).collect();
+        Compiled::new(&pats, &all)
     })
 }
 
@@ -176,14 +158,7 @@ fn consider(
     let Some(dec) = dec else { return };
     if let Some((score, detail)) = score(kind, enc, &dec, config) {
         if score >= config.score_threshold {
-            out.push(Candidate {
-                rank: kind as u8,
-                kind: KINDS[kind],
-                start: s,
-                end: e,
-                score,
-                detail,
-            });
+            out.push(Candidate::of(&KINDS, kind, s, e, score, detail));
         }
     }
 }

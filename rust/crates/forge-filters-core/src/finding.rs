@@ -26,6 +26,27 @@ pub(crate) struct Candidate {
     pub detail: String,
 }
 
+impl Candidate {
+    /// A match of the `rank`-th of a scanner's `kinds`.
+    pub fn of(
+        kinds: &[&'static str],
+        rank: usize,
+        start: usize,
+        end: usize,
+        score: f64,
+        detail: String,
+    ) -> Candidate {
+        Candidate {
+            rank: rank as u8,
+            kind: kinds[rank],
+            start,
+            end,
+            score,
+            detail,
+        }
+    }
+}
+
 /// Who claims a span first when candidates overlap.
 #[derive(Clone, Copy)]
 pub(crate) enum Claim {

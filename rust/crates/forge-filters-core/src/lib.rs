@@ -11,6 +11,7 @@ mod decode;
 mod dob;
 pub mod exfil;
 mod finding;
+mod kinds;
 mod masking;
 pub mod pii;
 mod regions;

@@ -8,12 +8,11 @@
 
 use std::sync::OnceLock;
 
-use regex::Regex;
-
 use crate::checks;
 use crate::dob::{self, date_pattern, CUES, MONTH, ORDINAL};
 use crate::finding::{resolve, Candidate, Claim, Finding};
-use crate::regions::{matches_in, Regions};
+use crate::kinds::enabled_by_name;
+use crate::regions::{matches_in, Compiled};
 use crate::text::{ci, Text};
 
 /// The kinds, in claiming order: an earlier kind wins an overlap.
@@ -69,16 +68,8 @@ impl Default for PiiConfig {
 impl PiiConfig {
     /// A config with only the named kinds; an unknown name is returned as the error.
     pub fn with_kinds<S: AsRef<str>>(kinds: &[S], dob_window: usize) -> Result<Self, String> {
-        let mut enabled = [false; 12];
-        for k in kinds {
-            let i = KINDS
-                .iter()
-                .position(|n| *n == k.as_ref())
-                .ok_or_else(|| k.as_ref().to_string())?;
-            enabled[i] = true;
-        }
         Ok(PiiConfig {
-            enabled,
+            enabled: enabled_by_name(&KINDS, kinds)?,
             dob_window,
         })
     }
@@ -129,35 +120,20 @@ const IN_REGIONS: [usize; 9] = [
 /// Kinds searched in the lowered text with their lowercase patterns.
 const LOWERED: [usize; 2] = [DATE_OF_BIRTH, BIRTH_CUE];
 
-struct Compiled {
-    res: Vec<Regex>,
-    regions: Regions,
-}
-
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
-    C.get_or_init(|| {
-        let plain = plain_patterns();
-        let group: Vec<&str> = IN_REGIONS.iter().map(|&k| plain[k].1.as_str()).collect();
-        Compiled {
-            res: plain
-                .iter()
-                .map(|(_, p)| Regex::new(p).expect("PII patterns compile"))
-                .collect(),
-            regions: Regions::of(&group),
-        }
-    })
+    C.get_or_init(|| Compiled::new(&plain_patterns(), &IN_REGIONS))
 }
 
 fn push(out: &mut Vec<Candidate>, kind: usize, start: usize, end: usize, detail: &str) {
-    out.push(Candidate {
-        rank: kind as u8,
-        kind: KINDS[kind],
+    out.push(Candidate::of(
+        &KINDS,
+        kind,
         start,
         end,
-        score: SCORES[kind],
-        detail: detail.to_string(),
-    });
+        SCORES[kind],
+        detail.to_string(),
+    ));
 }
 
 fn email(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {

@@ -87,6 +87,27 @@ impl Regions {
     }
 }
 
+/// A scanner's patterns, compiled in order, and the regions of the group of them that is searched
+/// only inside those.
+pub(crate) struct Compiled {
+    pub res: Vec<Regex>,
+    pub regions: Regions,
+}
+
+impl Compiled {
+    /// The (name, pattern) `patterns` compiled; `grouped` are the indices of the group's.
+    pub fn new(patterns: &[(&str, String)], grouped: &[usize]) -> Compiled {
+        let group: Vec<&str> = grouped.iter().map(|&k| patterns[k].1.as_str()).collect();
+        Compiled {
+            res: patterns
+                .iter()
+                .map(|(_, p)| Regex::new(p).expect("scanner patterns compile"))
+                .collect(),
+            regions: Regions::of(&group),
+        }
+    }
+}
+
 /// Every match of `re` in `text`, searching only inside `regions`, as absolute byte offsets.
 pub(crate) fn matches_in(
     re: &Regex,

@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::decode;
 use crate::finding::{resolve, Candidate, Claim, Finding};
+use crate::kinds::enabled_by_name;
 use crate::text::{ci, entropy, Text};
 
 /// (kind, pattern, score, detail); the span is capture group 1 when the pattern has one. An
@@ -184,16 +185,8 @@ impl SecretsConfig {
         entropy_threshold: f64,
         min_generic_length: usize,
     ) -> Result<Self, String> {
-        let mut enabled = [false; 23];
-        for k in kinds {
-            let i = KINDS
-                .iter()
-                .position(|n| *n == k.as_ref())
-                .ok_or_else(|| k.as_ref().to_string())?;
-            enabled[i] = true;
-        }
         Ok(SecretsConfig {
-            enabled,
+            enabled: enabled_by_name(&KINDS, kinds)?,
             entropy_threshold,
             min_generic_length,
         })
@@ -268,14 +261,7 @@ pub fn scan(text: &str, config: &SecretsConfig) -> Vec<Finding> {
                 if kind == JWT && !jwt_ok(&t.b[s..e]) {
                     continue;
                 }
-                out.push(Candidate {
-                    rank: kind as u8,
-                    kind: KINDS[kind],
-                    start: s,
-                    end: e,
-                    score,
-                    detail: detail.to_string(),
-                });
+                out.push(Candidate::of(&KINDS, kind, s, e, score, detail.to_string()));
             }
             continue;
         }
@@ -323,14 +309,7 @@ pub fn scan(text: &str, config: &SecretsConfig) -> Vec<Finding> {
                     }
                 }
             }
-            out.push(Candidate {
-                rank: kind as u8,
-                kind: KINDS[kind],
-                start: s,
-                end: e,
-                score,
-                detail: detail.to_string(),
-            });
+            out.push(Candidate::of(&KINDS, kind, s, e, score, detail.to_string()));
         }
     }
     resolve(&t, out, Claim::Rank)

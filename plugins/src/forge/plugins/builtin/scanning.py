@@ -37,6 +37,8 @@ class ScannerPlugin(ContentPlugin):
     inline_safe = True
 
     Scanner: ClassVar[type[msgspec.Struct]]
+    # the active implementation's scan function for `Scanner` (forge.plugins.scanners)
+    find: ClassVar[staticmethod[[str, Any], list[Finding]]]
     default_action: ClassVar[Action] = "mask"
     violation_code: ClassVar[str] = ""
     reason: ClassVar[str] = ""
@@ -54,7 +56,7 @@ class ScannerPlugin(ContentPlugin):
             raise PluginConfigError(f"plugin {name!r}: bad config: {exc}") from exc
 
     def scan(self, text: str) -> list[Finding]:
-        raise NotImplementedError
+        return self.find(text, self.scanner_config)
 
     def inspect(self, payload: Any, context: HookContext) -> PluginResult | None:
         if self.policy.action == "block":
@@ -82,28 +84,22 @@ class ScannerPlugin(ContentPlugin):
 
 class PiiFilter(ScannerPlugin):
     Scanner = scanners.PiiConfig
+    find = staticmethod(scanners.scan_pii)
     violation_code = "pii_detected"
     reason = "the request contains personal data"
-
-    def scan(self, text: str) -> list[Finding]:
-        return scanners.scan_pii(text, self.scanner_config)
 
 
 class SecretsDetection(ScannerPlugin):
     Scanner = scanners.SecretsConfig
+    find = staticmethod(scanners.scan_secrets)
     default_action = "block"
     violation_code = "secret_detected"
     reason = "the request contains a secret"
 
-    def scan(self, text: str) -> list[Finding]:
-        return scanners.scan_secrets(text, self.scanner_config)
-
 
 class ExfilDetection(ScannerPlugin):
     Scanner = scanners.ExfilConfig
+    find = staticmethod(scanners.scan_exfil)
     default_action = "block"
     violation_code = "encoded_exfiltration"
     reason = "the request carries an encoded payload"
-
-    def scan(self, text: str) -> list[Finding]:
-        return scanners.scan_exfil(text, self.scanner_config)

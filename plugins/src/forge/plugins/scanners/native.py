@@ -4,8 +4,8 @@ ImportError when the extension is not built."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import forge_filters_native as _native
 
@@ -20,36 +20,38 @@ from forge.plugins.scanners.config import (
 )
 from forge.plugins.scanners.findings import Finding
 
-# Texts holding lone surrogates (possible in a Python str, impossible in UTF-8) cannot cross
-# into Rust; the Python twin, which gives the same answers, takes those.
+_Config = TypeVar("_Config", PiiConfig, SecretsConfig, ExfilConfig)
+
+
+def _scan(
+    text: str,
+    config: _Config,
+    twin: Callable[[str, _Config], list[Finding]],
+    native: Callable[..., list[tuple[str, int, int, float, str]]],
+    *settings: float,
+) -> list[Finding]:
+    """`native`'s findings with the config's kinds and `settings`. Texts holding lone surrogates
+    (possible in a Python str, impossible in UTF-8) cannot cross into Rust; the Python twin,
+    which gives the same answers, takes those."""
+    try:
+        rows = native(text, list(config.kinds), *settings)
+    except UnicodeEncodeError:
+        return twin(text, config)
+    return [Finding(*row) for row in rows]
 
 
 def scan_pii(text: str, config: PiiConfig = DEFAULT_PII) -> list[Finding]:
-    try:
-        rows = _native.scan_pii(text, list(config.kinds), config.dob_window)
-    except UnicodeEncodeError:
-        return pii.scan(text, config)
-    return [Finding(*row) for row in rows]
+    return _scan(text, config, pii.scan, _native.scan_pii, config.dob_window)
 
 
 def scan_secrets(text: str, config: SecretsConfig = DEFAULT_SECRETS) -> list[Finding]:
-    try:
-        rows = _native.scan_secrets(
-            text, list(config.kinds), config.entropy_threshold, config.min_generic_length
-        )
-    except UnicodeEncodeError:
-        return secrets.scan(text, config)
-    return [Finding(*row) for row in rows]
+    settings = (config.entropy_threshold, config.min_generic_length)
+    return _scan(text, config, secrets.scan, _native.scan_secrets, *settings)
 
 
 def scan_exfil(text: str, config: ExfilConfig = DEFAULT_EXFIL) -> list[Finding]:
-    try:
-        rows = _native.scan_exfil(
-            text, list(config.kinds), config.score_threshold, config.min_decoded_bytes
-        )
-    except UnicodeEncodeError:
-        return exfil.scan(text, config)
-    return [Finding(*row) for row in rows]
+    settings = (config.score_threshold, config.min_decoded_bytes)
+    return _scan(text, config, exfil.scan, _native.scan_exfil, *settings)
 
 
 def mask(text: str, findings: Iterable[Sequence[Any]], mode: str = "redact") -> str:

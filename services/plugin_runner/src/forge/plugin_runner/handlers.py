@@ -11,36 +11,15 @@ import msgspec
 from forge.core.errors import InvalidParamsError
 from forge.plugin_runner.wire import HOOK_CALL_DECODER, HookCall, HookReply
 from forge.plugins.chain import PluginSet
-from forge.plugins.context import HookContext, target_of
+from forge.plugins.context import decode_json, of_envelope, target_of
 from forge.plugins.hookspec import PRE_HOOKS
 from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
 
 log = logging.getLogger("forge.plugin_runner.handlers")
 
-_ANY = msgspec.json.Decoder()
 _ENC = msgspec.json.Encoder()
 UNCHANGED = b'{"modified":false}'
-
-
-def _decode(data: bytes | msgspec.Raw, what: str) -> Any:
-    try:
-        return _ANY.decode(data)
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError(f"the hook's {what} is not valid JSON") from exc
-
-
-def context(hook: str, envelope: Envelope, request: Any) -> HookContext:
-    return HookContext(
-        hook=hook,
-        method=envelope.method,
-        request_id=envelope.id,
-        server_id=envelope.server_id,
-        principal=envelope.principal,
-        request=request,
-        target=target_of(hook, request),
-        deadline=envelope.deadline,
-    )
 
 
 async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
@@ -52,9 +31,9 @@ async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
     params = bytes(envelope.params)
     if hook not in plugins.links:
         return params
-    payload = _decode(params, "payload")
+    payload = decode_json(params, "payload")
     request = payload if hook in PRE_HOOKS else None
-    outcome = await plugins.run(hook, payload, context(hook, envelope, request))
+    outcome = await plugins.run(hook, payload, of_envelope(hook, envelope, request))
     if outcome.result is not KEEP:
         log.warning("a pre hook answered in the call's place on the bare subject: ignored")
     return _ENC.encode(outcome.payload) if outcome.modified else params
@@ -99,14 +78,14 @@ async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> byte
         call = HOOK_CALL_DECODER.decode(envelope.params)
     except msgspec.DecodeError as exc:
         raise InvalidParamsError(f"malformed hook call: {exc}") from exc
-    peek = dataclasses.replace(context(hook, envelope, None), target=_target(hook, call))
+    peek = dataclasses.replace(of_envelope(hook, envelope, None), target=_target(hook, call))
     if not plugins.select(hook, peek):
         return UNCHANGED
-    payload = _decode(call.payload, "payload")
-    request = _decode(call.request, "request") if len(call.request) else None
+    payload = decode_json(call.payload, "payload")
+    request = decode_json(call.request, "request") if len(call.request) else None
     if request is None and hook in PRE_HOOKS:
         request = payload
-    outcome = await plugins.run(hook, payload, context(hook, envelope, request))
+    outcome = await plugins.run(hook, payload, of_envelope(hook, envelope, request))
     reply = HookReply(modified=outcome.modified)
     if outcome.modified:
         reply = HookReply(modified=True, payload=msgspec.Raw(_ENC.encode(outcome.payload)))

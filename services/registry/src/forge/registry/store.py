@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from forge.core.errors import (
-    ConflictError,
-    InvalidParamsError,
-    NotFoundError,
-    ServiceUnavailableError,
-)
+from forge.core.errors import ConflictError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
-from forge.registry import contents, offers, ownership, rows
+from forge.registry import contents, offers, ownership, pg, rows
 from forge.registry.bindings import MISSING_BINDING, PluginBinding, from_row
 from forge.registry.contents import Contents, Kind, Stored
 from forge.registry.offers import NewTool, Replaced
+from forge.registry.pg import PooledStore
 
 __all__ = ["MISSING_GATEWAY", "MISSING_SERVER", "MISSING_TOOL", "NewTool", "Replaced", "Store"]
 
@@ -46,30 +43,43 @@ def _conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
     return ConflictError(message, {"detail": exc.detail})
 
 
+def _binding_conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
+    return ConflictError(
+        "a binding of this plugin for this team and tool already exists", {"field": "plugin"}
+    )
+
+
 def _invalid(exc: asyncpg.CheckViolationError) -> InvalidParamsError:
     # The handlers check first; this only keeps a slip from becoming an internal error.
     return InvalidParamsError("visibility must be private, team or public, a team one with a team")
 
 
-class Store:
+class _Checked:
+    """Around a write: the driver's unique violations become `conflict`s, its check violations
+    bad params. A class, not a contextlib generator, so that type checkers see that it never
+    swallows an exception."""
+
+    def __init__(
+        self, conflict: Callable[[asyncpg.UniqueViolationError], ConflictError] = _conflict
+    ) -> None:
+        self._conflict = conflict
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            raise self._conflict(exc) from exc
+        if isinstance(exc, asyncpg.CheckViolationError):
+            raise _invalid(exc) from exc
+
+
+class Store(PooledStore):
     """The catalog tables behind one asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Store:
-        try:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise ServiceUnavailableError(f"cannot open the catalog database: {exc}") from exc
-        return cls(pool)
-
-    async def close(self) -> None:
-        await self.pool.close()
-
-    def alive(self) -> bool:
-        return not self.pool.is_closing()
+    database = "catalog"
 
     async def list_gateways(self) -> list[Gateway]:
         found = await self.pool.fetch("SELECT * FROM gateways ORDER BY created_at, id")
@@ -85,7 +95,7 @@ class Store:
         self, gw: Gateway, tools: Sequence[NewTool], found: Contents = contents.NOTHING
     ) -> list[ToolRecord]:
         """Store a gateway, its tools and contents in one transaction; returns the stored tools."""
-        try:
+        with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "INSERT INTO gateways (id, name, slug, url, transport, description,"
@@ -104,10 +114,6 @@ class Store:
                 records = [await offers.insert_tool(conn, gw.id, t, at) for t in tools]
                 await contents.replace_all(conn, gw.id, found, at)
                 return records
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
 
     async def delete_gateway(self, gateway_id: str) -> list[str]:
         """Delete a gateway and (by cascade) all it offers; returns the servers that lost any."""
@@ -151,7 +157,7 @@ class Store:
         """Store the gateway's own fields, and its credentials when `sealed` says they changed
         (else a re-seal running meanwhile is kept); its entries follow its placement and name
         `prefix` (when the name changed), or are swapped for what a new discovery found."""
-        try:
+        with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
                 updated = await conn.fetchrow(
                     "UPDATE gateways SET name = $2, slug = $3, url = $4, description = $5,"
@@ -173,10 +179,6 @@ class Store:
                     return None
                 await self._discovered(conn, gw)
                 return await offers.swap(conn, gw, *discovered)
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
 
     async def sealed_gateways(self) -> list[str]:
         """Ids of the gateways that hold credentials: sealed, or (stored before sealing) an
@@ -264,7 +266,7 @@ class Store:
         return rows.server(row)
 
     async def insert_server(self, server: Server) -> Server:
-        try:
+        with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "INSERT INTO servers (id, name, description, tags, owner, team_id, visibility)"
@@ -275,10 +277,6 @@ class Store:
                 )
                 await self._link(conn, server)
                 return await self.get_server(server.id, conn)
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
 
     async def _link(self, conn: Any, server: Server) -> None:
         await conn.executemany(
@@ -291,7 +289,7 @@ class Store:
 
     async def update_server(self, server: Server, *, relink: bool) -> Server:
         """Store the server's own fields and, when `relink`, its associations as given."""
-        try:
+        with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
                 updated = await conn.fetchrow(
                     "UPDATE servers SET name = $2, description = $3, tags = $4::jsonb,"
@@ -308,20 +306,10 @@ class Store:
                         await conn.execute(f"DELETE FROM {table} WHERE server_id = $1", server.id)
                     await self._link(conn, server)
                 return await self.get_server(server.id, conn)
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
 
     async def delete_server(self, server_id: str) -> None:
         if await self.pool.execute("DELETE FROM servers WHERE id = $1", server_id) == "DELETE 0":
             raise NotFoundError(MISSING_SERVER)
-
-    @staticmethod
-    def _binding_conflict() -> ConflictError:
-        return ConflictError(
-            "a binding of this plugin for this team and tool already exists", {"field": "plugin"}
-        )
 
     async def list_plugin_bindings(self) -> list[PluginBinding]:
         found = await self.pool.fetch("SELECT * FROM plugin_bindings ORDER BY created_at, id")
@@ -334,7 +322,7 @@ class Store:
         return from_row(row)
 
     async def insert_plugin_binding(self, b: PluginBinding) -> PluginBinding:
-        try:
+        with _Checked(_binding_conflict):
             row = await self.pool.fetchrow(
                 "INSERT INTO plugin_bindings (id, plugin, team_id, tool, mode, config, priority,"
                 " owner, visibility) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
@@ -342,15 +330,11 @@ class Store:
                 *(b.id, b.plugin, b.team_id, b.tool, b.mode, _ENC.encode(b.config).decode()),
                 *(b.priority, b.owner, b.visibility),
             )
-        except asyncpg.UniqueViolationError as exc:
-            raise self._binding_conflict() from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
         return from_row(row)
 
     async def update_plugin_binding(self, b: PluginBinding) -> PluginBinding:
         """Store every field but owner and created_at."""
-        try:
+        with _Checked(_binding_conflict):
             row = await self.pool.fetchrow(
                 "UPDATE plugin_bindings SET plugin = $2, team_id = $3, tool = $4, mode = $5,"
                 " config = $6::jsonb, priority = $7, visibility = $8, updated_at = now()"
@@ -358,10 +342,6 @@ class Store:
                 *(b.id, b.plugin, b.team_id, b.tool, b.mode, _ENC.encode(b.config).decode()),
                 *(b.priority, b.visibility),
             )
-        except asyncpg.UniqueViolationError as exc:
-            raise self._binding_conflict() from exc
-        except asyncpg.CheckViolationError as exc:
-            raise _invalid(exc) from exc
         if row is None:
             raise NotFoundError(MISSING_BINDING)
         return from_row(row)
@@ -392,31 +372,8 @@ class Store:
 
 
 async def apply_migrations(dsn: str, migrations: Iterable[tuple[int, str, str]]) -> list[int]:
-    """Apply the (version, name, sql) migrations not yet recorded, each in its own transaction.
-
-    A session advisory lock makes concurrent callers (replicas starting together) take turns.
-    """
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ServiceUnavailableError(f"cannot open the catalog database: {exc}") from exc
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        done = []
-        for version, name, sql in migrations:
-            if version in applied:
-                continue
-            async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
-                )
-            done.append(version)
-        return done
-    finally:
-        await conn.close()  # closing the session releases the advisory lock
+    """Apply the (version, name, sql) migrations not yet recorded, each in its own transaction,
+    replicas starting together taking turns."""
+    return await pg.apply_migrations(
+        dsn, migrations, database="catalog", lock=MIGRATION_LOCK, table="schema_migrations"
+    )

@@ -17,16 +17,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
 from forge.core.bus import Bus
-from forge.core.errors import InvalidParamsError, ServiceUnavailableError
+from forge.core.errors import ServiceUnavailableError
 from forge.core.plugin_hooks import DEFAULT_STALE_S, MANIFEST_GET_S, Heard, PluginManifests
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import PluginConfigError
-from forge.plugins.context import HookContext, target_of
+from forge.plugins.context import decode_json, of_envelope
 from forge.plugins.inline import InlineChain, build_inline
 from forge.plugins.plugin import Host
 from forge.plugins.result import KEEP
@@ -49,7 +48,6 @@ class HookReply(msgspec.Struct, frozen=True):
 
 _REPLY = msgspec.json.Decoder(HookReply)
 _INLINE = msgspec.json.Decoder(dict[str, InlineChain])
-_ANY = msgspec.json.Decoder()
 _ENC = msgspec.json.Encoder()
 _NONE = b""
 
@@ -170,8 +168,8 @@ class Hooks(PluginManifests):
         payload = bytes(envelope.params) or b"{}"
         chains = await self._chains(hook)
         if chains is not None:
-            request = _decode(payload)
-            outcome = await chains.run(hook, request, _context(hook, envelope, request))
+            request = decode_json(payload, "payload")
+            outcome = await chains.run(hook, request, of_envelope(hook, envelope, request))
             if outcome.modified:
                 envelope = msgspec.structs.replace(
                     envelope, params=msgspec.Raw(_ENC.encode(outcome.payload))
@@ -189,8 +187,9 @@ class Hooks(PluginManifests):
         request = bytes(envelope.params) or b"null"
         chains = await self._chains(hook)
         if chains is not None:
-            known = _decode(request, "request")
-            outcome = await chains.run(hook, _decode(result), _context(hook, envelope, known))
+            known = decode_json(request, "request")
+            payload = decode_json(result, "payload")
+            outcome = await chains.run(hook, payload, of_envelope(hook, envelope, known))
             return _ENC.encode(outcome.payload) if outcome.modified else result
         call = b'{"payload":' + result + b',"request":' + request + b"}"
         reply = await self._call(hook, envelope, call)
@@ -206,24 +205,3 @@ class Hooks(PluginManifests):
 
     async def run_post(self, hook: str, envelope: Envelope, result: bytes) -> bytes:
         return await self.post(hook, envelope, result)
-
-
-def _decode(data: bytes, what: str = "payload") -> Any:
-    try:
-        return _ANY.decode(data)
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError(f"the hook's {what} is not valid JSON") from exc
-
-
-def _context(hook: str, envelope: Envelope, request: Any) -> HookContext:
-    """As the plugin-runner makes it for the same call (forge.plugin_runner.handlers)."""
-    return HookContext(
-        hook=hook,
-        method=envelope.method,
-        request_id=envelope.id,
-        server_id=envelope.server_id,
-        principal=envelope.principal,
-        request=request,
-        target=target_of(hook, request),
-        deadline=envelope.deadline,
-    )

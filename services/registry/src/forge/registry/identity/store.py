@@ -1,5 +1,6 @@
 """The identity database: its pool, transactions that turn driver errors into domain errors, and
-its migrations. The only identity module that imports asyncpg; the SQL lives in `tables/`."""
+its migrations. The only identity module that imports asyncpg (besides the registry's private
+`pg`, shared with the catalog's store); the SQL lives in `tables/`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from forge.core.errors import (
     InvalidParamsError,
     ServiceUnavailableError,
 )
+from forge.registry import pg
+from forge.registry.pg import PooledStore
 
 Row = Mapping[str, Any]
 # Advisory lock keys: migrations ("forge.identity"), and the bootstrap of the platform admin.
@@ -90,25 +93,10 @@ _DRIVER_ERRORS = (
 )
 
 
-class Store:
+class Store(PooledStore):
     """The identity tables behind one asyncpg pool."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Store:
-        try:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise ServiceUnavailableError(f"cannot open the identity database: {exc}") from exc
-        return cls(pool)
-
-    async def close(self) -> None:
-        await self.pool.close()
-
-    def alive(self) -> bool:
-        return not self.pool.is_closing()
+    database = "identity"
 
     @contextlib.asynccontextmanager
     async def tx(self, *, lock: int | None = None) -> AsyncIterator[Tx]:
@@ -135,34 +123,8 @@ class Store:
 
 
 async def apply_migrations(dsn: str, migrations: Iterable[tuple[int, str, str]]) -> list[int]:
-    """Apply the (version, name, sql) migrations not yet recorded, each in its own transaction.
-
-    A session advisory lock makes concurrent callers (replicas starting together) take turns.
-    """
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ServiceUnavailableError(f"cannot open the identity database: {exc}") from exc
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version integer PRIMARY KEY,"
-            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        found = await conn.fetch(f"SELECT version FROM {MIGRATIONS_TABLE}")
-        applied = {r["version"] for r in found}
-        done = []
-        for version, name, sql in migrations:
-            if version in applied:
-                continue
-            async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute(
-                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES ($1, $2)",
-                    version,
-                    name,
-                )
-            done.append(version)
-        return done
-    finally:
-        await conn.close()  # closing the session releases the advisory lock
+    """Apply the (version, name, sql) migrations not yet recorded, each in its own transaction,
+    replicas starting together taking turns."""
+    return await pg.apply_migrations(
+        dsn, migrations, database="identity", lock=MIGRATION_LOCK, table=MIGRATIONS_TABLE
+    )

@@ -1,0 +1,80 @@
+"""What the registry's two databases (the catalog, `forge.registry.store`, and the identity
+database, `forge.registry.identity.store`) do alike: open and hold one asyncpg pool, and apply
+migrations under an advisory lock. Private to those two store modules; with them, the only
+registry module that imports asyncpg."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Self
+
+import asyncpg
+
+from forge.core.errors import ServiceUnavailableError
+
+_OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class PooledStore:
+    """Tables behind one asyncpg pool; `database` names them in errors ("catalog")."""
+
+    database: ClassVar[str]
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Self:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        except _OPEN_ERRORS as exc:
+            raise ServiceUnavailableError(
+                f"cannot open the {cls.database} database: {exc}"
+            ) from exc
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def alive(self) -> bool:
+        return not self.pool.is_closing()
+
+
+async def apply_migrations(
+    dsn: str,
+    migrations: Iterable[tuple[int, str, str]],
+    *,
+    database: str,
+    lock: int,
+    table: str,
+) -> list[int]:
+    """Apply the (version, name, sql) migrations not yet recorded in `table`, each in its own
+    transaction.
+
+    A session advisory lock (`lock`) makes concurrent callers (replicas starting together) take
+    turns.
+    """
+    try:
+        conn = await asyncpg.connect(dsn)
+    except _OPEN_ERRORS as exc:
+        raise ServiceUnavailableError(f"cannot open the {database} database: {exc}") from exc
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", lock)
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (version integer PRIMARY KEY,"
+            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {r["version"] for r in await conn.fetch(f"SELECT version FROM {table}")}
+        done = []
+        for version, name, sql in migrations:
+            if version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute(
+                    f"INSERT INTO {table} (version, name) VALUES ($1, $2)", version, name
+                )
+            done.append(version)
+        return done
+    finally:
+        await conn.close()  # closing the session releases the advisory lock
