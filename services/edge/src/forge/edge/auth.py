@@ -179,15 +179,7 @@ class Authenticator:
         user = await self.identity.user(email)
         if user is None or not user.active:
             raise UnauthorizedError("the user a plugin resolved is unknown or inactive")
-        return Principal(
-            subject=user.email,
-            email=user.email,
-            teams=ordered_teams(user),
-            roles=user.roles,
-            permissions=user.permissions,
-            is_admin=user.is_admin,
-            auth_method="plugin",
-        )
+        return _principal(user, "plugin")
 
     # --- verification -------------------------------------------------------------------------
 
@@ -223,15 +215,10 @@ class Authenticator:
         user = await self.identity.user(str(claims["sub"]))
         if user is None or not user.active:
             raise UnauthorizedError("invalid token: the user is unknown or inactive")
-        principal = Principal(
-            subject=user.email,
-            email=user.email,
-            teams=ordered_teams(user),
-            roles=user.roles,
-            permissions=user.permissions,
-            is_admin=user.is_admin,
+        principal = _principal(
+            user,
+            "session" if claims.get("token_use") == SESSION_USE else "jwt",
             token_id=jti,
-            auth_method="session" if claims.get("token_use") == SESSION_USE else "jwt",
             subject_token=token,
         )
         return _Entry(principal, float(claims["exp"]), allowed)
@@ -292,6 +279,26 @@ class Authenticator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         await self.flush_usage()
+
+
+def _principal(
+    user: UserAccess,
+    auth_method: str,
+    token_id: str | None = None,
+    subject_token: str | None = None,
+) -> Principal:
+    """The user's own principal: everything they hold, from the identity registry."""
+    return Principal(
+        subject=user.email,
+        email=user.email,
+        teams=ordered_teams(user),
+        roles=user.roles,
+        permissions=user.permissions,
+        is_admin=user.is_admin,
+        token_id=token_id,
+        auth_method=auth_method,
+        subject_token=subject_token,
+    )
 
 
 def _reason(exc: Exception) -> str:

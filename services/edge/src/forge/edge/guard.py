@@ -101,13 +101,17 @@ async def permitted(
     return granted if isinstance(granted, bool) else allowed
 
 
+def _method_forbidden(method: str, permission: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"permission denied: {method} needs {permission}", {"permission": permission}
+    )
+
+
 def check_method(principal: Principal, method: str) -> None:
     """403 unless the principal holds what the MCP method needs."""
     permission = access.MCP_PERMISSIONS.get(method)
     if permission is not None and not access.permits(principal, permission):
-        raise ForbiddenError(
-            f"permission denied: {method} needs {permission}", {"permission": permission}
-        )
+        raise _method_forbidden(method, permission)
 
 
 async def check_method_with_plugins(
@@ -118,9 +122,7 @@ async def check_method_with_plugins(
     if permission is not None and not await permitted(
         edge, principal, permission, "server" if server_id else None, server_id
     ):
-        raise ForbiddenError(
-            f"permission denied: {method} needs {permission}", {"permission": permission}
-        )
+        raise _method_forbidden(method, permission)
 
 
 async def plugin_user(edge: Edge, scope: Mapping[str, Any], headers: Any) -> Principal | None:
@@ -144,23 +146,37 @@ async def plugin_user(edge: Edge, scope: Mapping[str, Any], headers: Any) -> Pri
     return await edge.auth.principal_of(name)
 
 
-async def rest_principal(edge: Edge, request: Request, permission: str | None) -> Principal:
-    """Authenticate a REST request and check one permission."""
-    authorization = request.headers.get("authorization")
+async def _identify(
+    edge: Edge,
+    scope: Mapping[str, Any],
+    headers: Mapping[str, str],
+    server_id: str | None,
+    *,
+    rest: bool = False,
+) -> Principal:
+    """Who the caller is: an `http_auth_resolve_user` plugin's answer, else the bearer token's
+    (from the cache when verified before). A 401 carries its `WWW-Authenticate` challenge."""
+    authorization = headers.get("authorization")
     principal = None
     try:
         if edge.hooks.resolves_users:
-            principal = await plugin_user(edge, request.scope, request.headers)
+            principal = await plugin_user(edge, scope, headers)
         if principal is None:
             principal = await edge.auth.authenticate(
                 authorization,
-                client_ip=client_ip(request.scope),
-                resource=edge.urls.root,
-                server_id=None,
+                client_ip=client_ip(scope),
+                resource=edge.urls.resource(server_id),
+                server_id=server_id,
             )
     except UnauthorizedError as exc:
-        challenge = edge.urls.challenge(None, token_sent=bool(authorization), rest=True)
+        challenge = edge.urls.challenge(server_id, token_sent=bool(authorization), rest=rest)
         raise ChallengeError(exc.message, challenge) from exc
+    return principal
+
+
+async def rest_principal(edge: Edge, request: Request, permission: str | None) -> Principal:
+    """Authenticate a REST request and check one permission."""
+    principal = await _identify(edge, request.scope, request.headers, None, rest=True)
     if permission is not None and not await permitted(edge, principal, permission):
         raise forbidden(permission)
     return principal
@@ -213,23 +229,7 @@ async def mcp_principal(
     edge: Edge, scope: Mapping[str, Any], headers: Mapping[str, str], server_id: str | None
 ) -> Principal:
     """Authenticate an MCP request (any transport), then check its Origin and server access."""
-    principal = mcp_cached(edge, scope, headers, server_id)
-    if principal is not None:
-        return principal
-    authorization = headers.get("authorization")
-    try:
-        if edge.hooks.resolves_users:
-            principal = await plugin_user(edge, scope, headers)
-        if principal is None:
-            principal = await edge.auth.authenticate(
-                authorization,
-                client_ip=client_ip(scope),
-                resource=edge.urls.resource(server_id),
-                server_id=server_id,
-            )
-    except UnauthorizedError as exc:
-        challenge = edge.urls.challenge(server_id, token_sent=bool(authorization))
-        raise ChallengeError(exc.message, challenge) from exc
+    principal = await _identify(edge, scope, headers, server_id)
     may_use: bool | None = None
     if server_id is not None and edge.hooks.checks_permissions:
         may_use = await permitted(edge, principal, USE_SERVERS, "server", server_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.errors import (
     ForbiddenError,
     ForgeError,
@@ -29,9 +28,10 @@ from forge.core.errors import (
 from forge.edge import rbac_api, sso
 from forge.edge.guard import rest_principal
 from forge.edge.http import read_body
+from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.edge.token_rules import ordered_teams
-from forge.proto.envelope import Envelope, Principal
+from forge.proto.envelope import Principal
 from forge.proto.identity import UserAccess
 
 if TYPE_CHECKING:
@@ -70,16 +70,14 @@ class Identity:
         return error_response(exc, extra)
 
     async def call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
-        envelope = Envelope(
-            id=uuid.uuid4().hex,
-            method=f"{subjects.IDENTITY}.{entity}.{op}",
-            params=msgspec.Raw(_ENC.encode(params)),
-            # The registry never needs the caller's own bearer token.
-            principal=msgspec.structs.replace(principal, subject_token=None),
-            deadline=time.time() + REST_TIMEOUT_S,
-        )
-        return await rpc.call(
-            self.edge.bus, subjects.registry(subjects.IDENTITY, entity, op), envelope
+        return await registry_call(
+            self.edge.bus,
+            subjects.IDENTITY,
+            entity,
+            op,
+            params,
+            without_token(principal),
+            REST_TIMEOUT_S,
         )
 
     async def raw_body(self, request: Request) -> bytes:

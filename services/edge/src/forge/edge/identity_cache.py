@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.bus import Bus, Subscription
 from forge.core.errors import ForgeError, NotFoundError, ServiceUnavailableError
-from forge.proto.envelope import Envelope, Principal
+from forge.edge.registry_calls import registry_call
+from forge.proto.envelope import Principal
 from forge.proto.identity import IdentitySnapshot, Revocation, TokenEntry, UserAccess
 
 log = logging.getLogger("forge.edge.identity")
@@ -29,7 +29,6 @@ _SNAPSHOT = msgspec.json.Decoder(IdentitySnapshot)
 _USER = msgspec.json.Decoder(UserAccess)
 _TOKEN = msgspec.json.Decoder(TokenEntry)
 _REVOCATION = msgspec.json.Decoder(Revocation)
-_ENC = msgspec.json.Encoder()
 
 
 class _Email(msgspec.Struct, frozen=True):
@@ -140,14 +139,9 @@ class IdentityCache:
         self._changed()
 
     async def _ask(self, entity: str, op: str, params: object) -> bytes:
-        envelope = Envelope(
-            id=uuid.uuid4().hex,
-            method=f"identity.{entity}.{op}",
-            params=msgspec.Raw(_ENC.encode(params)),
-            principal=_EDGE,
-            deadline=time.time() + self.timeout_s,
+        return await registry_call(
+            self.bus, subjects.IDENTITY, entity, op, params, _EDGE, self.timeout_s
         )
-        return await rpc.call(self.bus, subjects.registry(subjects.IDENTITY, entity, op), envelope)
 
     # --- events ------------------------------------------------------------------------------
 

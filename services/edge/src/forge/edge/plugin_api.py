@@ -9,7 +9,6 @@ permission: a 403 would say that it exists.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.errors import ForgeError, InvalidRequestError, ServiceUnavailableError
 from forge.edge.guard import require, rest_principal
 from forge.edge.http import read_body
+from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.proto import access
-from forge.proto.envelope import Envelope, Principal
+from forge.proto.envelope import Principal
 
 if TYPE_CHECKING:
     from forge.edge.context import Edge
@@ -107,16 +107,15 @@ class Plugins:
         self.edge = edge
 
     async def call(self, principal: Principal, op: str, params: Any) -> bytes:
-        envelope = Envelope(
-            id=uuid.uuid4().hex,
-            method=f"{subjects.CATALOG}.{ENTITY}.{op}",
-            params=msgspec.Raw(_ENC.encode(params)),
-            # The registry never needs the caller's own bearer token.
-            principal=msgspec.structs.replace(principal, subject_token=None),
-            deadline=time.time() + REST_TIMEOUT_S,
+        return await registry_call(
+            self.edge.bus,
+            subjects.CATALOG,
+            ENTITY,
+            op,
+            params,
+            without_token(principal),
+            REST_TIMEOUT_S,
         )
-        subject = subjects.registry(subjects.CATALOG, ENTITY, op)
-        return await rpc.call(self.edge.bus, subject, envelope)
 
     async def body(self, request: Request) -> dict[str, Any]:
         raw = await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)

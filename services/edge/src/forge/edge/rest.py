@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -12,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.errors import ForgeError, InvalidRequestError
 from forge.edge import guard
 from forge.edge.context import Edge
 from forge.edge.http import read_body
-from forge.proto.envelope import Envelope, Principal
+from forge.edge.registry_calls import registry_call
+from forge.proto.envelope import Principal
 
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
@@ -206,15 +205,8 @@ class Admin:
         return body
 
     async def _call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
-        envelope = Envelope(
-            id=uuid.uuid4().hex,
-            method=f"catalog.{entity}.{op}",
-            params=msgspec.Raw(_ENC.encode(params)),
-            principal=principal,
-            deadline=time.time() + REST_TIMEOUT_S,
-        )
-        return await rpc.call(
-            self.edge.bus, subjects.registry(subjects.CATALOG, entity, op), envelope
+        return await registry_call(
+            self.edge.bus, subjects.CATALOG, entity, op, params, principal, REST_TIMEOUT_S
         )
 
     async def _refuse(self, principal: Principal, spec: Op, entity_id: Any) -> None:
