@@ -15,8 +15,8 @@ import msgspec
 
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import Defaults, PluginConfigError, PluginEntry, PluginsConfig
-from forge.plugins.loader import BUILTINS, Loader, build
-from forge.plugins.overrides import OFF, OffLoader, trim
+from forge.plugins.loader import BUILTINS, Loader
+from forge.plugins.overrides import OFF, build_with_off
 from forge.plugins.plugin import Host, Plugin
 
 
@@ -65,7 +65,6 @@ async def build_inline(chains: dict[str, InlineChain], host: Host | None = None)
                 raise PluginConfigError(f"plugin {entry.name!r} ({entry.kind}) cannot run inline")
             entries.setdefault(entry.name, entry)
     config = PluginsConfig(plugins=tuple(entries.values()), defaults=defaults)
-    plugins = await build(config, host or Host(), OffLoader(Loader(entry_points=())))
-    trim(plugins)
+    plugins = await build_with_off(config, host or Host(), Loader(entry_points=()))
     plugins.links = {hook: links for hook, links in plugins.links.items() if hook in chains}
     return plugins

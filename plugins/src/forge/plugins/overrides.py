@@ -15,7 +15,7 @@ import msgspec
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import PluginEntry, PluginsConfig
 from forge.plugins.hookspec import HOOKS, hookimpl
-from forge.plugins.loader import Factory, Loader
+from forge.plugins.loader import Factory, Loader, build
 from forge.plugins.plugin import Host
 
 # Not a name the catalog accepts for a plugin (nor a likely entry point name).
@@ -76,3 +76,10 @@ def trim(plugins: PluginSet) -> None:
             plugins.links[hook] = kept
         else:
             del plugins.links[hook]
+
+
+async def build_with_off(config: PluginsConfig, host: Host, loader: Loader) -> PluginSet:
+    """`build` with each disabling binding of `config` as an `Off` stand-in (see above)."""
+    plugins = await build(switch_off(config), host, OffLoader(loader))
+    trim(plugins)
+    return plugins

@@ -10,22 +10,14 @@ from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult
 
 
-class ContentPlugin(Plugin):
-    """Serves every call and result hook with one `inspect`; an entry's `hooks:` narrows it."""
+class ResultPlugin(Plugin):
+    """Serves every result hook with one `inspect`; an entry's `hooks:` narrows it."""
 
     def inspect(self, payload: Any, context: HookContext) -> PluginResult | None:
         raise NotImplementedError
 
     @hookimpl
-    def tool_pre_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.inspect(payload, context)
-
-    @hookimpl
     def tool_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.inspect(payload, context)
-
-    @hookimpl
-    def prompt_pre_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
         return self.inspect(payload, context)
 
     @hookimpl
@@ -33,17 +25,29 @@ class ContentPlugin(Plugin):
         return self.inspect(payload, context)
 
     @hookimpl
-    def resource_pre_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.inspect(payload, context)
-
-    @hookimpl
     def resource_post_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
         return self.inspect(payload, context)
 
     @hookimpl
-    def agent_pre_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
+    def agent_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
+        return self.inspect(payload, context)
+
+
+class ContentPlugin(ResultPlugin):
+    """Serves every call and result hook with one `inspect`; an entry's `hooks:` narrows it."""
+
+    @hookimpl
+    def tool_pre_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
         return self.inspect(payload, context)
 
     @hookimpl
-    def agent_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
+    def prompt_pre_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
+        return self.inspect(payload, context)
+
+    @hookimpl
+    def resource_pre_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
+        return self.inspect(payload, context)
+
+    @hookimpl
+    def agent_pre_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
         return self.inspect(payload, context)

@@ -10,9 +10,8 @@ from typing import Any
 import msgspec
 
 from forge.plugins.builtin import walk
+from forge.plugins.builtin.content import ResultPlugin
 from forge.plugins.context import HookContext
-from forge.plugins.hookspec import hookimpl
-from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult, modify
 
 # Dropped together with everything inside them.
@@ -90,11 +89,11 @@ def sanitize(text: str, allowed: frozenset[str] = frozenset(), strip_all: bool =
     return text if out == text else out
 
 
-class HtmlSanitizer(Plugin):
+class HtmlSanitizer(ResultPlugin):
     inline_safe = True
     Config = HtmlSanitizerConfig
 
-    def clean(self, payload: Any, context: HookContext) -> PluginResult | None:
+    def inspect(self, payload: Any, context: HookContext) -> PluginResult | None:
         allowed = frozenset(tag.lower() for tag in self.settings.allowed_tags)
 
         def one(text: str) -> str:
@@ -102,19 +101,3 @@ class HtmlSanitizer(Plugin):
 
         new = walk.apply(context.hook, payload, one)
         return None if new is payload else modify(new)
-
-    @hookimpl
-    def tool_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.clean(payload, context)
-
-    @hookimpl
-    def prompt_post_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.clean(payload, context)
-
-    @hookimpl
-    def resource_post_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.clean(payload, context)
-
-    @hookimpl
-    def agent_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.clean(payload, context)

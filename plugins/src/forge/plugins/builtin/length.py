@@ -7,9 +7,8 @@ from typing import Any, Literal
 import msgspec
 
 from forge.plugins.builtin import walk
+from forge.plugins.builtin.content import ResultPlugin
 from forge.plugins.context import HookContext
-from forge.plugins.hookspec import hookimpl
-from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult, block, modify
 
 
@@ -21,11 +20,11 @@ class OutputLengthConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     marker: str = "…"
 
 
-class OutputLengthGuard(Plugin):
+class OutputLengthGuard(ResultPlugin):
     inline_safe = True
     Config = OutputLengthConfig
 
-    def check(self, payload: Any, context: HookContext) -> PluginResult | None:
+    def inspect(self, payload: Any, context: HookContext) -> PluginResult | None:
         total = sum(len(text) for text in walk.texts(context.hook, payload))
         limit = self.settings.max_chars
         if total < self.settings.min_chars:
@@ -42,19 +41,3 @@ class OutputLengthGuard(Plugin):
             return text if keep == len(text) else text[:keep] + self.settings.marker
 
         return modify(walk.apply(context.hook, payload, cut))
-
-    @hookimpl
-    def tool_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.check(payload, context)
-
-    @hookimpl
-    def prompt_post_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.check(payload, context)
-
-    @hookimpl
-    def resource_post_fetch(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.check(payload, context)
-
-    @hookimpl
-    def agent_post_invoke(self, payload: Any, context: HookContext) -> PluginResult | None:
-        return self.check(payload, context)

@@ -19,7 +19,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.plugin_runner import bindings as catalog_bindings
-from forge.plugin_runner import handlers, overrides
+from forge.plugin_runner import handlers
 from forge.plugin_runner.config import PluginRunnerConfig
 from forge.plugin_runner.source import ConfigFile
 from forge.plugin_runner.wire import BindingRecord, LoadedPlugin, Manifest, RejectedBinding
@@ -28,7 +28,8 @@ from forge.plugins.chain import PluginSet
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig
 from forge.plugins.hookspec import HOOKS, manager
 from forge.plugins.inline import section
-from forge.plugins.loader import Loader, build
+from forge.plugins.loader import Loader
+from forge.plugins.overrides import OFF, build_with_off
 from forge.plugins.plugin import Host
 from forge.proto.envelope import Envelope
 
@@ -47,7 +48,6 @@ class Runner:
         self.bus = bus
         self.settings = settings
         self.loader = loader or Loader()
-        self._loader = overrides.OffLoader(self.loader)
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10_000:04d}"
         self.host = Host(bus=bus, replica=self.replica)
         self.file = ConfigFile(settings.plugins_config) if settings.plugins_config else None
@@ -138,8 +138,7 @@ class Runner:
         (keeping the running set) when it cannot be built."""
         async with self._lock:
             merged = plugin_config.with_bindings(base, bindings)
-            new = await build(overrides.switch_off(merged), self.host, self._loader)
-            overrides.trim(new)
+            new = await build_with_off(merged, self.host, self.loader)
             new.on_change = self._plugins_changed
             old, self.plugins = self.plugins, new
             self.base, self.bindings = base, bindings
@@ -212,7 +211,7 @@ class Runner:
             try:
                 await self._install(base, wanted, digest)
             except PluginConfigError:
-                usable, failed = await catalog_bindings.trial(base, usable, self.host, self._loader)
+                usable, failed = await catalog_bindings.trial(base, usable, self.host, self.loader)
                 rejected.extend(failed)
                 await self._install(base, [binding for _, binding in usable], digest)
         known = {(r.id, r.reason) for r in self.rejected}
@@ -275,7 +274,7 @@ def loaded(plugins: PluginSet) -> list[LoadedPlugin]:
             served.setdefault(link.entry.name, []).append(hook)
     shown: list[LoadedPlugin] = []
     for entry in plugins.config.plugins:
-        off = entry.kind == overrides.OFF
+        off = entry.kind == OFF
         base = plugins.config.entry(entry.overrides) if entry.overrides else None
         shown.append(
             LoadedPlugin(
