@@ -12,16 +12,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError
-from forge.proto import access
 from forge.proto.catalog import Deleted
-from forge.registry import ownership
+from forge.registry import ownership, rows
+from forge.registry.params import decode
 
 if TYPE_CHECKING:
     from forge.registry.context import Context
@@ -35,7 +34,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _GLOB = re.compile(r"[*?\[]")
 _ENC = msgspec.json.Encoder()
 _CONFIG = msgspec.json.Decoder(dict[str, Any])
-T = TypeVar("T")
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
@@ -90,25 +88,6 @@ class ListParams(msgspec.Struct, frozen=True):
     team_id: str | None = None
 
 
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    cls: msgspec.json.Decoder(cls) for cls in (CreateParams, UpdateParams, IdParams, ListParams)
-}
-
-
-def _decode(cls: type[T], data: bytes) -> T:
-    try:
-        value: T = _DECODERS[cls].decode(data)
-    except msgspec.ValidationError as exc:
-        raise InvalidParamsError(f"invalid params: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError("params are not valid JSON") from exc
-    return value
-
-
-def _timestamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def from_row(row: Mapping[str, Any]) -> PluginBinding:
     """A `plugin_bindings` row as a PluginBinding (the store's converter)."""
     return PluginBinding(
@@ -121,8 +100,8 @@ def from_row(row: Mapping[str, Any]) -> PluginBinding:
         priority=row["priority"],
         owner=row["owner"],
         visibility=row["visibility"],
-        created_at=_timestamp(row["created_at"]),
-        updated_at=_timestamp(row["updated_at"]),
+        created_at=rows.timestamp(row["created_at"]),
+        updated_at=rows.timestamp(row["updated_at"]),
     )
 
 
@@ -192,14 +171,6 @@ def _team(ctx: Context, team_id: str | None) -> str | None:
     return team_id
 
 
-def _visibility(visibility: str, team_id: str | None) -> str:
-    if visibility not in access.VISIBILITIES:
-        raise _invalid("visibility", f"visibility must be one of: {', '.join(access.VISIBILITIES)}")
-    if visibility == "team" and team_id is None:
-        raise _invalid("team_id", "team visibility needs a team_id")
-    return visibility
-
-
 def _default_team(ctx: Context) -> str:
     if not ctx.principal.teams:
         raise _invalid("team_id", "team_id is required: you belong to no team")
@@ -214,13 +185,8 @@ async def _announce(ctx: Context, kind: str, body: Any) -> None:
 
 
 async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
-    p = _decode(CreateParams, params)
+    p = decode(CreateParams, params)
     team = _default_team(ctx) if p.team_id is msgspec.UNSET else _team(ctx, p.team_id)
-    visibility = p.visibility
-    if visibility is None:
-        visibility = ctx.config.default_visibility
-        if visibility == "team" and team is None:
-            visibility = "private"
     binding = PluginBinding(
         id=uuid.uuid4().hex,
         plugin=_plugin(p.plugin),
@@ -230,7 +196,7 @@ async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
         config=_config(p.config),
         priority=p.priority,
         owner=ctx.principal.subject,
-        visibility=_visibility(visibility, team),
+        visibility=ownership.choose_visibility(ctx.config.default_visibility, p.visibility, team),
     )
     stored = await ctx.store.insert_plugin_binding(binding)
     await _announce(ctx, "changed", stored)
@@ -238,7 +204,7 @@ async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
 
 
 async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
-    p = _decode(UpdateParams, params)
+    p = decode(UpdateParams, params)
     current = await _managed(ctx, p.id)
     changes: dict[str, Any] = {}
     if p.plugin is not None:
@@ -254,7 +220,7 @@ async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
     if p.priority is not msgspec.UNSET:
         changes["priority"] = p.priority
     team = changes.get("team_id", current.team_id)
-    changes["visibility"] = _visibility(p.visibility or current.visibility, team)
+    changes["visibility"] = ownership.check_visibility(p.visibility or current.visibility, team)
     stored = await ctx.store.update_plugin_binding(msgspec.structs.replace(current, **changes))
     await _announce(ctx, "changed", stored)
     return stored
@@ -266,7 +232,7 @@ async def _managed(ctx: Context, binding_id: str) -> PluginBinding:
 
 
 async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
-    p = _decode(ListParams, params)
+    p = decode(ListParams, params)
     return [
         b
         for b in ownership.seen(ctx.principal, await ctx.store.list_plugin_bindings())
@@ -276,12 +242,12 @@ async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
 
 
 async def get_binding(params: bytes, ctx: Context) -> PluginBinding:
-    binding = await ctx.store.get_plugin_binding(_decode(IdParams, params).id)
+    binding = await ctx.store.get_plugin_binding(decode(IdParams, params).id)
     return ownership.require_visible(ctx.principal, binding, MISSING_BINDING)
 
 
 async def delete_binding(params: bytes, ctx: Context) -> dict[str, Any]:
-    binding_id = (await _managed(ctx, _decode(IdParams, params).id)).id
+    binding_id = (await _managed(ctx, decode(IdParams, params).id)).id
     await ctx.store.delete_plugin_binding(binding_id)
     await _announce(ctx, "deleted", Deleted(id=binding_id))
     return {"id": binding_id, "deleted": True}

@@ -64,13 +64,24 @@ def require_manager(principal: Principal, record: T, missing: str, what: str) ->
     return record
 
 
-def _check_visibility(visibility: str) -> str:
+def check_visibility(visibility: str, team_id: str | None) -> str:
+    """A known visibility; 'team' also needs a team."""
     if visibility not in access.VISIBILITIES:
         raise InvalidParamsError(
             f"visibility must be one of: {', '.join(access.VISIBILITIES)}",
             {"field": "visibility"},
         )
+    if visibility == "team" and team_id is None:
+        raise InvalidParamsError("team visibility needs a team_id", {"field": "team_id"})
     return visibility
+
+
+def choose_visibility(default: str, visibility: str | None, team_id: str | None) -> str:
+    """The given visibility, else the default (private when the default is 'team' and there is
+    no team), checked."""
+    if visibility is None:
+        visibility = "private" if default == "team" and team_id is None else default
+    return check_visibility(visibility, team_id)
 
 
 def _check_team(principal: Principal, team_id: str) -> str:
@@ -91,15 +102,9 @@ def place(
     team = _check_team(principal, team_id) if team_id is not None else None
     if team is None and principal.teams:
         team = principal.teams[0]  # the personal team comes first
-    if visibility is None:
-        chosen = _check_visibility(default_visibility)
-        if chosen == "team" and team is None:
-            chosen = "private"
-    else:
-        chosen = _check_visibility(visibility)
-    if chosen == "team" and team is None:
-        raise InvalidParamsError("team visibility needs a team_id", {"field": "team_id"})
-    return Placement(principal.subject, team, chosen)
+    return Placement(
+        principal.subject, team, choose_visibility(default_visibility, visibility, team)
+    )
 
 
 def replace(
@@ -107,7 +112,5 @@ def replace(
 ) -> Placement:
     """An updated entry's placement: its owner stays; team and visibility change if given."""
     team = _check_team(principal, team_id) if team_id is not None else current.team_id
-    chosen = _check_visibility(visibility) if visibility is not None else current.visibility
-    if chosen == "team" and team is None:
-        raise InvalidParamsError("team visibility needs a team_id", {"field": "team_id"})
-    return Placement(current.owner, team, chosen)
+    chosen = visibility if visibility is not None else current.visibility
+    return Placement(current.owner, team, check_visibility(chosen, team))

@@ -109,22 +109,16 @@ class UpdateServerParams(msgspec.Struct, frozen=True):
     enabled: bool | None = None
 
 
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    cls: msgspec.json.Decoder(cls)
-    for cls in (
-        IdParams,
-        CreateGatewayParams,
-        UpdateGatewayParams,
-        CreateServerParams,
-        UpdateServerParams,
-    )
-}
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
 def decode(cls: type[T], data: bytes) -> T:
     """Decode params into `cls`, or raise InvalidParamsError saying which field is wrong."""
+    decoder = _DECODERS.get(cls)
+    if decoder is None:
+        decoder = _DECODERS[cls] = msgspec.json.Decoder(cls)
     try:
-        value: T = _DECODERS[cls].decode(data)
+        value: T = decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise InvalidParamsError(f"invalid params: {exc}") from exc
     except msgspec.DecodeError as exc:

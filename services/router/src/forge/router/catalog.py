@@ -222,7 +222,13 @@ class Catalog:
         return found  # type: ignore[no-any-return]
 
     def _templates(self, server_id: str | None, principal: Principal) -> list[TemplateRecord]:
-        return self._offered(server_id, "associated_resources", self.templates_by_id, principal)
+        """Memoised: every resources/read of an unlisted uri and every completion walks them."""
+
+        def build() -> list[TemplateRecord]:
+            return self._offered(server_id, "associated_resources", self.templates_by_id, principal)
+
+        found = self._memoised("templates-by-rank", server_id, principal, build)
+        return found  # type: ignore[no-any-return]
 
     def owner_of(self, uri: str, server_id: str | None, principal: Principal) -> str | None:
         """The gateway that serves `uri`: a listed resource, else the first matching template."""
@@ -265,7 +271,7 @@ class Catalog:
             if server_id is None:
                 resources.sort(key=lambda r: r.uri)
             return [r.resource for r in resources]
-        templates = self._templates(server_id, principal)
+        templates = self._templates(server_id, principal)  # memoised: sort a copy
         if server_id is None:
-            templates.sort(key=lambda t: t.uri_template)
+            templates = sorted(templates, key=lambda t: t.uri_template)
         return [t.template for t in templates]

@@ -7,14 +7,13 @@ text that looks like SQL or JSON is only ever text.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from forge.core.errors import InvalidParamsError
+from forge.registry.params import decode as decode  # one decoder cache for both registries
 
-T = TypeVar("T")
 MAX_NAME = 255
 MAX_EMAIL = 254
 MAX_DESCRIPTION = 2000
@@ -158,23 +157,6 @@ class ListAuditParams(msgspec.Struct, frozen=True):
     limit: int = 100
     actor: str | None = None
     action: str | None = None
-
-
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-
-
-def decode(cls: type[T], data: bytes) -> T:
-    """Decode params into `cls`, or raise InvalidParamsError saying which field is wrong."""
-    decoder = _DECODERS.get(cls)
-    if decoder is None:
-        decoder = _DECODERS[cls] = msgspec.json.Decoder(cls)
-    try:
-        value: T = decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise InvalidParamsError(f"invalid params: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidParamsError("params are not valid JSON") from exc
-    return value
 
 
 def check_email(email: str, field: str = "email") -> str:

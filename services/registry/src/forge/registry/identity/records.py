@@ -4,22 +4,21 @@ table rows, and the wire types the edge caches (UserAccess, TokenEntry, Revocati
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from forge.proto.access import ALL
 from forge.proto.identity import Revocation, TokenEntry, UserAccess
+from forge.registry import rows
 
 ADMIN_ROLE = "platform_admin"
 _DETAILS = msgspec.json.Decoder(dict[str, Any])
 
 
 def timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return None if value is None else rows.timestamp(value)
 
 
 def unix(value: datetime | None) -> float | None:
