@@ -11,10 +11,8 @@ from urllib.parse import urljoin
 import aiohttp
 
 from forge.cli.stdio import decode, error_line, sse_events, stdin_lines, write_line
+from forge.proto.mcp import MODERN_VERSIONS, NAMED_METHODS
 
-MODERN_VERSIONS = ("2026-07-28",)
-# Methods whose name the modern `Mcp-Name` header repeats, and the params field holding it.
-_NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _ACCEPT = "application/json, text/event-stream"
 
 
@@ -50,7 +48,7 @@ class StreamableBridge:
             headers["MCP-Protocol-Version"] = modern
             if isinstance(method, str):
                 headers["Mcp-Method"] = method
-                name = params.get(_NAMED.get(method, ""))
+                name = params.get(NAMED_METHODS.get(method, ""))
                 if isinstance(name, str):
                     headers["Mcp-Name"] = name
         elif self.version:

@@ -33,7 +33,6 @@ Headers = dict[str, str]
 KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
 EventHandler = Callable[[str, bytes], Awaitable[None]]
-# (payload, reply subject): the reply subject is "" for a plain publish, else where to `respond`.
 # (subject, data, reply subject or ""): for wildcard subscriptions carrying publishes and requests.
 ReplyHandler = Callable[[str, bytes, str], Awaitable[None]]
 

@@ -32,6 +32,11 @@ def new_key_spec(key_id: str = "k1") -> str:
     return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
 
 
+def derive_key(secret: str, label: bytes) -> bytes:
+    """A 32-byte key for one purpose (`label`) derived from a shared secret (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
+
+
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -63,10 +68,7 @@ class Keyring:
                     "FORGE_SECRET_KEYS is empty and there is no FORGE_JWT_SECRET to derive a key"
                     " from"
                 )
-            derived = HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=None, info=b"forge secrets at rest v1"
-            ).derive(fallback_secret.encode())
-            return cls([("jwt", derived)])
+            return cls([("jwt", derive_key(fallback_secret, b"forge secrets at rest v1"))])
         keys: list[tuple[str, bytes]] = []
         for entry in entries:
             key_id, sep, encoded = entry.partition(":")

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
+from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import (
@@ -21,11 +21,15 @@ from forge.proto.jsonrpc import (
     request_bytes,
     result_bytes,
 )
-from forge.proto.mcp import LEGACY_VERSIONS
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
 from forge.upstream_proxy.dialer import Dialer
-from forge.upstream_proxy.eras import INITIALIZE_PARAMS, cancelled_bytes, legacy_params
+from forge.upstream_proxy.eras import (
+    INITIALIZE_PARAMS,
+    cancelled_bytes,
+    initialized,
+    legacy_params,
+)
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.transport import CredentialsRejectedError, result_of
 from forge.upstream_proxy.updates import Publish, forward
@@ -40,15 +44,6 @@ _AMBIGUOUS = _ENC.encode(
 
 class ChannelClosedError(Exception):
     """A write found the channel gone: the message never left."""
-
-
-class _Initialized(msgspec.Struct):
-    protocolVersion: str
-    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
-    serverInfo: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
-_INITIALIZED = msgspec.json.Decoder(_Initialized)
 
 
 class ChannelSession:
@@ -176,17 +171,7 @@ class ChannelSession:
     async def _initialize(self) -> None:
         self.handshakes += 1
         result = await self._send("initialize", INITIALIZE_PARAMS, None)
-        try:
-            init = _INITIALIZED.decode(result)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise UpstreamBadResponseError(
-                f"gateway {self.label} sent a malformed initialize result"
-            ) from exc
-        if init.protocolVersion not in LEGACY_VERSIONS:
-            raise UpstreamBadResponseError(
-                f"gateway {self.label} offers protocol version {init.protocolVersion!r}, "
-                "which Forge does not speak over this transport"
-            )
+        init = initialized(result, self.label, "which Forge does not speak over this transport")
         self.protocol_version = init.protocolVersion
         self.capabilities, self.server_info = init.capabilities, init.serverInfo
         await self._write(notification_bytes("notifications/initialized"))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-from forge.core.errors import InvalidParamsError
+from forge.core.errors import InvalidParamsError, UpstreamBadResponseError
 from forge.proto.jsonrpc import RequestId, notification_bytes
 from forge.proto.mcp import (
     LEGACY,
+    LEGACY_VERSIONS,
     META_CLIENT_CAPABILITIES,
     META_CLIENT_INFO,
     META_PROTOCOL_VERSION,
@@ -22,6 +25,34 @@ CLIENT_CAPABILITIES = {"elicitation": {}, "sampling": {}, "roots": {"listChanged
 INITIALIZE_PARAMS = msgspec.json.encode(
     {"protocolVersion": LEGACY, "capabilities": CLIENT_CAPABILITIES, "clientInfo": CLIENT_INFO}
 )
+
+
+class Initialized(msgspec.Struct):
+    protocolVersion: str
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+    serverInfo: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_INITIALIZED = msgspec.json.Decoder(Initialized)
+
+
+def initialized(
+    result: bytes, label: str, unspoken: str = "which Forge does not speak"
+) -> Initialized:
+    """A legacy upstream's initialize result, checked for a protocol version Forge speaks."""
+    try:
+        init = _INITIALIZED.decode(result)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamBadResponseError(
+            f"gateway {label} sent a malformed initialize result"
+        ) from exc
+    if init.protocolVersion not in LEGACY_VERSIONS:
+        raise UpstreamBadResponseError(
+            f"gateway {label} offers protocol version {init.protocolVersion!r}, {unspoken}"
+        )
+    return init
+
+
 # Forge speaks to upstreams as itself, so the client's own identity never reaches them.
 _FORGE_META = {
     META_PROTOCOL_VERSION: msgspec.Raw(msgspec.json.encode(MODERN)),

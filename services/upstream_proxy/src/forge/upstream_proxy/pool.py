@@ -64,6 +64,11 @@ def identity(gateway: Gateway) -> tuple[object, ...]:
     return (*endpoint, gateway.auth_type, gateway.auth)
 
 
+def _same(held: Gateway, gateway: Gateway) -> bool:
+    # Every call passes the cached (frozen) Gateway itself: skip building identities then.
+    return held is gateway or identity(held) == identity(gateway)
+
+
 # Per-user sessions kept per gateway; the least recently used is closed beyond this.
 MAX_USER_SESSIONS = 1000
 
@@ -114,7 +119,7 @@ class Pool:
         if self.credentials.access(gateway).per_user and transport_of(gateway) != "stdio":
             return self._users(gateway, caller)
         session = self.sessions.get(gateway.id)
-        if session is not None and identity(session.gateway) != identity(gateway):
+        if session is not None and not _same(session.gateway, gateway):
             self.discard(gateway.id)
             session = None
         if session is None:
@@ -128,7 +133,7 @@ class Pool:
         sessions = self.user_sessions.setdefault(gateway.id, {})
         user = caller.subject if caller is not None else ""
         session = sessions.pop(user, None)
-        if session is not None and identity(session.gateway) != identity(gateway):
+        if session is not None and not _same(session.gateway, gateway):
             self.retire(session)
             session = None
         if session is None:

@@ -18,13 +18,14 @@ from forge.core.errors import ForgeError, UpstreamBadResponseError, UpstreamRpcE
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
-from forge.proto.mcp import LEGACY_VERSIONS, MODERN
+from forge.proto.mcp import MODERN
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
 from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.eras import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
+    initialized,
     legacy_params,
     modern_params,
 )
@@ -53,14 +54,7 @@ class _Discovered(msgspec.Struct):
     meta: dict[str, Any] = msgspec.field(default_factory=dict, name="_meta")
 
 
-class _Initialized(msgspec.Struct):
-    protocolVersion: str
-    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
-    serverInfo: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
 _DISCOVERED = msgspec.json.Decoder(_Discovered)
-_INITIALIZED = msgspec.json.Decoder(_Initialized)
 
 
 class UpstreamSession:
@@ -312,17 +306,7 @@ class UpstreamSession:
         answer = await exchange(
             http, self.url, body, headers, request_id=request_id, label=self.label
         )
-        try:
-            result = _INITIALIZED.decode(answer.result)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise UpstreamBadResponseError(
-                f"gateway {self.label} sent a malformed initialize result"
-            ) from exc
-        if result.protocolVersion not in LEGACY_VERSIONS:
-            raise UpstreamBadResponseError(
-                f"gateway {self.label} offers protocol version {result.protocolVersion!r}, "
-                "which Forge does not speak"
-            )
+        result = initialized(answer.result, self.label)
         self.session_id = answer.session_id
         self.protocol_version = result.protocolVersion
         self.capabilities, self.server_info = result.capabilities, result.serverInfo
