@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
+from forge.core.sealing import derive_key
 from forge.edge import health, http_hooks, identity_api, metadata, plugin_api, upstream_oauth
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
@@ -27,7 +28,7 @@ from forge.edge.identity_cache import IdentityCache
 from forge.edge.legacy_sse import Asgi, SseTransport
 from forge.edge.mcp_http import McpEndpoint
 from forge.edge.rest import Admin
-from forge.edge.sessions import Sessions, derive_key
+from forge.edge.sessions import Sessions
 from forge.edge.ws import WsEndpoint
 
 log = logging.getLogger("forge.edge")

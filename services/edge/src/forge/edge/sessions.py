@@ -10,9 +10,7 @@ import uuid
 
 import msgspec
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from forge.core.bus import Bus
 from forge.core.errors import SessionNotFoundError
@@ -32,10 +30,6 @@ class SessionState(msgspec.Struct, frozen=True, array_like=True):
 
 
 _STATE = msgspec.json.Decoder(SessionState)
-
-
-def derive_key(secret: str, label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
 
 
 class Sessions:

@@ -26,8 +26,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core.errors import ForgeError, InvalidRequestError, NotFoundError, UnauthorizedError
+from forge.core.sealing import derive_key
 from forge.edge.rest import json_response
-from forge.edge.sessions import derive_key
 from forge.edge.sso_exchange import Exchange
 from forge.edge.sso_providers import Provider, load_providers
 

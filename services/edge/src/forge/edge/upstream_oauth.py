@@ -32,9 +32,9 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
 from forge.core.errors import ForgeError, NotFoundError
+from forge.core.sealing import derive_key
 from forge.edge.guard import rest_principal
 from forge.edge.rest import error_response
-from forge.edge.sessions import derive_key
 from forge.proto.envelope import Envelope, Principal
 
 if TYPE_CHECKING:
