@@ -1,3 +1,3 @@
 """Root pytest configuration: Forge's fixtures (real NATS, real PostgreSQL, buses) everywhere."""
 
-pytest_plugins = ["forge.testing.fixtures"]
+pytest_plugins = ["forge.testing.fixtures", "tests.e2e.security_tally"]
