@@ -7,16 +7,19 @@ import contextlib
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
+from forge.core import claims, subjects
+from forge.core.errors import DeadlineExceededError, ForgeError, ServiceUnavailableError
 
 log = logging.getLogger("forge.bus")
 
@@ -29,6 +32,7 @@ TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 SUBJECT: contextvars.ContextVar[str] = contextvars.ContextVar("subject", default="")
 
 Headers = dict[str, str]
+_ERROR_ENCODER = msgspec.json.Encoder()
 # Key-value entries (session revocations, leases) outlive any single process by this long.
 KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
@@ -79,6 +83,11 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
 
+def _error_reply(exc: ForgeError) -> bytes:
+    # The reply shape of forge.core.rpc, which builds on this module.
+    return _ERROR_ENCODER.encode({"error": exc.to_object()})
+
+
 def _outgoing_headers(headers: Headers | None) -> Headers | None:
     trace = TRACEPARENT.get()
     if trace is None:
@@ -110,6 +119,46 @@ class NatsBus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._buckets: dict[str, Any] = {}
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
+        self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
+        self._holding: Any = None  # the subscription serving held bodies, from the first one
+
+    def _inline(self, payload: bytes) -> bool:
+        # max_payload comes from the server's INFO, so this follows whatever NATS we are on.
+        return len(payload) <= self.nc.max_payload - claims.HEADROOM
+
+    async def _claim(
+        self, payload: bytes, headers: Headers | None, ttl_s: float, *, once: bool
+    ) -> Headers:
+        """Hold a body too large for NATS; the headers of the empty message that claims it."""
+        claim = self._held.hold(payload, ttl_s, once=once)
+        if self._holding is None:
+            # Subscribed before the claim is sent on this same connection, so the server knows
+            # the subscription by the time any receiver asks for a piece.
+            self._holding = await self.nc.subscribe(f"{self._held.prefix}.*", cb=self._serve_piece)
+        return {**headers, **claim} if headers else claim
+
+    async def _serve_piece(self, msg: Msg) -> None:
+        if msg.reply:
+            size = self.nc.max_payload - claims.HEADROOM
+            await self.nc.publish(msg.reply, self._held.piece(msg.subject, msg.data, size))
+
+    async def _fetch_piece(self, subject: str, offset: bytes) -> bytes:
+        try:
+            msg = await self.nc.request(subject, offset, timeout=claims.PIECE_TIMEOUT_S)
+        except nats.errors.NoRespondersError as exc:
+            raise ServiceUnavailableError("the sender of a large message is gone") from exc
+        except nats.errors.TimeoutError as exc:
+            raise DeadlineExceededError("a piece of a large message did not arrive") from exc
+        data: bytes = msg.data
+        return data
+
+    async def _body(self, msg: Msg) -> bytes:
+        """A message's body: inline, or pulled from its sender when the message is a claim."""
+        headers = msg.headers
+        if headers is None or claims.BODY not in headers:
+            data: bytes = msg.data
+            return data
+        return await claims.pull(headers, self._fetch_piece)
 
     @classmethod
     async def connect(cls, url: str, name: str, within_s: float = 10.0) -> NatsBus:
@@ -145,16 +194,17 @@ class NatsBus:
         timeout = deadline - time.time()
         if timeout <= 0:
             raise DeadlineExceededError("the request's deadline passed before it was sent")
+        sent = _outgoing_headers(headers)
+        if not self._inline(payload):
+            sent = await self._claim(payload, sent, timeout, once=True)
+            payload = b""
         try:
-            msg = await self.nc.request(
-                subject, payload, timeout=timeout, headers=_outgoing_headers(headers)
-            )
+            msg = await self.nc.request(subject, payload, timeout=timeout, headers=sent)
         except nats.errors.NoRespondersError as exc:
             raise ServiceUnavailableError(f"no service is answering on {subject}") from exc
         except nats.errors.TimeoutError as exc:
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
-        data: bytes = msg.data
-        return data
+        return await self._body(msg)
 
     async def serve(
         self, subject: str, handler: RequestHandler, *, queue: str | None = None
@@ -172,16 +222,43 @@ class NatsBus:
         headers = msg.headers or {}
         TRACEPARENT.set(headers.get("traceparent"))
         SUBJECT.set(msg.subject)
-        reply = await handler(msg.data, headers)
+        try:
+            reply = await handler(await self._body(msg), headers)
+        except ForgeError as exc:  # the request's body could not be pulled
+            reply = _error_reply(exc)
         if msg.reply:
-            await self.nc.publish(msg.reply, reply)
+            await self._reply(msg.reply, reply)
+
+    async def _reply(self, subject: str, payload: bytes) -> None:
+        if self._inline(payload):
+            await self.nc.publish(subject, payload)
+            return
+        try:
+            claim = await self._claim(payload, None, claims.PUBLISHED_TTL_S, once=True)
+        except ForgeError as exc:  # larger than the bus carries: the caller gets why
+            await self.nc.publish(subject, _error_reply(exc))
+            return
+        await self.nc.publish(subject, b"", headers=claim)
 
     async def publish(self, subject: str, payload: bytes) -> None:
-        await self.nc.publish(subject, payload, headers=_outgoing_headers(None))
+        headers = _outgoing_headers(None)
+        if not self._inline(payload):
+            headers = await self._claim(payload, headers, claims.PUBLISHED_TTL_S, once=False)
+            payload = b""
+        await self.nc.publish(subject, payload, headers=headers)
+
+    async def _event_body(self, msg: Msg) -> bytes | None:
+        try:
+            return await self._body(msg)
+        except ForgeError as exc:  # nobody to answer: the subscriber misses this one event
+            log.warning("a large message on %s was lost: %s", msg.subject, exc.message)
+            return None
 
     async def subscribe(self, subject: str, handler: EventHandler) -> Subscription:
         async def on_message(msg: Msg) -> None:
-            await handler(msg.subject, msg.data)
+            data = await self._event_body(msg)
+            if data is not None:
+                await handler(msg.subject, data)
 
         sub: Any = await self.nc.subscribe(subject, cb=on_message)
         return sub  # type: ignore[no-any-return]
@@ -193,14 +270,16 @@ class NatsBus:
         """
 
         async def on_message(msg: Msg) -> None:
-            await handler(msg.subject, msg.data, msg.reply or "")
+            data = await self._event_body(msg)
+            if data is not None:
+                await handler(msg.subject, data, msg.reply or "")
 
         sub: Any = await self.nc.subscribe(subject, cb=on_message)
         return sub  # type: ignore[no-any-return]
 
     async def respond(self, reply_subject: str, payload: bytes) -> None:
         """Answer a request received by a `subscribe_with_reply` handler."""
-        await self.nc.publish(reply_subject, payload)
+        await self._reply(reply_subject, payload)
 
     async def _bucket(self, bucket: str, ttl_s: float | None = None) -> Any:
         kv = self._buckets.get(bucket)

@@ -132,3 +132,8 @@ def plugins_call(hook: str) -> str:
     """Request/reply to the plugin-runner for one hook, params in the wrapped form
     (`{"payload", "request"}`), answered with `{"modified", "payload"?, "result"?}`."""
     return f"forge.plugins.call.{hook}"
+
+
+def bodies(owner: str) -> str:
+    """Where one bus connection serves the bodies of its large messages (claim checks)."""
+    return f"forge.body.{owner}"

@@ -64,11 +64,15 @@ class EmbeddedNats:
         self.stop()
 
 
-def start_nats(dir: str | Path, timeout: float = 10.0) -> EmbeddedNats:
+def start_nats(
+    dir: str | Path, timeout: float = 10.0, *, max_payload: int | None = None
+) -> EmbeddedNats:
     """Start nats-server with JetStream state and its log in `dir` (created if missing).
 
     The port is chosen by the server itself (`-p -1`) and read back from its ports file, so
     there is no race for a free port. The server gets SIGTERM if this process dies.
+    `max_payload` overrides the server's message size limit (1 MiB by default); Forge needs no
+    larger one (the bus sends larger messages by claim), tests use a smaller one.
     """
     base = Path(dir).resolve()
     base.mkdir(parents=True, exist_ok=True)
@@ -76,6 +80,11 @@ def start_nats(dir: str | Path, timeout: float = 10.0) -> EmbeddedNats:
     log_path = base / "nats.log"
     args = [str(exe), "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(base / "js")]
     args += ["--ports_file_dir", str(base)]
+    if max_payload is not None:
+        # No command-line flag sets it: only a configuration file does.
+        config = base / "nats.conf"
+        config.write_text(f"max_payload: {int(max_payload)}\n")
+        args += ["-c", str(config)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             args,
