@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from identity_harness import Identity, code_of, started
+from identity_harness import Identity, code_of, error_of, started
 
 from forge.core.bus import NatsBus
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
@@ -70,10 +70,10 @@ async def test_only_owners_and_admins_manage_a_team(idn: Identity) -> None:
     team = await idn.call(alice, "teams", "create", {"name": "Core"})
     add_bob = {"team_id": team["id"], "email": BOB, "role": "member"}
     add_carol = {"team_id": team["id"], "email": CAROL, "role": "member"}
-    # Carol, a developer outside the team, and Bob, a plain member, are both refused.
-    assert await code_of(idn.call(carol, "members", "set", add_bob)) == FORBIDDEN
-    assert await code_of(idn.call(carol, "members", "list", {"team_id": team["id"]})) == FORBIDDEN
-    assert await code_of(idn.call(carol, "teams", "get", {"id": team["id"]})) == FORBIDDEN
+    # Carol, a developer outside the team, does not even see it; Bob, a plain member, may look.
+    assert await code_of(idn.call(carol, "members", "set", add_bob)) == NOT_FOUND
+    assert await code_of(idn.call(carol, "members", "list", {"team_id": team["id"]})) == NOT_FOUND
+    assert await code_of(idn.call(carol, "teams", "get", {"id": team["id"]})) == NOT_FOUND
     await idn.call(alice, "members", "set", add_bob)
     assert await code_of(idn.call(bob, "members", "set", add_carol)) == FORBIDDEN
     assert await code_of(idn.call(bob, "teams", "delete", {"id": team["id"]})) == FORBIDDEN
@@ -116,7 +116,7 @@ async def test_an_invitation_is_accepted_once_by_the_invited_email(idn: Identity
     carol = await idn.new_user(CAROL)
     team = await idn.call(alice, "teams", "create", {"name": "Core"})
     invite = {"team_id": team["id"], "email": "BOB@example.com", "role": "member"}
-    assert await code_of(idn.call(carol, "invitations", "create", invite)) == FORBIDDEN
+    assert await code_of(idn.call(carol, "invitations", "create", invite)) == NOT_FOUND
     created = await idn.call(alice, "invitations", "create", invite)
     raw = created["token"]
     assert created["email"] == BOB and len(raw) >= 40 and created["expires_at"].endswith("Z")
@@ -152,6 +152,42 @@ async def test_an_invitation_is_accepted_once_by_the_invited_email(idn: Identity
         "deleted": True,
     }
     assert await code_of(idn.call(carol, "invitations", "accept", again)) == NOT_FOUND
+
+
+async def test_a_hidden_team_answers_exactly_as_an_unknown_one(idn: Identity) -> None:
+    alice = await idn.new_user(ALICE)
+    bob = await idn.new_user(BOB)
+    team = await idn.call(alice, "teams", "create", {"name": "Hidden"})
+    invitation = await idn.call(
+        alice, "invitations", "create", {"team_id": team["id"], "email": CAROL, "role": "member"}
+    )
+
+    def calls(team_id: str, invitation_id: str) -> list[tuple[str, str, dict[str, str]]]:
+        member = {"team_id": team_id, "email": ALICE}
+        return [
+            ("teams", "get", {"id": team_id}),
+            ("teams", "update", {"id": team_id, "name": "Renamed"}),
+            ("teams", "delete", {"id": team_id}),
+            ("members", "list", {"team_id": team_id}),
+            ("members", "set", {**member, "role": "member"}),
+            ("members", "remove", member),
+            ("members", "remove", {"team_id": team_id, "email": BOB}),  # leaving it
+            ("invitations", "create", {**member, "email": BOB, "role": "member"}),
+            ("invitations", "list", {"team_id": team_id}),
+            ("invitations", "delete", {"id": invitation_id}),
+        ]
+
+    hidden = calls(team["id"], invitation["id"])
+    unknown = calls("no-such-team", "no-such-invitation")
+    for (entity, op, seen), (_, _, missing) in zip(hidden, unknown, strict=True):
+        a = await error_of(idn.call(bob, entity, op, seen))
+        b = await error_of(idn.call(bob, entity, op, missing))
+        assert (a.code, a.message) == (b.code, b.message) == (NOT_FOUND, b.message), (entity, op)
+    # A member who may see the team but not manage it is told so.
+    await idn.call(alice, "members", "set", {"team_id": team["id"], "email": BOB, "role": "member"})
+    update = {"id": team["id"], "name": "Renamed"}
+    assert await code_of(idn.call(bob, "teams", "update", update)) == FORBIDDEN
+    assert (await idn.call(bob, "teams", "get", {"id": team["id"]}))["name"] == "Hidden"
 
 
 async def test_names_that_look_like_injections_are_stored_verbatim(idn: Identity) -> None:

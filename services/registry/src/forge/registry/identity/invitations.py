@@ -90,7 +90,11 @@ async def delete_invitation(params: bytes, ctx: Context) -> dict[str, Any]:
     async with ctx.store.tx() as tx:
         found = await teams.invitation(tx, invitation_id)
         if found["email"] != ctx.actor:
-            await team_for(tx, ctx, found["team_id"], manage=True)
+            try:
+                await team_for(tx, ctx, found["team_id"], manage=True)
+            except NotFoundError:
+                # The team is hidden from the caller: so is its invitation, like an unknown id.
+                raise teams.unknown_invitation(invitation_id) from None
         await teams.delete_invitation(tx, invitation_id)
         await audit.write(
             tx, ctx.actor, "invitations.delete", found["team_id"], {"email": found["email"]}

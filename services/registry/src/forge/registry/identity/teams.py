@@ -29,15 +29,20 @@ from forge.registry.identity.tables import audit, teams, users
 
 
 async def team_for(tx: Tx, ctx: Context, team_id: str, *, manage: bool, lock: bool = False) -> Row:
-    """The team, if the principal may manage it (owner or admin) or, for reads, see it."""
+    """The team, if the principal may manage it (owner or admin) or, for reads, see it.
+
+    A team the principal may not see answers exactly as an unknown id does (404), so its
+    existence does not leak; only a team they see but may not manage answers 403.
+    """
     team = await teams.get(tx, team_id, lock=lock)
     if ctx.is_admin or (not manage and sees_all(ctx)):
         return team
     role = await teams.role_of(tx, team_id, ctx.actor)
     if role == "owner" or (role is not None and not manage):
         return team
-    what = "manage" if manage else "see"
-    raise ForbiddenError(f"only the team's owners and platform admins may {what} this team")
+    if role is None and not sees_all(ctx):
+        raise teams.unknown(team_id)
+    raise ForbiddenError("only the team's owners and platform admins may manage this team")
 
 
 def shared(team: Row) -> Row:
@@ -137,9 +142,8 @@ async def remove_member(params: bytes, ctx: Context) -> dict[str, Any]:
     p = decode(RemoveMemberParams, params)
     email = check_email(p.email)
     async with ctx.store.tx() as tx:
-        team = await teams.get(tx, p.team_id, lock=True)
-        if email != ctx.actor:
-            await team_for(tx, ctx, p.team_id, manage=True)
+        # Leaving needs only to see the team: a hidden one answers as an unknown id.
+        team = await team_for(tx, ctx, p.team_id, manage=email != ctx.actor, lock=True)
         shared(team)
         user = await users.need(tx, email)
         current = await teams.member(tx, p.team_id, user["id"])

@@ -13,12 +13,21 @@ _MEMBERS = (
 )
 
 
+def unknown(team_id: str) -> NotFoundError:
+    """The one answer for a team id that does not exist or that the caller may not see."""
+    return NotFoundError("no team has this id", {"id": team_id})
+
+
+def unknown_invitation(invitation_id: str) -> NotFoundError:
+    return NotFoundError("no invitation has this id", {"id": invitation_id})
+
+
 async def get(tx: Tx, team_id: str, *, lock: bool = False) -> Row:
     found = await tx.fetchrow(
         "SELECT * FROM teams WHERE id = $1" + (" FOR UPDATE" if lock else ""), team_id
     )
     if found is None:
-        raise NotFoundError("no team has this id", {"id": team_id})
+        raise unknown(team_id)
     return found
 
 
@@ -204,7 +213,7 @@ async def invitations(tx: Tx, team_id: str) -> list[Row]:
 async def invitation(tx: Tx, invitation_id: str) -> Row:
     found = await tx.fetchrow("SELECT * FROM invitations WHERE id = $1", invitation_id)
     if found is None:
-        raise NotFoundError("no invitation has this id", {"id": invitation_id})
+        raise unknown_invitation(invitation_id)
     return found
 
 
