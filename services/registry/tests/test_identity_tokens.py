@@ -15,6 +15,7 @@ from identity_harness import ADMIN_EMAIL, EDGE, Identity, code_of, started
 from forge.core import subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
+from forge.proto.envelope import Principal
 from forge.proto.identity import TokenUsage
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -101,6 +102,73 @@ async def test_a_tokens_scope_only_narrows_what_its_owner_may_do(idn: Identity) 
     assert await code_of(idn.call(alice, "tokens", "create", for_admin)) == FORBIDDEN
     made = await idn.call(admin, "tokens", "create", {**for_alice, "permissions": []})
     assert made["record"]["user_email"] == ALICE
+
+
+def using(principal: Principal, token: dict[str, Any]) -> Principal:
+    """The principal the edge builds for a request authenticated with this API token."""
+    return msgspec.structs.replace(principal, auth_method="api_token", token_id=token["id"])
+
+
+async def test_a_token_made_with_a_token_never_exceeds_it(idn: Identity) -> None:
+    await idn.new_user(ALICE)
+    alice = await idn.as_user(ALICE)
+    other_team = (await idn.call(alice, "teams", "create", {"name": "Other"}))["id"]
+    alice = await idn.as_user(ALICE)
+    scope = {
+        "permissions": ["tokens.create", "tools.read"],
+        "teams": [alice.teams[0]],
+        "cidrs": ["10.0.0.0/8"],
+        "window_start": "09:00",
+        "window_end": "17:00",
+        "window_days": [1, 2, 3, 4, 5],
+        "expires_in_days": 10,
+    }
+    narrow = (await idn.call(alice, "tokens", "create", {"name": "narrow", **scope}))["record"]
+    with_it = using(alice, narrow)
+    # Left out, every scope is inherited: "no narrowing" never means "wider than the creator".
+    made = (await idn.call(with_it, "tokens", "create", {"name": "child"}))["record"]
+    for field in ("permissions", "teams", "cidrs", "window_start", "window_end", "window_days"):
+        assert made[field] == narrow[field], field
+    assert made["expires_at"] == narrow["expires_at"]
+    wider: list[dict[str, Any]] = [
+        {"permissions": ["tools.execute"]},  # the owner holds it, the creating token does not
+        {"permissions": ["tools.read", "tokens.revoke"]},
+        {"teams": [other_team]},
+        {"cidrs": ["0.0.0.0/0"]},
+        {"cidrs": ["11.0.0.0/8"]},
+        {"cidrs": ["::/0"]},
+        {"window_start": "08:00", "window_end": "12:00"},
+        {"window_start": "16:00", "window_end": "10:00"},
+        {"window_days": [6]},
+        {"expires_in_days": 30},
+    ]
+    for params in wider:
+        refused = {"name": "wider", **params}
+        assert await code_of(idn.call(with_it, "tokens", "create", refused)) == FORBIDDEN, params
+    narrower = {
+        "name": "narrower",
+        "permissions": ["tools.read"],
+        "cidrs": ["10.1.0.0/16"],
+        "window_start": "10:00",
+        "window_end": "11:00",
+        "window_days": [2],
+        "expires_in_days": 5,
+        "server_id": "srv-1",
+    }
+    child = (await idn.call(with_it, "tokens", "create", narrower))["record"]
+    assert (child["permissions"], child["window_days"]) == (["tools.read"], [2])
+    # A server-bound creator passes its server on and refuses another.
+    bound = using(alice, child)
+    assert (await idn.call(bound, "tokens", "create", {"name": "b"}))["record"]["server_id"] == (
+        "srv-1"
+    )
+    other_server = {"name": "b", "server_id": "srv-2"}
+    assert await code_of(idn.call(bound, "tokens", "create", other_server)) == FORBIDDEN
+    # A revoked token creates nothing; a session keeps the owner's full reach.
+    await idn.call(alice, "tokens", "revoke", {"id": narrow["id"]})
+    assert await code_of(idn.call(with_it, "tokens", "create", {"name": "x"})) == FORBIDDEN
+    wide = {"name": "wide", "permissions": ["tools.execute"], "teams": [other_team]}
+    assert (await idn.call(alice, "tokens", "create", wide))["record"]["teams"] == [other_team]
 
 
 async def test_users_see_and_revoke_only_their_own_tokens(idn: Identity) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.identity import Revocation, TokenUsage
-from forge.registry.identity import events, records, scopes
+from forge.registry.identity import events, records, scopes, token_limits
 from forge.registry.identity.context import Context, require_admin
 from forge.registry.identity.params import (
     CreateRevocationParams,
@@ -44,6 +44,7 @@ async def create_token(params: bytes, ctx: Context) -> dict[str, Any]:
     days, expires_at = scopes.days(p.window_days), scopes.expiry(p.expires_in_days, ctx.now())
     raw = PREFIX + secrets.token_urlsafe(32)
     async with ctx.store.tx() as tx:
+        creator = await token_limits.creator(tx, ctx)
         owner = await users.access_by_email(tx, owner_email)
         if owner is None:
             raise NotFoundError("no user has this email", {"email": owner_email})
@@ -62,13 +63,15 @@ async def create_token(params: bytes, ctx: Context) -> dict[str, Any]:
             window_days=days,
             expires_at=expires_at,
         )
+        if creator is not None:
+            new = token_limits.within(new, creator, owner)
         row = await tokens.insert(tx, new)
         details = {
             "name": name,
             "owner": owner_email,
             "teams": list(new.teams),
             "permissions": list(new.permissions),
-            "server_id": server_id,
+            "server_id": new.server_id,
             "expires_at": records.timestamp(row["expires_at"]),
         }
         await audit.write(tx, ctx.actor, "tokens.create", row["id"], details)
