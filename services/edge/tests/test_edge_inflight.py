@@ -141,7 +141,9 @@ def test_a_session_requests_envelope_id_is_the_same_on_every_replica() -> None:
 async def test_a_legacy_cancel_notification_publishes_the_cancel_of_that_request() -> None:
     bus = MemoryBus()
     edge = edge_on(bus)
-    token, state = edge.sessions.new("alice", "2025-11-25", msgspec.Raw(b"{}"), msgspec.Raw(b"{}"))
+    token, state = edge.sessions.new(
+        "alice", "2025-11-25", msgspec.Raw(b"{}"), msgspec.Raw(b"{}"), "mcp"
+    )
     async with http(edge) as client:
         note = {
             "jsonrpc": "2.0",

@@ -19,7 +19,17 @@ from starlette.routing import Route, WebSocketRoute
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.sealing import derive_key
-from forge.edge import health, http_hooks, identity_api, metadata, plugin_api, upstream_oauth
+from forge.edge import (
+    health,
+    http_hooks,
+    identity_api,
+    inputs,
+    metadata,
+    plugin_api,
+    proxies,
+    timeouts,
+    upstream_oauth,
+)
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.context import Edge
@@ -94,6 +104,8 @@ def build_asgi(edge: Edge) -> Any:
     """The edge's ASGI app: `/mcp` goes straight to its endpoint, everything else via Starlette.
 
     `/mcp` is the hot path; skipping the router and middleware stack there saves per-call work.
+    In front of everything: the client address from trusted proxies only, then the request line
+    and header checks (`inputs.gate`), before any plugin hook or route sees the request.
     """
     starlette = build_app(edge)
     endpoint = McpEndpoint(edge)
@@ -113,7 +125,12 @@ def build_asgi(edge: Edge) -> Any:
         else:
             await starlette(scope, receive, send)
 
-    return app
+    trusted = proxies.TrustedProxies(proxies.parse_networks(edge.config.trusted_proxies))
+    return trusted.wrap(inputs.gate(app))
+
+
+# How far over FORGE_EDGE_MAX_BODY_BYTES a WebSocket frame is still read (to answer it).
+WS_FRAME_SLACK = 1024 * 1024
 
 
 async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
@@ -122,12 +139,19 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
             app,
             host=config.host,
             port=config.port,
-            http="httptools",
+            http=timeouts.header_timeout_protocol(config.header_timeout_s),
+            # Never believe X-Forwarded-For on uvicorn's terms (it trusts 127.0.0.1 by default):
+            # `proxies` reads it, from FORGE_EDGE_TRUSTED_PROXIES only.
+            proxy_headers=False,
+            forwarded_allow_ips="",
             lifespan="off",
             access_log=False,
             log_config=None,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=10,
+            # The server drops far larger WebSocket frames itself (close 1009), unread; the
+            # endpoint answers one a little over the body limit with a JSON-RPC error first.
+            ws_max_size=config.max_body_bytes + WS_FRAME_SLACK,
         )
     )
     serving = asyncio.create_task(server.serve())
@@ -143,9 +167,12 @@ async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) ->
     hyper.bind = [f"{config.host}:{config.port}"]
     hyper.accesslog = None
     hyper.errorlog = logging.getLogger("hypercorn.error")
-    hyper.keep_alive_timeout = 75
+    # hypercorn's keep-alive timer runs until a request's headers are complete: it is the
+    # header timeout as well, so it may not exceed that (hypercorn reads no proxy headers).
+    hyper.keep_alive_timeout = min(75, config.header_timeout_s)
     hyper.keep_alive_max_requests = 1_000_000_000  # clients reuse connections; never cut them
     hyper.graceful_timeout = 10
+    hyper.websocket_max_message_size = config.max_body_bytes + WS_FRAME_SLACK
     await serve(app, hyper, shutdown_trigger=stop.wait)
 
 

@@ -38,6 +38,16 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     session_secret: str = ""  # seals legacy session ids; derived from jwt_secret when empty
     session_ttl_s: int = 24 * 3600
     max_body_bytes: int = 4 * 1024 * 1024
+    # JSON bodies nested deeper than this are refused (400) before any decoder recurses into
+    # them; tool arguments rarely need a tenth of it.
+    max_json_depth: int = 64
+    # Slow clients: a request's headers must be complete this long after its first byte (or
+    # after the connection opened), and its body must have arrived this long after them.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated). Empty:
+    # nobody's; the client address is the socket's peer, which API token CIDR scopes check.
+    trusted_proxies: str = ""
     request_timeout_s: float = 60.0
     ready_timeout_s: float = 1.0
     # A plugin-runner's manifest holds this long after it was last heard (docs/plugins.md): a

@@ -25,9 +25,8 @@ from forge.core.errors import (
     InvalidParamsError,
     InvalidRequestError,
 )
-from forge.edge import rbac_api, sso
+from forge.edge import inputs, rbac_api, sso
 from forge.edge.guard import rest_principal
-from forge.edge.http import read_body
 from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.edge.token_rules import ordered_teams
@@ -81,7 +80,7 @@ class Identity:
         )
 
     async def raw_body(self, request: Request) -> bytes:
-        return await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+        return await inputs.read_json(self.edge.config, request.scope, request.receive)
 
     async def body(self, request: Request) -> dict[str, Any]:
         """The JSON object body: 400 when it is not JSON or not an object."""

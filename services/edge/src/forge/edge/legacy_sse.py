@@ -11,10 +11,10 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.errors import ForgeError
-from forge.edge import guard, streams
+from forge.edge import guard, inputs, sessions, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
-from forge.edge.http import Receive, Scope, Send, header_map, read_body, respond
+from forge.edge.http import Receive, Scope, Send, header_map, respond
 from forge.edge.mcp_http import LEGACY_DEFAULT, session_protocol, status_of
 from forge.edge.messages import Incoming, Request, parse
 from forge.proto import jsonrpc
@@ -55,7 +55,13 @@ class SseTransport:
             await _refuse(send, exc, guard.challenge_headers(exc))
             return
         # The session starts before initialize: it carries no negotiated state, only its id.
-        token, state = self.edge.sessions.new(principal.subject, LEGACY_DEFAULT, _NOTHING, _NOTHING)
+        token, state = self.edge.sessions.new(
+            principal.subject,
+            LEGACY_DEFAULT,
+            _NOTHING,
+            _NOTHING,
+            sessions.endpoint("sse", server_id),
+        )
         prefix = f"/servers/{server_id}" if server_id else ""
         endpoint = f"{prefix}/message?session_id={token}".encode()
         await streams.serve(
@@ -74,8 +80,10 @@ class SseTransport:
         server_id = scope.get("path_params", {}).get("server_id")
         try:
             principal = await guard.mcp_principal(self.edge, scope, headers, server_id)
-            state = self.edge.sessions.open(token, principal.subject)
-            body = await read_body(scope, receive, self.edge.config.max_body_bytes)
+            state = self.edge.sessions.open(
+                token, principal.subject, sessions.endpoint("sse", server_id)
+            )
+            body = await inputs.read_json(self.edge.config, scope, receive)
             incoming = parse(body)
         except ForgeError as exc:
             await _refuse(send, exc, guard.challenge_headers(exc))

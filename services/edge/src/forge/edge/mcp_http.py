@@ -10,10 +10,10 @@ import msgspec
 
 from forge.core import rpc
 from forge.core.errors import ForgeError, SessionNotFoundError
-from forge.edge import guard, streams
+from forge.edge import guard, inputs, sessions, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
-from forge.edge.http import Receive, Scope, Send, header_map, read_body, respond, respond_sse
+from forge.edge.http import Receive, Scope, Send, header_map, respond, respond_sse
 from forge.edge.messages import ClientResponse, Request, check_modern, parse
 from forge.edge.sessions import SessionState
 from forge.edge.sse import LazyStream
@@ -92,9 +92,9 @@ class McpEndpoint:
         if method == "POST":
             await self._post(scope, receive, send, headers, principal, server_id, version_header)
         elif method == "GET" and not modern and has_session:
-            await self._get(receive, send, headers, principal)
+            await self._get(receive, send, headers, principal, server_id)
         elif method == "DELETE" and not modern and has_session:
-            await self._delete(send, headers, principal)
+            await self._delete(send, headers, principal, server_id)
         else:
             allow = b"POST" if modern else b"GET, POST, DELETE"
             body = jsonrpc.error_bytes(
@@ -115,7 +115,7 @@ class McpEndpoint:
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
         request: Request | None = None
         try:
-            body = await read_body(scope, receive, self.edge.config.max_body_bytes)
+            body = await inputs.read_json(self.edge.config, scope, receive)
             incoming = parse(body)
             if isinstance(incoming, ClientResponse):
                 await self.exchange.answer(incoming)
@@ -128,7 +128,7 @@ class McpEndpoint:
                 protocol = check_modern(request, headers, version_header)
             else:
                 protocol, session = self._legacy_protocol(
-                    request, headers, principal, version_header
+                    request, headers, principal, server_id, version_header
                 )
             caller = Caller(
                 principal,
@@ -195,7 +195,8 @@ class McpEndpoint:
             return
         result = work.result()
         if request.method == "initialize" and not modern:
-            extra.append((_SESSION_HEADER, self._open_session(caller.principal, request, result)))
+            token = self._open_session(caller.principal, caller.server_id, request, result)
+            extra.append((_SESSION_HEADER, token))
         message = jsonrpc.result_bytes(request.id, result)
         if streamer.stream.started:
             await streamer.stream.close(message)
@@ -207,6 +208,7 @@ class McpEndpoint:
         request: Request,
         headers: dict[str, str],
         principal: Principal,
+        server_id: str | None,
         version_header: str | None,
     ) -> tuple[Protocol, SessionState | None]:
         if request.method == "initialize":
@@ -215,22 +217,35 @@ class McpEndpoint:
         if token is None:
             # Sessionless legacy use (plain JSON-RPC over POST, as curl sends it) is allowed.
             return Protocol(version=version_header or LEGACY_DEFAULT, era="legacy"), None
-        state = self.edge.sessions.open(token, principal.subject)
+        state = self.edge.sessions.open(token, principal.subject, _endpoint(server_id))
         return session_protocol(state), state
 
-    def _open_session(self, principal: Principal, request: Request, result: bytes) -> bytes:
+    def _open_session(
+        self, principal: Principal, server_id: str | None, request: Request, result: bytes
+    ) -> bytes:
         agreed = negotiated(request, result)
         token, _ = self.edge.sessions.new(
-            principal.subject, agreed.version, agreed.capabilities, agreed.client_info
+            principal.subject,
+            agreed.version,
+            agreed.capabilities,
+            agreed.client_info,
+            _endpoint(server_id),
         )
         return token.encode()
 
     async def _get(
-        self, receive: Receive, send: Send, headers: dict[str, str], principal: Principal
+        self,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        principal: Principal,
+        server_id: str | None,
     ) -> None:
         """A legacy session's GET stream: its messages, and list changes of the catalog."""
         try:
-            state = self.edge.sessions.open(headers["mcp-session-id"], principal.subject)
+            state = self.edge.sessions.open(
+                headers["mcp-session-id"], principal.subject, _endpoint(server_id)
+            )
         except SessionNotFoundError as exc:
             await self._error(send, None, exc, False)
             return
@@ -244,9 +259,13 @@ class McpEndpoint:
             render=streams.legacy_notices,
         )
 
-    async def _delete(self, send: Send, headers: dict[str, str], principal: Principal) -> None:
+    async def _delete(
+        self, send: Send, headers: dict[str, str], principal: Principal, server_id: str | None
+    ) -> None:
         try:
-            state = self.edge.sessions.open(headers["mcp-session-id"], principal.subject)
+            state = self.edge.sessions.open(
+                headers["mcp-session-id"], principal.subject, _endpoint(server_id)
+            )
         except SessionNotFoundError as exc:
             await self._error(send, None, exc, False)
             return
@@ -281,6 +300,10 @@ class McpEndpoint:
         await self._answer(
             send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
         )
+
+
+def _endpoint(server_id: str | None) -> str:
+    return sessions.endpoint("mcp", server_id)
 
 
 def session_protocol(state: SessionState) -> Protocol:

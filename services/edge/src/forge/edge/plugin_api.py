@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
 from forge.core.errors import ForgeError, InvalidRequestError, ServiceUnavailableError
+from forge.edge import inputs
 from forge.edge.guard import require, rest_principal
-from forge.edge.http import read_body
 from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.proto import access
@@ -118,7 +118,7 @@ class Plugins:
         )
 
     async def body(self, request: Request) -> dict[str, Any]:
-        raw = await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+        raw = await inputs.read_json(self.edge.config, request.scope, request.receive)
         try:
             body = _ANY.decode(raw)
         except msgspec.DecodeError as exc:

@@ -12,9 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
 from forge.core.errors import ForgeError, InvalidRequestError
-from forge.edge import guard
+from forge.edge import guard, inputs
 from forge.edge.context import Edge
-from forge.edge.http import read_body
 from forge.edge.registry_calls import registry_call
 from forge.proto.envelope import Principal
 
@@ -193,7 +192,7 @@ class Admin:
         self.edge = edge
 
     async def _body(self, request: Request, optional: bool = False) -> Any:
-        raw = await read_body(request.scope, request.receive, self.edge.config.max_body_bytes)
+        raw = await inputs.read_json(self.edge.config, request.scope, request.receive)
         if optional and not raw.strip():
             return {}
         try:

@@ -27,6 +27,15 @@ class SessionState(msgspec.Struct, frozen=True, array_like=True):
     issued: float
     capabilities: msgspec.Raw = msgspec.Raw(b"{}")
     client_info: msgspec.Raw = msgspec.Raw(b"{}")
+    # Where the session was opened (`endpoint()`); it is refused anywhere else, so a session
+    # negotiated for one virtual server cannot carry requests to another. Ids sealed before
+    # this field existed open nowhere: their clients initialize again.
+    endpoint: str = ""
+
+
+def endpoint(transport: str, server_id: str | None) -> str:
+    """The name a session is bound to: its transport ("mcp", "sse") and virtual server."""
+    return f"servers/{server_id}/{transport}" if server_id is not None else transport
 
 
 _STATE = msgspec.json.Decoder(SessionState)
@@ -47,15 +56,21 @@ class Sessions:
         return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
 
     def new(
-        self, subject: str, version: str, capabilities: msgspec.Raw, client_info: msgspec.Raw
+        self,
+        subject: str,
+        version: str,
+        capabilities: msgspec.Raw,
+        client_info: msgspec.Raw,
+        endpoint: str,
     ) -> tuple[str, SessionState]:
         state = SessionState(
-            uuid.uuid4().hex, subject, version, time.time(), capabilities, client_info
+            uuid.uuid4().hex, subject, version, time.time(), capabilities, client_info, endpoint
         )
         return self.seal(state), state
 
-    def open(self, token: str, subject: str) -> SessionState:
-        """The session's state, or SessionNotFoundError if forged, expired, revoked or not yours."""
+    def open(self, token: str, subject: str, endpoint: str) -> SessionState:
+        """The session's state, or SessionNotFoundError if forged, expired, revoked, not yours,
+        or opened on another endpoint (the same 404 for all: nothing to learn from which)."""
         state = self._opened.get(token)
         if state is None:
             state = self._unseal(token)
@@ -65,6 +80,7 @@ class Sessions:
         if (
             state.sid in self.revoked
             or state.subject != subject
+            or state.endpoint != endpoint
             or state.issued + self.ttl_s < time.time()
         ):
             raise SessionNotFoundError("session not found: it has ended or was never valid")

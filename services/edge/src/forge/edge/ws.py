@@ -15,8 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forge.core import subjects
 from forge.core.bus import Subscription
-from forge.core.errors import ForgeError
-from forge.edge import guard, streams
+from forge.core.errors import ForgeError, PayloadTooLargeError
+from forge.edge import guard, inputs, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
 from forge.edge.http import Receive, Scope, Send
@@ -29,6 +29,10 @@ from forge.proto.envelope import ENCODER, Protocol
 log = logging.getLogger("forge.edge.ws")
 SUBPROTOCOL = "mcp"
 _POLICY_VIOLATION = 1008
+# RFC 6455's "message too big": how a frame over FORGE_EDGE_MAX_BODY_BYTES is refused (the
+# WebSocket form of HTTP 413), after a JSON-RPC error -32008 with a null id, since the frame's
+# id is not read.
+MESSAGE_TOO_BIG = 1009
 _DENIAL = "websocket.http.response"
 
 
@@ -74,9 +78,10 @@ class _Connection:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def receive(self, text: str) -> None:
+    async def receive(self, data: bytes) -> None:
         try:
-            incoming = parse(text.encode())
+            inputs.check_json(data, self.edge.config.max_json_depth)
+            incoming = parse(data)
         except ForgeError as exc:
             await self.send(jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object())))
             return
@@ -166,6 +171,13 @@ class WsEndpoint:
                 await sub.unsubscribe()
             await conn.close()
 
+    async def _too_big(self, ws: WebSocket, conn: _Connection) -> None:
+        limit = self.edge.config.max_body_bytes
+        error = PayloadTooLargeError(f"a message exceeds the limit of {limit} bytes")
+        await conn.send(jsonrpc.error_bytes(None, ENCODER.encode(error.to_object())))
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await ws.close(code=MESSAGE_TOO_BIG)
+
     async def _read(self, ws: WebSocket, conn: _Connection) -> None:
         closing = asyncio.ensure_future(self.edge.closing.wait())
         try:
@@ -181,9 +193,12 @@ class WsEndpoint:
                 if message["type"] == "websocket.disconnect":
                     return
                 text = message.get("text")
-                if text is None and message.get("bytes") is not None:
-                    text = message["bytes"].decode("utf-8", "replace")
-                if text:
-                    await conn.receive(text)
+                # A binary frame is read as the same JSON text; check_json refuses bad UTF-8.
+                data = text.encode() if text is not None else message.get("bytes")
+                if data and len(data) > self.edge.config.max_body_bytes:
+                    await self._too_big(ws, conn)
+                    return
+                if data:
+                    await conn.receive(data)
         finally:
             closing.cancel()
