@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from forge.core.netguard import NetGuard
 from forge.plugins import config as plugin_config
 from forge.plugins.chain import Outcome, PluginSet
 from forge.plugins.context import HookContext, target_of
@@ -90,6 +91,10 @@ ENTRY_POINTS = [
 
 def loader() -> Loader:
     return Loader(ENTRY_POINTS)
+
+
+# For plugins that dial test servers on loopback, which the SSRF guard refuses by default.
+LOOPBACK = Host(guard=NetGuard("127.0.0.0/8,::1/128"))
 
 
 async def load(yaml_text: str, host: Host | None = None) -> PluginSet:

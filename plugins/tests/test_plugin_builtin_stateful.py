@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from plugin_testkit import call, load, run, text_result
+from plugin_testkit import LOOPBACK, call, load, run, text_result
 
 from forge.core.bus import NatsBus
 from forge.core.errors import PluginViolationError
+from forge.plugins.builtin.webhook import WebhookNotification
 from forge.plugins.plugin import Host
 from forge.plugins.result import KEEP
+from forge.testing.listener import Listener
 
 
 async def refused(
@@ -181,7 +183,8 @@ plugins:
     kind: deny_list
     mode: permissive
     config: {{words: [forbidden]}}
-"""
+""",
+        LOOPBACK,
     )
     try:
         await run(plugins, "tool_pre_invoke", call("echo", text="forbidden words"))
@@ -205,7 +208,7 @@ async def test_webhook_reports_failed_tool_calls(
 ) -> None:
     url, received = receiver
     plugins = await load(
-        f'plugins: [{{name: n, kind: webhook_notification, config: {{url: "{url}"}}}}]'
+        f'plugins: [{{name: n, kind: webhook_notification, config: {{url: "{url}"}}}}]', LOOPBACK
     )
     try:
         await run(plugins, "tool_post_invoke", text_result("fine"), call("ok"))
@@ -217,6 +220,24 @@ async def test_webhook_reports_failed_tool_calls(
     event = json.loads(body)
     assert (event["event"], event["target"]) == ("tool_error", "bad")
     assert received.empty()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254", "192.0.2.1"])
+async def test_webhook_to_a_forbidden_address_sends_nothing(host: str) -> None:
+    with Listener() as listener:
+        url = listener.url.replace("127.0.0.1", host)
+        plugins = await load(
+            f'plugins: [{{name: n, kind: webhook_notification, config: {{url: "{url}"}}}}]'
+        )
+        webhook = plugins.plugins["n"]
+        assert isinstance(webhook, WebhookNotification)
+        try:
+            await run(plugins, "tool_post_invoke", text_result("no", isError=True), call("bad"))
+            async with asyncio.timeout(10):
+                await asyncio.gather(*webhook.pending)
+        finally:
+            await plugins.close()
+        assert webhook.sent == 0 and listener.received == 0
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
-from plugin_testkit import call, load, run, text_result
+from plugin_testkit import LOOPBACK, call, load, run, text_result
 
 from forge.core.errors import INTERNAL_ERROR, InternalError, PluginViolationError
+from forge.plugins.config import PluginConfigError
 from forge.servers.ports import bind_loopback
+from forge.testing.listener import Listener
 
 guard = MCPServer("forge-test-guard")
 SEEN: list[dict[str, Any]] = []
@@ -65,7 +67,7 @@ async def guard_url() -> AsyncIterator[str]:
 
 async def test_an_external_plugin_modifies_and_blocks_through_mcp_tools(guard_url: str) -> None:
     plugins = await load(
-        f'plugins: [{{name: ext, kind: external, config: {{url: "{guard_url}"}}}}]'
+        f'plugins: [{{name: ext, kind: external, config: {{url: "{guard_url}"}}}}]', LOOPBACK
     )
     try:
         assert plugins.served() == ["tool_pre_invoke", "tool_post_invoke"]
@@ -98,7 +100,8 @@ plugins:
     kind: external
     on_error: ignore
     config: {{url: "http://127.0.0.1:9/mcp", hooks: [tool_pre_invoke], timeout_s: 2}}
-"""
+""",
+        LOOPBACK,
     )
     try:
         assert plugins.served() == ["tool_pre_invoke"]
@@ -109,9 +112,17 @@ plugins:
 
 
 async def test_an_external_plugin_that_cannot_be_listed_fails_the_load() -> None:
-    from forge.plugins.config import PluginConfigError
-
     with pytest.raises(PluginConfigError, match="failed to start"):
         await load(
-            'plugins: [{name: ext, kind: external, config: {url: "http://127.0.0.1:9/mcp"}}]'
+            'plugins: [{name: ext, kind: external, config: {url: "http://127.0.0.1:9/mcp"}}]',
+            LOOPBACK,
         )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254"])
+async def test_an_external_plugin_on_a_forbidden_address_is_never_dialled(host: str) -> None:
+    with Listener() as listener:
+        url = listener.url.replace("127.0.0.1", host) + "/mcp"
+        with pytest.raises(PluginConfigError):
+            await load(f'plugins: [{{name: ext, kind: external, config: {{url: "{url}"}}}}]')
+        assert listener.received == 0

@@ -294,9 +294,9 @@ async def test_a_garbled_answer_is_a_bad_response(
 
 async def test_the_lean_client_never_reuses_a_connection_the_upstream_closed() -> None:
     """A keep-alive connection the upstream closed while idle is replaced, not written to."""
+    from forge.core.aiohttp_dialer import Dialer
     from forge.core.netguard import NetGuard
     from forge.servers.process import spawn as spawn_server
-    from forge.upstream_proxy.dialer import Dialer
     from forge.upstream_proxy.fasthttp import FastHttp
 
     server = spawn_server("forge.servers.fastecho")

@@ -11,16 +11,16 @@ from auth_harness import SECRET_KEYS, sealed_gateway
 from proxy_harness import call, discover, tool_call
 
 from conftest import StartProxy
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
-from forge.core.netguard import NetGuard, UpstreamAddressForbiddenError
+from forge.core.netguard import AddressForbiddenError, NetGuard
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.servers.process import ServerProcess, spawn
 from forge.testing.oauth_server import OAuthServer
 from forge.upstream_proxy.app import UpstreamProxy
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.fasthttp import FastHttp
 
 
@@ -74,12 +74,12 @@ async def test_registration_of_a_loopback_upstream_is_refused(
 
 async def test_the_lean_client_checks_the_address_it_connects_to() -> None:
     client = FastHttp("http://localhost:9/mcp", "'near'", Dialer(NetGuard(""), 5))
-    with pytest.raises(UpstreamAddressForbiddenError) as caught:
+    with pytest.raises(AddressForbiddenError) as caught:
         async with client.post("http://localhost:9/mcp", data=b"{}", headers={}):
             pass
     assert refused(caught.value) in ("127.0.0.1", "::1")
     allowed = FastHttp("http://169.254.169.254/", "'metadata'", Dialer(NetGuard(""), 5))
-    with pytest.raises(UpstreamAddressForbiddenError):
+    with pytest.raises(AddressForbiddenError):
         await allowed.connect()
 
 

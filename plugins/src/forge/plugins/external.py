@@ -5,6 +5,7 @@ The tool is called with `{"payload": ..., "context": {...}}` and answers (struct
 or a text content holding JSON) with `{}` (allow), `{"payload": new}` (modify),
 `{"violation": {"code", "reason", "details"?}}` (block) or `{"result": r}` (a pre hook's answer
 in the call's place). An `isError` result counts as the plugin failing (its on_error applies).
+The server is dialled through the SSRF guard (Host.guard), at every connection.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import json
 import logging
 from typing import Any
 
-import httpx2
 import msgspec
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from forge.core import httpx_dialer
 from forge.plugins.config import PluginConfigError
 from forge.plugins.context import HookContext
 from forge.plugins.hookspec import HOOKS, hookimpl
@@ -52,6 +53,8 @@ class _Verdict(msgspec.Struct, frozen=True):
 
 class ExternalPlugin(Plugin):
     Config = ExternalConfig
+    dials_out = True
+    url_settings = ("url",)
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         super().__init__(name, config, host)
@@ -119,8 +122,8 @@ class ExternalPlugin(Plugin):
         """Owns one session from open to close (the SDK wants both in the same task)."""
         settings = self.settings
         try:
-            async with httpx2.AsyncClient(
-                headers=settings.headers, timeout=settings.timeout_s
+            async with httpx_dialer.client(
+                self.host.guard, headers=settings.headers, timeout=settings.timeout_s
             ) as http:
                 transport = streamable_http_client(settings.url, http_client=http)
                 async with Client(
@@ -130,8 +133,10 @@ class ExternalPlugin(Plugin):
                     await release.wait()
         # The session's transport may fail in any way: the caller waiting on `ready` gets it.
         except Exception as exc:
+            refused = httpx_dialer.refusal(exc)
+            reason = refused.message if refused is not None else str(exc)
             if not ready.done():
-                ready.set_exception(ExternalError(f"cannot reach external plugin: {exc}"))
+                ready.set_exception(ExternalError(f"cannot reach external plugin: {reason}"))
             else:
                 log.warning("external plugin %s: session ended: %s", self.name, exc)
         finally:

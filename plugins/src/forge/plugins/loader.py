@@ -85,6 +85,16 @@ class Loader:
         return factory
 
 
+def dials_out(factory: Factory) -> bool:
+    """Whether a kind's plugins connect out; a factory that does not say is assumed to."""
+    return bool(getattr(factory, "dials_out", True))
+
+
+def url_settings(factory: Factory) -> tuple[str, ...]:
+    """The config keys holding where a kind's plugins connect to."""
+    return tuple(getattr(factory, "url_settings", ()))
+
+
 async def build(config: PluginsConfig, host: Host, loader: Loader) -> PluginSet:
     """Make and start every non-disabled entry's plugin; on any failure stop those started
     and raise PluginConfigError (the caller keeps its previous set)."""

@@ -1,14 +1,16 @@
-"""The base of built-in plugins, and what the runner lends every plugin (the bus)."""
+"""The base of built-in plugins, and what the runner lends every plugin (the bus, the SSRF
+guard its outbound connections go through)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import msgspec
 
 from forge.core.bus import Bus
+from forge.core.netguard import NetGuard
 from forge.plugins.config import PluginConfigError
 from forge.plugins.context import HookContext
 from forge.plugins.result import Violation
@@ -16,10 +18,13 @@ from forge.plugins.result import Violation
 
 @dataclass(frozen=True)
 class Host:
-    """Shared services a plugin may use. `bus` is None where no NATS is at hand (unit use)."""
+    """Shared services a plugin may use. `bus` is None where no NATS is at hand (unit use).
+    `guard`: every outbound connection a plugin makes goes through it (forge.core.httpx_dialer);
+    the runner's allows FORGE_UPSTREAM_ALLOWED_NETWORKS, the default allows nothing special."""
 
     bus: Bus | None = None
     replica: str = "local"
+    guard: NetGuard = field(default_factory=NetGuard)
 
 
 class NoConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,6 +45,12 @@ class Plugin:
     # may run it in-process from the manifest's `inline` section (docs/plugins.md, "Inline
     # chains"). Only built-in kinds are trusted with it.
     inline_safe: ClassVar[bool] = False
+    # Connects to a place its config names (a webhook, an MCP server): binding the kind needs
+    # a platform admin, and the settings in `url_settings` are checked by the SSRF guard when
+    # the binding is made (registry) and again at connect time (Host.guard). A binding of an
+    # operator's entry of such a kind may not change those settings.
+    dials_out: ClassVar[bool] = False
+    url_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         self.name = name

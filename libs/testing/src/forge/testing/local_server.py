@@ -60,17 +60,18 @@ class LocalServer:
     """Start with `start()` (or `with`); `url` is its base URL while it runs."""
 
     handler: ClassVar[type[LocalHandler]]
+    host: str = "127.0.0.1"  # any loopback address (127.0.0.2 stands for "elsewhere")
     _http: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         assert self._http is not None, "start the server first"
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"http://{self.host}:{self._http.server_address[1]}"
 
     def start(self) -> Self:
         bound = type(self.handler.__name__, (self.handler,), {"owner": self})
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), bound)  # port 0: a free one
+        self._http = ThreadingHTTPServer((self.host, 0), bound)  # port 0: a free one
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._thread.start()

@@ -1,5 +1,6 @@
 """Webhook notification: violations, failed tool calls (and optionally every call) POSTed as
-JSON to an operator's URL, in the background, HMAC-signed when a secret is set."""
+JSON to an operator's URL, in the background, HMAC-signed when a secret is set. The URL is
+dialled through the SSRF guard (Host.guard): a refused address drops the notification."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import httpx2
 import msgspec
 
+from forge.core import httpx_dialer
 from forge.plugins.context import HookContext
 from forge.plugins.hookspec import hookimpl
 from forge.plugins.plugin import Host, Plugin
@@ -35,6 +37,8 @@ class WebhookConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class WebhookNotification(Plugin):
     Config = WebhookConfig
+    dials_out = True
+    url_settings = ("url",)
 
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         super().__init__(name, config, host)
@@ -43,7 +47,7 @@ class WebhookNotification(Plugin):
         self.sent = 0
 
     async def start(self) -> None:
-        self.client = httpx2.AsyncClient(timeout=self.settings.timeout_s)
+        self.client = httpx_dialer.client(self.host.guard, timeout=self.settings.timeout_s)
 
     async def stop(self) -> None:
         if self.pending:
@@ -87,6 +91,10 @@ class WebhookNotification(Plugin):
                     self.sent += 1
                     return
             except httpx2.HTTPError as exc:
+                if httpx_dialer.refusal(exc) is not None:
+                    # Trying again would be refused again: the operator must allow the address.
+                    log.error("webhook %s: the SSRF guard refused its URL's address", self.name)
+                    return
                 log.warning("webhook %s: %s", self.name, type(exc).__name__)
             if attempt < self.settings.retries:
                 await asyncio.sleep(0.2 * 2**attempt)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 
 from forge.core import rpc, subjects
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import UpstreamUnavailableError
@@ -18,7 +19,6 @@ from forge.proto.envelope import Envelope
 from forge.upstream_proxy import authorize, updates
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Credentials
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
 from forge.upstream_proxy.inflight import Calls

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
@@ -23,7 +24,6 @@ from forge.proto.jsonrpc import (
 )
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.eras import (
     INITIALIZE_PARAMS,
     cancelled_bytes,

@@ -19,13 +19,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import Bus
 from forge.core.errors import ForgeError, UpstreamUnavailableError
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.proto.envelope import Principal
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.grants import (
     AuthorizationCode,
     ClientCredentials,

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
-from forge.upstream_proxy.dialer import Dialer
 
 
 class Headers(dict[str, str]):
@@ -199,7 +199,7 @@ class FastHttp:
         failure: OSError | None = None
         try:
             async with asyncio.timeout(self.connect_timeout_s):
-                # Every address is checked before any is dialled (UpstreamAddressForbiddenError).
+                # Every address is checked before any is dialled (AddressForbiddenError).
                 for address in await self.dialer.addresses(self.host, self.port):
                     try:
                         _, conn = await loop.create_connection(_Connection, address, self.port)

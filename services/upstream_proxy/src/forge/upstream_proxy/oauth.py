@@ -18,9 +18,9 @@ from urllib.parse import quote_plus, urlsplit
 import aiohttp
 import msgspec
 
+from forge.core.aiohttp_dialer import Dialer, refusal
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
 from forge.proto.catalog import UpstreamAuth
-from forge.upstream_proxy.dialer import Dialer, refusal
 
 # RFC 6750 §2.1 b64token: what may follow "Bearer " (and nothing that could split a header).
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")

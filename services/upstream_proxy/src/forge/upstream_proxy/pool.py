@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway, canonical_transport
 from forge.proto.envelope import Principal
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Credentials
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.inflight import InFlight
 from forge.upstream_proxy.sessions import UpstreamSession
 from forge.upstream_proxy.sse import SseSession

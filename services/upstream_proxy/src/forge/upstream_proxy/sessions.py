@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import ForgeError, UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
@@ -21,7 +22,6 @@ from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
 from forge.proto.mcp import MODERN
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.dialer import Dialer
 from forge.upstream_proxy.eras import (
     INITIALIZE_PARAMS,
     cancelled_bytes,

@@ -8,12 +8,12 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from forge.core.aiohttp_dialer import Dialer, refusal
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access, with_query
-from forge.upstream_proxy.dialer import Dialer, refusal
 from forge.upstream_proxy.transport import CredentialsRejectedError, SseParser
 
 log = logging.getLogger("forge.upstream_proxy.sse")

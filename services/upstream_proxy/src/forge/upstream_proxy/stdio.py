@@ -11,12 +11,12 @@ import signal
 import time
 from collections.abc import Mapping
 
+from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.dialer import Dialer
 
 log = logging.getLogger("forge.upstream_proxy.stdio")
 # The only variables a child inherits from the upstream-proxy: FORGE_* secrets never reach it.

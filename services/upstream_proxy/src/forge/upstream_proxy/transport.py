@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from forge.core.aiohttp_dialer import refusal
 from forge.core.errors import (
     ForgeError,
     UpstreamBadResponseError,
@@ -24,7 +25,6 @@ from forge.proto.jsonrpc import (
     RequestId,
     ResponseError,
 )
-from forge.upstream_proxy.dialer import refusal
 
 ACCEPT = "application/json, text/event-stream"
 # Notifications and server-to-client requests that arrive on the same SSE stream as the answer:

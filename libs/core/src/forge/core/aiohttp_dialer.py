@@ -1,21 +1,20 @@
-"""The SSRF guard at connect time: every address an upstream connection dials is checked first.
+"""The SSRF guard at connect time for aiohttp: every address a session dials is checked first.
 
 The check sits where the socket is made, not where the URL is read, so that a name that
 re-resolves to 127.0.0.1 (DNS rebinding), an IP literal and an HTTP redirect are all caught:
-aiohttp gets a socket factory that refuses forbidden addresses, and the lean client resolves
-the name itself and connects to the checked address. Token endpoints are dialled the same way.
+aiohttp gets a socket factory that refuses forbidden addresses. Clients that dial themselves
+(the upstream-proxy's lean HTTP client) connect to `addresses()`, each checked.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
 
-from forge.core.netguard import NetGuard, UpstreamAddressForbiddenError
+from forge.core.netguard import AddressForbiddenError, NetGuard
 
 
 class ForbiddenAddressError(OSError):
@@ -25,12 +24,12 @@ class ForbiddenAddressError(OSError):
     `localhost`) happy eyeballs re-raises this error rather than a merged plain OSError.
     """
 
-    def __init__(self, error: UpstreamAddressForbiddenError) -> None:
-        super().__init__("forbidden upstream address")
+    def __init__(self, error: AddressForbiddenError) -> None:
+        super().__init__("forbidden address")
         self.error = error
 
 
-def refusal(exc: BaseException) -> UpstreamAddressForbiddenError | None:
+def refusal(exc: BaseException) -> AddressForbiddenError | None:
     """The guard's refusal behind an aiohttp connection error, if that is what it was."""
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
         exc.os_error, ForbiddenAddressError
@@ -40,7 +39,7 @@ def refusal(exc: BaseException) -> UpstreamAddressForbiddenError | None:
 
 
 class Dialer:
-    """Makes the HTTP clients that dial upstreams and token endpoints, all behind the guard."""
+    """Makes aiohttp sessions whose every connection goes through the guard."""
 
     def __init__(self, guard: NetGuard, connect_timeout_s: float) -> None:
         self.guard = guard
@@ -48,12 +47,10 @@ class Dialer:
 
     def _socket(self, addr_info: AddrInfoType) -> socket.socket:
         family, kind, proto, _, address = addr_info
-        host = str(address[0])
-        if not self.guard.permits(host):
-            try:
-                self.guard.check_address(host)
-            except UpstreamAddressForbiddenError as exc:
-                raise ForbiddenAddressError(exc) from None
+        try:
+            self.guard.check_address(str(address[0]))
+        except AddressForbiddenError as exc:
+            raise ForbiddenAddressError(exc) from None
         return socket.socket(family=family, type=kind, proto=proto)
 
     def client(
@@ -70,13 +67,10 @@ class Dialer:
             # The call's deadline bounds everything else; only connecting has its own limit.
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s),
             cookie_jar=aiohttp.DummyCookieJar(),
+            # An environment's HTTP(S)_PROXY would dial the proxy, not the checked address.
+            trust_env=False,
         )
 
     async def addresses(self, host: str, port: int) -> list[str]:
         """The addresses to dial for `host`, each checked (the lean client connects to these)."""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return await self.guard.resolve(host, port)
-        self.guard.check_address(host)
-        return [host]
+        return await self.guard.addresses(host, port)
