@@ -376,7 +376,7 @@ async def test_an_update_read_before_a_reseal_does_not_undo_it(
     )
     assert await rotated("secrets", "reseal", {}) == {"resealed": 1}
     changed = msgspec.structs.replace(read_before, description="written after the reseal")
-    await store.update_gateway(changed, prefix=None, discovered=None, sealed=False)
+    await store.update_gateway(changed, separator=None, discovered=None, sealed=False)
     _, sealed, _ = await stored_auth(catalog_dsn, created["id"])
     assert sealed is not None and sealed.startswith("v1.k2.")
     assert (await store.get_gateway(created["id"])).description == "written after the reseal"

@@ -63,10 +63,15 @@ async def test_a_duplicate_gateway_name_is_a_conflict(client: Client) -> None:
     assert len(await client("gateways", "list")) == 1
 
 
-async def test_a_name_with_the_same_slug_is_a_conflict(client: Client) -> None:
+async def test_a_name_with_a_taken_slug_gets_the_first_free_numbered_slug(client: Client) -> None:
     await client("gateways", "create", GATEWAY)
-    clash = {**GATEWAY, "name": "my time  server!"}
-    assert await code_of(client("gateways", "create", clash)) == CONFLICT
+    second = await client("gateways", "create", {**GATEWAY, "name": "my time  server!"})
+    third = await client("gateways", "create", {**GATEWAY, "name": "MY TIME SERVER"})
+    assert (second["slug"], third["slug"]) == ("my-time-server-2", "my-time-server-3")
+    names = {t["name"] for t in await client("tools", "list") if t["gateway_id"] == second["id"]}
+    assert names == {"my-time-server-2-echo", "my-time-server-2-add"}
+    prompts = await client("prompts", "list")
+    assert "my-time-server-3-greet" in {p["name"] for p in prompts}
 
 
 @pytest.mark.parametrize(

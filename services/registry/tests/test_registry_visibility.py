@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from registry_harness import ADMIN, Client, FakeUpstreamProxy, code_of, error_of
 
-from forge.core.errors import FORBIDDEN, INVALID_PARAMS, NOT_FOUND
+from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
 from forge.proto.envelope import Principal
 
 ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("developer",))
@@ -250,5 +250,9 @@ async def test_a_server_update_replaces_what_is_given_and_checks_associations(
     carol_server = await client("servers", "create", {"name": "C"}, as_=CAROL)
     steal = {"id": carol_server["id"], "associated_tools": ["alpha-echo"]}
     assert await code_of(client("servers", "update", steal, as_=CAROL)) == INVALID_PARAMS
-    clash = {"id": carol_server["id"], "name": "S"}
-    assert await code_of(client("servers", "update", clash, as_=CAROL)) == -32007  # conflict
+    # Alice's "S" is in another team: the name is free in Carol's; her own "S" then clashes.
+    same_name = {"id": carol_server["id"], "name": "S"}
+    assert (await client("servers", "update", same_name, as_=CAROL))["name"] == "S"
+    other = await client("servers", "create", {"name": "C2"}, as_=CAROL)
+    clash = {"id": other["id"], "name": "S"}
+    assert await code_of(client("servers", "update", clash, as_=CAROL)) == CONFLICT

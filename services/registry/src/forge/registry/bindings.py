@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 
 from forge.core import subjects
-from forge.core.errors import ForbiddenError, InvalidParamsError
+from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Deleted
 from forge.registry import ownership, rows
 from forge.registry.params import decode
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ENTITY = "plugin_bindings"
 MISSING_BINDING = "no plugin binding has this id"
+MANAGE = "plugins.manage"  # held on a binding's team to create, change or delete it there
 MODES = ("enforce", "enforce_ignore_error", "permissive", "audit", "disabled")
 MAX_CONFIG_BYTES = 65_536
 _PLUGIN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -157,24 +158,29 @@ async def _tool(ctx: Context, tool: str | None) -> str | None:
 
 
 def _team(ctx: Context, team_id: str | None) -> str | None:
-    """A team the caller belongs to, or None (every team) for a platform admin."""
+    """A team the caller belongs to and holds plugins.manage on, or None (every team) for a
+    platform admin."""
     if team_id is None:
         if not ctx.principal.is_admin:
             raise ForbiddenError(
                 "only a platform admin may bind a plugin for every team", {"field": "team_id"}
             )
         return None
-    if not team_id or (not ctx.principal.is_admin and team_id not in ctx.principal.teams):
+    if not team_id:
         raise ForbiddenError(
             "team_id must be a team you are a member of", {"field": "team_id", "team_id": team_id}
         )
+    ownership.check_team(ctx.principal, team_id)
+    ownership.require_permission(ctx.principal, MANAGE, team_id)
     return team_id
 
 
 def _default_team(ctx: Context) -> str:
     if not ctx.principal.teams:
         raise _invalid("team_id", "team_id is required: you belong to no team")
-    return ctx.principal.teams[0]  # the personal team comes first
+    team = ctx.principal.teams[0]  # the personal team comes first
+    _team(ctx, team)
+    return team
 
 
 # -- operations
@@ -226,24 +232,48 @@ async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
     return stored
 
 
-async def _managed(ctx: Context, binding_id: str) -> PluginBinding:
+async def _seen(ctx: Context, found: list[PluginBinding]) -> list[PluginBinding]:
+    """The bindings the caller sees: visible to them, and naming no tool hidden from them (such
+    a binding never changes their calls, and would tell them the tool's name)."""
+    visible = ownership.seen(ctx.principal, found)
+    named = {b.tool for b in visible if b.tool is not None and not _GLOB.search(b.tool)}
+    if not named:
+        return visible
+    hidden = {
+        t.name
+        for t in await ctx.store.resolve_tools(named)
+        if t.name in named and not ownership.visible(ctx.principal, t)
+    }
+    return [b for b in visible if b.tool not in hidden]
+
+
+async def _one(ctx: Context, binding_id: str) -> PluginBinding:
+    """The binding if the caller sees it; else NotFoundError, as for an unknown id."""
     binding = await ctx.store.get_plugin_binding(binding_id)
-    return ownership.require_manager(ctx.principal, binding, MISSING_BINDING, "plugin binding")
+    if not await _seen(ctx, [binding]):
+        raise NotFoundError(MISSING_BINDING)
+    return binding
+
+
+async def _managed(ctx: Context, binding_id: str) -> PluginBinding:
+    binding = await _one(ctx, binding_id)
+    return ownership.require_manager(
+        ctx.principal, binding, MISSING_BINDING, "plugin binding", MANAGE
+    )
 
 
 async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
     p = decode(ListParams, params)
     return [
         b
-        for b in ownership.seen(ctx.principal, await ctx.store.list_plugin_bindings())
+        for b in await _seen(ctx, await ctx.store.list_plugin_bindings())
         if (p.plugin is None or b.plugin == p.plugin)
         and (p.team_id is None or b.team_id == p.team_id)
     ]
 
 
 async def get_binding(params: bytes, ctx: Context) -> PluginBinding:
-    binding = await ctx.store.get_plugin_binding(decode(IdParams, params).id)
-    return ownership.require_visible(ctx.principal, binding, MISSING_BINDING)
+    return await _one(ctx, decode(IdParams, params).id)
 
 
 async def delete_binding(params: bytes, ctx: Context) -> dict[str, Any]:

@@ -234,6 +234,19 @@ async def resolve(conn: Any, kinds: Sequence[Kind], refs: Sequence[str]) -> list
     return found
 
 
+async def placements(conn: Any, ids: Sequence[str]) -> dict[str, Placement]:
+    """Owner, team and visibility of each tool, resource, template or prompt among `ids` (ids
+    are unique across the four tables)."""
+    found = await conn.fetch(
+        " UNION ALL ".join(
+            f"SELECT id, owner, team_id, visibility FROM {table} WHERE id = any($1::text[])"
+            for table in ("tools", *(k.table for k in KINDS))
+        ),
+        list(ids),
+    )
+    return {r["id"]: Placement(r["owner"], r["team_id"], r["visibility"]) for r in found}
+
+
 async def link_server(conn: Any, server_id: str, resources: list[str], prompts: list[str]) -> None:
     """Attach resources (and templates: ids of either kind) and prompts to a new server."""
     templates = {

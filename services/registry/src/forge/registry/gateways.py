@@ -61,7 +61,9 @@ async def create_gateway(params: bytes, ctx: Context) -> Gateway:
     transport = check_transport(p.transport)
     url, command = check_endpoint(transport, p)
     name = check_name(p.name)
-    at = ownership.place(ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id)
+    at = ownership.place(
+        ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id, "gateways.create"
+    )
     auth = credentials.upstream_auth(p)
     gateway_id = uuid.uuid4().hex
     gateway = Gateway(
@@ -84,9 +86,16 @@ async def create_gateway(params: bytes, ctx: Context) -> Gateway:
     await _check_addresses(ctx, gateway, auth)
     gateway, tools, found = await discover(ctx, gateway)
     await ctx.store.insert_gateway(gateway, tools, found)
-    stored = await ctx.store.get_gateway(gateway.id)
-    await publish(ctx, "gateways", "changed", stored)
-    await offers_changed(ctx, stored.id)
+    announced = False
+    try:
+        stored = await ctx.store.get_gateway(gateway.id)
+        await publish(ctx, "gateways", "changed", stored)
+        await offers_changed(ctx, stored.id)
+        announced = True
+    finally:
+        if not announced:
+            # A gateway the caches may not have heard of must not stay half-registered.
+            await _forget(ctx, gateway.id)
     return shown(stored)
 
 
@@ -99,9 +108,9 @@ async def get_gateway(params: bytes, ctx: Context) -> Gateway:
     return shown(ownership.require_visible(ctx.principal, gateway, MISSING_GATEWAY))
 
 
-async def _managed(ctx: Context, gateway_id: str) -> Gateway:
+async def _managed(ctx: Context, gateway_id: str, permission: str) -> Gateway:
     gateway = await ctx.store.get_gateway(gateway_id)
-    return ownership.require_manager(ctx.principal, gateway, MISSING_GATEWAY, "gateway")
+    return ownership.require_manager(ctx.principal, gateway, MISSING_GATEWAY, "gateway", permission)
 
 
 def _credentials(
@@ -125,15 +134,20 @@ def _credentials(
 async def update_gateway(params: bytes, ctx: Context) -> Gateway:
     """Change what is given; a new url or new credentials mean a new discovery first."""
     p = decode(UpdateGatewayParams, params)
-    current = await _managed(ctx, p.id)
+    current = await _managed(ctx, p.id, "gateways.update")
     name = check_name(p.name) if p.name is not None else current.name
-    slug = slugify(name)
+    # A new slug only for a name that gives one: a numbered slug (its name's own was taken when
+    # it was registered) stays as long as the name keeps giving the same one.
+    reslug = slugify(name) != slugify(current.name)
+    slug = slugify(name) if reslug else current.slug
     url = current.url
     if p.url is not None:
         if current.transport == "stdio":
             raise InvalidParamsError("a stdio gateway has no url", {"field": "url"})
         url = check_gateway_url(current.transport, p.url)
-    at = ownership.replace(ctx.principal, ownership.of(current), p.visibility, p.team_id)
+    at = ownership.replace(
+        ctx.principal, ownership.of(current), p.visibility, p.team_id, "gateways.create"
+    )
     changes: dict[str, Any] = {
         "name": name,
         "slug": slug,
@@ -160,9 +174,11 @@ async def update_gateway(params: bytes, ctx: Context) -> Gateway:
         await _check_addresses(ctx, gateway, auth)
         gateway, tools, found = await discover(ctx, gateway)
         discovered = (tools, found)
-    prefix = f"{slug}{ctx.config.tool_name_separator}" if slug != current.slug else None
     replaced = await ctx.store.update_gateway(
-        gateway, prefix=prefix, discovered=discovered, sealed=new_credentials is not None
+        gateway,
+        separator=ctx.config.tool_name_separator if reslug else None,
+        discovered=discovered,
+        sealed=new_credentials is not None,
     )
     stored = await ctx.store.get_gateway(gateway.id)
     await publish(ctx, "gateways", "changed", stored)
@@ -173,17 +189,22 @@ async def update_gateway(params: bytes, ctx: Context) -> Gateway:
 
 
 async def delete_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
-    gateway_id = (await _managed(ctx, decode(IdParams, params).id)).id
+    gateway_id = (await _managed(ctx, decode(IdParams, params).id, "gateways.delete")).id
+    await _forget(ctx, gateway_id)
+    return {"id": gateway_id, "deleted": True}
+
+
+async def _forget(ctx: Context, gateway_id: str) -> None:
+    """Delete a gateway with all it offers, and tell every cache."""
     servers = await ctx.store.delete_gateway(gateway_id)
     await publish(ctx, "gateways", "deleted", Deleted(id=gateway_id))
     await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=[]))
     await contents_changed(ctx, gateway_id, Stored())
     await servers_changed(ctx, servers)
-    return {"id": gateway_id, "deleted": True}
 
 
 async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
-    gateway = await _managed(ctx, decode(IdParams, params).id)
+    gateway = await _managed(ctx, decode(IdParams, params).id, "gateways.update")
     gateway, tools, found = await discover(ctx, gateway)
     replaced = await ctx.store.replace_tools(gateway, tools, found)
     await publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))

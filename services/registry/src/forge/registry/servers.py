@@ -1,8 +1,13 @@
-"""Virtual server operations: compose catalog entries the creator can see, update, delete."""
+"""Virtual server operations: compose catalog entries the creator can see, update, delete.
+
+A server the caller sees may hold entries they do not (another member's private tool in a team
+server): its lists show them only the ids of entries they see, as the router's lists do.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -58,11 +63,49 @@ async def _entries(ctx: Context, kinds: tuple[Kind, ...], given: list[str], what
     return list(dict.fromkeys(known[ref] for ref in refs))
 
 
+def _held(server: Server) -> list[str]:
+    return [*server.associated_tools, *server.associated_resources, *server.associated_prompts]
+
+
+async def _unseen(ctx: Context, servers: Iterable[Server]) -> set[str]:
+    """The ids, among what the servers hold, of the entries the caller cannot see."""
+    placed = await ctx.store.placements({i for s in servers for i in _held(s)})
+    return {i for i, at in placed.items() if not ownership.visible(ctx.principal, at)}
+
+
+async def _shown(ctx: Context, servers: list[Server]) -> list[Server]:
+    """The servers as the caller gets them: without the ids of entries they cannot see."""
+    unseen = await _unseen(ctx, servers)
+    if not unseen:
+        return servers
+
+    def keep(ids: list[str]) -> list[str]:
+        return [i for i in ids if i not in unseen]
+
+    return [
+        msgspec.structs.replace(
+            s,
+            associated_tools=keep(s.associated_tools),
+            associated_resources=keep(s.associated_resources),
+            associated_prompts=keep(s.associated_prompts),
+        )
+        for s in servers
+    ]
+
+
+def _kept(given: list[str], current: list[str], unseen: set[str]) -> list[str]:
+    """A list given replaces what the caller sees of the current one: entries they cannot see
+    (and so could not name) stay, after the given ones."""
+    return [*given, *(i for i in current if i in unseen and i not in given)]
+
+
 async def create_server(params: bytes, ctx: Context) -> Server:
     p = decode(CreateServerParams, params)
     name = check_name(p.name)
     tags = check_tags(p.tags)
-    at = ownership.place(ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id)
+    at = ownership.place(
+        ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id, "servers.create"
+    )
     server = Server(
         id=uuid.uuid4().hex,
         name=name,
@@ -85,8 +128,10 @@ async def create_server(params: bytes, ctx: Context) -> Server:
 async def update_server(params: bytes, ctx: Context) -> Server:
     """Change what is given; associations given must be visible to the one who changes them."""
     p = decode(UpdateServerParams, params)
-    current = await _managed(ctx, p.id)
-    at = ownership.replace(ctx.principal, ownership.of(current), p.visibility, p.team_id)
+    current = await _managed(ctx, p.id, "servers.update")
+    at = ownership.replace(
+        ctx.principal, ownership.of(current), p.visibility, p.team_id, "servers.create"
+    )
     changes: dict[str, Any] = {"team_id": at.team_id, "visibility": at.visibility}
     if p.name is not None:
         changes["name"] = check_name(p.name)
@@ -96,40 +141,44 @@ async def update_server(params: bytes, ctx: Context) -> Server:
         changes["tags"] = check_tags(p.tags)
     if p.enabled is not None:
         changes["enabled"] = p.enabled
+    relink = any(
+        given is not None
+        for given in (p.associated_tools, p.associated_resources, p.associated_prompts)
+    )
+    unseen = await _unseen(ctx, [current]) if relink else set()
     if p.associated_tools is not None:
-        changes["associated_tools"] = await _tools(ctx, p.associated_tools)
+        tools = await _tools(ctx, p.associated_tools)
+        changes["associated_tools"] = _kept(tools, current.associated_tools, unseen)
     if p.associated_resources is not None:
-        changes["associated_resources"] = await _entries(
-            ctx, _RESOURCE_KINDS, p.associated_resources, "resource"
-        )
+        resources = await _entries(ctx, _RESOURCE_KINDS, p.associated_resources, "resource")
+        changes["associated_resources"] = _kept(resources, current.associated_resources, unseen)
     if p.associated_prompts is not None:
-        changes["associated_prompts"] = await _entries(
-            ctx, _PROMPT_KINDS, p.associated_prompts, "prompt"
-        )
-    relink = any(k.startswith("associated_") for k in changes)
+        prompts = await _entries(ctx, _PROMPT_KINDS, p.associated_prompts, "prompt")
+        changes["associated_prompts"] = _kept(prompts, current.associated_prompts, unseen)
     stored = await ctx.store.update_server(
         msgspec.structs.replace(current, **changes), relink=relink
     )
     await publish(ctx, "servers", "changed", stored)
-    return stored
+    return (await _shown(ctx, [stored]))[0]
 
 
-async def _managed(ctx: Context, server_id: str) -> Server:
+async def _managed(ctx: Context, server_id: str, permission: str) -> Server:
     server = await ctx.store.get_server(server_id)
-    return ownership.require_manager(ctx.principal, server, MISSING_SERVER, "server")
+    return ownership.require_manager(ctx.principal, server, MISSING_SERVER, "server", permission)
 
 
 async def list_servers(params: bytes, ctx: Context) -> list[Server]:
-    return ownership.seen(ctx.principal, await ctx.store.list_servers())
+    return await _shown(ctx, ownership.seen(ctx.principal, await ctx.store.list_servers()))
 
 
 async def get_server(params: bytes, ctx: Context) -> Server:
     server = await ctx.store.get_server(decode(IdParams, params).id)
-    return ownership.require_visible(ctx.principal, server, MISSING_SERVER)
+    ownership.require_visible(ctx.principal, server, MISSING_SERVER)
+    return (await _shown(ctx, [server]))[0]
 
 
 async def delete_server(params: bytes, ctx: Context) -> dict[str, Any]:
-    server_id = (await _managed(ctx, decode(IdParams, params).id)).id
+    server_id = (await _managed(ctx, decode(IdParams, params).id, "servers.delete")).id
     await ctx.store.delete_server(server_id)
     await publish(ctx, "servers", "deleted", Deleted(id=server_id))
     return {"id": server_id, "deleted": True}

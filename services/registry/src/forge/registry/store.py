@@ -11,7 +11,7 @@ import msgspec
 
 from forge.core.errors import ConflictError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
-from forge.registry import contents, offers, ownership, pg, rows
+from forge.registry import contents, offers, ownership, pg, rows, slugs
 from forge.registry.bindings import MISSING_BINDING, PluginBinding, from_row
 from forge.registry.contents import Contents, Kind, Stored
 from forge.registry.offers import NewTool, Replaced
@@ -27,19 +27,23 @@ MISSING_TOOL = "no tool has this id"
 MISSING_SERVER = "no server has this id"
 _ENC = msgspec.json.Encoder()
 _CONFLICTS = {
-    "gateways_name_key": "a gateway with this name already exists",
-    "gateways_slug_key": "a gateway whose name gives the same slug already exists",
+    # Names are unique per team (migration 006): a clash is with an entry of the caller's team.
+    "gateways_name_key": "a gateway with this name already exists in this team",
     "tools_name_key": "a tool with this exposed name already exists",
     "tools_gateway_original_key": "the upstream lists the same tool name twice",
-    "servers_name_key": "a server with this name already exists",
+    "servers_name_key": "a server with this name already exists in this team",
     **contents.CONFLICTS,
 }
+_NAME_KEYS = frozenset({"gateways_name_key", "servers_name_key"})
 _SERVERS = contents.SERVERS
 _LINKS = ("server_tools", "server_resources", "server_resource_templates", "server_prompts")
 
 
 def _conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
-    message = _CONFLICTS.get(exc.constraint_name or "", "an entry with these values already exists")
+    constraint = exc.constraint_name or ""
+    message = _CONFLICTS.get(constraint, "an entry with these values already exists")
+    if constraint in _NAME_KEYS:  # the driver's detail would spell out the index expression
+        return ConflictError(message, {"field": "name"})
     return ConflictError(message, {"detail": exc.detail})
 
 
@@ -94,9 +98,17 @@ class Store(PooledStore):
     async def insert_gateway(
         self, gw: Gateway, tools: Sequence[NewTool], found: Contents = contents.NOTHING
     ) -> list[ToolRecord]:
-        """Store a gateway, its tools and contents in one transaction; returns the stored tools."""
+        """Store a gateway, its tools and contents in one transaction; returns the stored tools.
+
+        `gw.slug` is the one its name gives: when another gateway holds it, the gateway and the
+        exposed names of what it offers take the first free numbered slug instead.
+        """
         with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
+                slug = await slugs.claim(conn, gw.id, gw.slug)
+                if slug != gw.slug:
+                    tools, found = slugs.reslugged(tools, found, gw.slug, slug)
+                    gw = msgspec.structs.replace(gw, slug=slug)
                 await conn.execute(
                     "INSERT INTO gateways (id, name, slug, url, transport, description,"
                     " protocol_version, capabilities, server_info, timeout_s, tags, command, env,"
@@ -150,15 +162,27 @@ class Store(PooledStore):
         self,
         gw: Gateway,
         *,
-        prefix: str | None,
+        separator: str | None,
         discovered: tuple[Sequence[NewTool], Contents] | None,
         sealed: bool,
     ) -> Replaced | None:
         """Store the gateway's own fields, and its credentials when `sealed` says they changed
-        (else a re-seal running meanwhile is kept); its entries follow its placement and name
-        `prefix` (when the name changed), or are swapped for what a new discovery found."""
+        (else a re-seal running meanwhile is kept); its entries follow its placement, or are
+        swapped for what a new discovery found.
+
+        `separator` is given when the new name gives a new slug (`gw.slug`, or the first free
+        numbered one when another gateway holds it): exposed names become
+        `<slug><separator><upstream name>`.
+        """
         with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
+                prefix = None
+                if separator is not None:
+                    slug = await slugs.claim(conn, gw.id, gw.slug)
+                    if discovered is not None and slug != gw.slug:
+                        discovered = slugs.reslugged(*discovered, gw.slug, slug)
+                    gw = msgspec.structs.replace(gw, slug=slug)
+                    prefix = f"{slug}{separator}"
                 updated = await conn.fetchrow(
                     "UPDATE gateways SET name = $2, slug = $3, url = $4, description = $5,"
                     " enabled = $6, tags = $7::jsonb, team_id = $8, visibility = $9,"
@@ -254,6 +278,11 @@ class Store(PooledStore):
             list(refs),
         )
         return [rows.tool(r) for r in matches]
+
+    async def placements(self, ids: Iterable[str]) -> dict[str, ownership.Placement]:
+        """Placement of each tool, resource, template or prompt among `ids`, by id."""
+        async with self.pool.acquire() as conn:
+            return await contents.placements(conn, list(ids))
 
     async def list_servers(self) -> list[Server]:
         found = await self.pool.fetch(_SERVERS + " ORDER BY s.created_at, s.id")
