@@ -206,20 +206,45 @@ async def test_usage_batches_add_counts_and_last_use(idn: Identity) -> None:
     assert seen["use_count"] == 5 and seen["last_used_at"].endswith("Z")
 
 
-async def test_deactivating_a_user_withdraws_their_tokens(idn: Identity) -> None:
+async def test_deactivating_a_user_revokes_their_tokens_for_good(idn: Identity) -> None:
     alice = await idn.new_user(ALICE)
+    created = (await idn.access(ALICE))["tokens_since"]
     token = (await idn.call(alice, "tokens", "create", {"name": "ci"}))["record"]
     admin = await idn.admin()
+    idn.clock.advance(10)
     await idn.call(admin, "users", "update", {"email": ALICE, "active": False})
     assert await idn.wait_for("tokens.deleted", lambda b: b == {"id": token["id"]})
     snap = await snapshot(idn)
     assert snap["tokens"] == [] and ALICE not in {u["email"] for u in snap["users"]}
+    assert not (await idn.call(admin, "tokens", "get", {"id": token["id"]}))["active"]
     inactive = {"name": "new", "user_email": ALICE}
     assert await code_of(idn.call(admin, "tokens", "create", inactive)) == CONFLICT
+    idn.clock.advance(10)
     await idn.call(admin, "users", "update", {"email": ALICE, "active": True})
-    # Announced again: once at creation, once now.
-    assert await idn.wait_for("tokens.changed", lambda e: e["id"] == token["id"], nth=2)
-    assert [t["id"] for t in (await snapshot(idn))["tokens"]] == [token["id"]]
+    # Reactivated: the old API token stays revoked, and JWTs issued until now stay refused.
+    back = await idn.wait_for(
+        "users.changed",
+        lambda u: u["email"] == ALICE and u.get("active", True) and u["tokens_since"] > created,
+    )
+    assert abs(back["tokens_since"] - idn.clock.now) < 0.01
+    assert (await snapshot(idn))["tokens"] == []
+    # Announced once, at creation: reactivation brings back no token.
+    assert len([e for e in idn.seen("tokens.changed") if e["id"] == token["id"]]) == 1
+
+
+async def test_a_recreated_email_is_another_account(idn: Identity) -> None:
+    first = await idn.access((await idn.new_user(ALICE)).subject)
+    token = (await idn.call(await idn.as_user(ALICE), "tokens", "create", {"name": "t"}))["record"]
+    admin = await idn.admin()
+    await idn.call(admin, "users", "delete", {"email": ALICE})
+    assert await idn.wait_for("tokens.deleted", lambda b: b == {"id": token["id"]})
+    second = await idn.access((await idn.new_user(ALICE)).subject)
+    assert second["id"] != first["id"] and second["tokens_since"] >= first["tokens_since"]
+    entry = (await snapshot(idn))["tokens"]
+    assert entry == []  # the old token went with the old account
+    made = (await idn.call(await idn.as_user(ALICE), "tokens", "create", {"name": "t"}))["record"]
+    [announced] = [e for e in idn.seen("tokens.changed") if e["id"] == made["id"]]
+    assert announced["user_id"] == second["id"]
 
 
 async def test_revocations_are_for_admins_or_the_token_in_use(idn: Identity) -> None:

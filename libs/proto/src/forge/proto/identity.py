@@ -13,8 +13,10 @@ import msgspec
 class UserAccess(msgspec.Struct, frozen=True, omit_defaults=True):
     """One user as the edge needs them: who, whether active, and what they may do.
 
-    `permissions` is the effective set (union of every bound role's permissions, `*` for
-    platform admins), computed by the identity registry whenever a binding or role changes.
+    `permissions` is the effective set of the global bindings (union of their roles'
+    permissions, `*` for platform admins); `team_permissions` what bindings on one team add there
+    (only what the global set lacks). Both are computed by the identity registry whenever a
+    binding or role changes; `forge.proto.access.permits` reads them.
     Event body of `forge.events.identity.users.changed`.
     """
 
@@ -22,12 +24,18 @@ class UserAccess(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str
     active: bool = True
     full_name: str | None = None
-    is_admin: bool = False  # holds the platform_admin role
-    roles: tuple[str, ...] = ()  # role names bound to the user (global or on any team)
+    is_admin: bool = False  # holds the platform_admin role globally
+    roles: tuple[str, ...] = ()  # role names bound to the user globally
     teams: tuple[str, ...] = ()  # ids of every team the user is a member of (personal included)
     personal_team: str | None = None
     permissions: tuple[str, ...] = ()
     auth_provider: str = "local"  # local | sso:<provider>
+    # UNIX time: a JWT issued (`iat`) before it is refused. Set when the account is created and
+    # whenever it is deactivated or reactivated, so a deleted-and-recreated email or a
+    # reactivated account never accepts the tokens issued before.
+    tokens_since: float | None = None
+    team_roles: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)  # by team id
+    team_permissions: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
 class TokenEntry(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -42,6 +50,7 @@ class TokenEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     user_email: str
     name: str
     active: bool = True
+    user_id: str | None = None  # the owner's account id: another account of that email is not it
     teams: tuple[str, ...] = ()  # subset of the owner's teams the token may act in
     server_id: str | None = None  # only this virtual server's endpoints
     permissions: tuple[str, ...] = ()  # subset of the owner's permissions
@@ -77,3 +86,22 @@ class TokenUsage(msgspec.Struct, frozen=True):
 
     counts: dict[str, int]  # token id -> uses since the last batch
     last_used: dict[str, float]  # token id -> UNIX time of the last use in the batch
+
+
+class LaunchAudit(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A process Forge started or refused to start for a stdio gateway, sent by a service
+    without a database (upstream-proxy, catalog registry) on `forge.audit.launch`; the identity
+    registry writes it to the audit log and answers once it is stored.
+
+    `action`: `stdio.launch`, `stdio.launch_failed` or `stdio.refused`. Never an env value, never
+    a secret: the command's argv, its variables' names at most.
+    """
+
+    action: str
+    actor: str  # who asked: the gateway's owner (who registered it), or the refused caller
+    gateway_id: str
+    gateway_name: str = ""
+    command: list[str] = msgspec.field(default_factory=list)
+    run_as: str | None = None  # the account the child runs as (uid), None: the service's own
+    reason: str | None = None  # why it was refused or failed (no secret)
+    service: str = ""  # which service and replica started it

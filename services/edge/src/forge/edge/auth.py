@@ -21,6 +21,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from forge.core import subjects
 from forge.core.errors import ForgeError, UnauthorizedError
+from forge.edge import account_binding
 from forge.edge.config import EdgeConfig
 from forge.edge.identity_cache import IdentityCache
 from forge.edge.jwt_keys import VerifyKeys, header_of, parse_algorithms
@@ -215,6 +216,7 @@ class Authenticator:
         user = await self.identity.user(str(claims["sub"]))
         if user is None or not user.active:
             raise UnauthorizedError("invalid token: the user is unknown or inactive")
+        account_binding.check_jwt(claims, user)
         principal = _principal(
             user,
             "session" if claims.get("token_use") == SESSION_USE else "jwt",
@@ -229,6 +231,7 @@ class Authenticator:
         owner = await self.identity.user(entry.user_email)
         if owner is None or not owner.active:
             raise UnauthorizedError("invalid token: the API token's owner is unknown or inactive")
+        account_binding.check_api_token(entry, owner)
         scope = Scope.of(entry)
         return _Entry(
             narrowed(owner, entry),
@@ -242,11 +245,12 @@ class Authenticator:
 
     def mint_session(self, user: UserAccess) -> tuple[str, float]:
         """A session token for a user who just logged in: (token, expires_at)."""
-        now = int(time.time())
-        expires = now + self.session_ttl_s
+        issued = round(time.time(), 3)  # to the millisecond: see account_binding
+        expires = int(issued) + self.session_ttl_s
         claims = {
             "sub": user.email,
-            "iat": now,
+            account_binding.ACCOUNT_CLAIM: user.id,
+            "iat": issued,
             "exp": expires,
             "jti": uuid.uuid4().hex,
             "aud": self.audience,
@@ -294,6 +298,8 @@ def _principal(
         teams=ordered_teams(user),
         roles=user.roles,
         permissions=user.permissions,
+        team_roles=user.team_roles,
+        team_permissions=user.team_permissions,
         is_admin=user.is_admin,
         token_id=token_id,
         auth_method=auth_method,

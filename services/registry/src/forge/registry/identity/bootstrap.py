@@ -4,6 +4,7 @@ active user holds the role. Idempotent, and safe when replicas start together (a
 from __future__ import annotations
 
 import logging
+import time
 
 from forge.proto.access import BUILTIN_ROLES
 from forge.registry.config import RegistryConfig
@@ -51,7 +52,9 @@ async def _make_admin(tx: Tx, email: str, hashed: str | None) -> str:
     else:  # the configured email exists without the role (or inactive): make it the admin
         user_id = row["id"]
         await roles.grant(tx, user_id, ADMIN_ROLE, None, ACTOR)
-        await users.set_fields(tx, user_id, active=True)
+        if not row["active"]:
+            await users.set_fields(tx, user_id, active=True)
+            await users.end_sessions(tx, user_id, time.time())  # as any reactivation does
         if hashed is not None and row["password_hash"] is None:
             await users.set_fields(tx, user_id, password_hash=hashed)
     await audit.write(tx, ACTOR, "users.bootstrap_admin", email, {"password": hashed is not None})

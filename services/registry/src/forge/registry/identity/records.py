@@ -15,6 +15,7 @@ from forge.registry import rows
 
 ADMIN_ROLE = "platform_admin"
 _DETAILS = msgspec.json.Decoder(dict[str, Any])
+_BY_TEAM = msgspec.json.Decoder(dict[str, tuple[str, ...]])
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -37,6 +38,8 @@ class UserRecord(msgspec.Struct, frozen=True):
     personal_team: str | None = None
     permissions: tuple[str, ...] = ()
     has_password: bool = False
+    team_roles: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    team_permissions: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     created_at: str | None = None
     last_login_at: str | None = None
 
@@ -123,19 +126,44 @@ def effective(roles: tuple[str, ...], permissions: tuple[str, ...]) -> tuple[str
     return permissions
 
 
+def _by_team(value: str | None) -> dict[str, tuple[str, ...]]:
+    return {} if value is None else _BY_TEAM.decode(value)
+
+
+def _team_effective(
+    held: tuple[str, ...], team_roles: dict[str, tuple[str, ...]], by_team: str | None
+) -> dict[str, tuple[str, ...]]:
+    """What bindings on each team add to the global permissions `held` (teams adding nothing
+    are left out, so the usual principal carries no per-team table)."""
+    if ALL in held:
+        return {}
+    added = {}
+    for team_id, permissions in _by_team(by_team).items():
+        granted = effective(team_roles.get(team_id, ()), permissions)
+        extra = tuple(p for p in granted if p not in held)
+        if extra:
+            added[team_id] = extra
+    return added
+
+
 def access(row: Mapping[str, Any]) -> UserAccess:
     roles = tuple(row["roles"])
+    permissions = effective(roles, tuple(row["permissions"]))
+    team_roles = _by_team(row["team_roles"])
     return UserAccess(
         email=row["email"],
         id=row["id"],
         active=row["active"],
         full_name=row["full_name"],
-        is_admin=ADMIN_ROLE in roles,
+        is_admin=ADMIN_ROLE in roles,  # a platform_admin binding on one team is `*` there only
         roles=roles,
         teams=tuple(row["teams"]),
         personal_team=row["personal_team"],
-        permissions=effective(roles, tuple(row["permissions"])),
+        permissions=permissions,
         auth_provider=row["auth_provider"],
+        tokens_since=unix(row["tokens_since"]),
+        team_roles=team_roles,
+        team_permissions=_team_effective(permissions, team_roles, row["team_permissions"]),
     )
 
 
@@ -153,6 +181,8 @@ def user(row: Mapping[str, Any]) -> UserRecord:
         personal_team=seen.personal_team,
         permissions=seen.permissions,
         has_password=row["has_password"],
+        team_roles=seen.team_roles,
+        team_permissions=seen.team_permissions,
         created_at=timestamp(row["created_at"]),
         last_login_at=timestamp(row["last_login_at"]),
     )
@@ -241,6 +271,7 @@ def token_entry(row: Mapping[str, Any]) -> TokenEntry:
         user_email=row["email"],
         name=row["name"],
         active=row["active"],
+        user_id=row["user_id"],
         teams=tuple(row["teams"]),
         server_id=row["server_id"],
         permissions=tuple(row["permissions"]),

@@ -9,7 +9,7 @@ from msgspec import UNSET
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
 from forge.proto import access
 from forge.proto.identity import UserAccess
-from forge.registry.identity import events, records
+from forge.registry.identity import events
 from forge.registry.identity.context import Context, require_admin, require_permission
 from forge.registry.identity.params import (
     CreateUserParams,
@@ -124,14 +124,16 @@ async def update_user(params: bytes, ctx: Context) -> UserRecord:
             changed = sorted("password" if f == "password_hash" else f for f in fields)
             changed = [f for f in changed if f not in ("failed_logins", "locked_until")]
             await audit.write(tx, ctx.actor, "users.update", email, {"fields": changed})
+        revoked: list[str] = []
+        if p.active is not UNSET and p.active != user["active"]:
+            # Either way the JWTs issued until now end, and deactivating revokes the API tokens
+            # for good: reactivating an account never brings back what it held before.
+            await users.end_sessions(tx, user["id"], ctx.now())
+            if not p.active:
+                revoked = await tokens.revoke_all(tx, user["id"])
+                await audit.write(tx, ctx.actor, "tokens.revoke_all", email, {"tokens": revoked})
         updated = await users.record(tx, email)
-        token_ids = await tokens.ids_of_user(tx, user["id"])
-        usable = await tokens.usable(tx, ctx.now(), user["id"])
-    if p.active is not UNSET and p.active != user["active"]:
-        if p.active:
-            await events.tokens_changed(ctx.bus, [records.token_entry(r) for r in usable])
-        else:
-            await events.tokens_deleted(ctx.bus, token_ids)
+    await events.tokens_deleted(ctx.bus, revoked)
     await events.users_changed(ctx.bus, ctx.store, [user["id"]])
     return updated
 

@@ -90,6 +90,16 @@ async def revoke(tx: Tx, token_id: str) -> bool:
     return status != "UPDATE 0"
 
 
+async def revoke_all(tx: Tx, user_id: str) -> list[str]:
+    """Deactivate every active token of a user; their ids."""
+    found = await tx.fetch(
+        "UPDATE api_tokens SET active = false, revoked_at = now()"
+        " WHERE user_id = $1 AND active RETURNING id",
+        user_id,
+    )
+    return sorted(r["id"] for r in found)
+
+
 async def record_usage(tx: Tx, counts: Mapping[str, int], last_used: Mapping[str, float]) -> int:
     """Add one batch of uses in a single UPDATE; returns how many tokens it touched."""
     ids = list(counts)

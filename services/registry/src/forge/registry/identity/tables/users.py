@@ -12,16 +12,26 @@ from forge.registry.identity import records
 from forge.registry.identity.records import ADMIN_ROLE, UserRecord
 from forge.registry.identity.store import Row, Tx
 
-# A user with the roles bound to them (globally or on any team), the union of those roles'
-# permissions, and their teams with the personal team first.
+# A user with the roles bound to them globally and the union of those roles' permissions; the
+# same per team for the bindings on one team (JSON objects: team id -> names); and their teams
+# with the personal team first.
 _ACCESS = """
 SELECT u.id, u.email, u.full_name, u.active, u.auth_provider, u.personal_team, u.created_at,
-       u.last_login_at, u.password_hash IS NOT NULL AS has_password,
-       ARRAY(SELECT DISTINCT b.role FROM role_bindings b WHERE b.user_id = u.id ORDER BY 1)
-           AS roles,
+       u.last_login_at, u.tokens_since, u.password_hash IS NOT NULL AS has_password,
+       ARRAY(SELECT DISTINCT b.role FROM role_bindings b
+             WHERE b.user_id = u.id AND b.team_id IS NULL ORDER BY 1) AS roles,
        ARRAY(SELECT DISTINCT p FROM role_bindings b JOIN roles r ON r.name = b.role,
                     unnest(r.permissions) AS p
-             WHERE b.user_id = u.id ORDER BY 1) AS permissions,
+             WHERE b.user_id = u.id AND b.team_id IS NULL ORDER BY 1) AS permissions,
+       (SELECT json_object_agg(g.team_id, g.roles) FROM (
+            SELECT b.team_id, array_agg(DISTINCT b.role ORDER BY b.role) AS roles
+            FROM role_bindings b WHERE b.user_id = u.id AND b.team_id IS NOT NULL
+            GROUP BY b.team_id) g) AS team_roles,
+       (SELECT json_object_agg(g.team_id, g.permissions) FROM (
+            SELECT b.team_id, array_agg(DISTINCT p ORDER BY p) AS permissions
+            FROM role_bindings b JOIN roles r ON r.name = b.role, unnest(r.permissions) AS p
+            WHERE b.user_id = u.id AND b.team_id IS NOT NULL
+            GROUP BY b.team_id) g) AS team_permissions,
        ARRAY(SELECT m.team_id FROM team_members m WHERE m.user_id = u.id
              ORDER BY m.team_id IS NOT DISTINCT FROM u.personal_team DESC, m.created_at, m.team_id)
            AS teams
@@ -129,6 +139,15 @@ async def set_fields(tx: Tx, user_id: str, **fields: object) -> None:
         f"UPDATE users SET {assigns}, updated_at = now() WHERE id = $1",
         user_id,
         *fields.values(),
+    )
+
+
+async def end_sessions(tx: Tx, user_id: str, now: float) -> None:
+    """Refuse, from now on, every JWT of this account issued before `now` (its `iat`)."""
+    await tx.execute(
+        "UPDATE users SET tokens_since = to_timestamp($2), updated_at = now() WHERE id = $1",
+        user_id,
+        now,
     )
 
 
