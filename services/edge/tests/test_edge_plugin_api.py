@@ -21,6 +21,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import PluginViolationError
 from forge.edge.context import Edge
+from forge.edge.plugin_api import _MANIFEST, shown
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
 from forge.plugin_runner.config import PluginRunnerConfig
@@ -269,3 +270,46 @@ async def test_loaded_plugins_without_a_runner_is_unavailable(bus: NatsBus) -> N
         assert response.status_code == 503 and response.json()["code"] == -32000
     finally:
         await stop(edge)
+
+
+def test_loaded_plugins_leave_out_the_entries_of_bindings_the_caller_cannot_see() -> None:
+    manifest = _MANIFEST.decode(
+        msgspec.json.encode(
+            {
+                "plugins": [
+                    {"name": "deny", "kind": "deny_list", "mode": "enforce", "priority": 1},
+                    {
+                        "name": "pii@team-a/*",
+                        "kind": "pii",
+                        "mode": "enforce",
+                        "priority": 1,
+                        "teams": ["team-a"],
+                    },
+                    # Alice's binding on her private tool: its name is hers to know.
+                    {
+                        "name": "pii@team-a/secret-echo",
+                        "kind": "pii",
+                        "mode": "enforce",
+                        "priority": 1,
+                        "teams": ["team-a"],
+                        "tools": ["secret-echo"],
+                    },
+                ],
+                "rejected": [
+                    {"id": "b1", "plugin": "nope", "team_id": "team-a", "tool": "secret-add"},
+                    {"id": "b2", "plugin": "nope", "team_id": "team-a"},
+                ],
+            }
+        )
+    )
+    principal = Principal(subject="dev@example.com", teams=("team-a",), roles=("developer",))
+    seen = [
+        {"id": "b0", "plugin": "pii", "team_id": "team-a", "tool": None},
+        {"id": "b2", "plugin": "nope", "team_id": "team-a", "tool": None},
+    ]
+    mine = shown(principal, manifest, seen)
+    assert [p.name for p in mine.plugins] == ["deny", "pii@team-a/*"]
+    assert [r.id for r in mine.rejected] == ["b2"]
+    assert "secret" not in msgspec.json.encode(mine).decode()
+    admin = Principal(subject="root@example.com", is_admin=True)
+    assert shown(admin, manifest, None) == manifest

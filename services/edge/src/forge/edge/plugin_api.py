@@ -88,15 +88,33 @@ OPS = (
 )
 
 
-def shown(principal: Principal, manifest: _Manifest) -> _Manifest:
-    """The manifest without the entries and rejected bindings of teams not the caller's."""
+def _binding_entry(binding: dict[str, Any]) -> str:
+    """The name of a binding's entry in the manifest (forge.plugins.config.with_bindings)."""
+    return f"{binding['plugin']}@{binding.get('team_id') or '*'}/{binding.get('tool') or '*'}"
+
+
+def shown(
+    principal: Principal, manifest: _Manifest, bindings: list[dict[str, Any]] | None = None
+) -> _Manifest:
+    """The manifest as the caller may see it: entries for every team or one of theirs, and of
+    the entries made from bindings and the rejected bindings, only those of `bindings` (what the
+    registry shows the caller): a binding they cannot see may name another member's private
+    tool."""
     if access.sees_everything(principal):
         return manifest
     mine = set(principal.teams)
+    seen_entries = {_binding_entry(b) for b in bindings or []}
+    seen_ids = {b["id"] for b in bindings or []}
+
+    def keep(entry: _Loaded) -> bool:
+        if entry.teams and not mine & set(entry.teams):
+            return False
+        return "@" not in entry.name or entry.name in seen_entries  # "@": a binding's entry
+
     return msgspec.structs.replace(
         manifest,
-        plugins=[p for p in manifest.plugins if not p.teams or mine & set(p.teams)],
-        rejected=[r for r in manifest.rejected if r.team_id in mine],
+        plugins=[p for p in manifest.plugins if keep(p)],
+        rejected=[r for r in manifest.rejected if r.team_id in mine and r.id in seen_ids],
     )
 
 
@@ -166,9 +184,12 @@ class Plugins:
                 raise ServiceUnavailableError(
                     "the plugin-runner sent a malformed manifest"
                 ) from exc
+            bindings = None
+            if not access.sees_everything(principal):
+                bindings = _ANY.decode(await self.call(principal, "list", {}))
         except ForgeError as exc:
             return error_response(exc)
-        return json_response(200, _ENC.encode(shown(principal, manifest)))
+        return json_response(200, _ENC.encode(shown(principal, manifest, bindings)))
 
 
 def routes(edge: Edge) -> list[BaseRoute]:
