@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from runner_harness import Announcements, bare, running
+from runner_harness import Announcements, bare, running, wrapped
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
@@ -21,12 +21,14 @@ from forge.core.errors import PluginViolationError
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
 from forge.plugin_runner.wire import Manifest
+from forge.plugins.builtin.webhook import WebhookNotification
 from forge.proto.envelope import Envelope, Principal
 from forge.registry.app import Registry
 from forge.registry.bindings import PluginBinding
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
 from forge.registry.store import Store
+from forge.testing.listener import Listener
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
 ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("team_admin",))
@@ -268,3 +270,57 @@ async def test_the_runner_process_loads_bindings_at_start(
         if proc.stderr:
             proc.stderr.close()
     assert proc.returncode == 0
+
+
+# -- plugins that dial out
+
+
+def webhook_file(tmp_path: Path, url: str) -> Path:
+    return config_file(
+        tmp_path,
+        f'plugins: [{{name: notify, kind: webhook_notification, config: {{url: "{url}"}}}}]',
+    )
+
+
+async def test_a_binding_may_not_change_where_an_operators_entry_connects_to(
+    bus: NatsBus, catalog: Catalog, heard: Announcements, tmp_path: Path
+) -> None:
+    with Listener() as listener:
+        path = webhook_file(tmp_path, listener.url)
+        async with running(bus, path, upstream_allowed_networks="127.0.0.0/8") as runner:
+            async with following(runner, bus) as follower:
+                await asyncio.wait_for(follower.loaded.wait(), 10)
+                # The registry cannot tell a file entry's kind: the runner keeps the rule
+                # (for everyone: a platform admin binds the kind itself instead).
+                moved = await catalog(
+                    "create",
+                    {"plugin": "notify", "team_id": "team-a", "config": {"url": "http://x/"}},
+                )
+                scoped = await catalog("create", {"plugin": "notify", "team_id": "team-b"})
+                manifest = await until(heard, lambda m: "notify@team-b/*" in names(m))
+                assert [r.id for r in manifest.rejected] == [moved["id"]]
+                assert scoped["id"] not in {r.id for r in manifest.rejected}
+
+
+@pytest.mark.parametrize(("allowed", "reaches"), [("", False), ("127.0.0.0/8", True)])
+async def test_the_runner_dials_plugins_through_its_ssrf_guard(
+    bus: NatsBus, tmp_path: Path, allowed: str, reaches: bool
+) -> None:
+    with Listener() as listener:
+        path = webhook_file(tmp_path, listener.url)
+        async with running(bus, path, upstream_allowed_networks=allowed) as runner:
+            failed = {"content": [], "isError": True}
+            await wrapped(bus, "tool_post_invoke", failed, call(), principal=ALICE)
+            webhook = next(iter(runner.plugins.plugins.values()))
+            assert isinstance(webhook, WebhookNotification)
+            async with asyncio.timeout(10):
+                await asyncio.gather(*webhook.pending)
+            assert (webhook.sent, listener.received) == ((1, 1) if reaches else (0, 0))
+
+
+async def test_a_bad_allow_list_stops_the_runner_naming_the_setting(bus: NatsBus) -> None:
+    from forge.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="FORGE_UPSTREAM_ALLOWED_NETWORKS"):
+        async with running(bus, None, upstream_allowed_networks="10.0.0.0/8,nope"):
+            pass

@@ -217,3 +217,59 @@ async def test_only_platform_admins_may_soften_a_guardrail(client: Client, mode:
     assert await code_of(softened) == FORBIDDEN
     by_admin = await client("plugin_bindings", "create", binding(tool="z_*", mode=mode), as_=ADMIN)
     assert by_admin["mode"] == mode
+
+
+# -- plugins that dial out (webhooks, external MCP servers)
+
+DIALLING = ("webhook_notification", "external")
+
+
+@pytest.mark.parametrize("plugin", DIALLING)
+async def test_only_platform_admins_may_bind_a_plugin_that_dials_out(
+    client: Client, plugin: str
+) -> None:
+    url = {"url": "https://93.184.215.14/forge"}  # public; a literal needs no DNS here
+    refused = client("plugin_bindings", "create", binding(plugin=plugin, config=url), as_=ALICE)
+    assert await code_of(refused) == FORBIDDEN
+    assert client.events("plugin_bindings", "changed") == []
+    mine = await client("plugin_bindings", "create", binding(tool="y_*"), as_=ALICE)
+    turned = {"id": mine["id"], "plugin": plugin, "config": url}
+    assert await code_of(client("plugin_bindings", "update", turned, as_=ALICE)) == FORBIDDEN
+    made = await client("plugin_bindings", "create", binding(plugin=plugin, config=url))
+    # Even its mode is then a platform admin's to change.
+    softer = {"id": made["id"], "tool": "z_*"}
+    assert await code_of(client("plugin_bindings", "update", softer, as_=ALICE)) == FORBIDDEN
+
+
+@pytest.mark.parametrize("plugin", DIALLING)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://192.0.2.1/hook",
+        "http://10.0.0.1/hook",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fd00::1]/hook",
+    ],
+)
+async def test_a_plugin_url_the_ssrf_guard_refuses_is_refused_at_binding(
+    client: Client, plugin: str, url: str
+) -> None:
+    error = await error_of(
+        client("plugin_bindings", "create", binding(plugin=plugin, config={"url": url}))
+    )
+    assert error.code == FORBIDDEN and isinstance(error.data, dict) and "address" in error.data
+    made = await client(
+        "plugin_bindings", "create", binding(plugin=plugin, config={"url": "http://127.0.0.1:9/"})
+    )  # the harness allows loopback, as a test mesh does
+    moved = {"id": made["id"], "config": {"url": url}}
+    assert await code_of(client("plugin_bindings", "update", moved)) == FORBIDDEN
+    assert client.events("plugin_bindings", "changed") == [made]
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", 5, "nope"])
+async def test_a_plugin_url_that_is_not_http_is_invalid(client: Client, url: Any) -> None:
+    error = await error_of(
+        client("plugin_bindings", "create", binding(plugin="external", config={"url": url}))
+    )
+    assert error.code == INVALID_PARAMS and error.data == {"field": "config.url"}

@@ -18,6 +18,7 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.config import ConfigError
+from forge.core.netguard import SETTING, NetGuard
 from forge.plugin_runner import bindings as catalog_bindings
 from forge.plugin_runner import handlers
 from forge.plugin_runner.config import PluginRunnerConfig
@@ -49,7 +50,11 @@ class Runner:
         self.settings = settings
         self.loader = loader or Loader()
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10_000:04d}"
-        self.host = Host(bus=bus, replica=self.replica)
+        try:
+            guard = NetGuard(settings.upstream_allowed_networks)
+        except ValueError as exc:
+            raise ConfigError(f"{SETTING}: {exc}") from None
+        self.host = Host(bus=bus, replica=self.replica, guard=guard)
         self.file = ConfigFile(settings.plugins_config) if settings.plugins_config else None
         self.base = PluginsConfig()
         self.bindings: list[Binding] = []
@@ -205,7 +210,7 @@ class Runner:
 
     async def _bind(self, base: PluginsConfig, digest: str) -> None:
         records = self.candidates or []
-        usable, rejected = catalog_bindings.screen(base, records, self.loader.kinds())
+        usable, rejected = catalog_bindings.screen(base, records, self.loader)
         wanted = [binding for _, binding in usable]
         if base is not self.base or wanted != self.bindings:
             try:

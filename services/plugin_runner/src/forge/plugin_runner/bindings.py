@@ -4,8 +4,9 @@ The catalog registry stores per-team, per-tool bindings (set through the REST AP
 asks for all of them at start (`catalog.plugin_bindings.snapshot`, until the registry answers),
 follows `forge.events.catalog.plugin_bindings.*`, and reads them all again every
 FORGE_PLUGIN_RUNNER_BINDINGS_RESYNC_S in case an event was lost. A binding the runner cannot
-use (an unknown plugin, a config the plugin refuses) is left out, logged once, and listed in the
-manifest's `rejected`; the others still apply.
+use (an unknown plugin, a config the plugin refuses, one that changes where an operator's
+entry dials out) is left out, logged once, and listed in the manifest's `rejected`; the others
+still apply.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -32,7 +33,7 @@ from forge.plugin_runner.wire import (
     RejectedBinding,
 )
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig, with_bindings
-from forge.plugins.loader import Loader, build
+from forge.plugins.loader import Loader, build, url_settings
 from forge.plugins.plugin import Host
 from forge.proto.envelope import Envelope, Principal
 
@@ -49,18 +50,41 @@ def reject(record: BindingRecord, reason: str) -> RejectedBinding:
     return RejectedBinding(record.id, record.plugin, record.team_id, record.tool, reason)
 
 
+def redirects(base: PluginsConfig, record: BindingRecord, loader: Loader) -> str | None:
+    """The setting by which a binding would change where a configured entry connects to.
+
+    Only the operator's file says where its entries dial out; the registry lets only platform
+    admins bind a kind that dials out (with its URL checked), but it cannot tell the kind of a
+    file entry, so that rule is kept here.
+    """
+    entry = base.entry(record.plugin)
+    if entry is None:
+        return None
+    try:
+        settings = url_settings(loader.factory(entry.kind))
+    except PluginConfigError:
+        return None  # the whole configuration fails to load, which says why
+    return next((name for name in settings if name in record.config), None)
+
+
 def screen(
-    base: PluginsConfig, records: Iterable[BindingRecord], kinds: Collection[str]
+    base: PluginsConfig, records: Iterable[BindingRecord], loader: Loader
 ) -> tuple[Usable, list[RejectedBinding]]:
     """The bindings that name a configured entry or a known kind, once per plugin, team and
     tool (the oldest wins), as Bindings; and the others, with why."""
     names = {entry.name for entry in base.plugins}
+    kinds = loader.kinds()
     usable: Usable = []
     rejected: list[RejectedBinding] = []
     scopes: set[tuple[str, str | None, str | None]] = set()
     for record in sorted(records, key=lambda r: (r.created_at, r.id)):
         if record.plugin not in names and record.plugin not in kinds:
             rejected.append(reject(record, "unknown plugin: neither a configured entry nor a kind"))
+            continue
+        setting = redirects(base, record, loader)
+        if setting is not None:
+            reason = f"a binding may not change where {record.plugin} connects to ({setting})"
+            rejected.append(reject(record, reason))
             continue
         scope = (record.plugin, record.team_id, record.tool)
         if scope in scopes:

@@ -22,3 +22,6 @@ class PluginRunnerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     # meanwhile; this catches one lost while NATS reconnected), and how long one read may take.
     bindings_resync_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     bindings_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    # Networks plugins may connect to although the SSRF guard refuses them (shared by every
+    # service as FORGE_UPSTREAM_ALLOWED_NETWORKS; CIDRs, comma-separated).
+    upstream_allowed_networks: str = ""

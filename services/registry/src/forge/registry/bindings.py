@@ -19,7 +19,7 @@ import msgspec
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Deleted
-from forge.registry import ownership, rows
+from forge.registry import outbound, ownership, rows
 from forge.registry.params import decode
 
 if TYPE_CHECKING:
@@ -204,6 +204,7 @@ async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
         owner=ctx.principal.subject,
         visibility=ownership.choose_visibility(ctx.config.default_visibility, p.visibility, team),
     )
+    await outbound.check(ctx, binding.plugin, binding.config)
     stored = await ctx.store.insert_plugin_binding(binding)
     await _announce(ctx, "changed", stored)
     return stored
@@ -227,7 +228,11 @@ async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
         changes["priority"] = p.priority
     team = changes.get("team_id", current.team_id)
     changes["visibility"] = ownership.check_visibility(p.visibility or current.visibility, team)
-    stored = await ctx.store.update_plugin_binding(msgspec.structs.replace(current, **changes))
+    updated = msgspec.structs.replace(current, **changes)
+    # Any change to a binding that dials out (even of its mode) is a platform admin's.
+    await outbound.check(ctx, current.plugin, updated.config)
+    await outbound.check(ctx, updated.plugin, updated.config)
+    stored = await ctx.store.update_plugin_binding(updated)
     await _announce(ctx, "changed", stored)
     return stored
 
