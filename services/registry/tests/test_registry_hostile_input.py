@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from registry_harness import CONFIG, Client, FakeUpstreamProxy, code_of, error_of, start_registry
 
-from forge.core.errors import FORBIDDEN, INVALID_PARAMS, NOT_FOUND, ForgeError
+from forge.core.errors import FORBIDDEN, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, ForgeError
 from forge.proto.envelope import Principal
 from forge.registry.store import Store
 
@@ -65,7 +65,7 @@ async def test_an_allowed_network_may_be_registered_and_nothing_else(store: Stor
 
 async def test_stdio_gateways_have_no_address_to_check(store: Store) -> None:
     strict = await start_registry(store, STRICT)
-    params = {"name": "Child", "transport": "stdio", "command": ["server"]}
+    params = {"name": "Child", "transport": "stdio", "command": ["/usr/bin/server"]}
     assert (await strict("gateways", "create", params))["transport"] == "stdio"
 
 
@@ -157,3 +157,31 @@ async def test_injection_strings_in_every_name_field_are_stored_verbatim_or_refu
     )
     assert code is None
     assert len(await client("gateways", "list")) == 1  # the table is still there
+
+
+# What PostgreSQL cannot store: a NUL in text or jsonb, an unpaired surrogate (no UTF-8 form).
+# The edge refuses them first; the registry still answers -32602 (or 404), never -32603. Sent as
+# raw JSON escapes, the way they arrive from the bus.
+UNSTORABLE = ['"nul \\u0000 inside"', '"\\ud800 lone surrogate"']
+
+
+@pytest.mark.parametrize("text", UNSTORABLE)
+async def test_text_postgresql_cannot_store_is_invalid_params(client: Client, text: str) -> None:
+    gateway = await client("gateways", "create", {"name": "ok", "url": "http://127.0.0.1:9/"})
+    url = '"http://127.0.0.1:9/"'
+    for entity, op, params in [
+        ("gateways", "create", f'{{"name":{text},"url":{url}}}'),
+        ("gateways", "create", f'{{"name":"d","url":{url},"description":{text}}}'),
+        ("gateways", "create", f'{{"name":"t","url":{url},"tags":[{text}]}}'),
+        ("gateways", "update", f'{{"id":"{gateway["id"]}","description":{text}}}'),
+        ("gateways", "get", f'{{"id":{text}}}'),
+        ("gateways", "delete", f'{{"id":{text}}}'),
+        ("tools", "get", f'{{"id":{text}}}'),
+        ("servers", "create", f'{{"name":{text}}}'),
+        ("servers", "get", f'{{"id":{text}}}'),
+        ("prompts", "get", f'{{"id":{text}}}'),
+        ("resources", "get", f'{{"id":{text}}}'),
+    ]:
+        code, _ = await outcome(client(entity, op, msgspec.Raw(params.encode())))
+        assert code in (INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND), (entity, op, params, code)
+    assert len(await client("gateways", "list")) == 1

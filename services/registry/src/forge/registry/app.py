@@ -7,15 +7,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
-from forge.core.errors import ForgeError
+from forge.core.errors import ForgeError, InvalidParamsError
 from forge.proto.envelope import Envelope
 from forge.proto.identity import TokenUsage
+from forge.registry import pg
 from forge.registry.config import RegistryConfig
 from forge.registry.handlers import OPERATIONS, Context, Handler
 from forge.registry.identity import context as identity_context
@@ -74,7 +76,7 @@ class IdentityRegistry:
                 clock=self.clock,
             )
             params = bytes(envelope.params) if len(envelope.params) else b"{}"
-            return _ENC.encode(await handler(params, ctx))
+            return _ENC.encode(await _stored(handler(params, ctx)))
 
         return run
 
@@ -96,6 +98,17 @@ class IdentityRegistry:
         if not self.store.alive():
             return b'{"error":{"code":-32000,"message":"the identity database pool is closed"}}'
         return b'{"result":{"status":"ok"}}'
+
+
+async def _stored(work: Awaitable[Any]) -> Any:
+    """`work`'s result; a value the database cannot store is the caller's error (-32602)."""
+    try:
+        return await work
+    except pg.INPUT_ERRORS as exc:
+        raise InvalidParamsError(
+            "a value cannot be stored: it holds a NUL character, an unpaired surrogate,"
+            " text where an id belongs, or a number out of range"
+        ) from exc
 
 
 class Registry:
@@ -132,7 +145,7 @@ class Registry:
                 deadline=envelope.deadline,
             )
             params = bytes(envelope.params) if len(envelope.params) else b"{}"
-            return _ENC.encode(await handler(params, ctx))
+            return _ENC.encode(await _stored(handler(params, ctx)))
 
         return run
 

@@ -1,7 +1,7 @@
 """What the registry's two databases (the catalog, `forge.registry.store`, and the identity
 database, `forge.registry.identity.store`) do alike: open and hold one asyncpg pool, and apply
 migrations under an advisory lock. Private to those two store modules; with them, the only
-registry module that imports asyncpg."""
+registry module that imports asyncpg (app.py takes `INPUT_ERRORS` from here to translate them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ import asyncpg
 from forge.core.errors import ServiceUnavailableError
 
 _OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Values the database refuses to take rather than a failure of the database: SQLSTATE class 22
+# (a NUL in text or jsonb, text that is no uuid, a number out of range) and asyncpg's own check
+# of an argument (it raises the same class), and text with no UTF-8 form (an unpaired
+# surrogate). The edge refuses these first; should one get through, the caller made a mistake.
+INPUT_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, UnicodeEncodeError)
 
 
 class PooledStore:
