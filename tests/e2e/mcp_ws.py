@@ -14,8 +14,11 @@ from mcp.shared.message import SessionMessage
 
 
 @asynccontextmanager
-async def websocket_client(url: str, headers: dict[str, str]) -> AsyncIterator[TransportStreams]:
-    """Each JSON-RPC message one text frame, subprotocol `mcp`."""
+async def websocket_client(
+    url: str, headers: dict[str, str], max_message_size: int = 65_536
+) -> AsyncIterator[TransportStreams]:
+    """Each JSON-RPC message one text frame, subprotocol `mcp`; frames read up to
+    `max_message_size` bytes (httpx2's default)."""
     reader_in, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, writer_out = anyio.create_memory_object_stream[SessionMessage](0)
     async with (
@@ -24,7 +27,7 @@ async def websocket_client(url: str, headers: dict[str, str]) -> AsyncIterator[T
         write_stream,
         writer_out,
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        http.websocket(url, subprotocols=["mcp"]) as ws,
+        http.websocket(url, subprotocols=["mcp"], max_message_size_bytes=max_message_size) as ws,
     ):
 
         async def read() -> None:

@@ -37,7 +37,29 @@ TOOLS = [
         "description": "Forget every legacy session, as a restarted server would.",
         "inputSchema": {"type": "object", "properties": {}},
     },
+    {
+        "name": "blob",
+        "description": "A text of `size` bytes, for tests of large results.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"size": {"type": "integer", "minimum": 0}},
+            "required": ["size"],
+        },
+    },
 ]
+# The largest result `blob` makes: a test server must not be a way to exhaust memory.
+MAX_BLOB = 64 * 1024 * 1024
+
+
+def many_tools(count: int) -> list[dict[str, Any]]:
+    """`count` extra tools (`tool_00001`, ...), for tests of large catalogs; they echo."""
+    schema = TOOLS[0]["inputSchema"]
+    return [
+        {"name": f"tool_{n:05d}", "description": f"Echo number {n}.", "inputSchema": schema}
+        for n in range(1, count + 1)
+    ]
+
+
 _MODERN_TAIL = {"resultType": "complete"}
 _CACHEABLE_TAIL = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
 
@@ -63,8 +85,9 @@ _ENCODE = msgspec.json.Encoder().encode
 class FastEcho:
     """The MCP side: per request, pick the era from the headers, answer in JSON."""
 
-    def __init__(self, era: str) -> None:
+    def __init__(self, era: str, extra_tools: int = 0) -> None:
         self.era = era  # "both", "legacy" or "modern"
+        self.tools = TOOLS + many_tools(extra_tools)
         self.sessions: set[bytes] = set()
         self.counts = {"initialize": 0, "discover": 0, "calls": 0, "requests": 0}
 
@@ -154,7 +177,7 @@ class FastEcho:
             self.counts["calls"] += 1
             return _ENCODE({**self._call(message.params), **(_MODERN_TAIL if modern else {})})
         if method == "tools/list":
-            return _ENCODE({"tools": TOOLS, **(_CACHEABLE_TAIL if modern else {})})
+            return _ENCODE({"tools": self.tools, **(_CACHEABLE_TAIL if modern else {})})
         if method == "ping" and not modern:
             return b"{}"
         raise McpError(-32601, f"Method not found: {method}", 404 if modern else 200)
@@ -162,8 +185,13 @@ class FastEcho:
     def _call(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name")
         arguments = params.get("arguments") or {}
-        if name == "echo":
+        if name == "echo" or (isinstance(name, str) and name.startswith("tool_")):
             text = arguments.get("text", "") if isinstance(arguments, dict) else ""
+        elif name == "blob":
+            size = arguments.get("size") if isinstance(arguments, dict) else None
+            if not isinstance(size, int) or not 0 <= size <= MAX_BLOB:
+                raise McpError(-32602, f"size must be an integer from 0 to {MAX_BLOB}")
+            text = "x" * size
         elif name == "stats":
             text = _ENCODE({**self.counts, "sessions": len(self.sessions)}).decode()
         elif name == "forget_sessions":
@@ -174,8 +202,8 @@ class FastEcho:
         return {"content": [{"type": "text", "text": text}], "isError": False}
 
 
-async def serve(port: int, host: str, era: str) -> None:
-    app = FastEcho(era)
+async def serve(port: int, host: str, era: str, extra_tools: int = 0) -> None:
+    app = FastEcho(era, extra_tools)
     sock = bind_loopback(host, port)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: HttpProtocol(app.handle), sock=sock)
@@ -189,9 +217,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=8002, help="0 picks a free port")
     parser.add_argument("--era", choices=("both", "legacy", "modern"), default="both")
+    parser.add_argument("--tools", type=int, default=0, help="extra tools to list (tool_00001…)")
     args = parser.parse_args()
     try:
-        uvloop.run(serve(args.port, args.host, args.era))
+        uvloop.run(serve(args.port, args.host, args.era, args.tools))
     except KeyboardInterrupt:
         pass
 

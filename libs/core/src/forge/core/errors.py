@@ -28,6 +28,7 @@ SESSION_NOT_FOUND = -32009
 DEADLINE_EXCEEDED = -32010
 TOO_MANY_REQUESTS = -32012  # login lockout, rate limits
 PLUGIN_VIOLATION = -32013  # a guardrail plugin blocked the request (data names plugin, code)
+RESULT_TOO_LARGE = -32014  # an upstream's result exceeds FORGE_UPSTREAM_PROXY_MAX_RESULT_BYTES
 # MCP's reserved range: -32020..-32099
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
@@ -138,6 +139,13 @@ class PayloadTooLargeError(ForgeError):
     http_status = 413
 
 
+class ResultTooLargeError(ForgeError):
+    """An upstream answered with more than Forge carries back (data: size, limit in bytes)."""
+
+    code = RESULT_TOO_LARGE
+    http_status = 502
+
+
 class SessionNotFoundError(ForgeError):
     code = SESSION_NOT_FOUND
     http_status = 404
@@ -191,6 +199,7 @@ _BY_CODE: dict[int, type[ForgeError]] = {
         NotFoundError,
         ConflictError,
         PayloadTooLargeError,
+        ResultTooLargeError,
         SessionNotFoundError,
         DeadlineExceededError,
         TooManyRequestsError,

@@ -11,7 +11,7 @@ import msgspec
 from forge.core.errors import ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
-from forge.registry import credentials, ownership
+from forge.registry import credentials, launches, ownership
 from forge.registry.contents import Stored
 from forge.registry.context import (
     Context,
@@ -59,8 +59,12 @@ async def create_gateway(params: bytes, ctx: Context) -> Gateway:
     if p.timeout_s is not None and p.timeout_s <= 0:
         raise InvalidParamsError("timeout_s must be positive", {"field": "timeout_s"})
     transport = check_transport(p.transport)
+    if transport == "stdio":  # starting a process: checked before anything else is looked at
+        await launches.require_permission(ctx, "", p.name, p.command or [])
     url, command = check_endpoint(transport, p)
     name = check_name(p.name)
+    if command is not None:
+        await launches.check_command(ctx, "", name, command, p.env)
     at = ownership.place(
         ctx.principal, ctx.config.default_visibility, p.visibility, p.team_id, "gateways.create"
     )
@@ -131,10 +135,24 @@ def _credentials(
     return msgspec.structs.replace(auth, env={}), env
 
 
+async def _check_stdio_update(ctx: Context, current: Gateway, p: UpdateGatewayParams) -> None:
+    """An update never changes what runs (transport, command); a stdio gateway's environment
+    changes only for those who may launch (LD_PRELOAD and kin would run other code)."""
+    if p.transport is not None and check_transport(p.transport) != current.transport:
+        raise InvalidParamsError("the transport cannot change", {"field": "transport"})
+    if p.command is not None and p.command != current.command:
+        raise InvalidParamsError("the command cannot change", {"field": "command"})
+    if current.transport == "stdio" and p.env is not None:
+        command = current.command or []
+        await launches.require_permission(ctx, current.id, current.name, command)
+        await launches.check_command(ctx, current.id, current.name, command, p.env)
+
+
 async def update_gateway(params: bytes, ctx: Context) -> Gateway:
     """Change what is given; a new url or new credentials mean a new discovery first."""
     p = decode(UpdateGatewayParams, params)
     current = await _managed(ctx, p.id, "gateways.update")
+    await _check_stdio_update(ctx, current, p)
     name = check_name(p.name) if p.name is not None else current.name
     # A new slug only for a name that gives one: a numbered slug (its name's own was taken when
     # it was registered) stays as long as the name keeps giving the same one.

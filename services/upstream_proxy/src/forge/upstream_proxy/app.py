@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from forge.core import rpc, subjects
+from forge.core import claims, rpc, subjects
 from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
@@ -22,6 +22,7 @@ from forge.upstream_proxy.credentials import Credentials
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
 from forge.upstream_proxy.inflight import Calls
+from forge.upstream_proxy.launcher import Launcher
 from forge.upstream_proxy.leases import Leases
 from forge.upstream_proxy.pool import Pool, transport_of
 from forge.upstream_proxy.resume import Resumes
@@ -34,8 +35,8 @@ QUEUE = "upstream-proxy"
 class UpstreamProxy:
     """One replica; `start` returns once it serves every gateway the catalog holds.
 
-    `inherited_env` is the proxy's own environment, of which stdio children get PATH, HOME
-    and LANG only.
+    `inherited_env` is the proxy's own environment, of which stdio children get PATH and LANG
+    only.
     """
 
     def __init__(
@@ -52,9 +53,22 @@ class UpstreamProxy:
             self.credentials = Credentials(config, bus, self.dialer)
         except (ValueError, SealingError) as exc:
             raise ConfigError(f"bad upstream-proxy setting: {exc}") from None
+        if not 0 < config.max_result_bytes <= claims.MAX_MESSAGE_BYTES // 2:
+            # Half the bus's bound leaves room for all that wraps the result on its way back.
+            raise ConfigError(
+                "FORGE_UPSTREAM_PROXY_MAX_RESULT_BYTES must be between 1 and "
+                f"{claims.MAX_MESSAGE_BYTES // 2}"
+            )
+        try:
+            # stdio children: the allow list, their account and limits (forge.core.launch).
+            self.launcher = Launcher(
+                bus, config, inherited_env or {}, f"upstream-proxy {self.replica}"
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad upstream-proxy setting: {exc}") from None
         self.pool = Pool(
             config,
-            inherited_env or {},
+            self.launcher,
             updates.publisher(bus),
             credentials=self.credentials,
             dialer=self.dialer,
@@ -77,6 +91,7 @@ class UpstreamProxy:
             calls=self.calls,
             leases=self.leases,
             resumes=self.resumes,
+            max_result_bytes=config.max_result_bytes,
         )
 
     async def start(self) -> None:

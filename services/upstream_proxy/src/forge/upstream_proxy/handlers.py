@@ -15,6 +15,7 @@ from forge.core.errors import (
     DeadlineExceededError,
     ForgeError,
     InvalidParamsError,
+    ResultTooLargeError,
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
@@ -62,6 +63,7 @@ class Context:
     calls: Calls
     leases: Leases
     resumes: resume.Resumes
+    max_result_bytes: int = 16 * 1024 * 1024
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -76,6 +78,17 @@ def _budget(envelope: Envelope, gateway: Gateway) -> float:
 
 async def call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
     """Send `envelope.method` with its params to the gateway; return the result bytes."""
+    result = await _call(envelope, gateway_id, ctx)
+    if len(result) > ctx.max_result_bytes:
+        # Every way a result comes back (held, pinned, resumed) passes here, once.
+        raise ResultTooLargeError(
+            f"the upstream's result exceeds the limit of {ctx.max_result_bytes} bytes",
+            {"size": len(result), "limit": ctx.max_result_bytes},
+        )
+    return result
+
+
+async def _call(envelope: Envelope, gateway_id: str, ctx: Context) -> bytes:
     gateway = ctx.gateways.get(gateway_id) or await ctx.gateways.fetch(
         gateway_id, envelope.deadline
     )
