@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -147,6 +148,14 @@ async def test_a_claim_whose_sender_is_gone_fails_clearly(pair: tuple[NatsBus, N
 
     with pytest.raises(ServiceUnavailableError):
         await claims.pull(claim, fetch)
+
+
+async def test_a_nats_whose_limit_is_too_small_is_refused_at_connect(
+    tmp_path: Path,
+) -> None:
+    with start_nats(tmp_path, max_payload=claims.MIN_MAX_PAYLOAD - 1) as tiny:
+        with pytest.raises(ServiceUnavailableError):
+            await NatsBus.connect(tiny.url, "claims-tiny")
 
 
 async def test_a_held_body_is_served_by_offset_and_let_go_after_its_last_piece() -> None:

@@ -186,6 +186,14 @@ class NatsBus:
             raise ServiceUnavailableError(
                 f"cannot reach NATS at {url} within {within_s:.0f} s"
             ) from exc
+        if nc.max_payload < claims.MIN_MAX_PAYLOAD:
+            # Any larger limit works (bigger messages go by claim); a tiny one would send even
+            # small calls by claim, a round trip each.
+            await nc.close()
+            raise ServiceUnavailableError(
+                f"NATS at {url} allows messages of {nc.max_payload} bytes; Forge needs its "
+                f"max_payload to be at least {claims.MIN_MAX_PAYLOAD} (the default 1 MiB is fine)"
+            )
         return cls(nc)
 
     async def request(

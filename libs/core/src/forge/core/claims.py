@@ -21,6 +21,8 @@ BODY = "Forge-Body"
 BODY_SIZE = "Forge-Body-Size"
 # Room left for headers (trace context, the claim itself) below the server's max_payload.
 HEADROOM = 8 * 1024
+# The smallest max_payload the bus accepts at connect (the server's INFO carries it).
+MIN_MAX_PAYLOAD = 64 * 1024
 # The largest message the bus carries at all: a bound on what one message may make any service
 # hold in memory. The edge's request limit and the upstream-proxy's result limit sit below it.
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
