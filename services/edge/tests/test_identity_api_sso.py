@@ -29,6 +29,7 @@ from forge.testing.membus import MemoryBus
 from forge.testing.oidc_provider import OidcProvider, OidcUser
 
 PUBLIC = "http://edge"
+LOOPBACK = "127.0.0.0/8,::1/128"
 ADA = OidcUser("ada@example.com", "Ada Lovelace", groups=["eng", "ops", "acme/platform"])
 SIGNED_IN = UserAccess(
     email=ADA.email,
@@ -95,7 +96,12 @@ async def world(bus: Bus, idp: OidcProvider, tmp_path: Path) -> AsyncIterator[Wo
     registry = await IdentityRegistry(bus, hidden=[SIGNED_IN]).start()
     ops = Ops(bus, answers={"users.sso_login": lambda params: SIGNED_IN})
     await ops.serve("users.sso_login", "users.get")
-    edge = await edge_on(bus, public_url=PUBLIC, sso_config=sso_file(tmp_path, idp))
+    edge = await edge_on(
+        bus,
+        public_url=PUBLIC,
+        sso_config=sso_file(tmp_path, idp),
+        upstream_allowed_networks=LOOPBACK,  # the test IdP's address, as a test mesh allows
+    )
     try:
         yield World(edge, registry, ops, idp)
     finally:
@@ -147,7 +153,12 @@ async def test_an_oidc_sign_in_finishes_on_another_replica_and_answers_a_working
     async with httpx.AsyncClient() as browser:
         back = (await browser.get(login.headers["location"])).headers["location"]
 
-    other = await edge_on(bus, public_url=PUBLIC, sso_config=sso_file(tmp_path, world.idp))
+    other = await edge_on(
+        bus,
+        upstream_allowed_networks=LOOPBACK,
+        public_url=PUBLIC,
+        sso_config=sso_file(tmp_path, world.idp),
+    )
     try:
         async with client(other, Cookie=cookie) as http:
             done = await http.get(callback(back))
@@ -278,7 +289,12 @@ async def test_unknown_providers_are_404_and_unreachable_ones_502(
         assert (await http.get("/auth/sso/nope/login")).status_code == 404
         assert (await http.get("/auth/sso/nope/callback?code=a&state=b")).status_code == 404
     closed = f"http://127.0.0.1:{free_port()}"
-    edge = await edge_on(bus, public_url=PUBLIC, sso_config=sso_file(tmp_path, idp, issuer=closed))
+    edge = await edge_on(
+        bus,
+        upstream_allowed_networks=LOOPBACK,
+        public_url=PUBLIC,
+        sso_config=sso_file(tmp_path, idp, issuer=closed),
+    )
     try:
         async with client(edge) as http:
             response = await http.get("/auth/sso/test/login")
@@ -348,3 +364,31 @@ def test_a_bare_list_of_providers_is_accepted_and_no_file_means_no_providers(
     assert load_providers("", PUBLIC) == {}
     with pytest.raises(ConfigError, match="cannot read"):
         load_providers(str(tmp_path / "missing.json"), PUBLIC)
+
+
+async def test_a_provider_on_an_address_the_ssrf_guard_refuses_is_never_dialled(
+    bus: Bus, idp: OidcProvider, tmp_path: Path, world: World
+) -> None:
+    # No allowance: the IdP on loopback stands for one on an internal network.
+    edge = await edge_on(bus, public_url=PUBLIC, sso_config=sso_file(tmp_path, idp))
+    before = len(idp.authorize_requests)
+    try:
+        async with client(edge) as http:
+            login = await http.get("/auth/sso/test/login")
+        assert login.status_code == 403
+        assert login.json()["code"] == -32005
+    finally:
+        await stop(edge)
+    assert len(idp.authorize_requests) == before
+
+
+def test_a_bad_allow_list_stops_the_edge_naming_the_setting(
+    idp: OidcProvider, tmp_path: Path
+) -> None:
+    config = EdgeConfig(
+        jwt_secret="s" * 40,
+        sso_config=sso_file(tmp_path, idp),
+        upstream_allowed_networks="nope",
+    )
+    with pytest.raises(ConfigError, match="FORGE_UPSTREAM_ALLOWED_NETWORKS"):
+        build_app(build_edge(config, MemoryBus()))

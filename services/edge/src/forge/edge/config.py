@@ -33,6 +33,9 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     allowed_origins: str = ""
     # SSO providers (OIDC): a JSON or YAML file; see docs/identity.md.
     sso_config: str = ""
+    # Networks the SSO provider requests may reach although the SSRF guard refuses them
+    # (shared by every service as FORGE_UPSTREAM_ALLOWED_NETWORKS; CIDRs, comma-separated).
+    upstream_allowed_networks: str = ""
     # Self-service sign-up at /auth/email/register.
     allow_signup: bool = False
     session_secret: str = ""  # seals legacy session ids; derived from jwt_secret when empty

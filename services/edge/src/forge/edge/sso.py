@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, InvalidRequestError, NotFoundError, UnauthorizedError
+from forge.core.netguard import SETTING, NetGuard
 from forge.core.sealing import derive_key
 from forge.edge.rest import json_response
 from forge.edge.sso_exchange import Exchange
@@ -87,7 +89,11 @@ def routes(identity: Identity) -> list[BaseRoute]:
     providers = load_providers(config.sso_config, edge.urls.base)
     listing = _ENC.encode([{"id": p.id, "name": p.name} for p in providers.values()])
     sealer = Sealer(config.jwt_secret)
-    exchange = Exchange()
+    try:
+        guard = NetGuard(config.upstream_allowed_networks)
+    except ValueError as exc:
+        raise ConfigError(f"{SETTING}: {exc}") from None
+    exchange = Exchange(guard)
 
     def find(request: Request) -> Provider:
         provider = providers.get(request.path_params["provider"])

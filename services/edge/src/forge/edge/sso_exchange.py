@@ -4,6 +4,8 @@ OIDC providers: discovery and JWKS (cached per replica, JWKS fetched again once 
 key id), id_token checked for signature, iss, aud (and azp), exp, sub and nonce. GitHub: OAuth2,
 then the REST user API for the verified primary email, orgs and teams (`org` and `org/team`
 become groups). Every provider failure becomes a ForgeError here; no token is ever logged.
+Every request to a provider (discovery, JWKS, token, userinfo, GitHub's API) is dialled through
+the SSRF guard (forge.core.httpx_dialer), as upstreams are.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from forge.core import httpx_dialer
 from forge.core.errors import (
     UnauthorizedError,
     UpstreamBadResponseError,
     UpstreamUnavailableError,
 )
+from forge.core.netguard import NetGuard
 from forge.edge.sso_providers import Provider
 
 log = logging.getLogger("forge.edge.sso")
@@ -65,7 +69,7 @@ async def _get_json(client: AsyncOAuth2Client, url: str, *, token: bool = False)
 
 
 @asynccontextmanager
-async def _talking_to(provider: Provider) -> AsyncIterator[AsyncOAuth2Client]:
+async def _talking_to(provider: Provider, guard: NetGuard) -> AsyncIterator[AsyncOAuth2Client]:
     """An OAuth2 client for one exchange; provider failures become ForgeErrors."""
     cfg = provider.config
     client = AsyncOAuth2Client(
@@ -75,6 +79,8 @@ async def _talking_to(provider: Provider) -> AsyncIterator[AsyncOAuth2Client]:
         redirect_uri=provider.redirect_uri,
         code_challenge_method="S256",
         timeout=HTTP_TIMEOUT_S,
+        transport=httpx_dialer.GuardedTransport(guard),
+        trust_env=False,
     )
     try:
         async with client:
@@ -82,6 +88,9 @@ async def _talking_to(provider: Provider) -> AsyncIterator[AsyncOAuth2Client]:
     except OAuthError as exc:
         raise UnauthorizedError(f"the identity provider refused the code ({exc.error})") from exc
     except httpx2.HTTPError as exc:
+        if (refused := httpx_dialer.refusal(exc)) is not None:
+            log.error("SSO provider refused by the SSRF guard", extra={"provider": provider.id})
+            raise refused from exc
         log.warning("SSO provider unreachable", extra={"provider": provider.id, "error": str(exc)})
         raise UpstreamUnavailableError("the identity provider could not be reached") from exc
     except (KeyError, TypeError, ValueError) as exc:  # a malformed answer from the provider
@@ -92,12 +101,13 @@ async def _talking_to(provider: Provider) -> AsyncIterator[AsyncOAuth2Client]:
 class Exchange:
     """The provider side of sign-in; discovery documents and JWKS cached per provider."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: NetGuard) -> None:
+        self.guard = guard
         self.metadata: dict[str, tuple[dict[str, Any], float]] = {}
         self.keys: dict[str, KeySet] = {}
 
     async def authorize_url(self, provider: Provider, state: str, nonce: str, verifier: str) -> str:
-        async with _talking_to(provider) as client:
+        async with _talking_to(provider, self.guard) as client:
             if provider.oidc:
                 url = (await self._discover(provider, client))["authorization_endpoint"]
                 extra = {"nonce": nonce}
@@ -109,7 +119,7 @@ class Exchange:
         return str(location)
 
     async def sign_in(self, provider: Provider, code: str, nonce: str, verifier: str) -> SignedIn:
-        async with _talking_to(provider) as client:
+        async with _talking_to(provider, self.guard) as client:
             if not provider.oidc:
                 return await _github(provider, client, code, verifier)
             meta = await self._discover(provider, client)
