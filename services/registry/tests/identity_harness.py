@@ -59,6 +59,8 @@ def principal_of(access: dict[str, Any], **extra: Any) -> Principal:
         teams=tuple(access.get("teams", ())),
         roles=tuple(access.get("roles", ())),
         permissions=tuple(access.get("permissions", ())),
+        team_roles={t: tuple(r) for t, r in access.get("team_roles", {}).items()},
+        team_permissions={t: tuple(p) for t, p in access.get("team_permissions", {}).items()},
         is_admin=access.get("is_admin", False),
         auth_method="jwt",
         **extra,
@@ -164,8 +166,10 @@ async def started(
         "identity_database_url": dsn,
         "platform_admin_email": ADMIN_EMAIL,
         "platform_admin_password": ADMIN_PASSWORD,
-        "login_max_failures": 3,
-        "login_lockout_s": 60.0,
+        "login_free_failures": 3,
+        "login_backoff_base_s": 2.0,
+        "login_backoff_max_s": 60.0,
+        "login_failure_decay_s": 300.0,
         **settings,
     }
     config = RegistryConfig(**values)

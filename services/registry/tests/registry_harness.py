@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.errors import ForgeError, UpstreamUnavailableError
 from forge.core.sealing import new_key_spec
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
 from forge.registry.app import Registry
@@ -20,9 +23,24 @@ from forge.registry.store import Store
 from forge.testing.membus import MemoryBus
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
+
+
+def person(subject: str, *teams: str, role: str | None = None) -> Principal:
+    """A member of `teams` with `role` bound globally (holding its permissions), or no role."""
+    if role is None:
+        return Principal(subject, teams=teams)
+    return Principal(subject, teams=teams, roles=(role,), permissions=BUILTIN_ROLES[role])
+
+
 KEYS = new_key_spec("k1")
 # The fake upstreams live on loopback, which the SSRF guard refuses unless allowed.
-CONFIG = RegistryConfig(secret_keys=KEYS, upstream_allowed_networks="127.0.0.0/8")
+# stdio gateways the tests register: any python module, and one stand-in server.
+ALLOWED_COMMANDS = f"{shlex.quote(sys.executable)} -m ...; /usr/bin/server"
+CONFIG = RegistryConfig(
+    secret_keys=KEYS,
+    upstream_allowed_networks="127.0.0.0/8",
+    stdio_allowed_commands=ALLOWED_COMMANDS,
+)
 _ENC = msgspec.json.Encoder()
 
 

@@ -21,7 +21,9 @@ async def idn(nats_url: str, fresh_database: str, bus: NatsBus) -> AsyncIterator
         yield running
 
 
-async def test_user_access_holds_the_union_of_bound_roles(idn: Identity) -> None:
+async def test_user_access_holds_global_bindings_and_what_each_team_binding_adds(
+    idn: Identity,
+) -> None:
     admin = await idn.admin()
     assert admin.is_admin and admin.permissions == ("*",) and admin.roles == ("platform_admin",)
     alice = await idn.new_user(ALICE, roles=["viewer"])
@@ -33,10 +35,17 @@ async def test_user_access_holds_the_union_of_bound_roles(idn: Identity) -> None
     assert (await idn.call(admin, "bindings", "grant", grant))["team_id"] == team["id"]
     assert (await idn.call(admin, "bindings", "grant", grant))["role"] == "auditor"  # idempotent
     alice = await idn.as_user(ALICE)
-    assert alice.roles == ("auditor", "viewer")
-    expected = set(BUILTIN_ROLES["viewer"]) | {"audit.read", "users.read"}
-    assert set(alice.permissions) == expected
+    # The team binding grants on that team only: apart from the global ones.
+    assert alice.roles == ("viewer",) and alice.team_roles == {team["id"]: ("auditor",)}
+    assert alice.permissions == tuple(sorted(BUILTIN_ROLES["viewer"]))
+    assert alice.team_permissions == {team["id"]: ("audit.read", "users.read")}
     assert await idn.call(alice, "audit", "list", {"limit": 1})  # the new role lets her read it
+    # platform_admin bound on one team is `*` there, never a platform admin.
+    grant = {"email": ALICE, "role": "platform_admin", "team_id": team["id"]}
+    await idn.call(admin, "bindings", "grant", grant)
+    alice = await idn.as_user(ALICE)
+    assert not alice.is_admin and alice.team_permissions == {team["id"]: ("*",)}
+    await idn.call(admin, "bindings", "revoke", grant)
     await idn.call(admin, "bindings", "grant", {"email": ALICE, "role": "platform_admin"})
     alice = await idn.as_user(ALICE)
     assert alice.is_admin and alice.permissions == ("*",)

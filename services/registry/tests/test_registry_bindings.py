@@ -6,17 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from registry_harness import ADMIN, Client, code_of, error_of
+from registry_harness import ADMIN, Client, code_of, error_of, person
 
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
-from forge.proto.envelope import Principal
 
-ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("team_admin",))
-BOB = Principal(subject="bob@x", teams=("p-bob", "team-a"), roles=("developer",))
-CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"), roles=("team_admin",))
-DANA = Principal(subject="dana@x", teams=("p-dana", "team-a"), roles=("team_admin",))
-VIEWER = Principal(subject="vic@x", roles=("platform_viewer",))
-LONER = Principal(subject="loner@x")
+ALICE = person("alice@x", "p-alice", "team-a", role="team_admin")
+BOB = person("bob@x", "p-bob", "team-a", role="developer")
+CAROL = person("carol@x", "p-carol", "team-b", role="team_admin")
+DANA = person("dana@x", "p-dana", "team-a", role="team_admin")
+VIEWER = person("vic@x", role="platform_viewer")
+LONER = person("loner@x", role="team_admin")  # a member of no team
 WHO = {"owner": ALICE, "same team": BOB, "other team": CAROL, "team admin": DANA}
 WHO |= {"admin": ADMIN, "platform viewer": VIEWER}
 SEES = {

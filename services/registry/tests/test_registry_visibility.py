@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from registry_harness import ADMIN, Client, FakeUpstreamProxy, code_of, error_of
+from registry_harness import ADMIN, Client, FakeUpstreamProxy, code_of, error_of, person
 
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
 from forge.proto.envelope import Principal
 
-ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("developer",))
-BOB = Principal(subject="bob@x", teams=("p-bob", "team-a"), roles=("developer",))
-CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"), roles=("developer",))
-DANA = Principal(subject="dana@x", teams=("p-dana", "team-a"), roles=("team_admin",))
-VIEWER = Principal(subject="vic@x", roles=("platform_viewer",))
-LONER = Principal(subject="loner@x")
+# The owner of what the tests create: team_admin holds every catalog permission (a developer
+# holds no *.delete), so what is tested is ownership.
+ALICE = person("alice@x", "p-alice", "team-a", role="team_admin")
+BOB = person("bob@x", "p-bob", "team-a", role="developer")
+CAROL = person("carol@x", "p-carol", "team-b", role="developer")
+DANA = person("dana@x", "p-dana", "team-a", role="team_admin")
+VIEWER = person("vic@x", role="platform_viewer")
+LONER = person("loner@x", role="developer")  # a member of no team
 WHO = {"owner": ALICE, "same team": BOB, "other team": CAROL, "team admin": DANA}
 WHO |= {"admin": ADMIN, "platform viewer": VIEWER}
 # Who sees an entry of each visibility, and who may change or delete it.

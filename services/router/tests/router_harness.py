@@ -10,6 +10,7 @@ import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import SUBJECT
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.catalog import (
     Gateway,
     PromptRecord,
@@ -25,7 +26,7 @@ from forge.router.app import Router
 from forge.router.config import RouterConfig
 from forge.testing.membus import MemoryBus
 
-ME = Principal(subject="tester")
+ME = Principal(subject="tester", permissions=BUILTIN_ROLES["developer"])
 DOCS = Gateway(
     id="g1",
     name="docs",

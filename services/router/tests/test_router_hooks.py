@@ -24,6 +24,7 @@ from forge.plugins.hookspec import hookimpl
 from forge.plugins.loader import Loader
 from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult, modify
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.catalog import Server
 from forge.proto.envelope import Principal
 from forge.router.hooks import Hooks
@@ -215,7 +216,9 @@ plugins:
     conditions: {users: ["ann@*"]}
     config: {names: [docs-t0, docs-greet, "file:///logo.png"]}
 """
-    ann = Principal(subject="ann@example.com", email="ann@example.com")
+    ann = Principal(
+        subject="ann@example.com", email="ann@example.com", permissions=BUILTIN_ROLES["developer"]
+    )
     async with plugins(membus, tmp_path, text):
         await start_router(membus, SNAPSHOT)
         for method, member, key, hidden in (

@@ -27,6 +27,7 @@ from forge.plugins.hookspec import hookimpl
 from forge.plugins.loader import Loader
 from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.router.app import Router
 from forge.router.hooks import Hooks
@@ -49,8 +50,13 @@ class Noop(Plugin):
 
 LOADER = Loader([EntryPoint(name="noop", value="test_router_inline:Noop", group="forge.plugins")])
 NOOP = {"name": "zz-noop", "kind": "noop", "hooks": HOOKS}
-RED = Principal(subject="rita@corp.example", email="rita@corp.example", teams=["red"])
-BLUE = Principal(subject="bo@else.example", email="bo@else.example", teams=["blue"])
+DEV = BUILTIN_ROLES["developer"]
+RED = Principal(
+    subject="rita@corp.example", email="rita@corp.example", teams=("red",), permissions=DEV
+)
+BLUE = Principal(
+    subject="bo@else.example", email="bo@else.example", teams=("blue",), permissions=DEV
+)
 
 
 class Mesh:

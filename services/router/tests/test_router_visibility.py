@@ -11,6 +11,7 @@ from router_harness import FakeUpstream, ask, start_router
 
 from forge.core import rpc, subjects
 from forge.core.errors import INVALID_PARAMS, NOT_FOUND, ForgeError
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.catalog import (
     Gateway,
     PromptRecord,
@@ -27,11 +28,14 @@ from forge.router.app import Router
 from forge.router.catalog import Catalog
 from forge.testing.membus import MemoryBus
 
-ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"))
-BOB = Principal(subject="bob@x", teams=("p-bob", "team-a"))
-CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"))
+DEV = BUILTIN_ROLES["developer"]
+ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), permissions=DEV)
+BOB = Principal(subject="bob@x", teams=("p-bob", "team-a"), permissions=DEV)
+CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"), permissions=DEV)
 ADMIN = Principal(subject="admin@x", is_admin=True)
-VIEWER = Principal(subject="vic@x", roles=("platform_viewer",))
+# Sees everything as a platform viewer; holds every permission so that what is tested here is
+# what it sees, not what it may do.
+VIEWER = Principal(subject="vic@x", roles=("platform_viewer",), permissions=("*",))
 PLACES = {"private": ("private", None), "team": ("team", "team-a"), "public": ("public", "team-a")}
 SEES = {
     "alice": {"private", "team", "public"},

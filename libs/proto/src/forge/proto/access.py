@@ -1,7 +1,9 @@
 """Access control shared by every hop: permissions, built-in roles, and visibility.
 
-The edge checks permissions (`required_permission`, `REST` tables); the router and the catalog
-registry check visibility (`can_see`). Both read only the Principal the edge resolved.
+Every hop asks `permits` (the edge before it knows the entry, on any team; the router and the
+catalog registry again for the entry's team) and `can_see`. All read only the Principal the edge
+resolved. A global binding grants its role's permissions on every team's entries; a binding on
+one team grants them on that team's entries only.
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 from forge.proto.envelope import Principal
 
 ALL = "*"
+# The team argument of `permits` before the entry is known: held on at least one team. Team ids
+# are generated hex strings, never "*".
+ANY_TEAM = "*"
+TEAM_ADMIN = "team_admin"
 
 PERMISSIONS: tuple[str, ...] = (
     "tools.read", "tools.execute", "tools.create", "tools.update", "tools.delete",
     "resources.read", "resources.create", "resources.update", "resources.delete",
     "prompts.read", "prompts.create", "prompts.update", "prompts.delete",
     "servers.read", "servers.use", "servers.create", "servers.update", "servers.delete",
-    "gateways.read", "gateways.create", "gateways.update", "gateways.delete",
+    "gateways.read", "gateways.create", "gateways.update", "gateways.delete", "gateways.stdio",
     "teams.read", "teams.create", "teams.update", "teams.delete", "teams.manage_members",
     "tokens.read", "tokens.create", "tokens.revoke",
     "users.read", "users.create", "users.update", "users.delete",
@@ -78,9 +84,40 @@ MCP_PERMISSIONS: dict[str, str] = {
 }
 
 
-def permits(principal: Principal, permission: str) -> bool:
-    """Whether the principal holds the permission (platform admins hold every one)."""
-    return principal.is_admin or ALL in principal.permissions or permission in principal.permissions
+def _grants(held: tuple[str, ...], permission: str) -> bool:
+    return permission in held or ALL in held
+
+
+def permits(principal: Principal, permission: str, team_id: str | None = ANY_TEAM) -> bool:
+    """Whether the principal holds the permission on the entries of `team_id`.
+
+    Platform admins and global bindings hold it on every team. A team-scoped binding holds it on
+    its team only. `team_id` is the entry's team (None: an entry of no team, which only a global
+    grant reaches); the default ANY_TEAM asks whether it is held on some team: the edge's coarse
+    check before it knows the entry, which the hop that finds the entry repeats for its team.
+    """
+    if principal.is_admin or _grants(principal.permissions, permission):
+        return True
+    if team_id == ANY_TEAM:
+        return any(_grants(held, permission) for held in principal.team_permissions.values())
+    return team_id is not None and _grants(principal.team_permissions.get(team_id, ()), permission)
+
+
+def holds_role(principal: Principal, role: str, team_id: str | None) -> bool:
+    """Whether the role is bound to the principal globally or on the entry's team."""
+    if role in principal.roles:
+        return True
+    return team_id is not None and role in principal.team_roles.get(team_id, ())
+
+
+# Registering or changing a stdio gateway starts a process on the Forge host: a host-wide power
+# that no built-in role but platform_admin holds, and that only a global binding grants.
+LAUNCH = "gateways.stdio"
+
+
+def may_launch(principal: Principal) -> bool:
+    """Whether the principal may have Forge start a command (global grants only)."""
+    return principal.is_admin or ALL in principal.permissions or LAUNCH in principal.permissions
 
 
 def required_permission(method: str) -> str | None:
@@ -88,7 +125,8 @@ def required_permission(method: str) -> str | None:
 
 
 def sees_everything(principal: Principal) -> bool:
-    """Platform admins and platform viewers see every entity, whatever its visibility."""
+    """Platform admins and platform viewers (both bound globally) see every entity, whatever its
+    visibility."""
     return principal.is_admin or "platform_viewer" in principal.roles
 
 

@@ -11,12 +11,16 @@ class Principal(msgspec.Struct, frozen=True, omit_defaults=True):
     subject: str
     email: str | None = None
     teams: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # roles bound globally
     scopes: tuple[str, ...] = ()
     token_id: str | None = None  # the JWT `jti` or the API token's id
-    is_admin: bool = False  # holds platform_admin: every permission, sees every entity
-    # Effective permissions (forge.proto.access), narrowed by the API token's scope if any.
+    is_admin: bool = False  # holds platform_admin globally: every permission, sees every entity
+    # Effective permissions of the global bindings: held on every team's entries. Narrowed by
+    # the API token's scope if any. Ask `forge.proto.access.permits`, never read these directly.
     permissions: tuple[str, ...] = ()
+    # What team-scoped bindings add, by team id: held on that team's entries only.
+    team_roles: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    team_permissions: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     server_scope: str | None = None  # an API token bound to one virtual server
     auth_method: str | None = None  # "jwt", "session", "api_token"
     # The caller's own bearer token, carried only so that an upstream configured for RFC 8693

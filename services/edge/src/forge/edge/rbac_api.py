@@ -1,5 +1,8 @@
 """RBAC routes the edge answers itself: the permission table with each permission's default
-roles, the caller's effective permissions, and permission checks (`{"granted": bool}`)."""
+roles, the caller's effective permissions, and permission checks (`{"granted": bool}`).
+
+Without a team both answer what is held on some team; with `team_id` what is held on that
+team's entries (global grants, and the bindings on that team)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ _USER = msgspec.json.Decoder(UserAccess)
 class CheckBody(msgspec.Struct, frozen=True):
     permission: str
     email: str | None = None
+    team_id: str | None = None
 
 
 _CHECK = msgspec.json.Decoder(CheckBody)
@@ -48,8 +52,17 @@ def permission_catalog() -> dict[str, Any]:
     return {"permissions": entries, "roles": access.BUILTIN_ROLES, "total": len(entries)}
 
 
-def effective_permissions(principal: Principal) -> list[str]:
-    return [p for p in access.PERMISSIONS if access.permits(principal, p)]
+def effective_permissions(principal: Principal, team_id: str = access.ANY_TEAM) -> list[str]:
+    return [p for p in access.PERMISSIONS if access.permits(principal, p, team_id)]
+
+
+def _team(team_id: str | None) -> str:
+    """A team id from the caller, or ANY_TEAM when none is given."""
+    if team_id is None:
+        return access.ANY_TEAM
+    if not team_id or team_id == access.ANY_TEAM or len(team_id) > 255:
+        raise InvalidParamsError("team_id must be a team id", {"field": "team_id"})
+    return team_id
 
 
 def routes(identity: Identity) -> list[BaseRoute]:
@@ -66,9 +79,10 @@ def routes(identity: Identity) -> list[BaseRoute]:
     async def my_permissions(request: Request) -> Response:
         try:
             principal = await rest_principal(edge, request, None)
+            team_id = _team(request.query_params.get("team_id"))
         except ForgeError as exc:
             return identity.fail(exc)
-        return json_response(200, _ENC.encode(effective_permissions(principal)))
+        return json_response(200, _ENC.encode(effective_permissions(principal, team_id)))
 
     async def check(request: Request) -> Response:
         try:
@@ -91,9 +105,12 @@ def routes(identity: Identity) -> list[BaseRoute]:
                     await identity.call(principal, "users", "get", {"email": body.email})
                 )
                 subject = Principal(
-                    subject=other.email, is_admin=other.is_admin, permissions=other.permissions
+                    subject=other.email,
+                    is_admin=other.is_admin,
+                    permissions=other.permissions,
+                    team_permissions=other.team_permissions,
                 )
-            granted = access.permits(subject, body.permission)
+            granted = access.permits(subject, body.permission, _team(body.team_id))
         except ForgeError as exc:
             return identity.fail(exc)
         return json_response(200, _ENC.encode({"permission": body.permission, "granted": granted}))

@@ -123,28 +123,41 @@ def ordered_teams(user: UserAccess) -> tuple[str, ...]:
     return (personal, *(team for team in user.teams if team != personal))
 
 
+def _narrow(held: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """The token's permissions among those held (all of them where `*` is held)."""
+    if not wanted:
+        return held
+    if access.ALL in held:
+        return wanted
+    return tuple(p for p in wanted if p in held)
+
+
 def narrowed(owner: UserAccess, entry: TokenEntry) -> Principal:
-    """The owner's principal, narrowed to what the token allows (never widened)."""
+    """The owner's principal, narrowed to what the token allows (never widened): its teams and
+    permissions narrow the global grants and each team's grants alike."""
     teams = ordered_teams(owner)
+    team_roles, team_permissions = owner.team_roles, owner.team_permissions
     if entry.teams:
         allowed = set(entry.teams)
         teams = tuple(team for team in teams if team in allowed)
-    permissions = owner.permissions
-    is_admin = owner.is_admin
-    if entry.permissions:
-        if owner.is_admin or access.ALL in owner.permissions:
-            permissions = entry.permissions
-        else:
-            held = set(owner.permissions)
-            permissions = tuple(p for p in entry.permissions if p in held)
-        # A narrowed token must not keep the admin's blanket pass, or the narrowing means nothing.
-        is_admin = is_admin and access.ALL in permissions
+        team_roles = {t: roles for t, roles in team_roles.items() if t in allowed}
+        team_permissions = {t: held for t, held in team_permissions.items() if t in allowed}
+    permissions = _narrow(owner.permissions, entry.permissions)
+    team_permissions = {
+        t: kept
+        for t, held in team_permissions.items()
+        if (kept := _narrow(held, entry.permissions))
+    }
+    # A narrowed token must not keep the admin's blanket pass, or the narrowing means nothing.
+    is_admin = owner.is_admin and access.ALL in permissions
     return Principal(
         subject=owner.email,
         email=owner.email,
         teams=teams,
         roles=owner.roles,
         permissions=permissions,
+        team_roles=team_roles,
+        team_permissions=team_permissions,
         is_admin=is_admin,
         token_id=entry.id,
         server_scope=entry.server_id,

@@ -1,6 +1,8 @@
 """Who owns a catalog entry, who sees it, who may change it: the rules every operation applies.
 
 An entry the caller cannot see does not exist for them: it answers exactly as an unknown id.
+Changing an entry, or placing one in a team, takes the operation's permission on that team
+(`forge.proto.access.permits`): a role bound on one team acts on that team's entries only.
 """
 
 from __future__ import annotations
@@ -43,23 +45,29 @@ def require_visible(principal: Principal, record: T, missing: str) -> T:
     return record
 
 
-def may_manage(principal: Principal, record: Any) -> bool:
-    """Owners, platform admins, and team admins of the entry's team change and delete it."""
+def may_manage(principal: Principal, record: Any, permission: str) -> bool:
+    """Holders of `permission` on the entry's team change it if they own it, are platform
+    admins, or hold team_admin globally or on that team (and are its members)."""
+    team_id = record.team_id
+    if not access.permits(principal, permission, team_id):
+        return False
     if principal.is_admin or (record.owner is not None and record.owner == principal.subject):
         return True
     return (
-        "team_admin" in principal.roles
-        and record.team_id is not None
-        and record.team_id in principal.teams
+        team_id is not None
+        and team_id in principal.teams
+        and access.holds_role(principal, access.TEAM_ADMIN, team_id)
     )
 
 
-def require_manager(principal: Principal, record: T, missing: str, what: str) -> T:
+def require_manager(principal: Principal, record: T, missing: str, what: str, permission: str) -> T:
     """The record if the principal may change it: unseen is 404, seen but not theirs 403."""
     require_visible(principal, record, missing)
-    if not may_manage(principal, record):
+    if not may_manage(principal, record, permission):
         raise ForbiddenError(
-            f"only the owner, a team admin of its team or a platform admin may change this {what}"
+            f"only the owner, a team admin of its team or a platform admin holding"
+            f" '{permission}' there may change this {what}",
+            {"permission": permission},
         )
     return record
 
@@ -84,7 +92,8 @@ def choose_visibility(default: str, visibility: str | None, team_id: str | None)
     return check_visibility(visibility, team_id)
 
 
-def _check_team(principal: Principal, team_id: str) -> str:
+def check_team(principal: Principal, team_id: str) -> str:
+    """A team the caller is a member of (any team, for platform admins)."""
     if not principal.is_admin and team_id not in principal.teams:
         raise ForbiddenError(
             "team_id must be a team you are a member of", {"field": "team_id", "team_id": team_id}
@@ -92,25 +101,46 @@ def _check_team(principal: Principal, team_id: str) -> str:
     return team_id
 
 
+def require_permission(principal: Principal, permission: str, team_id: str | None) -> None:
+    """403 unless the principal holds `permission` on the team's entries."""
+    if not access.permits(principal, permission, team_id):
+        raise ForbiddenError(
+            f"permission denied: this needs the '{permission}' permission on this team",
+            {"permission": permission, "team_id": team_id},
+        )
+
+
 def place(
-    principal: Principal, default_visibility: str, visibility: str | None, team_id: str | None
+    principal: Principal,
+    default_visibility: str,
+    visibility: str | None,
+    team_id: str | None,
+    permission: str,
 ) -> Placement:
-    """A new entry's placement: owned by the caller, in the chosen team or their personal one.
+    """A new entry's placement: owned by the caller, in the chosen team or their personal one,
+    where they hold `permission` (the kind's create permission).
 
     A caller without any team who chose nothing gets a private entry (only they see it).
     """
-    team = _check_team(principal, team_id) if team_id is not None else None
+    team = check_team(principal, team_id) if team_id is not None else None
     if team is None and principal.teams:
         team = principal.teams[0]  # the personal team comes first
-    return Placement(
-        principal.subject, team, choose_visibility(default_visibility, visibility, team)
-    )
+    chosen = choose_visibility(default_visibility, visibility, team)
+    require_permission(principal, permission, team)
+    return Placement(principal.subject, team, chosen)
 
 
 def replace(
-    principal: Principal, current: Placement, visibility: str | None, team_id: str | None
+    principal: Principal,
+    current: Placement,
+    visibility: str | None,
+    team_id: str | None,
+    permission: str,
 ) -> Placement:
-    """An updated entry's placement: its owner stays; team and visibility change if given."""
-    team = _check_team(principal, team_id) if team_id is not None else current.team_id
+    """An updated entry's placement: its owner stays; team and visibility change if given. A
+    new team must be one where the caller holds `permission` too."""
+    team = check_team(principal, team_id) if team_id is not None else current.team_id
+    if team != current.team_id:
+        require_permission(principal, permission, team)
     chosen = visibility if visibility is not None else current.visibility
     return Placement(current.owner, team, check_visibility(chosen, team))

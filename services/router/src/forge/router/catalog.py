@@ -1,4 +1,9 @@
-"""The router's in-memory catalog: filled from a registry snapshot, kept fresh by events."""
+"""The router's in-memory catalog: filled from a registry snapshot, kept fresh by events.
+
+What a caller gets of an entry takes seeing it and holding the read permission of its kind on
+the entry's team (`forge.proto.access.permits`): a role bound on one team reads that team's
+entries only. Calls check `tools.execute` the same way (handlers, tasks).
+"""
 
 from __future__ import annotations
 
@@ -38,17 +43,36 @@ _DELETED = msgspec.json.Decoder(Deleted)
 R = TypeVar("R", ToolRecord, ResourceRecord, TemplateRecord, PromptRecord)
 EVERYTHING = "*"  # the viewer class of admins and platform viewers
 DEFAULT_MEMO_SIZE = 1024
+# The permission each kind's entries are read with, by the server field that lists them.
+READ = {
+    "associated_tools": "tools.read",
+    "associated_resources": "resources.read",
+    "associated_prompts": "prompts.read",
+}
+_LISTED = {"tools": "associated_tools", "prompts": "associated_prompts"}  # else resources
 
 
-def viewer(principal: Principal) -> Hashable:
-    """The principal's visibility class: principals of one class see the same catalog."""
+def viewer(principal: Principal, permission: str) -> Hashable:
+    """The principal's class for entries read with `permission`: principals of one class get
+    the same list (they see the same entries and hold it on the same teams)."""
+    held: bool | tuple[str, ...] = access.permits(principal, permission, None)
+    if not held:  # held on some teams only
+        granted = principal.team_permissions
+        held = tuple(sorted(t for t in granted if access.permits(principal, permission, t)))
     if access.sees_everything(principal):
-        return EVERYTHING
-    return (principal.subject, tuple(sorted(principal.teams)))
+        return (EVERYTHING, held)
+    return (principal.subject, tuple(sorted(principal.teams)), held)
 
 
 def can_see(principal: Principal, entity: Any) -> bool:
     return access.can_see(principal, entity.owner, entity.team_id, entity.visibility)
+
+
+def may(principal: Principal, entity: Any, permission: str | None) -> bool:
+    """Whether the principal sees the entity and holds `permission` (if any) on its team."""
+    if not can_see(principal, entity):
+        return False
+    return permission is None or access.permits(principal, permission, entity.team_id)
 
 
 def _replace(by_id: dict[str, R], gateway_id: str, records: Iterable[R]) -> None:
@@ -135,9 +159,14 @@ class Catalog:
         self._memo.clear()
 
     def _memoised(
-        self, what: str, server_id: str | None, principal: Principal, build: Callable[[], Any]
+        self,
+        what: str,
+        server_id: str | None,
+        principal: Principal,
+        permission: str,
+        build: Callable[[], Any],
     ) -> Any:
-        key = (what, server_id, viewer(principal))
+        key = (what, server_id, viewer(principal, permission))
         found = self._memo.get(key)
         if found is None:
             found = self._memo[key] = build()
@@ -152,10 +181,10 @@ class Catalog:
         return {getattr(r, field): r for r in by_id.values()}
 
     def server_exists(self, server_id: str, principal: Principal) -> bool:
-        """Whether the server exists for the principal: it sees it, and a token bound to one
-        server is used on that server only."""
+        """Whether the server exists for the principal: it sees it, holds servers.use on its
+        team, and a token bound to one server is used on that server only."""
         server = self.servers.get(server_id)
-        if server is None or not can_see(principal, server):
+        if server is None or not may(principal, server, "servers.use"):
             return False
         return principal.server_scope is None or principal.server_scope == server_id
 
@@ -177,19 +206,25 @@ class Catalog:
         self, server_id: str | None, field: str, by_id: dict[str, R], principal: Principal
     ) -> list[R]:
         """Live records the server offers the principal, in its order; all the principal can
-        see, by rank, without a server."""
+        read, by rank, without a server."""
         if server_id is None:
             records = sorted(by_id.values(), key=self._rank)
         else:
             server = self.servers.get(server_id)
             ids = getattr(server, field) if server else []
             records = [by_id[i] for i in ids if i in by_id]
-        return [r for r in records if self._live(r) and can_see(principal, r)]
+        permission = READ[field]
+        return [r for r in records if self._live(r) and may(principal, r, permission)]
 
     def _visible(
-        self, record: R | None, server_id: str | None, field: str, principal: Principal
+        self,
+        record: R | None,
+        server_id: str | None,
+        field: str,
+        principal: Principal,
+        permission: str | None,
     ) -> R | None:
-        if record is None or not self._live(record) or not can_see(principal, record):
+        if record is None or not self._live(record) or not may(principal, record, permission):
             return None
         if server_id is not None:
             server = self.servers.get(server_id)
@@ -198,13 +233,16 @@ class Catalog:
         return record
 
     def resolve(self, name: str, server_id: str | None, principal: Principal) -> ToolRecord | None:
-        """The enabled tool of that exposed name, if the principal sees it on their server."""
-        return self._visible(self.tools.get(name), server_id, "associated_tools", principal)
+        """The enabled tool of that exposed name, if the principal sees it on their server (the
+        caller checks what it is used for: `tools.execute` on its team, for a call)."""
+        return self._visible(self.tools.get(name), server_id, "associated_tools", principal, None)
 
     def prompt(self, name: str, server_id: str | None, principal: Principal) -> PromptRecord | None:
-        """The live prompt of that exposed name, if the principal sees it on their server."""
+        """The live prompt of that exposed name, if the principal reads it on their server."""
         by_name = self._index("prompts", self.prompts_by_id)
-        return self._visible(by_name.get(name), server_id, "associated_prompts", principal)
+        return self._visible(
+            by_name.get(name), server_id, "associated_prompts", principal, "prompts.read"
+        )
 
     def _resources(self, server_id: str | None, principal: Principal) -> dict[str, ResourceRecord]:
         """One resource per uri: the first-registered gateway's that the principal sees."""
@@ -218,7 +256,7 @@ class Catalog:
                 first.setdefault(r.uri, r)
             return first
 
-        found = self._memoised("resources-by-uri", server_id, principal, build)
+        found = self._memoised("resources-by-uri", server_id, principal, "resources.read", build)
         return found  # type: ignore[no-any-return]
 
     def _templates(self, server_id: str | None, principal: Principal) -> list[TemplateRecord]:
@@ -227,7 +265,7 @@ class Catalog:
         def build() -> list[TemplateRecord]:
             return self._offered(server_id, "associated_resources", self.templates_by_id, principal)
 
-        found = self._memoised("templates-by-rank", server_id, principal, build)
+        found = self._memoised("templates-by-rank", server_id, principal, "resources.read", build)
         return found  # type: ignore[no-any-return]
 
     def owner_of(self, uri: str, server_id: str | None, principal: Principal) -> str | None:
@@ -253,7 +291,9 @@ class Catalog:
         """What `<kind>/list` shows the principal on the server (or everywhere), as MCP items,
         with its digest."""
         build = lambda: Listing.of(self._items(kind, server_id, principal))  # noqa: E731
-        return self._memoised(kind, server_id, principal, build)  # type: ignore[no-any-return]
+        permission = READ[_LISTED.get(kind, "associated_resources")]
+        found = self._memoised(kind, server_id, principal, permission, build)
+        return found  # type: ignore[no-any-return]
 
     def _items(self, kind: str, server_id: str | None, principal: Principal) -> list[Any]:
         if kind == "tools":

@@ -7,12 +7,14 @@ import time
 import msgspec
 
 from forge.core.errors import (
+    ForbiddenError,
     InvalidParamsError,
     MethodNotFoundError,
     ToolNotFoundError,
 )
-from forge.proto import mcp
-from forge.proto.envelope import Envelope
+from forge.proto import access, mcp
+from forge.proto.catalog import ToolRecord
+from forge.proto.envelope import Envelope, Principal
 from forge.router import contents, tasks
 from forge.router.context import Context, Handler, check_server, fields, forward, with_params
 
@@ -32,6 +34,7 @@ CAPABILITIES = {
 }
 _ENC = msgspec.json.Encoder()
 _NAME = msgspec.json.Decoder(str)
+EXECUTE = "tools.execute"
 
 
 async def discover(envelope: Envelope, ctx: Context) -> bytes:
@@ -71,9 +74,8 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     # inputResponses, requestState, task, ...) passes through undecoded.
     members = fields(bytes(envelope.params))
     name = _name(members)
-    tool = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
-    if tool is None:
-        raise ToolNotFoundError(f"Unknown tool: {name}")
+    found = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
+    tool = _callable(found, name, envelope.principal)
     answered: bytes | None = None
     if ctx.hooks.serves("tool_pre_invoke"):
         changed, answered = await ctx.hooks.pre("tool_pre_invoke", envelope)
@@ -82,9 +84,8 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
             members = fields(bytes(envelope.params))  # as the pre hooks left them
             renamed = _name(members)
             if renamed != name:  # a plugin may reroute, never to a tool the caller cannot see
-                tool = ctx.catalog.resolve(renamed, envelope.server_id, envelope.principal)
-                if tool is None:
-                    raise ToolNotFoundError(f"Unknown tool: {renamed}")
+                found = ctx.catalog.resolve(renamed, envelope.server_id, envelope.principal)
+                tool = _callable(found, renamed, envelope.principal)
     if answered is not None:
         result = answered  # a plugin answered in the call's place (a cached result)
     else:
@@ -101,6 +102,19 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     if ctx.hooks.serves("tool_post_invoke"):
         result = await ctx.hooks.post("tool_post_invoke", envelope, result)
     return result
+
+
+def _callable(tool: ToolRecord | None, name: str, principal: Principal) -> ToolRecord:
+    """The tool, if the caller sees it (else unknown) and holds tools.execute on its team (else
+    403: they see it, so refusing tells them nothing new)."""
+    if tool is None:
+        raise ToolNotFoundError(f"Unknown tool: {name}")
+    if not access.permits(principal, EXECUTE, tool.team_id):
+        raise ForbiddenError(
+            f"permission denied: tools/call needs {EXECUTE} on this tool's team",
+            {"permission": EXECUTE},
+        )
+    return tool
 
 
 def _name(members: dict[str, msgspec.Raw]) -> str:

@@ -12,11 +12,12 @@ import msgspec
 from forge.core import tasks
 from forge.core.errors import InvalidParamsError
 from forge.proto.envelope import Envelope
-from forge.router.catalog import can_see
+from forge.router.catalog import may
 from forge.router.context import Context, Handler, check_server, fields, forward, with_params
 
 _ENC = msgspec.json.Encoder()
 _STR = msgspec.json.Decoder(str)
+EXECUTE = "tools.execute"  # what tasks/* need, on the task's gateway's team
 
 
 def tag_result(result: bytes, gateway_id: str) -> bytes:
@@ -33,7 +34,8 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     except (KeyError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidParamsError(f"{envelope.method} needs a string taskId") from exc
     owner = tasks.untag(task_id)
-    if owner is None or ctx.catalog.gateway(owner[0], envelope.principal) is None:
+    gateway = None if owner is None else ctx.catalog.gateway(owner[0], envelope.principal)
+    if owner is None or gateway is None or not may(envelope.principal, gateway, EXECUTE):
         raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
     gateway_id, upstream_id = owner
     members["taskId"] = msgspec.Raw(_ENC.encode(upstream_id))
@@ -57,7 +59,7 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
     owners = [
         g.id
         for g in ctx.catalog.gateways.values()
-        if g.enabled and "tasks" in g.capabilities and can_see(envelope.principal, g)
+        if g.enabled and "tasks" in g.capabilities and may(envelope.principal, g, EXECUTE)
     ]
     listed = await asyncio.gather(
         *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in owners),

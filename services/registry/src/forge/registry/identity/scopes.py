@@ -20,8 +20,10 @@ def _bad(field: str, message: str, **data: object) -> InvalidParamsError:
 
 
 def permissions(requested: Sequence[str], owner: UserAccess) -> tuple[str, ...]:
-    """A subset of the owner's effective permissions (anything known, for `*` holders)."""
-    allowed = set(PERMISSIONS) | {ALL} if ALL in owner.permissions else set(owner.permissions)
+    """A subset of what the owner holds on some team (anything known, for `*` holders); the
+    edge narrows each team's grants to it, so a team-scoped grant stays on its team."""
+    held = set(owner.permissions).union(*owner.team_permissions.values())
+    allowed = set(PERMISSIONS) | {ALL} if ALL in held else held
     for permission in requested:
         if permission not in allowed:
             raise _bad(

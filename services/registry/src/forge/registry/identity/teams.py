@@ -25,7 +25,7 @@ from forge.registry.identity.params import (
 )
 from forge.registry.identity.records import MemberRecord, TeamRecord
 from forge.registry.identity.store import Row, Tx
-from forge.registry.identity.tables import audit, teams, users
+from forge.registry.identity.tables import audit, roles, teams, users
 
 
 async def team_for(tx: Tx, ctx: Context, team_id: str, *, manage: bool, lock: bool = False) -> Row:
@@ -103,7 +103,8 @@ async def delete_team(params: bytes, ctx: Context) -> dict[str, Any]:
         team = await team_for(tx, ctx, team_id, manage=True, lock=True)
         if team["personal"]:
             raise ConflictError("a personal team is deleted only with its user")
-        members = await teams.member_ids(tx, team_id)
+        # Bindings on the team go with it: their holders' per-team grants change too.
+        members = [*await teams.member_ids(tx, team_id), *await roles.bound_on_team(tx, team_id)]
         await teams.delete(tx, team_id)
         await audit.write(tx, ctx.actor, "teams.delete", team_id, {"name": team["name"]})
     await events.users_changed(ctx.bus, ctx.store, members)

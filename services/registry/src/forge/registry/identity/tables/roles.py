@@ -86,6 +86,12 @@ async def bound_users(tx: Tx, names: Iterable[str]) -> list[str]:
     return [r["user_id"] for r in found]
 
 
+async def bound_on_team(tx: Tx, team_id: str) -> list[str]:
+    """Ids of every user with a binding on this team."""
+    found = await tx.fetch("SELECT DISTINCT user_id FROM role_bindings WHERE team_id = $1", team_id)
+    return [r["user_id"] for r in found]
+
+
 async def bindings(tx: Tx, email: str | None = None) -> list[Row]:
     if email is None:
         return await tx.fetch(_BINDINGS + " ORDER BY u.email, b.role, b.team_id NULLS FIRST")

@@ -186,27 +186,11 @@ async def holds(tx: Tx, user_id: str, role: str) -> bool:
     return found
 
 
-async def login_failed(tx: Tx, user_id: str, max_failures: int, lock_until: float) -> float | None:
-    """Count one failure; the one that reaches `max_failures` locks the account until
-    `lock_until` and restarts the count. Returns `lock_until` when this failure locked it."""
-    locked = await tx.fetchval(
-        "UPDATE users SET"
-        " failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,"
-        " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN to_timestamp($3)"
-        " ELSE locked_until END"
-        " WHERE id = $1 RETURNING CASE WHEN failed_logins = 0 THEN locked_until END",
-        user_id,
-        max_failures,
-        lock_until,
-    )
-    return records.unix(locked)
-
-
 async def login_succeeded(tx: Tx, user_id: str, new_hash: str | None = None) -> None:
-    """Reset the failure count and lockout; store a rehashed password when given."""
+    """Note the login; store a rehashed password when given."""
     await tx.execute(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now(),"
-        " password_hash = coalesce($2, password_hash) WHERE id = $1",
+        "UPDATE users SET last_login_at = now(), password_hash = coalesce($2, password_hash)"
+        " WHERE id = $1",
         user_id,
         new_hash,
     )
