@@ -27,6 +27,13 @@ SHARED = frozenset(
         "secret_keys",
         "upstream_allowed_networks",
         "public_url",
+        # The commands Forge may start, and how (registry, upstream-proxy, forge translate).
+        "stdio_allowed_commands",
+        "stdio_user",
+        "stdio_max_memory_mb",
+        "stdio_max_processes",
+        "stdio_max_open_files",
+        "stdio_max_cpu_s",
     }
 )
 

@@ -117,6 +117,8 @@ def is_inbox(subject: str) -> bool:
 CATALOG_EVENTS = "forge.events.catalog.>"
 IDENTITY_EVENTS = "forge.events.identity.>"
 TOKEN_USAGE = "forge.events.metrics.token_usage"
+# A process launch (or refusal) to write to the audit log: request/reply, answered once stored.
+AUDIT_LAUNCH = "forge.audit.launch"
 
 
 def upstream_oauth(gateway_id: str) -> str:
