@@ -108,14 +108,21 @@ def demo_sse() -> Iterator[ServerProcess]:
 DEMO_STDIO = StdioServerParameters(
     command=sys.executable, args=["-m", "forge.servers.demo", "--transport", "stdio"]
 )
+# The `env` tool exists only when asked for: it reveals the server's environment.
+DEMO_STDIO_ENV = StdioServerParameters(
+    command=sys.executable,
+    args=["-m", "forge.servers.demo", "--transport", "stdio", "--env-tool"],
+)
 
 
 async def test_the_demo_server_runs_over_stdio() -> None:
     async with Client(DEMO_STDIO, mode="legacy") as client:
         result = await client.call_tool("add", {"a": 1, "b": 2})
         prompts = {p.name for p in (await client.list_prompts()).prompts}
+        tools = {t.name for t in (await client.list_tools()).tools}
     assert result.structured_content == {"result": 3.0}
     assert prompts == {"greeting", "summarize"}
+    assert "env" not in tools  # it would hand the server's environment to every user
 
 
 async def test_the_demo_server_runs_over_legacy_sse(demo_sse: ServerProcess) -> None:
@@ -147,7 +154,7 @@ async def test_the_demo_in_flight_tools_use_the_clients_callbacks() -> None:
         logs.append(params.data)
 
     client = Client(
-        DEMO_STDIO,
+        DEMO_STDIO_ENV,
         mode="legacy",
         elicitation_callback=on_elicit,  # type: ignore[arg-type]
         sampling_callback=on_sample,  # type: ignore[arg-type]

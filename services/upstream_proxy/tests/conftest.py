@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import msgspec
 import pytest
+from proxy_harness import ALLOWED_COMMANDS, STDIO_USER, serve_audit
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
@@ -92,9 +93,11 @@ async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
     """Start an upstream-proxy whose registry snapshot holds the given gateways.
 
     Settings are UpstreamProxyConfig fields; loopback upstreams are allowed unless
-    `upstream_allowed_networks` says otherwise.
+    `upstream_allowed_networks` says otherwise, and the demo server over stdio unless
+    `stdio_allowed_commands` does. Launches are recorded in `start.launches`.
     """
     proxies: list[UpstreamProxy] = []
+    launches = await serve_audit(bus)
 
     async def start(*gateways: Gateway, **settings: object) -> UpstreamProxy:
         snapshot = msgspec.json.encode(Snapshot(gateways=list(gateways), tools=[], servers=[]))
@@ -106,11 +109,14 @@ async def start_proxy(bus: NatsBus) -> AsyncIterator[StartProxy]:
             bus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
         )
         settings.setdefault("upstream_allowed_networks", LOOPBACK)
+        settings.setdefault("stdio_allowed_commands", ALLOWED_COMMANDS)
+        settings.setdefault("stdio_user", STDIO_USER)
         proxy = UpstreamProxy(bus, msgspec.convert(settings, UpstreamProxyConfig))
         await proxy.start()
         proxies.append(proxy)
         return proxy
 
+    start.launches = launches  # type: ignore[attr-defined]
     yield start
     for proxy in proxies:
         await proxy.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 import time
 import uuid
@@ -10,9 +11,10 @@ import uuid
 import msgspec
 
 from forge.core import rpc, subjects
-from forge.core.bus import Bus
+from forge.core.bus import Bus, Headers
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope, Principal, Protocol
+from forge.proto.identity import LaunchAudit
 from forge.upstream_proxy.app import UpstreamProxy
 
 
@@ -20,9 +22,29 @@ def gateway(url: str, name: str = "up", transport: str = "streamablehttp") -> Ga
     return Gateway(id=uuid.uuid4().hex[:12], name=name, slug=name, url=url, transport=transport)
 
 
+# The allow list of every test proxy: the demo server over stdio, with any further arguments.
+DEMO_COMMAND = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"]
+ALLOWED_COMMANDS = shlex.join(DEMO_COMMAND) + " ..."
+# The account of stdio children: the test runs as root on CI, and the interpreter of the
+# workspace's venv may live under /root (unreachable for another account): keep the tester's.
+STDIO_USER = ""
+
+
+async def serve_audit(bus: Bus) -> list[LaunchAudit]:
+    """Stand in for the identity registry's audit log: the launches, in the order sent."""
+    seen: list[LaunchAudit] = []
+
+    async def record(data: bytes, headers: Headers) -> bytes:
+        seen.append(msgspec.json.decode(data, type=LaunchAudit))
+        return b'{"result":{"stored":true}}'
+
+    await bus.serve(subjects.AUDIT_LAUNCH, record)
+    return seen
+
+
 def stdio_gateway(*args: str, env: dict[str, str] | None = None) -> Gateway:
     """The demo server as a stdio child of the upstream-proxy."""
-    command = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio", *args]
+    command = [*DEMO_COMMAND, *args]
     return Gateway(
         id=uuid.uuid4().hex[:12],
         name="stdio-demo",

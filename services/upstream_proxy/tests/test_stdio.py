@@ -11,7 +11,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import msgspec
 import pytest
-from proxy_harness import call, publish_and_wait, stdio_gateway, text_of, tool_call
+from proxy_harness import (
+    ALLOWED_COMMANDS,
+    STDIO_USER,
+    call,
+    publish_and_wait,
+    serve_audit,
+    stdio_gateway,
+    text_of,
+    tool_call,
+)
 
 from conftest import StartProxy
 from forge.core import rpc, subjects
@@ -73,6 +82,7 @@ async def child_pid(bus: NatsBus, gw: Gateway) -> int:
 
 
 async def serve_snapshot(bus: NatsBus, *gateways: Gateway) -> None:
+    """The registry's part: the catalog snapshot, and the audit log of launches."""
     snapshot = msgspec.json.encode(Snapshot(gateways=list(gateways), tools=[], servers=[]))
 
     async def answer(env: Envelope) -> bytes:
@@ -80,6 +90,7 @@ async def serve_snapshot(bus: NatsBus, *gateways: Gateway) -> None:
 
     subject = subjects.registry(subjects.CATALOG, "snapshot", "get")
     await rpc.serve_envelopes(bus, subject, answer, queue=None)
+    await serve_audit(bus)
 
 
 @contextlib.asynccontextmanager
@@ -89,6 +100,8 @@ async def proxy_process(nats_url: str) -> AsyncIterator[asyncio.subprocess.Proce
         "PATH": os.environ.get("PATH", ""),
         "FORGE_NATS_URL": nats_url,
         "FORGE_SECRET_PROBE": "do-not-leak",
+        "FORGE_STDIO_ALLOWED_COMMANDS": ALLOWED_COMMANDS,
+        "FORGE_STDIO_USER": STDIO_USER,
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -118,7 +131,7 @@ async def proxy_process(nats_url: str) -> AsyncIterator[asyncio.subprocess.Proce
 async def test_a_stdio_child_gets_only_a_clean_environment_and_the_gateways_own(
     bus: NatsBus, nats_url: str
 ) -> None:
-    gw = stdio_gateway(env={"DEMO_SETTING": "from-the-gateway"})
+    gw = stdio_gateway("--env-tool", env={"DEMO_SETTING": "from-the-gateway"})
     await serve_snapshot(bus, gw)
     async with proxy_process(nats_url):
 
@@ -182,7 +195,10 @@ async def test_only_the_lease_holder_runs_the_child_and_another_replica_takes_ov
     replicas: list[tuple[UpstreamProxy, NatsBus]] = []
     for name in ("a", "b"):
         own_bus = await NatsBus.connect(nats_url, f"forge-test-proxy-{name}")
-        proxy = UpstreamProxy(own_bus, UpstreamProxyConfig())
+        settings = UpstreamProxyConfig(
+            stdio_allowed_commands=ALLOWED_COMMANDS, stdio_user=STDIO_USER
+        )
+        proxy = UpstreamProxy(own_bus, settings)
         await proxy.start()
         replicas.append((proxy, own_bus))
     try:

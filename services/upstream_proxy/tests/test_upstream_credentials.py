@@ -185,7 +185,7 @@ async def test_a_stdio_child_gets_its_environment_from_the_sealed_credentials(
         slug="stdio-sealed",
         url="",
         transport="stdio",
-        command=[sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"],
+        command=[sys.executable, "-m", "forge.servers.demo", "--transport", "stdio", "--env-tool"],
         # The registry keeps the names with empty values; older rows still hold plain values.
         env={"DEMO_TOKEN": "", "DEMO_PLAIN": "plain-value"},
         auth=KEYRING.seal(msgspec.json.encode(auth), gateway_id.encode()),

@@ -139,7 +139,8 @@ async def log(message: str, ctx: Context) -> str:
     return message
 
 
-@demo.tool()
+# Not a tool of the demo: it would hand the server's environment to every user. Forge's own
+# tests of what a child's environment holds add it with --env-tool (never `forge up --demo`).
 def env(name: str) -> str:
     """The value of an environment variable of this server, or "absent"."""
     return os.environ.get(name, "absent")
@@ -268,7 +269,14 @@ def main() -> None:
         default="streamable-http",
         help="sse: the legacy HTTP+SSE transport on /sse; stdio: JSON-RPC on stdin/stdout",
     )
+    parser.add_argument(
+        "--env-tool",
+        action="store_true",
+        help="add the `env` tool (tests of a child's environment only: it reveals the server's)",
+    )
     args = parser.parse_args()
+    if args.env_tool:
+        demo.tool()(env)
     try:
         if args.transport == "stdio":
             uvloop.run(demo.run_stdio_async())

@@ -21,7 +21,7 @@ from forge.registry import pg
 from forge.registry.config import RegistryConfig
 from forge.registry.handlers import OPERATIONS, Context, Handler
 from forge.registry.identity import context as identity_context
-from forge.registry.identity import events
+from forge.registry.identity import events, launches
 from forge.registry.identity import tokens as identity_tokens
 from forge.registry.identity.bootstrap import bootstrap
 from forge.registry.identity.operations import OPERATIONS as IDENTITY_OPERATIONS
@@ -61,6 +61,7 @@ class IdentityRegistry:
             subject = subjects.registry(subjects.IDENTITY, entity, op)
             await rpc.serve_envelopes(self.bus, subject, self._adapt(handler), queue=IDENTITY_QUEUE)
         await self.bus.serve(subjects.TOKEN_USAGE, self._usage, queue=IDENTITY_QUEUE)
+        await self.bus.serve(subjects.AUDIT_LAUNCH, self._launch, queue=IDENTITY_QUEUE)
         health = subjects.registry_health(subjects.IDENTITY)
         await self.bus.serve(health, self._health, queue=IDENTITY_QUEUE)
 
@@ -93,6 +94,9 @@ class IdentityRegistry:
             log.warning("token usage not recorded: %s", exc.message)
             return rpc.error_reply(exc.to_object())
         return b'{"result":{"tokens":%d}}' % touched
+
+    async def _launch(self, data: bytes, headers: Headers) -> bytes:
+        return await launches.record(self.store, data)
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:
         if not self.store.alive():

@@ -4,7 +4,7 @@ of the kind its transport needs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from forge.core.aiohttp_dialer import Dialer
@@ -14,6 +14,7 @@ from forge.proto.envelope import Principal
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Credentials
 from forge.upstream_proxy.inflight import InFlight
+from forge.upstream_proxy.launcher import Launcher
 from forge.upstream_proxy.sessions import UpstreamSession
 from forge.upstream_proxy.sse import SseSession
 from forge.upstream_proxy.stdio import StdioSession
@@ -79,14 +80,14 @@ class Pool:
     def __init__(
         self,
         config: UpstreamProxyConfig,
-        inherited_env: Mapping[str, str],
+        launcher: Launcher,
         updates: Callable[[str], Publish] | None = None,
         *,
         credentials: Credentials,
         dialer: Dialer,
     ) -> None:
         self.config = config
-        self.inherited_env = inherited_env
+        self.launcher = launcher
         self.updates = updates  # a gateway's resource updates go to `updates(gateway_id)`
         self.credentials = credentials
         self.dialer = dialer
@@ -101,7 +102,7 @@ class Pool:
         access = self.credentials.access(gateway)
         session: Session
         if kind == "stdio":
-            session = StdioSession(gateway, self.config, self.inherited_env, access, self.dialer)
+            session = StdioSession(gateway, self.config, self.launcher, access, self.dialer)
         elif kind == "sse":
             session = SseSession(gateway, self.config, access, self.dialer)
         elif kind == "websocket":

@@ -1,52 +1,28 @@
-"""stdio upstreams: one child per gateway, clean environment, own process group, restarted."""
+"""stdio upstreams: one child per gateway, started by the Launcher (allow list, audit, least
+privilege), in its own process group, restarted."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
-import os
 import signal
 import time
-from collections.abc import Mapping
 
 from forge.core.aiohttp_dialer import Dialer
-from forge.core.errors import UpstreamUnavailableError
+from forge.core.commands import CommandNotAllowedError
+from forge.core.errors import ForgeError, UpstreamUnavailableError
+from forge.core.launch import Launch, kill_group
 from forge.proto.catalog import Gateway
 from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.credentials import Access
+from forge.upstream_proxy.launcher import MAX_LINE, Launcher
 
 log = logging.getLogger("forge.upstream_proxy.stdio")
-# The only variables a child inherits from the upstream-proxy: FORGE_* secrets never reach it.
-INHERITED = ("PATH", "HOME", "LANG")
-MAX_LINE = 64 * 1024 * 1024
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 30.0
 STABLE_S = 10.0  # a child that ran this long resets the backoff
 TERM_GRACE_S = 2.0
-_PR_SET_PDEATHSIG = 1
-
-
-def child_env(own: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
-    """PATH, HOME and LANG of the proxy, then the gateway's own variables (opened from its
-    sealed credentials, see credentials.Access.env)."""
-    env = {name: inherited[name] for name in INHERITED if name in inherited}
-    env.update(own)
-    return env
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if the proxy is killed outright (SIGKILL, no
-    # chance to clean up), the kernel kills the child too. Linux only; elsewhere a no-op.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 class StdioSession(ChannelSession):
@@ -56,15 +32,19 @@ class StdioSession(ChannelSession):
         self,
         gateway: Gateway,
         config: UpstreamProxyConfig,
-        inherited: Mapping[str, str],
+        launcher: Launcher,
         access: Access,
         dialer: Dialer,
     ) -> None:
         super().__init__(gateway, config, access, dialer)
         self.command = list(gateway.command or [])
-        self.env = child_env(access.env, inherited)
+        self.launcher = launcher
+        self.own_env = access.env
         self.starts = 0
+        # Set when the allow list refuses the command: no restart, every call fails with it.
+        self.refused: CommandNotAllowedError | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._launch: Launch | None = None
         self._running = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
@@ -82,27 +62,32 @@ class StdioSession(ChannelSession):
         if not self.command:
             raise UpstreamUnavailableError(f"gateway {self.label} has no command to run")
         self.start()
-        await self._running.wait()  # the caller's deadline bounds a child that will not start
+        if self.refused is None and self._supervisor is not None:
+            # The caller's deadline bounds a child that will not start; a refusal ends the wait.
+            running = asyncio.ensure_future(self._running.wait())
+            try:
+                await asyncio.wait({running, self._supervisor}, return_when="FIRST_COMPLETED")
+            finally:
+                running.cancel()
+        if self.refused is not None:
+            raise self.refused
+        if not self._running.is_set():
+            raise UpstreamUnavailableError(f"gateway {self.label} has no running child")
 
     async def _supervise(self) -> None:
         delay = BACKOFF_FIRST_S
         while not self._closing:
             started = time.monotonic()
             try:
-                proc = await asyncio.create_subprocess_exec(
-                    *self.command,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    env=self.env,
-                    start_new_session=True,  # its own process group, killed as one
-                    preexec_fn=_die_with_parent,
-                    limit=MAX_LINE,
-                )
-            except OSError as exc:
-                log.warning("gateway %s: cannot start its command: %s", self.label, exc)
+                proc, launch = await self.launcher.start(self.gateway, self.own_env)
+            except CommandNotAllowedError as exc:
+                log.warning("gateway %s: its command is not allowed; not started", self.label)
+                self.refused = exc
+                return
+            except ForgeError as exc:  # not audited, or exec failed: try again later
+                log.warning("gateway %s: cannot start its command: %s", self.label, exc.message)
             else:
-                await self._run(proc)
+                await self._run(proc, launch)
             if self._closing:
                 return
             if time.monotonic() - started > STABLE_S:
@@ -111,9 +96,9 @@ class StdioSession(ChannelSession):
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX_S)
 
-    async def _run(self, proc: asyncio.subprocess.Process) -> None:
+    async def _run(self, proc: asyncio.subprocess.Process, launch: Launch) -> None:
         self.starts += 1
-        self._proc = proc
+        self._proc, self._launch = proc, launch
         self._running.set()
         log.info("gateway %s: child %d started", self.label, proc.pid)
         stderr = asyncio.create_task(self._log_stderr(proc))
@@ -125,6 +110,7 @@ class StdioSession(ChannelSession):
             code = await proc.wait()
             kill_group(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
             await asyncio.wait({stderr})
+            launch.cleanup()
             self._lost(f"child exited with code {code}")
             if not self._closing:
                 log.warning("gateway %s: child %d exited with code %s", self.label, proc.pid, code)
@@ -182,3 +168,5 @@ class StdioSession(ChannelSession):
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.wait({self._supervisor})
+        if self._launch is not None:  # its working directory, if the supervisor was cut short
+            self._launch.cleanup()
