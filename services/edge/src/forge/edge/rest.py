@@ -15,6 +15,8 @@ from forge.core.errors import ForgeError, InvalidRequestError
 from forge.edge import guard, inputs
 from forge.edge.context import Edge
 from forge.edge.registry_calls import registry_call
+from forge.proto import access
+from forge.proto.catalog import canonical_transport
 from forge.proto.envelope import Principal
 
 _ENC = msgspec.json.Encoder()
@@ -185,6 +187,19 @@ OPS: tuple[Op, ...] = (
 )
 
 
+def _launches(body: dict[str, Any]) -> bool:
+    """Whether a gateway body asks Forge to start a process: a stdio transport (any spelling the
+    registry accepts) or a command. The registry checks again, on the stored gateway too."""
+    transport = body.get("transport")
+    stdio = isinstance(transport, str) and canonical_transport(transport) == "stdio"
+    return stdio or body.get("command") is not None
+
+
+def _require_launch(principal: Principal) -> None:
+    if not access.may_launch(principal):
+        raise guard.forbidden(access.LAUNCH)
+
+
 class Admin:
     """One handler per REST route; each becomes one registry request."""
 
@@ -227,6 +242,8 @@ class Admin:
                 params: dict[str, Any] = dict(request.path_params)
                 if spec.body:
                     params = {**(await self._body(request, spec.optional_body)), **params}
+                if spec.entity == "gateways" and _launches(params):
+                    _require_launch(principal)
                 result = await self._call(principal, spec.entity, spec.op, params)
             except ForgeError as exc:
                 return error_response(exc)

@@ -22,9 +22,13 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The platform admin, created at first start when no user holds platform_admin.
     platform_admin_email: str = "admin@forge.local"
     platform_admin_password: str = ""  # required for the admin to log in with a password
-    # Login: failed attempts before lockout, and how long the lockout lasts.
-    login_max_failures: int = 5
-    login_lockout_s: float = 900.0
+    # Failed sign-ins are throttled per source address and per account (identity/throttle.py):
+    # the first `login_free_failures` cost nothing, then each waits base, 2 x base, ... up to
+    # max; a key's count halves after every `login_failure_decay_s` without a failure.
+    login_free_failures: int = 5
+    login_backoff_base_s: float = 1.0
+    login_backoff_max_s: float = 60.0
+    login_failure_decay_s: float = 300.0
     password_min_length: int = 12
     # Secrets at rest (upstream credentials): see forge.core.sealing; derived from the JWT
     # secret when empty.
@@ -32,5 +36,8 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     jwt_secret: str = ""
     # SSRF guard for upstream URLs at registration: CIDRs allowed although private/loopback.
     upstream_allowed_networks: str = ""
+    # The operator's allow list of stdio gateway commands (forge.core.commands; shared with the
+    # upstream-proxy, which checks it again before it starts one). Empty: no stdio gateways.
+    stdio_allowed_commands: str = ""
     # New catalog entries: default visibility when the caller does not choose one.
     default_visibility: str = "team"

@@ -77,6 +77,10 @@ class UpdateGatewayParams(Credentials, frozen=True, kw_only=True):
     description: str | msgspec.UnsetType | None = msgspec.UNSET
     url: str | None = None
     env: dict[str, str] | None = None  # stdio: replaces the sealed environment
+    # Neither changes (register a new gateway): given, they must equal the gateway's own, so a
+    # gateway never turns into a process to start through an update.
+    transport: str | None = None
+    command: list[str] | None = None
     visibility: str | None = None
     team_id: str | None = None
     enabled: bool | None = None
