@@ -1,5 +1,5 @@
-"""Signing in: one answer for unknown users and wrong passwords, lockout and its end, the
-password policy, password changes and rehashing, self sign-up and SSO team mapping."""
+"""Signing in: one answer for unknown users and wrong passwords, the password policy, password
+changes and rehashing, self sign-up and SSO team mapping (throttling: test_identity_throttle)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from forge.core.errors import (
     FORBIDDEN,
     INVALID_PARAMS,
     NOT_FOUND,
-    TOO_MANY_REQUESTS,
     UNAUTHORIZED,
 )
 from forge.registry.identity.passwords import Passwords
@@ -60,30 +59,6 @@ async def test_unknown_users_and_wrong_passwords_get_the_same_answer(idn: Identi
     malformed = await error_of(login(idn, "not an email", GOOD_PASSWORD))
     assert wrong.code == unknown.code == malformed.code == UNAUTHORIZED
     assert wrong.message == unknown.message == malformed.message == "invalid email or password"
-
-
-async def test_failures_lock_the_account_until_the_lockout_ends(idn: Identity) -> None:
-    await idn.new_user(ALICE)
-    for _ in range(2):  # login_max_failures is 3 in the harness
-        assert await code_of(login(idn, ALICE, "Wrong-Password-1")) == UNAUTHORIZED
-    locked = await error_of(login(idn, ALICE, "Wrong-Password-1"))
-    assert locked.code == TOO_MANY_REQUESTS and locked.data == {"retry_after_s": 60}
-    # While locked even the right password is refused, and says how long to wait.
-    idn.clock.advance(45)
-    still = await error_of(login(idn, ALICE, GOOD_PASSWORD))
-    assert still.code == TOO_MANY_REQUESTS and still.data == {"retry_after_s": 15}
-    idn.clock.advance(16)
-    assert (await login(idn, ALICE, GOOD_PASSWORD))["email"] == ALICE
-
-
-async def test_a_success_resets_the_count_of_failures(idn: Identity) -> None:
-    await idn.new_user(ALICE)
-    for _ in range(2):
-        assert await code_of(login(idn, ALICE, "Wrong-Password-1")) == UNAUTHORIZED
-    await login(idn, ALICE, GOOD_PASSWORD)
-    for _ in range(2):
-        assert await code_of(login(idn, ALICE, "Wrong-Password-1")) == UNAUTHORIZED
-    assert (await login(idn, ALICE, GOOD_PASSWORD))["email"] == ALICE
 
 
 async def test_a_deactivated_user_cannot_log_in(idn: Identity) -> None:

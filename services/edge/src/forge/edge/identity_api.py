@@ -26,7 +26,7 @@ from forge.core.errors import (
     InvalidRequestError,
 )
 from forge.edge import inputs, rbac_api, sso
-from forge.edge.guard import rest_principal
+from forge.edge.guard import client_ip, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.edge.token_rules import ordered_teams
@@ -66,6 +66,8 @@ class Identity:
         if exc.http_status == 401:
             challenge = self.edge.urls.challenge(None, token_sent=False, rest=True)
             extra = {"www-authenticate": challenge}
+        elif isinstance(exc.data, dict) and "retry_after_s" in exc.data:  # throttled sign-ins
+            extra = {"retry-after": str(exc.data["retry_after_s"])}
         return error_response(exc, extra)
 
     async def call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
@@ -219,8 +221,8 @@ def account_routes(identity: Identity) -> list[BaseRoute]:
     async def login(request: Request) -> Response:
         try:
             params = await identity.body(request)
-            if request.client is not None:
-                params["client_ip"] = request.client.host
+            # Sign-ins are throttled by this address: never by one the body names.
+            params["client_ip"] = client_ip(request.scope)
             user = await identity.call(ANONYMOUS, "users", "login", params)
         except ForgeError as exc:
             return identity.fail(exc)

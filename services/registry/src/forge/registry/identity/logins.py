@@ -1,8 +1,7 @@
-"""Signing in: password login with lockout, password change, and SSO login with team mapping."""
+"""Signing in: password login (throttled), password change, and SSO login with team mapping."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from forge.core.errors import (
@@ -10,11 +9,10 @@ from forge.core.errors import (
     ForbiddenError,
     InvalidParamsError,
     NotFoundError,
-    TooManyRequestsError,
     UnauthorizedError,
 )
 from forge.proto.identity import UserAccess
-from forge.registry.identity import events, records
+from forge.registry.identity import events, throttle
 from forge.registry.identity.context import Context
 from forge.registry.identity.params import (
     ChangePasswordParams,
@@ -27,7 +25,6 @@ from forge.registry.identity.params import (
     check_role_name,
     decode,
 )
-from forge.registry.identity.store import Row
 from forge.registry.identity.tables import audit, teams, users
 
 # One answer for an unknown email, a wrong password, a disabled account or no password at all.
@@ -35,46 +32,27 @@ INVALID = "invalid email or password"
 MAX_GROUPS = 1000
 
 
-def _lockout(until: float | None, now: float) -> TooManyRequestsError | None:
-    if until is None or until <= now:
-        return None
-    # Rounded first: the database keeps microseconds, so 60 s may come back as 60.0000004.
-    retry = max(1, math.ceil(round(until - now, 3)))
-    return TooManyRequestsError(
-        f"too many failed attempts: try again in {retry} s", {"retry_after_s": retry}
-    )
-
-
-async def _failed(ctx: Context, row: Row) -> TooManyRequestsError | None:
-    """Count a wrong password; the lockout error when this failure locked the account."""
-    now = ctx.now()
-    async with ctx.store.tx() as tx:
-        until = await users.login_failed(
-            tx, row["id"], ctx.config.login_max_failures, now + ctx.config.login_lockout_s
-        )
-        if until is not None:
-            await audit.write(tx, row["email"], "users.locked", row["email"])
-    return _lockout(until, now)
-
-
 async def login(params: bytes, ctx: Context) -> UserAccess:
+    """Every refusal is the same for known and unknown emails: 429 from the throttle before any
+    password is looked at, else one Argon2 verification (a real one or a wasted one) and 401."""
     p = decode(LoginParams, params)
+    source, account = throttle.source_key(p.client_ip), throttle.account_key(p.email)
+    await throttle.check(ctx, source, account)
     try:
         email = check_email(p.email)
     except InvalidParamsError:
+        email = None
+    row = None
+    if email is not None:
+        async with ctx.store.read() as tx:
+            row = await users.row(tx, email)
+    if row is None or email is None:
         await ctx.passwords.waste(p.password)
-        raise UnauthorizedError(INVALID) from None
-    async with ctx.store.read() as tx:
-        row = await users.row(tx, email)
-    if row is None:
-        await ctx.passwords.waste(p.password)
-        raise UnauthorizedError(INVALID)
-    locked = _lockout(records.unix(row["locked_until"]), ctx.now())
-    if locked is not None:
-        raise locked
-    if not await ctx.passwords.verify(row["password_hash"], p.password):
-        raise await _failed(ctx, row) or UnauthorizedError(INVALID)
-    if not row["active"]:
+        correct = False
+    else:
+        correct = await ctx.passwords.verify(row["password_hash"], p.password)
+    if row is None or email is None or not correct or not row["active"]:
+        await throttle.failed(ctx, source, account)
         raise UnauthorizedError(INVALID)
     rehashed = None
     if ctx.passwords.needs_rehash(row["password_hash"]):
@@ -83,24 +61,25 @@ async def login(params: bytes, ctx: Context) -> UserAccess:
         await users.login_succeeded(tx, row["id"], rehashed)
         await audit.write(tx, email, "users.login", email, {"method": "password"})
         seen = await users.access_by_email(tx, email)
+    await throttle.forget(ctx, account)
     if seen is None:
         raise UnauthorizedError(INVALID)  # deleted meanwhile
     return seen
 
 
 async def change_password(params: bytes, ctx: Context) -> dict[str, Any]:
-    """The principal's own password; the current one is checked (and counts toward lockout)."""
+    """The principal's own password; the current one is checked (failures are throttled)."""
     p = decode(ChangePasswordParams, params)
     email = ctx.actor
+    key = throttle.password_key(email)
     async with ctx.store.read() as tx:
         row = await users.row(tx, email)
     if row is None or not row["active"]:
         raise NotFoundError("no active user is signed in")
-    locked = _lockout(records.unix(row["locked_until"]), ctx.now())
-    if locked is not None:
-        raise locked
+    await throttle.check(ctx, None, key)
     if not await ctx.passwords.verify(row["password_hash"], p.old_password):
-        raise await _failed(ctx, row) or ForbiddenError("the current password is not correct")
+        await throttle.failed(ctx, key)
+        raise ForbiddenError("the current password is not correct")
     if p.new_password == p.old_password:
         raise InvalidParamsError(
             "the new password must differ from the current one", {"field": "new_password"}
@@ -108,10 +87,9 @@ async def change_password(params: bytes, ctx: Context) -> dict[str, Any]:
     ctx.passwords.check(p.new_password, email, "new_password")
     hashed = await ctx.passwords.hash(p.new_password)
     async with ctx.store.tx() as tx:
-        await users.set_fields(
-            tx, row["id"], password_hash=hashed, failed_logins=0, locked_until=None
-        )
+        await users.set_fields(tx, row["id"], password_hash=hashed)
         await audit.write(tx, email, "users.change_password", email)
+    await throttle.forget(ctx, key)
     return {"email": email, "changed": True}
 
 

@@ -60,6 +60,7 @@ class UpdateUserParams(msgspec.Struct, frozen=True):
 class LoginParams(msgspec.Struct, frozen=True):
     email: str
     password: str
+    client_ip: str | None = None  # set by the edge: the address sign-ins are throttled by
 
 
 class ChangePasswordParams(msgspec.Struct, frozen=True):

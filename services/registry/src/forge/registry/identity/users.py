@@ -9,7 +9,7 @@ from msgspec import UNSET
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
 from forge.proto import access
 from forge.proto.identity import UserAccess
-from forge.registry.identity import events
+from forge.registry.identity import events, throttle
 from forge.registry.identity.context import Context, require_admin, require_permission
 from forge.registry.identity.params import (
     CreateUserParams,
@@ -112,8 +112,6 @@ async def update_user(params: bytes, ctx: Context) -> UserRecord:
     if p.password is not UNSET:
         ctx.passwords.check(p.password, email)
         fields["password_hash"] = await ctx.passwords.hash(p.password)
-        fields["failed_logins"] = 0
-        fields["locked_until"] = None
     async with ctx.store.tx(lock=BOOTSTRAP_LOCK) as tx:
         user = await users.need(tx, email, lock=True)
         if p.active is False and await users.holds(tx, user["id"], ADMIN_ROLE):
@@ -122,7 +120,6 @@ async def update_user(params: bytes, ctx: Context) -> UserRecord:
         if fields:
             await users.set_fields(tx, user["id"], **fields)
             changed = sorted("password" if f == "password_hash" else f for f in fields)
-            changed = [f for f in changed if f not in ("failed_logins", "locked_until")]
             await audit.write(tx, ctx.actor, "users.update", email, {"fields": changed})
         revoked: list[str] = []
         if p.active is not UNSET and p.active != user["active"]:
@@ -133,6 +130,8 @@ async def update_user(params: bytes, ctx: Context) -> UserRecord:
                 revoked = await tokens.revoke_all(tx, user["id"])
                 await audit.write(tx, ctx.actor, "tokens.revoke_all", email, {"tokens": revoked})
         updated = await users.record(tx, email)
+    if "password_hash" in fields:  # a new password: earlier guesses say nothing about it
+        await throttle.forget(ctx, throttle.account_key(email))
     await events.tokens_deleted(ctx.bus, revoked)
     await events.users_changed(ctx.bus, ctx.store, [user["id"]])
     return updated
