@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,13 @@ from forge.cli.demo import Demo, register, start_server
 from forge.cli.mesh import Mesh, free_port, spawn, stop_process
 from forge.cli.tokens import mint
 
+# The stdio gateways the tests register: the demo server over stdio, nothing else.
+STDIO_DEMO = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"]
+STDIO_ALLOWED = shlex.join(STDIO_DEMO) + " ..."
+# CI runs as root and the workspace's interpreter may live under /root, which the unprivileged
+# stdio account cannot reach: the mesh keeps root for its children here (see the upstream-proxy
+# README, "stdio children"); libs/core/tests/test_launch.py covers the switch of account.
+STDIO_USER = ""
 # Short enough that the slow-upstream test finishes quickly, long enough for a loaded CI machine.
 REQUEST_TIMEOUT_S = 3.0
 
@@ -30,7 +38,12 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iter
     postgres_server.create_database("e2e_identity")
     mesh = Mesh(
         state_dir=Path(state),
-        env={"FORGE_EDGE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S), "FORGE_LOG_LEVEL": "info"},
+        env={
+            "FORGE_EDGE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+            "FORGE_LOG_LEVEL": "info",
+            "FORGE_STDIO_ALLOWED_COMMANDS": STDIO_ALLOWED,
+            "FORGE_STDIO_USER": STDIO_USER,
+        },
         catalog_url=postgres_server.dsn_for("e2e_catalog"),
         identity_url=postgres_server.dsn_for("e2e_identity"),
         allow_loopback_upstreams=True,

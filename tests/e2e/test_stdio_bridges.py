@@ -65,11 +65,15 @@ async def test_translate_connect_exposes_a_remote_forge_on_stdio(
 
 def start_translate(command: str, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
     args = ["-m", "forge.cli.main", "translate", "--stdio", command, "--port", "0", *flags]
+    # As root on CI: the child keeps root, since the interpreter and the script live where the
+    # unprivileged stdio account cannot read them (see forge.cli.launching).
+    env = {**os.environ, "FORGE_STDIO_USER": ""}
     proc = subprocess.Popen(
         [sys.executable, *args],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()

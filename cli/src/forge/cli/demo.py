@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 import threading
 import urllib.error
@@ -28,14 +30,25 @@ def _drain(stream: IO[bytes]) -> None:
         stream.read()
 
 
+# What a sample server gets of `forge up`'s environment: nothing that could be a secret (the
+# FORGE_* settings, the operator's own credentials).
+SAMPLE_ENV = ("PATH", "LANG")
+
+
+def sample_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in SAMPLE_ENV if name in os.environ}
+
+
 def start_server(mesh: Mesh, module: str, *extra: str) -> tuple[Popen[bytes], int]:
-    """Start a sample server on a free port; it prints `PORT <n>` once it listens."""
+    """Start a sample server on a free port, with a clean environment; it prints `PORT <n>`
+    once it listens."""
     with open(mesh.log_path(module.rsplit(".", 1)[-1]), "ab") as log:
         proc = Popen(
             [sys.executable, "-m", module, "--port", "0", *extra],
             stdout=-1,
             stderr=log,
             stdin=-3,
+            env=sample_env(),
             start_new_session=True,
         )
     assert proc.stdout is not None
@@ -81,6 +94,13 @@ def replace(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
         if gateway.get("name") == name:
             _rest(mesh, token, "DELETE", f"/gateways/{gateway['id']}")
     return register(mesh, token, name, url)
+
+
+def demo_commands() -> str:
+    """The allow list `forge up --demo` sets when the operator set none: the demo server over
+    stdio, so that a stdio gateway can be tried (nothing else)."""
+    python = shlex.quote(sys.executable)
+    return f"{python} -m forge.servers.demo --transport stdio ..."
 
 
 def start_demo(mesh: Mesh, token: str) -> Demo:

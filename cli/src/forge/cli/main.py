@@ -13,9 +13,10 @@ import sys
 import threading
 from pathlib import Path
 
-from forge.cli.demo import start_demo
+from forge.cli.demo import demo_commands, start_demo
 from forge.cli.mesh import SERVICES, Mesh, MeshError, load_secret
 from forge.cli.tokens import mint
+from forge.core.config import ConfigError
 
 DEFAULT_PORT = 4444
 
@@ -27,7 +28,12 @@ def _state_dir() -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     state = _state_dir()
     port = int(os.environ.get("FORGE_EDGE_PORT", DEFAULT_PORT))
-    mesh = Mesh(state_dir=state, port=port, allow_loopback_upstreams=args.demo)
+    mesh = Mesh(
+        state_dir=state,
+        port=port,
+        allow_loopback_upstreams=args.demo,
+        stdio_allowed_commands=demo_commands() if args.demo else "",
+    )
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -106,10 +112,19 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if not args.stdio or args.port is None:
         print("forge translate: give --stdio COMMAND --port N, or --connect URL", file=sys.stderr)
         return 2
+    from forge.cli import launching
     from forge.cli.translate import serve
 
+    try:
+        settings = launching.load()
+        argv = launching.resolve(args.stdio, settings)
+        settings.account  # noqa: B018 - an unknown FORGE_STDIO_USER fails here, before serving
+    except (ConfigError, ValueError) as exc:
+        print(f"forge translate: {exc}", file=sys.stderr)
+        return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.stdio, args.port, sse=args.sse, streamable=args.streamable_http))
+        run = serve(argv, settings, args.port, sse=args.sse, streamable=args.streamable_http)
+        asyncio.run(run)
     return 0
 
 

@@ -87,6 +87,9 @@ class Mesh:
     # Local upstreams (the demo servers) live on loopback, which the SSRF guard refuses unless
     # allowed: `forge up --demo` and the tests allow it, a bare `forge up` does not.
     allow_loopback_upstreams: bool = False
+    # The commands stdio gateways may run (FORGE_STDIO_ALLOWED_COMMANDS) unless the operator set
+    # them: `forge up --demo` allows its demo's; a bare `forge up` none.
+    stdio_allowed_commands: str = ""
 
     @property
     def url(self) -> str:
@@ -111,6 +114,8 @@ class Mesh:
         )
         if self.allow_loopback_upstreams:
             env["FORGE_UPSTREAM_ALLOWED_NETWORKS"] = LOOPBACK_NETWORKS
+        if self.stdio_allowed_commands and "FORGE_STDIO_ALLOWED_COMMANDS" not in env:
+            env["FORGE_STDIO_ALLOWED_COMMANDS"] = self.stdio_allowed_commands
         env.update(self.env)
         return env
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -19,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from forge.cli.launching import LaunchConfig, child_env
 from forge.cli.stdio import LINE_LIMIT, decode, error_line
+from forge.core.launch import Launch, kill_group
 
 _JSON = "application/json"
 
@@ -27,24 +28,32 @@ _JSON = "application/json"
 class Child:
     """One stdio server process, serving exactly one MCP session."""
 
-    def __init__(self, command: str, routed: bool) -> None:
-        self.command = command
+    def __init__(self, argv: list[str], settings: LaunchConfig, routed: bool) -> None:
+        self.argv = argv
+        self.settings = settings
         self.routed = routed  # answers go to their POST (Streamable HTTP), else all to the stream
         self.proc: asyncio.subprocess.Process | None = None
+        self.launch: Launch | None = None
         self.outbound: asyncio.Queue[bytes] = asyncio.Queue()
         self.waiters: dict[str, asyncio.Future[bytes]] = {}
         self.reading: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # The child gets the user's environment without Forge's own secrets.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
-        self.proc = await asyncio.create_subprocess_shell(
-            self.command,
+        # The same launcher as Forge's stdio gateways: no shell, its own account when we are
+        # root, no new privileges, limits, a working directory (and HOME) of its own. The child
+        # gets the operator's environment without Forge's own secrets.
+        env = child_env(os.environ)
+        who = self.settings.account
+        if who is not None:  # not root's home for another account
+            env.pop("HOME", None)
+            env.pop("TMPDIR", None)
+        self.launch = Launch(self.argv, env, who, self.settings.limits)
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,
             limit=LINE_LIMIT,
+            **self.launch.popen_args(),
         )
         self.reading = asyncio.create_task(self._read())
 
@@ -78,16 +87,15 @@ class Child:
     async def stop(self) -> None:
         if self.reading is not None:
             self.reading.cancel()
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            await self.proc.wait()
+        if self.proc is not None and self.proc.returncode is None:
+            kill_group(self.proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                kill_group(self.proc.pid, signal.SIGKILL)
+                await self.proc.wait()
+        if self.launch is not None:
+            self.launch.cleanup()
 
 
 async def _stream(
@@ -108,12 +116,13 @@ async def _stream(
 class Translator:
     """Sessions by id; each session is one child process."""
 
-    def __init__(self, command: str) -> None:
-        self.command = command
+    def __init__(self, argv: list[str], settings: LaunchConfig) -> None:
+        self.argv = argv
+        self.settings = settings
         self.sessions: dict[str, Child] = {}
 
     async def _new(self, routed: bool) -> tuple[str, Child]:
-        child = Child(self.command, routed)
+        child = Child(self.argv, self.settings, routed)
         await child.start()
         sid = secrets.token_urlsafe(24)
         self.sessions[sid] = child
@@ -180,9 +189,12 @@ def build(translator: Translator, sse: bool, streamable: bool) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def serve(command: str, port: int, sse: bool, streamable: bool) -> None:
-    """Serve on loopback only; prints the URL once listening."""
-    translator = Translator(command)
+async def serve(
+    argv: list[str], settings: LaunchConfig, port: int, sse: bool, streamable: bool
+) -> None:
+    """Serve on loopback only; prints the URL once listening. `argv` comes from
+    forge.cli.launching.resolve."""
+    translator = Translator(argv, settings)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
