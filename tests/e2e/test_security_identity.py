@@ -1,0 +1,216 @@
+"""Identity attacks of issue 9 against the real mesh: a narrowed API token minting a wider one,
+a deleted (or deactivated) account's tokens coming back, anyone locking the admin out (and the
+lock telling which emails exist), and a hidden team told apart from an unknown one."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from forge.cli.mesh import Mesh
+from forge.cli.tokens import mint
+from tests.e2e import test_security as security
+from tests.e2e.test_security import World, login, make_user, ok, rest
+
+# The security suite's world (team A, alice, bob, ...), shared with its other files.
+fastecho = security.fastecho
+world = security.world
+
+WRONG = "Not-The-Password-1"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _fresh_address() -> str:
+    """A loopback address no other test signs in from: throttling is per source address."""
+    return f"127.{random.randint(60, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def _from(mesh: Mesh, address: str) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=mesh.url, transport=transport, timeout=30)
+
+
+def _until(check: Any, timeout_s: float = 10.0) -> Any:
+    """The first truthy answer of `check()`, polled within a bounded time (else the last)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
+def _status_becomes(mesh: Mesh, token: str, status: int) -> int:
+    """GET /auth/email/me with `token` until it answers `status` (identity changes arrive by
+    event) or the time is up; the last status."""
+    last = 0
+
+    def check() -> bool:
+        nonlocal last
+        last = httpx.get(mesh.url + "/auth/email/me", headers=_bearer(token)).status_code
+        return last == status
+
+    _until(check)
+    return last
+
+
+def _person(mesh: Mesh, admin_token: str, role: str = "developer") -> str:
+    email = f"idn-{uuid.uuid4().hex[:8]}@example.com"
+    make_user(mesh, admin_token, email, role)
+    return email
+
+
+# --- item 4: a narrowed token mints a token with all of its owner's permissions ---------------
+
+
+def test_a_narrowed_token_cannot_mint_a_wider_token(mesh: Mesh, world: World) -> None:
+    alice = world.alice
+    personal = alice.teams[0]
+    with rest(mesh, alice.token) as http:
+        narrow = ok(
+            http.post(
+                "/tokens",
+                json={
+                    "name": f"narrow-{uuid.uuid4().hex[:6]}",
+                    "permissions": ["tokens.create", "tokens.read"],
+                    "teams": [personal],
+                    "cidrs": ["127.0.0.0/8"],
+                    "expires_in_days": 7,
+                },
+            )
+        )
+    raw = narrow["token"]
+    assert _until(lambda: httpx.get(mesh.url + "/tokens", headers=_bearer(raw)).is_success)
+    with rest(mesh, raw) as http:
+        # What the attacker did: ask for nothing in particular and get everything the owner has.
+        child = ok(http.post("/tokens", json={"name": "child"}), 201)["record"]
+        assert set(child["permissions"]) == {"tokens.create", "tokens.read"}
+        assert child["teams"] == [personal] and child["cidrs"] == ["127.0.0.0/8"]
+        assert child["expires_at"] == narrow["record"]["expires_at"]
+        for wider in (
+            {"permissions": ["tools.execute"]},
+            {"permissions": ["gateways.create", "tokens.create"]},
+            {"teams": [world.team_a]},
+            {"cidrs": ["0.0.0.0/0"]},
+            {"expires_in_days": 365},
+        ):
+            response = http.post("/tokens", json={"name": "wider", **wider})
+            assert response.status_code == 403, (wider, response.text)
+            assert response.json()["code"] == -32005, wider
+
+
+# --- item 6: a deleted user's tokens come back -------------------------------------------------
+
+
+def test_a_deleted_users_session_does_not_work_for_a_new_account_of_that_email(
+    mesh: Mesh, admin_token: str
+) -> None:
+    email = _person(mesh, admin_token)
+    session = login(mesh, email).token
+    # A token signed by another issuer for the same email (to the millisecond, as the session).
+    external = mint(mesh.secret, email, extra={"iat": round(time.time(), 3)})
+    assert _status_becomes(mesh, external, 200) == 200
+    with rest(mesh, admin_token) as http:
+        ok(http.delete(f"/auth/email/admin/users/{email}"))
+    make_user(mesh, admin_token, email, "developer")
+    for token in (session, external):
+        assert _status_becomes(mesh, token, 401) == 401
+        response = httpx.get(mesh.url + "/auth/email/me", headers=_bearer(token))
+        assert response.status_code == 401 and response.json()["code"] == -32004
+    assert _status_becomes(mesh, login(mesh, email).token, 200) == 200
+
+
+def test_a_deactivated_accounts_tokens_stay_dead_after_reactivation(
+    mesh: Mesh, admin_token: str
+) -> None:
+    email = _person(mesh, admin_token)
+    session = login(mesh, email).token
+    with rest(mesh, session) as http:
+        api = ok(http.post("/tokens", json={"name": "ci"}))["token"]
+    assert _status_becomes(mesh, api, 200) == 200
+    with rest(mesh, admin_token) as http:
+        ok(http.put(f"/auth/email/admin/users/{email}", json={"active": False}))
+        for token in (session, api):
+            assert _status_becomes(mesh, token, 401) == 401
+        ok(http.put(f"/auth/email/admin/users/{email}", json={"active": True}))
+    assert _status_becomes(mesh, login(mesh, email).token, 200) == 200
+    for token in (session, api):  # what was revoked stays revoked
+        assert httpx.get(mesh.url + "/auth/email/me", headers=_bearer(token)).status_code == 401
+
+
+# --- item 7: anyone can lock the admin out, and the 429 tells which emails exist -------------
+
+
+def _sign_in(http: httpx.Client, email: str, password: str) -> httpx.Response:
+    return http.post("/auth/login", json={"email": email, "password": password})
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_admin_out(mesh: Mesh) -> None:
+    with _from(mesh, _fresh_address()) as attacker:
+        answers = [_sign_in(attacker, mesh.admin_email, WRONG).status_code for _ in range(8)]
+    assert set(answers) <= {401, 429} and answers[:5] == [401] * 5
+    with _from(mesh, _fresh_address()) as admin:
+        response = _sign_in(admin, mesh.admin_email, mesh.admin_password)
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["is_admin"]
+
+
+def _until_throttled(http: httpx.Client, email: str) -> list[httpx.Response]:
+    """Wrong passwords until the first 429 (bounded)."""
+    answers: list[httpx.Response] = []
+    for _ in range(20):
+        answers.append(_sign_in(http, email, WRONG))
+        if answers[-1].status_code == 429:
+            break
+    return answers
+
+
+def test_known_and_unknown_emails_are_answered_alike(mesh: Mesh, admin_token: str) -> None:
+    known = _person(mesh, admin_token)
+    unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    with _from(mesh, _fresh_address()) as one, _from(mesh, _fresh_address()) as two:
+        seen = {
+            email: _until_throttled(http, email) for email, http in ((known, one), (unknown, two))
+        }
+    a, b = seen[known], seen[unknown]
+    assert [r.status_code for r in a] == [r.status_code for r in b]
+    assert a[-1].status_code == 429  # throttled at all, and only after the free failures
+    assert [r.status_code for r in a[:5]] == [401] * 5
+    for x, y in zip(a[:-1], b[:-1], strict=True):
+        assert x.json() == y.json()
+    last_a, last_b = a[-1].json(), b[-1].json()
+    assert last_a["code"] == last_b["code"] == -32012
+    assert set(last_a) == set(last_b) and set(last_a["data"]) == set(last_b["data"])
+    assert "retry-after" in a[-1].headers and "retry-after" in b[-1].headers
+
+
+# --- item 10: GET /teams/{id} answers 403 for a hidden team and 404 for an unknown one --------
+
+
+def test_a_hidden_team_answers_as_an_unknown_one(mesh: Mesh, world: World) -> None:
+    hidden, unknown = world.team_a, uuid.uuid4().hex
+    requests = [
+        ("GET", "/teams/{}", None),
+        ("PUT", "/teams/{}", {"name": "mine-now"}),
+        ("DELETE", "/teams/{}", None),
+        ("GET", "/teams/{}/members", None),
+        ("PUT", f"/teams/{{}}/members/{world.bob.email}", {"role": "owner"}),
+        ("DELETE", f"/teams/{{}}/members/{world.alice.email}", None),
+        ("POST", "/teams/{}/invitations", {"email": world.bob.email, "role": "owner"}),
+        ("GET", "/teams/{}/invitations", None),
+    ]
+    with rest(mesh, world.bob.token) as http:
+        for method, path, body in requests:
+            seen = http.request(method, path.format(hidden), json=body)
+            missing = http.request(method, path.format(unknown), json=body)
+            assert seen.status_code == missing.status_code == 404, (method, path, seen.text)
+            assert seen.json()["code"] == missing.json()["code"]
+            assert seen.json()["detail"] == missing.json()["detail"]
+    assert httpx.get(mesh.url + f"/teams/{hidden}", headers=world.alice.headers).is_success
