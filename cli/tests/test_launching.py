@@ -50,3 +50,13 @@ def test_forge_up_demo_allows_the_demo_server_over_stdio_and_nothing_else() -> N
     )
     with pytest.raises(commands.CommandNotAllowedError):
         commands.check_command(rules, [sys.executable, "-c", "print(1)"])
+
+
+def test_forge_up_starts_sample_servers_without_its_own_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from forge.cli.demo import sample_env
+
+    monkeypatch.setenv("FORGE_JWT_SECRET", "not-for-the-demo")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nor-this")
+    assert set(sample_env()) <= {"PATH", "LANG"}
