@@ -271,8 +271,9 @@ async def test_each_condition_kind_selects_its_calls(
         assert text_of(await echo(client, "userword")) == "userword"
     # tool names
     assert refused_by(await echo(client, "toolword")) == "on-tool"
-    env = await rpc(client, "tools/call", {"name": "demo-env", "arguments": {"name": "toolword"}})
-    assert "result" in env, env
+    touch = {"name": "demo-touch", "arguments": {"uri": "toolword"}}
+    touched = await rpc(client, "tools/call", touch)
+    assert "result" in touched, touched
     # prompt names
     greet = {"name": "demo-greeting", "arguments": {"name": "promptword"}}
     assert refused_by(await rpc(client, "prompts/get", greet)) == "on-prompt"
@@ -294,13 +295,13 @@ async def test_each_on_error_policy_fails_ignores_or_disables(
     assert failed["error"]["code"] == INTERNAL and "error id" in failed["error"]["message"]
     added = await rpc(client, "tools/call", {"name": "demo-add", "arguments": {"a": 1, "b": 2}})
     assert "result" in added, added
-    env = await rpc(client, "tools/call", {"name": "demo-env", "arguments": {"name": "HOME"}})
-    assert "result" in env, env
+    pid = await rpc(client, "tools/call", {"name": "demo-pid", "arguments": {}})
+    assert "result" in pid, pid
     # Disabled: the only tool_post_invoke plugin is off, and the runner says so.
     after = await plugins.manifests.until(lambda m: "tool_post_invoke" not in m["hooks"])
     assert "tool_pre_invoke" in after["hooks"]
-    env = await rpc(client, "tools/call", {"name": "demo-env", "arguments": {"name": "HOME"}})
-    assert "result" in env, env
+    pid = await rpc(client, "tools/call", {"name": "demo-pid", "arguments": {}})
+    assert "result" in pid, pid
 
 
 async def test_a_rewritten_config_is_what_the_next_call_sees(

@@ -110,7 +110,12 @@ async def test_a_sign_in_works_through_a_provider_configured_in_yaml(
     await IdentityRegistry(bus, hidden=[SIGNED_IN]).start()
     ops = Ops(bus, answers={"users.sso_login": lambda params: SIGNED_IN})
     await ops.serve("users.sso_login", "users.get")
-    edge = await edge_on(bus, public_url=PUBLIC, sso_config=write(tmp_path, "sso.yml", config))
+    edge = await edge_on(
+        bus,
+        public_url=PUBLIC,
+        sso_config=write(tmp_path, "sso.yml", config),
+        upstream_allowed_networks="127.0.0.0/8",  # the test IdP's address, as a test mesh allows
+    )
     try:
         async with client(edge) as http:
             listed = await http.get("/auth/sso/providers")

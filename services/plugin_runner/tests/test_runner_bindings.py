@@ -22,6 +22,7 @@ from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
 from forge.plugin_runner.wire import Manifest
 from forge.plugins.builtin.webhook import WebhookNotification
+from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.registry.app import Registry
 from forge.registry.bindings import PluginBinding
@@ -31,8 +32,13 @@ from forge.registry.store import Store
 from forge.testing.listener import Listener
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
-ALICE = Principal(subject="alice@x", teams=("p-alice", "team-a"), roles=("team_admin",))
-CAROL = Principal(subject="carol@x", teams=("p-carol", "team-b"), roles=("team_admin",))
+TEAM_ADMIN = BUILTIN_ROLES["team_admin"]
+ALICE = Principal(
+    subject="alice@x", teams=("p-alice", "team-a"), roles=("team_admin",), permissions=TEAM_ADMIN
+)
+CAROL = Principal(
+    subject="carol@x", teams=("p-carol", "team-b"), roles=("team_admin",), permissions=TEAM_ADMIN
+)
 PERMISSIVE = """
 plugins:
   - name: deny

@@ -6,10 +6,17 @@ from typing import Any
 
 import msgspec
 import pytest
-from registry_harness import CONFIG, Client, FakeUpstreamProxy, code_of, error_of, start_registry
+from registry_harness import (
+    CONFIG,
+    Client,
+    FakeUpstreamProxy,
+    code_of,
+    error_of,
+    person,
+    start_registry,
+)
 
 from forge.core.errors import FORBIDDEN, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, ForgeError
-from forge.proto.envelope import Principal
 from forge.registry.store import Store
 
 STRICT = msgspec.structs.replace(CONFIG, upstream_allowed_networks="")
@@ -151,7 +158,7 @@ async def test_injection_strings_in_every_name_field_are_stored_verbatim_or_refu
         code, _ = await outcome(client("gateways", op, params))
         assert allowed(code)
     assert (await client("gateways", "get", {"id": gateway["id"]}))["name"] == f"renamed {text}"
-    outsider = Principal(subject=text, teams=(text,))
+    outsider = person(text, text, role="developer")
     code, _ = await outcome(
         client("servers", "create", {"name": "o", "team_id": text}, as_=outsider)
     )

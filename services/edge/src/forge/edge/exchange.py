@@ -87,17 +87,18 @@ class Exchange:
         eid: str | None = None,
     ) -> bytes:
         """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError."""
+        principal = caller.principal
         if self.edge.hooks.checks_permissions:
-            await check_method_with_plugins(
-                self.edge, caller.principal, request.method, caller.server_id
+            principal = await check_method_with_plugins(
+                self.edge, principal, request.method, caller.server_id
             )
         else:
-            check_method(caller.principal, request.method)
+            check_method(principal, request.method)
         envelope = Envelope(
             id=eid or self.envelope_id(caller, request),
             method=request.method,
             params=request.params,
-            principal=caller.principal,
+            principal=principal,
             deadline=time.time() + self.edge.config.request_timeout_s,
             protocol=caller.protocol,
             server_id=caller.server_id,

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from starlette.requests import Request
 
 from forge.core.errors import ForbiddenError, UnauthorizedError
@@ -116,13 +117,18 @@ def check_method(principal: Principal, method: str) -> None:
 
 async def check_method_with_plugins(
     edge: Edge, principal: Principal, method: str, server_id: str | None
-) -> None:
-    """`check_method`, asking the `http_auth_check_permission` plugins too."""
+) -> Principal:
+    """`check_method`, asking the `http_auth_check_permission` plugins too: the principal to
+    send on. A permission a plugin grants beyond RBAC is granted for this request everywhere,
+    so the router's per-team check does not take it back."""
     permission = access.MCP_PERMISSIONS.get(method)
-    if permission is not None and not await permitted(
-        edge, principal, permission, "server" if server_id else None, server_id
-    ):
+    if permission is None:
+        return principal
+    if not await permitted(edge, principal, permission, "server" if server_id else None, server_id):
         raise _method_forbidden(method, permission)
+    if permission in principal.permissions or access.ALL in principal.permissions:
+        return principal
+    return msgspec.structs.replace(principal, permissions=(*principal.permissions, permission))
 
 
 async def plugin_user(edge: Edge, scope: Mapping[str, Any], headers: Any) -> Principal | None:
