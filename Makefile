@@ -5,10 +5,10 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install node up test bench lint fmt clean
+.PHONY: help install node up test test-fast bench lint fmt clean
 
 help: ## list the verbs
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m venv .tools
@@ -55,6 +55,11 @@ test: install node ## run every test (the Rust core crate's own tests too, when 
 		cargo test --quiet --release --manifest-path rust/Cargo.toml -p forge-filters-core; \
 	else echo "cargo not found: skipping the Rust unit tests (the Python twins are tested)"; fi
 	$(PY) -m pytest -q
+
+# Tiers come from where a test lives (forge.testing.tiers): unit is everything but tests/e2e,
+# tests/conformance and tests/bench, so it needs no mesh, no Node and no cargo.
+test-fast: install ## run the unit tier only (no mesh, no conformance, no bench)
+	$(PY) -m pytest -q -m unit
 
 bench: install ## measure latency and throughput, direct and through Forge
 	$(PY) -m bench
