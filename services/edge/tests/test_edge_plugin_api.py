@@ -21,13 +21,13 @@ from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import PluginViolationError
 from forge.edge.context import Edge
-from forge.edge.plugin_api import _MANIFEST, shown
+from forge.edge.plugin_api import shown
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
 from forge.plugin_runner.config import PluginRunnerConfig
-from forge.plugin_runner.wire import MANIFEST_DECODER, Manifest
 from forge.plugins.loader import Loader
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.plugins import MANIFEST_DECODER, Manifest
 from forge.registry.app import Registry
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
@@ -273,7 +273,7 @@ async def test_loaded_plugins_without_a_runner_is_unavailable(bus: NatsBus) -> N
 
 
 def test_loaded_plugins_leave_out_the_entries_of_bindings_the_caller_cannot_see() -> None:
-    manifest = _MANIFEST.decode(
+    manifest = MANIFEST_DECODER.decode(
         msgspec.json.encode(
             {
                 "plugins": [

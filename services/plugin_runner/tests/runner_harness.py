@@ -16,9 +16,9 @@ from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.config import PluginRunnerConfig
-from forge.plugin_runner.wire import MANIFEST_DECODER, Manifest
 from forge.plugins.loader import Loader
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.plugins import MANIFEST_DECODER, Manifest
 
 _ENC = msgspec.json.Encoder()
 ANN = Principal(subject="ann@example.com", email="ann@example.com", teams=("ann", "blue"))

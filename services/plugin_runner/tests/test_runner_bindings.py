@@ -20,10 +20,10 @@ from forge.core.bus import NatsBus
 from forge.core.errors import PluginViolationError
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
-from forge.plugin_runner.wire import Manifest
 from forge.plugins.builtin.webhook import WebhookNotification
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.plugins import Manifest
 from forge.registry.app import Registry
 from forge.registry.bindings import PluginBinding
 from forge.registry.config import RegistryConfig

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 from runner_harness import envelope, running, wrapped
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
-from forge.plugin_runner.wire import MANIFEST_DECODER
 from forge.plugins.config import Binding
+from forge.plugins.inline import InlineChain
+from forge.proto.plugins import MANIFEST_DECODER
 
 CALLS = ["tool_pre_invoke", "tool_post_invoke"]
+_INLINE = msgspec.json.Decoder(dict[str, InlineChain])
 
 
 def write(path: Path, *entries: dict[str, object]) -> Path:
@@ -35,12 +38,13 @@ async def test_only_hooks_whose_every_plugin_is_pure_and_stateless_are_inline(
         await runner.set_bindings([Binding(plugin="shout", team="red", mode="disabled")])
         got = MANIFEST_DECODER.decode(runner.manifest())
         assert got.loaded_at > 0
-        assert set(got.inline) == {"tool_post_invoke", "prompt_post_fetch"}
-        (pii,) = got.inline["tool_post_invoke"].plugins
+        inline = _INLINE.decode(got.inline)
+        assert set(inline) == {"tool_post_invoke", "prompt_post_fetch"}
+        (pii,) = inline["tool_post_invoke"].plugins
         assert (pii.name, pii.kind, pii.config) == ("pii", "pii_filter", {"mask_mode": "partial"})
-        assert got.inline["tool_post_invoke"].defaults.timeout_s == 3
+        assert inline["tool_post_invoke"].defaults.timeout_s == 3
         # The binding comes along, as the stand-in that turns the entry off for its team.
-        shout = got.inline["prompt_post_fetch"].plugins
+        shout = inline["prompt_post_fetch"].plugins
         assert [(e.name, e.overrides, e.conditions.teams) for e in shout] == [
             ("shout", None, ()),
             ("shout@red/*", "shout", ("red",)),
@@ -56,7 +60,7 @@ async def test_a_plugin_listening_to_violations_keeps_every_hook_in_the_runner(
         {"name": "tell", "kind": "webhook_notification", "config": {"url": "http://127.0.0.1:9/"}},
     )
     async with running(bus, path) as runner:
-        assert MANIFEST_DECODER.decode(runner.manifest()).inline == {}
+        assert _INLINE.decode(MANIFEST_DECODER.decode(runner.manifest()).inline) == {}
 
 
 async def test_a_wrapped_call_no_plugin_matches_is_answered_from_its_target(

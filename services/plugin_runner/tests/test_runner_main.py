@@ -12,7 +12,7 @@ from pathlib import Path
 
 from forge.core import subjects
 from forge.core.bus import NatsBus
-from forge.plugin_runner.wire import MANIFEST_DECODER, Manifest
+from forge.proto.plugins import MANIFEST_DECODER, Manifest
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -22,12 +22,12 @@ from forge.core.errors import (
     ForgeError,
     PluginViolationError,
 )
-from forge.plugin_runner.wire import MANIFEST_DECODER
 from forge.plugins.config import Binding
 from forge.plugins.hookspec import hookimpl
 from forge.plugins.loader import Loader
 from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult
+from forge.proto.plugins import MANIFEST_DECODER
 
 CONFIG = """
 plugins:

@@ -26,6 +26,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import Bus
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
 from forge.proto.envelope import Envelope
+from forge.proto.plugins import MANIFEST_DECODER, Manifest
 
 log = logging.getLogger("forge.core.plugin_hooks")
 
@@ -33,21 +34,6 @@ log = logging.getLogger("forge.core.plugin_hooks")
 DEFAULT_STALE_S = 30.0
 MANIFEST_GET_S = 2.0
 UNCHANGED = b'{"modified":false}'
-
-
-class Manifest(msgspec.Struct, frozen=True):
-    """What a plugin-runner announces, as far as callers need it: the hooks its active plugins
-    serve, who it is, its configuration's version and when it was installed, and the chains a
-    router may run in-process (`inline`, left raw: read by the router with forge.plugins)."""
-
-    hooks: list[str] = msgspec.field(default_factory=list)
-    replica: str = ""
-    version: str = ""
-    loaded_at: float = 0.0
-    inline: msgspec.Raw = msgspec.Raw()
-
-
-_MANIFEST = msgspec.json.Decoder(Manifest)
 
 
 @dataclass(frozen=True)
@@ -80,7 +66,7 @@ class PluginManifests:
 
     def on_manifest(self, data: bytes) -> None:
         try:
-            manifest = _MANIFEST.decode(data)
+            manifest = MANIFEST_DECODER.decode(data)
         except msgspec.DecodeError:
             log.warning("ignored a malformed plugin manifest")
             return

@@ -7,6 +7,8 @@ tokens, revocations and the audit log. The edge keeps `IdentitySnapshot` in memo
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -105,3 +107,114 @@ class LaunchAudit(msgspec.Struct, frozen=True, omit_defaults=True):
     run_as: str | None = None  # the account the child runs as (uid), None: the service's own
     reason: str | None = None  # why it was refused or failed (no secret)
     service: str = ""  # which service and replica started it
+
+
+# -- what the identity operations answer (forge.registry.identity.<entity>.<op>)
+
+
+class UserRecord(msgspec.Struct, frozen=True):
+    """A user as the identity operations answer: never a password hash (`has_password` only)."""
+
+    id: str
+    email: str
+    full_name: str | None = None
+    active: bool = True
+    auth_provider: str = "local"
+    is_admin: bool = False
+    roles: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    personal_team: str | None = None
+    permissions: tuple[str, ...] = ()
+    has_password: bool = False
+    team_roles: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    team_permissions: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    created_at: str | None = None
+    last_login_at: str | None = None
+
+
+class TeamRecord(msgspec.Struct, frozen=True):
+    """A team (`personal`: a user's own team, made with the account)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    personal: bool = False
+    created_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class MemberRecord(msgspec.Struct, frozen=True):
+    """A member of a team: `role` is `owner` or `member`."""
+
+    team_id: str
+    email: str
+    role: str
+    full_name: str | None = None
+    joined_at: str | None = None
+
+
+class InvitationRecord(msgspec.Struct, frozen=True):
+    """An invitation to a team, until accepted, deleted or expired (never its token)."""
+
+    id: str
+    team_id: str
+    email: str
+    role: str
+    invited_by: str
+    expires_at: str | None = None
+    created_at: str | None = None
+
+
+class RoleRecord(msgspec.Struct, frozen=True):
+    """A role: built in (forge.proto.access.BUILTIN_ROLES) or made by an admin."""
+
+    name: str
+    permissions: tuple[str, ...] = ()
+    description: str | None = None
+    builtin: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class RoleBinding(msgspec.Struct, frozen=True):
+    """A role bound to a user, globally (`team_id` None) or on one team. Not a plugin binding
+    (forge.proto.plugins.PluginBinding)."""
+
+    email: str
+    role: str
+    team_id: str | None = None
+    granted_by: str | None = None
+    created_at: str | None = None
+
+
+class TokenRecord(msgspec.Struct, frozen=True):
+    """An API token as its owner sees it: everything but the hash."""
+
+    id: str
+    name: str
+    user_email: str
+    active: bool = True
+    teams: tuple[str, ...] = ()
+    server_id: str | None = None
+    permissions: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
+    window_start: str | None = None
+    window_end: str | None = None
+    window_days: tuple[int, ...] = ()
+    expires_at: str | None = None
+    created_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+    use_count: int = 0
+
+
+class AuditRecord(msgspec.Struct, frozen=True):
+    """One audit log entry (`forge.registry.identity.audit.list`)."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)

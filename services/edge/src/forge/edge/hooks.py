@@ -22,6 +22,7 @@ from forge.core.bus import Bus
 from forge.core.errors import ServiceUnavailableError
 from forge.core.plugin_hooks import DEFAULT_STALE_S, MANIFEST_GET_S, PluginManifests
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.plugins import HOOK_REPLY_DECODER
 
 __all__ = ["DEFAULT_STALE_S", "MANIFEST_GET_S", "EdgeHooks"]
 
@@ -29,14 +30,6 @@ HOOK_TIMEOUT_S = 10.0
 ANONYMOUS = Principal(subject="anonymous")
 HTTP_HOOKS = frozenset({"http_pre_request", "http_post_request"})
 _ENC = msgspec.json.Encoder()
-
-
-class HookReply(msgspec.Struct, frozen=True):
-    modified: bool = False
-    payload: Any = None
-
-
-_REPLY = msgspec.json.Decoder(HookReply)
 
 
 class EdgeHooks(PluginManifests):
@@ -98,7 +91,9 @@ class EdgeHooks(PluginManifests):
         if data is None:
             return payload
         try:
-            reply = _REPLY.decode(data)
+            reply = HOOK_REPLY_DECODER.decode(data)
+            if not reply.modified:
+                return payload
+            return msgspec.json.decode(reply.payload) if len(reply.payload) else None
         except msgspec.DecodeError as exc:
             raise ServiceUnavailableError(f"malformed {hook} reply from the plugin-runner") from exc
-        return reply.payload if reply.modified else payload

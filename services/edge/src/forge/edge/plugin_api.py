@@ -25,6 +25,7 @@ from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
 from forge.proto import access
 from forge.proto.envelope import Principal
+from forge.proto.plugins import MANIFEST_DECODER, LoadedPlugin, Manifest
 
 if TYPE_CHECKING:
     from forge.edge.context import Edge
@@ -36,39 +37,9 @@ MANIFEST_TIMEOUT_S = 5.0
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
 _FILTERS = ("plugin", "team_id")
-
-
-class _Loaded(msgspec.Struct, frozen=True):
-    """One entry of the runner's manifest (see forge.plugin_runner.wire.LoadedPlugin)."""
-
-    name: str
-    kind: str
-    mode: str
-    priority: int
-    hooks: list[str] = msgspec.field(default_factory=list)
-    overrides: str | None = None
-    teams: list[str] = msgspec.field(default_factory=list)
-    tools: list[str] = msgspec.field(default_factory=list)
-    active: bool = True
-
-
-class _Rejected(msgspec.Struct, frozen=True):
-    id: str
-    plugin: str
-    team_id: str | None = None
-    tool: str | None = None
-    reason: str = ""
-
-
-class _Manifest(msgspec.Struct, frozen=True):
-    hooks: list[str] = msgspec.field(default_factory=list)
-    version: str = ""
-    replica: str = ""
-    plugins: list[_Loaded] = msgspec.field(default_factory=list)
-    rejected: list[_Rejected] = msgspec.field(default_factory=list)
-
-
-_MANIFEST = msgspec.json.Decoder(_Manifest)
+_NO_INLINE = msgspec.Raw(b"{}")
+# What GET /plugins shows of a manifest (docs/plugins.md).
+_SHOWN = ("hooks", "version", "replica", "plugins", "rejected")
 
 
 class Op(NamedTuple):
@@ -94,19 +65,20 @@ def _binding_entry(binding: dict[str, Any]) -> str:
 
 
 def shown(
-    principal: Principal, manifest: _Manifest, bindings: list[dict[str, Any]] | None = None
-) -> _Manifest:
+    principal: Principal, manifest: Manifest, bindings: list[dict[str, Any]] | None = None
+) -> Manifest:
     """The manifest as the caller may see it: entries for every team or one of theirs, and of
     the entries made from bindings and the rejected bindings, only those of `bindings` (what the
     registry shows the caller): a binding they cannot see may name another member's private
-    tool."""
+    tool. Never the inline chains: their entries carry the plugins' config (credentials)."""
+    manifest = msgspec.structs.replace(manifest, inline=_NO_INLINE)
     if access.sees_everything(principal):
         return manifest
     mine = set(principal.teams)
     seen_entries = {_binding_entry(b) for b in bindings or []}
     seen_ids = {b["id"] for b in bindings or []}
 
-    def keep(entry: _Loaded) -> bool:
+    def keep(entry: LoadedPlugin) -> bool:
         if entry.teams and not mine & set(entry.teams):
             return False
         return "@" not in entry.name or entry.name in seen_entries  # "@": a binding's entry
@@ -179,7 +151,7 @@ class Plugins:
                 data = await self.edge.bus.request(
                     subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_TIMEOUT_S
                 )
-                manifest = _MANIFEST.decode(data)
+                manifest = MANIFEST_DECODER.decode(data)
             except msgspec.DecodeError as exc:
                 raise ServiceUnavailableError(
                     "the plugin-runner sent a malformed manifest"
@@ -189,7 +161,8 @@ class Plugins:
                 bindings = _ANY.decode(await self.call(principal, "list", {}))
         except ForgeError as exc:
             return error_response(exc)
-        return json_response(200, _ENC.encode(shown(principal, manifest, bindings)))
+        mine = shown(principal, manifest, bindings)
+        return json_response(200, _ENC.encode({f: getattr(mine, f) for f in _SHOWN}))
 
 
 def routes(edge: Edge) -> list[BaseRoute]:

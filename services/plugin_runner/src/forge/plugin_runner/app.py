@@ -23,7 +23,6 @@ from forge.plugin_runner import bindings as catalog_bindings
 from forge.plugin_runner import handlers
 from forge.plugin_runner.config import PluginRunnerConfig
 from forge.plugin_runner.source import ConfigFile
-from forge.plugin_runner.wire import BindingRecord, LoadedPlugin, Manifest, RejectedBinding
 from forge.plugins import config as plugin_config
 from forge.plugins.chain import PluginSet
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig
@@ -33,6 +32,7 @@ from forge.plugins.loader import Loader
 from forge.plugins.overrides import OFF, build_with_off
 from forge.plugins.plugin import Host
 from forge.proto.envelope import Envelope
+from forge.proto.plugins import LoadedPlugin, Manifest, PluginBinding, RejectedBinding
 
 log = logging.getLogger("forge.plugin_runner")
 QUEUE = "plugin-runner"
@@ -59,7 +59,7 @@ class Runner:
         self.base = PluginsConfig()
         self.bindings: list[Binding] = []
         # The catalog's bindings (None: only set_bindings is used), and those left out.
-        self.candidates: list[BindingRecord] | None = None
+        self.candidates: list[PluginBinding] | None = None
         self.rejected: list[RejectedBinding] = []
         self.plugins = PluginSet(PluginsConfig(), manager(), {})
         self.version = ""
@@ -118,7 +118,7 @@ class Runner:
                 plugins=loaded(self.plugins),
                 rejected=self.rejected,
                 loaded_at=self.loaded_at,
-                inline=section(self.plugins),
+                inline=msgspec.Raw(_ENC.encode(section(self.plugins))),
             )
         )
 
@@ -199,7 +199,7 @@ class Runner:
             await self._install(self.base, list(bindings), self.file.digest if self.file else "")
         await self.announce()
 
-    async def bind(self, records: list[BindingRecord]) -> None:
+    async def bind(self, records: list[PluginBinding]) -> None:
         """The catalog's bindings: those that can be used merged over the file; the others
         left out (logged once, listed in the manifest). Raise PluginConfigError, keeping the
         running set, when even the usable ones cannot be applied."""

@@ -25,32 +25,28 @@ from forge.core import rpc, subjects
 from forge.core.bus import Bus, Subscription
 from forge.core.errors import ForgeError
 from forge.plugin_runner.config import PluginRunnerConfig
-from forge.plugin_runner.wire import (
-    BINDING_DECODER,
-    BINDINGS_DECODER,
-    DELETED_DECODER,
-    BindingRecord,
-    RejectedBinding,
-)
 from forge.plugins.config import Binding, PluginConfigError, PluginsConfig, with_bindings
 from forge.plugins.loader import Loader, build, url_settings
 from forge.plugins.plugin import Host
+from forge.proto.catalog import Deleted
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.plugins import BINDING_DECODER, BINDINGS_DECODER, PluginBinding, RejectedBinding
 
 if TYPE_CHECKING:
     from forge.plugin_runner.app import Runner
 
 log = logging.getLogger("forge.plugin_runner.bindings")
 ENTITY = "plugin_bindings"
+_DELETED = msgspec.json.Decoder(Deleted)
 _SERVICE = Principal(subject="forge-plugin-runner", is_admin=True, auth_method="service")
-Usable = list[tuple[BindingRecord, Binding]]
+Usable = list[tuple[PluginBinding, Binding]]
 
 
-def reject(record: BindingRecord, reason: str) -> RejectedBinding:
+def reject(record: PluginBinding, reason: str) -> RejectedBinding:
     return RejectedBinding(record.id, record.plugin, record.team_id, record.tool, reason)
 
 
-def redirects(base: PluginsConfig, record: BindingRecord, loader: Loader) -> str | None:
+def redirects(base: PluginsConfig, record: PluginBinding, loader: Loader) -> str | None:
     """The setting by which a binding would change where a configured entry connects to.
 
     Only the operator's file says where its entries dial out; the registry lets only platform
@@ -68,7 +64,7 @@ def redirects(base: PluginsConfig, record: BindingRecord, loader: Loader) -> str
 
 
 def screen(
-    base: PluginsConfig, records: Iterable[BindingRecord], loader: Loader
+    base: PluginsConfig, records: Iterable[PluginBinding], loader: Loader
 ) -> tuple[Usable, list[RejectedBinding]]:
     """The bindings that name a configured entry or a known kind, once per plugin, team and
     tool (the oldest wins), as Bindings; and the others, with why."""
@@ -141,7 +137,7 @@ class Follower:
         self.bus = bus
         self.runner = runner
         self.settings = settings
-        self.records: dict[str, BindingRecord] = {}
+        self.records: dict[str, PluginBinding] = {}
         self.loaded = asyncio.Event()
         self._pending: list[tuple[str, bytes]] | None = []  # events heard while reading all
         self._dirty = asyncio.Event()
@@ -182,12 +178,12 @@ class Follower:
                 self.records[record.id] = record
                 return True
             if kind == "deleted":
-                return self.records.pop(DELETED_DECODER.decode(data).id, None) is not None
+                return self.records.pop(_DELETED.decode(data).id, None) is not None
         except msgspec.DecodeError:
             log.warning("ignored a malformed plugin binding event on %s", subject)
         return False
 
-    async def _fetch(self) -> list[BindingRecord]:
+    async def _fetch(self) -> list[PluginBinding]:
         envelope = Envelope(
             id=uuid.uuid4().hex,
             method=f"{subjects.CATALOG}.{ENTITY}.snapshot",
@@ -202,7 +198,7 @@ class Follower:
         """Read every binding again, then apply the events heard meanwhile; False when the
         registry did not answer (the records stay as they were)."""
         self._pending = []
-        fetched: list[BindingRecord] | None = None
+        fetched: list[PluginBinding] | None = None
         try:
             fetched = await self._fetch()
         except ForgeError as exc:

@@ -9,12 +9,12 @@ from typing import Any
 import msgspec
 
 from forge.core.errors import InvalidParamsError
-from forge.plugin_runner.wire import HOOK_CALL_DECODER, HookCall, HookReply
 from forge.plugins.chain import PluginSet
 from forge.plugins.context import decode_json, of_envelope, target_of
 from forge.plugins.hookspec import PRE_HOOKS
 from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
+from forge.proto.plugins import HOOK_CALL_DECODER, HookCall, HookReply
 
 log = logging.getLogger("forge.plugin_runner.handlers")
 

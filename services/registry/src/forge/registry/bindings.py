@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -19,14 +18,15 @@ import msgspec
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Deleted
-from forge.registry import outbound, ownership, rows
+from forge.proto.plugins import PluginBinding
+from forge.registry import outbound, ownership
 from forge.registry.params import decode
+from forge.registry.store import MISSING_BINDING
 
 if TYPE_CHECKING:
     from forge.registry.context import Context
 
 ENTITY = "plugin_bindings"
-MISSING_BINDING = "no plugin binding has this id"
 MANAGE = "plugins.manage"  # held on a binding's team to create, change or delete it there
 MODES = ("enforce", "enforce_ignore_error", "permissive", "audit", "disabled")
 MAX_CONFIG_BYTES = 65_536
@@ -34,24 +34,7 @@ _PLUGIN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _GLOB = re.compile(r"[*?\[]")
 _ENC = msgspec.json.Encoder()
-_CONFIG = msgspec.json.Decoder(dict[str, Any])
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-
-
-class PluginBinding(msgspec.Struct, frozen=True):
-    """One binding as the registry stores, serves and announces it."""
-
-    id: str
-    plugin: str
-    team_id: str | None  # the team whose calls it changes (None: every team)
-    tool: str | None  # an exposed tool name or a shell pattern (None: any tool)
-    mode: str | None  # None: the configured entry's mode
-    config: dict[str, Any]  # merged over the configured entry's config
-    priority: int | None  # None: the configured entry's priority
-    owner: str | None
-    visibility: str
-    created_at: str = ""
-    updated_at: str = ""
 
 
 class CreateParams(msgspec.Struct, frozen=True):
@@ -87,23 +70,6 @@ class ListParams(msgspec.Struct, frozen=True):
 
     plugin: str | None = None
     team_id: str | None = None
-
-
-def from_row(row: Mapping[str, Any]) -> PluginBinding:
-    """A `plugin_bindings` row as a PluginBinding (the store's converter)."""
-    return PluginBinding(
-        id=row["id"],
-        plugin=row["plugin"],
-        team_id=row["team_id"],
-        tool=row["tool"],
-        mode=row["mode"],
-        config=_CONFIG.decode(row["config"]),
-        priority=row["priority"],
-        owner=row["owner"],
-        visibility=row["visibility"],
-        created_at=rows.timestamp(row["created_at"]),
-        updated_at=rows.timestamp(row["updated_at"]),
-    )
 
 
 # -- checks

@@ -17,6 +17,7 @@ from forge.proto.catalog import (
     ToolRecord,
 )
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
+from forge.proto.plugins import PluginBinding
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 _LIST = msgspec.json.Decoder(list[str])
@@ -133,4 +134,20 @@ def prompt(row: Mapping[str, Any]) -> PromptRecord:
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
         **_placed(row),
+    )
+
+
+def plugin_binding(row: Mapping[str, Any]) -> PluginBinding:
+    return PluginBinding(
+        id=row["id"],
+        plugin=row["plugin"],
+        team_id=row["team_id"],
+        tool=row["tool"],
+        mode=row["mode"],
+        config=_DICT.decode(row["config"]),
+        priority=row["priority"],
+        owner=row["owner"],
+        visibility=row["visibility"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
     )

@@ -11,8 +11,8 @@ import msgspec
 
 from forge.core.errors import ConflictError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
+from forge.proto.plugins import PluginBinding
 from forge.registry import contents, offers, ownership, pg, rows, slugs
-from forge.registry.bindings import MISSING_BINDING, PluginBinding, from_row
 from forge.registry.contents import Contents, Kind, Stored
 from forge.registry.offers import NewTool, Replaced
 from forge.registry.pg import PooledStore
@@ -25,6 +25,7 @@ MIGRATION_LOCK = 0x666F726765
 MISSING_GATEWAY = "no gateway has this id"
 MISSING_TOOL = "no tool has this id"
 MISSING_SERVER = "no server has this id"
+MISSING_BINDING = "no plugin binding has this id"
 _ENC = msgspec.json.Encoder()
 _CONFLICTS = {
     # Names are unique per team (migration 006): a clash is with an entry of the caller's team.
@@ -342,13 +343,13 @@ class Store(PooledStore):
 
     async def list_plugin_bindings(self) -> list[PluginBinding]:
         found = await self.pool.fetch("SELECT * FROM plugin_bindings ORDER BY created_at, id")
-        return [from_row(r) for r in found]
+        return [rows.plugin_binding(r) for r in found]
 
     async def get_plugin_binding(self, binding_id: str) -> PluginBinding:
         row = await self.pool.fetchrow("SELECT * FROM plugin_bindings WHERE id = $1", binding_id)
         if row is None:
             raise NotFoundError(MISSING_BINDING)
-        return from_row(row)
+        return rows.plugin_binding(row)
 
     async def insert_plugin_binding(self, b: PluginBinding) -> PluginBinding:
         with _Checked(_binding_conflict):
@@ -359,7 +360,7 @@ class Store(PooledStore):
                 *(b.id, b.plugin, b.team_id, b.tool, b.mode, _ENC.encode(b.config).decode()),
                 *(b.priority, b.owner, b.visibility),
             )
-        return from_row(row)
+        return rows.plugin_binding(row)
 
     async def update_plugin_binding(self, b: PluginBinding) -> PluginBinding:
         """Store every field but owner and created_at."""
@@ -373,7 +374,7 @@ class Store(PooledStore):
             )
         if row is None:
             raise NotFoundError(MISSING_BINDING)
-        return from_row(row)
+        return rows.plugin_binding(row)
 
     async def delete_plugin_binding(self, binding_id: str) -> None:
         deleted = await self.pool.execute("DELETE FROM plugin_bindings WHERE id = $1", binding_id)

@@ -30,23 +30,15 @@ from forge.plugins.inline import InlineChain, build_inline
 from forge.plugins.plugin import Host
 from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
+from forge.proto.plugins import HOOK_REPLY_DECODER, HookReply
 
-__all__ = ["DEFAULT_STALE_S", "MANIFEST_GET_S", "HookReply", "Hooks"]
+__all__ = ["DEFAULT_STALE_S", "MANIFEST_GET_S", "Hooks"]
 
 log = logging.getLogger("forge.router.hooks")
 
 DRAIN_S = 10.0  # how long a replaced inline chain may finish the calls it runs
 
 
-class HookReply(msgspec.Struct, frozen=True):
-    """The result on `forge.plugins.call.<hook>`."""
-
-    modified: bool = False
-    payload: msgspec.Raw = msgspec.Raw()  # empty: absent
-    result: msgspec.Raw = msgspec.Raw()
-
-
-_REPLY = msgspec.json.Decoder(HookReply)
 _INLINE = msgspec.json.Decoder(dict[str, InlineChain])
 _ENC = msgspec.json.Encoder()
 _NONE = b""
@@ -158,7 +150,7 @@ class Hooks(PluginManifests):
         if data is None:
             return None
         try:
-            return _REPLY.decode(data)
+            return HOOK_REPLY_DECODER.decode(data)
         except msgspec.DecodeError as exc:
             raise ServiceUnavailableError(f"malformed {hook} reply from the plugin-runner") from exc
 

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
+from forge.proto.identity import InvitationRecord, MemberRecord
 from forge.registry.identity import events, records
 from forge.registry.identity.context import Context
 from forge.registry.identity.params import (
@@ -19,7 +20,6 @@ from forge.registry.identity.params import (
     check_member_role,
     decode,
 )
-from forge.registry.identity.records import InvitationRecord, MemberRecord
 from forge.registry.identity.tables import audit, teams, users
 from forge.registry.identity.teams import shared, team_for
 

@@ -4,11 +4,10 @@ the snapshot the edge caches."""
 from __future__ import annotations
 
 from forge.core.errors import InvalidParamsError
-from forge.proto.identity import IdentitySnapshot
+from forge.proto.identity import AuditRecord, IdentitySnapshot
 from forge.registry.identity import invitations, logins, records, roles, teams, tokens, users
 from forge.registry.identity.context import Context, Handler, require_permission
 from forge.registry.identity.params import ListAuditParams, decode
-from forge.registry.identity.records import AuditRecord
 from forge.registry.identity.tables import audit
 from forge.registry.identity.tables import tokens as token_table
 from forge.registry.identity.tables import users as user_table

@@ -1,5 +1,6 @@
-"""What the identity operations answer: public records (never a secret or a hash) built from
-table rows, and the wire types the edge caches (UserAccess, TokenEntry, Revocation)."""
+"""Identity table rows as the wire types the identity operations answer (public records, never
+a secret or a hash; forge.proto.identity) and the edge caches (UserAccess, TokenEntry,
+Revocation)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from typing import Any
 import msgspec
 
 from forge.proto.access import ALL
-from forge.proto.identity import Revocation, TokenEntry, UserAccess
+from forge.proto.identity import (
+    AuditRecord,
+    InvitationRecord,
+    MemberRecord,
+    Revocation,
+    RoleBinding,
+    RoleRecord,
+    TeamRecord,
+    TokenEntry,
+    TokenRecord,
+    UserAccess,
+    UserRecord,
+)
 from forge.registry import rows
 
 ADMIN_ROLE = "platform_admin"
@@ -24,99 +37,6 @@ def timestamp(value: datetime | None) -> str | None:
 
 def unix(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
-
-
-class UserRecord(msgspec.Struct, frozen=True):
-    id: str
-    email: str
-    full_name: str | None = None
-    active: bool = True
-    auth_provider: str = "local"
-    is_admin: bool = False
-    roles: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-    personal_team: str | None = None
-    permissions: tuple[str, ...] = ()
-    has_password: bool = False
-    team_roles: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    team_permissions: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    created_at: str | None = None
-    last_login_at: str | None = None
-
-
-class TeamRecord(msgspec.Struct, frozen=True):
-    id: str
-    name: str
-    description: str | None = None
-    personal: bool = False
-    created_by: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-
-
-class MemberRecord(msgspec.Struct, frozen=True):
-    team_id: str
-    email: str
-    role: str
-    full_name: str | None = None
-    joined_at: str | None = None
-
-
-class InvitationRecord(msgspec.Struct, frozen=True):
-    id: str
-    team_id: str
-    email: str
-    role: str
-    invited_by: str
-    expires_at: str | None = None
-    created_at: str | None = None
-
-
-class RoleRecord(msgspec.Struct, frozen=True):
-    name: str
-    permissions: tuple[str, ...] = ()
-    description: str | None = None
-    builtin: bool = False
-    created_at: str | None = None
-    updated_at: str | None = None
-
-
-class BindingRecord(msgspec.Struct, frozen=True):
-    email: str
-    role: str
-    team_id: str | None = None
-    granted_by: str | None = None
-    created_at: str | None = None
-
-
-class TokenRecord(msgspec.Struct, frozen=True):
-    """An API token as its owner sees it: everything but the hash."""
-
-    id: str
-    name: str
-    user_email: str
-    active: bool = True
-    teams: tuple[str, ...] = ()
-    server_id: str | None = None
-    permissions: tuple[str, ...] = ()
-    cidrs: tuple[str, ...] = ()
-    window_start: str | None = None
-    window_end: str | None = None
-    window_days: tuple[int, ...] = ()
-    expires_at: str | None = None
-    created_at: str | None = None
-    revoked_at: str | None = None
-    last_used_at: str | None = None
-    use_count: int = 0
-
-
-class AuditRecord(msgspec.Struct, frozen=True):
-    id: int
-    at: str
-    actor: str
-    action: str
-    target: str | None = None
-    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 def effective(roles: tuple[str, ...], permissions: tuple[str, ...]) -> tuple[str, ...]:
@@ -233,8 +153,8 @@ def role(row: Mapping[str, Any]) -> RoleRecord:
     )
 
 
-def binding(row: Mapping[str, Any]) -> BindingRecord:
-    return BindingRecord(
+def binding(row: Mapping[str, Any]) -> RoleBinding:
+    return RoleBinding(
         email=row["email"],
         role=row["role"],
         team_id=row["team_id"],

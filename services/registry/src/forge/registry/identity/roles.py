@@ -11,6 +11,7 @@ from msgspec import UNSET
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.access import ALL, PERMISSIONS
+from forge.proto.identity import RoleBinding, RoleRecord
 from forge.registry.identity import events, records
 from forge.registry.identity.context import Context, require_admin, require_permission
 from forge.registry.identity.params import (
@@ -24,7 +25,7 @@ from forge.registry.identity.params import (
     check_role_name,
     decode,
 )
-from forge.registry.identity.records import ADMIN_ROLE, BindingRecord, RoleRecord
+from forge.registry.identity.records import ADMIN_ROLE
 from forge.registry.identity.store import BOOTSTRAP_LOCK
 from forge.registry.identity.tables import audit, roles, teams, users
 
@@ -103,7 +104,7 @@ async def delete_role(params: bytes, ctx: Context) -> dict[str, Any]:
     return {"name": name, "deleted": True}
 
 
-async def list_bindings(params: bytes, ctx: Context) -> list[BindingRecord]:
+async def list_bindings(params: bytes, ctx: Context) -> list[RoleBinding]:
     """Your own bindings; anyone's (or everyone's) with rbac.read."""
     p = decode(ListBindingsParams, params)
     email = None if p.email is None else check_email(p.email)
@@ -119,7 +120,7 @@ def _binding_target(ctx: Context, params: bytes) -> tuple[str, str, str | None]:
     return check_email(p.email), p.role, p.team_id
 
 
-async def grant(params: bytes, ctx: Context) -> BindingRecord:
+async def grant(params: bytes, ctx: Context) -> RoleBinding:
     """Bind a role (globally, or on one team); binding it again changes nothing."""
     email, role, team_id = _binding_target(ctx, params)
     async with ctx.store.tx() as tx:

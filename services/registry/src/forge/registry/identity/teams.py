@@ -8,6 +8,7 @@ from typing import Any
 from msgspec import UNSET
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
+from forge.proto.identity import MemberRecord, TeamRecord
 from forge.registry.identity import events, records
 from forge.registry.identity.context import Context, sees_all
 from forge.registry.identity.params import (
@@ -23,7 +24,6 @@ from forge.registry.identity.params import (
     check_name,
     decode,
 )
-from forge.registry.identity.records import MemberRecord, TeamRecord
 from forge.registry.identity.store import Row, Tx
 from forge.registry.identity.tables import audit, roles, teams, users
 

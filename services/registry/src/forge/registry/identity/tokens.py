@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
-from forge.proto.identity import Revocation, TokenUsage
+from forge.proto.identity import Revocation, TokenRecord, TokenUsage
 from forge.registry.identity import events, records, scopes, token_limits
 from forge.registry.identity.context import Context, require_admin
 from forge.registry.identity.params import (
@@ -22,7 +22,6 @@ from forge.registry.identity.params import (
     check_optional,
     decode,
 )
-from forge.registry.identity.records import TokenRecord
 from forge.registry.identity.store import Row, Store, Tx
 from forge.registry.identity.tables import audit, tokens, users
 

@@ -8,7 +8,7 @@ from msgspec import UNSET
 
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
 from forge.proto import access
-from forge.proto.identity import UserAccess
+from forge.proto.identity import UserAccess, UserRecord
 from forge.registry.identity import events, throttle
 from forge.registry.identity.context import Context, require_admin, require_permission
 from forge.registry.identity.params import (
@@ -21,7 +21,7 @@ from forge.registry.identity.params import (
     check_role_name,
     decode,
 )
-from forge.registry.identity.records import ADMIN_ROLE, UserRecord
+from forge.registry.identity.records import ADMIN_ROLE
 from forge.registry.identity.store import BOOTSTRAP_LOCK
 from forge.registry.identity.tables import audit, teams, tokens, users
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from forge.core.errors import InvalidParamsError, NotFoundError
-from forge.proto.identity import UserAccess
+from forge.proto.identity import UserAccess, UserRecord
 from forge.registry.identity import records
-from forge.registry.identity.records import ADMIN_ROLE, UserRecord
+from forge.registry.identity.records import ADMIN_ROLE
 from forge.registry.identity.store import Row, Tx
 
 # A user with the roles bound to them globally and the union of those roles' permissions; the
