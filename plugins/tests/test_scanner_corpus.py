@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 import scanner_cases as corpus
+from rust_scanners import BOTH
 
 from forge.plugins import scanners
 from forge.plugins.scanners import implementation
 
 FLOOR = 0.95
 CASES = corpus.load()
-
-
-def _implementations() -> list[implementation.Scanners]:
-    impls = [implementation.python()]
-    try:
-        impls.append(implementation.rust())
-    except ImportError:
-        pass  # test_scanner_differential fails when cargo is here but the extension is not
-    return impls
 
 
 def test_the_corpus_holds_hundreds_of_varied_cases() -> None:
@@ -57,7 +49,7 @@ def test_every_label_lies_inside_its_text() -> None:
             assert kind in scanners.PII_KINDS + scanners.SECRET_KINDS + scanners.EXFIL_KINDS
 
 
-@pytest.mark.parametrize("impl", _implementations(), ids=lambda i: i.name)
+@pytest.mark.parametrize("impl", BOTH)
 def test_precision_and_recall_reach_the_floor(
     impl: implementation.Scanners, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,7 +62,7 @@ def test_precision_and_recall_reach_the_floor(
         assert score.recall >= FLOOR, f"{name} recall\n{report}"
 
 
-@pytest.mark.parametrize("impl", _implementations(), ids=lambda i: i.name)
+@pytest.mark.parametrize("impl", BOTH)
 def test_masking_the_labels_gives_the_expected_text_in_every_mode(
     impl: implementation.Scanners,
 ) -> None:

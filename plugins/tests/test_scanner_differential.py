@@ -8,6 +8,7 @@ look-alikes, escapes), on inputs of about 1 MB, and under non-default configs.
 from __future__ import annotations
 
 import base64
+import os
 import random
 import shutil
 import subprocess
@@ -15,35 +16,20 @@ import sys
 
 import pytest
 import scanner_cases as corpus
+from rust_scanners import NOT_BUILT, PYTHON, RUST
 
 from forge.plugins import scanners
 from forge.plugins.scanners import config, exfil, implementation, pii, secrets
 from forge.plugins.scanners.masking import MODES
 
 CASES = corpus.load()
-PYTHON = implementation.python()
-
-
-def _rust() -> implementation.Scanners | None:
-    try:
-        return implementation.rust()
-    except ImportError:
-        if shutil.which("cargo"):
-            pytest.fail(
-                "the Rust scanners (forge_filters_native) are not importable although cargo is "
-                "installed: run `make install`"
-            )
-        return None
 
 
 @pytest.fixture(scope="module")
 def rust() -> implementation.Scanners:
-    impl = _rust()
-    if impl is None:
-        # no cargo here: the Python twins serve, and must say so
-        assert scanners.IMPLEMENTATION == "python"
-        return PYTHON
-    return impl
+    if RUST is None:
+        pytest.skip(NOT_BUILT)
+    return RUST
 
 
 def _same(rust: implementation.Scanners, text: str, label: str) -> None:
@@ -59,12 +45,46 @@ def _same(rust: implementation.Scanners, text: str, label: str) -> None:
 
 
 def test_the_active_implementation_is_rust_when_it_is_built() -> None:
-    assert scanners.IMPLEMENTATION == ("rust" if _rust() is not None else "python")
+    # without the extension the Python twins serve, and must say so
+    assert scanners.IMPLEMENTATION == ("rust" if RUST is not None else "python")
+
+
+def test_the_rust_extension_is_built_in_ci() -> None:
+    """CI has cargo, so `make install` builds the extension there: a skip in CI would hide a
+    broken build. Where cargo is installed locally the same holds (`make install` builds it)."""
+    if os.environ.get("CI", "").lower() not in ("true", "1") and not shutil.which("cargo"):
+        pytest.skip("neither CI nor cargo here: the Python twins serve")
+    assert RUST is not None, NOT_BUILT
+
+
+def _without_extension(test: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest on one test of this file with the extension unimportable, as where a build broke,
+    with neither CI set nor cargo on PATH unless `env` says so."""
+    blocked = (
+        "import sys; sys.modules['forge_filters_native'] = None; import pytest; "
+        "sys.exit(pytest.main(sys.argv[1:]))"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "CI"}
+    paths = base["PATH"].split(os.pathsep)
+    base["PATH"] = os.pathsep.join(p for p in paths if not os.path.exists(f"{p}/cargo"))
+    return subprocess.run(
+        [sys.executable, "-c", blocked, "-q", "-rs", f"{__file__}::{test}"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_without_the_extension_rust_tests_skip_saying_why_but_ci_fails() -> None:
+    skipped = _without_extension("test_the_type_stub_matches_the_extension")
+    assert skipped.returncode == 0 and "1 skipped" in skipped.stdout, skipped.stdout
+    assert "forge_filters_native" in skipped.stdout  # the reason is shown
+    in_ci = _without_extension("test_the_rust_extension_is_built_in_ci", CI="true")
+    assert in_ci.returncode == 1 and "1 failed" in in_ci.stdout, in_ci.stdout
 
 
 def test_both_compile_the_very_same_patterns(rust: implementation.Scanners) -> None:
-    if rust is PYTHON:
-        return
     from forge.plugins.scanners import native
 
     ours = [("pii", n, p) for n, p in pii.PATTERNS]
@@ -74,8 +94,6 @@ def test_both_compile_the_very_same_patterns(rust: implementation.Scanners) -> N
 
 
 def test_the_type_stub_matches_the_extension(rust: implementation.Scanners) -> None:
-    if rust is PYTHON:
-        return
     out = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "--ignore-missing-stub", "forge_filters_native"],
         capture_output=True,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from rust_scanners import BOTH
 
 from forge.core.errors import InvalidParamsError
 from forge.plugins import scanners
@@ -16,19 +17,7 @@ from forge.plugins.scanners import checks, implementation
 from forge.plugins.scanners.config import ExfilConfig, PiiConfig, SecretsConfig
 from forge.plugins.scanners.text import digits
 
-PYTHON = implementation.python()
-
-
-def _impls() -> list[implementation.Scanners]:
-    impls = [PYTHON]
-    try:
-        impls.append(implementation.rust())
-    except ImportError:
-        pass  # test_scanner_differential fails when cargo is here but the extension is not
-    return impls
-
-
-IMPLS = pytest.mark.parametrize("impl", _impls(), ids=lambda i: i.name)
+IMPLS = pytest.mark.parametrize("impl", BOTH)
 
 
 def test_check_digits_accept_known_good_numbers_and_refuse_one_digit_off() -> None:
