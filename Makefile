@@ -68,6 +68,10 @@ lint: install ## ruff and mypy (strict, on every package's source)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src plugins/src
+	$(PY) -m forge.core.settings_doc --check
+
+docs: install ## write the settings tables (service READMEs, docs/settings.md) from the config structs
+	$(PY) -m forge.core.settings_doc
 
 fmt: install ## format the code
 	.venv/bin/ruff format .

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
 import pytest
 
-from forge.core.config import ConfigError, load
+from forge.core.config import SHARED, ConfigError, load
+from forge.core.settings import LogLevel, doc
 
 
 class DemoConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,3 +43,28 @@ def test_a_misspelt_setting_is_refused_with_its_name() -> None:
 def test_a_value_of_the_wrong_type_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="FORGE_DEMO_PORT"):
         load(DemoConfig, "demo", {"FORGE_DEMO_PORT": "eighty"})
+
+
+class ChoiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    log_level: LogLevel = "info"
+    mode: Annotated[Literal["fast", "safe"], doc("how")] = "fast"
+
+
+def test_a_word_outside_its_choices_is_refused_naming_the_variable_and_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"FORGE_DEMO_MODE must be one of fast, safe"):
+        load(ChoiceConfig, "demo", {"FORGE_DEMO_MODE": "turbo"})
+
+
+def test_a_shared_word_outside_its_choices_names_both_variables() -> None:
+    with pytest.raises(ConfigError, match="FORGE_DEMO_LOG_LEVEL or FORGE_LOG_LEVEL must be one"):
+        load(ChoiceConfig, "demo", {"FORGE_LOG_LEVEL": "loud"})
+
+
+def test_a_word_among_the_choices_is_taken_in_any_case() -> None:
+    env = {"FORGE_LOG_LEVEL": "WARNING", "FORGE_DEMO_MODE": "Safe"}
+    assert load(ChoiceConfig, "demo", env) == ChoiceConfig(log_level="warning", mode="safe")
+
+
+def test_state_dir_is_no_shared_setting() -> None:
+    # FORGE_STATE_DIR is `forge up`'s own (cli), no service struct has the field.
+    assert "state_dir" not in SHARED

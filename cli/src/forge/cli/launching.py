@@ -18,17 +18,25 @@ import msgspec
 
 from forge.core import commands, config
 from forge.core.launch import Account, Limits, account
+from forge.core.settings import (
+    StdioAllowedCommands,
+    StdioMaxCpuS,
+    StdioMaxMemoryMb,
+    StdioMaxOpenFiles,
+    StdioMaxProcesses,
+    StdioUser,
+)
 
 
 class LaunchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The shared FORGE_STDIO_* settings (see the upstream-proxy README)."""
+    """The shared FORGE_STDIO_* settings (docs/settings.md)."""
 
-    stdio_allowed_commands: str = ""
-    stdio_user: str = "nobody"
-    stdio_max_memory_mb: int = 4096
-    stdio_max_processes: int = 512
-    stdio_max_open_files: int = 1024
-    stdio_max_cpu_s: int = 3600
+    stdio_allowed_commands: StdioAllowedCommands = ""
+    stdio_user: StdioUser = "nobody"
+    stdio_max_memory_mb: StdioMaxMemoryMb = 4096
+    stdio_max_processes: StdioMaxProcesses = 512
+    stdio_max_open_files: StdioMaxOpenFiles = 1024
+    stdio_max_cpu_s: StdioMaxCpuS = 3600
 
     @property
     def limits(self) -> Limits:

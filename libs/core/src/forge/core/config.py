@@ -7,35 +7,15 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 import msgspec
+import msgspec.inspect
+
+from forge.core import settings
 
 T = TypeVar("T", bound=msgspec.Struct)
 
-# Settings every service shares: read from FORGE_<FIELD> unless FORGE_<SERVICE>_<FIELD> is set.
-SHARED = frozenset(
-    {
-        "nats_url",
-        "log_level",
-        "request_timeout_s",
-        "jwt_secret",
-        "jwt_audience",
-        "jwt_issuer",
-        "session_secret",
-        "catalog_database_url",
-        "tool_name_separator",
-        "state_dir",
-        "identity_database_url",
-        "secret_keys",
-        "upstream_allowed_networks",
-        "public_url",
-        # The commands Forge may start, and how (registry, upstream-proxy, forge translate).
-        "stdio_allowed_commands",
-        "stdio_user",
-        "stdio_max_memory_mb",
-        "stdio_max_processes",
-        "stdio_max_open_files",
-        "stdio_max_cpu_s",
-    }
-)
+# Settings every service shares (read from FORGE_<FIELD> unless FORGE_<SERVICE>_<FIELD> is set)
+# and what each means: forge.core.settings.
+SHARED = frozenset(settings.SHARED)
 
 
 class ConfigError(Exception):
@@ -59,6 +39,15 @@ def load(cls: type[T], service: str, env: Mapping[str, str] | None = None) -> T:
     )
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for the {service} service")
+    for name, choices in _choices(cls).items():
+        # One of a few words: any case is accepted (FORGE_LOG_LEVEL=INFO always worked).
+        if name in values:
+            if values[name].lower() not in choices:
+                raise ConfigError(
+                    f"bad setting for the {service} service: {_names(name, prefix)} must be one"
+                    f" of {', '.join(choices)}"
+                )
+            values[name] = values[name].lower()
     try:
         return msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
@@ -72,8 +61,28 @@ def _name_env(exc: msgspec.ValidationError, prefix: str) -> str:
     text = str(exc)
     if "`$." in text:
         field = text.rsplit("`$.", 1)[1].rstrip("`")
-        names = f"{prefix}{field.upper()}"
-        if field in SHARED:
-            names += f" or FORGE_{field.upper()}"
-        return text.rsplit(" - at", 1)[0] + f" ({names})"
+        return text.rsplit(" - at", 1)[0] + f" ({_names(field, prefix)})"
     return text
+
+
+def _names(field: str, prefix: str) -> str:
+    names = f"{prefix}{field.upper()}"
+    if field in SHARED:
+        names += f" or FORGE_{field.upper()}"
+    return names
+
+
+def _choices(cls: type[msgspec.Struct]) -> dict[str, tuple[str, ...]]:
+    """The fields typed `Literal[...]` of lower-case words, with their words."""
+    found: dict[str, tuple[str, ...]] = {}
+    info = msgspec.inspect.type_info(cls)
+    fields = info.fields if isinstance(info, msgspec.inspect.StructType) else ()
+    for field in fields:
+        kind = field.type
+        if isinstance(kind, msgspec.inspect.Metadata):
+            kind = kind.type
+        if isinstance(kind, msgspec.inspect.LiteralType) and all(
+            isinstance(v, str) and v == v.lower() for v in kind.values
+        ):
+            found[field.name] = tuple(str(v) for v in kind.values)
+    return found

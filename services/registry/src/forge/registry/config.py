@@ -1,43 +1,72 @@
-"""Registry settings: one frozen struct from FORGE_REGISTRY_* (or shared FORGE_*) variables."""
+"""Registry settings (FORGE_REGISTRY_*, shared ones FORGE_*): the one source of its README's
+table."""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
+
+from forge.core.settings import (
+    CatalogDatabaseUrl,
+    IdentityDatabaseUrl,
+    JwtSecret,
+    LogLevel,
+    NatsUrl,
+    SecretKeys,
+    StdioAllowedCommands,
+    ToolNameSeparator,
+    UpstreamAllowedNetworks,
+    doc,
+    secret,
+)
 
 
 class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    nats_url: str = "nats://127.0.0.1:4222"
-    log_level: str = "info"
-    # The catalog's own database; FORGE_CATALOG_DATABASE_URL is shared with `forge up`.
-    catalog_database_url: str = "postgresql://postgres@127.0.0.1:5432/forge_catalog"
-    # Exposed tool name = gateway slug + separator + the upstream's tool name.
-    tool_name_separator: str = "-"
-    # How long gateway registration and refresh wait for the upstream-proxy's discovery.
-    upstream_discover_timeout_s: float = 15.0
-    pool_min_size: int = 1
-    pool_max_size: int = 10
-    # The identity registry's own database (users, teams, roles, tokens, audit); the same
-    # embedded server by default, a different database.
-    identity_database_url: str = "postgresql://postgres@127.0.0.1:5432/forge_identity"
-    # The platform admin, created at first start when no user holds platform_admin.
-    platform_admin_email: str = "admin@forge.local"
-    platform_admin_password: str = ""  # required for the admin to log in with a password
-    # Failed sign-ins are throttled per source address and per account (identity/throttle.py):
-    # the first `login_free_failures` cost nothing, then each waits base, 2 x base, ... up to
-    # max; a key's count halves after every `login_failure_decay_s` without a failure.
-    login_free_failures: int = 5
-    login_backoff_base_s: float = 1.0
-    login_backoff_max_s: float = 60.0
-    login_failure_decay_s: float = 300.0
-    password_min_length: int = 12
-    # Secrets at rest (upstream credentials): see forge.core.sealing; derived from the JWT
-    # secret when empty.
-    secret_keys: str = ""
-    jwt_secret: str = ""
-    # SSRF guard for upstream URLs at registration: CIDRs allowed although private/loopback.
-    upstream_allowed_networks: str = ""
-    # The operator's allow list of stdio gateway commands (forge.core.commands; shared with the
-    # upstream-proxy, which checks it again before it starts one). Empty: no stdio gateways.
-    stdio_allowed_commands: str = ""
-    # New catalog entries: default visibility when the caller does not choose one.
-    default_visibility: str = "team"
+    nats_url: NatsUrl = "nats://127.0.0.1:4222"
+    log_level: LogLevel = "info"
+    catalog_database_url: CatalogDatabaseUrl = "postgresql://postgres@127.0.0.1:5432/forge_catalog"
+    tool_name_separator: ToolNameSeparator = "-"
+    upstream_discover_timeout_s: Annotated[
+        float,
+        doc("How long gateway registration and refresh wait for the upstream-proxy's discovery."),
+    ] = 15.0
+    pool_min_size: Annotated[
+        int, doc("Connections each database pool (catalog, identity) keeps open at least.")
+    ] = 1
+    pool_max_size: Annotated[
+        int, doc("Connections each database pool (catalog, identity) opens at most.")
+    ] = 10
+    identity_database_url: IdentityDatabaseUrl = (
+        "postgresql://postgres@127.0.0.1:5432/forge_identity"
+    )
+    platform_admin_email: Annotated[
+        str, doc("The platform admin, created at start when no active user holds platform_admin.")
+    ] = "admin@forge.local"
+    platform_admin_password: Annotated[
+        str, secret("The platform admin's password; empty: the admin has no usable password.")
+    ] = ""
+    # Failed sign-ins are throttled per source address and per account (identity/throttle.py).
+    login_free_failures: Annotated[
+        int,
+        doc("Failed sign-ins a source address or an account may have before it waits."),
+    ] = 5
+    login_backoff_base_s: Annotated[
+        float, doc("The first wait after the free failures; doubled at each further failure.")
+    ] = 1.0
+    login_backoff_max_s: Annotated[float, doc("The longest wait between sign-in attempts.")] = 60.0
+    login_failure_decay_s: Annotated[
+        float, doc("A key's count of failures halves after every this long without one.")
+    ] = 300.0
+    password_min_length: Annotated[int, doc("The shortest password accepted.")] = 12
+    secret_keys: SecretKeys = ""
+    jwt_secret: JwtSecret = ""
+    upstream_allowed_networks: UpstreamAllowedNetworks = ""
+    stdio_allowed_commands: StdioAllowedCommands = ""
+    default_visibility: Annotated[
+        Literal["private", "team", "public"],
+        doc(
+            "Visibility of new catalog entries when the caller chooses none (`team` without a "
+            "team: `private`)."
+        ),
+    ] = "team"
