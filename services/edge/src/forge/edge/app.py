@@ -177,8 +177,6 @@ async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) ->
 
 
 async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
-    if config.http_server not in ("uvicorn", "hypercorn"):
-        raise ConfigError("FORGE_EDGE_HTTP_SERVER must be 'uvicorn' or 'hypercorn'")
     async with contextlib.AsyncExitStack() as stack:
         bus = await NatsBus.connect(config.nats_url, "forge-edge")
         stack.push_async_callback(bus.close)
