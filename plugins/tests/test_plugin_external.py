@@ -14,6 +14,7 @@ from plugin_testkit import LOOPBACK, call, load, run, text_result
 from forge.core.errors import INTERNAL_ERROR, InternalError, PluginViolationError
 from forge.plugins.config import PluginConfigError
 from forge.servers.ports import bind_loopback
+from forge.testing import eventually
 from forge.testing.listener import Listener
 
 guard = MCPServer("forge-test-guard")
@@ -55,9 +56,8 @@ async def guard_url() -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn has no start event
-                await asyncio.sleep(0.01)
+        # uvicorn has no start event
+        await eventually(lambda: server.started, every_s=0.01, what="uvicorn started")
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
     finally:
         server.should_exit = True

@@ -17,6 +17,7 @@ from forge.cli.demo import register
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
 from forge.embedded.nats import start_nats
+from forge.testing import eventually_sync
 from tests.conformance import harness
 from tests.conformance.harness import Comparison, NodeProcess, ScenarioResult
 
@@ -69,15 +70,13 @@ def _wait_for_tool(mesh: Mesh, token: str, name: str, timeout: float = 15.0) -> 
     request = urllib.request.Request(
         mesh.url + "/tools", headers={"Authorization": f"Bearer {token}"}
     )
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def listed() -> bool:
         with urllib.request.urlopen(request, timeout=10) as response:
             tools = json.load(response)
-        if any(t.get("name") == name for t in tools):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} never appeared in GET /tools")
-        time.sleep(0.1)
+        return any(t.get("name") == name for t in tools)
+
+    eventually_sync(listed, within_s=timeout, every_s=0.1, what=f"{name} is in GET /tools")
 
 
 @pytest.fixture(scope="session")

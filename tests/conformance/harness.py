@@ -12,10 +12,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from forge.testing import eventually_sync
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -115,13 +116,18 @@ def start_node(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + timeout
-    while not port_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc)
-            tail = log.read_text(errors="replace")[-2000:]
-            raise HarnessError(f"{script[0]} did not start:\n{tail}")
-        time.sleep(0.05)
+
+    def started() -> bool:
+        if proc.poll() is not None:
+            raise HarnessError(f"{script[0]} exited")
+        return port_file.exists()
+
+    try:
+        eventually_sync(started, within_s=timeout, what=f"{script[0]} reports its port")
+    except (AssertionError, HarnessError) as exc:
+        stop_process(proc)
+        tail = log.read_text(errors="replace")[-2000:]
+        raise HarnessError(f"{script[0]} did not start:\n{tail}") from exc
     return NodeProcess(proc, int(port_file.read_text()))
 
 

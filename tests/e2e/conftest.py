@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from forge.cli.demo import Demo, register, start_server
 from forge.cli.mesh import Mesh, free_port, spawn, stop_process
 from forge.cli.tokens import mint
+from forge.testing import eventually_sync
 
 # The stdio gateways the tests register: the demo server over stdio, nothing else.
 STDIO_DEMO = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"]
@@ -85,6 +86,19 @@ INIT = {
 }
 
 
+def answering(mesh: Mesh, proc: subprocess.Popen[bytes], name: str, url: str) -> None:
+    """Wait (30 s) until the service `name` answers 200 at `url`; fail at once if it exits."""
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(mesh.tail(name))
+        return httpx.get(url).status_code == 200
+
+    eventually_sync(
+        up, within_s=30, retry_on=(httpx.TransportError,), detail=lambda: mesh.tail(name)
+    )
+
+
 @pytest.fixture(scope="session")
 def second_edge(mesh: Mesh) -> Iterator[str]:
     """Another edge replica on its own port, sharing the mesh's bus and secrets."""
@@ -95,15 +109,7 @@ def second_edge(mesh: Mesh) -> Iterator[str]:
         proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(mesh.tail("edge-2")) from None
-                time.sleep(0.05)
+        answering(mesh, proc, "edge-2", url + "/health")
         yield url
     finally:
         stop_process(proc)

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import pytest
 from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.core import subjects
 from forge.core.bus import NatsBus
+from forge.testing import eventually
 from tests.e2e.test_security import login, make_user
 
 FIXTURES = Path(__file__).parent / "plugins"
@@ -162,13 +162,12 @@ async def plugins(
 async def _until_listed(mesh: Mesh, token: str, tool: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=mesh.url, headers=headers, timeout=30) as http:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            listed = await rpc(http, "tools/list")
-            if tool in {t["name"] for t in listed.get("result", {}).get("tools", [])}:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{tool} never appeared")
+
+        async def listed() -> bool:
+            answer = await rpc(http, "tools/list")
+            return tool in {t["name"] for t in answer.get("result", {}).get("tools", [])}
+
+        await eventually(listed, within_s=20, every_s=0.1, what=f"{tool} is listed")
 
 
 async def rpc(

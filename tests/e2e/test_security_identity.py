@@ -13,6 +13,7 @@ import httpx
 
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
+from forge.testing import eventually_sync
 from tests.e2e import test_security as security
 from tests.e2e.test_security import World, login, make_user, ok, rest
 
@@ -38,13 +39,8 @@ def _from(mesh: Mesh, address: str) -> httpx.Client:
 
 
 def _until(check: Any, timeout_s: float = 10.0) -> Any:
-    """The first truthy answer of `check()`, polled within a bounded time (else the last)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.05)
+    """The first truthy answer of `check()`, polled within a bounded time."""
+    return eventually_sync(check, within_s=timeout_s)
 
 
 def _status_becomes(mesh: Mesh, token: str, status: int) -> int:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import socket
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,8 @@ import httpx2
 import pytest
 
 from forge.cli.mesh import SERVICES, Mesh, free_port, spawn, stop_process
-from tests.e2e.conftest import INIT
+from forge.testing import eventually_sync
+from tests.e2e.conftest import INIT, answering
 from tests.e2e.test_security import Person, api_token, login, make_user, ok, rest
 from tests.e2e.test_transports import events
 
@@ -569,14 +569,14 @@ async def test_a_session_opened_under_a_server_is_unknown_on_plain_sse(
 
 def wait_known(url: str, token: str, **headers: str) -> httpx.Response:
     """API tokens reach the edge's cache by event: ask until it stops saying 'unknown'."""
-    deadline = time.monotonic() + 10
-    while True:
+
+    def known() -> httpx.Response | None:
         response = httpx.post(
             url + "/mcp", json=LIST, headers={"Authorization": f"Bearer {token}", **headers}
         )
-        if response.status_code != 401 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.05)
+        return response if response.status_code != 401 else None
+
+    return eventually_sync(known, what="the edge knows the new API token")
 
 
 @pytest.mark.parametrize(
@@ -611,16 +611,7 @@ def edge_with(mesh: Mesh, name: str, **settings: str) -> Iterator[str]:
         proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(mesh.tail(name))
-            time.sleep(0.05)
+        answering(mesh, proc, name, url + "/ready")
         yield url
     finally:
         stop_process(proc)

@@ -8,7 +8,6 @@ list (FORGE_STDIO_ALLOWED_COMMANDS), and every launch and refusal is in the audi
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,23 @@ from typing import Any
 import pytest
 
 from forge.cli.mesh import Mesh
+from forge.testing import eventually_sync
 from tests.e2e.conftest import STDIO_DEMO
 from tests.e2e.test_security import login, make_user, ok, rest
 
 
 def audit(mesh: Mesh, admin_token: str, action: str, target: str | None = None) -> list[Any]:
     """The audit entries of `action` (of `target`), waiting up to 15 s for one to appear."""
-    deadline = time.monotonic() + 15
     with rest(mesh, admin_token) as http:
-        while True:
-            entries = ok(http.get("/audit", params={"action": action, "limit": 500}))
-            found = [e for e in entries if target is None or e["target"] == target]
-            if found or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
+        return eventually_sync(
+            lambda: [
+                e
+                for e in ok(http.get("/audit", params={"action": action, "limit": 500}))
+                if target is None or e["target"] == target
+            ],
+            within_s=15,
+            what=f"an audit entry {action} of {target or 'any target'}",
+        )
 
 
 @pytest.mark.parametrize("role", ["developer", "team_admin"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from mcp import Client
 
 from forge.cli.demo import Demo, start_server
 from forge.cli.mesh import Mesh
+from forge.testing import eventually_sync
 from tests.e2e.conftest import INIT
 from tests.e2e.mcp_ws import websocket_client
 from tests.e2e.test_bad_input import META, MODERN, modern_call
@@ -205,9 +205,9 @@ def _listed(mesh: Mesh, token: str, prefix: str, want: int) -> set[str]:
         "MCP-Protocol-Version": MODERN,
         "Mcp-Method": "tools/list",
     }
-    deadline = time.monotonic() + 15
     with httpx.Client(base_url=mesh.url, headers=headers, timeout=30) as http:
-        while True:
+
+        def walk() -> tuple[set[str], int] | None:
             found: set[str] = set()
             cursor = None
             pages = 0
@@ -222,10 +222,13 @@ def _listed(mesh: Mesh, token: str, prefix: str, want: int) -> set[str]:
                 cursor = result.get("nextCursor")
                 if not cursor:
                     break
-            if len(found) >= want or time.monotonic() > deadline:
-                assert pages > 1  # a list this long comes in pages
-                return found
-            time.sleep(0.2)
+            return (found, pages) if len(found) >= want else None
+
+        found, pages = eventually_sync(
+            walk, within_s=15, every_s=0.2, what=f"{want} tools named {prefix}… are listed"
+        )
+        assert pages > 1  # a list this long comes in pages
+        return found
 
 
 def test_an_upstream_with_ten_thousand_tools_registers_and_lists_whole(

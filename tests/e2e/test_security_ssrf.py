@@ -20,6 +20,7 @@ from forge.cli.mesh import Mesh
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.proto.envelope import Envelope, Principal
+from forge.testing import eventually_sync
 from forge.testing.listener import Listener
 from tests.e2e.test_security import login, make_user, ok, rest
 
@@ -150,22 +151,26 @@ async def force(bus: NatsBus, plugin: str, url: str) -> str:
 
 def rejected(mesh: Mesh, token: str, binding_id: str) -> str:
     """Why the runner leaves the binding out, once it says so (bounded)."""
-    deadline = time.monotonic() + 20
     with rest(mesh, token) as http:
-        while True:
-            manifest = ok(http.get("/plugins"))
-            reasons = {r["id"]: r["reason"] for r in manifest["rejected"]}
-            if binding_id in reasons:
-                return reasons[binding_id]
-            assert time.monotonic() < deadline, mesh.tail("plugin_runner")
-            time.sleep(0.1)
+        return eventually_sync(
+            lambda: {r["id"]: r["reason"] for r in ok(http.get("/plugins"))["rejected"]}.get(
+                binding_id
+            ),
+            within_s=20,
+            every_s=0.1,
+            what=f"the runner rejects binding {binding_id}",
+            detail=lambda: mesh.tail("plugin_runner"),
+        )
 
 
 def logged(mesh: Mesh, name: str, text: str) -> None:
-    deadline = time.monotonic() + 20
-    while text not in mesh.log_path(name).read_text(errors="replace"):
-        assert time.monotonic() < deadline, mesh.tail(name)
-        time.sleep(0.1)
+    eventually_sync(
+        lambda: text in mesh.log_path(name).read_text(errors="replace"),
+        within_s=20,
+        every_s=0.1,
+        what=f"{name}'s log says {text!r}",
+        detail=lambda: mesh.tail(name),
+    )
 
 
 @pytest.mark.parametrize("plugin", DIALLING)
@@ -206,8 +211,10 @@ async def test_a_forced_webhook_on_loopback_is_never_dialled(
 
 
 def wait_loaded(mesh: Mesh, token: str, kind: str) -> None:
-    deadline = time.monotonic() + 20
     with rest(mesh, token) as http:
-        while not any(p["kind"] == kind for p in ok(http.get("/plugins"))["plugins"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        eventually_sync(
+            lambda: any(p["kind"] == kind for p in ok(http.get("/plugins"))["plugins"]),
+            within_s=20,
+            every_s=0.1,
+            what=f"a {kind} plugin is loaded",
+        )

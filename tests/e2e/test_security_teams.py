@@ -4,7 +4,6 @@ registry. The user who found it: team_admin of team A (a binding on A), a plain 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import pytest
 
 from forge.cli.demo import Demo, start_server
 from forge.cli.mesh import Mesh
+from forge.testing import eventually_sync
 from tests.e2e.test_security import Person, call_body, echo_tool, login, make_user, ok, rest
 
 FORBIDDEN = -32005
@@ -53,14 +53,12 @@ def _grant(http: httpx.Client, email: str, role: str, team_id: str | None = None
 
 def _until_granted(mesh: Mesh, person: Person, permission: str, team_id: str) -> None:
     """Wait (bounded) until the edge's identity cache holds the new binding."""
-    deadline = time.monotonic() + 15
     with rest(mesh, person.token) as http:
-        while True:
-            held = ok(http.get("/rbac/my/permissions", params={"team_id": team_id}))
-            if permission in held:
-                return
-            assert time.monotonic() < deadline, f"{permission} never reached the edge"
-            time.sleep(0.05)
+        eventually_sync(
+            lambda: permission in ok(http.get("/rbac/my/permissions", params={"team_id": team_id})),
+            within_s=15,
+            what=f"{permission} reaches the edge",
+        )
 
 
 def _gateway(name: str, url: str, team: str) -> dict[str, Any]:

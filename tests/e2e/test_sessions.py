@@ -9,6 +9,7 @@ import httpx
 
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
+from forge.testing import eventually
 from tests.e2e.conftest import INIT
 
 
@@ -52,11 +53,7 @@ async def test_a_session_opened_on_one_edge_works_on_another_and_ends_on_both(
             return codes == [404, 404]
 
         # The revocation travels through the KV bucket; wait for it to reach the other replica.
-        import asyncio
-
-        async with asyncio.timeout(10):
-            while not await refused_everywhere():  # noqa: ASYNC110 - polling another process
-                await asyncio.sleep(0.05)
+        await eventually(refused_everywhere, what="the session is refused on every replica")
 
 
 async def test_a_forged_session_id_or_another_users_session_is_not_found(

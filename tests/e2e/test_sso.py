@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.embedded.process import free_port
 from forge.testing.oidc_provider import OidcProvider, OidcUser, new_user_email
+from tests.e2e.conftest import answering
 
 TEAM = f"E2E Engineering {uuid.uuid4().hex[:6]}"
 
@@ -52,16 +52,7 @@ def sso_edge(
     with open(mesh.log_path("edge-sso"), "ab") as log:
         proc = spawn([sys.executable, "-m", "forge.edge"], env, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(mesh.tail("edge-sso"))
-            time.sleep(0.05)
+        answering(mesh, proc, "edge-sso", url + "/ready")
         yield url
     finally:
         stop_process(proc)

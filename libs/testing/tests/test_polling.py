@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +13,7 @@ from forge.testing import eventually, eventually_sync
 
 
 async def test_eventually_returns_the_first_truthy_answer() -> None:
-    answers = iter([None, 0, [], "ready", "later"])
+    answers: Iterator[object] = iter([None, 0, [], "ready", "later"])
     assert await eventually(lambda: next(answers), every_s=0) == "ready"
 
 
@@ -52,7 +53,7 @@ async def test_only_the_exceptions_in_retry_on_count_as_not_yet() -> None:
 
     assert await eventually(flaky, every_s=0, retry_on=(ConnectionError,)) == "up"
     with pytest.raises(KeyError):
-        await eventually(lambda: {}["missing"], retry_on=(ConnectionError,))
+        await eventually(lambda: {"k": 1}["missing"], retry_on=(ConnectionError,))
 
 
 async def test_a_retried_error_that_lasts_is_reported_as_the_cause() -> None:
@@ -65,7 +66,7 @@ async def test_a_retried_error_that_lasts_is_reported_as_the_cause() -> None:
 
 
 def test_eventually_sync_polls_in_the_same_way() -> None:
-    answers = iter([False, False, 42])
+    answers: Iterator[int] = iter([0, 0, 42])
     assert eventually_sync(lambda: next(answers), every_s=0) == 42
     with pytest.raises(AssertionError, match="the port file exists"):
         eventually_sync(lambda: False, within_s=0.02, every_s=0.01, what="the port file exists")

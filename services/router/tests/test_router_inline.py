@@ -5,7 +5,6 @@ Against a real nats-server and a real plugin-runner (in-process)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from importlib.metadata import EntryPoint
@@ -31,6 +30,7 @@ from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.router.app import Router
 from forge.router.hooks import Hooks
+from forge.testing import eventually
 
 HOOKS = ["tool_pre_invoke", "tool_post_invoke"]
 PRE = ["tool_pre_invoke"]
@@ -90,12 +90,14 @@ class Mesh:
 
     async def settle(self) -> None:
         hooks = self.router.ctx.hooks
-        for _ in range(1000):  # 5 s
+
+        def heard() -> bool:
             newest = hooks.newest()
-            if newest is not None and newest.manifest.version == self.runner.version:
-                return
-            await asyncio.sleep(0.005)
-        raise AssertionError("the router did not hear the runner's new manifest")
+            return newest is not None and newest.manifest.version == self.runner.version
+
+        await eventually(
+            heard, within_s=5, every_s=0.005, what="the router hears the runner's new manifest"
+        )
 
     async def outcome(self, principal: Principal, **arguments: Any) -> Any:
         """What the caller gets, and what reached the upstream."""

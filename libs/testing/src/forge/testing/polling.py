@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
@@ -46,15 +46,39 @@ def _never(
     return AssertionError("\n".join(lines))
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    within_s: float = ...,
+    every_s: float = ...,
+    what: str | None = ...,
+    retry_on: tuple[type[Exception], ...] = ...,
+    detail: Callable[[], str] | None = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T | None],
+    *,
+    within_s: float = ...,
+    every_s: float = ...,
+    what: str | None = ...,
+    retry_on: tuple[type[Exception], ...] = ...,
+    detail: Callable[[], str] | None = ...,
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], object],
     *,
     within_s: float = 10.0,
     every_s: float = 0.05,
     what: str | None = None,
     retry_on: tuple[type[Exception], ...] = (),
     detail: Callable[[], str] | None = None,
-) -> T:
+) -> object:
     """The first truthy answer of `check()` (awaited when it is a coroutine), polled every
     `every_s` for at most `within_s` seconds; else AssertionError naming `what` (the check's
     source by default) and the last answer. Exceptions in `retry_on` count as "not yet"; any
@@ -78,7 +102,7 @@ async def eventually(
 
 
 def eventually_sync(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     *,
     within_s: float = 10.0,
     every_s: float = 0.05,
