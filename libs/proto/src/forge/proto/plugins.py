@@ -8,9 +8,12 @@ binding still decodes (rolling upgrades). A binding's deletion is announced as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+# The priority of a binding's entry (forge.plugins orders entries by it).
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
 class HookCall(msgspec.Struct, frozen=True):
@@ -97,6 +100,39 @@ class PluginBinding(msgspec.Struct, frozen=True):
     visibility: str = "team"  # private | team | public (forge.proto.access.can_see)
     created_at: str = ""
     updated_at: str = ""
+
+
+class CreatePluginBindingParams(msgspec.Struct, frozen=True):
+    """`plugin_bindings.create`: what the registry checks before storing a PluginBinding."""
+
+    plugin: str
+    # Absent: the caller's personal team; null: every team (platform admins only).
+    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    tool: str | None = None
+    mode: str | None = None
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    priority: Priority | None = None
+    visibility: str | None = None
+
+
+class UpdatePluginBindingParams(msgspec.Struct, frozen=True):
+    """Only what is given changes; null resets tool, mode and priority to 'any' / inherited."""
+
+    id: str
+    plugin: str | None = None
+    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    tool: str | msgspec.UnsetType | None = msgspec.UNSET
+    mode: str | msgspec.UnsetType | None = msgspec.UNSET
+    config: dict[str, Any] | None = None
+    priority: Priority | msgspec.UnsetType | None = msgspec.UNSET
+    visibility: str | None = None
+
+
+class ListPluginBindingsParams(msgspec.Struct, frozen=True):
+    """Optional exact filters of `plugin_bindings.list`."""
+
+    plugin: str | None = None
+    team_id: str | None = None
 
 
 HOOK_CALL_DECODER = msgspec.json.Decoder(HookCall)

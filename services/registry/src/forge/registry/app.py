@@ -14,12 +14,13 @@ import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
-from forge.core.errors import ForgeError, InvalidParamsError
+from forge.core.errors import ForgeError, InvalidParamsError, ServiceUnavailableError
+from forge.core.operations import Operation
 from forge.proto.envelope import Envelope
 from forge.proto.identity import TokenUsage
 from forge.registry import pg
 from forge.registry.config import RegistryConfig
-from forge.registry.handlers import OPERATIONS, Context, Handler
+from forge.registry.handlers import OPERATIONS, Context
 from forge.registry.identity import context as identity_context
 from forge.registry.identity import events, launches
 from forge.registry.identity import tokens as identity_tokens
@@ -34,6 +35,13 @@ _ENC = msgspec.json.Encoder()
 _USAGE = msgspec.json.Decoder(TokenUsage)
 QUEUE = "registry-catalog"
 IDENTITY_QUEUE = "registry-identity"
+_MALFORMED_USAGE = rpc.error_reply(InvalidParamsError("malformed token usage batch").to_object())
+_IDENTITY_CLOSED = rpc.error_reply(
+    ServiceUnavailableError("the identity database pool is closed").to_object()
+)
+_CATALOG_CLOSED = rpc.error_reply(
+    ServiceUnavailableError("the catalog database pool is closed").to_object()
+)
 
 
 class IdentityRegistry:
@@ -65,7 +73,7 @@ class IdentityRegistry:
         health = subjects.registry_health(subjects.IDENTITY)
         await self.bus.serve(health, self._health, queue=IDENTITY_QUEUE)
 
-    def _adapt(self, handler: identity_context.Handler) -> rpc.EnvelopeHandler:
+    def _adapt(self, handler: Operation[identity_context.Context]) -> rpc.EnvelopeHandler:
         async def run(envelope: Envelope) -> bytes:
             ctx = identity_context.Context(
                 bus=self.bus,
@@ -76,8 +84,7 @@ class IdentityRegistry:
                 deadline=envelope.deadline,
                 clock=self.clock,
             )
-            params = bytes(envelope.params) if len(envelope.params) else b"{}"
-            return _ENC.encode(await _stored(handler(params, ctx)))
+            return _ENC.encode(await _stored(handler(envelope.params, ctx)))
 
         return run
 
@@ -87,7 +94,7 @@ class IdentityRegistry:
             usage = _USAGE.decode(data)
         except msgspec.DecodeError:
             log.warning("dropped a malformed token usage batch")
-            return b'{"error":{"code":-32602,"message":"malformed token usage batch"}}'
+            return _MALFORMED_USAGE
         try:
             touched = await identity_tokens.record_usage(self.store, usage)
         except ForgeError as exc:
@@ -100,7 +107,7 @@ class IdentityRegistry:
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:
         if not self.store.alive():
-            return b'{"error":{"code":-32000,"message":"the identity database pool is closed"}}'
+            return _IDENTITY_CLOSED
         return b'{"result":{"status":"ok"}}'
 
 
@@ -139,7 +146,7 @@ class Registry:
         if self.identity is not None:
             await self.identity.start()
 
-    def _adapt(self, handler: Handler) -> rpc.EnvelopeHandler:
+    def _adapt(self, handler: Operation[Context]) -> rpc.EnvelopeHandler:
         async def run(envelope: Envelope) -> bytes:
             ctx = Context(
                 bus=self.bus,
@@ -148,15 +155,14 @@ class Registry:
                 principal=envelope.principal,
                 deadline=envelope.deadline,
             )
-            params = bytes(envelope.params) if len(envelope.params) else b"{}"
-            return _ENC.encode(await _stored(handler(params, ctx)))
+            return _ENC.encode(await _stored(handler(envelope.params, ctx)))
 
         return run
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:
         # Cheap on purpose: readiness probes run often; a closed pool means we are going away.
         if not self.store.alive():
-            return b'{"error":{"code":-32000,"message":"the catalog database pool is closed"}}'
+            return _CATALOG_CLOSED
         return b'{"result":{"status":"ok"}}'
 
 

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Deleted
-from forge.proto.plugins import PluginBinding
+from forge.proto.catalog_params import IdParams
+from forge.proto.plugins import (
+    CreatePluginBindingParams,
+    ListPluginBindingsParams,
+    PluginBinding,
+    UpdatePluginBindingParams,
+)
 from forge.registry import outbound, ownership
-from forge.registry.params import decode
 from forge.registry.store import MISSING_BINDING
 
 if TYPE_CHECKING:
@@ -34,42 +39,6 @@ _PLUGIN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _GLOB = re.compile(r"[*?\[]")
 _ENC = msgspec.json.Encoder()
-Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-
-
-class CreateParams(msgspec.Struct, frozen=True):
-    plugin: str
-    # Absent: the caller's personal team; null: every team (platform admins only).
-    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
-    tool: str | None = None
-    mode: str | None = None
-    config: dict[str, Any] = msgspec.field(default_factory=dict)
-    priority: Priority | None = None
-    visibility: str | None = None
-
-
-class UpdateParams(msgspec.Struct, frozen=True):
-    """Only what is given changes; null resets tool, mode and priority to 'any' / inherited."""
-
-    id: str
-    plugin: str | None = None
-    team_id: str | msgspec.UnsetType | None = msgspec.UNSET
-    tool: str | msgspec.UnsetType | None = msgspec.UNSET
-    mode: str | msgspec.UnsetType | None = msgspec.UNSET
-    config: dict[str, Any] | None = None
-    priority: Priority | msgspec.UnsetType | None = msgspec.UNSET
-    visibility: str | None = None
-
-
-class IdParams(msgspec.Struct, frozen=True):
-    id: str
-
-
-class ListParams(msgspec.Struct, frozen=True):
-    """Optional exact filters."""
-
-    plugin: str | None = None
-    team_id: str | None = None
 
 
 # -- checks
@@ -156,8 +125,7 @@ async def _announce(ctx: Context, kind: str, body: Any) -> None:
     await ctx.bus.publish(subjects.event(subjects.CATALOG, ENTITY, kind), _ENC.encode(body))
 
 
-async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
-    p = decode(CreateParams, params)
+async def create_binding(p: CreatePluginBindingParams, ctx: Context) -> PluginBinding:
     team = _default_team(ctx) if p.team_id is msgspec.UNSET else _team(ctx, p.team_id)
     binding = PluginBinding(
         id=uuid.uuid4().hex,
@@ -176,8 +144,7 @@ async def create_binding(params: bytes, ctx: Context) -> PluginBinding:
     return stored
 
 
-async def update_binding(params: bytes, ctx: Context) -> PluginBinding:
-    p = decode(UpdateParams, params)
+async def update_binding(p: UpdatePluginBindingParams, ctx: Context) -> PluginBinding:
     current = await _managed(ctx, p.id)
     changes: dict[str, Any] = {}
     if p.plugin is not None:
@@ -233,8 +200,7 @@ async def _managed(ctx: Context, binding_id: str) -> PluginBinding:
     )
 
 
-async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
-    p = decode(ListParams, params)
+async def list_bindings(p: ListPluginBindingsParams, ctx: Context) -> list[PluginBinding]:
     return [
         b
         for b in await _seen(ctx, await ctx.store.list_plugin_bindings())
@@ -243,18 +209,18 @@ async def list_bindings(params: bytes, ctx: Context) -> list[PluginBinding]:
     ]
 
 
-async def get_binding(params: bytes, ctx: Context) -> PluginBinding:
-    return await _one(ctx, decode(IdParams, params).id)
+async def get_binding(params: IdParams, ctx: Context) -> PluginBinding:
+    return await _one(ctx, params.id)
 
 
-async def delete_binding(params: bytes, ctx: Context) -> dict[str, Any]:
-    binding_id = (await _managed(ctx, decode(IdParams, params).id)).id
+async def delete_binding(params: IdParams, ctx: Context) -> dict[str, Any]:
+    binding_id = (await _managed(ctx, params.id)).id
     await ctx.store.delete_plugin_binding(binding_id)
     await _announce(ctx, "deleted", Deleted(id=binding_id))
     return {"id": binding_id, "deleted": True}
 
 
-async def snapshot(params: bytes, ctx: Context) -> list[PluginBinding]:
+async def snapshot(params: None, ctx: Context) -> list[PluginBinding]:
     """Every binding, whoever sees it: what the plugin-runner loads at start."""
     if not ctx.principal.is_admin:
         raise ForbiddenError("the plugin bindings snapshot is for Forge's own services")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +30,6 @@ class Context:
     config: RegistryConfig
     principal: Principal
     deadline: float
-
-
-Handler = Callable[[bytes, Context], Awaitable[Any]]
 
 
 @functools.cache

@@ -11,6 +11,7 @@ import msgspec
 from forge.core.errors import ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
+from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
 from forge.registry import credentials, launches, ownership
 from forge.registry.contents import Stored
 from forge.registry.context import (
@@ -23,16 +24,12 @@ from forge.registry.context import (
 )
 from forge.registry.discovery import discover
 from forge.registry.params import (
-    CreateGatewayParams,
-    IdParams,
-    UpdateGatewayParams,
     check_endpoint,
     check_env,
     check_gateway_url,
     check_name,
     check_tags,
     check_transport,
-    decode,
     slugify,
 )
 from forge.registry.store import MISSING_GATEWAY
@@ -54,8 +51,7 @@ async def _check_addresses(ctx: Context, gateway: Gateway, auth: UpstreamAuth | 
         await guard.check_url(auth.token_url)
 
 
-async def create_gateway(params: bytes, ctx: Context) -> Gateway:
-    p = decode(CreateGatewayParams, params)
+async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
     if p.timeout_s is not None and p.timeout_s <= 0:
         raise InvalidParamsError("timeout_s must be positive", {"field": "timeout_s"})
     transport = check_transport(p.transport)
@@ -103,12 +99,12 @@ async def create_gateway(params: bytes, ctx: Context) -> Gateway:
     return shown(stored)
 
 
-async def list_gateways(params: bytes, ctx: Context) -> list[Gateway]:
+async def list_gateways(params: None, ctx: Context) -> list[Gateway]:
     return [shown(g) for g in ownership.seen(ctx.principal, await ctx.store.list_gateways())]
 
 
-async def get_gateway(params: bytes, ctx: Context) -> Gateway:
-    gateway = await ctx.store.get_gateway(decode(IdParams, params).id)
+async def get_gateway(params: IdParams, ctx: Context) -> Gateway:
+    gateway = await ctx.store.get_gateway(params.id)
     return shown(ownership.require_visible(ctx.principal, gateway, MISSING_GATEWAY))
 
 
@@ -148,9 +144,8 @@ async def _check_stdio_update(ctx: Context, current: Gateway, p: UpdateGatewayPa
         await launches.check_command(ctx, current.id, current.name, command, p.env)
 
 
-async def update_gateway(params: bytes, ctx: Context) -> Gateway:
+async def update_gateway(p: UpdateGatewayParams, ctx: Context) -> Gateway:
     """Change what is given; a new url or new credentials mean a new discovery first."""
-    p = decode(UpdateGatewayParams, params)
     current = await _managed(ctx, p.id, "gateways.update")
     await _check_stdio_update(ctx, current, p)
     name = check_name(p.name) if p.name is not None else current.name
@@ -206,8 +201,8 @@ async def update_gateway(params: bytes, ctx: Context) -> Gateway:
     return shown(stored)
 
 
-async def delete_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
-    gateway_id = (await _managed(ctx, decode(IdParams, params).id, "gateways.delete")).id
+async def delete_gateway(params: IdParams, ctx: Context) -> dict[str, Any]:
+    gateway_id = (await _managed(ctx, params.id, "gateways.delete")).id
     await _forget(ctx, gateway_id)
     return {"id": gateway_id, "deleted": True}
 
@@ -221,8 +216,8 @@ async def _forget(ctx: Context, gateway_id: str) -> None:
     await servers_changed(ctx, servers)
 
 
-async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
-    gateway = await _managed(ctx, decode(IdParams, params).id, "gateways.update")
+async def refresh_gateway(params: IdParams, ctx: Context) -> dict[str, Any]:
+    gateway = await _managed(ctx, params.id, "gateways.update")
     gateway, tools, found = await discover(ctx, gateway)
     replaced = await ctx.store.replace_tools(gateway, tools, found)
     await publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))
@@ -241,7 +236,7 @@ async def refresh_gateway(params: bytes, ctx: Context) -> dict[str, Any]:
     }
 
 
-async def reseal_secrets(params: bytes, ctx: Context) -> dict[str, Any]:
+async def reseal_secrets(params: None, ctx: Context) -> dict[str, Any]:
     """Seal every gateway's credentials with the active key (admins only; safe while serving:
     each gateway is re-sealed under a row lock, and caches follow its change event)."""
     if not ctx.principal.is_admin:

@@ -9,68 +9,80 @@ from __future__ import annotations
 from typing import Any
 
 from forge.core.errors import ForbiddenError
+from forge.core.operations import Operation, bare, operation
 from forge.proto.catalog import Snapshot, ToolRecord
+from forge.proto.catalog_params import (
+    CreateGatewayParams,
+    CreateServerParams,
+    IdParams,
+    UpdateGatewayParams,
+    UpdateServerParams,
+)
+from forge.proto.plugins import (
+    CreatePluginBindingParams,
+    ListPluginBindingsParams,
+    UpdatePluginBindingParams,
+)
 from forge.registry import bindings, contents, gateways, ownership, servers
 from forge.registry.contents import Kind
-from forge.registry.context import Context, Handler
-from forge.registry.params import IdParams, decode
+from forge.registry.context import Context
 from forge.registry.store import MISSING_TOOL
 
-__all__ = ["OPERATIONS", "Context", "Handler"]
+__all__ = ["OPERATIONS", "Context"]
 
 
-async def list_tools(params: bytes, ctx: Context) -> list[ToolRecord]:
+async def list_tools(params: None, ctx: Context) -> list[ToolRecord]:
     return ownership.seen(ctx.principal, await ctx.store.list_tools())
 
 
-async def get_tool(params: bytes, ctx: Context) -> ToolRecord:
-    tool = await ctx.store.get_tool(decode(IdParams, params).id)
+async def get_tool(params: IdParams, ctx: Context) -> ToolRecord:
+    tool = await ctx.store.get_tool(params.id)
     return ownership.require_visible(ctx.principal, tool, MISSING_TOOL)
 
 
-async def get_snapshot(params: bytes, ctx: Context) -> Snapshot:
+async def get_snapshot(params: None, ctx: Context) -> Snapshot:
     """The whole catalog, sealed credentials included: for the mesh's own services only."""
     if not ctx.principal.is_admin:
         raise ForbiddenError("the catalog snapshot is for Forge's own services")
     return await ctx.store.snapshot()
 
 
-def _entries(kind: Kind) -> tuple[Handler, Handler]:
+def _entries(kind: Kind) -> tuple[Operation[Context], Operation[Context]]:
     """The list and get handlers of resources, resource templates or prompts."""
 
-    async def list_all(params: bytes, ctx: Context) -> list[Any]:
+    async def list_all(params: None, ctx: Context) -> list[Any]:
         return ownership.seen(ctx.principal, await ctx.store.list_entries(kind))
 
-    async def get_one(params: bytes, ctx: Context) -> Any:
-        entry = await ctx.store.get_entry(kind, decode(IdParams, params).id)
+    async def get_one(params: IdParams, ctx: Context) -> Any:
+        entry = await ctx.store.get_entry(kind, params.id)
         return ownership.require_visible(ctx.principal, entry, kind.missing)
 
-    return list_all, get_one
+    return bare(list_all), operation(IdParams, get_one)
 
 
 # (entity, op) → handler: each is served on forge.registry.catalog.<entity>.<op>.
-OPERATIONS: dict[tuple[str, str], Handler] = {
-    ("gateways", "create"): gateways.create_gateway,
-    ("gateways", "list"): gateways.list_gateways,
-    ("gateways", "get"): gateways.get_gateway,
-    ("gateways", "update"): gateways.update_gateway,
-    ("gateways", "delete"): gateways.delete_gateway,
-    ("gateways", "refresh"): gateways.refresh_gateway,
-    ("secrets", "reseal"): gateways.reseal_secrets,
-    ("tools", "list"): list_tools,
-    ("tools", "get"): get_tool,
-    ("servers", "create"): servers.create_server,
-    ("servers", "list"): servers.list_servers,
-    ("servers", "get"): servers.get_server,
-    ("servers", "update"): servers.update_server,
-    ("servers", "delete"): servers.delete_server,
-    ("snapshot", "get"): get_snapshot,
-    ("plugin_bindings", "create"): bindings.create_binding,
-    ("plugin_bindings", "list"): bindings.list_bindings,
-    ("plugin_bindings", "get"): bindings.get_binding,
-    ("plugin_bindings", "update"): bindings.update_binding,
-    ("plugin_bindings", "delete"): bindings.delete_binding,
-    ("plugin_bindings", "snapshot"): bindings.snapshot,
+OPERATIONS: dict[tuple[str, str], Operation[Context]] = {
+    ("gateways", "create"): operation(CreateGatewayParams, gateways.create_gateway),
+    ("gateways", "list"): bare(gateways.list_gateways),
+    ("gateways", "get"): operation(IdParams, gateways.get_gateway),
+    ("gateways", "update"): operation(UpdateGatewayParams, gateways.update_gateway),
+    ("gateways", "delete"): operation(IdParams, gateways.delete_gateway),
+    ("gateways", "refresh"): operation(IdParams, gateways.refresh_gateway),
+    ("secrets", "reseal"): bare(gateways.reseal_secrets),
+    ("tools", "list"): bare(list_tools),
+    ("tools", "get"): operation(IdParams, get_tool),
+    ("servers", "create"): operation(CreateServerParams, servers.create_server),
+    ("servers", "list"): bare(servers.list_servers),
+    ("servers", "get"): operation(IdParams, servers.get_server),
+    ("servers", "update"): operation(UpdateServerParams, servers.update_server),
+    ("servers", "delete"): operation(IdParams, servers.delete_server),
+    ("snapshot", "get"): bare(get_snapshot),
+    ("plugin_bindings", "create"): operation(CreatePluginBindingParams, bindings.create_binding),
+    ("plugin_bindings", "list"): operation(ListPluginBindingsParams, bindings.list_bindings),
+    ("plugin_bindings", "get"): operation(IdParams, bindings.get_binding),
+    ("plugin_bindings", "update"): operation(UpdatePluginBindingParams, bindings.update_binding),
+    ("plugin_bindings", "delete"): operation(IdParams, bindings.delete_binding),
+    ("plugin_bindings", "snapshot"): bare(bindings.snapshot),
 }
 for _entity, _kind in (
     ("resources", contents.RESOURCES),

@@ -14,17 +14,11 @@ import msgspec
 
 from forge.core.errors import InvalidParamsError
 from forge.proto.catalog import Deleted, Server
+from forge.proto.catalog_params import CreateServerParams, IdParams, UpdateServerParams
 from forge.registry import contents, ownership
 from forge.registry.contents import Kind
 from forge.registry.context import Context, publish
-from forge.registry.params import (
-    CreateServerParams,
-    IdParams,
-    UpdateServerParams,
-    check_name,
-    check_tags,
-    decode,
-)
+from forge.registry.params import check_name, check_tags
 from forge.registry.store import MISSING_SERVER
 
 _RESOURCE_KINDS = (contents.RESOURCES, contents.TEMPLATES)
@@ -99,8 +93,7 @@ def _kept(given: list[str], current: list[str], unseen: set[str]) -> list[str]:
     return [*given, *(i for i in current if i in unseen and i not in given)]
 
 
-async def create_server(params: bytes, ctx: Context) -> Server:
-    p = decode(CreateServerParams, params)
+async def create_server(p: CreateServerParams, ctx: Context) -> Server:
     name = check_name(p.name)
     tags = check_tags(p.tags)
     at = ownership.place(
@@ -125,9 +118,8 @@ async def create_server(params: bytes, ctx: Context) -> Server:
     return stored
 
 
-async def update_server(params: bytes, ctx: Context) -> Server:
+async def update_server(p: UpdateServerParams, ctx: Context) -> Server:
     """Change what is given; associations given must be visible to the one who changes them."""
-    p = decode(UpdateServerParams, params)
     current = await _managed(ctx, p.id, "servers.update")
     at = ownership.replace(
         ctx.principal, ownership.of(current), p.visibility, p.team_id, "servers.create"
@@ -167,18 +159,18 @@ async def _managed(ctx: Context, server_id: str, permission: str) -> Server:
     return ownership.require_manager(ctx.principal, server, MISSING_SERVER, "server", permission)
 
 
-async def list_servers(params: bytes, ctx: Context) -> list[Server]:
+async def list_servers(params: None, ctx: Context) -> list[Server]:
     return await _shown(ctx, ownership.seen(ctx.principal, await ctx.store.list_servers()))
 
 
-async def get_server(params: bytes, ctx: Context) -> Server:
-    server = await ctx.store.get_server(decode(IdParams, params).id)
+async def get_server(params: IdParams, ctx: Context) -> Server:
+    server = await ctx.store.get_server(params.id)
     ownership.require_visible(ctx.principal, server, MISSING_SERVER)
     return (await _shown(ctx, [server]))[0]
 
 
-async def delete_server(params: bytes, ctx: Context) -> dict[str, Any]:
-    server_id = (await _managed(ctx, decode(IdParams, params).id, "servers.delete")).id
+async def delete_server(params: IdParams, ctx: Context) -> dict[str, Any]:
+    server_id = (await _managed(ctx, params.id, "servers.delete")).id
     await ctx.store.delete_server(server_id)
     await publish(ctx, "servers", "deleted", Deleted(id=server_id))
     return {"id": server_id, "deleted": True}

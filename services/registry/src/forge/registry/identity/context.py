@@ -7,9 +7,8 @@ are about whose entity it is: a team's owners, a token's owner, platform admins.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from forge.core.bus import Bus
 from forge.core.errors import ForbiddenError
@@ -43,9 +42,6 @@ class Context:
 
     def now(self) -> float:
         return self.clock()
-
-
-Handler = Callable[[bytes, Context], Awaitable[Any]]
 
 
 def require_admin(ctx: Context, what: str) -> None:

@@ -9,17 +9,10 @@ from typing import Any
 
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
 from forge.proto.identity import InvitationRecord, MemberRecord
+from forge.proto.identity_params import AcceptParams, IdParams, SetMemberParams, TeamIdParams
 from forge.registry.identity import events, records
 from forge.registry.identity.context import Context
-from forge.registry.identity.params import (
-    AcceptParams,
-    IdParams,
-    SetMemberParams,
-    TeamIdParams,
-    check_email,
-    check_member_role,
-    decode,
-)
+from forge.registry.identity.params import check_email, check_member_role
 from forge.registry.identity.tables import audit, teams, users
 from forge.registry.identity.teams import shared, team_for
 
@@ -30,8 +23,7 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def create_invitation(params: bytes, ctx: Context) -> dict[str, Any]:
-    p = decode(SetMemberParams, params)
+async def create_invitation(p: SetMemberParams, ctx: Context) -> dict[str, Any]:
     email, role = check_email(p.email), check_member_role(p.role)
     raw = secrets.token_urlsafe(32)
     async with ctx.store.tx() as tx:
@@ -56,15 +48,15 @@ async def create_invitation(params: bytes, ctx: Context) -> dict[str, Any]:
     }
 
 
-async def list_invitations(params: bytes, ctx: Context) -> list[InvitationRecord]:
-    team_id = decode(TeamIdParams, params).team_id
+async def list_invitations(params: TeamIdParams, ctx: Context) -> list[InvitationRecord]:
+    team_id = params.team_id
     async with ctx.store.read() as tx:
         await team_for(tx, ctx, team_id, manage=True)
         return [records.invitation(r) for r in await teams.invitations(tx, team_id)]
 
 
-async def accept_invitation(params: bytes, ctx: Context) -> MemberRecord:
-    raw = decode(AcceptParams, params).token
+async def accept_invitation(params: AcceptParams, ctx: Context) -> MemberRecord:
+    raw = params.token
     async with ctx.store.tx() as tx:
         found = await teams.invitation_by_hash(tx, _hash(raw), ctx.now())
         if found is None:
@@ -84,9 +76,9 @@ async def accept_invitation(params: bytes, ctx: Context) -> MemberRecord:
     return records.member(member)
 
 
-async def delete_invitation(params: bytes, ctx: Context) -> dict[str, Any]:
+async def delete_invitation(params: IdParams, ctx: Context) -> dict[str, Any]:
     """The team's owners and admins withdraw an invitation; the invitee may decline it."""
-    invitation_id = decode(IdParams, params).id
+    invitation_id = params.id
     async with ctx.store.tx() as tx:
         found = await teams.invitation(tx, invitation_id)
         if found["email"] != ctx.actor:

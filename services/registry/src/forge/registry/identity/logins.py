@@ -12,18 +12,15 @@ from forge.core.errors import (
     UnauthorizedError,
 )
 from forge.proto.identity import UserAccess
+from forge.proto.identity_params import ChangePasswordParams, LoginParams, SsoLoginParams
 from forge.registry.identity import events, throttle
 from forge.registry.identity.context import Context
 from forge.registry.identity.params import (
-    ChangePasswordParams,
-    LoginParams,
-    SsoLoginParams,
     check_email,
     check_name,
     check_optional,
     check_provider,
     check_role_name,
-    decode,
 )
 from forge.registry.identity.tables import audit, teams, users
 
@@ -32,10 +29,9 @@ INVALID = "invalid email or password"
 MAX_GROUPS = 1000
 
 
-async def login(params: bytes, ctx: Context) -> UserAccess:
+async def login(p: LoginParams, ctx: Context) -> UserAccess:
     """Every refusal is the same for known and unknown emails: 429 from the throttle before any
     password is looked at, else one Argon2 verification (a real one or a wasted one) and 401."""
-    p = decode(LoginParams, params)
     source, account = throttle.source_key(p.client_ip), throttle.account_key(p.email)
     await throttle.check(ctx, source, account)
     try:
@@ -67,9 +63,8 @@ async def login(params: bytes, ctx: Context) -> UserAccess:
     return seen
 
 
-async def change_password(params: bytes, ctx: Context) -> dict[str, Any]:
+async def change_password(p: ChangePasswordParams, ctx: Context) -> dict[str, Any]:
     """The principal's own password; the current one is checked (failures are throttled)."""
-    p = decode(ChangePasswordParams, params)
     email = ctx.actor
     key = throttle.password_key(email)
     async with ctx.store.read() as tx:
@@ -93,13 +88,12 @@ async def change_password(params: bytes, ctx: Context) -> dict[str, Any]:
     return {"email": email, "changed": True}
 
 
-async def sso_login(params: bytes, ctx: Context) -> UserAccess:
+async def sso_login(p: SsoLoginParams, ctx: Context) -> UserAccess:
     """Upsert an SSO user; keep the memberships of mapped groups in step with the IdP's groups.
 
     Teams named by the mapping are created when missing (without an owner: admins assign one).
     Only memberships an earlier login through the same provider added are ever removed.
     """
-    p = decode(SsoLoginParams, params)
     provider = check_provider(p.provider)
     email = check_email(p.email)
     full_name = check_optional(p.full_name, "full_name")

@@ -12,19 +12,16 @@ from msgspec import UNSET
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.access import ALL, PERMISSIONS
 from forge.proto.identity import RoleBinding, RoleRecord
-from forge.registry.identity import events, records
-from forge.registry.identity.context import Context, require_admin, require_permission
-from forge.registry.identity.params import (
+from forge.proto.identity_params import (
     BindingParams,
     CreateRoleParams,
     ListBindingsParams,
     NameParams,
     UpdateRoleParams,
-    check_description,
-    check_email,
-    check_role_name,
-    decode,
 )
+from forge.registry.identity import events, records
+from forge.registry.identity.context import Context, require_admin, require_permission
+from forge.registry.identity.params import check_description, check_email, check_role_name
 from forge.registry.identity.records import ADMIN_ROLE
 from forge.registry.identity.store import BOOTSTRAP_LOCK
 from forge.registry.identity.tables import audit, roles, teams, users
@@ -48,20 +45,19 @@ def _changeable(role: Any) -> None:
         raise ForbiddenError("built-in roles cannot be changed or deleted")
 
 
-async def list_roles(params: bytes, ctx: Context) -> list[RoleRecord]:
+async def list_roles(params: None, ctx: Context) -> list[RoleRecord]:
     async with ctx.store.read() as tx:
         return [records.role(r) for r in await roles.every(tx)]
 
 
-async def get_role(params: bytes, ctx: Context) -> RoleRecord:
-    name = decode(NameParams, params).name
+async def get_role(params: NameParams, ctx: Context) -> RoleRecord:
+    name = params.name
     async with ctx.store.read() as tx:
         return records.role(await roles.get(tx, name))
 
 
-async def create_role(params: bytes, ctx: Context) -> RoleRecord:
+async def create_role(p: CreateRoleParams, ctx: Context) -> RoleRecord:
     require_admin(ctx, "manage roles")
-    p = decode(CreateRoleParams, params)
     name = check_role_name(p.name, "name")
     permissions, description = check_permissions(p.permissions), check_description(p.description)
     async with ctx.store.tx() as tx:
@@ -70,9 +66,8 @@ async def create_role(params: bytes, ctx: Context) -> RoleRecord:
     return records.role(row)
 
 
-async def update_role(params: bytes, ctx: Context) -> RoleRecord:
+async def update_role(p: UpdateRoleParams, ctx: Context) -> RoleRecord:
     require_admin(ctx, "manage roles")
-    p = decode(UpdateRoleParams, params)
     async with ctx.store.tx() as tx:
         role = await roles.get(tx, p.name, lock=True)
         _changeable(role)
@@ -92,9 +87,9 @@ async def update_role(params: bytes, ctx: Context) -> RoleRecord:
     return records.role(row)
 
 
-async def delete_role(params: bytes, ctx: Context) -> dict[str, Any]:
+async def delete_role(params: NameParams, ctx: Context) -> dict[str, Any]:
     require_admin(ctx, "manage roles")
-    name = decode(NameParams, params).name
+    name = params.name
     async with ctx.store.tx() as tx:
         _changeable(await roles.get(tx, name, lock=True))
         bound = await roles.bound_users(tx, [name])
@@ -104,9 +99,8 @@ async def delete_role(params: bytes, ctx: Context) -> dict[str, Any]:
     return {"name": name, "deleted": True}
 
 
-async def list_bindings(params: bytes, ctx: Context) -> list[RoleBinding]:
+async def list_bindings(p: ListBindingsParams, ctx: Context) -> list[RoleBinding]:
     """Your own bindings; anyone's (or everyone's) with rbac.read."""
-    p = decode(ListBindingsParams, params)
     email = None if p.email is None else check_email(p.email)
     if email != ctx.actor:
         require_permission(ctx, "rbac.read", "reading other users' role bindings")
@@ -114,13 +108,12 @@ async def list_bindings(params: bytes, ctx: Context) -> list[RoleBinding]:
         return [records.binding(r) for r in await roles.bindings(tx, email)]
 
 
-def _binding_target(ctx: Context, params: bytes) -> tuple[str, str, str | None]:
+def _binding_target(ctx: Context, p: BindingParams) -> tuple[str, str, str | None]:
     require_admin(ctx, "manage role bindings")
-    p = decode(BindingParams, params)
     return check_email(p.email), p.role, p.team_id
 
 
-async def grant(params: bytes, ctx: Context) -> RoleBinding:
+async def grant(params: BindingParams, ctx: Context) -> RoleBinding:
     """Bind a role (globally, or on one team); binding it again changes nothing."""
     email, role, team_id = _binding_target(ctx, params)
     async with ctx.store.tx() as tx:
@@ -139,7 +132,7 @@ async def grant(params: bytes, ctx: Context) -> RoleBinding:
     return records.binding(found)
 
 
-async def revoke(params: bytes, ctx: Context) -> dict[str, Any]:
+async def revoke(params: BindingParams, ctx: Context) -> dict[str, Any]:
     email, role, team_id = _binding_target(ctx, params)
     async with ctx.store.tx(lock=BOOTSTRAP_LOCK) as tx:
         user = await users.need(tx, email)

@@ -9,20 +9,21 @@ from msgspec import UNSET
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.identity import MemberRecord, TeamRecord
-from forge.registry.identity import events, records
-from forge.registry.identity.context import Context, sees_all
-from forge.registry.identity.params import (
+from forge.proto.identity_params import (
     CreateTeamParams,
     IdParams,
     RemoveMemberParams,
     SetMemberParams,
     TeamIdParams,
     UpdateTeamParams,
+)
+from forge.registry.identity import events, records
+from forge.registry.identity.context import Context, sees_all
+from forge.registry.identity.params import (
     check_description,
     check_email,
     check_member_role,
     check_name,
-    decode,
 )
 from forge.registry.identity.store import Row, Tx
 from forge.registry.identity.tables import audit, roles, teams, users
@@ -51,8 +52,7 @@ def shared(team: Row) -> Row:
     return team
 
 
-async def create_team(params: bytes, ctx: Context) -> TeamRecord:
-    p = decode(CreateTeamParams, params)
+async def create_team(p: CreateTeamParams, ctx: Context) -> TeamRecord:
     name, description = check_name(p.name), check_description(p.description)
     async with ctx.store.tx() as tx:
         creator = await users.row(tx, ctx.actor)
@@ -65,13 +65,13 @@ async def create_team(params: bytes, ctx: Context) -> TeamRecord:
     return records.team(team)
 
 
-async def get_team(params: bytes, ctx: Context) -> TeamRecord:
-    team_id = decode(IdParams, params).id
+async def get_team(params: IdParams, ctx: Context) -> TeamRecord:
+    team_id = params.id
     async with ctx.store.read() as tx:
         return records.team(await team_for(tx, ctx, team_id, manage=False))
 
 
-async def list_teams(params: bytes, ctx: Context) -> list[TeamRecord]:
+async def list_teams(params: None, ctx: Context) -> list[TeamRecord]:
     """The principal's teams (personal first); every team for admins and platform viewers."""
     async with ctx.store.read() as tx:
         if sees_all(ctx):
@@ -81,8 +81,7 @@ async def list_teams(params: bytes, ctx: Context) -> list[TeamRecord]:
     return [records.team(t) for t in found]
 
 
-async def update_team(params: bytes, ctx: Context) -> TeamRecord:
-    p = decode(UpdateTeamParams, params)
+async def update_team(p: UpdateTeamParams, ctx: Context) -> TeamRecord:
     async with ctx.store.tx() as tx:
         team = await team_for(tx, ctx, p.id, manage=True, lock=True)
         name = team["name"] if p.name is UNSET else check_name(p.name)
@@ -97,8 +96,8 @@ async def update_team(params: bytes, ctx: Context) -> TeamRecord:
     return records.team(updated)
 
 
-async def delete_team(params: bytes, ctx: Context) -> dict[str, Any]:
-    team_id = decode(IdParams, params).id
+async def delete_team(params: IdParams, ctx: Context) -> dict[str, Any]:
+    team_id = params.id
     async with ctx.store.tx() as tx:
         team = await team_for(tx, ctx, team_id, manage=True, lock=True)
         if team["personal"]:
@@ -111,16 +110,15 @@ async def delete_team(params: bytes, ctx: Context) -> dict[str, Any]:
     return {"id": team_id, "deleted": True}
 
 
-async def list_members(params: bytes, ctx: Context) -> list[MemberRecord]:
-    team_id = decode(TeamIdParams, params).team_id
+async def list_members(params: TeamIdParams, ctx: Context) -> list[MemberRecord]:
+    team_id = params.team_id
     async with ctx.store.read() as tx:
         await team_for(tx, ctx, team_id, manage=False)
         return [records.member(m) for m in await teams.members(tx, team_id)]
 
 
-async def set_member(params: bytes, ctx: Context) -> MemberRecord:
+async def set_member(p: SetMemberParams, ctx: Context) -> MemberRecord:
     """Add a user to a team or change their role there."""
-    p = decode(SetMemberParams, params)
     email, role = check_email(p.email), check_member_role(p.role)
     async with ctx.store.tx() as tx:
         shared(await team_for(tx, ctx, p.team_id, manage=True, lock=True))
@@ -138,9 +136,8 @@ async def set_member(params: bytes, ctx: Context) -> MemberRecord:
     return records.member(added)
 
 
-async def remove_member(params: bytes, ctx: Context) -> dict[str, Any]:
+async def remove_member(p: RemoveMemberParams, ctx: Context) -> dict[str, Any]:
     """Owners and admins remove anyone; a member may leave on their own."""
-    p = decode(RemoveMemberParams, params)
     email = check_email(p.email)
     async with ctx.store.tx() as tx:
         # Leaving needs only to see the team: a hidden one answers as an unknown id.

@@ -10,18 +10,15 @@ from typing import Any
 
 from forge.core.errors import ConflictError, ForbiddenError, InvalidParamsError, NotFoundError
 from forge.proto.identity import Revocation, TokenRecord, TokenUsage
-from forge.registry.identity import events, records, scopes, token_limits
-from forge.registry.identity.context import Context, require_admin
-from forge.registry.identity.params import (
+from forge.proto.identity_params import (
     CreateRevocationParams,
     CreateTokenParams,
     IdParams,
     ListTokensParams,
-    check_email,
-    check_name,
-    check_optional,
-    decode,
 )
+from forge.registry.identity import events, records, scopes, token_limits
+from forge.registry.identity.context import Context, require_admin
+from forge.registry.identity.params import check_email, check_name, check_optional
 from forge.registry.identity.store import Row, Store, Tx
 from forge.registry.identity.tables import audit, tokens, users
 
@@ -32,8 +29,7 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def create_token(params: bytes, ctx: Context) -> dict[str, Any]:
-    p = decode(CreateTokenParams, params)
+async def create_token(p: CreateTokenParams, ctx: Context) -> dict[str, Any]:
     name = check_name(p.name)
     owner_email = ctx.actor if p.user_email is None else check_email(p.user_email, "user_email")
     if owner_email != ctx.actor and not ctx.is_admin:
@@ -94,9 +90,9 @@ async def _own(tx: Tx, ctx: Context, token_id: str) -> Row:
     return row
 
 
-async def list_tokens(params: bytes, ctx: Context) -> list[TokenRecord]:
+async def list_tokens(params: ListTokensParams, ctx: Context) -> list[TokenRecord]:
     """Your tokens; everyone's with `all` (platform admins only)."""
-    every = decode(ListTokensParams, params).all
+    every = params.all
     if every:
         require_admin(ctx, "list every user's tokens")
     async with ctx.store.read() as tx:
@@ -107,14 +103,14 @@ async def list_tokens(params: bytes, ctx: Context) -> list[TokenRecord]:
     return [records.token(r) for r in found]
 
 
-async def get_token(params: bytes, ctx: Context) -> TokenRecord:
-    token_id = decode(IdParams, params).id
+async def get_token(params: IdParams, ctx: Context) -> TokenRecord:
+    token_id = params.id
     async with ctx.store.read() as tx:
         return records.token(await _own(tx, ctx, token_id))
 
 
-async def revoke_token(params: bytes, ctx: Context) -> TokenRecord:
-    token_id = decode(IdParams, params).id
+async def revoke_token(params: IdParams, ctx: Context) -> TokenRecord:
+    token_id = params.id
     async with ctx.store.tx() as tx:
         row = await _own(tx, ctx, token_id)
         revoked = await tokens.revoke(tx, token_id)
@@ -126,9 +122,8 @@ async def revoke_token(params: bytes, ctx: Context) -> TokenRecord:
     return records.token(row)
 
 
-async def create_revocation(params: bytes, ctx: Context) -> Revocation:
+async def create_revocation(p: CreateRevocationParams, ctx: Context) -> Revocation:
     """Revoke a JWT by its id: admins any, anyone the token they are using right now."""
-    p = decode(CreateRevocationParams, params)
     jti = check_name(p.jti, "jti")
     if not ctx.is_admin and jti != ctx.principal.token_id:
         raise ForbiddenError("only platform admins may revoke tokens other than their own")
@@ -143,7 +138,7 @@ async def create_revocation(params: bytes, ctx: Context) -> Revocation:
     return revocation
 
 
-async def list_revocations(params: bytes, ctx: Context) -> list[Revocation]:
+async def list_revocations(params: None, ctx: Context) -> list[Revocation]:
     require_admin(ctx, "list revocations")
     async with ctx.store.read() as tx:
         return [records.revocation(r) for r in await tokens.revocations(tx, ctx.now())]

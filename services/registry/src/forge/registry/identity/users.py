@@ -9,18 +9,15 @@ from msgspec import UNSET
 from forge.core.errors import ConflictError, ForbiddenError, NotFoundError
 from forge.proto import access
 from forge.proto.identity import UserAccess, UserRecord
-from forge.registry.identity import events, throttle
-from forge.registry.identity.context import Context, require_admin, require_permission
-from forge.registry.identity.params import (
+from forge.proto.identity_params import (
     CreateUserParams,
     EmailParams,
     RegisterParams,
     UpdateUserParams,
-    check_email,
-    check_optional,
-    check_role_name,
-    decode,
 )
+from forge.registry.identity import events, throttle
+from forge.registry.identity.context import Context, require_admin, require_permission
+from forge.registry.identity.params import check_email, check_optional, check_role_name
 from forge.registry.identity.records import ADMIN_ROLE
 from forge.registry.identity.store import BOOTSTRAP_LOCK
 from forge.registry.identity.tables import audit, teams, tokens, users
@@ -28,9 +25,8 @@ from forge.registry.identity.tables import audit, teams, tokens, users
 DEFAULT_ROLE = "developer"
 
 
-async def create_user(params: bytes, ctx: Context) -> UserRecord:
+async def create_user(p: CreateUserParams, ctx: Context) -> UserRecord:
     require_admin(ctx, "create users")
-    p = decode(CreateUserParams, params)
     email = check_email(p.email)
     full_name = check_optional(p.full_name, "full_name")
     roles = [DEFAULT_ROLE] if p.roles is None else [check_role_name(r, "roles") for r in p.roles]
@@ -50,9 +46,8 @@ async def create_user(params: bytes, ctx: Context) -> UserRecord:
     return created
 
 
-async def register(params: bytes, ctx: Context) -> UserAccess:
+async def register(p: RegisterParams, ctx: Context) -> UserAccess:
     """Self sign-up with a password; whether it is open is the edge's decision."""
-    p = decode(RegisterParams, params)
     email = check_email(p.email)
     full_name = check_optional(p.full_name, "full_name")
     ctx.passwords.check(p.password, email)
@@ -69,15 +64,15 @@ async def register(params: bytes, ctx: Context) -> UserAccess:
     return seen
 
 
-async def get_user(params: bytes, ctx: Context) -> UserRecord:
-    email = check_email(decode(EmailParams, params).email)
+async def get_user(params: EmailParams, ctx: Context) -> UserRecord:
+    email = check_email(params.email)
     if email != ctx.actor:
         require_permission(ctx, "users.read", "reading another user")
     async with ctx.store.read() as tx:
         return await users.record(tx, email)
 
 
-async def list_users(params: bytes, ctx: Context) -> list[UserRecord]:
+async def list_users(params: None, ctx: Context) -> list[UserRecord]:
     """Every user for admins and holders of users.read; yourself for anyone else."""
     async with ctx.store.read() as tx:
         if access.permits(ctx.principal, "users.read"):
@@ -86,9 +81,9 @@ async def list_users(params: bytes, ctx: Context) -> list[UserRecord]:
         return [] if found is None else [await users.record(tx, ctx.actor)]
 
 
-async def access_of(params: bytes, ctx: Context) -> UserAccess:
+async def access_of(params: EmailParams, ctx: Context) -> UserAccess:
     """The edge's cache fill on a miss."""
-    email = check_email(decode(EmailParams, params).email)
+    email = check_email(params.email)
     async with ctx.store.read() as tx:
         seen = await users.access_by_email(tx, email)
     if seen is None:
@@ -96,9 +91,8 @@ async def access_of(params: bytes, ctx: Context) -> UserAccess:
     return seen
 
 
-async def update_user(params: bytes, ctx: Context) -> UserRecord:
+async def update_user(p: UpdateUserParams, ctx: Context) -> UserRecord:
     """Anyone may rename themselves; only admins set another user's fields, activity, password."""
-    p = decode(UpdateUserParams, params)
     email = check_email(p.email)
     if not ctx.is_admin and (email != ctx.actor or p.active is not UNSET):
         raise ForbiddenError("only platform admins may change another user or activate users")
@@ -137,9 +131,9 @@ async def update_user(params: bytes, ctx: Context) -> UserRecord:
     return updated
 
 
-async def delete_user(params: bytes, ctx: Context) -> dict[str, Any]:
+async def delete_user(params: EmailParams, ctx: Context) -> dict[str, Any]:
     require_admin(ctx, "delete users")
-    email = check_email(decode(EmailParams, params).email)
+    email = check_email(params.email)
     async with ctx.store.tx(lock=BOOTSTRAP_LOCK) as tx:
         user = await users.need(tx, email, lock=True)
         if await users.holds(tx, user["id"], ADMIN_ROLE):
