@@ -64,10 +64,11 @@ test-fast: install ## run the unit tier only (no mesh, no conformance, no bench)
 bench: install ## measure latency and throughput, direct and through Forge
 	$(PY) -m bench
 
-lint: install ## ruff and mypy (strict, on every package's source)
+lint: install ## ruff and mypy (strict on every package's source; the tests too, see pyproject)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src plugins/src
+	.venv/bin/mypy libs/*/tests services/*/tests servers/tests cli/tests plugins/tests tests
 	$(PY) -m forge.core.settings_doc --check
 
 docs: install ## write the settings tables (service READMEs, docs/settings.md) from the config structs

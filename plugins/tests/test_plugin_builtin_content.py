@@ -11,7 +11,9 @@ from plugin_testkit import call, one, text_result
 from forge.core.errors import PluginViolationError
 
 
-async def blocked(kind: str, config: dict[str, Any], hook: str, payload: Any, **kw: Any) -> dict:
+async def blocked(
+    kind: str, config: dict[str, Any], hook: str, payload: Any, **kw: Any
+) -> dict[str, Any]:
     with pytest.raises(PluginViolationError) as raised:
         await one(kind, config, hook, payload, **kw)
     data: dict[str, Any] = raised.value.data

@@ -168,7 +168,7 @@ def test_findings_and_masks_are_identical_on_seeded_noise(rust: implementation.S
 def test_findings_are_identical_under_other_configs(rust: implementation.Scanners) -> None:
     rng = random.Random(11)
     texts = [c.text for c in CASES if not c.padded][::3] + [_noise(rng, 30) for _ in range(60)]
-    configs = [
+    configs: list[config.PiiConfig | config.SecretsConfig | config.ExfilConfig] = [
         config.PiiConfig(kinds=("DATE_OF_BIRTH", "PHONE", "IPV4"), dob_window=0),
         config.PiiConfig(dob_window=200),
         config.PiiConfig(kinds=()),

@@ -148,7 +148,7 @@ async def test_the_demo_in_flight_tools_use_the_clients_callbacks() -> None:
         return types.CreateMessageResult(role="assistant", content=text, model="test")
 
     async def on_roots(context: object) -> types.ListRootsResult:
-        return types.ListRootsResult(roots=[types.Root(uri="file:///work")])
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work")])  # type: ignore[arg-type]
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         logs.append(params.data)
@@ -162,7 +162,11 @@ async def test_the_demo_in_flight_tools_use_the_clients_callbacks() -> None:
         logging_callback=on_log,
     )
     async with client:
-        await client.call_tool("progress", {"steps": 2}, progress_callback=on_progress)
+        await client.call_tool(
+            "progress",
+            {"steps": 2},
+            progress_callback=on_progress,  # type: ignore[arg-type]
+        )
         asked = await client.call_tool("ask", {"question": "Colour?"})
         sampled = await client.call_tool("sample", {"prompt": "hi"})
         rooted = await client.call_tool("roots", {})

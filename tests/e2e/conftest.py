@@ -16,8 +16,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli.demo import Demo, register, start_server
-from forge.cli.mesh import Mesh, free_port, spawn, stop_process
+from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.cli.tokens import mint
+from forge.embedded.process import free_port
 from forge.testing import eventually_sync
 
 # The stdio gateways the tests register: the demo server over stdio, nothing else.

@@ -79,7 +79,7 @@ async def test_tools_are_listed_with_contextforge_field_names(
 async def test_registering_an_unreachable_gateway_is_refused_and_stores_nothing(
     client: httpx.AsyncClient, mesh: Mesh
 ) -> None:
-    from forge.cli.mesh import free_port
+    from forge.embedded.process import free_port
 
     response = await client.post(
         "/gateways", json={"name": "nowhere", "url": f"http://127.0.0.1:{free_port()}/mcp"}

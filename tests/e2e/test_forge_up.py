@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from forge.cli.mesh import free_port
+from forge.embedded.process import free_port
 
 
 def descendants(pid: int) -> set[int]:

@@ -18,7 +18,8 @@ import httpx
 import httpx2
 import pytest
 
-from forge.cli.mesh import SERVICES, Mesh, free_port, spawn, stop_process
+from forge.cli.mesh import SERVICES, Mesh, spawn, stop_process
+from forge.embedded.process import free_port
 from forge.testing import eventually_sync
 from tests.e2e.conftest import INIT, answering
 from tests.e2e.test_security import Person, api_token, login, make_user, ok, rest
@@ -694,7 +695,7 @@ async def test_a_silent_connection_is_cut_off(tuned_edge: str) -> None:
 
 @pytest.mark.parametrize("path", [b"/mcp", b"/servers/x", b"/teams"])
 async def test_a_body_that_never_arrives_is_refused(
-    tuned_edge: str, admin_token: str, path: str
+    tuned_edge: str, admin_token: str, path: bytes
 ) -> None:
     reader, writer = await open_edge(tuned_edge)
     method = b"PUT" if path == b"/servers/x" else b"POST"

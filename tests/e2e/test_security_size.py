@@ -9,6 +9,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -66,6 +67,7 @@ async def test_a_large_argument_is_echoed_back_intact(
     mesh: Mesh, admin_token: str, echo: str, downstream: str, size: str
 ) -> None:
     transport, mode = DOWNSTREAMS[downstream]
+    link: AbstractAsyncContextManager[Any]
     if transport == "ws":  # the client's own frame limit is 64 KiB unless told otherwise
         url = mesh.url.replace("http://", "ws://") + "/ws"
         headers = {"Authorization": f"Bearer {admin_token}"}

@@ -19,6 +19,7 @@ import random
 import re
 import string
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -640,7 +641,7 @@ def secrets_cases() -> list[dict[str, Any]]:
 
 def exfil_cases() -> list[dict[str, Any]]:
     cases = []
-    encoders = {
+    encoders: dict[str, Callable[[bytes], str]] = {
         "BASE64": lambda raw: base64.b64encode(raw).decode(),
         "BASE64URL": lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("="),
         "HEX": lambda raw: raw.hex(),

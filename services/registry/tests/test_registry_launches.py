@@ -4,6 +4,7 @@ command on the operator's allow list; every refusal is sent to the audit log."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import msgspec
 import pytest
@@ -89,12 +90,13 @@ async def test_an_update_never_turns_a_gateway_into_another_command_or_transport
     client, _ = await registry(store)
     stdio = await client("gateways", "create", STDIO)
     http = await client("gateways", "create", {"name": "Remote", "url": "http://127.0.0.1:9/mcp"})
-    for gateway_id, change in [
+    changes: list[tuple[str, dict[str, Any]]] = [
         (http["id"], {"transport": "stdio", "command": ["/bin/sh"]}),
         (http["id"], {"command": ["/bin/sh"]}),
         (stdio["id"], {"command": [sys.executable, "-m", "other"]}),
         (stdio["id"], {"transport": "http"}),
-    ]:
+    ]
+    for gateway_id, change in changes:
         refused = await error_of(client("gateways", "update", {"id": gateway_id, **change}))
         assert refused.code == INVALID_PARAMS, change
     # The same values (a client sending the whole gateway back) change nothing.
