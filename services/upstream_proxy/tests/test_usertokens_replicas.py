@@ -9,7 +9,8 @@ import pytest
 
 from forge.core.bus import NatsBus
 from forge.core.sealing import Keyring
-from forge.upstream_proxy.usertokens import UserToken, UserTokens, key_of
+from forge.proto.upstream import UserToken
+from forge.upstream_proxy.usertokens import UserTokens, key_of
 
 KEYRING = Keyring.parse("", fallback_secret="usertokens-test-secret-" + "x" * 32)
 

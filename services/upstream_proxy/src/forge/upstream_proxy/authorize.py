@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TypeVar
 
 import msgspec
 
+from forge.core import operations
 from forge.core.errors import (
     DeadlineExceededError,
     ForbiddenError,
@@ -28,6 +28,7 @@ from forge.core.errors import (
 from forge.proto import access
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
+from forge.proto.upstream import AuthorizeParams, CallbackParams
 from forge.upstream_proxy.credentials import Credentials
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.grants import AuthorizationCode
@@ -35,32 +36,6 @@ from forge.upstream_proxy.grants import AuthorizationCode
 AUTHORIZE = "upstream.oauth.authorize"
 CALLBACK = "upstream.oauth.callback"
 REPLY_MARGIN_S = 0.1
-T = TypeVar("T")
-
-
-class AuthorizeParams(msgspec.Struct, frozen=True):
-    redirect_uri: str
-    state: str
-    code_challenge: str
-
-
-class CallbackParams(msgspec.Struct, frozen=True):
-    gateway_id: str
-    user: str
-    code: str
-    verifier: str
-    redirect_uri: str
-
-
-_AUTHORIZE = msgspec.json.Decoder(AuthorizeParams)
-_CALLBACK = msgspec.json.Decoder(CallbackParams)
-
-
-def _decode(decoder: msgspec.json.Decoder[T], envelope: Envelope) -> T:
-    try:
-        return decoder.decode(envelope.params)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InvalidParamsError(f"malformed {envelope.method} params: {exc}") from None
 
 
 def _source(gateway: Gateway, credentials: Credentials) -> AuthorizationCode:
@@ -82,7 +57,7 @@ async def oauth(
     gateway = gateways.get(gateway_id) or await gateways.fetch(gateway_id, envelope.deadline)
     caller = envelope.principal
     if envelope.method == AUTHORIZE:
-        p = _decode(_AUTHORIZE, envelope)
+        p = operations.decode(AuthorizeParams, envelope.params)
         if not access.can_see(caller, gateway.owner, gateway.team_id, gateway.visibility):
             raise NotFoundError(f"gateway {gateway_id} not found")
         location = _source(gateway, credentials).location(
@@ -90,7 +65,7 @@ async def oauth(
         )
         return msgspec.json.encode({"location": location})
     # The callback's user comes from the edge's sealed state, which the authorize step made.
-    q = _decode(_CALLBACK, envelope)
+    q = operations.decode(CallbackParams, envelope.params)
     if q.gateway_id != gateway.id or q.user != caller.subject:
         raise ForbiddenError("the authorization does not belong to this gateway and user")
     source = _source(gateway, credentials)

@@ -16,6 +16,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from forge.core.errors import ForbiddenError, ForgeError, UpstreamUnavailableError
 from forge.proto.catalog import UpstreamAuth
 from forge.proto.envelope import Principal
+from forge.proto.upstream import UserToken
+from forge.upstream_proxy import usertokens
 from forge.upstream_proxy.oauth import (
     JWT_TOKEN_TYPE,
     TOKEN_EXCHANGE,
@@ -24,7 +26,7 @@ from forge.upstream_proxy.oauth import (
     TokenResponse,
     bearer,
 )
-from forge.upstream_proxy.usertokens import UserToken, UserTokens
+from forge.upstream_proxy.usertokens import UserTokens
 
 # Exchanged tokens kept per gateway, least recently used dropped first.
 MAX_EXCHANGED = 10_000
@@ -212,7 +214,7 @@ class AuthorizationCode(_Grant):
         stored = await self.store.get(self.gateway_id, user)
         if stored is None:
             raise self.required()
-        if not stored.fresh():
+        if not usertokens.fresh(stored):
             stored = await self._refresh(user, stored)
         return stored.access_token
 

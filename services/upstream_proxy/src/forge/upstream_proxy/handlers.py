@@ -9,18 +9,19 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import operations, rpc, subjects
 from forge.core.bus import Bus
 from forge.core.errors import (
     DeadlineExceededError,
     ForgeError,
-    InvalidParamsError,
+    RequestCancelledError,
     ResultTooLargeError,
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
 from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
+from forge.proto.upstream import DiscoverParams
 from forge.upstream_proxy import mrtr, resume
 from forge.upstream_proxy.discovery import discover_all
 from forge.upstream_proxy.eras import complete_result
@@ -37,21 +38,8 @@ log = logging.getLogger("forge.upstream_proxy.handlers")
 REPLY_MARGIN_S = 0.1
 # Telling an upstream about a cancel is a courtesy: never wait long on it.
 CANCEL_TIMEOUT_S = 1.0
-REQUEST_CANCELLED = -32800  # what the MCP SDK answers a cancelled request with
 
 
-class RequestCancelledError(ForgeError):
-    """The client cancelled the call before the upstream answered."""
-
-    code = REQUEST_CANCELLED
-    http_status = 499
-
-
-class DiscoverParams(msgspec.Struct, frozen=True):
-    gateway: Gateway
-
-
-_DISCOVER_PARAMS = msgspec.json.Decoder(DiscoverParams)
 _ENC = msgspec.json.Encoder()
 
 
@@ -208,10 +196,7 @@ async def serve_pinned(envelope: Envelope, gateway_id: str, op: str, ctx: Contex
 
 
 def _discover_params(envelope: Envelope) -> Gateway:
-    try:
-        return _DISCOVER_PARAMS.decode(envelope.params).gateway
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InvalidParamsError(f"discover needs {{'gateway': Gateway}}: {exc}") from exc
+    return operations.decode(DiscoverParams, envelope.params).gateway
 
 
 async def discover(envelope: Envelope, ctx: Context) -> bytes:

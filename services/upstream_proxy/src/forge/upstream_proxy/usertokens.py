@@ -20,26 +20,19 @@ import msgspec
 
 from forge.core.bus import Bus, Subscription
 from forge.core.sealing import Keyring, SealingError
+from forge.proto.upstream import UserToken
 
 log = logging.getLogger("forge.upstream_proxy.usertokens")
 BUCKET = "forge-upstream-user-tokens"
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class UserToken(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One user's tokens for one gateway."""
-
-    access_token: str
-    refresh_token: str | None = None
-    # UNIX time shortly before it expires, when it is refreshed; None: once the upstream refuses it
-    renew_at: float | None = None
-    scope: str | None = None
-
-    def fresh(self) -> bool:
-        return self.renew_at is None or time.time() < self.renew_at
-
-
 _DECODE = msgspec.json.Decoder(UserToken)
+
+
+def fresh(token: UserToken) -> bool:
+    """Usable as it is: no refresh due yet (or none known)."""
+    return token.renew_at is None or time.time() < token.renew_at
 
 
 def key_of(gateway_id: str, user: str) -> str:

@@ -1,0 +1,45 @@
+"""Upstream-proxy wire types: the params of its own operations (discovery, the steps of a
+user's OAuth authorization) and the per-user tokens its replicas share. MCP calls it forwards
+keep their params raw (forge.proto.envelope)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from forge.proto.catalog import Gateway
+
+
+class DiscoverParams(msgspec.Struct, frozen=True):
+    """`upstream.discover` (from the catalog registry): the gateway to handshake and list."""
+
+    gateway: Gateway
+
+
+class AuthorizeParams(msgspec.Struct, frozen=True):
+    """`upstream.oauth.authorize` (from the edge): where the authorization server sends the
+    user back, and the PKCE challenge."""
+
+    redirect_uri: str
+    state: str
+    code_challenge: str
+
+
+class CallbackParams(msgspec.Struct, frozen=True):
+    """`upstream.oauth.callback` (from the edge): the code to redeem for `user`'s tokens."""
+
+    gateway_id: str
+    user: str
+    code: str
+    verifier: str
+    redirect_uri: str
+
+
+class UserToken(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One user's tokens for one gateway (per-user OAuth), as the upstream-proxy replicas share
+    them: sealed, in the `forge-upstream-user-tokens` KV bucket."""
+
+    access_token: str
+    refresh_token: str | None = None
+    # UNIX time shortly before it expires, when it is refreshed; None: once the upstream refuses it
+    renew_at: float | None = None
+    scope: str | None = None
