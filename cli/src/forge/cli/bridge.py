@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 import aiohttp
 
 from forge.cli.stdio import decode, error_line, sse_events, stdin_lines, write_line
+from forge.core.errors import INTERNAL_ERROR, PARSE_ERROR, SERVICE_UNAVAILABLE
 from forge.proto.mcp import MODERN_VERSIONS, NAMED_METHODS
 
 _ACCEPT = "application/json, text/event-stream"
@@ -58,7 +59,7 @@ class StreamableBridge:
     async def send(self, line: bytes) -> None:
         message = decode(line)
         if message is None:
-            write_line(error_line(None, -32700, "not a JSON-RPC object"))
+            write_line(error_line(None, PARSE_ERROR, "not a JSON-RPC object"))
             return
         method, request_id = message.get("method"), message.get("id")
         try:
@@ -72,10 +73,12 @@ class StreamableBridge:
                 elif kind.startswith("application/json"):
                     self._out(method, await resp.read())
                 elif resp.status >= 400 and method and request_id is not None:
-                    write_line(error_line(request_id, -32603, f"HTTP {resp.status}"))
+                    write_line(error_line(request_id, INTERNAL_ERROR, f"HTTP {resp.status}"))
         except aiohttp.ClientError as exc:
             if method and request_id is not None:
-                write_line(error_line(request_id, -32000, f"cannot reach {self.url}: {exc}"))
+                write_line(
+                    error_line(request_id, SERVICE_UNAVAILABLE, f"cannot reach {self.url}: {exc}")
+                )
             return
         if method == "notifications/initialized" and self.session_id:
             self._spawn(self.listen())
@@ -149,7 +152,7 @@ class SseBridge:
             headers = {"Content-Type": "application/json"}
             async with self.http.post(endpoint, data=line, headers=headers) as resp:
                 if resp.status >= 400 and message.get("method") and "id" in message:
-                    write_line(error_line(message["id"], -32603, f"HTTP {resp.status}"))
+                    write_line(error_line(message["id"], INTERNAL_ERROR, f"HTTP {resp.status}"))
 
 
 async def bridge(url: str, token: str | None, sse: bool) -> None:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from forge.cli.launching import LaunchConfig, child_env
 from forge.cli.stdio import LINE_LIMIT, decode, error_line
+from forge.core.errors import INVALID_REQUEST, PARSE_ERROR, SERVICE_UNAVAILABLE
 from forge.core.launch import Launch, kill_group
 
 _JSON = "application/json"
@@ -70,7 +71,9 @@ class Child:
             else:
                 self.outbound.put_nowait(line)
         for key, waiter in self.waiters.items():
-            waiter.set_result(error_line(json.loads(key), -32000, "the stdio server exited"))
+            waiter.set_result(
+                error_line(json.loads(key), SERVICE_UNAVAILABLE, "the stdio server exited")
+            )
         self.waiters.clear()
 
     async def write(self, line: bytes) -> None:
@@ -134,7 +137,7 @@ class Translator:
             return await self._post(request, sid)
         child = self.sessions.get(sid or "")
         if child is None:
-            return _error(404 if sid else 400, -32600, "unknown or missing session")
+            return _error(404 if sid else 400, INVALID_REQUEST, "unknown or missing session")
         if request.method == "DELETE":
             await self.sessions.pop(sid or "").stop()
             return Response(status_code=200)
@@ -144,14 +147,14 @@ class Translator:
         body = (await request.body()).strip()
         message = decode(body)
         if message is None:
-            return _error(400, -32700, "the body is not a JSON-RPC object")
+            return _error(400, PARSE_ERROR, "the body is not a JSON-RPC object")
         if message.get("method") == "initialize":
             sid, fresh = await self._new(routed=True)
             answer = await fresh.request(body, message.get("id"))
             return Response(answer, media_type=_JSON, headers={"Mcp-Session-Id": sid})
         child = self.sessions.get(sid or "")
         if child is None:
-            return _error(404 if sid else 400, -32600, "unknown or missing session")
+            return _error(404 if sid else 400, INVALID_REQUEST, "unknown or missing session")
         if "method" in message and "id" in message:
             return Response(await child.request(body, message["id"]), media_type=_JSON)
         await child.write(body)
@@ -166,7 +169,7 @@ class Translator:
     async def message(self, request: Request) -> Response:
         child = self.sessions.get(request.query_params.get("session_id", ""))
         if child is None:
-            return _error(404, -32600, "unknown session")
+            return _error(404, INVALID_REQUEST, "unknown session")
         await child.write((await request.body()).strip())
         return Response(status_code=202)
 

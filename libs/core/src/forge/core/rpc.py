@@ -10,7 +10,13 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from forge.core.bus import Bus, Headers
-from forge.core.errors import DeadlineExceededError, ForgeError, InvalidRequestError, from_object
+from forge.core.errors import (
+    INTERNAL_ERROR,
+    DeadlineExceededError,
+    ForgeError,
+    InvalidRequestError,
+    from_object,
+)
 from forge.proto.envelope import ENCODER, ENVELOPE_DECODER, REPLY_DECODER, Envelope, ErrorObject
 
 log = logging.getLogger("forge.rpc")
@@ -26,7 +32,7 @@ def internal_error(exc: BaseException, where: str) -> ErrorObject:
     """An unexpected failure: logged with an id that the caller gets instead of the details."""
     error_id = uuid.uuid4().hex[:12]
     log.error("unexpected error %s in %s", error_id, where, exc_info=exc)
-    return ErrorObject(code=-32603, message=f"internal error (error id {error_id})")
+    return ErrorObject(code=INTERNAL_ERROR, message=f"internal error (error id {error_id})")
 
 
 async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import msgspec
 
-from forge.core.errors import ForgeError, InvalidParamsError
+from forge.core.errors import ForgeError, InvalidParamsError, LegacyResourceNotFoundError
 from forge.proto import mcp
 from forge.proto.catalog import PromptRecord
 from forge.proto.envelope import Envelope
@@ -33,13 +33,6 @@ LISTS = {
     "resources/templates/list": ("resource_templates", b"resourceTemplates", None),
     "prompts/list": ("prompts", b"prompts", "prompts_post_list"),
 }
-
-
-class LegacyResourceNotFoundError(ForgeError):
-    """Resource not found as 2025-11-25 and earlier specify it; 2026-07-28 retired -32002."""
-
-    code = -32002
-    http_status = 404
 
 
 def resource_not_found(envelope: Envelope, uri: str) -> ForgeError:

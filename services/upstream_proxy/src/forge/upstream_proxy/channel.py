@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from forge.core.aiohttp_dialer import Dialer
-from forge.core.errors import UpstreamUnavailableError
+from forge.core.errors import INTERNAL_ERROR, UpstreamUnavailableError
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import (
@@ -38,7 +38,7 @@ log = logging.getLogger("forge.upstream_proxy.channel")
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ENC = msgspec.json.Encoder()
 _AMBIGUOUS = _ENC.encode(
-    {"code": -32603, "message": "Forge cannot tell which call this request belongs to"}
+    {"code": INTERNAL_ERROR, "message": "Forge cannot tell which call this request belongs to"}
 )
 
 

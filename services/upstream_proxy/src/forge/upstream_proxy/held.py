@@ -10,7 +10,12 @@ from dataclasses import dataclass
 import msgspec
 
 from forge.core.bus import Bus
-from forge.core.errors import ForgeError
+from forge.core.errors import (
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
+    MISSING_CLIENT_CAPABILITY,
+    ForgeError,
+)
 from forge.proto.envelope import Envelope
 from forge.proto.jsonrpc import Message, RequestId, error_bytes, result_bytes
 from forge.upstream_proxy.inflight import SERVER_REQUESTS, CallCancelledError, InFlight, Reply
@@ -23,7 +28,6 @@ CAPABILITY = {
     "sampling/createMessage": "sampling",
     "roots/list": "roots",
 }
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021  # what the MCP SDK's server answers, 2026-07-28
 # Telling an upstream about an abandoned call is a courtesy: never wait long on it.
 CANCEL_TIMEOUT_S = 1.0
 # Answers and cancels sent upstream in the background, kept here until done.
@@ -100,7 +104,7 @@ class Held:
             response = responses.get(key)
             if response is None:
                 message = f"the client gave no answer to {question.method}"
-                data = _error(question.upstream_id, -32603, message)
+                data = _error(question.upstream_id, INTERNAL_ERROR, message)
             else:
                 data = result_bytes(question.upstream_id, bytes(response))
             await _send(question.reply, data)
@@ -112,7 +116,7 @@ class Held:
         asked = [*self.asked.values(), *self._waiting]
         self.asked, self._waiting = {}, []
         for question in asked:
-            _spawn(_send(question.reply, _error(question.upstream_id, -32603, reason)))
+            _spawn(_send(question.reply, _error(question.upstream_id, INTERNAL_ERROR, reason)))
         if not self.task.done():
             self.task.cancel()
         _spawn(self._tell_cancel())
@@ -132,7 +136,9 @@ class Held:
         if method == "ping":
             _spawn(_send(reply, result_bytes(upstream_id, b"{}")))
         elif method not in SERVER_REQUESTS:
-            _spawn(_send(reply, _error(upstream_id, -32601, f"Method not found: {method}")))
+            _spawn(
+                _send(reply, _error(upstream_id, METHOD_NOT_FOUND, f"Method not found: {method}"))
+            )
         elif CAPABILITY[method] not in self._declared:
             _spawn(_send(reply, _missing(upstream_id, CAPABILITY[method])))
         else:
@@ -161,7 +167,7 @@ def _declared(capabilities: bytes) -> frozenset[str]:
 def _missing(upstream_id: RequestId | None, capability: str) -> bytes:
     # As the SDK's own server refuses what the client did not declare (2026-07-28).
     error = {
-        "code": MISSING_REQUIRED_CLIENT_CAPABILITY,
+        "code": MISSING_CLIENT_CAPABILITY,
         "message": f"Client did not declare the {capability} capability",
         "data": {"requiredCapabilities": {capability: {}}},
     }

@@ -13,6 +13,8 @@ import msgspec
 from forge.core import subjects, tasks
 from forge.core.bus import Bus
 from forge.core.errors import (
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
     DeadlineExceededError,
     ForgeError,
     InvalidRequestError,
@@ -139,9 +141,11 @@ class InFlight:
             answer = await self.bus.request(subjects.stream(self.id), raw, deadline=self.deadline)
             response = _response(upstream_id, answer)
         except ServiceUnavailableError:
-            response = _error(upstream_id, -32601, f"the client cannot answer {method}")
+            response = _error(upstream_id, METHOD_NOT_FOUND, f"the client cannot answer {method}")
         except DeadlineExceededError:
-            response = _error(upstream_id, -32603, f"the client did not answer {method} in time")
+            response = _error(
+                upstream_id, INTERNAL_ERROR, f"the client did not answer {method} in time"
+            )
         try:
             await reply(response)
         except ForgeError as exc:
@@ -161,12 +165,12 @@ def _response(upstream_id: RequestId | None, answer: bytes) -> bytes:
     try:
         message = MESSAGE_DECODER.decode(answer)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return _error(upstream_id, -32603, "the client sent a malformed answer")
+        return _error(upstream_id, INTERNAL_ERROR, "the client sent a malformed answer")
     if len(message.error):
         return error_bytes(upstream_id, bytes(message.error))
     if len(message.result):
         return result_bytes(upstream_id, bytes(message.result))
-    return _error(upstream_id, -32603, "the client sent an answer without a result")
+    return _error(upstream_id, INTERNAL_ERROR, "the client sent an answer without a result")
 
 
 class Calls:

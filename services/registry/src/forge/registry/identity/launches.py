@@ -7,6 +7,8 @@ import logging
 
 import msgspec
 
+from forge.core import rpc
+from forge.core.errors import InvalidParamsError
 from forge.proto.identity import LaunchAudit
 from forge.registry.identity.store import Store
 from forge.registry.identity.tables import audit
@@ -14,6 +16,8 @@ from forge.registry.identity.tables import audit
 log = logging.getLogger("forge.registry.identity")
 ACTIONS = frozenset({"stdio.launch", "stdio.launch_failed", "stdio.refused"})
 _DECODER = msgspec.json.Decoder(LaunchAudit)
+_MALFORMED = rpc.error_reply(InvalidParamsError("malformed launch audit record").to_object())
+_UNKNOWN_ACTION = rpc.error_reply(InvalidParamsError("unknown launch audit action").to_object())
 
 
 async def record(store: Store, data: bytes) -> bytes:
@@ -23,9 +27,9 @@ async def record(store: Store, data: bytes) -> bytes:
         launch = _DECODER.decode(data)
     except msgspec.DecodeError:
         log.warning("dropped a malformed launch audit record")
-        return b'{"error":{"code":-32602,"message":"malformed launch audit record"}}'
+        return _MALFORMED
     if launch.action not in ACTIONS:
-        return b'{"error":{"code":-32602,"message":"unknown launch audit action"}}'
+        return _UNKNOWN_ACTION
     details = {
         "gateway": launch.gateway_name,
         "command": launch.command,
