@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
+from forge.core.errors import ForgeError
 from forge.core.sealing import derive_key
 from forge.edge import (
     health,
@@ -27,6 +28,7 @@ from forge.edge import (
     metadata,
     plugin_api,
     proxies,
+    rest_errors,
     timeouts,
     upstream_oauth,
 )
@@ -96,7 +98,12 @@ def build_app(edge: Edge) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        # Every REST route raises its ForgeErrors; this one handler answers them all.
+        exception_handlers={
+            404: _not_found,
+            405: _method_not_allowed,
+            ForgeError: rest_errors.handler(edge),
+        },
     )
 
 

@@ -19,16 +19,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
-from forge.core.errors import (
-    ForbiddenError,
-    ForgeError,
-    InvalidParamsError,
-    InvalidRequestError,
-)
+from forge.core.errors import ForbiddenError, InvalidParamsError, InvalidRequestError
 from forge.edge import inputs, rbac_api, sso
 from forge.edge.guard import client_ip, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
-from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
+from forge.edge.rest import REST_TIMEOUT_S, json_response
 from forge.edge.token_rules import ordered_teams
 from forge.proto.envelope import Principal
 from forge.proto.identity import UserAccess
@@ -59,16 +54,6 @@ class Identity:
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
-
-    def fail(self, exc: ForgeError) -> Response:
-        """A ForgeError in the REST error shape; every 401 says how to authenticate."""
-        extra = None
-        if exc.http_status == 401:
-            challenge = self.edge.urls.challenge(None, token_sent=False, rest=True)
-            extra = {"www-authenticate": challenge}
-        elif isinstance(exc.data, dict) and "retry_after_s" in exc.data:  # throttled sign-ins
-            extra = {"retry-after": str(exc.data["retry_after_s"])}
-        return error_response(exc, extra)
 
     async def call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
         return await registry_call(
@@ -145,17 +130,14 @@ class Spec:
 
 def forward(identity: Identity, spec: Spec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        try:
-            principal = await rest_principal(identity.edge, request, spec.permission)
-            params = query_params(request)
-            if spec.method in ("POST", "PUT", "PATCH"):
-                params.update(await identity.body(request))
-            params.update(request.path_params)
-            if spec.own:
-                params["email"] = principal.subject
-            result = await identity.call(principal, spec.entity, spec.op, params)
-        except ForgeError as exc:
-            return identity.fail(exc)
+        principal = await rest_principal(identity.edge, request, spec.permission)
+        params = query_params(request)
+        if spec.method in ("POST", "PUT", "PATCH"):
+            params.update(await identity.body(request))
+        params.update(request.path_params)
+        if spec.own:
+            params["email"] = principal.subject
+        result = await identity.call(principal, spec.entity, spec.op, params)
         return json_response(spec.status, result)
 
     return endpoint
@@ -219,38 +201,29 @@ def account_routes(identity: Identity) -> list[BaseRoute]:
     edge = identity.edge
 
     async def login(request: Request) -> Response:
-        try:
-            params = await identity.body(request)
-            # Sign-ins are throttled by this address: never by one the body names.
-            params["client_ip"] = client_ip(request.scope)
-            user = await identity.call(ANONYMOUS, "users", "login", params)
-        except ForgeError as exc:
-            return identity.fail(exc)
+        params = await identity.body(request)
+        # Sign-ins are throttled by this address: never by one the body names.
+        params["client_ip"] = client_ip(request.scope)
+        user = await identity.call(ANONYMOUS, "users", "login", params)
         return identity.session(user)
 
     async def register(request: Request) -> Response:
-        try:
-            if not edge.config.allow_signup:
-                raise ForbiddenError("self-service sign-up is disabled on this Forge")
-            params = await identity.body(request)
-            user = await identity.call(ANONYMOUS, "users", "register", params)
-        except ForgeError as exc:
-            return identity.fail(exc)
+        if not edge.config.allow_signup:
+            raise ForbiddenError("self-service sign-up is disabled on this Forge")
+        params = await identity.body(request)
+        user = await identity.call(ANONYMOUS, "users", "register", params)
         return identity.session(user, 201)
 
     async def logout(request: Request) -> Response:
-        try:
-            principal = await rest_principal(edge, request, None)
-            if principal.auth_method == "api_token" or principal.token_id is None:
-                raise InvalidRequestError(
-                    "only a session or JWT ends with logout; revoke an API token with"
-                    " DELETE /tokens/{id}"
-                )
-            expires = _expiry(request.headers.get("authorization"))
-            params = {"jti": principal.token_id, "expires_at": expires, "reason": "logout"}
-            await identity.call(principal, "revocations", "create", params)
-        except ForgeError as exc:
-            return identity.fail(exc)
+        principal = await rest_principal(edge, request, None)
+        if principal.auth_method == "api_token" or principal.token_id is None:
+            raise InvalidRequestError(
+                "only a session or JWT ends with logout; revoke an API token with"
+                " DELETE /tokens/{id}"
+            )
+        expires = _expiry(request.headers.get("authorization"))
+        params = {"jti": principal.token_id, "expires_at": expires, "reason": "logout"}
+        await identity.call(principal, "revocations", "create", params)
         return json_response(200, b'{"status":"logged out"}')
 
     return [

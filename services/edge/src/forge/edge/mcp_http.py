@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc
-from forge.core.errors import ForgeError, SessionNotFoundError
+from forge.core import errors, rpc
+from forge.core.errors import ForgeError, InvalidRequestError, SessionNotFoundError
 from forge.edge import guard, inputs, sessions, streams
 from forge.edge.context import Edge
 from forge.edge.exchange import Caller, Exchange
@@ -24,26 +24,37 @@ __all__ = ["Edge", "McpEndpoint", "check_modern", "parse", "status_of"]
 
 log = logging.getLogger("forge.edge.mcp")
 
-# How a JSON-RPC error code maps to an HTTP status, per era. Anything unlisted is 200.
+# How a JSON-RPC error code maps to an HTTP status on MCP endpoints, per era (docs/errors.md;
+# a test holds the two together). Anything unlisted is 200: the error travels in the body, as
+# legacy clients expect. The REST API answers each error class's own `http_status` instead.
 _MODERN_STATUS = {
-    -32700: 400,
-    -32600: 400,
-    -32602: 400,
-    -32020: 400,
-    -32021: 400,
-    -32022: 400,
-    -32601: 404,
+    errors.PARSE_ERROR: 400,
+    errors.INVALID_REQUEST: 400,
+    errors.INVALID_PARAMS: 400,
+    errors.HEADER_MISMATCH: 400,
+    errors.MISSING_CLIENT_CAPABILITY: 400,
+    errors.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    errors.METHOD_NOT_FOUND: 404,
 }
-_LEGACY_STATUS = {-32700: 400, -32600: 400, -32022: 400, -32020: 400}
+_LEGACY_STATUS = {
+    errors.PARSE_ERROR: 400,
+    errors.INVALID_REQUEST: 400,
+    errors.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    errors.HEADER_MISMATCH: 400,
+}
 _COMMON_STATUS = {
-    -32000: 503,
-    -32004: 401,
-    -32005: 403,
-    -32006: 404,
-    -32008: 413,
-    -32009: 404,
-    -32012: 429,
+    errors.SERVICE_UNAVAILABLE: 503,
+    errors.UNAUTHORIZED: 401,
+    errors.FORBIDDEN: 403,
+    errors.NOT_FOUND: 404,
+    errors.PAYLOAD_TOO_LARGE: 413,
+    errors.SESSION_NOT_FOUND: 404,
+    errors.TOO_MANY_REQUESTS: 429,
 }
+_NOT_ALLOWED = jsonrpc.error_bytes(
+    None,
+    ENCODER.encode(InvalidRequestError("method not allowed: this endpoint takes POST").to_object()),
+)
 _SESSION_HEADER = b"mcp-session-id"
 _INIT_RESULT = msgspec.json.Decoder(mcp.InitializeResult)
 LEGACY_DEFAULT = "2025-03-26"  # what a client that sends no version header speaks
@@ -97,10 +108,7 @@ class McpEndpoint:
             await self._delete(send, headers, principal, server_id)
         else:
             allow = b"POST" if modern else b"GET, POST, DELETE"
-            body = jsonrpc.error_bytes(
-                None, b'{"code":-32600,"message":"method not allowed: this endpoint takes POST"}'
-            )
-            await respond(send, 405, body, [(b"allow", allow)])
+            await respond(send, 405, _NOT_ALLOWED, [(b"allow", allow)])
 
     async def _post(
         self,

@@ -18,11 +18,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
-from forge.core.errors import ForgeError, InvalidRequestError, ServiceUnavailableError
+from forge.core.errors import InvalidRequestError, ServiceUnavailableError
 from forge.edge import inputs
 from forge.edge.guard import require, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
-from forge.edge.rest import REST_TIMEOUT_S, error_response, json_response
+from forge.edge.rest import REST_TIMEOUT_S, json_response
 from forge.proto import access
 from forge.proto.envelope import Principal
 from forge.proto.plugins import MANIFEST_DECODER, LoadedPlugin, Manifest
@@ -128,39 +128,31 @@ class Plugins:
 
     def route(self, spec: Op) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            try:
-                principal = await self.principal(request, spec.permission)
-                params: dict[str, Any] = {}
-                if spec.method in ("POST", "PUT"):
-                    params = await self.body(request)
-                elif spec.op == "list":
-                    params = {k: v for k, v in request.query_params.items() if k in _FILTERS}
-                params.update(request.path_params)  # the path's id wins over the body's
-                result = await self.call(principal, spec.op, params)
-            except ForgeError as exc:
-                return error_response(exc)
+            principal = await self.principal(request, spec.permission)
+            params: dict[str, Any] = {}
+            if spec.method in ("POST", "PUT"):
+                params = await self.body(request)
+            elif spec.op == "list":
+                params = {k: v for k, v in request.query_params.items() if k in _FILTERS}
+            params.update(request.path_params)  # the path's id wins over the body's
+            result = await self.call(principal, spec.op, params)
             return json_response(spec.status, result)
 
         return endpoint
 
     async def loaded(self, request: Request) -> Response:
         """What the plugin-runner (one replica of it) says it runs."""
+        principal = await self.principal(request, READ)
         try:
-            principal = await self.principal(request, READ)
-            try:
-                data = await self.edge.bus.request(
-                    subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_TIMEOUT_S
-                )
-                manifest = MANIFEST_DECODER.decode(data)
-            except msgspec.DecodeError as exc:
-                raise ServiceUnavailableError(
-                    "the plugin-runner sent a malformed manifest"
-                ) from exc
-            bindings = None
-            if not access.sees_everything(principal):
-                bindings = _ANY.decode(await self.call(principal, "list", {}))
-        except ForgeError as exc:
-            return error_response(exc)
+            data = await self.edge.bus.request(
+                subjects.PLUGINS_MANIFEST_GET, b"", deadline=time.time() + MANIFEST_TIMEOUT_S
+            )
+            manifest = MANIFEST_DECODER.decode(data)
+        except msgspec.DecodeError as exc:
+            raise ServiceUnavailableError("the plugin-runner sent a malformed manifest") from exc
+        bindings = None
+        if not access.sees_everything(principal):
+            bindings = _ANY.decode(await self.call(principal, "list", {}))
         mine = shown(principal, manifest, bindings)
         return json_response(200, _ENC.encode({f: getattr(mine, f) for f in _SHOWN}))
 

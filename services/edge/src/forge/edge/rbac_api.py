@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core.errors import ForgeError, InvalidParamsError, InvalidRequestError
+from forge.core.errors import InvalidParamsError, InvalidRequestError
 from forge.edge.guard import require, rest_principal
 from forge.edge.rest import json_response
 from forge.proto import access
@@ -70,49 +70,40 @@ def routes(identity: Identity) -> list[BaseRoute]:
     catalog = _ENC.encode(permission_catalog())
 
     async def permissions(request: Request) -> Response:
-        try:
-            await rest_principal(edge, request, "rbac.read")
-        except ForgeError as exc:
-            return identity.fail(exc)
+        await rest_principal(edge, request, "rbac.read")
         return json_response(200, catalog)
 
     async def my_permissions(request: Request) -> Response:
-        try:
-            principal = await rest_principal(edge, request, None)
-            team_id = _team(request.query_params.get("team_id"))
-        except ForgeError as exc:
-            return identity.fail(exc)
+        principal = await rest_principal(edge, request, None)
+        team_id = _team(request.query_params.get("team_id"))
         return json_response(200, _ENC.encode(effective_permissions(principal, team_id)))
 
     async def check(request: Request) -> Response:
+        principal = await rest_principal(edge, request, None)
         try:
-            principal = await rest_principal(edge, request, None)
-            try:
-                body = _CHECK.decode(await identity.raw_body(request))
-            except msgspec.ValidationError as exc:
-                raise InvalidParamsError(f"invalid body: {exc}") from exc
-            except msgspec.DecodeError as exc:
-                raise InvalidRequestError("the request body is not valid JSON") from exc
-            if body.permission not in access.PERMISSIONS:
-                raise InvalidParamsError(
-                    f"unknown permission '{body.permission}'", {"field": "permission"}
-                )
-            subject = principal
-            if body.email is not None and body.email != principal.subject:
-                # Another user's permissions: rbac.read, and the registry's view of them.
-                require(principal, "rbac.read")
-                other = _USER.decode(
-                    await identity.call(principal, "users", "get", {"email": body.email})
-                )
-                subject = Principal(
-                    subject=other.email,
-                    is_admin=other.is_admin,
-                    permissions=other.permissions,
-                    team_permissions=other.team_permissions,
-                )
-            granted = access.permits(subject, body.permission, _team(body.team_id))
-        except ForgeError as exc:
-            return identity.fail(exc)
+            body = _CHECK.decode(await identity.raw_body(request))
+        except msgspec.ValidationError as exc:
+            raise InvalidParamsError(f"invalid body: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise InvalidRequestError("the request body is not valid JSON") from exc
+        if body.permission not in access.PERMISSIONS:
+            raise InvalidParamsError(
+                f"unknown permission '{body.permission}'", {"field": "permission"}
+            )
+        subject = principal
+        if body.email is not None and body.email != principal.subject:
+            # Another user's permissions: rbac.read, and the registry's view of them.
+            require(principal, "rbac.read")
+            other = _USER.decode(
+                await identity.call(principal, "users", "get", {"email": body.email})
+            )
+            subject = Principal(
+                subject=other.email,
+                is_admin=other.is_admin,
+                permissions=other.permissions,
+                team_permissions=other.team_permissions,
+            )
+        granted = access.permits(subject, body.permission, _team(body.team_id))
         return json_response(200, _ENC.encode({"permission": body.permission, "granted": granted}))
 
     out: list[BaseRoute] = []

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
-from forge.core.errors import ForgeError, InvalidRequestError
+from forge.core.errors import InvalidRequestError
 from forge.edge import guard, inputs
 from forge.edge.context import Edge
 from forge.edge.registry_calls import registry_call
@@ -27,16 +27,6 @@ REST_TIMEOUT_S = 30.0
 
 def json_response(status: int, body: bytes) -> Response:
     return Response(body, status_code=status, media_type="application/json")
-
-
-def error_response(exc: ForgeError, extra: dict[str, str] | None = None) -> Response:
-    """A REST error: `{"detail", "code"[, "data"]}`; a 401 from the guard carries its challenge."""
-    body = {"detail": exc.message, "code": exc.code}
-    if exc.data is not None:
-        body["data"] = exc.data
-    if isinstance(exc, guard.ChallengeError):
-        extra = {**(extra or {}), "www-authenticate": exc.challenge}
-    return Response(_ENC.encode(body), exc.http_status, extra, media_type="application/json")
 
 
 def gateway_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -232,21 +222,18 @@ class Admin:
 
     def route(self, spec: Op) -> Any:
         async def endpoint(request: Request) -> Response:
-            try:
-                principal = await guard.rest_principal(self.edge, request, None)
-                entity_id = request.path_params.get("id")
-                if not await guard.permitted(
-                    self.edge, principal, spec.permission, spec.entity, entity_id
-                ):
-                    await self._refuse(principal, spec, entity_id)
-                params: dict[str, Any] = dict(request.path_params)
-                if spec.body:
-                    params = {**(await self._body(request, spec.optional_body)), **params}
-                if spec.entity == "gateways" and _launches(params):
-                    _require_launch(principal)
-                result = await self._call(principal, spec.entity, spec.op, params)
-            except ForgeError as exc:
-                return error_response(exc)
+            principal = await guard.rest_principal(self.edge, request, None)
+            entity_id = request.path_params.get("id")
+            if not await guard.permitted(
+                self.edge, principal, spec.permission, spec.entity, entity_id
+            ):
+                await self._refuse(principal, spec, entity_id)
+            params: dict[str, Any] = dict(request.path_params)
+            if spec.body:
+                params = {**(await self._body(request, spec.optional_body)), **params}
+            if spec.entity == "gateways" and _launches(params):
+                _require_launch(principal)
+            result = await self._call(principal, spec.entity, spec.op, params)
             if spec.view is not None:
                 view = spec.view
                 decoded = _ANY.decode(result)

@@ -29,6 +29,7 @@ from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, InvalidRequestError, NotFoundError, UnauthorizedError
 from forge.core.netguard import SETTING, NetGuard
 from forge.core.sealing import derive_key
+from forge.edge import rest_errors
 from forge.edge.rest import json_response
 from forge.edge.sso_exchange import Exchange
 from forge.edge.sso_providers import Provider, load_providers
@@ -105,14 +106,11 @@ def routes(identity: Identity) -> list[BaseRoute]:
         return json_response(200, listing)
 
     async def login(request: Request) -> Response:
-        try:
-            provider = find(request)
-            flow = FlowState(
-                provider.id, generate_token(32), generate_token(32), generate_token(64), time.time()
-            )
-            location = await exchange.authorize_url(provider, flow.state, flow.nonce, flow.verifier)
-        except ForgeError as exc:
-            return identity.fail(exc)
+        provider = find(request)
+        flow = FlowState(
+            provider.id, generate_token(32), generate_token(32), generate_token(64), time.time()
+        )
+        location = await exchange.authorize_url(provider, flow.state, flow.nonce, flow.verifier)
         response = RedirectResponse(location, 302, headers={"cache-control": "no-store"})
         response.set_cookie(
             COOKIE,
@@ -149,8 +147,8 @@ def routes(identity: Identity) -> list[BaseRoute]:
             }
             user = await identity.call(identity.anonymous, "users", "sso_login", params)
             response = identity.session(user)
-        except ForgeError as exc:
-            response = identity.fail(exc)
+        except ForgeError as exc:  # answered here, not by the app's handler: the cookie goes too
+            response = rest_errors.response(identity.edge, exc)
         if request.path_params["provider"] in providers:
             # One flow, one callback: whatever happened, the state is spent.
             response.delete_cookie(COOKIE, path=_cookie_path(request.path_params["provider"]))

@@ -34,7 +34,6 @@ from forge.core import rpc, subjects
 from forge.core.errors import ForgeError, NotFoundError
 from forge.core.sealing import derive_key
 from forge.edge.guard import rest_principal
-from forge.edge.rest import error_response
 from forge.proto.envelope import Envelope, Principal
 
 if TYPE_CHECKING:
@@ -110,22 +109,19 @@ class UpstreamAuthorization:
 
     async def authorize(self, request: Request) -> Response:
         gateway_id = request.path_params["gateway_id"]
-        try:
-            principal = await rest_principal(self.edge, request, "tools.execute")
-            if not _GATEWAY_ID.fullmatch(gateway_id):
-                raise NotFoundError(f"gateway {gateway_id!r} not found")
-            verifier, challenge = pkce_pair()
-            state = OAuthState(gateway_id, principal.subject, verifier, time.time() + STATE_TTL_S)
-            params = {
-                "redirect_uri": self.redirect_uri,
-                "state": self.states.seal(state),
-                "code_challenge": challenge,
-            }
-            # The caller's own token has no business at the upstream-proxy here.
-            caller = msgspec.structs.replace(principal, subject_token=None)
-            found = _LOCATION.decode(await self._ask(AUTHORIZE, gateway_id, params, caller))
-        except ForgeError as exc:
-            return error_response(exc)
+        principal = await rest_principal(self.edge, request, "tools.execute")
+        if not _GATEWAY_ID.fullmatch(gateway_id):
+            raise NotFoundError(f"gateway {gateway_id!r} not found")
+        verifier, challenge = pkce_pair()
+        state = OAuthState(gateway_id, principal.subject, verifier, time.time() + STATE_TTL_S)
+        params = {
+            "redirect_uri": self.redirect_uri,
+            "state": self.states.seal(state),
+            "code_challenge": challenge,
+        }
+        # The caller's own token has no business at the upstream-proxy here.
+        caller = msgspec.structs.replace(principal, subject_token=None)
+        found = _LOCATION.decode(await self._ask(AUTHORIZE, gateway_id, params, caller))
         return RedirectResponse(str(found["location"]), status_code=302)
 
     async def callback(self, request: Request) -> Response:
