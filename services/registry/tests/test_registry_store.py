@@ -36,6 +36,21 @@ async def test_a_tool_name_clash_rolls_back_the_whole_gateway(store: Store) -> N
     assert [t.id for t in await store.list_tools()] == ["t1"]
 
 
+async def test_a_unique_violation_never_carries_the_drivers_text(store: Store) -> None:
+    # The driver's DETAIL reads "Key (gateway_id, original_name)=(g1, x) already exists.".
+    twice = [NewTool("t1", "a-x", Tool(name="x")), NewTool("t2", "a-y", Tool(name="x"))]
+    with pytest.raises(ConflictError) as same_tool:
+        await store.insert_gateway(gateway("g1", "a"), twice)
+    assert same_tool.value.message == "the upstream lists the same tool name twice"
+    assert same_tool.value.data is None
+    await store.insert_gateway(gateway("g1", "a"), [NewTool("t1", "a-b-c", Tool(name="b-c"))])
+    with pytest.raises(ConflictError) as same_name:
+        await store.insert_gateway(gateway("g2", "a-b"), [NewTool("t2", "a-b-c", Tool(name="c"))])
+    assert same_name.value.data == {"field": "name"}
+    for raised in (same_tool.value, same_name.value):
+        assert "Key (" not in raised.message and "_key" not in raised.message
+
+
 async def test_a_stored_tool_keeps_its_full_definition(store: Store) -> None:
     tool = Tool(
         name="search",

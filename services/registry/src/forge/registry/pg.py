@@ -12,6 +12,8 @@ import asyncpg
 
 from forge.core.errors import ServiceUnavailableError
 
+# Opening a pool or migrating happens only at start: the driver's text (a refused password, an
+# unreachable host) goes to the operator in these errors and never to a caller.
 _OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 # Values the database refuses to take rather than a failure of the database: SQLSTATE class 22
 # (a NUL in text or jsonb, text that is no uuid, a number out of range) and asyncpg's own check

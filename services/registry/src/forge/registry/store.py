@@ -35,7 +35,9 @@ _CONFLICTS = {
     "servers_name_key": "a server with this name already exists in this team",
     **contents.CONFLICTS,
 }
-_NAME_KEYS = frozenset({"gateways_name_key", "servers_name_key"})
+_NAME_KEYS = frozenset(
+    {"gateways_name_key", "servers_name_key", "tools_name_key", "prompts_name_key"}
+)
 _SERVERS = contents.SERVERS
 _LINKS = ("server_tools", "server_resources", "server_resource_templates", "server_prompts")
 
@@ -43,9 +45,10 @@ _LINKS = ("server_tools", "server_resources", "server_resource_templates", "serv
 def _conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
     constraint = exc.constraint_name or ""
     message = _CONFLICTS.get(constraint, "an entry with these values already exists")
-    if constraint in _NAME_KEYS:  # the driver's detail would spell out the index expression
+    # Never the driver's detail: it spells out index expressions and the stored values.
+    if constraint in _NAME_KEYS:
         return ConflictError(message, {"field": "name"})
-    return ConflictError(message, {"detail": exc.detail})
+    return ConflictError(message)
 
 
 def _binding_conflict(exc: asyncpg.UniqueViolationError) -> ConflictError:
