@@ -70,9 +70,11 @@ lint: install ## ruff and mypy (strict on every package's source; the tests too,
 	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src plugins/src
 	.venv/bin/mypy libs/*/tests services/*/tests servers/tests cli/tests plugins/tests tests
 	$(PY) -m forge.core.settings_doc --check
+	$(PY) -m forge.testing.error_codes
 
-docs: install ## write the settings tables (service READMEs, docs/settings.md) from the config structs
+docs: install ## write the settings tables (READMEs, docs/settings.md) and docs/errors.md's codes
 	$(PY) -m forge.core.settings_doc
+	$(PY) -m forge.testing.error_codes --write
 
 fmt: install ## format the code
 	.venv/bin/ruff format .
