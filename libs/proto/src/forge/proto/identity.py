@@ -83,6 +83,13 @@ class IdentitySnapshot(msgspec.Struct, frozen=True):
     revocations: list[Revocation] = msgspec.field(default_factory=list)
 
 
+class UserDeleted(msgspec.Struct, frozen=True):
+    """Event body of `forge.events.identity.users.deleted` (tokens and revocations deleted:
+    `forge.proto.catalog.Deleted`)."""
+
+    email: str
+
+
 class TokenUsage(msgspec.Struct, frozen=True):
     """Edge → identity registry, batched on `forge.events.metrics.token_usage`."""
 

@@ -180,6 +180,24 @@ class DiscoverResult(msgspec.Struct, frozen=True, omit_defaults=True):
     instructions: str | None = None
 
 
+class UriParams(msgspec.Struct, frozen=True):
+    uri: str | None = None
+
+
+class ResourceUpdated(msgspec.Struct, frozen=True):
+    """What the edge reads of a notification on `forge.resource.updated.*`: a
+    `notifications/resources/updated` names its resource in `params.uri`."""
+
+    method: str | None = None
+    params: UriParams | None = None
+
+
+class TaskList(msgspec.Struct, frozen=True):
+    """A legacy `tasks/list` result as the router merges them: the tasks stay raw."""
+
+    tasks: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
 CALL_TOOL_PARAMS_DECODER = msgspec.json.Decoder(CallToolParams)
 NAMED_PARAMS_DECODER = msgspec.json.Decoder(NamedParams)
 REQUEST_PARAMS_DECODER = msgspec.json.Decoder(RequestParams)
@@ -188,3 +206,5 @@ INITIALIZE_PARAMS_DECODER = msgspec.json.Decoder(InitializeParams)
 COMPLETE_PARAMS_DECODER = msgspec.json.Decoder(CompleteParams)
 SET_LEVEL_PARAMS_DECODER = msgspec.json.Decoder(SetLevelParams)
 LIST_TOOLS_RESULT_DECODER = msgspec.json.Decoder(ListToolsResult)
+RESOURCE_UPDATED_DECODER = msgspec.json.Decoder(ResourceUpdated)
+TASK_LIST_DECODER = msgspec.json.Decoder(TaskList)

@@ -20,8 +20,10 @@ from forge.core import subjects
 from forge.core.bus import Bus, Subscription
 from forge.core.errors import ForgeError, NotFoundError, ServiceUnavailableError
 from forge.edge.registry_calls import registry_call
+from forge.proto.catalog import Deleted
 from forge.proto.envelope import Principal
-from forge.proto.identity import IdentitySnapshot, Revocation, TokenEntry, UserAccess
+from forge.proto.identity import IdentitySnapshot, Revocation, TokenEntry, UserAccess, UserDeleted
+from forge.proto.identity_params import EmailParams
 
 log = logging.getLogger("forge.edge.identity")
 
@@ -31,16 +33,8 @@ _TOKEN = msgspec.json.Decoder(TokenEntry)
 _REVOCATION = msgspec.json.Decoder(Revocation)
 
 
-class _Email(msgspec.Struct, frozen=True):
-    email: str
-
-
-class _Id(msgspec.Struct, frozen=True):
-    id: str
-
-
-_EMAIL = msgspec.json.Decoder(_Email)
-_ID = msgspec.json.Decoder(_Id)
+_USER_DELETED = msgspec.json.Decoder(UserDeleted)
+_DELETED = msgspec.json.Decoder(Deleted)
 _EDGE = Principal(subject="forge-edge", is_admin=True, auth_method="service")
 # How long "no such user" is believed before the registry is asked again.
 UNKNOWN_TTL_S = 5.0
@@ -180,7 +174,7 @@ class IdentityCache:
             self._unknown.pop(user.email, None)
             email = user.email
         elif kind == "deleted":
-            email = _EMAIL.decode(data).email
+            email = _USER_DELETED.decode(data).email
             self.users.pop(email, None)
         else:
             return
@@ -196,7 +190,7 @@ class IdentityCache:
             self.tokens[token.token_hash] = token
             self._hash_of[token.id] = token.token_hash
         elif kind == "deleted":
-            old = self._hash_of.pop(_ID.decode(data).id, None)
+            old = self._hash_of.pop(_DELETED.decode(data).id, None)
             if old is not None:
                 self.tokens.pop(old, None)
 
@@ -230,7 +224,7 @@ class IdentityCache:
 
     async def _fill(self, email: str) -> UserAccess | None:
         try:
-            answer = await self._ask("users", "access", _Email(email))
+            answer = await self._ask("users", "access", EmailParams(email=email))
             user: UserAccess | None = _USER.decode(answer)
         except NotFoundError:
             user = None

@@ -15,39 +15,23 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus, Subscription
+from forge.proto.mcp import RESOURCE_UPDATED_DECODER
+from forge.proto.sessions import SESSION_CONTROL_DECODER, SessionControl
 
 SUBSCRIBE_METHODS = {"resources/subscribe": "subscribe", "resources/unsubscribe": "unsubscribe"}
 _CONTROL_PREFIX = b'{"forge":'
 _ENC = msgspec.json.Encoder()
 
 
-class _Control(msgspec.Struct, frozen=True):
-    forge: str
-    uri: str
-
-
-class _Params(msgspec.Struct, frozen=True):
-    uri: str | None = None
-
-
-class _Updated(msgspec.Struct, frozen=True):
-    method: str | None = None
-    params: _Params | None = None
-
-
-_CONTROL = msgspec.json.Decoder(_Control)
-_UPDATED = msgspec.json.Decoder(_Updated)
-
-
 def control(method: str, uri: str) -> bytes:
     """The control message of a successful `resources/subscribe` or `unsubscribe`."""
-    return _ENC.encode({"forge": SUBSCRIBE_METHODS[method], "uri": uri})
+    return _ENC.encode(SessionControl(forge=SUBSCRIBE_METHODS[method], uri=uri))
 
 
 def updated_uri(data: bytes) -> str | None:
     """The `params.uri` of a `notifications/resources/updated`, else None."""
     try:
-        message = _UPDATED.decode(data)
+        message = RESOURCE_UPDATED_DECODER.decode(data)
     except msgspec.DecodeError:
         return None
     if message.method != "notifications/resources/updated" or message.params is None:
@@ -67,7 +51,7 @@ class Watch:
         if not data.startswith(_CONTROL_PREFIX):
             return False
         try:
-            message = _CONTROL.decode(data)
+            message = SESSION_CONTROL_DECODER.decode(data)
         except msgspec.DecodeError:
             return True
         if message.forge == "subscribe":

@@ -6,13 +6,7 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus
-
-
-class ToolStats(msgspec.Struct):
-    calls: int = 0
-    failures: int = 0
-    total_s: float = 0.0
-    max_s: float = 0.0
+from forge.proto.metrics import ToolStats
 
 
 class Metrics:

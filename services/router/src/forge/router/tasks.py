@@ -12,6 +12,7 @@ import msgspec
 from forge.core import tasks
 from forge.core.errors import InvalidParamsError
 from forge.proto.envelope import Envelope
+from forge.proto.mcp import TASK_LIST_DECODER
 from forge.router.catalog import may
 from forge.router.context import Context, Handler, check_server, fields, forward, with_params
 
@@ -43,13 +44,6 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     return tag_result(result, gateway_id)
 
 
-class _TaskList(msgspec.Struct):
-    tasks: list[msgspec.Raw] = msgspec.field(default_factory=list)
-
-
-_TASK_LIST = msgspec.json.Decoder(_TaskList)
-
-
 async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
     """Legacy tasks/list: every task-capable gateway's tasks, ids tagged, in one list.
 
@@ -70,7 +64,7 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
         if isinstance(result, BaseException):
             continue
         try:
-            found = _TASK_LIST.decode(result)
+            found = TASK_LIST_DECODER.decode(result)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
         merged.extend(msgspec.Raw(tasks.tag(bytes(task), gateway_id)) for task in found.tasks)

@@ -13,7 +13,8 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus
-from forge.proto.identity import Revocation, TokenEntry
+from forge.proto.catalog import Deleted
+from forge.proto.identity import Revocation, TokenEntry, UserDeleted
 from forge.registry.identity.store import Store
 from forge.registry.identity.tables import users
 
@@ -35,7 +36,7 @@ async def users_changed(bus: Bus, store: Store, user_ids: Iterable[str]) -> None
 
 
 async def user_deleted(bus: Bus, email: str) -> None:
-    await _publish(bus, "users", "deleted", {"email": email})
+    await _publish(bus, "users", "deleted", UserDeleted(email=email))
 
 
 async def tokens_changed(bus: Bus, entries: Iterable[TokenEntry]) -> None:
@@ -45,7 +46,7 @@ async def tokens_changed(bus: Bus, entries: Iterable[TokenEntry]) -> None:
 
 async def tokens_deleted(bus: Bus, token_ids: Iterable[str]) -> None:
     for token_id in token_ids:
-        await _publish(bus, "tokens", "deleted", {"id": token_id})
+        await _publish(bus, "tokens", "deleted", Deleted(id=token_id))
 
 
 async def revocation_changed(bus: Bus, revocation: Revocation) -> None:
