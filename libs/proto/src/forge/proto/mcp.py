@@ -198,6 +198,14 @@ class TaskList(msgspec.Struct, frozen=True):
     tasks: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
+class RetryParams(msgspec.Struct, frozen=True):
+    """The members of a modern request's params that retry a call which answered
+    `input_required`: the state it handed out and the client's answers to its requests."""
+
+    requestState: str | None = None
+    inputResponses: dict[str, msgspec.Raw] | None = None
+
+
 CALL_TOOL_PARAMS_DECODER = msgspec.json.Decoder(CallToolParams)
 NAMED_PARAMS_DECODER = msgspec.json.Decoder(NamedParams)
 REQUEST_PARAMS_DECODER = msgspec.json.Decoder(RequestParams)
@@ -208,3 +216,4 @@ SET_LEVEL_PARAMS_DECODER = msgspec.json.Decoder(SetLevelParams)
 LIST_TOOLS_RESULT_DECODER = msgspec.json.Decoder(ListToolsResult)
 RESOURCE_UPDATED_DECODER = msgspec.json.Decoder(ResourceUpdated)
 TASK_LIST_DECODER = msgspec.json.Decoder(TaskList)
+RETRY_PARAMS_DECODER = msgspec.json.Decoder(RetryParams)

@@ -24,6 +24,16 @@ class HookCall(msgspec.Struct, frozen=True):
     request: msgspec.Raw = msgspec.Raw()
 
 
+class HookTarget(msgspec.Struct, frozen=True):
+    """What a plugin-runner reads of a hook call's request (or a pre hook's payload) to choose
+    the plugins that run, without decoding the rest (a post hook's result may be large): the
+    members that name the call's target. Any type: the chosen plugins see the whole payload."""
+
+    name: Any = None
+    uri: Any = None
+    agent: Any = None
+
+
 class HookReply(msgspec.Struct, frozen=True, omit_defaults=True):
     """The result on `forge.plugins.call.<hook>`: `payload` only when `modified`; `result`
     only when a pre hook answered in the call's place (the caller then skips the call).
@@ -137,6 +147,7 @@ class ListPluginBindingsParams(msgspec.Struct, frozen=True):
 
 HOOK_CALL_DECODER = msgspec.json.Decoder(HookCall)
 HOOK_REPLY_DECODER = msgspec.json.Decoder(HookReply)
+HOOK_TARGET_DECODER = msgspec.json.Decoder(HookTarget)
 MANIFEST_DECODER = msgspec.json.Decoder(Manifest)
 BINDING_DECODER = msgspec.json.Decoder(PluginBinding)
 BINDINGS_DECODER = msgspec.json.Decoder(list[PluginBinding])

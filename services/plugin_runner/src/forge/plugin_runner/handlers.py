@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
 
 import msgspec
 
@@ -14,7 +13,7 @@ from forge.plugins.context import decode_json, of_envelope, target_of
 from forge.plugins.hookspec import PRE_HOOKS
 from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
-from forge.proto.plugins import HOOK_CALL_DECODER, HookCall, HookReply
+from forge.proto.plugins import HOOK_CALL_DECODER, HOOK_TARGET_DECODER, HookCall, HookReply
 
 log = logging.getLogger("forge.plugin_runner.handlers")
 
@@ -39,17 +38,6 @@ async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
     return _ENC.encode(outcome.payload) if outcome.modified else params
 
 
-class _Named(msgspec.Struct, frozen=True):
-    """The members of a request that name its target (see target_of); the rest is skipped."""
-
-    name: Any = None
-    uri: Any = None
-    agent: Any = None
-
-
-_NAMED = msgspec.json.Decoder(_Named)
-
-
 def _target(hook: str, call: HookCall) -> str | None:
     """The call's target, read without decoding the payload (a post hook's result may be
     large): from the request, or for a pre hook without one, the payload."""
@@ -59,7 +47,7 @@ def _target(hook: str, call: HookCall) -> str | None:
     if raw is None:
         return None
     try:
-        named = _NAMED.decode(raw)
+        named = HOOK_TARGET_DECODER.decode(raw)
     except msgspec.DecodeError:
         return None  # not an object (or not JSON: the full decode says so)
     return target_of(

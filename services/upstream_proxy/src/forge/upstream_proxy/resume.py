@@ -13,6 +13,7 @@ from forge.core import rpc, subjects
 from forge.core.bus import Bus, Headers
 from forge.core.errors import InvalidParamsError, ServiceUnavailableError
 from forge.proto.envelope import ENCODER, Envelope
+from forge.proto.mcp import RETRY_PARAMS_DECODER
 from forge.upstream_proxy.held import Held
 
 # requestState = "forge1." + the holder's resume subject + "." + the held call's random key.
@@ -26,20 +27,12 @@ HOP_MARGIN_S = 0.05
 Run = Callable[[Held, Envelope], Awaitable[bytes]]
 
 
-class _Retry(msgspec.Struct):
-    requestState: str | None = None
-    inputResponses: dict[str, msgspec.Raw] | None = None
-
-
-_RETRY = msgspec.json.Decoder(_Retry)
-
-
 def request_state(params: bytes) -> str | None:
     """The requestState of a retry's params, if any (decided without decoding, mostly)."""
     if b'"requestState"' not in params:
         return None
     try:
-        return _RETRY.decode(params).requestState
+        return RETRY_PARAMS_DECODER.decode(params).requestState
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidParamsError("requestState must be a string") from exc
 
@@ -108,7 +101,7 @@ class Resumes:
         if held.expiry is not None:
             held.expiry.cancel()
         try:
-            responses = _RETRY.decode(envelope.params).inputResponses or {}
+            responses = RETRY_PARAMS_DECODER.decode(envelope.params).inputResponses or {}
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             held.drop("the client sent malformed inputResponses")
             raise InvalidParamsError("inputResponses must be an object") from exc
