@@ -71,6 +71,7 @@ lint: install ## ruff and mypy (strict on every package's source; the tests too,
 	.venv/bin/mypy libs/*/tests services/*/tests servers/tests cli/tests plugins/tests tests
 	$(PY) -m forge.core.settings_doc --check
 	$(PY) -m forge.testing.error_codes
+	$(PY) -m forge.testing.wire_types
 
 docs: install ## write the settings tables (READMEs, docs/settings.md) and docs/errors.md's codes
 	$(PY) -m forge.core.settings_doc
