@@ -23,9 +23,8 @@ from forge.plugin_runner.bindings import Follower
 from forge.plugins.builtin.webhook import WebhookNotification
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
-from forge.proto.plugins import Manifest
+from forge.proto.plugins import Manifest, PluginBinding
 from forge.registry.app import Registry
-from forge.registry.bindings import PluginBinding
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
 from forge.registry.store import Store
