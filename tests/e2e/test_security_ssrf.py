@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -218,3 +219,32 @@ def wait_loaded(mesh: Mesh, token: str, kind: str) -> None:
             every_s=0.1,
             what=f"a {kind} plugin is loaded",
         )
+
+
+# -- red team F6: IPv4-compatible IPv6 (::/96) passed the guard on a bare mesh
+
+
+def ipv4_compatible(listener: Listener) -> list[str]:
+    """The red team's URLs: loopback and the metadata service written as ::a.b.c.d."""
+    port = urlsplit(listener.url).port
+    return [f"http://[::127.0.0.1]:{port}/mcp", "http://[::a9fe:a9fe]/latest/meta-data/"]
+
+
+@pytest.mark.parametrize("plugin", DIALLING)
+@pytest.mark.parametrize("target", range(2))
+def test_an_ipv4_compatible_plugin_url_is_refused_at_binding(
+    strict_mesh: Mesh, listener: Listener, plugin: str, target: int
+) -> None:
+    url = ipv4_compatible(listener)[target]
+    refused(bind(strict_mesh, strict_admin(strict_mesh), plugin, url, team_id=None))
+    assert listener.received == 0
+
+
+@pytest.mark.parametrize("target", range(2))
+def test_an_ipv4_compatible_upstream_is_refused_at_registration(
+    strict_mesh: Mesh, listener: Listener, target: int
+) -> None:
+    body = {"name": f"compat-{uuid.uuid4().hex[:6]}", "url": ipv4_compatible(listener)[target]}
+    with rest(strict_mesh, strict_admin(strict_mesh)) as http:
+        refused(http.post("/gateways", json=body))
+    assert listener.received == 0

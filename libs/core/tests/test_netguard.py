@@ -37,9 +37,18 @@ REFUSED = [
     ("::ffff:0:0/96", "::ffff:127.0.0.1"),
     ("64:ff9b::/96", "64:ff9b::a9fe:a9fe"),  # 169.254.169.254 through NAT64
     ("64:ff9b:1::/48", "64:ff9b:1::808:808"),
+    ("::/96", "::127.0.0.1"),  # IPv4-compatible: the red team's F6
+    ("::/96", "::a9fe:a9fe"),  # 169.254.169.254
+    ("::/96", "::8.8.8.8"),  # refused whole, whatever it embeds
+    ("::ffff:0:0:0/96", "::ffff:0:7f00:1"),  # SIIT, 127.0.0.1
+    ("::ffff:0:0:0/96", "::ffff:0:808:808"),
+    ("::/8", "::1:0:0:1"),
+    ("::/8", "ff::1"),
     ("100::/64", "100::1"),
-    ("2001::/23", "2001::1"),
+    ("2001::/32", "2001::1"),
+    ("2001::/32", "2001:0:4136:e378:8000:63bf:3fff:fdd2"),  # Teredo example of RFC 4380
     ("2001::/23", "2001:1::1"),
+    ("2001::/23", "2001:2::1"),
     ("2001:db8::/32", "2001:db8::1"),
     ("2002::/16", "2002:a00:1::1"),  # 6to4 of 10.0.0.1
     ("2620:4f:8000::/48", "2620:4f:8000::1"),
@@ -92,6 +101,22 @@ def test_a_translating_range_is_judged_by_the_ipv4_address_it_carries(
     address: str, public: bool
 ) -> None:
     assert NetGuard().permits(address) is public
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::127.0.0.1", "::a9fe:a9fe", "::ffff:0:7f00:1", "2001:0:4136:e378:8000:63bf:80ff:fffe"],
+)
+def test_a_form_refused_whole_stays_refused_where_the_ipv4_it_embeds_is_allowed(
+    address: str,
+) -> None:
+    # The last is Teredo with the client 127.0.0.1, obfuscated (each bit inverted).
+    assert not NetGuard("127.0.0.0/8,169.254.0.0/16").permits(address)
+
+
+def test_an_operator_may_allow_the_rest_of_the_reserved_block() -> None:
+    assert NetGuard("::/96").permits("::127.0.0.1")
+    assert not NetGuard("::/96").permits("::1:0:0:1")
 
 
 def test_an_allowed_network_passes_and_nothing_else_does() -> None:

@@ -79,8 +79,17 @@ SPECIAL: tuple[Special, ...] = (
     _s("64:ff9b::/96", "IPv4-IPv6 translation (RFC 6052)", _low32),
     # Local-use NAT64: the prefix length (where the IPv4 address sits) is the site's choice.
     _s("64:ff9b:1::/48", "local-use IPv4-IPv6 translation (RFC 8215)"),
+    # The rest of ::/8 (which holds the entries above: they come first). Its forms that embed
+    # an IPv4 address are named for the error and refused whole, never judged by that address:
+    # what dials them (a host's automatic tunnel, an SIIT translator) is outside what we know.
+    _s("::/96", "IPv4-compatible, deprecated (RFC 4291)"),
+    _s("::ffff:0:0:0/96", "IPv4-translated, SIIT (RFC 2765)"),
+    _s("::/8", "reserved by the IETF (RFC 4291)"),
     _s("100::/64", "discard-only (RFC 6666)"),
-    _s("2001::/23", "IETF protocol assignments, Teredo, ORCHID (RFC 2928)"),
+    # Teredo embeds its server's IPv4 address and its client's, obfuscated; a relay reaches
+    # the client's NAT, whatever that is: refused whole (before 2001::/23, which holds it).
+    _s("2001::/32", "Teredo (RFC 4380)"),
+    _s("2001::/23", "IETF protocol assignments, ORCHID (RFC 2928)"),
     _s("2001:db8::/32", "documentation (RFC 3849)"),
     _s("2002::/16", "6to4 (RFC 3056)", _sixtofour),
     _s("2620:4f:8000::/48", "direct delegation AS112 service (RFC 7534)"),
