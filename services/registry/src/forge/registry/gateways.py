@@ -12,7 +12,7 @@ from forge.core.errors import ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
 from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
-from forge.registry import credentials, launches, ownership
+from forge.registry import credentials, endpoints, launches, ownership
 from forge.registry.contents import Stored
 from forge.registry.context import (
     Context,
@@ -43,12 +43,7 @@ def shown(gateway: Gateway) -> Gateway:
 
 
 async def _check_addresses(ctx: Context, gateway: Gateway, auth: UpstreamAuth | None) -> None:
-    """Refuse (403) upstream and token endpoint addresses the operator has not allowed."""
-    guard = net_guard(ctx)
-    if gateway.transport != "stdio":
-        await guard.check_url(gateway.url)
-    if auth is not None and auth.token_url is not None:
-        await guard.check_url(auth.token_url)
+    await endpoints.check_addresses(net_guard(ctx), gateway, auth)
 
 
 async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
