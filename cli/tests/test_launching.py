@@ -52,6 +52,21 @@ def test_forge_up_demo_allows_the_demo_server_over_stdio_and_nothing_else() -> N
         commands.check_command(rules, [sys.executable, "-c", "print(1)"])
 
 
+@pytest.mark.parametrize(
+    "more",
+    [
+        ["--transport", "streamable-http", "--host", "0.0.0.0", "--port", "8765"],  # red team F7
+        ["--env-tool"],
+        ["--transport", "sse"],
+    ],
+)
+def test_forge_up_demo_refuses_the_demo_server_with_arguments_of_its_own(more: list[str]) -> None:
+    rules = commands.parse(demo_commands())
+    demo = [sys.executable, "-m", "forge.servers.demo", "--transport", "stdio"]
+    with pytest.raises(commands.CommandNotAllowedError):
+        commands.check_command(rules, [*demo, *more])
+
+
 def test_forge_up_starts_sample_servers_without_its_own_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

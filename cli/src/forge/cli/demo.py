@@ -96,11 +96,14 @@ def replace(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
     return register(mesh, token, name, url)
 
 
+DEMO_STDIO = ["-m", "forge.servers.demo", "--transport", "stdio"]
+
+
 def demo_commands() -> str:
     """The allow list `forge up --demo` sets when the operator set none: the demo server over
-    stdio, so that a stdio gateway can be tried (nothing else)."""
-    python = shlex.quote(sys.executable)
-    return f"{python} -m forge.servers.demo --transport stdio ..."
+    stdio, so that a stdio gateway can be tried, with exactly these arguments (no `...`: the
+    demo's own options would let it listen on the network or hand out its environment)."""
+    return shlex.join([sys.executable, *DEMO_STDIO])
 
 
 def start_demo(mesh: Mesh, token: str) -> Demo:

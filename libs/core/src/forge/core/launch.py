@@ -76,6 +76,16 @@ def account(user: str) -> Account | None:
     return Account(uid, gid)
 
 
+def account_name(account: Account | None) -> str:
+    """The account a child runs as, as an operator reads it: its name, or its uid without one
+    (None: the launcher's own account)."""
+    uid = os.geteuid() if account is None else account.uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def _rlimits(limits: Limits, switched: bool) -> list[tuple[int, int]]:
     """(resource, value) pairs, each no higher than our own hard limit (a child may only lower)."""
     wanted = [

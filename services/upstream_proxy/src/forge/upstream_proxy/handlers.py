@@ -14,6 +14,7 @@ from forge.core.bus import Bus
 from forge.core.errors import (
     DeadlineExceededError,
     ForgeError,
+    InvalidParamsError,
     RequestCancelledError,
     ResultTooLargeError,
     ServiceUnavailableError,
@@ -29,6 +30,7 @@ from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.grants import AuthorizationRequiredError
 from forge.upstream_proxy.held import Answered, Held
 from forge.upstream_proxy.inflight import CallCancelledError, Calls, InFlight
+from forge.upstream_proxy.launcher import CannotStartError
 from forge.upstream_proxy.leases import Leases
 from forge.upstream_proxy.pool import Pool, Session, identity, transport_of
 
@@ -227,6 +229,9 @@ async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> b
         result = DiscoverResult(protocol_version="")
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
+    except CannotStartError as exc:
+        # Registering (or refreshing) a command that cannot run here is the request's problem.
+        raise InvalidParamsError(exc.message, exc.data) from exc
     finally:
         if not pooled:
             ctx.pool.retire(session)  # closing (a DELETE perhaps) must not delay the answer

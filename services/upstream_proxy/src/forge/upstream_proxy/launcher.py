@@ -12,7 +12,7 @@ from forge.core import commands, launch_audit
 from forge.core.bus import Bus
 from forge.core.commands import CommandNotAllowedError
 from forge.core.errors import ForgeError, UpstreamUnavailableError
-from forge.core.launch import Account, Launch, Limits, account
+from forge.core.launch import Account, Launch, Limits, account, account_name
 from forge.proto.catalog import Gateway
 from forge.proto.identity import LaunchAudit
 from forge.upstream_proxy.config import UpstreamProxyConfig
@@ -39,6 +39,11 @@ def limits_of(config: UpstreamProxyConfig) -> Limits:
         open_files=config.stdio_max_open_files,
         cpu_s=config.stdio_max_cpu_s,
     )
+
+
+class CannotStartError(UpstreamUnavailableError):
+    """The command's executable could not be started as the stdio account (EACCES, ENOENT...).
+    Calls get it as -32001; a discovery (registration, refresh) as 422, naming the field."""
 
 
 class Launcher:
@@ -100,10 +105,26 @@ class Launcher:
             )
         except (OSError, subprocess.SubprocessError) as exc:
             launch.cleanup()
-            # EACCES as the stdio account: e.g. an interpreter under a private home (/root).
             reason = f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
             await self._record_quietly(self._entry(gateway, "stdio.launch_failed", reason))
-            raise UpstreamUnavailableError(
-                f"gateway {gateway.name!r}: cannot start its command ({reason})"
-            ) from exc
+            raise self.cannot_start(gateway, command[0], exc) from exc
         return proc, launch
+
+    def cannot_start(
+        self, gateway: Gateway, executable: str, exc: OSError | subprocess.SubprocessError
+    ) -> CannotStartError:
+        """What the operator needs to fix it: the account, the executable and why."""
+        who = account_name(self.account)
+        why = getattr(exc, "strerror", None) or str(exc)
+        hint = ""
+        if isinstance(exc, PermissionError):
+            # EACCES as the stdio account: e.g. an interpreter under a private home (/root).
+            hint = (
+                "; every directory on its path must be searchable, and the file executable, by"
+                " that account (FORGE_STDIO_USER)"
+            )
+        return CannotStartError(
+            f"gateway {gateway.name!r}: the account {who!r} cannot start {executable} ({why})"
+            + hint,
+            {"field": "command", "account": who, "executable": executable},
+        )

@@ -43,6 +43,11 @@ class StdioSession(ChannelSession):
         self.starts = 0
         # Set when the allow list refuses the command: no restart, every call fails with it.
         self.refused: CommandNotAllowedError | None = None
+        # Why the last start failed (exec refused, audit log down), until a start succeeds:
+        # a call fails with it at once rather than waiting out its deadline for a child that
+        # may never run. The supervisor keeps trying.
+        self.start_error: ForgeError | None = None
+        self._start_failed = asyncio.Event()
         self._proc: asyncio.subprocess.Process | None = None
         self._launch: Launch | None = None
         self._running = asyncio.Event()
@@ -62,17 +67,25 @@ class StdioSession(ChannelSession):
         if not self.command:
             raise UpstreamUnavailableError(f"gateway {self.label} has no command to run")
         self.start()
-        if self.refused is None and self._supervisor is not None:
-            # The caller's deadline bounds a child that will not start; a refusal ends the wait.
+        if self.refused is None and self.start_error is None and self._supervisor is not None:
+            # The caller's deadline bounds a child that is slow to start; a refusal or a failed
+            # start ends the wait.
             running = asyncio.ensure_future(self._running.wait())
+            failed = asyncio.ensure_future(self._start_failed.wait())
             try:
-                await asyncio.wait({running, self._supervisor}, return_when="FIRST_COMPLETED")
+                await asyncio.wait(
+                    {running, failed, self._supervisor}, return_when="FIRST_COMPLETED"
+                )
             finally:
                 running.cancel()
+                failed.cancel()
         if self.refused is not None:
             raise self.refused
-        if not self._running.is_set():
-            raise UpstreamUnavailableError(f"gateway {self.label} has no running child")
+        if self._running.is_set():
+            return
+        if self.start_error is not None:
+            raise self.start_error
+        raise UpstreamUnavailableError(f"gateway {self.label} has no running child")
 
     async def _supervise(self) -> None:
         delay = BACKOFF_FIRST_S
@@ -85,7 +98,9 @@ class StdioSession(ChannelSession):
                 self.refused = exc
                 return
             except ForgeError as exc:  # not audited, or exec failed: try again later
-                log.warning("gateway %s: cannot start its command: %s", self.label, exc.message)
+                log.warning("gateway %s: %s", self.label, exc.message)
+                self.start_error = exc
+                self._start_failed.set()
             else:
                 await self._run(proc, launch)
             if self._closing:
@@ -99,6 +114,8 @@ class StdioSession(ChannelSession):
     async def _run(self, proc: asyncio.subprocess.Process, launch: Launch) -> None:
         self.starts += 1
         self._proc, self._launch = proc, launch
+        self.start_error = None
+        self._start_failed.clear()
         self._running.set()
         log.info("gateway %s: child %d started", self.label, proc.pid)
         stderr = asyncio.create_task(self._log_stderr(proc))
