@@ -68,6 +68,10 @@ class LoginParams(msgspec.Struct, frozen=True):
     email: str
     password: str
     client_ip: str | None = None  # set by the edge: the address sign-ins are throttled by
+    # Set by the edge from a device cookie it verified for this email (docs/identity.md): the
+    # cookie's random id and the account id it names. The edge drops any the body names.
+    device: str | None = None
+    device_account: str | None = None
 
 
 class ChangePasswordParams(msgspec.Struct, frozen=True):

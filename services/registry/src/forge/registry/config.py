@@ -46,11 +46,22 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     platform_admin_password: Annotated[
         str, secret("The platform admin's password; empty: the admin has no usable password.")
     ] = ""
-    # Failed sign-ins are throttled per source address and per account (identity/throttle.py).
+    # Failed sign-ins are throttled per account, source address and device cookie
+    # (identity/throttle.py, docs/decisions/0009-login-throttling.md).
     login_free_failures: Annotated[
         int,
-        doc("Failed sign-ins a source address or an account may have before it waits."),
+        doc(
+            "Failed sign-ins an account (counted from every address) or one device cookie may "
+            "have before it waits."
+        ),
     ] = 5
+    login_source_free_failures: Annotated[
+        int,
+        doc(
+            "Failed sign-ins one source address may have (at any accounts) before it waits; "
+            "high, since everyone behind a NAT or an untrusted proxy shares it."
+        ),
+    ] = 50
     login_backoff_base_s: Annotated[
         float, doc("The first wait after the free failures; doubled at each further failure.")
     ] = 1.0

@@ -31,9 +31,10 @@ MAX_GROUPS = 1000
 
 async def login(p: LoginParams, ctx: Context) -> UserAccess:
     """Every refusal is the same for known and unknown emails: 429 from the throttle before any
-    password is looked at, else one Argon2 verification (a real one or a wasted one) and 401."""
-    source, account = throttle.source_key(p.client_ip), throttle.account_key(p.email)
-    await throttle.check(ctx, source, account)
+    password is looked at, else one Argon2 verification (a real one or a wasted one) and 401.
+
+    A device cookie counts only when the account it names is this email's account as it is now
+    (not a deleted one of the same email): known and unknown emails read the same row first."""
     try:
         email = check_email(p.email)
     except InvalidParamsError:
@@ -42,13 +43,16 @@ async def login(p: LoginParams, ctx: Context) -> UserAccess:
     if email is not None:
         async with ctx.store.read() as tx:
             row = await users.row(tx, email)
+    vouched = row is not None and p.device is not None and p.device_account == row["id"]
+    keys = throttle.sign_in_keys(p.email, p.client_ip, p.device if vouched else None)
+    await throttle.check(ctx, keys)
     if row is None or email is None:
         await ctx.passwords.waste(p.password)
         correct = False
     else:
         correct = await ctx.passwords.verify(row["password_hash"], p.password)
     if row is None or email is None or not correct or not row["active"]:
-        await throttle.failed(ctx, source, account)
+        await throttle.failed(ctx, keys)
         raise UnauthorizedError(INVALID)
     rehashed = None
     if ctx.passwords.needs_rehash(row["password_hash"]):
@@ -57,7 +61,7 @@ async def login(p: LoginParams, ctx: Context) -> UserAccess:
         await users.login_succeeded(tx, row["id"], rehashed)
         await audit.write(tx, email, "users.login", email, {"method": "password"})
         seen = await users.access_by_email(tx, email)
-    await throttle.forget(ctx, account)
+    await throttle.succeeded(ctx, keys)
     if seen is None:
         raise UnauthorizedError(INVALID)  # deleted meanwhile
     return seen
@@ -66,14 +70,14 @@ async def login(p: LoginParams, ctx: Context) -> UserAccess:
 async def change_password(p: ChangePasswordParams, ctx: Context) -> dict[str, Any]:
     """The principal's own password; the current one is checked (failures are throttled)."""
     email = ctx.actor
-    key = throttle.password_key(email)
+    keys = throttle.Keys(throttle.password_key(email))
     async with ctx.store.read() as tx:
         row = await users.row(tx, email)
     if row is None or not row["active"]:
         raise NotFoundError("no active user is signed in")
-    await throttle.check(ctx, None, key)
+    await throttle.check(ctx, keys)
     if not await ctx.passwords.verify(row["password_hash"], p.old_password):
-        await throttle.failed(ctx, key)
+        await throttle.failed(ctx, keys)
         raise ForbiddenError("the current password is not correct")
     if p.new_password == p.old_password:
         raise InvalidParamsError(
@@ -84,7 +88,7 @@ async def change_password(p: ChangePasswordParams, ctx: Context) -> dict[str, An
     async with ctx.store.tx() as tx:
         await users.set_fields(tx, row["id"], password_hash=hashed)
         await audit.write(tx, email, "users.change_password", email)
-    await throttle.forget(ctx, key)
+    await throttle.succeeded(ctx, keys)
     return {"email": email, "changed": True}
 
 
