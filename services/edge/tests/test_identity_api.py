@@ -175,6 +175,37 @@ async def test_login_answers_a_session_token_that_then_authenticates(world: Worl
             assert me.json()["params"] == {"email": DEV.email}
 
 
+async def test_a_login_answers_a_device_cookie_that_the_next_login_presents(
+    world: World,
+) -> None:
+    """Red-team F5: clients that signed in before are told apart from strangers by a signed
+    device cookie (browsers: the cookie; API clients: `device_token` in the body)."""
+    world.ops.answers["users.login"] = lambda params: DEV
+    forged = {"device": "made-up", "device_account": DEV.id}  # only the edge may set these
+    sign_in = {"email": DEV.email, "password": "pw-123456789", **forged}
+    async with client(world.edge) as browser:
+        first = await browser.post("/auth/login", json=sign_in)
+        assert first.status_code == 200
+        assert world.ops.last("users.login")[1]["device"] is None
+        device_token = first.json()["device_token"]
+        cookie = first.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/auth" in cookie
+        assert (await browser.post("/auth/email/login", json=sign_in)).status_code == 200
+        params = world.ops.last("users.login")[1]
+        assert params["device"] not in (None, "made-up") and params["device_account"] == DEV.id
+    async with client(world.edge) as api:
+        with_token = {**sign_in, "device_token": device_token}
+        assert (await api.post("/auth/login", json=with_token)).status_code == 200
+        params = world.ops.last("users.login")[1]
+        assert params["device_account"] == DEV.id and "device_token" not in params
+        # Another account's email: the cookie does not count.
+        other = {**with_token, "email": ADMIN.email}
+        assert (await api.post("/auth/login", json=other)).status_code == 200
+        assert world.ops.last("users.login")[1]["device"] is None
+        bad = await api.post("/auth/login", json={**sign_in, "device_token": 5})
+        assert bad.status_code == 422 and bad.json()["data"]["field"] == "device_token"
+
+
 @pytest.mark.parametrize(
     ("refusal", "status", "code"),
     [

@@ -43,6 +43,14 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     session_token_ttl_s: Annotated[
         int, doc("Lifetime (seconds) of the tokens `/auth/login` and SSO issue.")
     ] = 8 * 3600
+    device_cookie_ttl_s: Annotated[
+        int,
+        doc(
+            "Lifetime (seconds) of the device cookie each password sign-in answers: while it "
+            "lasts, failures of strangers at that account do not lock its holder out "
+            "(docs/identity.md)."
+        ),
+    ] = 90 * 24 * 3600
     identity_timeout_s: Annotated[
         float, doc("How long one request of the identity cache to the identity registry may take.")
     ] = 5.0

@@ -20,7 +20,8 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, InvalidRequestError
-from forge.edge import inputs, rbac_api, sso
+from forge.edge import inputs
+from forge.edge.device_cookies import DeviceCookies
 from forge.edge.guard import client_ip, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
 from forge.edge.rest import REST_TIMEOUT_S, json_response
@@ -79,11 +80,14 @@ class Identity:
             raise InvalidRequestError("the request body must be a JSON object")
         return body
 
-    def session(self, user_json: bytes, status: int = 200) -> Response:
-        """A session token for the user the registry vouched for, and who they are."""
+    def session(
+        self, user_json: bytes, status: int = 200, devices: DeviceCookies | None = None
+    ) -> Response:
+        """A session token for the user the registry vouched for, and who they are; with
+        `devices` (a password sign-in) a fresh device cookie too, in the body and as a cookie."""
         user = _USER.decode(user_json)
         token, expires = self.edge.auth.mint_session(user)
-        body = {
+        body: dict[str, Any] = {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": max(0, int(expires - time.time())),
@@ -95,7 +99,20 @@ class Identity:
                 "roles": list(user.roles),
             },
         }
-        return json_response(status, _ENC.encode(body))
+        if devices is None:
+            return json_response(status, _ENC.encode(body))
+        device = body["device_token"] = devices.issue(user.id, user.email)
+        response = json_response(status, _ENC.encode(body))
+        response.set_cookie(
+            devices.cookie_name(user.email),
+            device,
+            max_age=devices.ttl_s,
+            path="/auth",  # both login routes, nothing else
+            httponly=True,
+            samesite="strict",
+            secure=devices.secure,
+        )
+        return response
 
 
 def query_params(request: Request) -> dict[str, Any]:
@@ -197,15 +214,35 @@ def _expiry(authorization: str | None) -> float | None:
         return None
 
 
+def _presented_device(request: Request, params: dict[str, Any]) -> object:
+    """The device cookie an API client sent in the body (`device_token`), else the browser's."""
+    token = params.pop("device_token", None)
+    if token is not None and not isinstance(token, str):
+        raise InvalidParamsError("device_token must be a string", {"field": "device_token"})
+    email = params.get("email")
+    if token is None and isinstance(email, str):
+        token = request.cookies.get(DeviceCookies.cookie_name(email))
+    return token
+
+
 def account_routes(identity: Identity) -> list[BaseRoute]:
     edge = identity.edge
+    devices = DeviceCookies(
+        edge.config.jwt_secret,
+        edge.config.device_cookie_ttl_s,
+        edge.urls.base.startswith("https:"),
+    )
 
     async def login(request: Request) -> Response:
         params = await identity.body(request)
-        # Sign-ins are throttled by this address: never by one the body names.
+        # Sign-ins are throttled by this address and by a device cookie verified here: never
+        # by an address or a device the body names.
         params["client_ip"] = client_ip(request.scope)
+        device = devices.verify(_presented_device(request, params), params.get("email"))
+        params["device"] = None if device is None else device.id
+        params["device_account"] = None if device is None else device.account
         user = await identity.call(ANONYMOUS, "users", "login", params)
-        return identity.session(user)
+        return identity.session(user, devices=devices)
 
     async def register(request: Request) -> Response:
         if not edge.config.allow_signup:
@@ -235,9 +272,10 @@ def account_routes(identity: Identity) -> list[BaseRoute]:
     ]
 
 
-def routes(edge: Edge) -> list[BaseRoute]:
-    identity = Identity(edge)
-    out = account_routes(identity) + rbac_api.routes(identity) + sso.routes(identity)
+def routes(identity: Identity) -> list[BaseRoute]:
+    """The account routes and one route per registry operation (the app adds /rbac's own
+    routes and SSO's beside them, from rbac_api and sso, which take an `Identity` too)."""
+    out = account_routes(identity)
     for spec in ACCOUNT:
         out.append(Route(spec.path, forward(identity, spec), methods=[spec.method]))
     for prefix in ("", "/v1"):
