@@ -1,5 +1,6 @@
 """Tokens are bound to the account, not only to its email: a session of a deleted account, a JWT
-issued before the account (re)started, an API token of an earlier account are all refused."""
+issued before the account (re)started, an API token of an earlier account are all refused, and
+all with one message (which one would tell the account's history)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from forge.core.bus import NatsBus
-from forge.edge.account_binding import issued_before
+from forge.edge.account_binding import STALE, issued_before
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.identity_cache import IdentityCache
@@ -87,3 +88,46 @@ def test_a_session_names_its_account_and_its_issue_time_to_the_millisecond() -> 
     claims = jwt.decode(token, OctKey.import_key(SECRET)).claims
     assert claims["uid"] == NEW.id and claims["sub"] == NEW.email
     assert isinstance(claims["iat"], float | int) and claims["exp"] > claims["iat"]
+
+
+async def test_every_stale_token_is_refused_with_one_message(bus: NatsBus) -> None:
+    """Red-team F9: the 401 told deleted, re-created, deactivated and reactivated apart."""
+    gone = user("gone@example.com", "developer", active=False)
+    raw = "forge_" + "y" * 40
+    token = TokenEntry(
+        id="tok-old",
+        token_hash=hashlib.sha256(raw.encode()).hexdigest(),
+        user_email=NEW.email,
+        name="old",
+        user_id=OLD.id,
+    )
+    revoked = "forge_" + "z" * 40
+    dead = TokenEntry(
+        id="tok-dead",
+        token_hash=hashlib.sha256(revoked.encode()).hexdigest(),
+        user_email=NEW.email,
+        name="dead",
+        user_id=NEW.id,
+        active=False,
+    )
+    await IdentityRegistry(bus, [NEW, gone], [token, dead]).start()
+    await router(bus)
+    edge = await edge_on(bus)
+    stale = {
+        "re-created: a session of the earlier account": edge.auth.mint_session(OLD)[0],
+        "re-created: an API token of the earlier account": raw,
+        "reactivated: a JWT issued before": _jwt(iat=int(SINCE) - 1),
+        "another account's JWT": _jwt(uid="u-someone-else"),
+        "deactivated: its user is inactive": _jwt(sub=gone.email),
+        "deactivated: its API token was revoked": revoked,
+        "deleted: its user is unknown": _jwt(sub="nobody@example.com"),
+    }
+    try:
+        async with client(edge) as http:
+            for kind, bearer in stale.items():
+                headers = {"Authorization": f"Bearer {bearer}"}
+                response = await http.get("/auth/email/me", headers=headers)
+                assert response.status_code == 401, (kind, response.text)
+                assert response.json() == {"detail": STALE, "code": -32004}, kind
+    finally:
+        await stop(edge)

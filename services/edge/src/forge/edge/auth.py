@@ -212,10 +212,10 @@ class Authenticator:
         allowed = None if self.audience in audiences else frozenset(audiences)
         jti = str(claims["jti"])
         if self.identity.is_revoked(jti):
-            raise UnauthorizedError("the token has been revoked")
+            raise UnauthorizedError(account_binding.STALE)
         user = await self.identity.user(str(claims["sub"]))
         if user is None or not user.active:
-            raise UnauthorizedError("invalid token: the user is unknown or inactive")
+            raise UnauthorizedError(account_binding.STALE)
         account_binding.check_jwt(claims, user)
         principal = _principal(
             user,
@@ -230,7 +230,7 @@ class Authenticator:
         entry = check_valid(self.identity.tokens.get(hash_of(token)), now)
         owner = await self.identity.user(entry.user_email)
         if owner is None or not owner.active:
-            raise UnauthorizedError("invalid token: the API token's owner is unknown or inactive")
+            raise UnauthorizedError(account_binding.STALE)
         account_binding.check_api_token(entry, owner)
         scope = Scope.of(entry)
         return _Entry(

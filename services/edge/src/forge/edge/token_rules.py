@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import msgspec
 
 from forge.core.errors import ForbiddenError, UnauthorizedError
+from forge.edge.account_binding import STALE
 from forge.proto import access
 from forge.proto.envelope import Principal
 from forge.proto.identity import TokenEntry, TokenUsage, UserAccess
@@ -107,7 +108,7 @@ class Scope:
 def check_valid(entry: TokenEntry | None, now: float) -> TokenEntry:
     """The token, if it is active and within its validity period; else 401."""
     if entry is None or not entry.active:
-        raise UnauthorizedError("invalid token: unknown or revoked API token")
+        raise UnauthorizedError(STALE)
     if entry.expires_at is not None and entry.expires_at <= now:
         raise UnauthorizedError("invalid token: the API token has expired")
     if entry.not_before is not None and entry.not_before > now:
