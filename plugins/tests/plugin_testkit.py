@@ -109,6 +109,7 @@ def ctx(
     teams: tuple[str, ...] = ("ann-personal", "blue"),
     server_id: str | None = "srv1",
     request_id: str = "r1",
+    target_team: str | None = None,
 ) -> HookContext:
     principal = Principal(subject=user, email=user, teams=teams)
     return HookContext(
@@ -119,6 +120,7 @@ def ctx(
         principal=principal,
         request=request,
         target=target_of(hook, request),
+        target_team=target_team,
     )
 
 

@@ -141,13 +141,32 @@ async def test_a_binding_overrides_an_entry_for_its_team_and_tool_only() -> None
     )
     plugins = await build(merged, Host(), loader())
     with pytest.raises(Exception) as raised:
-        await run(plugins, "tool_pre_invoke", call("echo"), teams=("me", "blue"))
+        await run(plugins, "tool_pre_invoke", call("echo"), target_team="blue")
     assert getattr(raised.value, "data", {})["plugin"] == "guard@blue/echo"
     # elsewhere the file's permissive entry runs (and only it)
-    CALLS.clear()
-    outcome = await run(plugins, "tool_pre_invoke", call("add"), teams=("me", "blue"))
-    assert [name for name, _ in outcome.violations] == ["guard"]
-    assert [name for name, _, _ in CALLS] == ["guard"]
+    for elsewhere in ({"payload": call("add"), "target_team": "blue"}, {"payload": call("echo")}):
+        CALLS.clear()
+        outcome = await run(plugins, "tool_pre_invoke", **elsewhere)
+        assert [name for name, _ in outcome.violations] == ["guard"]
+        assert [name for name, _, _ in CALLS] == ["guard"]
+
+
+@pytest.mark.parametrize("hook", ["tool_pre_invoke", "prompt_pre_fetch", "resource_pre_fetch"])
+async def test_a_team_binding_changes_its_teams_entries_whoever_calls_and_no_others(
+    hook: str,
+) -> None:
+    merged = plugin_config.with_bindings(
+        plugin_config.PluginsConfig(), [Binding(plugin="scripted", team="blue")]
+    )
+    plugins = await build(merged, Host(), loader())
+    payload = {"name": "echo", "uri": "file:///a"}
+    # A member of blue (and red) calling red's entry: blue's binding does not reach it.
+    assert not (await run(plugins, hook, payload, teams=("me", "blue"), target_team="red")).modified
+    # An entry of no team, or an unknown one, is not blue's either.
+    assert not (await run(plugins, hook, payload, teams=("me", "blue"))).modified
+    # Blue's entry is changed for anyone who calls it, a member of blue or not.
+    assert (await run(plugins, hook, payload, teams=("me", "red"), target_team="blue")).modified
+    assert (await run(plugins, hook, payload, teams=("me", "blue"), target_team="blue")).modified
 
 
 async def test_the_most_specific_binding_wins() -> None:
@@ -160,9 +179,9 @@ async def test_the_most_specific_binding_wins() -> None:
         ],
     )
     plugins = await build(merged, Host(), loader())
-    outcome = await run(plugins, "tool_pre_invoke", call("echo"), teams=("me", "blue"))
+    outcome = await run(plugins, "tool_pre_invoke", call("echo"), target_team="blue")
     assert outcome.payload["trail"] == ["guard@blue/echo"]
-    outcome = await run(plugins, "tool_pre_invoke", call("add"), teams=("me", "blue"))
+    outcome = await run(plugins, "tool_pre_invoke", call("add"), target_team="blue")
     assert not outcome.modified and not outcome.violations
 
 

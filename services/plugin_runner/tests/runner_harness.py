@@ -40,11 +40,14 @@ async def bare(bus: NatsBus, hook: str, params: Any, **kw: Any) -> Any:
 
 
 async def wrapped(
-    bus: NatsBus, hook: str, payload: Any, request: Any = None, **kw: Any
+    bus: NatsBus, hook: str, payload: Any, request: Any = None, team: str | None = None, **kw: Any
 ) -> dict[str, Any]:
+    """`team`: the team owning the call's tool, as a router says it."""
     call: dict[str, Any] = {"payload": payload}
     if request is not None:
         call["request"] = request
+    if team is not None:
+        call["team"] = team
     data = await rpc.call(bus, subjects.plugins_call(hook), envelope(call, **kw))
     reply: dict[str, Any] = msgspec.json.decode(data)
     return reply

@@ -53,10 +53,14 @@ def call(tool: str = "echo", **arguments: Any) -> dict[str, Any]:
     return {"name": tool, "arguments": arguments}
 
 
-async def blocked(bus: NatsBus, principal: Principal, tool: str = "echo") -> str | None:
-    """The plugin entry that blocks `nope` sent to `tool` by `principal`, or None."""
+async def blocked(
+    bus: NatsBus, principal: Principal, tool: str = "echo", team: str | None = None
+) -> str | None:
+    """The plugin entry that blocks `nope` sent by `principal` to `tool` of `team` (by default
+    the principal's shared team, listed last), or None."""
+    team = team or principal.teams[-1]
     try:
-        await bare(bus, "tool_pre_invoke", call(tool, t="nope"), principal=principal)
+        await wrapped(bus, "tool_pre_invoke", call(tool, t="nope"), principal=principal, team=team)
     except PluginViolationError as exc:
         return str(exc.data["plugin"])
     return None
@@ -101,7 +105,7 @@ async def catalog(bus: NatsBus, store: Store) -> Catalog:
 @contextlib.asynccontextmanager
 async def following(runner: Runner, bus: NatsBus, **settings: Any) -> AsyncIterator[Follower]:
     follower = Follower(
-        bus, runner, msgspec.structs.replace(runner.settings, bindings_timeout_s=2, **settings)
+        bus, runner.bind, msgspec.structs.replace(runner.settings, bindings_timeout_s=2, **settings)
     )
     await follower.start()
     try:
@@ -137,7 +141,7 @@ def config_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-async def test_a_binding_changes_the_next_call_of_its_team_only_and_follows_changes(
+async def test_a_binding_changes_the_next_call_of_its_teams_tools_only_and_follows_changes(
     bus: NatsBus, catalog: Catalog, heard: Announcements, tmp_path: Path
 ) -> None:
     async with running(bus, config_file(tmp_path, PERMISSIVE)) as runner:
@@ -150,6 +154,14 @@ async def test_a_binding_changes_the_next_call_of_its_team_only_and_follows_chan
             await until(heard, lambda m: "deny@team-a/*" in names(m))
             assert await blocked(bus, ALICE) == "deny@team-a/*"
             assert await blocked(bus, CAROL) is None
+            # Team-a's binding is about team-a's tools, whoever calls them, and no others:
+            # not team-b's tool called by a member of team-a, nor a tool of no team.
+            assert await blocked(bus, CAROL, team="team-a") == "deny@team-a/*"
+            assert await blocked(bus, ALICE, team="team-b") is None
+            assert await blocked(bus, ALICE, team="p-alice") is None
+            with_no_team = call(t="nope")
+            await bare(bus, "tool_pre_invoke", with_no_team, principal=ALICE)
+            await wrapped(bus, "tool_pre_invoke", with_no_team, principal=ALICE)
 
             await catalog("update", {"id": made["id"], "tool": "db_*"}, ALICE)
             await until(heard, lambda m: "deny@team-a/db_*" in names(m))

@@ -45,7 +45,7 @@ async def test_only_hooks_whose_every_plugin_is_pure_and_stateless_are_inline(
         assert inline["tool_post_invoke"].defaults.timeout_s == 3
         # The binding comes along, as the stand-in that turns the entry off for its team.
         shout = inline["prompt_post_fetch"].plugins
-        assert [(e.name, e.overrides, e.conditions.teams) for e in shout] == [
+        assert [(e.name, e.overrides, e.conditions.target_teams) for e in shout] == [
             ("shout", None, ()),
             ("shout@red/*", "shout", ("red",)),
         ]

@@ -83,7 +83,6 @@ async def test_a_binding_is_created_listed_fetched_updated_and_deleted_with_even
         ({"plugin": "pii filter"}, "plugin"),
         ({"plugin": "x" * 101}, "plugin"),
         ({"mode": "block"}, "mode"),
-        ({"tool": "no-such-tool"}, "tool"),
         ({"tool": "bad\nname"}, "tool"),
         ({"tool": ""}, "tool"),
         ({"visibility": "everyone"}, "visibility"),
@@ -113,17 +112,93 @@ async def test_mistyped_params_are_invalid(client: Client, given: dict[str, Any]
     assert await code_of(client("plugin_bindings", "create", binding(**given))) == INVALID_PARAMS
 
 
-async def test_tool_is_an_exposed_name_the_caller_sees_or_a_pattern(client: Client) -> None:
+async def test_tool_is_an_exposed_name_of_the_bindings_team_the_caller_sees_or_a_pattern(
+    client: Client,
+) -> None:
     url = "http://127.0.0.1:9000/mcp"
     gateway = {"name": "Alpha", "url": url, "team_id": "team-b", "visibility": "team"}
     await client("gateways", "create", gateway, as_=CAROL)
-    made = await client("plugin_bindings", "create", binding(tool="alpha-echo"), as_=ADMIN)
+    theirs = binding(team_id="team-b", tool="alpha-echo")
+    made = await client("plugin_bindings", "create", theirs, as_=CAROL)
     assert made["tool"] == "alpha-echo"
-    # Alice cannot see team-b's tool: it is unknown to her, as a tool that does not exist.
-    refused = client("plugin_bindings", "create", binding(tool="alpha-echo", plugin="x"), as_=ALICE)
-    assert await code_of(refused) == INVALID_PARAMS
+    everyone = await client("plugin_bindings", "create", {**theirs, "team_id": None}, as_=ADMIN)
+    assert everyone["tool"] == "alpha-echo"
+    # A team's binding applies to its own team's tools only: naming another team's is refused,
+    # 403 to who sees that tool (even a platform admin), 404 to who does not (as unknown).
+    assert (
+        await code_of(client("plugin_bindings", "create", binding(tool="alpha-echo"), as_=ADMIN))
+        == FORBIDDEN
+    )
+    hidden = await error_of(
+        client("plugin_bindings", "create", binding(tool="alpha-echo", plugin="x"), as_=ALICE)
+    )
+    unknown = await error_of(
+        client("plugin_bindings", "create", binding(tool="no-such-tool"), as_=ALICE)
+    )
+    assert (hidden.code, hidden.data["field"]) == (unknown.code, unknown.data["field"])
+    assert (hidden.code, hidden.data["field"]) == (NOT_FOUND, "tool")
     for pattern in ("alpha-*", "*", "db_[ab]?"):
         await client("plugin_bindings", "create", binding(plugin="x", tool=pattern), as_=ALICE)
+
+
+async def test_a_team_admin_who_is_a_member_of_another_team_cannot_bind_its_tools(
+    client: Client,
+) -> None:
+    both = person("xena@x", "p-xena", "team-a", "team-b", role="team_admin")
+    url = "http://127.0.0.1:9000/mcp"
+    gateway = {"name": "Alpha", "url": url, "team_id": "team-b", "visibility": "team"}
+    await client("gateways", "create", gateway, as_=CAROL)
+    made = await client("plugin_bindings", "create", binding(tool="alpha-*"), as_=both)
+    assert (
+        await code_of(client("plugin_bindings", "create", binding(tool="alpha-echo"), as_=both))
+        == FORBIDDEN
+    )
+    # Nor by changing the tool, or moving a team-b binding to team-a.
+    renamed = client(
+        "plugin_bindings", "update", {"id": made["id"], "tool": "alpha-echo"}, as_=both
+    )
+    assert await code_of(renamed) == FORBIDDEN
+    carols = await client(
+        "plugin_bindings", "create", binding(team_id="team-b", tool="alpha-echo"), as_=CAROL
+    )
+    moved = client("plugin_bindings", "update", {"id": carols["id"], "team_id": "team-a"})
+    assert await code_of(moved) == FORBIDDEN
+    assert [b["tool"] for b in await client("plugin_bindings", "list", {"team_id": "team-a"})] == [
+        "alpha-*"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("plugin", "config", "field"),
+    [
+        ("regex_replace", {"rules": [{"pattern": "(a)\\1"}]}, "config.rules[0].pattern"),
+        (
+            "regex_replace",
+            {"rules": [{"pattern": "ok"}, {"pattern": "(?=a)"}]},
+            "config.rules[1].pattern",
+        ),
+        ("deny_list", {"patterns": ["fine", "(?<!x)y"]}, "config.patterns[1]"),
+        ("url_reputation", {"deny_patterns": ["("]}, "config.deny_patterns[0]"),
+        ("regex_replace", {"rules": [{"pattern": "x{2000}"}]}, "config.rules[0].pattern"),
+        ("regex_replace", {"rulez": []}, "config"),
+    ],
+)
+async def test_a_config_a_builtin_kind_refuses_is_refused_naming_the_setting(
+    client: Client, plugin: str, config: dict[str, Any], field: str
+) -> None:
+    made = binding(plugin=plugin, config=config)
+    error = await error_of(client("plugin_bindings", "create", made, as_=ALICE))
+    assert (error.code, error.data["field"]) == (INVALID_PARAMS, field)
+    fine = await client("plugin_bindings", "create", binding(plugin=plugin), as_=ALICE)
+    changed = client("plugin_bindings", "update", {"id": fine["id"], "config": config}, as_=ALICE)
+    assert (await error_of(changed)).data["field"] == field
+
+
+async def test_a_pattern_that_backtracks_in_python_is_taken_it_runs_in_linear_time(
+    client: Client,
+) -> None:
+    redos = {"rules": [{"pattern": "(a+)+$", "replacement": "b"}]}
+    await client("plugin_bindings", "create", binding(plugin="regex_replace", config=redos))
 
 
 async def test_the_team_must_be_the_callers_and_every_team_is_for_admins(client: Client) -> None:

@@ -17,7 +17,7 @@ from router_harness import SNAPSHOT, ask, envelope, start_router
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
-from forge.core.errors import ForgeError
+from forge.core.errors import PLUGIN_VIOLATION, ForgeError
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.config import PluginRunnerConfig
 from forge.plugins.config import Binding
@@ -27,7 +27,9 @@ from forge.plugins.loader import Loader
 from forge.plugins.plugin import Plugin
 from forge.plugins.result import PluginResult
 from forge.proto.access import BUILTIN_ROLES
+from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
+from forge.proto.mcp import Tool
 from forge.router.app import Router
 from forge.router.hooks import Hooks
 from forge.testing import eventually
@@ -51,6 +53,11 @@ class Noop(Plugin):
 LOADER = Loader([EntryPoint(name="noop", value="test_router_inline:Noop", group="forge.plugins")])
 NOOP = {"name": "zz-noop", "kind": "noop", "hooks": HOOKS}
 DEV = BUILTIN_ROLES["developer"]
+# Each team's own tool (public: both teams see and call both).
+TEAM_TOOLS = [
+    ToolRecord(f"x-{team}", f"{team}-t", "t1", "g1", Tool(name="t1"), team_id=team)
+    for team in ("red", "blue")
+]
 RED = Principal(
     subject="rita@corp.example", email="rita@corp.example", teams=("red",), permissions=DEV
 )
@@ -99,9 +106,9 @@ class Mesh:
             heard, within_s=5, every_s=0.005, what="the router hears the runner's new manifest"
         )
 
-    async def outcome(self, principal: Principal, **arguments: Any) -> Any:
-        """What the caller gets, and what reached the upstream."""
-        params = msgspec.json.encode({"name": "docs-t1", "arguments": arguments})
+    async def outcome(self, principal: Principal, tool: str = "docs-t1", **arguments: Any) -> Any:
+        """What the caller gets from `tool`, and what reached the upstream."""
+        params = msgspec.json.encode({"name": tool, "arguments": arguments})
         env = msgspec.structs.replace(envelope("tools/call", params), principal=principal)
         self.forwarded.clear()
         try:
@@ -110,7 +117,8 @@ class Mesh:
             return ("error", exc.code, exc.message, exc.data, list(self.forwarded))
 
     async def both(self, entries: list[dict[str, Any]], calls: list[Any]) -> list[Any]:
-        """The outcomes of `calls` run inline, checked equal to those over the bus."""
+        """The outcomes of `calls` ((principal, arguments), arguments naming the `tool` if not
+        docs-t1) run inline, checked equal to those over the bus."""
         await self.configure(entries, remote=True)
         assert not set(HOOKS) & self.router.ctx.hooks.inline
         before = self.asked
@@ -134,7 +142,8 @@ async def mesh(bus: NatsBus, tmp_path: Path) -> AsyncIterator[Mesh]:
     path.write_text("plugins: []\n")
     runner = Runner(bus, PluginRunnerConfig(plugins_config=str(path), drain_s=0), LOADER)
     await runner.start()
-    router = await start_router(bus, SNAPSHOT)  # type: ignore[arg-type]
+    snapshot = msgspec.structs.replace(SNAPSHOT, tools=[*SNAPSHOT.tools, *TEAM_TOOLS])
+    router = await start_router(bus, snapshot)  # type: ignore[arg-type]
     mesh = Mesh(bus, runner, router, path)
     await rpc.serve_envelopes(bus, subjects.upstream_any("rpc"), mesh.upstream, queue=None)
     await bus.subscribe(subjects.plugins_call("*"), mesh.count)
@@ -223,9 +232,17 @@ async def test_bindings_reach_inline_chains_as_they_reach_the_runner(mesh: Mesh)
             Binding(plugin="shout", team="red", config=upper_a),
         ]
     )
-    red, blue = await mesh.both(entries, [(RED, {"q": "ab"}), (BLUE, {"q": "ab forbidden"})])
+    calls = [
+        (RED, {"tool": "red-t", "q": "ab"}),
+        (BLUE, {"tool": "blue-t", "q": "ab forbidden"}),
+        (BLUE, {"tool": "red-t", "q": "ab"}),  # a team's binding follows its tool's team
+        (BLUE, {"q": "ab forbidden"}),  # a tool of no team: only the file's entries
+    ]
+    red, blue, red_by_blue, teamless = await mesh.both(entries, calls)
     assert text_of(red) == '{"q": "Ab"}'  # the binding's config replaces the entry's for red
     assert text_of(blue) == '{"q": "aB forBidden"}'  # deny is off for blue
+    assert text_of(red_by_blue) == '{"q": "Ab"}'
+    assert teamless[:2] == ("error", PLUGIN_VIOLATION)
 
 
 async def test_a_hot_reload_rebuilds_the_inline_chain(mesh: Mesh) -> None:

@@ -17,6 +17,8 @@ def matches(conditions: Conditions, ctx: HookContext) -> bool:
         return False
     if conditions.teams and not set(ctx.principal.teams) & set(conditions.teams):
         return False
+    if conditions.target_teams and ctx.target_team not in conditions.target_teams:
+        return False  # also when the target's team is unknown (None): never widen a team's scope
     if conditions.users:
         names = {ctx.principal.subject}
         if ctx.principal.email:

@@ -26,10 +26,16 @@ class Conditions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     on the request's target; when any of them is set, a request that targets nothing they
     match (another kind, or an HTTP or list hook) is skipped. `users` are patterns on the
     principal's email (or subject); `teams` and `server_ids` are exact.
+
+    `target_teams` (exact) are on the team that owns the request's tool, prompt or resource,
+    as the router's catalog says, not on the caller's: a request whose target has no team
+    (an HTTP or list hook, an agent, a global entry) is skipped. A team's binding is scoped by
+    it, so it changes only its own team's entries, whoever calls them.
     """
 
     server_ids: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
+    target_teams: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     prompts: tuple[str, ...] = ()
@@ -84,8 +90,9 @@ class Binding(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A per-team / per-tool setting of one plugin, as the REST API will publish it.
 
     `plugin` names a configured entry (or, when none has that name, a plugin kind that then
-    runs only where the binding matches). Mode and config override the entry's for requests
-    of `team` calling `tool` (either may be None: any).
+    runs only where the binding matches). Mode and config override the entry's for calls of
+    `tool` owned by `team` (either may be None: any; a team is the target's owner, never the
+    caller's, so a team's binding cannot reach another team's entries).
     """
 
     plugin: str
@@ -140,7 +147,7 @@ def with_bindings(config: PluginsConfig, bindings: list[Binding]) -> PluginsConf
         conditions = base.conditions if base is not None else Conditions()
         conditions = msgspec.structs.replace(
             conditions,
-            teams=(binding.team,) if binding.team else conditions.teams,
+            target_teams=(binding.team,) if binding.team else conditions.target_teams,
             tools=(binding.tool,) if binding.tool else conditions.tools,
         )
         if base is None:
@@ -163,4 +170,5 @@ def with_bindings(config: PluginsConfig, bindings: list[Binding]) -> PluginsConf
 
 def specificity(entry: PluginEntry) -> int:
     """How narrow an overriding entry is: a team and a tool beat a tool, which beats a team."""
-    return 2 * bool(entry.conditions.tools) + bool(entry.conditions.teams)
+    teams = entry.conditions.teams or entry.conditions.target_teams
+    return 2 * bool(entry.conditions.tools) + bool(teams)

@@ -19,7 +19,9 @@ ANONYMOUS = Principal(subject="anonymous")
 class HookContext:
     """One hook call. `request` is the request's params (for a pre hook, the payload as it
     arrived; for a post hook, the request as the pre hooks left it, or None when the caller did
-    not send it); `target` the tool or prompt name, resource URI or agent name, if any."""
+    not send it); `target` the tool or prompt name, resource URI or agent name, if any;
+    `target_team` the team owning that tool, prompt or resource (from the router's catalog;
+    None when it has none or the caller did not say)."""
 
     hook: str
     method: str = ""
@@ -28,6 +30,7 @@ class HookContext:
     principal: Principal = ANONYMOUS
     request: Any = None
     target: str | None = None
+    target_team: str | None = None
     deadline: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -63,9 +66,11 @@ def target_of(hook: str, request: Any) -> str | None:
     return None
 
 
-def of_envelope(hook: str, envelope: Envelope, request: Any) -> HookContext:
+def of_envelope(
+    hook: str, envelope: Envelope, request: Any, target_team: str | None = None
+) -> HookContext:
     """The context of a hook call for the request `envelope` carries (its params decoded as
-    `request`, or None when unknown)."""
+    `request`, or None when unknown), on a target owned by `target_team`."""
     return HookContext(
         hook=hook,
         method=envelope.method,
@@ -74,6 +79,7 @@ def of_envelope(hook: str, envelope: Envelope, request: Any) -> HookContext:
         principal=envelope.principal,
         request=request,
         target=target_of(hook, request),
+        target_team=target_team,
         deadline=envelope.deadline,
     )
 

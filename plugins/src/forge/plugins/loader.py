@@ -85,6 +85,19 @@ class Loader:
         return factory
 
 
+def vet(kind: str, config: dict[str, Any]) -> None:
+    """Raise what a built-in pure kind's plugin says of `config` (a PatternError names the
+    setting), by building one and discarding it: nothing starts, nothing connects. Other kinds
+    are not built outside a runner (their constructors are not known to be side-effect free);
+    the runner reports a config they refuse."""
+    target = BUILTINS.get(kind)
+    if target is None:
+        return
+    factory = _import(target)
+    if getattr(factory, "inline_safe", False) is True:
+        factory(kind, config, Host())
+
+
 def dials_out(factory: Factory) -> bool:
     """Whether a kind's plugins connect out; a factory that does not say is assumed to."""
     return bool(getattr(factory, "dials_out", True))

@@ -3,7 +3,6 @@ guard its outbound connections go through)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -13,6 +12,7 @@ from forge.core.bus import Bus
 from forge.core.netguard import NetGuard
 from forge.plugins.config import PluginConfigError
 from forge.plugins.context import HookContext
+from forge.plugins.patterns import compile_pattern  # where plugins have found it
 from forge.plugins.result import Violation
 
 
@@ -70,9 +70,4 @@ class Plugin:
         """Told of every violation any plugin reports (webhook notification listens)."""
 
 
-def compile_pattern(plugin: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """A regular expression from a plugin's config; a bad one fails the load, naming both."""
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise PluginConfigError(f"plugin {plugin!r}: bad pattern {pattern!r}: {exc}") from exc
+__all__ = ["Host", "NoConfig", "Plugin", "compile_pattern"]

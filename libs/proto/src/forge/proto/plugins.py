@@ -18,10 +18,13 @@ Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 class HookCall(msgspec.Struct, frozen=True):
     """Params on `forge.plugins.call.<hook>`: the payload the hook may change and, for post
-    hooks, the request's params as the pre hooks left them (absent: unknown)."""
+    hooks, the request's params as the pre hooks left them (absent: unknown). `team` is the
+    team owning the call's tool, prompt or resource, as the router's catalog says (absent: it
+    has none, or not a call on one): a team's plugin bindings apply only where it is theirs."""
 
     payload: msgspec.Raw
     request: msgspec.Raw = msgspec.Raw()
+    team: str | None = None
 
 
 class HookTarget(msgspec.Struct, frozen=True):
@@ -101,7 +104,7 @@ class PluginBinding(msgspec.Struct, frozen=True):
 
     id: str
     plugin: str
-    team_id: str | None = None  # the team whose calls it changes (None: every team)
+    team_id: str | None = None  # the team whose entries' calls it changes (None: every team)
     tool: str | None = None  # an exposed tool name or a shell pattern (None: any tool)
     mode: str | None = None  # None: the configured entry's mode
     config: dict[str, Any] = msgspec.field(default_factory=dict)  # merged over the entry's

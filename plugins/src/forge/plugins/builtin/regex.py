@@ -1,8 +1,8 @@
-"""Regex replace: rewrite text in calls and results by ordered pattern → replacement rules."""
+"""Regex replace: rewrite text in calls and results by ordered pattern → replacement rules
+(RE2 syntax: forge.plugins.patterns)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -10,7 +10,8 @@ import msgspec
 from forge.plugins.builtin import walk
 from forge.plugins.builtin.content import ContentPlugin
 from forge.plugins.context import HookContext
-from forge.plugins.plugin import Host, compile_pattern
+from forge.plugins.patterns import compile_pattern
+from forge.plugins.plugin import Host
 from forge.plugins.result import PluginResult, modify
 
 
@@ -31,8 +32,13 @@ class RegexReplace(ContentPlugin):
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         super().__init__(name, config, host)
         self.rules = [
-            (compile_pattern(name, r.pattern, re.IGNORECASE if r.ignore_case else 0), r.replacement)
-            for r in self.settings.rules
+            (
+                compile_pattern(
+                    name, r.pattern, ignore_case=r.ignore_case, field=f"config.rules[{i}].pattern"
+                ),
+                r.replacement,
+            )
+            for i, r in enumerate(self.settings.rules)
         ]
 
     def rewrite(self, text: str) -> str:

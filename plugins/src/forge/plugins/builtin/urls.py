@@ -12,7 +12,8 @@ import msgspec
 from forge.plugins.builtin import walk
 from forge.plugins.builtin.content import ContentPlugin
 from forge.plugins.context import HookContext
-from forge.plugins.plugin import Host, compile_pattern
+from forge.plugins.patterns import compile_pattern
+from forge.plugins.plugin import Host
 from forge.plugins.result import PluginResult, block, modify
 
 _URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>\"'`)\]]+", re.IGNORECASE)
@@ -41,8 +42,14 @@ class UrlReputation(ContentPlugin):
     def __init__(self, name: str, config: dict[str, Any], host: Host) -> None:
         super().__init__(name, config, host)
         s = self.settings
-        self.allow = [compile_pattern(name, p) for p in s.allow_patterns]
-        self.deny = [compile_pattern(name, p) for p in s.deny_patterns]
+        self.allow = [
+            compile_pattern(name, p, field=f"config.allow_patterns[{i}]")
+            for i, p in enumerate(s.allow_patterns)
+        ]
+        self.deny = [
+            compile_pattern(name, p, field=f"config.deny_patterns[{i}]")
+            for i, p in enumerate(s.deny_patterns)
+        ]
         self.allow_domains = tuple(d.lower().strip(".") for d in s.allow_domains)
         self.deny_domains = tuple(d.lower().strip(".") for d in s.deny_domains)
 

@@ -262,7 +262,7 @@ async def main(stop: asyncio.Event, settings: PluginRunnerConfig) -> None:
         stack.push_async_callback(runner.close)  # runs after the bus has drained
         stack.push_async_callback(bus.close)
         await runner.start()
-        follower = catalog_bindings.Follower(bus, runner, settings)
+        follower = catalog_bindings.Follower(bus, runner.bind, settings)
         stack.push_async_callback(follower.close)  # runs first
         await follower.start()
         watcher = asyncio.create_task(runner.watch(stop))
@@ -289,7 +289,8 @@ def loaded(plugins: PluginSet) -> list[LoadedPlugin]:
                 priority=entry.priority,
                 hooks=[] if off else served.get(entry.name, []),
                 overrides=entry.overrides,
-                teams=list(entry.conditions.teams),
+                # A binding's entry shows its team (the owner of the entries it changes).
+                teams=list(entry.conditions.target_teams or entry.conditions.teams),
                 tools=list(entry.conditions.tools),
                 active=not off and entry.mode != "disabled" and entry.name not in plugins.disabled,
             )

@@ -66,14 +66,16 @@ async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> byte
         call = HOOK_CALL_DECODER.decode(envelope.params)
     except msgspec.DecodeError as exc:
         raise InvalidParamsError(f"malformed hook call: {exc}") from exc
-    peek = dataclasses.replace(of_envelope(hook, envelope, None), target=_target(hook, call))
+    peek = dataclasses.replace(
+        of_envelope(hook, envelope, None, call.team), target=_target(hook, call)
+    )
     if not plugins.select(hook, peek):
         return UNCHANGED
     payload = decode_json(call.payload, "payload")
     request = decode_json(call.request, "request") if len(call.request) else None
     if request is None and hook in PRE_HOOKS:
         request = payload
-    outcome = await plugins.run(hook, payload, of_envelope(hook, envelope, request))
+    outcome = await plugins.run(hook, payload, of_envelope(hook, envelope, request, call.team))
     reply = HookReply(modified=outcome.modified)
     if outcome.modified:
         reply = HookReply(modified=True, payload=msgspec.Raw(_ENC.encode(outcome.payload)))

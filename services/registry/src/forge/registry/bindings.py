@@ -1,8 +1,9 @@
 """Plugin binding operations: per-team, per-tool settings of one plugin, which the plugin-runner
 merges over its configuration file (forge.plugins.config.Binding), and their change events.
 
-A binding's `team_id` is both the team whose calls it changes and the team that sees it; a
-binding for every team (`team_id` null) is a platform admin's. The registry cannot load plugins,
+A binding's `team_id` is both the team whose entries' calls it changes (whoever calls them) and
+the team that sees it, so a named tool must be that team's; a binding for every team
+(`team_id` null) is a platform admin's. The registry cannot load plugins,
 so `plugin` is only checked for its shape: the runner logs (and reports in its manifest) a
 binding naming a plugin it does not know.
 """
@@ -17,6 +18,9 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, NotFoundError
+from forge.plugins.config import PluginConfigError
+from forge.plugins.loader import vet
+from forge.plugins.patterns import PatternError
 from forge.proto.catalog import Deleted
 from forge.proto.catalog_params import IdParams
 from forge.proto.plugins import (
@@ -77,19 +81,44 @@ def _config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-async def _tool(ctx: Context, tool: str | None) -> str | None:
-    """None, a shell pattern, or the exposed name of a tool the caller can see."""
+def _vetted(plugin: str, config: dict[str, Any]) -> None:
+    """Refuse a config a built-in kind would not load (a pattern RE2 cannot run, a misspelt
+    setting) now, naming the setting, rather than leave the runner to drop the binding."""
+    try:
+        vet(plugin, config)
+    except PatternError as exc:
+        raise _invalid(exc.field, str(exc)) from exc
+    except PluginConfigError as exc:
+        raise _invalid("config", str(exc)) from exc
+
+
+def _tool(tool: str | None) -> str | None:
+    """None, a shell pattern, or a name: its shape."""
     if tool is None:
         return None
     if not tool.strip() or len(tool) > 255 or _CONTROL.search(tool):
         raise _invalid("tool", "tool must be 1 to 255 characters without control characters")
-    if _GLOB.search(tool):
-        return tool
-    known = [t for t in await ctx.store.resolve_tools([tool]) if t.name == tool]
-    if not ownership.seen(ctx.principal, known):
-        # One answer for a tool that does not exist and one the caller cannot see.
-        raise InvalidParamsError(f"unknown tool: {tool}", {"field": "tool", "tool": tool})
     return tool
+
+
+async def _team_tool(ctx: Context, tool: str | None, team: str | None) -> None:
+    """A named tool must be one the caller sees and, for a team's binding, of that team: a
+    binding applies only to its own team's entries (the runner keeps to that too), so naming
+    another team's tool would be a binding that never applies, or an attempt on theirs.
+    A pattern may match any name: it reaches only the team's own tools."""
+    if tool is None or _GLOB.search(tool):
+        return
+    known = ownership.seen(
+        ctx.principal, [t for t in await ctx.store.resolve_tools([tool]) if t.name == tool]
+    )
+    if not known:
+        # One answer for a tool that does not exist and one the caller cannot see.
+        raise NotFoundError(f"unknown tool: {tool}", {"field": "tool", "tool": tool})
+    if team is not None and all(t.team_id != team for t in known):
+        raise ForbiddenError(
+            "a team's plugin binding may name only a tool of that team",
+            {"field": "tool", "tool": tool, "team_id": team},
+        )
 
 
 def _team(ctx: Context, team_id: str | None) -> str | None:
@@ -131,14 +160,16 @@ async def create_binding(p: CreatePluginBindingParams, ctx: Context) -> PluginBi
         id=uuid.uuid4().hex,
         plugin=_plugin(p.plugin),
         team_id=team,
-        tool=await _tool(ctx, p.tool),
+        tool=_tool(p.tool),
         mode=_mode(ctx, p.mode),
         config=_config(p.config),
         priority=p.priority,
         owner=ctx.principal.subject,
         visibility=ownership.choose_visibility(ctx.config.default_visibility, p.visibility, team),
     )
+    await _team_tool(ctx, binding.tool, binding.team_id)
     await outbound.check(ctx, binding.plugin, binding.config)
+    _vetted(binding.plugin, binding.config)
     stored = await ctx.store.insert_plugin_binding(binding)
     await _announce(ctx, "changed", stored)
     return stored
@@ -152,7 +183,7 @@ async def update_binding(p: UpdatePluginBindingParams, ctx: Context) -> PluginBi
     if p.team_id is not msgspec.UNSET:
         changes["team_id"] = _team(ctx, p.team_id)
     if p.tool is not msgspec.UNSET:
-        changes["tool"] = await _tool(ctx, p.tool)
+        changes["tool"] = _tool(p.tool)
     if p.mode is not msgspec.UNSET:
         changes["mode"] = _mode(ctx, p.mode)
     if p.config is not None:
@@ -162,9 +193,12 @@ async def update_binding(p: UpdatePluginBindingParams, ctx: Context) -> PluginBi
     team = changes.get("team_id", current.team_id)
     changes["visibility"] = ownership.check_visibility(p.visibility or current.visibility, team)
     updated = msgspec.structs.replace(current, **changes)
+    if "tool" in changes or "team_id" in changes:
+        await _team_tool(ctx, updated.tool, updated.team_id)
     # Any change to a binding that dials out (even of its mode) is a platform admin's.
     await outbound.check(ctx, current.plugin, updated.config)
     await outbound.check(ctx, updated.plugin, updated.config)
+    _vetted(updated.plugin, updated.config)
     stored = await ctx.store.update_plugin_binding(updated)
     await _announce(ctx, "changed", stored)
     return stored

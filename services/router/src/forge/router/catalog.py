@@ -268,15 +268,23 @@ class Catalog:
         found = self._memoised("templates-by-rank", server_id, principal, "resources.read", build)
         return found  # type: ignore[no-any-return]
 
-    def owner_of(self, uri: str, server_id: str | None, principal: Principal) -> str | None:
-        """The gateway that serves `uri`: a listed resource, else the first matching template."""
+    def serving(
+        self, uri: str, server_id: str | None, principal: Principal
+    ) -> ResourceRecord | TemplateRecord | None:
+        """What serves `uri` (its gateway, its team): a listed resource, else the first
+        matching template."""
         resource = self._resources(server_id, principal).get(uri)
         if resource is not None:
-            return resource.gateway_id
+            return resource
         for template in self._templates(server_id, principal):
             if uritemplate.matches(template.uri_template, uri):
-                return template.gateway_id
+                return template
         return None
+
+    def owner_of(self, uri: str, server_id: str | None, principal: Principal) -> str | None:
+        """The gateway that serves `uri`."""
+        served = self.serving(uri, server_id, principal)
+        return served.gateway_id if served is not None else None
 
     def owner_of_template(
         self, uri_template: str, server_id: str | None, principal: Principal

@@ -84,20 +84,23 @@ def _uri(envelope: Envelope, method: str) -> str:
 async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     uri = _uri(envelope, "resources/read")
-    gateway_id = ctx.catalog.owner_of(uri, envelope.server_id, envelope.principal)
-    if gateway_id is None:
+    served = ctx.catalog.serving(uri, envelope.server_id, envelope.principal)
+    if served is None:
         raise resource_not_found(envelope, uri)
     answered: bytes | None = None
     if ctx.hooks.serves("resource_pre_fetch"):
-        envelope, answered = await ctx.hooks.pre("resource_pre_fetch", envelope)
+        envelope, answered = await ctx.hooks.pre("resource_pre_fetch", envelope, served.team_id)
         changed = _uri(envelope, "resources/read")
         if changed != uri:  # a plugin may rewrite the uri, never to one the caller cannot read
-            gateway_id = ctx.catalog.owner_of(changed, envelope.server_id, envelope.principal)
-            if gateway_id is None:
+            served = ctx.catalog.serving(changed, envelope.server_id, envelope.principal)
+            if served is None:
                 raise resource_not_found(envelope, changed)
-    result = answered if answered is not None else await forward(envelope, ctx, gateway_id)
+    if answered is not None:
+        result = answered
+    else:
+        result = await forward(envelope, ctx, served.gateway_id)
     if ctx.hooks.serves("resource_post_fetch"):
-        result = await ctx.hooks.post("resource_post_fetch", envelope, result)
+        result = await ctx.hooks.post("resource_post_fetch", envelope, result, served.team_id)
     return result
 
 
@@ -106,7 +109,7 @@ async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     prompt = _prompt(envelope, ctx)
     answered: bytes | None = None
     if ctx.hooks.serves("prompt_pre_fetch"):
-        envelope, answered = await ctx.hooks.pre("prompt_pre_fetch", envelope)
+        envelope, answered = await ctx.hooks.pre("prompt_pre_fetch", envelope, prompt.team_id)
         prompt = _prompt(envelope, ctx)  # a renamed prompt must be one the caller sees too
     if answered is not None:
         result = answered
@@ -115,7 +118,7 @@ async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
         params = rewrite(bytes(envelope.params), "name", prompt.original_name)
         result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
     if ctx.hooks.serves("prompt_post_fetch"):
-        result = await ctx.hooks.post("prompt_post_fetch", envelope, result)
+        result = await ctx.hooks.post("prompt_post_fetch", envelope, result, prompt.team_id)
     return result
 
 

@@ -78,7 +78,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     tool = _callable(found, name, envelope.principal)
     answered: bytes | None = None
     if ctx.hooks.serves("tool_pre_invoke"):
-        changed, answered = await ctx.hooks.pre("tool_pre_invoke", envelope)
+        changed, answered = await ctx.hooks.pre("tool_pre_invoke", envelope, tool.team_id)
         if changed is not envelope:
             envelope = changed
             members = fields(bytes(envelope.params))  # as the pre hooks left them
@@ -100,7 +100,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         finally:
             ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
     if ctx.hooks.serves("tool_post_invoke"):
-        result = await ctx.hooks.post("tool_post_invoke", envelope, result)
+        result = await ctx.hooks.post("tool_post_invoke", envelope, result, tool.team_id)
     return result
 
 

@@ -154,42 +154,49 @@ class Hooks(PluginManifests):
         except msgspec.DecodeError as exc:
             raise ServiceUnavailableError(f"malformed {hook} reply from the plugin-runner") from exc
 
-    async def pre(self, hook: str, envelope: Envelope) -> tuple[Envelope, bytes | None]:
+    async def pre(
+        self, hook: str, envelope: Envelope, team: str | None = None
+    ) -> tuple[Envelope, bytes | None]:
         """A pre hook on the request's params: the envelope as the plugins left it, and the
-        result a plugin answered in the call's place (None: make the call)."""
+        result a plugin answered in the call's place (None: make the call). `team` owns the
+        call's tool, prompt or resource: only its own team's bindings apply."""
         payload = bytes(envelope.params) or b"{}"
         chains = await self._chains(hook)
         if chains is not None:
             request = decode_json(payload, "payload")
-            outcome = await chains.run(hook, request, of_envelope(hook, envelope, request))
+            context = of_envelope(hook, envelope, request, team)
+            outcome = await chains.run(hook, request, context)
             if outcome.modified:
                 envelope = msgspec.structs.replace(
                     envelope, params=msgspec.Raw(_ENC.encode(outcome.payload))
                 )
             return envelope, None if outcome.result is KEEP else _ENC.encode(outcome.result)
-        reply = await self._call(hook, envelope, b'{"payload":' + payload + b"}")
+        reply = await self._call(hook, envelope, b'{"payload":' + payload + _team(team) + b"}")
         if reply is None:
             return envelope, None
         if reply.modified and len(reply.payload):
             envelope = msgspec.structs.replace(envelope, params=reply.payload)
         return envelope, bytes(reply.result) if len(reply.result) else None
 
-    async def post(self, hook: str, envelope: Envelope, result: bytes) -> bytes:
-        """A post hook on a result; `envelope` carries the request as the pre hooks left it."""
+    async def post(
+        self, hook: str, envelope: Envelope, result: bytes, team: str | None = None
+    ) -> bytes:
+        """A post hook on a result; `envelope` carries the request as the pre hooks left it,
+        `team` owns its tool, prompt or resource."""
         request = bytes(envelope.params) or b"null"
         chains = await self._chains(hook)
         if chains is not None:
             known = decode_json(request, "request")
             payload = decode_json(result, "payload")
-            outcome = await chains.run(hook, payload, of_envelope(hook, envelope, known))
+            outcome = await chains.run(hook, payload, of_envelope(hook, envelope, known, team))
             return _ENC.encode(outcome.payload) if outcome.modified else result
-        call = b'{"payload":' + result + b',"request":' + request + b"}"
+        call = b'{"payload":' + result + b',"request":' + request + _team(team) + b"}"
         reply = await self._call(hook, envelope, call)
         if reply is None or not reply.modified or not len(reply.payload):
             return result
         return bytes(reply.payload)
 
-    # -- the earlier names (tools and tests written against them)
+    # -- the earlier names (tools and tests written against them; no target team)
 
     async def run(self, hook: str, envelope: Envelope) -> Envelope:
         """A pre hook, ignoring an answer in the call's place."""
@@ -197,3 +204,8 @@ class Hooks(PluginManifests):
 
     async def run_post(self, hook: str, envelope: Envelope, result: bytes) -> bytes:
         return await self.post(hook, envelope, result)
+
+
+def _team(team: str | None) -> bytes:
+    """The HookCall member naming the target's team (none when it has none)."""
+    return b',"team":' + _ENC.encode(team) if team is not None else b""
