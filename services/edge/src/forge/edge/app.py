@@ -28,7 +28,9 @@ from forge.edge import (
     metadata,
     plugin_api,
     proxies,
+    rbac_api,
     rest_errors,
+    sso,
     timeouts,
     upstream_oauth,
 )
@@ -36,6 +38,7 @@ from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
 from forge.edge.context import Edge
 from forge.edge.http import Receive, Scope, Send
+from forge.edge.identity_api import Identity
 from forge.edge.identity_cache import IdentityCache
 from forge.edge.legacy_sse import Asgi, SseTransport
 from forge.edge.mcp_http import McpEndpoint
@@ -78,6 +81,7 @@ def build_app(edge: Edge) -> Starlette:
     endpoint = McpEndpoint(edge)
     sse = SseTransport(edge)
     ws = WsEndpoint(edge)
+    identity = Identity(edge)
     routes = [
         Route("/health", health.health, methods=["GET"]),
         Route("/ready", health.make_ready(edge), methods=["GET"]),  # type: ignore[arg-type]
@@ -90,8 +94,10 @@ def build_app(edge: Edge) -> Starlette:
         Route("/servers/{server_id}/message", Asgi(sse.message), methods=["POST"]),
         WebSocketRoute("/ws", ws),
         WebSocketRoute("/servers/{server_id}/ws", ws),
-        *metadata.routes(edge),
-        *identity_api.routes(edge),
+        *metadata.routes(edge.urls),
+        *rbac_api.routes(identity),
+        *sso.routes(identity),
+        *identity_api.routes(identity),
         *plugin_api.routes(edge),
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),

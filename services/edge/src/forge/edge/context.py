@@ -11,11 +11,11 @@ from forge.core import subjects
 from forge.core.bus import Bus, Subscription
 from forge.edge.auth import Authenticator
 from forge.edge.config import EdgeConfig
-from forge.edge.guard import Origins
 from forge.edge.hooks import EdgeHooks
 from forge.edge.identity_cache import IdentityCache
 from forge.edge.metadata import PublicUrls
 from forge.edge.notices import Notices
+from forge.edge.origins import Origins
 from forge.edge.sessions import Sessions
 from forge.edge.updates import Updates
 

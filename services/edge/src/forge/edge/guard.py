@@ -12,7 +12,6 @@ one serves `http_auth_check_permission` it may grant or deny each permission bey
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +19,12 @@ import msgspec
 from starlette.requests import Request
 
 from forge.core.errors import ForbiddenError, UnauthorizedError
-from forge.edge.config import EdgeConfig
 from forge.proto import access
 from forge.proto.envelope import Principal
 
 if TYPE_CHECKING:
     from forge.edge.context import Edge
 
-_LOOPBACK = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?", re.IGNORECASE)
 USE_SERVERS = "servers.use"
 
 
@@ -44,18 +41,6 @@ def challenge_headers(exc: Exception) -> list[tuple[bytes, bytes]] | None:
     if isinstance(exc, ChallengeError):
         return [(b"www-authenticate", exc.challenge.encode("latin-1"))]
     return None
-
-
-class Origins:
-    """The `Origin` values allowed on MCP endpoints (DNS rebinding, cross-site browsers)."""
-
-    def __init__(self, config: EdgeConfig, public_origin: str) -> None:
-        listed = (o.strip().rstrip("/").lower() for o in config.allowed_origins.split(","))
-        self.allowed = frozenset({public_origin, *(o for o in listed if o)})
-
-    def allows(self, origin: str) -> bool:
-        origin = origin.rstrip("/").lower()
-        return origin in self.allowed or _LOOPBACK.fullmatch(origin) is not None
 
 
 def client_ip(scope: Mapping[str, Any]) -> str | None:

@@ -3,7 +3,6 @@ metadata (RFC 9728), and the `WWW-Authenticate` challenge that points clients at
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import msgspec
@@ -13,9 +12,6 @@ from starlette.routing import BaseRoute, Route
 
 from forge.edge.config import EdgeConfig
 from forge.proto.access import PERMISSIONS
-
-if TYPE_CHECKING:
-    from forge.edge.context import Edge
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 _ENC = msgspec.json.Encoder()
@@ -83,18 +79,18 @@ def _absolute(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def routes(edge: Edge) -> list[BaseRoute]:
-    """The metadata documents: public, like the rest of `/.well-known`."""
+def routes(urls: PublicUrls) -> list[BaseRoute]:
+    """The metadata documents of `urls`: public, like the rest of `/.well-known`."""
 
     def respond(body: bytes) -> Response:
         headers = {"cache-control": "public, max-age=300", "access-control-allow-origin": "*"}
         return Response(body, 200, headers, media_type="application/json")
 
     async def root(request: Request) -> Response:
-        return respond(edge.urls.document(None))
+        return respond(urls.document(None))
 
     async def server(request: Request) -> Response:
-        return respond(edge.urls.document(request.path_params["server_id"]))
+        return respond(urls.document(request.path_params["server_id"]))
 
     return [
         Route(WELL_KNOWN, root, methods=["GET"]),

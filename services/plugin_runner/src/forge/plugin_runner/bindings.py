@@ -16,8 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
@@ -31,9 +30,6 @@ from forge.plugins.plugin import Host
 from forge.proto.catalog import Deleted
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.plugins import BINDING_DECODER, BINDINGS_DECODER, PluginBinding, RejectedBinding
-
-if TYPE_CHECKING:
-    from forge.plugin_runner.app import Runner
 
 log = logging.getLogger("forge.plugin_runner.bindings")
 ENTITY = "plugin_bindings"
@@ -131,11 +127,17 @@ async def trial(
 
 
 class Follower:
-    """Keeps the runner's bindings equal to the catalog's."""
+    """Keeps the runner's bindings equal to the catalog's: `bind` (the runner's) gets
+    every binding after each change, and raises PluginConfigError when it keeps its set."""
 
-    def __init__(self, bus: Bus, runner: Runner, settings: PluginRunnerConfig) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        bind: Callable[[list[PluginBinding]], Awaitable[None]],
+        settings: PluginRunnerConfig,
+    ) -> None:
         self.bus = bus
-        self.runner = runner
+        self.bind = bind
         self.settings = settings
         self.records: dict[str, PluginBinding] = {}
         self.loaded = asyncio.Event()
@@ -239,7 +241,7 @@ class Follower:
     async def _apply(self) -> None:
         self._dirty.clear()
         try:
-            await self.runner.bind(list(self.records.values()))
+            await self.bind(list(self.records.values()))
         except PluginConfigError as exc:
             log.error("plugin bindings not applied, keeping the running set: %s", exc)
 
