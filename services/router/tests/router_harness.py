@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from forge.core import rpc, subjects
-from forge.core.bus import SUBJECT
+from forge.core.bus import SUBJECT, Bus
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.catalog import (
     Gateway,
@@ -106,5 +106,5 @@ async def start_router(bus: MemoryBus, snapshot: Snapshot, page_size: int = 100)
     return router
 
 
-async def ask(bus: MemoryBus, env: Envelope) -> Any:
+async def ask(bus: Bus, env: Envelope) -> Any:
     return msgspec.json.decode(await rpc.call(bus, subjects.ROUTER_RPC, env))

@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from edge_harness import SECRET, IdentityRegistry, client, edge_on, stop, user
 
 from forge.cli.tokens import mint
 from forge.core import rpc, subjects
@@ -32,6 +31,7 @@ from forge.registry.app import Registry
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
 from forge.registry.store import Store
+from services.edge.tests.edge_harness import SECRET, IdentityRegistry, client, edge_on, stop, user
 
 ADMIN = user("root@example.com", "platform_admin")
 TAMI = user("tami@example.com", "team_admin")  # team-a
@@ -65,7 +65,7 @@ async def plugin_runner(bus: NatsBus, config: Path) -> AsyncIterator[Runner]:
     settings = PluginRunnerConfig(plugins_config=str(config), drain_s=0, bindings_timeout_s=2)
     runner = Runner(bus, settings, Loader([]))
     await runner.start()
-    follower = Follower(bus, runner, settings)
+    follower = Follower(bus, runner.bind, settings)
     await follower.start()
     try:
         async with asyncio.timeout(10):
@@ -118,12 +118,14 @@ async def principal_of(edge: Edge, who: Any) -> Principal:
 
 async def blocked_for(edge: Edge, bus: NatsBus, who: Any, tool: str = "echo") -> str | None:
     """The plugin entry that refuses a `tools/call` of `tool` with "nope" by `who` (None: let
-    through), asked on the wrapped hook subject as the router asks."""
+    through), asked on the wrapped hook subject as the router asks; the tool is one of the
+    caller's first team (a team's binding applies to its own team's tools)."""
     params = {"name": tool, "arguments": {"text": "nope"}}
+    call = {"payload": params, "team": who.teams[0]}
     envelope = Envelope(
         id=uuid.uuid4().hex,
         method="tools/call",
-        params=msgspec.Raw(msgspec.json.encode({"payload": params})),
+        params=msgspec.Raw(msgspec.json.encode(call)),
         principal=await principal_of(edge, who),
         deadline=time.time() + 10,
     )
@@ -180,7 +182,7 @@ async def test_a_binding_made_through_rest_changes_the_next_call_of_its_team(
         )
         await manifests.until(lambda names: "deny@team-a/*" in names)
         assert await blocked_for(mesh, bus, DEV) == "deny@team-a/*"
-        assert await blocked_for(mesh, bus, BO) is None  # another team's calls are unchanged
+        assert await blocked_for(mesh, bus, BO) is None  # another team's tools are unchanged
 
         changed = await h.put(f"/v1/plugins/bindings/{binding['id']}", json={"tool": "db_*"})
         assert changed.status_code == 200 and changed.json()["tool"] == "db_*"

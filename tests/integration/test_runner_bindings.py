@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from runner_harness import Announcements, bare, running, wrapped
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
@@ -29,6 +28,7 @@ from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
 from forge.registry.store import Store
 from forge.testing.listener import Listener
+from services.plugin_runner.tests.runner_harness import Announcements, bare, running, wrapped
 
 ADMIN = Principal(subject="admin@test", is_admin=True)
 TEAM_ADMIN = BUILTIN_ROLES["team_admin"]
@@ -273,7 +273,7 @@ async def test_a_file_reload_keeps_the_bindings_that_still_fit(
 async def test_the_runner_process_loads_bindings_at_start(
     bus: NatsBus, catalog: Catalog, heard: Announcements, tmp_path: Path, nats_url: str
 ) -> None:
-    from test_runner_main import start
+    from services.plugin_runner.tests.test_runner_main import start
 
     await catalog("create", {"plugin": "deny", "team_id": "team-a", "mode": "enforce"})
     path = config_file(tmp_path, PERMISSIVE)

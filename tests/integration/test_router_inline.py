@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from router_harness import SNAPSHOT, ask, envelope, start_router
 
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
@@ -33,6 +32,7 @@ from forge.proto.mcp import Tool
 from forge.router.app import Router
 from forge.router.hooks import Hooks
 from forge.testing import eventually
+from services.router.tests.router_harness import SNAPSHOT, ask, envelope, start_router
 
 HOOKS = ["tool_pre_invoke", "tool_post_invoke"]
 PRE = ["tool_pre_invoke"]
@@ -50,7 +50,13 @@ class Noop(Plugin):
         return None
 
 
-LOADER = Loader([EntryPoint(name="noop", value="test_router_inline:Noop", group="forge.plugins")])
+LOADER = Loader(
+    [
+        EntryPoint(
+            name="noop", value="tests.integration.test_router_inline:Noop", group="forge.plugins"
+        )
+    ]
+)
 NOOP = {"name": "zz-noop", "kind": "noop", "hooks": HOOKS}
 DEV = BUILTIN_ROLES["developer"]
 # Each team's own tool (public: both teams see and call both).

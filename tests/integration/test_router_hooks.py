@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from router_harness import SNAPSHOT, FakeUpstream, ask, envelope, start_router
 
 from forge.core import rpc, subjects
 from forge.core.errors import InvalidParamsError, PluginViolationError, ServiceUnavailableError
@@ -29,6 +28,7 @@ from forge.proto.catalog import Server
 from forge.proto.envelope import Principal
 from forge.router.hooks import Hooks
 from forge.testing.membus import MemoryBus
+from services.router.tests.router_harness import SNAPSHOT, FakeUpstream, ask, envelope, start_router
 
 
 class HideConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -67,8 +67,14 @@ class Reroute(Plugin):
 
 LOADER = Loader(
     [
-        EntryPoint(name="hide", value="test_router_hooks:Hide", group="forge.plugins"),
-        EntryPoint(name="reroute", value="test_router_hooks:Reroute", group="forge.plugins"),
+        EntryPoint(
+            name="hide", value="tests.integration.test_router_hooks:Hide", group="forge.plugins"
+        ),
+        EntryPoint(
+            name="reroute",
+            value="tests.integration.test_router_hooks:Reroute",
+            group="forge.plugins",
+        ),
     ]
 )
 
