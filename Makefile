@@ -72,6 +72,7 @@ lint: install ## ruff and mypy (strict on every package's source; the tests too,
 	$(PY) -m forge.core.settings_doc --check
 	$(PY) -m forge.testing.error_codes
 	$(PY) -m forge.testing.wire_types
+	$(PY) -m forge.testing.import_rules
 
 docs: install ## write the settings tables (READMEs, docs/settings.md) and docs/errors.md's codes
 	$(PY) -m forge.core.settings_doc
