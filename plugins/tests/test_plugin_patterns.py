@@ -92,3 +92,44 @@ async def test_url_reputation_deny_patterns_run_on_re2() -> None:
     url = "https://example.com/" + ATTACK
     outcome = await one("url_reputation", config, "tool_pre_invoke", call(u=url))
     assert not outcome.violations
+
+
+async def test_schema_guard_patterns_run_on_re2() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "pattern": EVIL}},
+        "patternProperties": {EVIL: {"type": "integer"}},
+    }
+    config = {"rules": [{"input_schema": schema}]}
+    with pytest.raises(PluginViolationError):
+        await one("schema_guard", config, "tool_pre_invoke", call(text=ATTACK))
+    outcome = await one("schema_guard", config, "tool_pre_invoke", call(text="aaa"))
+    assert not outcome.violations
+    with pytest.raises(PluginViolationError):  # a key matching patternProperties: an integer
+        await one("schema_guard", config, "tool_pre_invoke", call(aa="not a number"))
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        (
+            {"properties": {"q": {"pattern": "(?=x)"}}},
+            "config.rules[0].input_schema.properties.q.pattern",
+        ),
+        ({"patternProperties": {r"(a)\1": {}}}, "config.rules[0].input_schema.patternProperties"),
+    ],
+)
+def test_schema_guard_refuses_a_pattern_re2_cannot_run(schema: dict[str, Any], field: str) -> None:
+    with pytest.raises(PatternError) as raised:
+        vet("schema_guard", {"rules": [{"input_schema": schema}]})
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("keyword", ["additionalProperties", "unevaluatedProperties"])
+def test_schema_guard_refuses_pattern_properties_beside_keywords_matched_outside_re2(
+    keyword: str,
+) -> None:
+    schema = {"patternProperties": {"^x": {}}, keyword: False}
+    with pytest.raises(PluginConfigError):
+        vet("schema_guard", {"rules": [{"output_schema": schema}]})
+    vet("schema_guard", {"rules": [{"output_schema": {"additionalProperties": False}}]})

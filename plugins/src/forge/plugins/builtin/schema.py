@@ -1,7 +1,14 @@
-"""Schema guard: call arguments and structured results checked against JSON Schemas per tool."""
+"""Schema guard: call arguments and structured results checked against JSON Schemas per tool.
+
+A schema's `pattern` and `patternProperties` run on RE2 (forge.plugins.patterns), not on
+`jsonschema`'s Python `re`, so a schema cannot stall the event loop (ReDoS); `jsonschema` also
+matches `patternProperties` keys itself beside `additionalProperties` and
+`unevaluatedProperties`, so a schema object combining them is refused at load.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -12,6 +19,7 @@ from forge.plugins.builtin import walk
 from forge.plugins.config import PluginConfigError
 from forge.plugins.context import HookContext
 from forge.plugins.hookspec import hookimpl
+from forge.plugins.patterns import Pattern, compile_pattern
 from forge.plugins.plugin import Host, Plugin
 from forge.plugins.result import PluginResult, block
 
@@ -27,13 +35,66 @@ class SchemaGuardConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     rules: tuple[SchemaRule, ...] = ()
 
 
-def _validator(plugin: str, schema: dict[str, Any]) -> Any:
+_KEY_MATCHERS = ("additionalProperties", "unevaluatedProperties")
+
+
+def _patterns(plugin: str, node: Any, field: str, found: dict[str, Pattern]) -> None:
+    """Compile every `pattern` and `patternProperties` key under `node` into `found`."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _patterns(plugin, item, f"{field}[{i}]", found)
+        return
+    if not isinstance(node, dict):
+        return
+    pattern = node.get("pattern")
+    if isinstance(pattern, str):
+        found[pattern] = compile_pattern(plugin, pattern, field=f"{field}.pattern")
+    keyed = node.get("patternProperties")
+    if isinstance(keyed, dict) and keyed:
+        for key in keyed:
+            found[key] = compile_pattern(plugin, key, field=f"{field}.patternProperties")
+        if any(k in node for k in _KEY_MATCHERS):
+            raise PluginConfigError(
+                f"plugin {plugin!r}: {field} combines patternProperties with"
+                " additionalProperties or unevaluatedProperties, which are matched outside RE2"
+            )
+    for key, value in node.items():
+        if key not in ("pattern", "const", "enum", "default", "examples"):
+            _patterns(plugin, value, f"{field}.{key}", found)
+
+
+def _validator(plugin: str, schema: dict[str, Any], field: str) -> Any:
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise PluginConfigError(f"plugin {plugin!r}: bad schema: {exc.message}") from exc
-    return cls(schema)
+    compiled: dict[str, Pattern] = {}
+    _patterns(plugin, schema, field, compiled)
+
+    def regex(wanted: str) -> Pattern:
+        if wanted not in compiled:  # somewhere the walk did not look: compiled (and checked) now
+            compiled[wanted] = compile_pattern(plugin, wanted, field=field)
+        return compiled[wanted]
+
+    def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not regex(wanted).search(instance):
+            yield jsonschema.ValidationError("does not match the pattern")
+
+    def pattern_properties(
+        validator: Any, keyed: dict[str, Any], instance: Any, schema: Any
+    ) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        for wanted, subschema in keyed.items():
+            for key, value in instance.items():
+                if regex(wanted).search(key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=wanted)
+
+    linear = jsonschema.validators.extend(
+        cls, {"pattern": pattern, "patternProperties": pattern_properties}
+    )
+    return linear(schema)
 
 
 def _first_error(validator: Any, value: Any) -> dict[str, str] | None:
@@ -54,10 +115,14 @@ class SchemaGuard(Plugin):
         self.rules = [
             (
                 rule,
-                _validator(name, rule.input_schema) if rule.input_schema is not None else None,
-                _validator(name, rule.output_schema) if rule.output_schema is not None else None,
+                None
+                if rule.input_schema is None
+                else _validator(name, rule.input_schema, f"config.rules[{i}].input_schema"),
+                None
+                if rule.output_schema is None
+                else _validator(name, rule.output_schema, f"config.rules[{i}].output_schema"),
             )
-            for rule in self.settings.rules
+            for i, rule in enumerate(self.settings.rules)
         ]
 
     def _for(self, tool: str | None) -> list[tuple[SchemaRule, Any, Any]]:
