@@ -6,8 +6,8 @@ import msgspec
 import pytest
 
 from forge.core.errors import InvalidParamsError
-from forge.upstream_proxy.eras import complete_result, legacy_params, modern_params
-from forge.upstream_proxy.transport import SseParser
+from forge.upstream_proxy.transports.codec import complete_result, legacy_params, modern_params
+from forge.upstream_proxy.transports.exchange import SseParser
 
 PV = "io.modelcontextprotocol/protocolVersion"
 INFO = "io.modelcontextprotocol/clientInfo"

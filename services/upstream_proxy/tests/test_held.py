@@ -15,8 +15,8 @@ from forge.core.bus import NatsBus
 from forge.core.errors import ForgeError
 from forge.proto.envelope import Envelope, Protocol
 from forge.servers.process import ServerProcess
+from forge.upstream_proxy.eras.resume import STATE_PREFIX
 from forge.upstream_proxy.handlers import call as call_on
-from forge.upstream_proxy.resume import STATE_PREFIX
 
 ALL = b'{"elicitation":{},"sampling":{},"roots":{}}'
 

@@ -297,7 +297,7 @@ async def test_the_lean_client_never_reuses_a_connection_the_upstream_closed() -
     from forge.core.aiohttp_dialer import Dialer
     from forge.core.netguard import NetGuard
     from forge.servers.process import spawn as spawn_server
-    from forge.upstream_proxy.fasthttp import FastHttp
+    from forge.upstream_proxy.transports.fasthttp import FastHttp
 
     server = spawn_server("forge.servers.fastecho")
     try:

@@ -25,7 +25,7 @@ from forge.proto.envelope import Envelope, Principal
 from forge.servers.process import ServerProcess
 from forge.testing.oauth_server import TOKEN_EXCHANGE, OAuthServer
 from forge.upstream_proxy.app import UpstreamProxy
-from forge.upstream_proxy.usertokens import key_of
+from forge.upstream_proxy.auth.usertokens import key_of
 
 PUBLIC_URL = "https://forge.example"
 REDIRECT_URI = PUBLIC_URL + "/oauth/callback"

@@ -21,7 +21,7 @@ from forge.servers.process import ServerProcess, spawn
 from forge.testing.oauth_server import OAuthServer
 from forge.upstream_proxy.app import UpstreamProxy
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.fasthttp import FastHttp
+from forge.upstream_proxy.transports.fasthttp import FastHttp
 
 
 def plain(url: str, transport: str = "streamablehttp") -> Gateway:

@@ -10,7 +10,7 @@ import pytest
 from forge.core.bus import NatsBus
 from forge.core.sealing import Keyring
 from forge.proto.upstream import UserToken
-from forge.upstream_proxy.usertokens import UserTokens, key_of
+from forge.upstream_proxy.auth.usertokens import UserTokens, key_of
 
 KEYRING = Keyring.parse("", fallback_secret="usertokens-test-secret-" + "x" * 32)
 

@@ -50,34 +50,34 @@ IN_PROCESS: dict[str, str] = {
         "sealed into the OAuth redirect's state parameter"
     ),
     "services/router/src/forge/router/pages.py:Listing": "an in-memory list and its digest",
-    "services/upstream_proxy/src/forge/upstream_proxy/discovery.py:_Tools": (
+    "services/upstream_proxy/src/forge/upstream_proxy/sessions/discovery.py:_Tools": (
         "an upstream's tools/list page, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/discovery.py:_Resources": (
+    "services/upstream_proxy/src/forge/upstream_proxy/sessions/discovery.py:_Resources": (
         "an upstream's resources/list page, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/discovery.py:_Templates": (
+    "services/upstream_proxy/src/forge/upstream_proxy/sessions/discovery.py:_Templates": (
         "an upstream's resources/templates/list page, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/discovery.py:_Prompts": (
+    "services/upstream_proxy/src/forge/upstream_proxy/sessions/discovery.py:_Prompts": (
         "an upstream's prompts/list page, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/eras.py:Initialized": (
+    "services/upstream_proxy/src/forge/upstream_proxy/transports/codec.py:Initialized": (
         "an upstream's initialize result, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/mrtr.py:_InputRequired": (
+    "services/upstream_proxy/src/forge/upstream_proxy/eras/mrtr.py:_InputRequired": (
         "an upstream's input_required result, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/mrtr.py:_InputRequest": (
+    "services/upstream_proxy/src/forge/upstream_proxy/eras/mrtr.py:_InputRequest": (
         "one request inside an upstream's input_required result"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/sessions.py:_Discovered": (
+    "services/upstream_proxy/src/forge/upstream_proxy/transports/streamable.py:_Discovered": (
         "an upstream's server/discover result, over its transport"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/oauth.py:TokenResponse": (
+    "services/upstream_proxy/src/forge/upstream_proxy/auth/oauth.py:TokenResponse": (
         "an authorization server's token response, over HTTP"
     ),
-    "services/upstream_proxy/src/forge/upstream_proxy/oauth.py:_ErrorBody": (
+    "services/upstream_proxy/src/forge/upstream_proxy/auth/oauth.py:_ErrorBody": (
         "an authorization server's error response, over HTTP"
     ),
     "plugins/src/forge/plugins/external.py:_Verdict": "an external plugin server's HTTP answer",

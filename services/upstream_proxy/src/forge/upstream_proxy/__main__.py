@@ -8,7 +8,7 @@ import os
 from forge.core import config, logs, service
 from forge.upstream_proxy.app import main
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.launcher import INHERITED
+from forge.upstream_proxy.transports.launcher import INHERITED
 
 
 def run() -> None:

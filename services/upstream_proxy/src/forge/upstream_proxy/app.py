@@ -16,17 +16,18 @@ from forge.core.errors import UpstreamUnavailableError
 from forge.core.netguard import NetGuard
 from forge.core.sealing import SealingError
 from forge.proto.envelope import Envelope
-from forge.upstream_proxy import authorize, updates
+from forge.upstream_proxy.auth import authorize
+from forge.upstream_proxy.auth.credentials import Credentials
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Credentials
+from forge.upstream_proxy.eras.resume import Resumes
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
-from forge.upstream_proxy.inflight import Calls
-from forge.upstream_proxy.launcher import Launcher
 from forge.upstream_proxy.leases import Leases
-from forge.upstream_proxy.pool import Pool, transport_of
-from forge.upstream_proxy.resume import Resumes
-from forge.upstream_proxy.stdio import StdioSession
+from forge.upstream_proxy.sessions.inflight import Calls
+from forge.upstream_proxy.sessions.pool import Pool, transport_of
+from forge.upstream_proxy.transports import updates
+from forge.upstream_proxy.transports.launcher import Launcher
+from forge.upstream_proxy.transports.stdio import StdioSession
 
 log = logging.getLogger("forge.upstream_proxy")
 QUEUE = "upstream-proxy"

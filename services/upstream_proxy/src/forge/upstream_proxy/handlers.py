@@ -23,16 +23,16 @@ from forge.core.errors import (
 from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
 from forge.proto.upstream import DiscoverParams
-from forge.upstream_proxy import mrtr, resume
-from forge.upstream_proxy.discovery import discover_all
-from forge.upstream_proxy.eras import complete_result
+from forge.upstream_proxy.auth.grants import AuthorizationRequiredError
+from forge.upstream_proxy.eras import mrtr, resume
+from forge.upstream_proxy.eras.held import Answered, Held
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.grants import AuthorizationRequiredError
-from forge.upstream_proxy.held import Answered, Held
-from forge.upstream_proxy.inflight import CallCancelledError, Calls, InFlight
-from forge.upstream_proxy.launcher import CannotStartError
 from forge.upstream_proxy.leases import Leases
-from forge.upstream_proxy.pool import Pool, Session, identity, transport_of
+from forge.upstream_proxy.sessions.discovery import discover_all
+from forge.upstream_proxy.sessions.inflight import CallCancelledError, Calls, InFlight
+from forge.upstream_proxy.sessions.pool import Pool, Session, identity, transport_of
+from forge.upstream_proxy.transports.codec import complete_result
+from forge.upstream_proxy.transports.launcher import CannotStartError
 
 log = logging.getLogger("forge.upstream_proxy.handlers")
 # Answer this long before the envelope's deadline: the router stops waiting 0.05 s before it,

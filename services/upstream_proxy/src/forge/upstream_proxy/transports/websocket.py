@@ -10,12 +10,12 @@ import aiohttp
 from forge.core.aiohttp_dialer import Dialer, refusal
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway
-from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.transport import CredentialsRejectedError
+from forge.upstream_proxy.transports.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.transports.exchange import CredentialsRejectedError
 
-log = logging.getLogger("forge.upstream_proxy.websocket")
+log = logging.getLogger("forge.upstream_proxy.transports.websocket")
 
 
 class WebSocketSession(ChannelSession):

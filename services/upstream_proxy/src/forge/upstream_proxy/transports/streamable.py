@@ -20,27 +20,27 @@ from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
 from forge.proto.mcp import MODERN
+from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.eras import (
+from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.codec import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
     initialized,
     legacy_params,
     modern_params,
 )
-from forge.upstream_proxy.fasthttp import FastHttp
-from forge.upstream_proxy.inflight import InFlight
-from forge.upstream_proxy.transport import (
+from forge.upstream_proxy.transports.exchange import (
     ACCEPT,
     CredentialsRejectedError,
     OnMessage,
     SessionGoneError,
     exchange,
 )
-from forge.upstream_proxy.updates import Listener, Publish, forward, subscribable
+from forge.upstream_proxy.transports.fasthttp import FastHttp
+from forge.upstream_proxy.transports.updates import Listener, Publish, forward, subscribable
 
-log = logging.getLogger("forge.upstream_proxy.sessions")
+log = logging.getLogger("forge.upstream_proxy.transports.streamable")
 
 # A DELETE at shutdown or removal is a courtesy to the upstream; never wait long on it.
 CLOSE_TIMEOUT_S = 1.0

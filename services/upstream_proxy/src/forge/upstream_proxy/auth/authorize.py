@@ -29,9 +29,9 @@ from forge.proto import access
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
 from forge.proto.upstream import AuthorizeParams, CallbackParams
-from forge.upstream_proxy.credentials import Credentials
+from forge.upstream_proxy.auth.credentials import Credentials
+from forge.upstream_proxy.auth.grants import AuthorizationCode
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.grants import AuthorizationCode
 
 AUTHORIZE = "upstream.oauth.authorize"
 CALLBACK = "upstream.oauth.callback"

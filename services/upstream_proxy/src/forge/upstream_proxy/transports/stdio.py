@@ -13,12 +13,12 @@ from forge.core.commands import CommandNotAllowedError
 from forge.core.errors import ForgeError, UpstreamUnavailableError
 from forge.core.launch import Launch, kill_group
 from forge.proto.catalog import Gateway
-from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.launcher import MAX_LINE, Launcher
+from forge.upstream_proxy.transports.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.transports.launcher import MAX_LINE, Launcher
 
-log = logging.getLogger("forge.upstream_proxy.stdio")
+log = logging.getLogger("forge.upstream_proxy.transports.stdio")
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 30.0
 STABLE_S = 10.0  # a child that ran this long resets the backoff

@@ -22,19 +22,19 @@ from forge.proto.jsonrpc import (
     request_bytes,
     result_bytes,
 )
+from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Access
-from forge.upstream_proxy.eras import (
+from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.codec import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
     initialized,
     legacy_params,
 )
-from forge.upstream_proxy.inflight import InFlight
-from forge.upstream_proxy.transport import CredentialsRejectedError, result_of
-from forge.upstream_proxy.updates import Publish, forward
+from forge.upstream_proxy.transports.exchange import CredentialsRejectedError, result_of
+from forge.upstream_proxy.transports.updates import Publish, forward
 
-log = logging.getLogger("forge.upstream_proxy.channel")
+log = logging.getLogger("forge.upstream_proxy.transports.channel")
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ENC = msgspec.json.Encoder()
 _AMBIGUOUS = _ENC.encode(

@@ -17,7 +17,7 @@ from forge.proto.catalog import Gateway
 from forge.proto.identity import LaunchAudit
 from forge.upstream_proxy.config import UpstreamProxyConfig
 
-log = logging.getLogger("forge.upstream_proxy.stdio")
+log = logging.getLogger("forge.upstream_proxy.transports.stdio")
 # The only variables a child inherits from the upstream-proxy: FORGE_* secrets never reach it.
 # (HOME and TMPDIR are the child's own working directory.)
 INHERITED = ("PATH", "LANG")

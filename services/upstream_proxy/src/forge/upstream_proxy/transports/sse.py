@@ -11,12 +11,12 @@ import aiohttp
 from forge.core.aiohttp_dialer import Dialer, refusal
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
 from forge.proto.catalog import Gateway
-from forge.upstream_proxy.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.auth.credentials import Access, with_query
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Access, with_query
-from forge.upstream_proxy.transport import CredentialsRejectedError, SseParser
+from forge.upstream_proxy.transports.channel import ChannelClosedError, ChannelSession
+from forge.upstream_proxy.transports.exchange import CredentialsRejectedError, SseParser
 
-log = logging.getLogger("forge.upstream_proxy.sse")
+log = logging.getLogger("forge.upstream_proxy.transports.sse")
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

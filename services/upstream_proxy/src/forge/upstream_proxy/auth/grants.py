@@ -17,8 +17,8 @@ from forge.core.errors import ForbiddenError, ForgeError, UpstreamUnavailableErr
 from forge.proto.catalog import UpstreamAuth
 from forge.proto.envelope import Principal
 from forge.proto.upstream import UserToken
-from forge.upstream_proxy import usertokens
-from forge.upstream_proxy.oauth import (
+from forge.upstream_proxy.auth import usertokens
+from forge.upstream_proxy.auth.oauth import (
     JWT_TOKEN_TYPE,
     TOKEN_EXCHANGE,
     GrantRefusedError,
@@ -26,7 +26,7 @@ from forge.upstream_proxy.oauth import (
     TokenResponse,
     bearer,
 )
-from forge.upstream_proxy.usertokens import UserTokens
+from forge.upstream_proxy.auth.usertokens import UserTokens
 
 # Exchanged tokens kept per gateway, least recently used dropped first.
 MAX_EXCHANGED = 10_000

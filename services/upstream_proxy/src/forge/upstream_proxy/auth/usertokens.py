@@ -22,7 +22,7 @@ from forge.core.bus import Bus, Subscription
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.upstream import UserToken
 
-log = logging.getLogger("forge.upstream_proxy.usertokens")
+log = logging.getLogger("forge.upstream_proxy.auth.usertokens")
 BUCKET = "forge-upstream-user-tokens"
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -10,9 +10,9 @@ import msgspec
 from forge.core.errors import METHOD_NOT_FOUND, UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import DiscoverResult
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
-from forge.upstream_proxy.pool import Session
+from forge.upstream_proxy.sessions.pool import Session
 
-log = logging.getLogger("forge.upstream_proxy.discovery")
+log = logging.getLogger("forge.upstream_proxy.sessions.discovery")
 # A misbehaving upstream that hands out cursors forever must not keep discovery busy forever.
 MAX_PAGES = 100
 T = TypeVar("T")

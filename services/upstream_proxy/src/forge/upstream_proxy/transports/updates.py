@@ -24,9 +24,9 @@ from forge.core import subjects
 from forge.core.bus import Bus
 from forge.core.errors import ForgeError
 from forge.proto.jsonrpc import MESSAGE_DECODER
-from forge.upstream_proxy.transport import SseParser
+from forge.upstream_proxy.transports.exchange import SseParser
 
-log = logging.getLogger("forge.upstream_proxy.updates")
+log = logging.getLogger("forge.upstream_proxy.transports.updates")
 UPDATED = "notifications/resources/updated"
 # How long a subscribe waits for the GET stream to open before it goes ahead regardless.
 OPEN_WAIT_S = 2.0

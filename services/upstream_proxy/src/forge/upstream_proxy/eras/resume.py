@@ -14,7 +14,7 @@ from forge.core.bus import Bus, Headers
 from forge.core.errors import InvalidParamsError, ServiceUnavailableError
 from forge.proto.envelope import ENCODER, Envelope
 from forge.proto.mcp import RETRY_PARAMS_DECODER
-from forge.upstream_proxy.held import Held
+from forge.upstream_proxy.eras.held import Held
 
 # requestState = "forge1." + the holder's resume subject + "." + the held call's random key.
 STATE_PREFIX = "forge1."

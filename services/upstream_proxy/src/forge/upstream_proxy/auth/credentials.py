@@ -25,15 +25,15 @@ from forge.core.errors import ForgeError, UpstreamUnavailableError
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.proto.envelope import Principal
-from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.grants import (
+from forge.upstream_proxy.auth.grants import (
     AuthorizationCode,
     ClientCredentials,
     TokenExchange,
     TokenSource,
 )
-from forge.upstream_proxy.oauth import TokenClient, bearer
-from forge.upstream_proxy.usertokens import UserTokens
+from forge.upstream_proxy.auth.oauth import TokenClient, bearer
+from forge.upstream_proxy.auth.usertokens import UserTokens
+from forge.upstream_proxy.config import UpstreamProxyConfig
 
 # Auth types whose token depends on who calls: their sessions are never shared between users.
 PER_USER = frozenset({"oauth_authorization_code", "token_exchange"})

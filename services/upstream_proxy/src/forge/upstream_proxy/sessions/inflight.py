@@ -31,9 +31,9 @@ from forge.proto.jsonrpc import (
     error_bytes,
     result_bytes,
 )
-from forge.upstream_proxy.eras import CLIENT_CAPABILITIES
+from forge.upstream_proxy.transports.codec import CLIENT_CAPABILITIES
 
-log = logging.getLogger("forge.upstream_proxy.inflight")
+log = logging.getLogger("forge.upstream_proxy.sessions.inflight")
 T = TypeVar("T")
 # Sends a JSON-RPC message (the client's answer to a server request) back upstream.
 Reply = Callable[[bytes], Awaitable[None]]

@@ -11,15 +11,15 @@ from forge.core.aiohttp_dialer import Dialer
 from forge.core.errors import UpstreamUnavailableError
 from forge.proto.catalog import Gateway, canonical_transport
 from forge.proto.envelope import Principal
+from forge.upstream_proxy.auth.credentials import Credentials
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.credentials import Credentials
-from forge.upstream_proxy.inflight import InFlight
-from forge.upstream_proxy.launcher import Launcher
-from forge.upstream_proxy.sessions import UpstreamSession
-from forge.upstream_proxy.sse import SseSession
-from forge.upstream_proxy.stdio import StdioSession
-from forge.upstream_proxy.updates import Publish
-from forge.upstream_proxy.websocket import WebSocketSession
+from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.launcher import Launcher
+from forge.upstream_proxy.transports.sse import SseSession
+from forge.upstream_proxy.transports.stdio import StdioSession
+from forge.upstream_proxy.transports.streamable import UpstreamSession
+from forge.upstream_proxy.transports.updates import Publish
+from forge.upstream_proxy.transports.websocket import WebSocketSession
 
 
 class Session(Protocol):

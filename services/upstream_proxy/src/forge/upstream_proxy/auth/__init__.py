@@ -1,0 +1,1 @@
+"""Upstream credentials: sealed settings, OAuth grants and tokens, per-user authorization."""
