@@ -6,7 +6,8 @@ import msgspec
 import pytest
 
 from forge.core.errors import InvalidParamsError
-from forge.upstream_proxy.transports.codec import complete_result, legacy_params, modern_params
+from forge.upstream_proxy.eras.results import complete_result
+from forge.upstream_proxy.transports.codec import legacy_params, modern_params
 from forge.upstream_proxy.transports.exchange import SseParser
 
 PV = "io.modelcontextprotocol/protocolVersion"

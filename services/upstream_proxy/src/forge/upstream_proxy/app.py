@@ -19,9 +19,10 @@ from forge.proto.envelope import Envelope
 from forge.upstream_proxy.auth import authorize
 from forge.upstream_proxy.auth.credentials import Credentials
 from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.eras.adapter import EraAdapter
 from forge.upstream_proxy.eras.resume import Resumes
 from forge.upstream_proxy.gateways import Gateways
-from forge.upstream_proxy.handlers import Context, call, discover, run_held, serve_pinned
+from forge.upstream_proxy.handlers import Context, call, discover, serve_pinned
 from forge.upstream_proxy.leases import Leases
 from forge.upstream_proxy.sessions.inflight import Calls
 from forge.upstream_proxy.sessions.pool import Pool, transport_of
@@ -85,20 +86,20 @@ class UpstreamProxy:
             acquired=self._lease_acquired,
         )
         self.resumes = Resumes(bus, self.replica, timeout_s=config.resume_timeout_s)
+        self.eras = EraAdapter(bus, self.pool, self.calls, self.resumes)
         self.ctx = Context(
             bus=bus,
             gateways=self.gateways,
             pool=self.pool,
-            calls=self.calls,
+            eras=self.eras,
             leases=self.leases,
-            resumes=self.resumes,
             max_result_bytes=config.max_result_bytes,
         )
 
     async def start(self) -> None:
         await self.credentials.start()
         await self.calls.start()
-        await self.resumes.start(lambda held, envelope: run_held(held, envelope, self.ctx))
+        await self.eras.start()
         await self.leases.start()
         await self.gateways.start()
         await rpc.serve_envelopes(self.bus, subjects.upstream_any("rpc"), self._call, queue=QUEUE)

@@ -18,13 +18,9 @@ from forge.core.errors import (
 )
 from forge.proto.envelope import Envelope
 from forge.proto.jsonrpc import Message, RequestId, error_bytes, result_bytes
-from forge.upstream_proxy.sessions.inflight import (
-    SERVER_REQUESTS,
-    CallCancelledError,
-    InFlight,
-    Reply,
-)
+from forge.upstream_proxy.sessions.inflight import SERVER_REQUESTS, CallCancelledError, InFlight
 from forge.upstream_proxy.sessions.pool import Session
+from forge.upstream_proxy.transports.call import Reply
 
 log = logging.getLogger("forge.upstream_proxy.eras.held")
 # The capability a client declares to answer each server-to-client request.

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from forge.core import rpc, subjects
-from forge.core.bus import Bus, Headers
+from forge.core.bus import Bus
 from forge.core.errors import InvalidParamsError, ServiceUnavailableError
 from forge.proto.envelope import ENCODER, Envelope
 from forge.proto.mcp import RETRY_PARAMS_DECODER
@@ -23,8 +22,6 @@ GATEWAY_HEADER = "Forge-Gateway"
 UNKNOWN_STATE = "unknown or expired requestState: start the call again without it"
 # Answer this long before the retry's deadline, so the answer still reaches the router in time.
 HOP_MARGIN_S = 0.05
-# Runs a held call until its next answer: its result, or its next input_required result.
-Run = Callable[[Held, Envelope], Awaitable[bytes]]
 
 
 def request_state(params: bytes) -> str | None:
@@ -37,6 +34,15 @@ def request_state(params: bytes) -> str | None:
         raise InvalidParamsError("requestState must be a string") from exc
 
 
+def parse(state: str) -> tuple[str, str]:
+    """The subject of the replica holding the call, and the held call's key."""
+    match = _STATE.fullmatch(state)
+    if match is None:
+        raise InvalidParamsError(UNKNOWN_STATE)
+    subject, key = match.groups()
+    return subject, key
+
+
 class Resumes:
     """This replica's held calls, served on its own subject `forge.upstream.resume.<replica>`."""
 
@@ -45,11 +51,6 @@ class Resumes:
         self.subject = subjects.resume(replica)
         self.timeout_s = timeout_s
         self.held: dict[str, Held] = {}
-        self._run: Run | None = None
-
-    async def start(self, run: Run) -> None:
-        self._run = run
-        await self.bus.serve(self.subject, self._serve)
 
     def hold(self, held: Held) -> str:
         """Keep `held` for the client's retry (at most `timeout_s`); its requestState."""
@@ -59,14 +60,8 @@ class Resumes:
         held.expiry = loop.call_later(self.timeout_s, self._expire, held)
         return f"{STATE_PREFIX}{self.subject}.{held.key}"
 
-    async def resume(self, envelope: Envelope, gateway_id: str, state: str) -> bytes:
-        """The retry of a held call, wherever it is held: its result or next round."""
-        match = _STATE.fullmatch(state)
-        if match is None:
-            raise InvalidParamsError(UNKNOWN_STATE)
-        subject, key = match.groups()
-        if subject == self.subject:
-            return await self._resume_here(envelope, gateway_id, key)
+    async def forward(self, envelope: Envelope, gateway_id: str, subject: str) -> bytes:
+        """The retry, passed on to the replica holding its call: its answer."""
         try:
             data = await self.bus.request(
                 subject,
@@ -78,19 +73,15 @@ class Resumes:
             raise InvalidParamsError(UNKNOWN_STATE) from exc
         return rpc.unwrap(data)
 
-    async def _serve(self, data: bytes, headers: Headers) -> bytes:
-        gateway_id = headers.get(GATEWAY_HEADER, "")
+    def key_here(self, envelope: Envelope) -> str:
+        """The key of a passed-on retry's call, which must be held here."""
+        subject, key = parse(request_state(bytes(envelope.params)) or "")
+        if subject != self.subject:
+            raise InvalidParamsError(UNKNOWN_STATE)
+        return key
 
-        async def handle(envelope: Envelope) -> bytes:
-            state = request_state(bytes(envelope.params)) or ""
-            match = _STATE.fullmatch(state)
-            if match is None or match.group(1) != self.subject:
-                raise InvalidParamsError(UNKNOWN_STATE)
-            return await self._resume_here(envelope, gateway_id, match.group(2))
-
-        return await rpc.answer(handle, data, self.subject)
-
-    async def _resume_here(self, envelope: Envelope, gateway_id: str, key: str) -> bytes:
+    async def take(self, envelope: Envelope, gateway_id: str, key: str) -> Held:
+        """The held call this retry goes on with, given the retry's answers."""
         held = self.held.get(key)
         # Only the caller who started it, on the same gateway, may go on with it.
         if held is None or held.gateway_id != gateway_id:
@@ -106,8 +97,7 @@ class Resumes:
             held.drop("the client sent malformed inputResponses")
             raise InvalidParamsError("inputResponses must be an object") from exc
         await held.answer(responses)
-        assert self._run is not None  # set by start
-        return await self._run(held, envelope)
+        return held
 
     def _expire(self, held: Held) -> None:
         if self.held.get(held.key) is held:

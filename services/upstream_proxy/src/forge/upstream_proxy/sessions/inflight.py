@@ -31,12 +31,11 @@ from forge.proto.jsonrpc import (
     error_bytes,
     result_bytes,
 )
+from forge.upstream_proxy.transports.call import Reply
 from forge.upstream_proxy.transports.codec import CLIENT_CAPABILITIES
 
 log = logging.getLogger("forge.upstream_proxy.sessions.inflight")
 T = TypeVar("T")
-# Sends a JSON-RPC message (the client's answer to a server request) back upstream.
-Reply = Callable[[bytes], Awaitable[None]]
 # Takes a server-to-client request instead of the stream (a call held for a modern client).
 OnRequest = Callable[[Message, Reply], Awaitable[None]]
 SERVER_REQUESTS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})

@@ -24,7 +24,7 @@ from forge.proto.jsonrpc import (
 )
 from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.call import Call
 from forge.upstream_proxy.transports.codec import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
@@ -71,8 +71,8 @@ class ChannelSession:
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._pending: dict[RequestId, asyncio.Future[Message]] = {}
-        self._calls: dict[RequestId, InFlight] = {}
-        self._tokens: dict[str, tuple[InFlight, msgspec.Raw]] = {}
+        self._calls: dict[RequestId, Call] = {}
+        self._tokens: dict[str, tuple[Call, msgspec.Raw]] = {}
         self.updated: Publish | None = None  # where resource updates go (set by the pool)
 
     @property
@@ -128,7 +128,7 @@ class ChannelSession:
         await self._connect()
         await self._initialize()
 
-    async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
+    async def request(self, method: str, params: bytes, inflight: Call | None = None) -> bytes:
         """Send one request and wait for its answer; the caller bounds the time."""
         params = legacy_params(params)
         closed = renewed = False
@@ -149,7 +149,7 @@ class ChannelSession:
                 await self._renew(exc)
                 renewed = True
 
-    async def _send(self, method: str, params: bytes, inflight: InFlight | None) -> bytes:
+    async def _send(self, method: str, params: bytes, inflight: Call | None) -> bytes:
         request_id = next(self._ids)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
@@ -178,7 +178,7 @@ class ChannelSession:
         self.era = "legacy"
 
     def _swap_token(
-        self, params: bytes, request_id: RequestId, inflight: InFlight
+        self, params: bytes, request_id: RequestId, inflight: Call
     ) -> tuple[bytes, str | None]:
         # Clients pick tokens freely (often their own request ids), so two clients' tokens may
         # collide on one pooled session: the upstream sees ours, the client gets its own back.
@@ -238,7 +238,7 @@ class ChannelSession:
         # A resource update goes to the subscribers; list changes reach clients from the catalog.
         await forward(raw, self.updated)
 
-    def _only_call(self) -> InFlight | None:
+    def _only_call(self) -> Call | None:
         if len(self._calls) != 1:
             return None
         return next(iter(self._calls.values()))
@@ -251,7 +251,7 @@ class ChannelSession:
             if not future.done():
                 future.set_exception(error)
 
-    async def cancel(self, inflight: InFlight) -> None:
+    async def cancel(self, inflight: Call) -> None:
         """Tell the upstream a call was cancelled (legacy `notifications/cancelled`)."""
         if self.era == "legacy" and inflight.upstream_id is not None:
             await self._write(cancelled_bytes(inflight.upstream_id))

@@ -22,7 +22,7 @@ from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
 from forge.proto.mcp import MODERN
 from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.call import Call
 from forge.upstream_proxy.transports.codec import (
     INITIALIZE_PARAMS,
     cancelled_bytes,
@@ -132,7 +132,7 @@ class UpstreamSession:
         if not await self.access.renew(self.caller, exc.sent):
             raise self.access.refused(self.caller, exc) from None
 
-    async def request(self, method: str, params: bytes, inflight: InFlight | None = None) -> bytes:
+    async def request(self, method: str, params: bytes, inflight: Call | None = None) -> bytes:
         """Send one request upstream and return its result bytes; the caller bounds the time.
 
         With `inflight`, what the upstream sends on the answer's stream reaches the client.
@@ -154,7 +154,7 @@ class UpstreamSession:
             if not self._inflight:
                 self._idle.set()
 
-    async def _request(self, method: str, params: bytes, inflight: InFlight | None) -> bytes:
+    async def _request(self, method: str, params: bytes, inflight: Call | None) -> bytes:
         await self._open()
         if method == "resources/subscribe":
             await self._listen()
@@ -178,7 +178,7 @@ class UpstreamSession:
         return headers
 
     async def _send(
-        self, method: str, params: bytes, inflight: InFlight | None, *, retry: bool
+        self, method: str, params: bytes, inflight: Call | None, *, retry: bool
     ) -> bytes:
         headers = self._headers()
         access = self.access  # inline, not `_credentials`: this is every call's path
@@ -215,7 +215,7 @@ class UpstreamSession:
         )
         return answer.result
 
-    async def _in_call(self, inflight: InFlight, message: Message, raw: bytes) -> None:
+    async def _in_call(self, inflight: Call, message: Message, raw: bytes) -> None:
         # A resource update concerns the session's subscribers, not the call it came with.
         if not await forward(raw, self.updated):
             await inflight.received(message, raw, self._post)
@@ -250,7 +250,7 @@ class UpstreamSession:
             self._client(), self.url, message, headers, request_id=None, label=self.label
         )
 
-    async def cancel(self, inflight: InFlight) -> None:
+    async def cancel(self, inflight: Call) -> None:
         """Tell the upstream a call was cancelled: the closed response says it to a modern one."""
         if self.era == "legacy" and inflight.upstream_id is not None:
             await self._post(cancelled_bytes(inflight.upstream_id))
