@@ -20,11 +20,11 @@ from forge.upstream_proxy.auth import authorize
 from forge.upstream_proxy.auth.credentials import Credentials
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.eras.adapter import EraAdapter
+from forge.upstream_proxy.eras.inflight import Calls
 from forge.upstream_proxy.eras.resume import Resumes
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, serve_pinned
 from forge.upstream_proxy.leases import Leases
-from forge.upstream_proxy.sessions.inflight import Calls
 from forge.upstream_proxy.sessions.pool import Pool, transport_of
 from forge.upstream_proxy.transports import updates
 from forge.upstream_proxy.transports.launcher import Launcher

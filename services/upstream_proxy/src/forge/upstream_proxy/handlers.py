@@ -19,8 +19,8 @@ from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
 from forge.proto.upstream import DiscoverParams
 from forge.upstream_proxy.auth.grants import AuthorizationRequiredError
-from forge.upstream_proxy.deadline import REPLY_MARGIN_S, budget
 from forge.upstream_proxy.eras.adapter import EraAdapter
+from forge.upstream_proxy.eras.deadline import REPLY_MARGIN_S, budget
 from forge.upstream_proxy.eras.resume import request_state
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.leases import Leases
@@ -103,6 +103,7 @@ async def discover(envelope: Envelope, ctx: Context) -> bytes:
 
 
 async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
+    limit = budget(envelope, gateway)  # none left: no session is made for nothing
     known = ctx.gateways.get(gateway.id)
     pooled = known is not None and identity(known) == identity(gateway)
     # A gateway the catalog does not hold yet gets a session of its own (a stdio one: a child
@@ -110,7 +111,7 @@ async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> b
     caller = envelope.principal
     session = ctx.pool.get(gateway, caller) if pooled else ctx.pool.new(gateway, caller)
     try:
-        async with asyncio.timeout(budget(envelope, gateway)):
+        async with asyncio.timeout(limit):
             result = await discover_all(session)
     except AuthorizationRequiredError:
         if known is not None:

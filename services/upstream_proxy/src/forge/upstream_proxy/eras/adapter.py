@@ -22,12 +22,12 @@ from forge.core.errors import (
 )
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
-from forge.upstream_proxy.deadline import budget
 from forge.upstream_proxy.eras import mrtr
+from forge.upstream_proxy.eras.deadline import budget
 from forge.upstream_proxy.eras.held import Answered, Held
+from forge.upstream_proxy.eras.inflight import CallCancelledError, Calls, InFlight
 from forge.upstream_proxy.eras.results import complete_result
 from forge.upstream_proxy.eras.resume import GATEWAY_HEADER, Resumes, parse
-from forge.upstream_proxy.sessions.inflight import CallCancelledError, Calls, InFlight
 from forge.upstream_proxy.sessions.pool import Pool, Session, transport_of
 
 log = logging.getLogger("forge.upstream_proxy.eras.adapter")

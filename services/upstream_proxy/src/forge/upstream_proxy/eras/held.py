@@ -18,7 +18,7 @@ from forge.core.errors import (
 )
 from forge.proto.envelope import Envelope
 from forge.proto.jsonrpc import Message, RequestId, error_bytes, result_bytes
-from forge.upstream_proxy.sessions.inflight import SERVER_REQUESTS, CallCancelledError, InFlight
+from forge.upstream_proxy.eras.inflight import SERVER_REQUESTS, CallCancelledError, InFlight
 from forge.upstream_proxy.sessions.pool import Session
 from forge.upstream_proxy.transports.call import Reply
 

@@ -8,7 +8,7 @@ import msgspec
 
 from forge.core.errors import UpstreamBadResponseError
 from forge.proto.jsonrpc import request_bytes
-from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.eras.inflight import InFlight
 from forge.upstream_proxy.sessions.pool import Session
 
 # An upstream that keeps asking must not keep the call going until its deadline.

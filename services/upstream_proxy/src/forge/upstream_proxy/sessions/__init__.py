@@ -1,1 +1,1 @@
-"""Pooled sessions: one per gateway (and user), and the calls in flight on them."""
+"""Pooled sessions: one per gateway (and user), of the kind its transport needs."""

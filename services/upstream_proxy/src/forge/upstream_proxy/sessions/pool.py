@@ -13,7 +13,7 @@ from forge.proto.catalog import Gateway, canonical_transport
 from forge.proto.envelope import Principal
 from forge.upstream_proxy.auth.credentials import Credentials
 from forge.upstream_proxy.config import UpstreamProxyConfig
-from forge.upstream_proxy.sessions.inflight import InFlight
+from forge.upstream_proxy.transports.call import Call
 from forge.upstream_proxy.transports.launcher import Launcher
 from forge.upstream_proxy.transports.sse import SseSession
 from forge.upstream_proxy.transports.stdio import StdioSession
@@ -38,11 +38,9 @@ class Session(Protocol):
 
     async def open(self) -> None: ...
 
-    async def request(
-        self, method: str, params: bytes, inflight: InFlight | None = None
-    ) -> bytes: ...
+    async def request(self, method: str, params: bytes, inflight: Call | None = None) -> bytes: ...
 
-    async def cancel(self, inflight: InFlight) -> None: ...
+    async def cancel(self, inflight: Call) -> None: ...
 
     async def close(self) -> None: ...
 

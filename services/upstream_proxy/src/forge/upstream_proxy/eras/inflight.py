@@ -1,4 +1,4 @@
-"""Calls in flight: what the upstream sends meanwhile goes to the client, a cancel comes back."""
+"""Calls in flight: each call's link to its client (stream out, cancel in), in the client's era."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from forge.proto.jsonrpc import (
 from forge.upstream_proxy.transports.call import Reply
 from forge.upstream_proxy.transports.codec import CLIENT_CAPABILITIES
 
-log = logging.getLogger("forge.upstream_proxy.sessions.inflight")
+log = logging.getLogger("forge.upstream_proxy.eras.inflight")
 T = TypeVar("T")
 # Takes a server-to-client request instead of the stream (a call held for a modern client).
 OnRequest = Callable[[Message, Reply], Awaitable[None]]
