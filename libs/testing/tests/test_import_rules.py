@@ -1,6 +1,7 @@
 """The import-rules check: the tree passes it, and it fails on each rule broken on purpose in a
 planted tree (a cross-service import, in a source or in a service's tests, an upward arrow, a
-cycle, a type-only cycle, a stray driver import, a string naming a service's module)."""
+cycle, a type-only cycle, a stray driver import, a string naming a service's module, a layer
+importing one above it)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,12 @@ BASE = {
 
 
 def _problems(
-    tmp_path: Path, planted: dict[str, str], dynamic: dict[str, str] | None = None
+    tmp_path: Path,
+    planted: dict[str, str],
+    dynamic: dict[str, str] | None = None,
+    layers: dict[str, tuple[str, ...]] | None = None,
 ) -> list[str]:
-    return problems(_plant(tmp_path, {**BASE, **planted}), dynamic or {})
+    return problems(_plant(tmp_path, {**BASE, **planted}), dynamic or {}, layers or {})
 
 
 def test_the_tree_follows_the_import_rules() -> None:
@@ -194,6 +198,63 @@ def test_a_tool_allowed_to_name_services_is_not_imported_and_a_stale_allowance_i
         "services/edge/src/forge/edge/config.py:1",
         "DYNAMIC names libs/core/src/forge/core/gone.py, which is no module now",
     ]
+
+
+# A service in layers, as the upstream-proxy: handlers -> eras -> sessions -> transports.
+LAYERED = {
+    "services/proxy/src/forge/proxy/__init__.py": "",
+    "services/proxy/src/forge/proxy/app.py": "from forge.proxy import handlers\n",
+    "services/proxy/src/forge/proxy/config.py": "",
+    "services/proxy/src/forge/proxy/handlers.py": "from forge.proxy.eras import adapter\n",
+    "services/proxy/src/forge/proxy/eras/__init__.py": "",
+    "services/proxy/src/forge/proxy/eras/adapter.py": (
+        "from forge.proxy.eras import held\nfrom forge.proxy.sessions.pool import Pool\n"
+    ),
+    "services/proxy/src/forge/proxy/eras/held.py": "from forge.proxy.transports import http\n",
+    "services/proxy/src/forge/proxy/sessions/__init__.py": "",
+    "services/proxy/src/forge/proxy/sessions/pool.py": "from forge.proxy.transports import http\n",
+    "services/proxy/src/forge/proxy/transports/__init__.py": "",
+    "services/proxy/src/forge/proxy/transports/http.py": "from forge.proxy import config\n",
+}
+PROXY_LAYERS: dict[str, tuple[str, ...]] = {
+    "forge.proxy": ("handlers", "eras", "sessions", "transports")
+}
+
+
+def test_layers_that_import_downward_or_within_themselves_pass(tmp_path: Path) -> None:
+    assert _problems(tmp_path, LAYERED, layers=PROXY_LAYERS) == []
+
+
+def test_a_layer_importing_one_above_it_is_reported_even_lazily(tmp_path: Path) -> None:
+    planted = {
+        **LAYERED,
+        # a transport reaching up for the session layer's type, a session for the adapter
+        "services/proxy/src/forge/proxy/transports/http.py": (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from forge.proxy.sessions.pool import Pool\n"
+        ),
+        "services/proxy/src/forge/proxy/sessions/pool.py": (
+            "def f():\n    from forge.proxy.eras.adapter import call\n"
+        ),
+        "services/proxy/src/forge/proxy/eras/held.py": "from forge.proxy import handlers\n",
+    }
+    found = _problems(tmp_path, planted, layers=PROXY_LAYERS)
+    assert sorted(p.split(": ")[0] for p in found if "a layer above" in p) == [
+        "services/proxy/src/forge/proxy/eras/held.py:1",
+        "services/proxy/src/forge/proxy/sessions/pool.py:2",
+        "services/proxy/src/forge/proxy/transports/http.py:3",
+    ]
+
+
+def test_a_layer_that_is_no_module_is_reported(tmp_path: Path) -> None:
+    layers: dict[str, tuple[str, ...]] = {"forge.proxy": ("handlers", "eras", "gone")}
+    found = _problems(tmp_path, LAYERED, layers=layers)
+    assert found == ["LAYERS names forge.proxy.gone, which is no module now"]
+
+
+def test_the_upstream_proxy_is_layered_handler_eras_sessions_transports() -> None:
+    order = import_rules.LAYERS["forge.upstream_proxy"]
+    assert order[:4] == ("handlers", "eras", "sessions", "transports")
 
 
 def test_every_component_is_placed_and_every_allowance_says_why() -> None:

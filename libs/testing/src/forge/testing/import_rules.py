@@ -12,6 +12,7 @@ cannot be understood apart). Reported:
   alone, `asyncpg` in a service's store modules alone (named `store`, or `pg`, what the stores
   share); a component's tests may use the driver its own sources may;
 - an import cycle between modules of the sources (each strongly connected set once);
+- inside a layered package (`LAYERS`), a layer's module importing a module of a layer above it;
 - a module named by import path in a string (`"forge.edge.config:EdgeConfig"`, or
   `importlib.import_module("forge...")`) against the arrows, unless `DYNAMIC` allows it with
   why; a module so allowed must be imported by no source module, so it stays a tool.
@@ -83,6 +84,15 @@ DYNAMIC: dict[str, str] = {
         "the settings tables' writer (make docs, make lint) reads each service's config struct;"
         " run as python -m, imported by no service"
     ),
+}
+
+# package -> its layers, top first: a module of a layer (`<package>.<layer>`, or a module under it)
+# may import its own layer and those below, never one above. The package's other modules (app,
+# config, ...) stand outside the layers.
+LAYERS: dict[str, tuple[str, ...]] = {
+    # handler -> era adapter (client era to upstream era, held calls) -> pooled session ->
+    # transport; the credentials every transport sends sit below them all.
+    "forge.upstream_proxy": ("handlers", "eras", "sessions", "transports", "auth"),
 }
 
 # A whole string of the form "forge.<module>:<attribute>" (how entry points and loaders name one).
@@ -241,13 +251,53 @@ def cycles(modules: Iterable[Module]) -> list[list[str]]:
     return sorted(found)
 
 
+def _layer(name: str, layers: dict[str, tuple[str, ...]]) -> tuple[str, int] | None:
+    """The layered package a module is in, and its layer's depth (0 is the top)."""
+    for package, order in layers.items():
+        if name.startswith(package + "."):
+            layer = name[len(package) + 1 :].split(".")[0]
+            if layer in order:
+                return package, order.index(layer)
+    return None
+
+
+def layer_problems(
+    modules: Iterable[Module], layers: dict[str, tuple[str, ...]] = LAYERS
+) -> list[str]:
+    """Each import of a layer above the importer's own, and each layer that is no module now."""
+    sources = [m for m in modules if not m.test]
+    names = {m.name for m in sources}
+    out: list[str] = []
+    for m in sources:
+        own = _layer(m.name, layers)
+        if own is None:
+            continue
+        for line, target in m.targets(names):
+            other = _layer(target, layers)
+            if other is not None and other[0] == own[0] and other[1] < own[1]:
+                arrows = " -> ".join(layers[own[0]])
+                out.append(
+                    f"{m.path}:{line}: imports {target}, a layer above its own"
+                    f" (LAYERS: {arrows}, calls only downward)"
+                )
+    for package, order in layers.items():
+        for layer in order:
+            if f"{package}.{layer}" not in names:
+                out.append(f"LAYERS names {package}.{layer}, which is no module now")
+    return out
+
+
 def _may_use(driver: str, m: Module, services: set[str], owners: dict[str, set[str]]) -> bool:
     if m.test:  # a component's tests may use what its sources may (a store's tests, its tables)
         return m.owner in owners[driver]
     return DRIVERS[driver](m.name, m.component in services)
 
 
-def problems(root: Path = ROOT, dynamic: dict[str, str] = DYNAMIC) -> list[str]:
+def problems(
+    root: Path = ROOT,
+    dynamic: dict[str, str] = DYNAMIC,
+    layers: dict[str, tuple[str, ...]] = LAYERS,
+) -> list[str]:
     """What is wrong, one line each, naming the file and line."""
     modules, services = scan(root)
     names = {m.name for m in modules if not m.test}
@@ -277,6 +327,7 @@ def problems(root: Path = ROOT, dynamic: dict[str, str] = DYNAMIC) -> list[str]:
                 )
     paths = {m.path for m in modules}
     out += [f"DYNAMIC names {p}, which is no module now" for p in dynamic if p not in paths]
+    out += layer_problems(modules, layers)
     out += [f"import cycle: {' -> '.join([*group, group[0]])}" for group in cycles(modules)]
     return list(dict.fromkeys(out))
 
