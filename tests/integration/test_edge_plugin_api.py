@@ -28,9 +28,9 @@ from forge.plugins.loader import Loader
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.plugins import MANIFEST_DECODER, Manifest
 from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
-from forge.registry.store import Store
 from services.edge.tests.edge_harness import SECRET, IdentityRegistry, client, edge_on, stop, user
 
 ADMIN = user("root@example.com", "platform_admin")

@@ -24,9 +24,9 @@ from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.plugins import Manifest, PluginBinding
 from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate
-from forge.registry.store import Store
 from forge.testing.listener import Listener
 from services.plugin_runner.tests.runner_harness import Announcements, bare, running, wrapped
 

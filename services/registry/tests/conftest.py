@@ -9,8 +9,8 @@ from registry_harness import CONFIG, Client, FakeUpstreamProxy
 
 from forge.core import rpc, subjects
 from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 from forge.registry.migrate import migrate
-from forge.registry.store import Store
 from forge.testing.membus import MemoryBus
 
 

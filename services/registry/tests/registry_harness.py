@@ -18,8 +18,8 @@ from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
 from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
-from forge.registry.store import Store
 from forge.testing.membus import MemoryBus
 
 ADMIN = Principal(subject="admin@test", is_admin=True)

@@ -8,8 +8,8 @@ from registry_harness import Client, FakeUpstreamProxy
 from forge.core.errors import INVALID_PARAMS, NOT_FOUND, ConflictError, ForgeError
 from forge.proto.catalog import Gateway
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate
-from forge.registry.contents import Contents, Entry
-from forge.registry.store import Store
+from forge.registry.catalog.contents import Contents, Entry
+from forge.registry.catalog.store import Store
 
 GATEWAY = {"name": "Docs", "url": "http://127.0.0.1:9000/mcp"}
 OTHER = {"name": "Mirror", "url": "http://127.0.0.1:9001/mcp"}

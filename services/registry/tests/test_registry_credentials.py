@@ -23,7 +23,7 @@ from forge.core.errors import FORBIDDEN, INVALID_PARAMS
 from forge.core.sealing import Keyring, new_key_spec
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.proto.envelope import Principal
-from forge.registry.store import Store
+from forge.registry.catalog.store import Store
 
 GATEWAY = {"name": "Vault", "url": "http://127.0.0.1:9000/mcp"}
 SECRET = "s3cret-Passw0rd"

@@ -17,7 +17,7 @@ from registry_harness import (
 )
 
 from forge.core.errors import FORBIDDEN, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, ForgeError
-from forge.registry.store import Store
+from forge.registry.catalog.store import Store
 
 STRICT = msgspec.structs.replace(CONFIG, upstream_allowed_networks="")
 FORBIDDEN_URLS = [

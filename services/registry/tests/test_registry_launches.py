@@ -15,7 +15,7 @@ from forge.core.bus import Headers
 from forge.core.errors import FORBIDDEN, INVALID_PARAMS
 from forge.proto.envelope import Principal
 from forge.proto.identity import LaunchAudit
-from forge.registry.store import Store
+from forge.registry.catalog.store import Store
 
 ALLOWED = [sys.executable, "-m", "some_server"]
 STDIO = {"name": "Local", "transport": "stdio", "command": ALLOWED}

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import asyncpg
 
 from forge.proto.envelope import Principal
+from forge.registry.catalog.ownership import visible
+from forge.registry.catalog.store import Store, apply_migrations
 from forge.registry.migrate import load_migrations, migrate
-from forge.registry.ownership import visible
-from forge.registry.store import Store, apply_migrations
 
 
 def test_the_packaged_migrations_are_numbered_from_one() -> None:

@@ -11,8 +11,8 @@ from registry_harness import Client, error_of
 from forge.core.errors import CONFLICT
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Principal
+from forge.registry.catalog.store import apply_migrations
 from forge.registry.migrate import load_migrations
-from forge.registry.store import apply_migrations
 
 
 def _person(subject: str, *teams: str) -> Principal:

@@ -16,8 +16,8 @@ from forge.proto.catalog import Gateway, Snapshot
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import Tool
 from forge.registry.app import Registry
+from forge.registry.catalog.store import NewTool, Store
 from forge.registry.config import RegistryConfig
-from forge.registry.store import NewTool, Store
 
 
 def gateway(gateway_id: str, name: str) -> Gateway:

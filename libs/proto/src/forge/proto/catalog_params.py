@@ -1,6 +1,6 @@
 """Params of the catalog registry's operations (`forge.registry.catalog.<entity>.<op>`), as the
 edge and the CLI send them. Only their shape is here: the registry checks names, URLs and
-credentials after decoding (forge.registry.params)."""
+credentials after decoding (forge.registry.catalog.params)."""
 
 from __future__ import annotations
 

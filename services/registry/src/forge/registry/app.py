@@ -19,8 +19,9 @@ from forge.core.operations import Operation
 from forge.proto.envelope import Envelope
 from forge.proto.identity import TokenUsage
 from forge.registry import pg
+from forge.registry.catalog.handlers import OPERATIONS, Context
+from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
-from forge.registry.handlers import OPERATIONS, Context
 from forge.registry.identity import context as identity_context
 from forge.registry.identity import events, launches
 from forge.registry.identity import tokens as identity_tokens
@@ -28,7 +29,6 @@ from forge.registry.identity.bootstrap import bootstrap
 from forge.registry.identity.operations import OPERATIONS as IDENTITY_OPERATIONS
 from forge.registry.identity.passwords import Passwords
 from forge.registry.identity.store import Store as IdentityStore
-from forge.registry.store import Store
 
 log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()

@@ -8,10 +8,11 @@ import re
 from importlib import resources
 from typing import NamedTuple
 
-from forge.registry import store
+from forge.registry.catalog import store
 from forge.registry.identity import store as identity_store
 
 log = logging.getLogger("forge.registry.migrate")
+CATALOG = "forge.registry.catalog"
 IDENTITY = "forge.registry.identity"
 _FILE = re.compile(r"^(\d+)_([a-z0-9_]+)\.sql$")
 
@@ -22,9 +23,10 @@ class Migration(NamedTuple):
     sql: str
 
 
-def load_migrations(package: str = "forge.registry") -> list[Migration]:
+def load_migrations(package: str = CATALOG) -> list[Migration]:
     """Every `NNN_name.sql` in the package's migrations folder, by version; duplicates are
-    refused. `forge.registry` holds the catalog's, `forge.registry.identity` the identity's."""
+    refused. `forge.registry.catalog` holds the catalog's, `forge.registry.identity` the
+    identity's."""
     folder = resources.files(package) / "migrations"
     found: dict[int, Migration] = {}
     for entry in folder.iterdir():

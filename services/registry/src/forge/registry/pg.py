@@ -1,4 +1,4 @@
-"""What the registry's two databases (the catalog, `forge.registry.store`, and the identity
+"""What the registry's two databases (the catalog, `forge.registry.catalog.store`, and the identity
 database, `forge.registry.identity.store`) do alike: open and hold one asyncpg pool, and apply
 migrations under an advisory lock. Private to those two store modules; with them, the only
 registry module that imports asyncpg (app.py takes `INPUT_ERRORS` from here to translate them)."""

@@ -24,7 +24,7 @@ from forge.proto.identity import (
     UserAccess,
     UserRecord,
 )
-from forge.registry import rows
+from forge.registry import times
 
 ADMIN_ROLE = "platform_admin"
 _DETAILS = msgspec.json.Decoder(dict[str, Any])
@@ -32,7 +32,7 @@ _BY_TEAM = msgspec.json.Decoder(dict[str, tuple[str, ...]])
 
 
 def timestamp(value: datetime | None) -> str | None:
-    return None if value is None else rows.timestamp(value)
+    return None if value is None else times.timestamp(value)
 
 
 def unix(value: datetime | None) -> float | None:

@@ -12,9 +12,10 @@ import msgspec
 from forge.core.errors import ConflictError, InvalidParamsError, NotFoundError
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
 from forge.proto.plugins import PluginBinding
-from forge.registry import contents, offers, ownership, pg, rows, slugs
-from forge.registry.contents import Contents, Kind, Stored
-from forge.registry.offers import NewTool, Replaced
+from forge.registry import pg
+from forge.registry.catalog import contents, offers, ownership, rows, slugs
+from forge.registry.catalog.contents import Contents, Kind, Stored
+from forge.registry.catalog.offers import NewTool, Replaced
 from forge.registry.pg import PooledStore
 
 __all__ = ["MISSING_GATEWAY", "MISSING_SERVER", "MISSING_TOOL", "NewTool", "Replaced", "Store"]

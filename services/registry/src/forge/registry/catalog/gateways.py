@@ -12,9 +12,10 @@ from forge.core.errors import ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
 from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
-from forge.registry import credentials, endpoints, launches, ownership
-from forge.registry.contents import Stored
-from forge.registry.context import (
+from forge.registry.catalog import credentials, endpoints, launches, ownership
+from forge.registry.catalog.contents import Stored
+from forge.registry.catalog.discovery import discover
+from forge.registry.catalog.operation import (
     Context,
     contents_changed,
     net_guard,
@@ -22,8 +23,7 @@ from forge.registry.context import (
     publish,
     servers_changed,
 )
-from forge.registry.discovery import discover
-from forge.registry.params import (
+from forge.registry.catalog.params import (
     check_endpoint,
     check_env,
     check_gateway_url,
@@ -32,7 +32,7 @@ from forge.registry.params import (
     check_transport,
     slugify,
 )
-from forge.registry.store import MISSING_GATEWAY
+from forge.registry.catalog.store import MISSING_GATEWAY
 
 log = logging.getLogger("forge.registry")
 

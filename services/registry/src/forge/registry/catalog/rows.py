@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -18,6 +17,7 @@ from forge.proto.catalog import (
 )
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 from forge.proto.plugins import PluginBinding
+from forge.registry.times import timestamp
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 _LIST = msgspec.json.Decoder(list[str])
@@ -31,10 +31,6 @@ _PROMPT = msgspec.json.Decoder(Prompt)
 
 def env(value: str) -> dict[str, str]:
     return _ENV.decode(value)
-
-
-def timestamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _placed(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from forge.registry.contents import Contents
-from forge.registry.offers import NewTool
+from forge.registry.catalog.contents import Contents
+from forge.registry.catalog.offers import NewTool
 
 # Key of the transaction-scoped advisory lock under which a slug is chosen ("forgslug"), so that
 # two registrations at once never choose the same one.

@@ -29,11 +29,11 @@ from forge.proto.plugins import (
     PluginBinding,
     UpdatePluginBindingParams,
 )
-from forge.registry import outbound, ownership
-from forge.registry.store import MISSING_BINDING
+from forge.registry.catalog import outbound, ownership
+from forge.registry.catalog.store import MISSING_BINDING
 
 if TYPE_CHECKING:
-    from forge.registry.context import Context
+    from forge.registry.catalog.operation import Context
 
 ENTITY = "plugin_bindings"
 MANAGE = "plugins.manage"  # held on a binding's team to create, change or delete it there

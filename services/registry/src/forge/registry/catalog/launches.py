@@ -11,7 +11,7 @@ from forge.core.commands import CommandNotAllowedError
 from forge.core.errors import ForbiddenError, ForgeError
 from forge.proto.access import LAUNCH, may_launch
 from forge.proto.identity import LaunchAudit
-from forge.registry.context import Context
+from forge.registry.catalog.operation import Context
 
 log = logging.getLogger("forge.registry")
 

@@ -16,7 +16,7 @@ from forge.plugins.config import PluginConfigError
 from forge.plugins.loader import Factory, Loader, dials_out, url_settings
 
 if TYPE_CHECKING:
-    from forge.registry.context import Context
+    from forge.registry.catalog.operation import Context
 
 
 @functools.cache
@@ -48,7 +48,7 @@ async def check(ctx: Context, plugin: str, config: dict[str, Any]) -> None:
             {"field": "plugin"},
         )
     # Imported here: context imports the store, which imports bindings, which import us.
-    from forge.registry.context import net_guard
+    from forge.registry.catalog.operation import net_guard
 
     guard = net_guard(ctx)
     for name in url_settings(factory):

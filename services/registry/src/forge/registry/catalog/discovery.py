@@ -14,11 +14,11 @@ from forge.core import rpc, subjects
 from forge.core.errors import UpstreamBadResponseError
 from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
-from forge.registry.contents import Contents, Entry
-from forge.registry.offers import NewTool
+from forge.registry.catalog.contents import Contents, Entry
+from forge.registry.catalog.offers import NewTool
 
 if TYPE_CHECKING:
-    from forge.registry.context import Context
+    from forge.registry.catalog.operation import Context
 
 log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()

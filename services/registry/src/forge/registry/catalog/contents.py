@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 
 from forge.proto.catalog import PromptRecord, ResourceRecord, TemplateRecord
-from forge.registry import rows
-from forge.registry.ownership import Placement
+from forge.registry.catalog import rows
+from forge.registry.catalog.ownership import Placement
 
 _ENC = msgspec.json.Encoder()
 

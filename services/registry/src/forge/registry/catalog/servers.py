@@ -15,11 +15,11 @@ import msgspec
 from forge.core.errors import InvalidParamsError
 from forge.proto.catalog import Deleted, Server
 from forge.proto.catalog_params import CreateServerParams, IdParams, UpdateServerParams
-from forge.registry import contents, ownership
-from forge.registry.contents import Kind
-from forge.registry.context import Context, publish
-from forge.registry.params import check_name, check_tags
-from forge.registry.store import MISSING_SERVER
+from forge.registry.catalog import contents, ownership
+from forge.registry.catalog.contents import Kind
+from forge.registry.catalog.operation import Context, publish
+from forge.registry.catalog.params import check_name, check_tags
+from forge.registry.catalog.store import MISSING_SERVER
 
 _RESOURCE_KINDS = (contents.RESOURCES, contents.TEMPLATES)
 _PROMPT_KINDS = (contents.PROMPTS,)

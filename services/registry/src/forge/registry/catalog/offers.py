@@ -10,9 +10,9 @@ import msgspec
 
 from forge.proto.catalog import Gateway, ToolRecord
 from forge.proto.mcp import Tool
-from forge.registry import contents, ownership, rows
-from forge.registry.contents import Contents, Stored
-from forge.registry.ownership import Placement
+from forge.registry.catalog import contents, ownership, rows
+from forge.registry.catalog.contents import Contents, Stored
+from forge.registry.catalog.ownership import Placement
 
 _ENC = msgspec.json.Encoder()
 _AFFECTED = "SELECT DISTINCT server_id FROM server_tools WHERE tool_id = any($1::text[])"

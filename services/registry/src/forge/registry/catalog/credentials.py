@@ -16,8 +16,8 @@ from forge.core.errors import InvalidParamsError, ServiceUnavailableError
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.catalog import AUTH_TYPES, UpstreamAuth
 from forge.proto.catalog_params import Credentials
+from forge.registry.catalog.params import check_url
 from forge.registry.config import RegistryConfig
-from forge.registry.params import check_url
 
 _ENC = msgspec.json.Encoder()
 _AUTH = msgspec.json.Decoder(UpstreamAuth)

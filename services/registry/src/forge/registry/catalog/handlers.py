@@ -1,7 +1,7 @@
 """Catalog operations: transport-free handlers `(params, ctx) -> result`, and their table.
 
-Every list and get shows the caller only what they can see (forge.registry.ownership); an entry
-they cannot see answers exactly as an unknown id.
+Every list and get shows the caller only what they can see (`ownership`); an entry they cannot
+see answers exactly as an unknown id.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from forge.proto.plugins import (
     ListPluginBindingsParams,
     UpdatePluginBindingParams,
 )
-from forge.registry import bindings, contents, gateways, ownership, servers
-from forge.registry.contents import Kind
-from forge.registry.context import Context
-from forge.registry.store import MISSING_TOOL
+from forge.registry.catalog import bindings, contents, gateways, ownership, servers
+from forge.registry.catalog.contents import Kind
+from forge.registry.catalog.operation import Context
+from forge.registry.catalog.store import MISSING_TOOL
 
 __all__ = ["OPERATIONS", "Context"]
 

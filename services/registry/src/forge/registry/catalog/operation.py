@@ -14,9 +14,9 @@ from forge.core.errors import ServiceUnavailableError
 from forge.core.netguard import NetGuard
 from forge.proto.catalog import PromptsChanged, ResourcesChanged, ToolsChanged
 from forge.proto.envelope import Principal
+from forge.registry.catalog.contents import Stored
+from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
-from forge.registry.contents import Stored
-from forge.registry.store import Store
 
 _ENC = msgspec.json.Encoder()
 

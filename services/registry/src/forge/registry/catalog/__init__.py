@@ -1,0 +1,2 @@
+"""The catalog registry: gateways, their tools, resources and prompts, virtual servers, plugin
+bindings and upstream credentials."""
