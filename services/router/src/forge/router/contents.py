@@ -11,7 +11,7 @@ from forge.proto import mcp
 from forge.proto.catalog import PromptRecord
 from forge.proto.envelope import Envelope
 from forge.router import pages
-from forge.router.context import (
+from forge.router.routing import (
     MODERN_LIST_TAIL,
     Context,
     Handler,

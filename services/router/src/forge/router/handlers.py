@@ -16,7 +16,7 @@ from forge.proto import access, mcp
 from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.router import contents, tasks
-from forge.router.context import Context, Handler, check_server, fields, forward, with_params
+from forge.router.routing import Context, Handler, check_server, fields, forward, with_params
 
 __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
 

@@ -14,7 +14,7 @@ from forge.core.errors import InvalidParamsError
 from forge.proto.envelope import Envelope
 from forge.proto.mcp import TASK_LIST_DECODER
 from forge.router.catalog import may
-from forge.router.context import Context, Handler, check_server, fields, forward, with_params
+from forge.router.routing import Context, Handler, check_server, fields, forward, with_params
 
 _ENC = msgspec.json.Encoder()
 _STR = msgspec.json.Decoder(str)

@@ -1,4 +1,5 @@
-"""What every router handler shares: its context, the server check, result tails, forwarding."""
+"""Routing one request: what every handler shares (its context, the server check, result tails)
+and forwarding to the upstream-proxy."""
 
 from __future__ import annotations
 
