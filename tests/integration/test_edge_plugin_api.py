@@ -19,8 +19,8 @@ from forge.cli.tokens import mint
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import PluginViolationError
-from forge.edge.context import Edge
-from forge.edge.plugin_api import shown
+from forge.edge.rest.plugins import shown
+from forge.edge.state import Edge
 from forge.plugin_runner.app import Runner
 from forge.plugin_runner.bindings import Follower
 from forge.plugin_runner.config import PluginRunnerConfig

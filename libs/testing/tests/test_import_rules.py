@@ -257,6 +257,11 @@ def test_the_upstream_proxy_is_layered_handler_eras_sessions_transports() -> Non
     assert order[:4] == ("handlers", "eras", "sessions", "transports")
 
 
+def test_the_edge_is_layered_rest_transports_auth() -> None:
+    # the REST routes and the MCP transports both ask auth who is calling, never the reverse
+    assert import_rules.LAYERS["forge.edge"] == ("rest", "transports", "auth")
+
+
 def test_every_component_is_placed_and_every_allowance_says_why() -> None:
     services = {"edge", "router"}
     assert allowed("cli", "edge", services) and not allowed("core", "edge", services)

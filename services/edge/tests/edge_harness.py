@@ -18,7 +18,7 @@ from forge.core.bus import Bus
 from forge.core.errors import NotFoundError
 from forge.edge.app import build_asgi, build_edge
 from forge.edge.config import EdgeConfig
-from forge.edge.context import Edge
+from forge.edge.state import Edge
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.envelope import Envelope
 from forge.proto.identity import IdentitySnapshot, Revocation, TokenEntry, UserAccess

@@ -14,10 +14,10 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from forge.core.bus import NatsBus
-from forge.edge.account_binding import STALE, issued_before
-from forge.edge.auth import Authenticator
+from forge.edge.auth.account_binding import STALE, issued_before
+from forge.edge.auth.bearer import Authenticator
+from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
-from forge.edge.identity_cache import IdentityCache
 from forge.proto.identity import TokenEntry
 from forge.testing.membus import MemoryBus
 

@@ -35,8 +35,8 @@ from forge.cli.tokens import mint
 from forge.core import subjects
 from forge.core.bus import NatsBus
 from forge.core.config import ConfigError
-from forge.edge.account_binding import STALE
 from forge.edge.app import build_edge
+from forge.edge.auth.account_binding import STALE
 from forge.edge.config import EdgeConfig
 from forge.proto.identity import Revocation
 from forge.testing.membus import MemoryBus

@@ -3,7 +3,7 @@ untouched, under a key only the edges sharing the JWT secret hold."""
 
 from __future__ import annotations
 
-from forge.edge.device_cookies import Device, DeviceCookies
+from forge.edge.auth.device_cookies import Device, DeviceCookies
 
 SECRET = "s" * 40
 NOW = 1_700_000_000.0

@@ -12,26 +12,26 @@ import pytest
 from edge_harness import client
 
 from forge.core.errors import ConflictError, TooManyRequestsError, UnauthorizedError
-from forge.edge import rest_errors
 from forge.edge.app import build_edge
+from forge.edge.auth.guard import ChallengeError
 from forge.edge.config import EdgeConfig
-from forge.edge.context import Edge
-from forge.edge.guard import ChallengeError
-from forge.edge.mcp_http import status_of
+from forge.edge.rest import errors
+from forge.edge.state import Edge
+from forge.edge.transports.mcp_http import status_of
 from forge.testing.membus import MemoryBus
 
 EDGE_SRC = Path(__file__).resolve().parents[1] / "src" / "forge" / "edge"
 ERRORS_DOC = Path(__file__).resolve().parents[3] / "docs" / "errors.md"
 # The only routes that catch a ForgeError themselves: an SSO callback spends its cookie whatever
 # happened, and the upstream OAuth callback answers a person's browser with a page.
-OWN_ANSWERS = {("sso.py", "callback"), ("upstream_oauth.py", "callback")}
+OWN_ANSWERS = {("rest/sso.py", "callback"), ("rest/upstream_oauth.py", "callback")}
 REST_MODULES = (
-    "rest.py",
-    "identity_api.py",
-    "rbac_api.py",
-    "plugin_api.py",
-    "upstream_oauth.py",
-    "sso.py",
+    "rest/admin.py",
+    "rest/identity.py",
+    "rest/rbac.py",
+    "rest/plugins.py",
+    "rest/upstream_oauth.py",
+    "rest/sso.py",
 )
 
 
@@ -41,7 +41,7 @@ def edge() -> Edge:
 
 
 def test_a_rest_error_is_detail_code_and_data_with_its_class_status(edge: Edge) -> None:
-    answer = rest_errors.response(edge, ConflictError("taken", {"field": "name"}))
+    answer = errors.response(edge, ConflictError("taken", {"field": "name"}))
     assert answer.status_code == 409
     assert msgspec.json.decode(bytes(answer.body)) == {
         "detail": "taken",
@@ -52,15 +52,15 @@ def test_a_rest_error_is_detail_code_and_data_with_its_class_status(edge: Edge) 
 
 
 def test_every_401_says_how_to_authenticate(edge: Edge) -> None:
-    guarded = rest_errors.response(edge, ChallengeError("expired", 'Bearer realm="x"'))
+    guarded = errors.response(edge, ChallengeError("expired", 'Bearer realm="x"'))
     assert guarded.headers["www-authenticate"] == 'Bearer realm="x"'
-    refused = rest_errors.response(edge, UnauthorizedError("invalid email or password"))
+    refused = errors.response(edge, UnauthorizedError("invalid email or password"))
     challenge = refused.headers["www-authenticate"]
     assert challenge.startswith('Bearer realm="forge", resource_metadata="')
 
 
 def test_a_throttled_sign_in_says_when_to_come_back(edge: Edge) -> None:
-    answer = rest_errors.response(edge, TooManyRequestsError("slow down", {"retry_after_s": 7}))
+    answer = errors.response(edge, TooManyRequestsError("slow down", {"retry_after_s": 7}))
     assert (answer.status_code, answer.headers["retry-after"]) == (429, "7")
 
 

@@ -17,9 +17,9 @@ from forge.core.bus import Headers
 from forge.core.errors import InvalidRequestError
 from forge.edge.app import build_asgi, build_edge
 from forge.edge.config import EdgeConfig
-from forge.edge.context import Edge
-from forge.edge.exchange import Caller, Exchange
 from forge.edge.messages import ClientResponse, envelope_id, parse, reply_target
+from forge.edge.state import Edge
+from forge.edge.transports.exchange import Caller, Exchange
 from forge.proto.envelope import ENVELOPE_DECODER, Principal, Protocol, ok
 from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus
@@ -169,7 +169,7 @@ async def test_catalog_events_in_a_burst_become_one_notice() -> None:
 
 
 async def test_a_listen_stream_acknowledges_what_it_honours_then_tags_each_change() -> None:
-    from forge.edge import streams
+    from forge.edge.transports import streams
 
     bus = MemoryBus()
     edge = edge_on(bus)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from forge.core.config import ConfigError
-from forge.edge.proxies import TrustedProxies, parse_networks
+from forge.edge.auth.proxies import TrustedProxies, parse_networks
 
 
 def test_nothing_is_trusted_by_default_not_even_loopback() -> None:

@@ -3,8 +3,8 @@ routes answer per team when asked."""
 
 from __future__ import annotations
 
-from forge.edge.rbac_api import effective_permissions
-from forge.edge.token_rules import narrowed
+from forge.edge.auth.token_rules import narrowed
+from forge.edge.rest.rbac import effective_permissions
 from forge.proto import access
 from forge.proto.identity import TokenEntry, UserAccess
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forge.core import subjects
-from forge.edge.updates import Updates, Watch, control, updated_uri
+from forge.edge.transports.updates import Updates, Watch, control, updated_uri
 from forge.proto import jsonrpc
 from forge.testing.membus import MemoryBus
 

@@ -13,7 +13,7 @@ from httpx2.websockets import WebSocketDisconnect
 from forge.cli.tokens import mint
 from forge.core.bus import NatsBus
 from forge.core.errors import PAYLOAD_TOO_LARGE
-from forge.edge.ws import MESSAGE_TOO_BIG
+from forge.edge.transports.ws import MESSAGE_TOO_BIG
 
 ALICE = user("alice@example.com", "developer")
 LIMIT = 64 * 1024

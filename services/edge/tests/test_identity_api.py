@@ -18,8 +18,8 @@ from forge.cli.tokens import mint
 from forge.core import rpc, subjects
 from forge.core.bus import Bus
 from forge.core.errors import TooManyRequestsError, UnauthorizedError
-from forge.edge.context import Edge
-from forge.edge.identity_api import ACCOUNT, VERSIONED
+from forge.edge.rest.identity import ACCOUNT, VERSIONED
+from forge.edge.state import Edge
 from forge.proto import access
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.identity import UserAccess

@@ -20,9 +20,9 @@ from test_identity_api import Ops
 from forge.core.bus import Bus
 from forge.core.config import ConfigError
 from forge.edge.app import build_app, build_edge
+from forge.edge.auth.sso_providers import ProviderConfig, load_providers, resolve
 from forge.edge.config import EdgeConfig
-from forge.edge.context import Edge
-from forge.edge.sso_providers import ProviderConfig, load_providers, resolve
+from forge.edge.state import Edge
 from forge.embedded.process import free_port
 from forge.proto.identity import UserAccess
 from forge.testing.membus import MemoryBus

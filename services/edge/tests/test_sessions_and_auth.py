@@ -11,10 +11,10 @@ import pytest
 from forge.cli.tokens import mint
 from forge.core.errors import SessionNotFoundError, UnauthorizedError
 from forge.core.sealing import derive_key
-from forge.edge.auth import Authenticator
+from forge.edge.auth.bearer import Authenticator
+from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
-from forge.edge.identity_cache import IdentityCache
-from forge.edge.sessions import Sessions, SessionState, endpoint
+from forge.edge.transports.sessions import Sessions, SessionState, endpoint
 from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus
 

@@ -15,8 +15,8 @@ from test_identity_api_sso import ADA, PUBLIC, SIGNED_IN, callback
 from forge.core.bus import Bus
 from forge.core.config import ConfigError
 from forge.edge.app import build_app, build_edge
+from forge.edge.auth.sso_providers import load_providers
 from forge.edge.config import EdgeConfig
-from forge.edge.sso_providers import load_providers
 from forge.testing.membus import MemoryBus
 from forge.testing.oidc_provider import OidcProvider
 

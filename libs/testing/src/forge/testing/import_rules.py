@@ -93,6 +93,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # handler -> era adapter (client era to upstream era, held calls) -> pooled session ->
     # transport; the credentials every transport sends sit below them all.
     "forge.upstream_proxy": ("handlers", "eras", "sessions", "transports", "auth"),
+    # REST routes -> MCP transports -> who the caller is; app, state, http, inputs, hooks sit
+    # outside the layers (each layer may use them).
+    "forge.edge": ("rest", "transports", "auth"),
 }
 
 # A whole string of the form "forge.<module>:<attribute>" (how entry points and loaders name one).

@@ -28,7 +28,7 @@ PROTO = Path("libs/proto/src")
 
 # "<path under the root>:<class>" → why it never crosses NATS.
 IN_PROCESS: dict[str, str] = {
-    "services/edge/src/forge/edge/identity_api.py:_Claims": (
+    "services/edge/src/forge/edge/rest/identity.py:_Claims": (
         "the expiry read from the caller's own JWT, at the edge"
     ),
     "services/edge/src/forge/edge/messages.py:Request": "a client's JSON-RPC message, over HTTP",
@@ -38,15 +38,15 @@ IN_PROCESS: dict[str, str] = {
     "services/edge/src/forge/edge/messages.py:_Cancelled": (
         "a client's notifications/cancelled, over HTTP"
     ),
-    "services/edge/src/forge/edge/rbac_api.py:CheckBody": "a REST request body",
-    "services/edge/src/forge/edge/streams.py:_ListenParams": (
+    "services/edge/src/forge/edge/rest/rbac.py:CheckBody": "a REST request body",
+    "services/edge/src/forge/edge/transports/streams.py:_ListenParams": (
         "a client's subscriptions/listen params, read at the edge"
     ),
-    "services/edge/src/forge/edge/sessions.py:SessionState": (
+    "services/edge/src/forge/edge/transports/sessions.py:SessionState": (
         "sealed into the legacy session id the client holds; never stored or sent between services"
     ),
-    "services/edge/src/forge/edge/sso.py:FlowState": "sealed into the SSO flow's cookie",
-    "services/edge/src/forge/edge/upstream_oauth.py:OAuthState": (
+    "services/edge/src/forge/edge/rest/sso.py:FlowState": "sealed into the SSO flow's cookie",
+    "services/edge/src/forge/edge/rest/upstream_oauth.py:OAuthState": (
         "sealed into the OAuth redirect's state parameter"
     ),
     "services/router/src/forge/router/pages.py:Listing": "an in-memory list and its digest",

@@ -20,31 +20,21 @@ from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
 from forge.core.sealing import derive_key
-from forge.edge import (
-    health,
-    http_hooks,
-    identity_api,
-    inputs,
-    metadata,
-    plugin_api,
-    proxies,
-    rbac_api,
-    rest_errors,
-    sso,
-    timeouts,
-    upstream_oauth,
-)
-from forge.edge.auth import Authenticator
+from forge.edge import health, http_hooks, inputs, timeouts
+from forge.edge.auth import metadata, proxies
+from forge.edge.auth.bearer import Authenticator
+from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
-from forge.edge.context import Edge
 from forge.edge.http import Receive, Scope, Send
-from forge.edge.identity_api import Identity
-from forge.edge.identity_cache import IdentityCache
-from forge.edge.legacy_sse import Asgi, SseTransport
-from forge.edge.mcp_http import McpEndpoint
-from forge.edge.rest import Admin
-from forge.edge.sessions import Sessions
-from forge.edge.ws import WsEndpoint
+from forge.edge.rest import errors, plugins, rbac, sso, upstream_oauth
+from forge.edge.rest import identity as identity_routes
+from forge.edge.rest.admin import Admin
+from forge.edge.rest.identity import Identity
+from forge.edge.state import Edge
+from forge.edge.transports.legacy_sse import Asgi, SseTransport
+from forge.edge.transports.mcp_http import McpEndpoint
+from forge.edge.transports.sessions import Sessions
+from forge.edge.transports.ws import WsEndpoint
 
 log = logging.getLogger("forge.edge")
 _MCP_PATHS = frozenset({"/mcp", "/mcp/"})
@@ -95,10 +85,10 @@ def build_app(edge: Edge) -> Starlette:
         WebSocketRoute("/ws", ws),
         WebSocketRoute("/servers/{server_id}/ws", ws),
         *metadata.routes(edge.urls),
-        *rbac_api.routes(identity),
+        *rbac.routes(identity),
         *sso.routes(identity),
-        *identity_api.routes(identity),
-        *plugin_api.routes(edge),
+        *identity_routes.routes(identity),
+        *plugins.routes(edge),
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
     ]
@@ -108,7 +98,7 @@ def build_app(edge: Edge) -> Starlette:
         exception_handlers={
             404: _not_found,
             405: _method_not_allowed,
-            ForgeError: rest_errors.handler(edge),
+            ForgeError: errors.handler(edge),
         },
     )
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from forge.core import subjects
 from forge.core.errors import ForgeError
-from forge.edge.context import Edge
+from forge.edge.state import Edge
 
 _ENC = msgspec.json.Encoder()
 SERVICES = {

@@ -14,9 +14,9 @@ import logging
 from typing import Any
 
 from forge.core.errors import ForgeError
-from forge.edge import rest_errors
-from forge.edge.context import Edge
 from forge.edge.http import Receive, Scope, Send, respond
+from forge.edge.rest import errors
+from forge.edge.state import Edge
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER
 
@@ -42,7 +42,7 @@ def error_body(path: str, exc: ForgeError) -> bytes:
     """A refusal as the endpoint's clients read errors: JSON-RPC on MCP paths, REST elsewhere."""
     if path.endswith(_MCP_ENDINGS):
         return jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
-    return rest_errors.body(exc)
+    return errors.body(exc)
 
 
 async def _refuse(scope: Scope, send: Send, exc: ForgeError) -> None:

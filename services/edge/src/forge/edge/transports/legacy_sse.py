@@ -11,16 +11,18 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.errors import ForgeError
-from forge.edge import guard, inputs, sessions, streams
-from forge.edge.context import Edge
-from forge.edge.exchange import Caller, Exchange
+from forge.edge import inputs
+from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond
-from forge.edge.mcp_http import LEGACY_DEFAULT, session_protocol, status_of
 from forge.edge.messages import Incoming, Request, parse
+from forge.edge.state import Edge
+from forge.edge.transports import sessions, streams
+from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.mcp_http import LEGACY_DEFAULT, session_protocol, status_of
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 
-log = logging.getLogger("forge.edge.sse")
+log = logging.getLogger("forge.edge.transports.sse")
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _NOTHING = msgspec.Raw(b"{}")
 

@@ -31,9 +31,9 @@ from forge.core.errors import (
     UpstreamUnavailableError,
 )
 from forge.core.netguard import NetGuard
-from forge.edge.sso_providers import Provider
+from forge.edge.auth.sso_providers import Provider
 
-log = logging.getLogger("forge.edge.sso")
+log = logging.getLogger("forge.edge.rest.sso")
 HTTP_TIMEOUT_S = 10.0
 METADATA_TTL_S = 3600.0
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]

@@ -21,16 +21,16 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from forge.core import subjects
 from forge.core.errors import ForgeError, UnauthorizedError
-from forge.edge import account_binding
+from forge.edge.auth import account_binding
+from forge.edge.auth.identity_cache import IdentityCache
+from forge.edge.auth.jwt_keys import VerifyKeys, header_of, parse_algorithms
+from forge.edge.auth.token_rules import PREFIX, Scope, Usage, check_valid, narrowed, ordered_teams
+from forge.edge.auth.token_rules import token_hash as hash_of
 from forge.edge.config import EdgeConfig
-from forge.edge.identity_cache import IdentityCache
-from forge.edge.jwt_keys import VerifyKeys, header_of, parse_algorithms
-from forge.edge.token_rules import PREFIX, Scope, Usage, check_valid, narrowed, ordered_teams
-from forge.edge.token_rules import token_hash as hash_of
 from forge.proto.envelope import Principal
 from forge.proto.identity import UserAccess
 
-log = logging.getLogger("forge.edge.auth")
+log = logging.getLogger("forge.edge.auth.bearer")
 CACHE_MAX = 10_000
 LEEWAY_S = 5
 SESSION_USE = "session"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import msgspec
 
 from forge.core.errors import ForbiddenError, UnauthorizedError
-from forge.edge.account_binding import STALE
+from forge.edge.auth.account_binding import STALE
 from forge.proto import access
 from forge.proto.envelope import Principal
 from forge.proto.identity import TokenEntry, TokenUsage, UserAccess

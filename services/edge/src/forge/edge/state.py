@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 from forge.core import subjects
 from forge.core.bus import Bus, Subscription
-from forge.edge.auth import Authenticator
+from forge.edge.auth.bearer import Authenticator
+from forge.edge.auth.identity_cache import IdentityCache
+from forge.edge.auth.metadata import PublicUrls
+from forge.edge.auth.origins import Origins
 from forge.edge.config import EdgeConfig
 from forge.edge.hooks import EdgeHooks
-from forge.edge.identity_cache import IdentityCache
-from forge.edge.metadata import PublicUrls
-from forge.edge.notices import Notices
-from forge.edge.origins import Origins
-from forge.edge.sessions import Sessions
-from forge.edge.updates import Updates
+from forge.edge.transports.notices import Notices
+from forge.edge.transports.sessions import Sessions
+from forge.edge.transports.updates import Updates
 
 
 @dataclass

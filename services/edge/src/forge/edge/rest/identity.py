@@ -21,16 +21,16 @@ from starlette.routing import BaseRoute, Route
 from forge.core import subjects
 from forge.core.errors import ForbiddenError, InvalidParamsError, InvalidRequestError
 from forge.edge import inputs
-from forge.edge.device_cookies import DeviceCookies
-from forge.edge.guard import client_ip, rest_principal
+from forge.edge.auth.device_cookies import DeviceCookies
+from forge.edge.auth.guard import client_ip, rest_principal
+from forge.edge.auth.token_rules import ordered_teams
 from forge.edge.registry_calls import registry_call, without_token
-from forge.edge.rest import REST_TIMEOUT_S, json_response
-from forge.edge.token_rules import ordered_teams
+from forge.edge.rest.admin import REST_TIMEOUT_S, json_response
 from forge.proto.envelope import Principal
 from forge.proto.identity import UserAccess
 
 if TYPE_CHECKING:
-    from forge.edge.context import Edge
+    from forge.edge.state import Edge
 
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
@@ -274,7 +274,7 @@ def account_routes(identity: Identity) -> list[BaseRoute]:
 
 def routes(identity: Identity) -> list[BaseRoute]:
     """The account routes and one route per registry operation (the app adds /rbac's own
-    routes and SSO's beside them, from rbac_api and sso, which take an `Identity` too)."""
+    routes and SSO's beside them, from rest.rbac and rest.sso, which take an `Identity` too)."""
     out = account_routes(identity)
     for spec in ACCOUNT:
         out.append(Route(spec.path, forward(identity, spec), methods=[spec.method]))

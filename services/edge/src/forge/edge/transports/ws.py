@@ -16,17 +16,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from forge.core import subjects
 from forge.core.bus import Subscription
 from forge.core.errors import ForgeError, PayloadTooLargeError
-from forge.edge import guard, inputs, streams
-from forge.edge.context import Edge
-from forge.edge.exchange import Caller, Exchange
+from forge.edge import inputs
+from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send
-from forge.edge.mcp_http import LEGACY_DEFAULT, negotiated
 from forge.edge.messages import Request, parse
-from forge.edge.updates import Watch
+from forge.edge.state import Edge
+from forge.edge.transports import streams
+from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.mcp_http import LEGACY_DEFAULT, negotiated
+from forge.edge.transports.updates import Watch
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 
-log = logging.getLogger("forge.edge.ws")
+log = logging.getLogger("forge.edge.transports.ws")
 SUBPROTOCOL = "mcp"
 _POLICY_VIOLATION = 1008
 # RFC 6455's "message too big": how a frame over FORGE_EDGE_MAX_BODY_BYTES is refused (the

@@ -14,14 +14,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core.errors import InvalidParamsError, InvalidRequestError
-from forge.edge.guard import require, rest_principal
-from forge.edge.rest import json_response
+from forge.edge.auth.guard import require, rest_principal
+from forge.edge.rest.admin import json_response
 from forge.proto import access
 from forge.proto.envelope import Principal
 from forge.proto.identity import UserAccess
 
 if TYPE_CHECKING:
-    from forge.edge.identity_api import Identity
+    from forge.edge.rest.identity import Identity
 
 _ENC = msgspec.json.Encoder()
 _USER = msgspec.json.Decoder(UserAccess)

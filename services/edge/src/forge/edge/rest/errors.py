@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forge.core.errors import ForgeError
-from forge.edge.guard import ChallengeError
+from forge.edge.auth.guard import ChallengeError
 from forge.proto.envelope import ENCODER
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from forge.edge.context import Edge
+    from forge.edge.state import Edge
 
 
 def body(exc: ForgeError) -> bytes:

@@ -29,13 +29,13 @@ from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, InvalidRequestError, NotFoundError, UnauthorizedError
 from forge.core.netguard import SETTING, NetGuard
 from forge.core.sealing import derive_key
-from forge.edge import rest_errors
-from forge.edge.rest import json_response
-from forge.edge.sso_exchange import Exchange
-from forge.edge.sso_providers import Provider, load_providers
+from forge.edge.auth.sso_exchange import Exchange
+from forge.edge.auth.sso_providers import Provider, load_providers
+from forge.edge.rest import errors
+from forge.edge.rest.admin import json_response
 
 if TYPE_CHECKING:
-    from forge.edge.identity_api import Identity
+    from forge.edge.rest.identity import Identity
 
 _ENC = msgspec.json.Encoder()
 COOKIE = "forge_sso"
@@ -148,7 +148,7 @@ def routes(identity: Identity) -> list[BaseRoute]:
             user = await identity.call(identity.anonymous, "users", "sso_login", params)
             response = identity.session(user)
         except ForgeError as exc:  # answered here, not by the app's handler: the cookie goes too
-            response = rest_errors.response(identity.edge, exc)
+            response = errors.response(identity.edge, exc)
         if request.path_params["provider"] in providers:
             # One flow, one callback: whatever happened, the state is spent.
             response.delete_cookie(COOKIE, path=_cookie_path(request.path_params["provider"]))

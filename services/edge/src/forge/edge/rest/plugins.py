@@ -20,15 +20,15 @@ from starlette.routing import BaseRoute, Route
 from forge.core import subjects
 from forge.core.errors import InvalidRequestError, ServiceUnavailableError
 from forge.edge import inputs
-from forge.edge.guard import require, rest_principal
+from forge.edge.auth.guard import require, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
-from forge.edge.rest import REST_TIMEOUT_S, json_response
+from forge.edge.rest.admin import REST_TIMEOUT_S, json_response
 from forge.proto import access
 from forge.proto.envelope import Principal
 from forge.proto.plugins import MANIFEST_DECODER, LoadedPlugin, Manifest
 
 if TYPE_CHECKING:
-    from forge.edge.context import Edge
+    from forge.edge.state import Edge
 
 READ = "plugins.read"
 MANAGE = "plugins.manage"

@@ -33,11 +33,11 @@ from starlette.routing import BaseRoute, Route
 from forge.core import rpc, subjects
 from forge.core.errors import ForgeError, NotFoundError
 from forge.core.sealing import derive_key
-from forge.edge.guard import rest_principal
+from forge.edge.auth.guard import rest_principal
 from forge.proto.envelope import Envelope, Principal
 
 if TYPE_CHECKING:
-    from forge.edge.context import Edge
+    from forge.edge.state import Edge
 
 STATE_LABEL = b"forge upstream oauth state v1"
 _STATE_AAD = b"forge-upstream-oauth-state"

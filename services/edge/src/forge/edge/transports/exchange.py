@@ -13,8 +13,7 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
-from forge.edge.context import Edge
-from forge.edge.guard import check_method, check_method_with_plugins
+from forge.edge.auth.guard import check_method, check_method_with_plugins
 from forge.edge.messages import (
     ClientResponse,
     Incoming,
@@ -24,7 +23,8 @@ from forge.edge.messages import (
     reply_target,
     to_client,
 )
-from forge.edge.updates import SUBSCRIBE_METHODS, control
+from forge.edge.state import Edge
+from forge.edge.transports.updates import SUBSCRIBE_METHODS, control
 from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol
 

@@ -12,9 +12,10 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
 from forge.core.errors import InvalidRequestError
-from forge.edge import guard, inputs
-from forge.edge.context import Edge
+from forge.edge import inputs
+from forge.edge.auth import guard
 from forge.edge.registry_calls import registry_call
+from forge.edge.state import Edge
 from forge.proto import access
 from forge.proto.catalog import canonical_transport
 from forge.proto.envelope import Principal

@@ -9,11 +9,11 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Subscription
-from forge.edge.context import Edge
 from forge.edge.http import Receive, Send
-from forge.edge.notices import ALL_KINDS, LIST_CHANGED, PROMPTS, RESOURCES, TOOLS
-from forge.edge.sse import EventStream, pump
-from forge.edge.updates import Watch
+from forge.edge.state import Edge
+from forge.edge.transports.notices import ALL_KINDS, LIST_CHANGED, PROMPTS, RESOURCES, TOOLS
+from forge.edge.transports.sse import EventStream, pump
+from forge.edge.transports.updates import Watch
 from forge.proto import jsonrpc
 
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"

@@ -1,6 +1,6 @@
 """The `Origin` values the edge's MCP endpoints accept (DNS rebinding, cross-site browsers).
 
-Its own module so that the shared `Edge` (forge.edge.context) holds one without importing the
+Its own module so that the shared `Edge` (forge.edge.state) holds one without importing the
 guard, which takes an `Edge`."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from forge.proto import access
 from forge.proto.envelope import Principal
 
 if TYPE_CHECKING:
-    from forge.edge.context import Edge
+    from forge.edge.state import Edge
 
 USE_SERVERS = "servers.use"
 

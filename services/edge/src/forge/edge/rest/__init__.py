@@ -1,0 +1,2 @@
+"""The REST API: the admin catalog, identity, RBAC, plugins, SSO and upstream OAuth routes, and
+the one error handler they share."""
