@@ -106,3 +106,23 @@ def test_meta_that_disagrees_with_the_header_is_a_mismatch() -> None:
     with pytest.raises(HeaderMismatchError):
         check_modern(request, headers(), "2026-07-28")
     assert msgspec.json.decode(body)["params"]["name"] == "echo"
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("tools/call", b'{"name":5,"arguments":{}}'),
+        ("tools/call", b'{"name":[],"arguments":{}}'),
+        ("prompts/get", b'{"name":{}}'),
+        ("resources/read", b'{"uri":5}'),
+    ],
+)
+def test_a_modern_name_or_uri_that_is_not_a_string_is_invalid_params(
+    method: str, params: bytes
+) -> None:
+    """Red-team F1: the type error was unexpected (a 500 and a traceback in the log)."""
+    body = b'{"jsonrpc":"2.0","id":1,"method":"%s","params":%s}' % (method.encode(), params)
+    request = parse(body)
+    assert isinstance(request, Request)
+    with pytest.raises(InvalidParamsError):
+        check_modern(request, headers(method, "x"), "2026-07-28")

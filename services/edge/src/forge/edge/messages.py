@@ -101,7 +101,10 @@ def check_modern(request: Request, headers: dict[str, str], version: str) -> Pro
         )
     name_field = mcp.NAMED_METHODS.get(request.method)
     if name_field is not None:
-        named = mcp.NAMED_PARAMS_DECODER.decode(request.params)
+        try:
+            named = mcp.NAMED_PARAMS_DECODER.decode(request.params)
+        except msgspec.DecodeError as exc:  # a name or uri that is not a string
+            raise InvalidParamsError(f"invalid params: {exc}", {"field": name_field}) from exc
         if headers.get("mcp-name") != getattr(named, name_field):
             raise HeaderMismatchError(
                 f"the Mcp-Name header must repeat the body's {name_field} for {request.method}"
