@@ -7,8 +7,14 @@ import ipaddress
 
 import pytest
 
-from forge.core.errors import ForgeError, InvalidParamsError
-from forge.core.netguard import SPECIAL, AddressForbiddenError, NetGuard, special
+from forge.core.errors import ForgeError, InvalidParamsError, UpstreamUnavailableError
+from forge.core.netguard import (
+    SPECIAL,
+    AddressForbiddenError,
+    NetGuard,
+    noncanonical_ipv4,
+    special,
+)
 
 # One address inside each range the guard must refuse (IPv4 and IPv6 special-purpose address
 # registries, and multicast), with the range it must be found in.
@@ -152,3 +158,26 @@ async def test_a_url_that_is_not_http_or_ws_is_invalid(url: str) -> None:
     with pytest.raises(InvalidParamsError) as caught:
         await NetGuard().check_url(url, field="config.url")
     assert isinstance(caught.value, ForgeError) and caught.value.data == {"field": "config.url"}
+
+
+NON_CANONICAL = ["2130706433", "0177.0.0.1", "127.1", "0x7f.0.0.1", "0", "127.0.0.1.", "1.2.3.4.5"]
+
+
+@pytest.mark.parametrize("host", NON_CANONICAL)
+async def test_a_non_canonical_ipv4_host_is_invalid_at_registration(host: str) -> None:
+    """Red-team F2: inet_aton read these as 127.0.0.1 and the guard allowed loopback, but
+    aiohttp refuses them: the gateway was stored and every call failed (a 500 at first)."""
+    with pytest.raises(InvalidParamsError) as caught:
+        await NetGuard("0.0.0.0/0").check_url(f"http://{host}:9/mcp")
+    assert caught.value.data == {"field": "url"}
+
+
+@pytest.mark.parametrize("host", NON_CANONICAL)
+async def test_a_non_canonical_ipv4_host_is_never_dialled(host: str) -> None:
+    with pytest.raises(UpstreamUnavailableError):
+        await NetGuard("0.0.0.0/0").addresses(host, 80)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "example.com", "a0x1.test", "::1", "1e2"])
+def test_dotted_quads_names_and_ipv6_are_canonical(host: str) -> None:
+    assert not noncanonical_ipv4(host)

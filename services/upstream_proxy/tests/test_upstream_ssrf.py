@@ -3,8 +3,11 @@ refused before any connection is made, whatever transport dials them."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from auth_harness import SECRET_KEYS, sealed_gateway
@@ -121,3 +124,42 @@ async def test_an_allowed_network_is_dialled(
 async def test_a_malformed_allowance_fails_at_start(bus: NatsBus) -> None:
     with pytest.raises(ConfigError):
         UpstreamProxy(bus, UpstreamProxyConfig(upstream_allowed_networks="10.0.0.0/33"))
+
+
+@contextlib.contextmanager
+def redirector(location: str) -> Iterator[int]:
+    """A real HTTP server answering every request with a 302 to `location`; its port."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def _redirect(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _redirect
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("location", ["http://0:9/x", "http://2130706433:9/x", "ftp://h/x"])
+async def test_a_redirect_to_an_address_aiohttp_refuses_is_upstream_unavailable(
+    bus: NatsBus, start_proxy: StartProxy, location: str
+) -> None:
+    """Red-team F2: aiohttp's InvalidUrlClientError came out as a 500."""
+    with redirector(location) as port:
+        gw = plain(f"http://127.0.0.1:{port}/mcp")
+        await start_proxy(gw, upstream_allowed_networks="127.0.0.0/8")
+        with pytest.raises(ForgeError) as caught:
+            await discover(bus, gw)
+    assert caught.value.to_object().code == -32001

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -110,6 +111,25 @@ def special(ip: Address) -> Special | None:
     return None
 
 
+# A host whose last label is a number (decimal, or 0x hex) is an IPv4 address to the URL
+# standard and to inet_aton, which also read 2130706433, 0177.0.0.1, 0x7f.1 and 127.1 as
+# 127.0.0.1; aiohttp refuses those forms outright. Only the dotted quad is accepted, so that
+# what the guard judges is what every client dials.
+_NUMBER = re.compile(r"(?:[0-9]+|0[xX][0-9a-fA-F]*)")
+
+
+def noncanonical_ipv4(host: str) -> bool:
+    """Whether `host` reads as an IPv4 address that is not a plain dotted quad."""
+    last = host.removesuffix(".").rsplit(".", 1)[-1]
+    if ":" in host or not _NUMBER.fullmatch(last):
+        return False
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return True
+    return False
+
+
 class AddressForbiddenError(ForbiddenError):
     """An outbound connection's address is outside what the operator allows."""
 
@@ -182,10 +202,17 @@ class NetGuard:
             port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
         except ValueError as exc:
             raise InvalidParamsError(f"bad port in {url!r}", {"field": field}) from exc
+        if noncanonical_ipv4(parts.hostname):
+            raise InvalidParamsError(
+                f"{field} names an IPv4 address in a non-canonical form: write it a.b.c.d",
+                {"field": field},
+            )
         return await self.resolve(parts.hostname, port)
 
     async def addresses(self, host: str, port: int) -> list[str]:
         """The addresses to dial for `host` (an IP literal or a name), each checked."""
+        if noncanonical_ipv4(host):  # registered before check_url refused it, or a redirect
+            raise UpstreamUnavailableError(f"host {host!r} is not a canonical IPv4 address")
         try:
             ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:

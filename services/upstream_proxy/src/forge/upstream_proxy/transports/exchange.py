@@ -117,6 +117,14 @@ async def exchange(
         raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
     except aiohttp.ClientConnectionError as exc:
         raise UpstreamUnavailableError(f"lost the connection to gateway {label}") from exc
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        # The gateway's URL, or a redirect's Location, names a host or scheme aiohttp will not
+        # dial (http://0:80/, 2130706433, ftp://...): the gateway's doing, never a 500.
+        raise UpstreamUnavailableError(
+            f"cannot connect to gateway {label}: not an address Forge dials"
+        ) from exc
+    except aiohttp.ClientError as exc:  # any other client failure: the gateway's, not ours
+        raise UpstreamBadResponseError(f"gateway {label} failed: {type(exc).__name__}") from exc
     except TimeoutError as exc:
         raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
 
