@@ -192,3 +192,45 @@ async def test_text_postgresql_cannot_store_is_invalid_params(client: Client, te
         code, _ = await outcome(client(entity, op, msgspec.Raw(params.encode())))
         assert code in (INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND), (entity, op, params, code)
     assert len(await client("gateways", "list")) == 1
+
+
+async def test_env_is_refused_on_a_gateway_that_runs_no_process(store: Store) -> None:
+    """Red-team F8: an HTTP gateway stored `{"LD_PRELOAD": ...}` (sealed, never used)."""
+    upstream = FakeUpstreamProxy()
+    loopback = await start_registry(
+        store, msgspec.structs.replace(CONFIG, upstream_allowed_networks="127.0.0.0/8"), upstream
+    )
+    env = {"LD_PRELOAD": "/tmp/x.so"}
+    params = {"name": "Envy", "url": FORBIDDEN_URLS[0], "env": env}
+    assert await code_of(loopback("gateways", "create", params)) == INVALID_PARAMS
+    created = await loopback("gateways", "create", {"name": "Plain", "url": FORBIDDEN_URLS[0]})
+    update = {"id": created["id"], "env": env}
+    assert await code_of(loopback("gateways", "update", update)) == INVALID_PARAMS
+    assert await loopback("gateways", "update", {"id": created["id"], "env": {}})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("description", "d" * 3_000_000), ("name", "n" * 256), ("tags", ["t"] * 65)],
+)
+async def test_a_field_beyond_its_limit_is_invalid_params(
+    store: Store, field: str, value: Any
+) -> None:
+    upstream = FakeUpstreamProxy()
+    loopback = await start_registry(
+        store, msgspec.structs.replace(CONFIG, upstream_allowed_networks="127.0.0.0/8"), upstream
+    )
+    created = await loopback("gateways", "create", {"name": "Limited", "url": FORBIDDEN_URLS[0]})
+    update = {"id": created["id"], field: value}
+    assert await code_of(loopback("gateways", "update", update)) == INVALID_PARAMS
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "127.1"])
+async def test_a_non_canonical_ipv4_host_is_invalid_params(store: Store, host: str) -> None:
+    upstream = FakeUpstreamProxy()
+    loopback = await start_registry(
+        store, msgspec.structs.replace(CONFIG, upstream_allowed_networks="127.0.0.0/8"), upstream
+    )
+    params = {"name": "Odd", "url": f"http://{host}:9000/mcp"}
+    assert await code_of(loopback("gateways", "create", params)) == INVALID_PARAMS
+    assert upstream.seen == []

@@ -4,99 +4,117 @@ credentials after decoding (forge.registry.catalog.params)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from forge.proto.catalog import UpstreamAuth
+from forge.proto.limits import (
+    MAX_HEADERS,
+    Command,
+    Description,
+    Env,
+    HeaderMap,
+    Id,
+    Ids,
+    Name,
+    Secret,
+    Tags,
+    Url,
+)
 
 
 class IdParams(msgspec.Struct, frozen=True):
-    id: str
+    id: Id
 
 
 class HeaderItem(msgspec.Struct, frozen=True):
-    key: str
-    value: str
+    key: Name
+    value: Secret
+
+
+HeaderList = Annotated[list[HeaderItem], msgspec.Meta(max_length=MAX_HEADERS)]
 
 
 class OAuthConfig(msgspec.Struct, frozen=True):
     grant_type: str = "client_credentials"
-    token_url: str | None = None
-    authorization_url: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    scopes: list[str] | str = msgspec.field(default_factory=list)
-    audience: str | None = None
-    resource: str | None = None
+    token_url: Url | None = None
+    authorization_url: Url | None = None
+    client_id: Url | None = None  # a URL itself for a client id metadata document
+    client_secret: Secret | None = None
+    scopes: list[Name] | Secret = msgspec.field(default_factory=list)
+    audience: Url | None = None
+    resource: Url | None = None
 
 
 class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     """The credential members of gateway create and update params (either form, not both)."""
 
     auth: UpstreamAuth | None = None
-    auth_type: str | None = None
-    auth_username: str | None = None
-    auth_password: str | None = None
-    auth_token: str | None = None
-    auth_headers: list[HeaderItem] | dict[str, str] | None = None
-    auth_header_key: str | None = None
-    auth_header_value: str | None = None
-    auth_query_param_key: str | None = None
-    auth_query_param_value: str | None = None
+    auth_type: Name | None = None
+    auth_username: Name | None = None
+    auth_password: Secret | None = None
+    auth_token: Secret | None = None
+    auth_headers: HeaderList | HeaderMap | None = None
+    auth_header_key: Name | None = None
+    auth_header_value: Secret | None = None
+    auth_query_param_key: Name | None = None
+    auth_query_param_value: Secret | None = None
     oauth_config: OAuthConfig | None = None
 
 
 class CreateGatewayParams(Credentials, frozen=True, kw_only=True):
-    name: str
-    url: str = ""  # not for stdio, which runs `command` instead
-    transport: str = "streamablehttp"
-    command: list[str] | None = None
-    env: dict[str, str] = msgspec.field(default_factory=dict)
-    description: str | None = None
-    tags: list[str] = msgspec.field(default_factory=list)
+    name: Name
+    url: Url = ""  # not for stdio, which runs `command` instead
+    transport: Name = "streamablehttp"
+    command: Command | None = None
+    env: Env = msgspec.field(default_factory=dict)  # stdio only
+    description: Description | None = None
+    tags: Tags = msgspec.field(default_factory=list)
     timeout_s: float | None = None
-    visibility: str | None = None  # the registry's default_visibility when not given
-    team_id: str | None = None  # the caller's personal team when not given
+    visibility: Name | None = None  # the registry's default_visibility when not given
+    team_id: Id | None = None  # the caller's personal team when not given
 
 
 class UpdateGatewayParams(Credentials, frozen=True, kw_only=True):
     """Only what is given changes; credentials given replace the old ones whole."""
 
-    id: str
-    name: str | None = None
-    description: str | msgspec.UnsetType | None = msgspec.UNSET
-    url: str | None = None
-    env: dict[str, str] | None = None  # stdio: replaces the sealed environment
+    id: Id
+    name: Name | None = None
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    url: Url | None = None
+    env: Env | None = None  # stdio only: replaces the sealed environment
     # Neither changes (register a new gateway): given, they must equal the gateway's own, so a
     # gateway never turns into a process to start through an update.
-    transport: str | None = None
-    command: list[str] | None = None
-    visibility: str | None = None
-    team_id: str | None = None
+    transport: Name | None = None
+    command: Command | None = None
+    visibility: Name | None = None
+    team_id: Id | None = None
     enabled: bool | None = None
-    tags: list[str] | None = None
+    tags: Tags | None = None
 
 
 class CreateServerParams(msgspec.Struct, frozen=True):
-    name: str
-    description: str | None = None
-    associated_tools: list[str] = msgspec.field(default_factory=list)
-    associated_resources: list[str] = msgspec.field(default_factory=list)
-    associated_prompts: list[str] = msgspec.field(default_factory=list)
-    tags: list[str] = msgspec.field(default_factory=list)
-    visibility: str | None = None
-    team_id: str | None = None
+    name: Name
+    description: Description | None = None
+    associated_tools: Ids = msgspec.field(default_factory=list)
+    associated_resources: Ids = msgspec.field(default_factory=list)
+    associated_prompts: Ids = msgspec.field(default_factory=list)
+    tags: Tags = msgspec.field(default_factory=list)
+    visibility: Name | None = None
+    team_id: Id | None = None
 
 
 class UpdateServerParams(msgspec.Struct, frozen=True):
     """Only what is given changes; an associated_* list given replaces that list."""
 
-    id: str
-    name: str | None = None
-    description: str | msgspec.UnsetType | None = msgspec.UNSET
-    associated_tools: list[str] | None = None
-    associated_resources: list[str] | None = None
-    associated_prompts: list[str] | None = None
-    tags: list[str] | None = None
-    visibility: str | None = None
-    team_id: str | None = None
+    id: Id
+    name: Name | None = None
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    associated_tools: Ids | None = None
+    associated_resources: Ids | None = None
+    associated_prompts: Ids | None = None
+    tags: Tags | None = None
+    visibility: Name | None = None
+    team_id: Id | None = None
     enabled: bool | None = None

@@ -1,6 +1,7 @@
 """Params of the identity registry's operations (`forge.registry.identity.<entity>.<op>`), as
-the edge sends them. Only their shape is here: the registry checks emails, names and roles
-after decoding (forge.registry.identity.params). `IdParams` is the catalog's."""
+the edge sends them. Only their shape and lengths (forge.proto.limits) are here: the registry
+checks emails, names and roles after decoding (forge.registry.identity.params). `IdParams` is
+the catalog's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from forge.proto.catalog_params import IdParams
+from forge.proto.limits import Description, Email, Id, Ids, Name, Names, Secret
 
 __all__ = [
     "AcceptParams",
@@ -37,36 +39,36 @@ __all__ = [
 
 
 class EmailParams(msgspec.Struct, frozen=True):
-    email: str
+    email: Email
 
 
 class NameParams(msgspec.Struct, frozen=True):
-    name: str
+    name: Name
 
 
 class TeamIdParams(msgspec.Struct, frozen=True):
-    team_id: str
+    team_id: Id
 
 
 class CreateUserParams(msgspec.Struct, frozen=True):
-    email: str
-    password: str | None = None
-    full_name: str | None = None
+    email: Email
+    password: Secret | None = None
+    full_name: Name | None = None
     is_admin: bool = False
-    roles: list[str] | None = None
+    roles: Names | None = None
     active: bool = True
 
 
 class UpdateUserParams(msgspec.Struct, frozen=True):
-    email: str
-    full_name: str | UnsetType | None = UNSET
+    email: Email
+    full_name: Name | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET
-    password: str | UnsetType = UNSET
+    password: Secret | UnsetType = UNSET
 
 
 class LoginParams(msgspec.Struct, frozen=True):
-    email: str
-    password: str
+    email: Email
+    password: Secret
     client_ip: str | None = None  # set by the edge: the address sign-ins are throttled by
     # Set by the edge from a device cookie it verified for this email (docs/identity.md): the
     # cookie's random id and the account id it names. The edge drops any the body names.
@@ -75,14 +77,14 @@ class LoginParams(msgspec.Struct, frozen=True):
 
 
 class ChangePasswordParams(msgspec.Struct, frozen=True):
-    old_password: str
-    new_password: str
+    old_password: Secret
+    new_password: Secret
 
 
 class RegisterParams(msgspec.Struct, frozen=True):
-    email: str
-    password: str
-    full_name: str | None = None
+    email: Email
+    password: Secret
+    full_name: Name | None = None
 
 
 class SsoLoginParams(msgspec.Struct, frozen=True):
@@ -95,25 +97,25 @@ class SsoLoginParams(msgspec.Struct, frozen=True):
 
 
 class CreateTeamParams(msgspec.Struct, frozen=True):
-    name: str
-    description: str | None = None
+    name: Name
+    description: Description | None = None
 
 
 class UpdateTeamParams(msgspec.Struct, frozen=True):
-    id: str
-    name: str | UnsetType = UNSET
-    description: str | UnsetType | None = UNSET
+    id: Id
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
 
 
 class SetMemberParams(msgspec.Struct, frozen=True):
-    team_id: str
-    email: str
-    role: str = "member"
+    team_id: Id
+    email: Email
+    role: Name = "member"
 
 
 class RemoveMemberParams(msgspec.Struct, frozen=True):
-    team_id: str
-    email: str
+    team_id: Id
+    email: Email
 
 
 class AcceptParams(msgspec.Struct, frozen=True):
@@ -121,15 +123,15 @@ class AcceptParams(msgspec.Struct, frozen=True):
 
 
 class CreateRoleParams(msgspec.Struct, frozen=True):
-    name: str
-    permissions: list[str]
-    description: str | None = None
+    name: Name
+    permissions: Names
+    description: Description | None = None
 
 
 class UpdateRoleParams(msgspec.Struct, frozen=True):
-    name: str
-    description: str | UnsetType | None = UNSET
-    permissions: list[str] | UnsetType = UNSET
+    name: Name
+    description: Description | UnsetType | None = UNSET
+    permissions: Names | UnsetType = UNSET
 
 
 class ListBindingsParams(msgspec.Struct, frozen=True):
@@ -137,18 +139,18 @@ class ListBindingsParams(msgspec.Struct, frozen=True):
 
 
 class BindingParams(msgspec.Struct, frozen=True):
-    email: str
-    role: str
-    team_id: str | None = None
+    email: Email
+    role: Name
+    team_id: Id | None = None
 
 
 class CreateTokenParams(msgspec.Struct, frozen=True):
-    name: str
+    name: Name
     expires_in_days: int | None = None
-    teams: list[str] = msgspec.field(default_factory=list)
-    server_id: str | None = None
-    permissions: list[str] = msgspec.field(default_factory=list)
-    cidrs: list[str] = msgspec.field(default_factory=list)
+    teams: Ids = msgspec.field(default_factory=list)
+    server_id: Id | None = None
+    permissions: Names = msgspec.field(default_factory=list)
+    cidrs: Names = msgspec.field(default_factory=list)
     window_start: str | None = None
     window_end: str | None = None
     window_days: list[int] = msgspec.field(default_factory=list)
@@ -160,9 +162,9 @@ class ListTokensParams(msgspec.Struct, frozen=True):
 
 
 class CreateRevocationParams(msgspec.Struct, frozen=True):
-    jti: str
+    jti: Id
     expires_at: float | None = None
-    reason: str | None = None
+    reason: Description | None = None
 
 
 class ListAuditParams(msgspec.Struct, frozen=True):

@@ -30,6 +30,7 @@ from forge.registry.catalog.params import (
     check_name,
     check_tags,
     check_transport,
+    env_not_for,
     slugify,
 )
 from forge.registry.catalog.store import MISSING_GATEWAY
@@ -133,6 +134,8 @@ async def _check_stdio_update(ctx: Context, current: Gateway, p: UpdateGatewayPa
         raise InvalidParamsError("the transport cannot change", {"field": "transport"})
     if p.command is not None and p.command != current.command:
         raise InvalidParamsError("the command cannot change", {"field": "command"})
+    if current.transport != "stdio" and p.env:
+        raise env_not_for(current.transport)
     if current.transport == "stdio" and p.env is not None:
         command = current.command or []
         await launches.require_permission(ctx, current.id, current.name, command)

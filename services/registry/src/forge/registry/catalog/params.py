@@ -8,10 +8,9 @@ from urllib.parse import urlsplit
 from forge.core.errors import InvalidParamsError
 from forge.proto.catalog import TRANSPORTS, canonical_transport
 from forge.proto.catalog_params import CreateGatewayParams
+from forge.proto.limits import MAX_ARGS, MAX_NAME, MAX_URL
 
-MAX_NAME = 255
-MAX_URL = 2048
-MAX_COMMAND = 64  # argv entries of a stdio gateway's command
+MAX_COMMAND = MAX_ARGS  # argv entries of a stdio gateway's command
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -61,6 +60,12 @@ def check_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def env_not_for(transport: str) -> InvalidParamsError:
+    """Only a process Forge starts reads an environment: stored for any other gateway, it would
+    be kept (sealed, shown by name) and never used, so it is refused rather than ignored."""
+    return InvalidParamsError(f"env is for stdio gateways, not {transport}", {"field": "env"})
+
+
 def check_gateway_url(transport: str, url: str) -> str:
     schemes = ("ws", "wss") if transport == "websocket" else ("http", "https")
     return check_url(url, schemes)
@@ -70,6 +75,8 @@ def check_endpoint(transport: str, p: CreateGatewayParams) -> tuple[str, list[st
     """The url (checked for the transport) and, for stdio, the command; env names checked."""
     check_env(p.env)
     if transport != "stdio":
+        if p.env:
+            raise env_not_for(transport)
         if p.command is not None:
             raise InvalidParamsError("command is for stdio gateways", {"field": "command"})
         return check_gateway_url(transport, p.url), None

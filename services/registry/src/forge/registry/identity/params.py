@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 
 from forge.core.errors import InvalidParamsError
+from forge.proto.limits import MAX_DESCRIPTION, MAX_EMAIL, MAX_NAME
 
-MAX_NAME = 255
-MAX_EMAIL = 254
-MAX_DESCRIPTION = 2000
 MEMBER_ROLES = ("owner", "member")
 _LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
