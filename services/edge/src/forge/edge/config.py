@@ -105,8 +105,8 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     body_timeout_s: Annotated[
         float,
         doc(
-            "A request's body must have arrived this long after its headers; else 408 (REST) "
-            "/ 400 -32600 (MCP)."
+            "A request's body must have arrived this long after its headers; else 408, on "
+            "REST and MCP alike (with a JSON-RPC error -32600 on MCP)."
         ),
     ] = 30.0
     trusted_proxies: Annotated[

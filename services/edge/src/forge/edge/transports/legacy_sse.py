@@ -18,7 +18,7 @@ from forge.edge.messages import Incoming, Request, parse
 from forge.edge.state import Edge
 from forge.edge.transports import sessions, streams
 from forge.edge.transports.exchange import Caller, Exchange
-from forge.edge.transports.mcp_http import LEGACY_DEFAULT, session_protocol, status_of
+from forge.edge.transports.mcp_http import LEGACY_DEFAULT, answer_status, session_protocol
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 
@@ -122,4 +122,4 @@ async def _refuse(
     send: Send, exc: ForgeError, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     body = jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
-    await respond(send, status_of(exc.code, False), body, extra)
+    await respond(send, answer_status(exc, False), body, extra)

@@ -22,7 +22,7 @@ from forge.edge.transports.sse import LazyStream
 from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Principal, Protocol
 
-__all__ = ["Edge", "McpEndpoint", "check_modern", "parse", "status_of"]
+__all__ = ["Edge", "McpEndpoint", "answer_status", "check_modern", "parse", "status_of"]
 
 log = logging.getLogger("forge.edge.mcp")
 
@@ -66,6 +66,14 @@ def status_of(error_code: int, modern: bool) -> int:
     return _COMMON_STATUS.get(error_code) or (_MODERN_STATUS if modern else _LEGACY_STATUS).get(
         error_code, 200
     )
+
+
+def answer_status(exc: ForgeError, modern: bool) -> int:
+    """The HTTP status an MCP endpoint answers `exc` with: by its code and the era, but a body
+    that never arrived is 408 on every route, REST and MCP alike (a JSON-RPC body on MCP)."""
+    if isinstance(exc, inputs.BodyTimeoutError):
+        return exc.http_status
+    return status_of(exc.code, modern)
 
 
 def negotiated(request: Request, result: bytes, sid: str | None = None) -> Protocol:
@@ -306,7 +314,7 @@ class McpEndpoint:
         headers: dict[str, str] | None = None,
     ) -> None:
         error = ENCODER.encode(exc.to_object())
-        status = status_of(exc.code, modern)
+        status = answer_status(exc, modern)
         await self._answer(
             send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
         )
