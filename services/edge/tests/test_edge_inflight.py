@@ -17,9 +17,9 @@ from forge.core.bus import Headers
 from forge.core.errors import InvalidRequestError
 from forge.edge.app import build_asgi, build_edge
 from forge.edge.config import EdgeConfig
-from forge.edge.messages import ClientResponse, envelope_id, parse, reply_target
 from forge.edge.state import Edge
 from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.messages import ClientResponse, envelope_id, parse, reply_target
 from forge.proto.envelope import ENVELOPE_DECODER, Principal, Protocol, ok
 from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus

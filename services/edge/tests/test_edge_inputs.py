@@ -8,7 +8,7 @@ import pytest
 
 from forge.core.errors import INVALID_REQUEST, PARSE_ERROR, ForgeError
 from forge.edge import inputs
-from forge.edge.messages import parse
+from forge.edge.transports.messages import parse
 
 DEPTH = 64
 

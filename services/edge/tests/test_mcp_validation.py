@@ -12,7 +12,7 @@ from forge.core.errors import (
     ParseError,
     UnsupportedProtocolVersionError,
 )
-from forge.edge.messages import ClientResponse, Request, check_modern, parse
+from forge.edge.transports.messages import ClientResponse, Request, check_modern, parse
 
 META = b'{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
 

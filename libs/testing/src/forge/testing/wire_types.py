@@ -31,11 +31,13 @@ IN_PROCESS: dict[str, str] = {
     "services/edge/src/forge/edge/rest/identity.py:_Claims": (
         "the expiry read from the caller's own JWT, at the edge"
     ),
-    "services/edge/src/forge/edge/messages.py:Request": "a client's JSON-RPC message, over HTTP",
-    "services/edge/src/forge/edge/messages.py:ClientResponse": (
+    "services/edge/src/forge/edge/transports/messages.py:Request": (
+        "a client's JSON-RPC message, over HTTP"
+    ),
+    "services/edge/src/forge/edge/transports/messages.py:ClientResponse": (
         "a client's JSON-RPC response, over HTTP"
     ),
-    "services/edge/src/forge/edge/messages.py:_Cancelled": (
+    "services/edge/src/forge/edge/transports/messages.py:_Cancelled": (
         "a client's notifications/cancelled, over HTTP"
     ),
     "services/edge/src/forge/edge/rest/rbac.py:CheckBody": "a REST request body",

@@ -14,7 +14,8 @@ from forge.core import rpc, subjects
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
 from forge.edge.auth.guard import check_method, check_method_with_plugins
-from forge.edge.messages import (
+from forge.edge.state import Edge
+from forge.edge.transports.messages import (
     ClientResponse,
     Incoming,
     Request,
@@ -23,7 +24,6 @@ from forge.edge.messages import (
     reply_target,
     to_client,
 )
-from forge.edge.state import Edge
 from forge.edge.transports.updates import SUBSCRIBE_METHODS, control
 from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol

@@ -14,11 +14,11 @@ from forge.core.errors import ForgeError
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond
-from forge.edge.messages import Incoming, Request, parse
 from forge.edge.state import Edge
 from forge.edge.transports import sessions, streams
 from forge.edge.transports.exchange import Caller, Exchange
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, answer_status, session_protocol
+from forge.edge.transports.messages import Incoming, Request, parse
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 

@@ -13,10 +13,10 @@ from forge.core.errors import ForgeError, InvalidRequestError, SessionNotFoundEr
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond, respond_sse
-from forge.edge.messages import ClientResponse, Request, check_modern, parse
 from forge.edge.state import Edge
 from forge.edge.transports import sessions, streams
 from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.messages import ClientResponse, Request, check_modern, parse
 from forge.edge.transports.sessions import SessionState
 from forge.edge.transports.sse import LazyStream
 from forge.proto import jsonrpc, mcp

@@ -19,11 +19,11 @@ from forge.core.errors import ForgeError, PayloadTooLargeError
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send
-from forge.edge.messages import Request, parse
 from forge.edge.state import Edge
 from forge.edge.transports import streams
 from forge.edge.transports.exchange import Caller, Exchange
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, negotiated
+from forge.edge.transports.messages import Request, parse
 from forge.edge.transports.updates import Watch
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
