@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from forge.cli.mesh import Mesh
+from forge.core.errors import FORBIDDEN
 from forge.embedded.process import free_port
 from tests.e2e.test_security import Person, login, make_user, ok, rest
 from tests.e2e.test_security_input import edge_with, logs, open_edge  # noqa: F401 - fixture
@@ -241,7 +242,8 @@ def test_a_redirect_to_a_non_canonical_host_is_a_clear_error(
 ) -> None:
     with redirector(location.format(port=free_port())) as url, rest(mesh, dev.token) as http:
         response = http.post("/gateways", json={"name": f"rd-{uuid.uuid4().hex[:6]}", "url": url})
-    assert response.status_code == 502, response.text
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == FORBIDDEN
 
 
 # --- F8: field limits ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from conftest import StartProxy
 from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import NatsBus
 from forge.core.config import ConfigError
-from forge.core.errors import ForgeError
+from forge.core.errors import FORBIDDEN, ForgeError
 from forge.core.netguard import AddressForbiddenError, NetGuard
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.servers.process import ServerProcess, spawn
@@ -153,7 +153,7 @@ def redirector(location: str) -> Iterator[int]:
 
 
 @pytest.mark.parametrize("location", ["http://0:9/x", "http://2130706433:9/x", "ftp://h/x"])
-async def test_a_redirect_to_an_address_aiohttp_refuses_is_upstream_unavailable(
+async def test_a_redirect_to_an_address_aiohttp_refuses_is_refused_like_a_forbidden_address(
     bus: NatsBus, start_proxy: StartProxy, location: str
 ) -> None:
     """Red-team F2: aiohttp's InvalidUrlClientError came out as a 500."""
@@ -162,4 +162,4 @@ async def test_a_redirect_to_an_address_aiohttp_refuses_is_upstream_unavailable(
         await start_proxy(gw, upstream_allowed_networks="127.0.0.0/8")
         with pytest.raises(ForgeError) as caught:
             await discover(bus, gw)
-    assert caught.value.to_object().code == -32001
+    assert caught.value.to_object().code == FORBIDDEN

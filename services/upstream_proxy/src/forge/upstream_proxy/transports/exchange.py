@@ -18,6 +18,7 @@ from forge.core.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from forge.core.netguard import AddressForbiddenError
 from forge.proto.jsonrpc import (
     MESSAGE_DECODER,
     RESPONSE_DECODER,
@@ -119,9 +120,10 @@ async def exchange(
         raise UpstreamUnavailableError(f"lost the connection to gateway {label}") from exc
     except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
         # The gateway's URL, or a redirect's Location, names a host or scheme aiohttp will not
-        # dial (http://0:80/, 2130706433, ftp://...): the gateway's doing, never a 500.
-        raise UpstreamUnavailableError(
-            f"cannot connect to gateway {label}: not an address Forge dials"
+        # dial (http://0:80/, 2130706433, ftp://...): refused as the guard refuses an address.
+        raise AddressForbiddenError(
+            f"gateway {label} points at an address form Forge does not dial (non-canonical"
+            " IPv4, or not http/https)"
         ) from exc
     except aiohttp.ClientError as exc:  # any other client failure: the gateway's, not ours
         raise UpstreamBadResponseError(f"gateway {label} failed: {type(exc).__name__}") from exc
