@@ -1,6 +1,6 @@
 """A user authorizing Forge at an upstream (OAuth authorization code + PKCE), proxy side.
 
-The edge runs the browser side (`forge.edge.upstream_oauth`) but cannot read a gateway's sealed
+The edge runs the browser side (`forge.edge.rest.upstream_oauth`) but cannot read a gateway's sealed
 OAuth settings, so it asks here on `forge.upstream.<gateway>.oauth`:
 
 - `upstream.oauth.authorize` `{redirect_uri, state, code_challenge}` → `{"location": url}`: the
