@@ -300,12 +300,12 @@ async def test_reseal_moves_every_credential_to_the_new_key(
     assert await rotated("secrets", "reseal", {}) == {"resealed": 0}
     # With only the new key left, the registry still opens what it holds.
     only_new = await start_registry(store, msgspec.structs.replace(CONFIG, secret_keys=new_key))
-    await only_new("gateways", "update", {"id": ids[0], "env": {"A": "b"}})
+    await only_new(
+        "gateways", "update", {"id": ids[0], "auth_type": "bearer", "auth_token": "tok0-new"}
+    )
     _, sealed, _ = await stored_auth(catalog_dsn, ids[0])
     assert sealed is not None
-    assert opened(sealed, ids[0], keys=new_key) == UpstreamAuth(
-        type="bearer", token="tok0", env={"A": "b"}
-    )
+    assert opened(sealed, ids[0], keys=new_key) == UpstreamAuth(type="bearer", token="tok0-new")
 
 
 async def test_reseal_seals_environment_values_stored_in_clear_before_sealing(
