@@ -7,12 +7,9 @@ REST (F10)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -21,6 +18,7 @@ import pytest
 from forge.cli.mesh import Mesh
 from forge.core.errors import FORBIDDEN
 from forge.embedded.process import free_port
+from forge.testing.listener import Listener
 from tests.e2e.test_security import Person, login, make_user, ok, rest
 from tests.e2e.test_security_input import edge_with, logs, open_edge  # noqa: F401 - fixture
 
@@ -206,33 +204,6 @@ def test_a_gateway_on_a_non_canonical_ipv4_host_is_refused_with_422(
     assert response.json()["data"]["field"] == "url"
 
 
-@contextlib.contextmanager
-def redirector(location: str) -> Iterator[str]:
-    """A real HTTP server that answers every request with a 302 to `location`; its URL."""
-
-    class Redirect(BaseHTTPRequestHandler):
-        def _redirect(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_POST = _redirect
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/mcp"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 @pytest.mark.parametrize("location", ["http://0:{port}/x", "http://2130706433:{port}/x"])
 def test_a_redirect_to_a_non_canonical_host_is_a_clear_error(
     mesh: Mesh,
@@ -240,8 +211,10 @@ def test_a_redirect_to_a_non_canonical_host_is_a_clear_error(
     logs: None,  # noqa: F811
     location: str,
 ) -> None:
-    with redirector(location.format(port=free_port())) as url, rest(mesh, dev.token) as http:
-        response = http.post("/gateways", json={"name": f"rd-{uuid.uuid4().hex[:6]}", "url": url})
+    redirect = Listener(redirect_to=location.format(port=free_port()), redirect_status=302)
+    with redirect, rest(mesh, dev.token) as http:
+        body = {"name": f"rd-{uuid.uuid4().hex[:6]}", "url": f"{redirect.url}/mcp"}
+        response = http.post("/gateways", json=body)
     assert response.status_code == 403, response.text
     assert response.json()["code"] == FORBIDDEN
 

@@ -3,11 +3,8 @@ refused before any connection is made, whatever transport dials them."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from auth_harness import SECRET_KEYS, sealed_gateway
@@ -21,6 +18,7 @@ from forge.core.errors import FORBIDDEN, ForgeError
 from forge.core.netguard import AddressForbiddenError, NetGuard
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.servers.process import ServerProcess, spawn
+from forge.testing.listener import Listener
 from forge.testing.oauth_server import OAuthServer
 from forge.upstream_proxy.app import UpstreamProxy
 from forge.upstream_proxy.config import UpstreamProxyConfig
@@ -126,39 +124,13 @@ async def test_a_malformed_allowance_fails_at_start(bus: NatsBus) -> None:
         UpstreamProxy(bus, UpstreamProxyConfig(upstream_allowed_networks="10.0.0.0/33"))
 
 
-@contextlib.contextmanager
-def redirector(location: str) -> Iterator[int]:
-    """A real HTTP server answering every request with a 302 to `location`; its port."""
-
-    class Redirect(BaseHTTPRequestHandler):
-        def _redirect(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_POST = _redirect
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 @pytest.mark.parametrize("location", ["http://0:9/x", "http://2130706433:9/x", "ftp://h/x"])
 async def test_a_redirect_to_an_address_aiohttp_refuses_is_refused_like_a_forbidden_address(
     bus: NatsBus, start_proxy: StartProxy, location: str
 ) -> None:
     """Red-team F2: aiohttp's InvalidUrlClientError came out as a 500."""
-    with redirector(location) as port:
-        gw = plain(f"http://127.0.0.1:{port}/mcp")
+    with Listener(redirect_to=location, redirect_status=302) as redirector:
+        gw = plain(f"{redirector.url}/mcp")
         await start_proxy(gw, upstream_allowed_networks="127.0.0.0/8")
         with pytest.raises(ForgeError) as caught:
             await discover(bus, gw)

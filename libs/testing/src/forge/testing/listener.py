@@ -22,7 +22,7 @@ class _Handler(LocalHandler):
         with self.owner.lock:
             self.owner.requests.append((self.command, self.path, body))
         if self.owner.redirect_to is not None:
-            self.send(307, None, [("Location", self.owner.redirect_to)])
+            self.send(self.owner.redirect_status, None, [("Location", self.owner.redirect_to)])
         else:
             self.send(200, {})
 
@@ -30,13 +30,17 @@ class _Handler(LocalHandler):
 
 
 class Listener(LocalServer):
-    """Answers 200 `{}` to everything, or redirects everything to `redirect_to`."""
+    """Answers 200 `{}` to everything, or redirects everything to `redirect_to` (with a 307,
+    which keeps a POST a POST, unless `redirect_status` says otherwise)."""
 
     handler = _Handler
 
-    def __init__(self, host: str = "127.0.0.1", redirect_to: str | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", redirect_to: str | None = None, redirect_status: int = 307
+    ) -> None:
         self.host = host
         self.redirect_to = redirect_to
+        self.redirect_status = redirect_status
         self.lock = threading.Lock()
         self.connections = 0
         self.requests: list[tuple[str, str, bytes]] = []
