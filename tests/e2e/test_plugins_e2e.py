@@ -27,7 +27,7 @@ from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.core import subjects
 from forge.core.bus import NatsBus
 from forge.testing import eventually
-from tests.e2e.test_security import login, make_user
+from tests.e2e.security_kit import login, make_user
 
 FIXTURES = Path(__file__).parent / "plugins"
 PROXY_SECRET = "probe-proxy-secret"

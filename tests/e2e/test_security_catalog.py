@@ -4,16 +4,17 @@ the caller cannot see, and a gateway name taken in another team is free in one's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from forge.cli.demo import Demo, start_server
 from forge.cli.mesh import Mesh
-from tests.e2e.test_security import LIST, Person, echo_tool, login, make_user, names, ok, rest
+from tests.e2e import security_kit as kit
+from tests.e2e.security_kit import LIST, Person, echo_tool, login, make_user, names, ok, rest
+
+fastecho = kit.fastecho  # the shared upstream fixture (module-scoped, one per suite)
 
 
 @dataclass
@@ -23,16 +24,6 @@ class Teams:
     team_a: str
     team_b: str
     run: str
-
-
-@pytest.fixture(scope="module")
-def upstream(mesh: Mesh) -> Iterator[str]:
-    proc, port = start_server(mesh, "forge.servers.fastecho", "--era", "both")
-    server = Demo(proc, f"http://127.0.0.1:{port}/mcp")
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +46,12 @@ def gateway(name: str, url: str, team: str, visibility: str) -> dict[str, Any]:
 
 
 def test_a_public_server_does_not_list_the_ids_of_tools_the_caller_cannot_see(
-    mesh: Mesh, teams: Teams, upstream: str
+    mesh: Mesh, teams: Teams, fastecho: str
 ) -> None:
     alice, bob, run = teams.alice, teams.bob, teams.run
     with rest(mesh, alice.token) as http:
-        ok(http.post("/gateways", json=gateway(f"hid-{run}", upstream, teams.team_a, "private")))
-        ok(http.post("/gateways", json=gateway(f"pub-{run}", upstream, teams.team_a, "public")))
+        ok(http.post("/gateways", json=gateway(f"hid-{run}", fastecho, teams.team_a, "private")))
+        ok(http.post("/gateways", json=gateway(f"pub-{run}", fastecho, teams.team_a, "public")))
     hidden = echo_tool(mesh, alice.token, f"hid-{run}")
     shown = echo_tool(mesh, alice.token, f"pub-{run}")
     with rest(mesh, alice.token) as http:
@@ -91,13 +82,13 @@ def test_a_public_server_does_not_list_the_ids_of_tools_the_caller_cannot_see(
 
 
 def test_a_gateway_may_take_the_name_of_another_teams_private_gateway(
-    mesh: Mesh, teams: Teams, upstream: str
+    mesh: Mesh, teams: Teams, fastecho: str
 ) -> None:
     name = f"Payroll {teams.run}"
     with rest(mesh, teams.alice.token) as http:
-        theirs = ok(http.post("/gateways", json=gateway(name, upstream, teams.team_a, "private")))
+        theirs = ok(http.post("/gateways", json=gateway(name, fastecho, teams.team_a, "private")))
     with rest(mesh, teams.bob.token) as http:
-        response = http.post("/gateways", json=gateway(name, upstream, teams.team_b, "team"))
+        response = http.post("/gateways", json=gateway(name, fastecho, teams.team_b, "team"))
         mine = ok(response, 201)
         assert (mine["name"], mine["team_id"]) == (name, teams.team_b)
         assert mine["slug"] != theirs["slug"]
@@ -109,12 +100,12 @@ def test_a_gateway_may_take_the_name_of_another_teams_private_gateway(
 
 
 def test_a_second_gateway_of_one_name_in_one_team_is_a_conflict(
-    mesh: Mesh, teams: Teams, upstream: str
+    mesh: Mesh, teams: Teams, fastecho: str
 ) -> None:
     name = f"Billing {teams.run}"
     with rest(mesh, teams.bob.token) as http:
-        ok(http.post("/gateways", json=gateway(name, upstream, teams.team_b, "private")))
-        clash = http.post("/gateways", json=gateway(name, upstream, teams.team_b, "team"))
+        ok(http.post("/gateways", json=gateway(name, fastecho, teams.team_b, "private")))
+        clash = http.post("/gateways", json=gateway(name, fastecho, teams.team_b, "team"))
         assert clash.status_code == 409, clash.text
         assert clash.json()["code"] == -32007
         assert len([g for g in ok(http.get("/gateways")) if g["name"] == name]) == 1

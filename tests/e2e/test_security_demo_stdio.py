@@ -24,7 +24,7 @@ import pytest
 
 from forge.cli.demo import demo_commands
 from forge.cli.mesh import Mesh
-from tests.e2e.test_security import ok, rest
+from tests.e2e.security_kit import ok, rest
 
 INVALID_PARAMS = -32602
 FORBIDDEN = -32005

@@ -17,12 +17,12 @@ import httpx
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
 from forge.testing import eventually_sync
-from tests.e2e import test_security as security
-from tests.e2e.test_security import PASSWORD, World, login, make_user, ok, rest
+from tests.e2e import security_kit as kit
+from tests.e2e.security_kit import PASSWORD, World, login, make_user, ok, rest
 
 # The security suite's world (team A, alice, bob, ...), shared with its other files.
-fastecho = security.fastecho
-world = security.world
+fastecho = kit.fastecho
+world = kit.world
 
 WRONG = "Not-The-Password-1"
 

@@ -22,7 +22,7 @@ from forge.cli.mesh import SERVICES, Mesh, spawn, stop_process
 from forge.embedded.process import free_port
 from forge.testing import eventually_sync
 from tests.e2e.conftest import INIT, answering
-from tests.e2e.test_security import Person, api_token, login, make_user, ok, rest
+from tests.e2e.security_kit import Person, api_token, login, make_user, ok, rest
 from tests.e2e.test_transports import events
 
 MODERN = "2026-07-28"

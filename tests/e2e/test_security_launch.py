@@ -17,7 +17,7 @@ import pytest
 from forge.cli.mesh import Mesh
 from forge.testing import eventually_sync
 from tests.e2e.conftest import STDIO_DEMO
-from tests.e2e.test_security import login, make_user, ok, rest
+from tests.e2e.security_kit import login, make_user, ok, rest
 
 
 def audit(mesh: Mesh, admin_token: str, action: str, target: str | None = None) -> list[Any]:

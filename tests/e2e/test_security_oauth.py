@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from forge.cli.mesh import Mesh
-from tests.e2e.test_security import login, make_user, ok, rest
+from tests.e2e.security_kit import login, make_user, ok, rest
 
 FORBIDDEN = -32005
 INVALID_PARAMS = -32602

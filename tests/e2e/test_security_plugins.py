@@ -10,17 +10,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from forge.cli.demo import Demo, start_server
 from forge.cli.mesh import Mesh
 from forge.testing import eventually_sync
-from tests.e2e.test_security import Person, echo_tool, login, make_user, ok, rest
+from tests.e2e import security_kit as kit
+from tests.e2e.security_kit import Person, echo_tool, login, make_user, ok, rest
 
 FORBIDDEN, NOT_FOUND, INVALID_PARAMS = -32005, -32006, -32602
 # A pattern that backtracks exponentially in Python's re: each extra "a" doubles the work.
@@ -28,6 +27,7 @@ EVIL = "(a+)+$"
 ATTACK = "a" * 40 + "!"  # days of work for a backtracking engine, none for RE2
 # Generous: a call on an idle mesh takes milliseconds; a stalled one took 14 s with 24 "a"s.
 VICTIM_BOUND_S = 5.0
+fastecho = kit.fastecho  # the shared upstream fixture (module-scoped, one per suite)
 
 
 @dataclass
@@ -42,17 +42,7 @@ class Teams:
 
 
 @pytest.fixture(scope="module")
-def upstream(mesh: Mesh) -> Iterator[str]:
-    proc, port = start_server(mesh, "forge.servers.fastecho", "--era", "both")
-    server = Demo(proc, f"http://127.0.0.1:{port}/mcp")
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def teams(mesh: Mesh, admin_token: str, upstream: str) -> Teams:
+def teams(mesh: Mesh, admin_token: str, fastecho: str) -> Teams:
     run = uuid.uuid4().hex[:6]
     emails = {k: f"{k}-pl-{run}@example.com" for k in ("owen", "cora", "tara", "dev")}
     for who in ("owen", "cora", "dev"):
@@ -73,7 +63,7 @@ def teams(mesh: Mesh, admin_token: str, upstream: str) -> Teams:
     owen, cora = login(mesh, emails["owen"]), login(mesh, emails["cora"])
     for owner, team, name in ((owen, team_a, f"pl-a-{run}"), (cora, team_c, f"pl-c-{run}")):
         with rest(mesh, owner.token) as http:
-            gateway = {"name": name, "url": upstream, "team_id": team, "visibility": "team"}
+            gateway = {"name": name, "url": fastecho, "team_id": team, "visibility": "team"}
             ok(http.post("/gateways", json=gateway))
     tara, dev = login(mesh, emails["tara"]), login(mesh, emails["dev"])
     with rest(mesh, tara.token) as http:

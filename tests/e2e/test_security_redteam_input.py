@@ -19,7 +19,7 @@ from forge.cli.mesh import Mesh
 from forge.core.errors import FORBIDDEN
 from forge.embedded.process import free_port
 from forge.testing.listener import Listener
-from tests.e2e.test_security import Person, login, make_user, ok, rest
+from tests.e2e.security_kit import Person, login, make_user, ok, rest
 from tests.e2e.test_security_input import edge_with, logs, open_edge  # noqa: F401 - fixture
 
 MODERN = "2026-07-28"

@@ -23,8 +23,8 @@ from forge.cli.mesh import Mesh
 from forge.testing import eventually_sync
 from tests.e2e.conftest import INIT
 from tests.e2e.mcp_ws import websocket_client
+from tests.e2e.security_kit import ok, rest
 from tests.e2e.test_bad_input import META, MODERN, modern_call
-from tests.e2e.test_security import ok, rest
 from tests.e2e.test_streams import connection
 from tests.e2e.test_transport_matrix import DOWNSTREAMS
 from tests.e2e.test_transports import events

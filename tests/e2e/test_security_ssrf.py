@@ -23,7 +23,7 @@ from forge.core.bus import NatsBus
 from forge.proto.envelope import Envelope, Principal
 from forge.testing import eventually_sync
 from forge.testing.listener import Listener
-from tests.e2e.test_security import login, make_user, ok, rest
+from tests.e2e.security_kit import login, make_user, ok, rest
 
 DIALLING = ("webhook_notification", "external")
 FORBIDDEN = -32005

@@ -5,19 +5,19 @@ registry. The user who found it: team_admin of team A (a binding on A), a plain 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from forge.cli.demo import Demo, start_server
 from forge.cli.mesh import Mesh
 from forge.testing import eventually_sync
-from tests.e2e.test_security import Person, call_body, echo_tool, login, make_user, ok, rest
+from tests.e2e import security_kit as kit
+from tests.e2e.security_kit import Person, call_body, echo_tool, login, make_user, ok, rest
 
 FORBIDDEN = -32005
+fastecho = kit.fastecho  # the shared upstream fixture (module-scoped, one per suite)
 
 
 @dataclass
@@ -34,16 +34,6 @@ class Teams:
     tool_a: str
     tool_c: str
     run: str
-
-
-@pytest.fixture(scope="module")
-def upstream(mesh: Mesh) -> Iterator[str]:
-    proc, port = start_server(mesh, "forge.servers.fastecho", "--era", "both")
-    server = Demo(proc, f"http://127.0.0.1:{port}/mcp")
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 def _grant(http: httpx.Client, email: str, role: str, team_id: str | None = None) -> None:
@@ -66,7 +56,7 @@ def _gateway(name: str, url: str, team: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def teams(mesh: Mesh, admin_token: str, upstream: str) -> Teams:
+def teams(mesh: Mesh, admin_token: str, fastecho: str) -> Teams:
     run = uuid.uuid4().hex[:6]
     emails = {k: f"{k}-tm-{run}@example.com" for k in ("owen", "cora", "tara", "gabe", "exa")}
     for who in ("owen", "cora"):
@@ -93,9 +83,9 @@ def teams(mesh: Mesh, admin_token: str, upstream: str) -> Teams:
         )["id"]
     owen, cora = login(mesh, emails["owen"]), login(mesh, emails["cora"])
     with rest(mesh, owen.token) as http:
-        gateway_a = ok(http.post("/gateways", json=_gateway(f"tm-a-{run}", upstream, team_a)))
+        gateway_a = ok(http.post("/gateways", json=_gateway(f"tm-a-{run}", fastecho, team_a)))
     with rest(mesh, cora.token) as http:
-        gateway_c = ok(http.post("/gateways", json=_gateway(f"tm-c-{run}", upstream, team_c)))
+        gateway_c = ok(http.post("/gateways", json=_gateway(f"tm-c-{run}", fastecho, team_c)))
     tara, gabe, exa = (login(mesh, emails[k]) for k in ("tara", "gabe", "exa"))
     _until_granted(mesh, tara, "gateways.delete", team_a)
     _until_granted(mesh, exa, "tools.execute", team_a)
