@@ -21,6 +21,7 @@ import pytest
 from forge.cli.mesh import SERVICES, Mesh, spawn, stop_process
 from forge.embedded.process import free_port
 from forge.testing import eventually_sync
+from forge.testing.slow_client import read_until_closed, trickler
 from tests.e2e.conftest import INIT, answering
 from tests.e2e.security_kit import Person, api_token, login, make_user, ok, rest
 from tests.e2e.test_transports import events
@@ -648,22 +649,6 @@ def test_a_trusted_proxy_names_the_client_the_cidr_scope_sees(
 # --- item 10: slow clients ----------------------------------------------------------------------
 
 
-async def read_until_closed(reader: asyncio.StreamReader, trickle: Any = None) -> bytes:
-    """What the edge sends until it closes the connection; `trickle()` runs whenever nothing
-    came for a moment, as a client sending its request a byte at a time does."""
-    received = b""
-    while True:
-        try:
-            chunk = await asyncio.wait_for(reader.read(4096), 0.2)
-        except TimeoutError:
-            if trickle is not None:
-                await trickle()
-            continue
-        if not chunk:
-            return received
-        received += chunk
-
-
 def open_edge(url: str) -> Any:
     host, port = url.removeprefix("http://").split(":")
     return asyncio.open_connection(host, int(port))
@@ -671,13 +656,7 @@ def open_edge(url: str) -> Any:
 
 async def test_a_client_sending_headers_slowly_is_cut_off(tuned_edge: str) -> None:
     reader, writer = await open_edge(tuned_edge)
-    request = iter(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100_000)
-
-    async def trickle() -> None:
-        with contextlib.suppress(ConnectionError):
-            writer.write(bytes([next(request)]))
-            await writer.drain()
-
+    trickle = trickler(writer, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100_000)
     async with asyncio.timeout(SLOW_S * 8):
         received = await read_until_closed(reader, trickle)
     assert received == b"" or received.startswith(b"HTTP/1.1 408"), received

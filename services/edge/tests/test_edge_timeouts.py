@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import uvicorn
 
 from forge.edge.timeouts import header_timeout_protocol
+from forge.testing.slow_client import read_until_closed, trickler
 
 TIMEOUT_S = 0.5
 
@@ -41,33 +41,11 @@ async def port() -> AsyncIterator[int]:
     await serving
 
 
-async def read_until_closed(reader: asyncio.StreamReader, trickle: Any = None) -> bytes:
-    """What the server sends until it closes; `trickle()` runs whenever nothing came for a
-    moment (a client sending its headers a byte at a time)."""
-    received = b""
-    while True:
-        try:
-            chunk = await asyncio.wait_for(reader.read(1024), 0.1)
-        except TimeoutError:
-            if trickle is not None:
-                await trickle()
-            continue
-        if not chunk:
-            return received
-        received += chunk
-
-
 async def test_a_trickle_of_header_bytes_is_cut_off_with_408(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    header = iter(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000)
-
-    async def trickle() -> None:
-        with contextlib.suppress(ConnectionError):
-            writer.write(bytes([next(header)]))
-            await writer.drain()
-
+    trickle = trickler(writer, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000)
     async with asyncio.timeout(TIMEOUT_S * 10):
-        received = await read_until_closed(reader, trickle)
+        received = await read_until_closed(reader, trickle, idle_s=0.1)
     assert received.startswith(b"HTTP/1.1 408")
     writer.close()
 
@@ -75,7 +53,7 @@ async def test_a_trickle_of_header_bytes_is_cut_off_with_408(port: int) -> None:
 async def test_a_silent_connection_is_closed(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     async with asyncio.timeout(TIMEOUT_S * 10):
-        assert (await read_until_closed(reader)).startswith(b"HTTP/1.1 408")
+        assert (await read_until_closed(reader, idle_s=0.1)).startswith(b"HTTP/1.1 408")
     writer.close()
 
 
