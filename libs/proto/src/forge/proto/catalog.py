@@ -190,6 +190,18 @@ class Server(msgspec.Struct, frozen=True):
     visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
     created_at: str | None = None
     updated_at: str | None = None
+    # How the server's endpoint names its tools and prompts: by default their catalog names
+    # (`<gateway slug>-<name>`, unique gateway-wide); with original_names, the upstream's own
+    # names; an alias (by tool or prompt id) wins over both. Unique per kind within the server.
+    original_names: bool = False
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def exposed(self, entry_id: str, catalog_name: str, original_name: str) -> str:
+        """The name this server's endpoint gives a tool or prompt it holds."""
+        alias = self.aliases.get(entry_id)
+        if alias is not None:
+            return alias
+        return original_name if self.original_names else catalog_name
 
 
 class Snapshot(msgspec.Struct, frozen=True):

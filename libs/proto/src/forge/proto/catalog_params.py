@@ -11,6 +11,7 @@ import msgspec
 from forge.proto.catalog import UpstreamAuth
 from forge.proto.limits import (
     MAX_HEADERS,
+    Aliases,
     Command,
     Description,
     Env,
@@ -103,6 +104,8 @@ class CreateServerParams(msgspec.Struct, frozen=True):
     tags: Tags = msgspec.field(default_factory=list)
     visibility: Name | None = None
     team_id: Id | None = None
+    original_names: bool = False  # expose tools and prompts under their upstream's names
+    aliases: Aliases = msgspec.field(default_factory=dict)  # tool or prompt (id or name) -> name
 
 
 class UpdateServerParams(msgspec.Struct, frozen=True):
@@ -118,3 +121,5 @@ class UpdateServerParams(msgspec.Struct, frozen=True):
     visibility: Name | None = None
     team_id: Id | None = None
     enabled: bool | None = None
+    original_names: bool | None = None
+    aliases: Aliases | None = None  # replaces the aliases whole

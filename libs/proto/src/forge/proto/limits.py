@@ -36,6 +36,7 @@ Secret = Annotated[str, msgspec.Meta(max_length=MAX_SECRET)]
 Tags = Annotated[list[Name], msgspec.Meta(max_length=MAX_TAGS)]
 Ids = Annotated[list[Id], msgspec.Meta(max_length=MAX_ITEMS)]
 Names = Annotated[list[Name], msgspec.Meta(max_length=MAX_ITEMS)]
+Aliases = Annotated[dict[Id, Name], msgspec.Meta(max_length=MAX_ITEMS)]  # entry ref -> name
 HeaderMap = Annotated[
     dict[Annotated[str, msgspec.Meta(max_length=MAX_HEADER_NAME)], Secret],
     msgspec.Meta(max_length=MAX_HEADERS),

@@ -41,6 +41,7 @@ _RESOURCES_CHANGED = msgspec.json.Decoder(ResourcesChanged)
 _PROMPTS_CHANGED = msgspec.json.Decoder(PromptsChanged)
 _DELETED = msgspec.json.Decoder(Deleted)
 R = TypeVar("R", ToolRecord, ResourceRecord, TemplateRecord, PromptRecord)
+N = TypeVar("N", ToolRecord, PromptRecord)  # the kinds a server names
 EVERYTHING = "*"  # the viewer class of admins and platform viewers
 DEFAULT_MEMO_SIZE = 1024
 # The permission each kind's entries are read with, by the server field that lists them.
@@ -232,17 +233,45 @@ class Catalog:
                 return None
         return record
 
+    def _named(self, field: str, by_id: dict[str, N], server_id: str) -> dict[str, N]:
+        """The server's entries of one kind by the names its endpoint exposes (Server.exposed);
+        the registry refuses a composition where two would share one, so none is hidden."""
+        key = f"{field}@{server_id}"
+        found: dict[str, N] | None = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = {}
+            server = self.servers.get(server_id)
+            for i in getattr(server, field) if server is not None else []:
+                record = by_id.get(i)
+                if server is not None and record is not None:
+                    found.setdefault(server.exposed(i, record.name, record.original_name), record)
+        return found
+
+    def _lookup(
+        self, name: str, server_id: str | None, field: str, by_id: dict[str, N], what: str
+    ) -> N | None:
+        """An entry by the name the server exposes it under, else by its catalog name: plugins
+        name entries by catalog name, and clients of a server that took up original names may
+        still hold the old ones. Without a server, catalog names only."""
+        if server_id is not None:
+            found = self._named(field, by_id, server_id).get(name)
+            if found is not None:
+                return found
+        by_name: dict[str, N] = self._index(what, by_id)
+        return by_name.get(name)
+
     def resolve(self, name: str, server_id: str | None, principal: Principal) -> ToolRecord | None:
-        """The enabled tool of that exposed name, if the principal sees it on their server (the
-        caller checks what it is used for: `tools.execute` on its team, for a call)."""
-        return self._visible(self.tools.get(name), server_id, "associated_tools", principal, None)
+        """The enabled tool of that name, if the principal sees it on their server (the caller
+        checks what it is used for: `tools.execute` on its team, for a call)."""
+        field = "associated_tools"
+        found = self._lookup(name, server_id, field, self.tools_by_id, "tools")
+        return self._visible(found, server_id, field, principal, None)
 
     def prompt(self, name: str, server_id: str | None, principal: Principal) -> PromptRecord | None:
-        """The live prompt of that exposed name, if the principal reads it on their server."""
-        by_name = self._index("prompts", self.prompts_by_id)
-        return self._visible(
-            by_name.get(name), server_id, "associated_prompts", principal, "prompts.read"
-        )
+        """The live prompt of that name, if the principal reads it on their server."""
+        field = "associated_prompts"
+        found = self._lookup(name, server_id, field, self.prompts_by_id, "prompts")
+        return self._visible(found, server_id, field, principal, "prompts.read")
 
     def _resources(self, server_id: str | None, principal: Principal) -> dict[str, ResourceRecord]:
         """One resource per uri: the first-registered gateway's that the principal sees."""
@@ -303,17 +332,27 @@ class Catalog:
         found = self._memoised(kind, server_id, principal, permission, build)
         return found  # type: ignore[no-any-return]
 
+    def _exposed(self, record: ToolRecord | PromptRecord, server_id: str | None) -> str:
+        server = self.servers.get(server_id) if server_id is not None else None
+        if server is None:
+            return record.name
+        return server.exposed(record.id, record.name, record.original_name)
+
     def _items(self, kind: str, server_id: str | None, principal: Principal) -> list[Any]:
         if kind == "tools":
             tools = self._offered(server_id, "associated_tools", self.tools_by_id, principal)
             if server_id is None:
                 tools.sort(key=lambda t: t.name)
-            return [msgspec.structs.replace(t.tool, name=t.name) for t in tools]
+            return [
+                msgspec.structs.replace(t.tool, name=self._exposed(t, server_id)) for t in tools
+            ]
         if kind == "prompts":
             prompts = self._offered(server_id, "associated_prompts", self.prompts_by_id, principal)
             if server_id is None:
                 prompts.sort(key=lambda p: p.name)
-            return [msgspec.structs.replace(p.prompt, name=p.name) for p in prompts]
+            return [
+                msgspec.structs.replace(p.prompt, name=self._exposed(p, server_id)) for p in prompts
+            ]
         if kind == "resources":
             resources = list(self._resources(server_id, principal).values())
             if server_id is None:

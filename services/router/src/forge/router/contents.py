@@ -107,6 +107,9 @@ async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
 async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     prompt = _prompt(envelope, ctx)
+    if _decode(mcp.NAMED_PARAMS_DECODER, envelope, "prompts/get").name != prompt.name:
+        # A virtual server's own name (original or alias): plugins see the catalog name.
+        envelope = with_params(envelope, rewrite(bytes(envelope.params), "name", prompt.name))
     answered: bytes | None = None
     if ctx.hooks.serves("prompt_pre_fetch"):
         envelope, answered = await ctx.hooks.pre("prompt_pre_fetch", envelope, prompt.team_id)

@@ -15,7 +15,7 @@ from forge.core.errors import (
 from forge.proto import access, mcp
 from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
-from forge.router import contents, tasks
+from forge.router import contents, headers, tasks
 from forge.router.routing import Context, Handler, check_server, fields, forward, with_params
 
 __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
@@ -76,7 +76,14 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     name = _name(members)
     found = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
     tool = _callable(found, name, envelope.principal)
+    headers.check(envelope, tool, members)
     answered: bytes | None = None
+    if name != tool.name:
+        # Called by a virtual server's own name (original or alias): plugins and their
+        # conditions see the catalog name on every endpoint.
+        name = tool.name
+        members["name"] = msgspec.Raw(_ENC.encode(name))
+        envelope = with_params(envelope, _ENC.encode(members))
     if ctx.hooks.serves("tool_pre_invoke"):
         changed, answered = await ctx.hooks.pre("tool_pre_invoke", envelope, tool.team_id)
         if changed is not envelope:
@@ -90,7 +97,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         result = answered  # a plugin answered in the call's place (a cached result)
     else:
         members["name"] = msgspec.Raw(_ENC.encode(tool.original_name))
-        forwarded = with_params(envelope, _ENC.encode(members))
+        forwarded = headers.for_upstream(with_params(envelope, _ENC.encode(members)), tool, members)
         started = time.perf_counter()
         ok = False
         try:
@@ -136,6 +143,9 @@ METHODS: dict[str, Handler] = {
 
 async def dispatch(envelope: Envelope, ctx: Context) -> bytes:
     handler = METHODS.get(envelope.method)
+    protocol = envelope.protocol
+    if protocol is not None and protocol.era == "modern" and envelope.method in mcp.REMOVED_METHODS:
+        handler = None  # gone from that era: a modern client must not depend on it
     if handler is None:
         raise MethodNotFoundError(f"Method not found: {envelope.method}")
     return await handler(envelope, ctx)

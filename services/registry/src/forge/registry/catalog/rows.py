@@ -23,6 +23,7 @@ _DICT = msgspec.json.Decoder(dict[str, Any])
 _LIST = msgspec.json.Decoder(list[str])
 _COMMAND = msgspec.json.Decoder(list[str] | None)
 _ENV = msgspec.json.Decoder(dict[str, str])
+_ALIASES = msgspec.json.Decoder(dict[str, str])
 _TOOL = msgspec.json.Decoder(Tool)
 _RESOURCE = msgspec.json.Decoder(Resource)
 _TEMPLATE = msgspec.json.Decoder(ResourceTemplate)
@@ -89,6 +90,8 @@ def server(row: Mapping[str, Any]) -> Server:
         tags=_LIST.decode(row["tags"]),
         created_at=timestamp(row["created_at"]),
         updated_at=timestamp(row["updated_at"]),
+        original_names=row["original_names"],
+        aliases=_ALIASES.decode(row["aliases"]),
         **_placed(row),
     )
 

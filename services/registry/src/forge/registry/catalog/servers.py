@@ -15,7 +15,7 @@ import msgspec
 from forge.core.errors import InvalidParamsError
 from forge.proto.catalog import Deleted, Server
 from forge.proto.catalog_params import CreateServerParams, IdParams, UpdateServerParams
-from forge.registry.catalog import contents, ownership
+from forge.registry.catalog import contents, ownership, server_names
 from forge.registry.catalog.contents import Kind
 from forge.registry.catalog.operation import Context, publish
 from forge.registry.catalog.params import check_name, check_tags
@@ -82,6 +82,7 @@ async def _shown(ctx: Context, servers: list[Server]) -> list[Server]:
             associated_tools=keep(s.associated_tools),
             associated_resources=keep(s.associated_resources),
             associated_prompts=keep(s.associated_prompts),
+            aliases={i: a for i, a in s.aliases.items() if i not in unseen},
         )
         for s in servers
     ]
@@ -112,7 +113,11 @@ async def create_server(p: CreateServerParams, ctx: Context) -> Server:
         owner=at.owner,
         team_id=at.team_id,
         visibility=at.visibility,
+        original_names=p.original_names,
     )
+    aliases = await server_names.resolve(ctx, p.aliases, server)
+    server = msgspec.structs.replace(server, aliases=aliases)
+    await server_names.check_unique(ctx, server)
     stored = await ctx.store.insert_server(server)
     await publish(ctx, "servers", "changed", stored)
     return stored
@@ -147,11 +152,30 @@ async def update_server(p: UpdateServerParams, ctx: Context) -> Server:
     if p.associated_prompts is not None:
         prompts = await _entries(ctx, _PROMPT_KINDS, p.associated_prompts, "prompt")
         changes["associated_prompts"] = _kept(prompts, current.associated_prompts, unseen)
-    stored = await ctx.store.update_server(
-        msgspec.structs.replace(current, **changes), relink=relink
-    )
+    if p.original_names is not None:
+        changes["original_names"] = p.original_names
+    server = msgspec.structs.replace(current, **changes)
+    if p.aliases is not None or relink:
+        server = await _renamed(ctx, server, p.aliases, current)
+    if p.aliases is not None or relink or p.original_names is not None:
+        await server_names.check_unique(ctx, server)
+    stored = await ctx.store.update_server(server, relink=relink)
     await publish(ctx, "servers", "changed", stored)
     return (await _shown(ctx, [stored]))[0]
+
+
+async def _renamed(
+    ctx: Context, server: Server, given: dict[str, str] | None, current: Server
+) -> Server:
+    """The server with aliases given (they replace those the caller sees; aliases of entries
+    they cannot see stay) or, when only its entries changed, the aliases of entries it keeps."""
+    held = {*server.associated_tools, *server.associated_prompts}
+    aliases = {i: a for i, a in current.aliases.items() if i in held}
+    if given is not None:
+        unseen = await _unseen(ctx, [current])
+        aliases = {i: a for i, a in aliases.items() if i in unseen}
+        aliases |= await server_names.resolve(ctx, given, server)
+    return msgspec.structs.replace(server, aliases=aliases)
 
 
 async def _managed(ctx: Context, server_id: str, permission: str) -> Server:

@@ -303,11 +303,13 @@ class Store(PooledStore):
         with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
-                    "INSERT INTO servers (id, name, description, tags, owner, team_id, visibility)"
-                    " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
+                    "INSERT INTO servers (id, name, description, tags, owner, team_id, visibility,"
+                    " original_names, aliases) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8,"
+                    " $9::jsonb)",
                     *(server.id, server.name, server.description),
                     _ENC.encode(server.tags).decode(),
                     *(server.owner, server.team_id, server.visibility),
+                    *(server.original_names, _ENC.encode(server.aliases).decode()),
                 )
                 await self._link(conn, server)
                 return await self.get_server(server.id, conn)
@@ -327,11 +329,12 @@ class Store(PooledStore):
             async with self.pool.acquire() as conn, conn.transaction():
                 updated = await conn.fetchrow(
                     "UPDATE servers SET name = $2, description = $3, tags = $4::jsonb,"
-                    " enabled = $5, team_id = $6, visibility = $7, updated_at = now()"
-                    " WHERE id = $1 RETURNING id",
+                    " enabled = $5, team_id = $6, visibility = $7, original_names = $8,"
+                    " aliases = $9::jsonb, updated_at = now() WHERE id = $1 RETURNING id",
                     *(server.id, server.name, server.description),
                     *(_ENC.encode(server.tags).decode(), server.enabled),
                     *(server.team_id, server.visibility),
+                    *(server.original_names, _ENC.encode(server.aliases).decode()),
                 )
                 if updated is None:
                     raise NotFoundError(MISSING_SERVER)
