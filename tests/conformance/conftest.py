@@ -17,6 +17,7 @@ from forge.cli.demo import register
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
 from forge.embedded.nats import start_nats
+from forge.servers.process import ServerProcess, spawn
 from forge.testing import eventually_sync
 from tests.conformance import harness
 from tests.conformance.harness import Comparison, NodeProcess, ScenarioResult
@@ -119,6 +120,38 @@ def comparison(
     (harness.RESULTS / "latest.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     _comparison.append(result)
     return result
+
+
+# The two runs against our own conformance server: the suite's default (each scenario at the
+# version it picks) and every scenario of 2026-07-28 spoken in 2026-07-28.
+OWN_RUNS: dict[str, str | None] = {"default": None, "2026-07-28": "2026-07-28"}
+
+
+@pytest.fixture(scope="session")
+def own_server() -> Iterator[ServerProcess]:
+    """forge.servers.conformance: the tools, prompts and resources the scenarios name."""
+    with spawn("forge.servers.conformance") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def own_results(
+    conformance_dir: Path, own_server: ServerProcess
+) -> dict[str, dict[str, ScenarioResult]]:
+    """The suite run directly against our conformance server, once per entry of OWN_RUNS; the
+    per-scenario table of each is written to tests/conformance/results/own-<run>.json."""
+    runs: dict[str, dict[str, ScenarioResult]] = {}
+    harness.RESULTS.mkdir(exist_ok=True)
+    for run, version in OWN_RUNS.items():
+        scenarios = harness.server_scenarios(version)
+        assert scenarios, f"the conformance suite lists no server scenarios for {run}"
+        out_dir = conformance_dir / f"own-{run}"
+        runs[run] = harness.run_suite(own_server.url, out_dir, scenarios, version)
+        table = {name: result.as_json() for name, result in sorted(runs[run].items())}
+        passed = sum(result.ok for result in runs[run].values())
+        summary = {"run": run, "scenarios": len(table), "passed": passed, "per_scenario": table}
+        (harness.RESULTS / f"own-{run}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return runs
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

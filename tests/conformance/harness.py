@@ -76,9 +76,11 @@ def suite_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[
     )
 
 
-def server_scenarios() -> list[str]:
-    """Every server scenario the installed suite knows (`conformance list --server`)."""
-    out = suite_cli("list", "--server").stdout
+def server_scenarios(spec_version: str | None = None) -> list[str]:
+    """Every server scenario the installed suite knows (`conformance list --server`), or those
+    of one spec version."""
+    extra = ["--spec-version", spec_version] if spec_version else []
+    out = suite_cli("list", "--server", *extra).stdout
     return re.findall(r"^\s+- (\S+)", out, flags=re.MULTILINE)
 
 
@@ -208,11 +210,15 @@ def read_results(
     return results
 
 
-def run_suite(url: str, out_dir: Path, scenarios: list[str]) -> dict[str, ScenarioResult]:
+def run_suite(
+    url: str, out_dir: Path, scenarios: list[str], spec_version: str | None = None
+) -> dict[str, ScenarioResult]:
     """`conformance server --suite all` against `url`: every server scenario, each at the spec
     version the suite picks for it (the stateful 2025-11-25 wire for most, 2026-07-28 for the
-    stateless-only ones)."""
+    stateless-only ones); with `spec_version`, the scenarios of that version, spoken in it."""
     args = ["server", "--url", url, "--suite", "all", "--timeout", str(SCENARIO_TIMEOUT_MS)]
+    if spec_version is not None:
+        args += ["--spec-version", spec_version]
     try:
         done = suite_cli(*args, "--output-dir", str(out_dir), timeout=RUN_TIMEOUT_S)
         output, unfinished = done.stdout + done.stderr, "no results written"
