@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
 from forge.core import rpc, subjects
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
+from forge.core.results import complete_result
 from forge.edge.auth.guard import check_method, check_method_with_plugins
 from forge.edge.state import Edge
 from forge.edge.transports.messages import (
@@ -20,6 +22,7 @@ from forge.edge.transports.messages import (
     Incoming,
     Request,
     cancelled_request_id,
+    declared_protocol,
     envelope_id,
     reply_target,
     to_client,
@@ -62,6 +65,16 @@ class Caller:
     server_id: str | None = None
     session: str | None = None  # the legacy session's sid: envelope ids derive from it
     traceparent: str | None = None
+    # A modern tools/call's Mcp-Param-* headers, checked by the router against the tool.
+    param_headers: dict[str, str] = field(default_factory=dict)
+
+
+def as_declared(caller: Caller, request: Request) -> Caller:
+    """The caller in the era this request declares (message transports: no per-request
+    headers, a legacy session may carry modern requests). Raises ForgeError for a modern
+    request that breaks that era's rules."""
+    protocol = declared_protocol(request)
+    return caller if protocol is None else dataclasses.replace(caller, protocol=protocol)
 
 
 def new_traceparent(incoming: str | None) -> str:
@@ -86,7 +99,20 @@ class Exchange:
         deliver: Deliver | None,
         eid: str | None = None,
     ) -> bytes:
-        """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError."""
+        """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError.
+
+        A modern client's result carries what its era requires, whatever produced it (the
+        router, a legacy upstream, an upstream that omits `resultType`) and whatever the
+        transport: the one place every transport's answer passes.
+        """
+        result = await self._call(request, caller, deliver, eid)
+        if caller.protocol.era == "modern":
+            return complete_result(request.method, result)
+        return result
+
+    async def _call(
+        self, request: Request, caller: Caller, deliver: Deliver | None, eid: str | None
+    ) -> bytes:
         principal = caller.principal
         if self.edge.hooks.checks_permissions:
             principal = await check_method_with_plugins(
@@ -102,6 +128,7 @@ class Exchange:
             deadline=time.time() + self.edge.config.request_timeout_s,
             protocol=caller.protocol,
             server_id=caller.server_id,
+            param_headers=caller.param_headers,
         )
         TRACEPARENT.set(new_traceparent(caller.traceparent))
         bus = self.edge.bus

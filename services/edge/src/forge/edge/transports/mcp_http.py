@@ -16,7 +16,13 @@ from forge.edge.http import Receive, Scope, Send, header_map, respond, respond_s
 from forge.edge.state import Edge
 from forge.edge.transports import sessions, streams
 from forge.edge.transports.exchange import Caller, Exchange
-from forge.edge.transports.messages import ClientResponse, Request, check_modern, parse
+from forge.edge.transports.messages import (
+    ClientResponse,
+    Request,
+    check_modern,
+    param_headers,
+    parse,
+)
 from forge.edge.transports.sessions import SessionState
 from forge.edge.transports.sse import LazyStream
 from forge.proto import jsonrpc, mcp
@@ -141,9 +147,11 @@ class McpEndpoint:
                 return
             request = incoming
             session: SessionState | None = None
+            params: dict[str, str] = {}
             if modern:
                 assert version_header is not None
                 protocol = check_modern(request, headers, version_header)
+                params = param_headers(request, scope["headers"])
             else:
                 protocol, session = self._legacy_protocol(
                     request, headers, principal, server_id, version_header
@@ -154,6 +162,7 @@ class McpEndpoint:
                 server_id,
                 session.sid if session else None,
                 headers.get("traceparent"),
+                params,
             )
             if request.is_notification:
                 await self.exchange.notify(request, caller)

@@ -16,12 +16,14 @@ from forge.core.errors import (
     UnsupportedProtocolVersionError,
 )
 from forge.proto import jsonrpc, mcp
+from forge.proto import param_headers as param_headers_rules
 from forge.proto.envelope import Protocol
 
 # A server-to-client request's id as the client sees it: `forge-reply:<inbox>:<original id JSON>`.
 REPLY_PREFIX = "forge-reply:"
 _ENC = msgspec.json.Encoder()
 _ANY_ID = msgspec.json.Decoder(jsonrpc.RequestId)
+_PARAM_PREFIX = param_headers_rules.PREFIX.lower()
 
 
 class Request(msgspec.Struct, frozen=True):
@@ -109,6 +111,33 @@ def check_modern(request: Request, headers: dict[str, str], version: str) -> Pro
             raise HeaderMismatchError(
                 f"the Mcp-Name header must repeat the body's {name_field} for {request.method}"
             )
+    return _modern_protocol(request, version, meta)
+
+
+def declared_protocol(request: Request) -> Protocol | None:
+    """The modern protocol a request on a message transport (SSE, WebSocket) declares in its
+    `params._meta`, or None for a legacy request (the session's protocol then holds).
+
+    These transports carry no per-request headers: the era is what each request says it is,
+    so a 2026-07-28 client (the SDKs' `auto` mode probes `server/discover`) is answered as one.
+    """
+    try:
+        meta = mcp.REQUEST_PARAMS_DECODER.decode(request.params).meta
+    except msgspec.DecodeError:
+        return None  # not a modern request; the legacy path judges its params
+    version = meta.protocol_version if meta is not None else None
+    if version is None or version in mcp.LEGACY_VERSIONS:
+        return None
+    if version not in mcp.MODERN_VERSIONS:
+        raise UnsupportedProtocolVersionError(
+            f"unsupported protocol version {version!r}",
+            {"supported": list(mcp.SUPPORTED_VERSIONS), "requested": version},
+        )
+    return _modern_protocol(request, version, meta)
+
+
+def _modern_protocol(request: Request, version: str, meta: mcp.RequestMeta | None) -> Protocol:
+    """What every modern request needs in `_meta`, whatever the transport."""
     if request.is_notification:
         return Protocol(version=version, era="modern")
     if meta is None or meta.protocol_version is None:
@@ -117,6 +146,12 @@ def check_modern(request: Request, headers: dict[str, str], version: str) -> Pro
         )
     if meta.protocol_version != version:
         raise HeaderMismatchError("the MCP-Protocol-Version header disagrees with params._meta")
+    if request.method == "server/discover" and not len(meta.client_capabilities):
+        # 2026-07-28: discover is how a client states its capabilities; without them the
+        # server cannot answer for this client.
+        raise InvalidParamsError(
+            f'server/discover needs params._meta["{mcp.META_CLIENT_CAPABILITIES}"]'
+        )
     return Protocol(
         version=version,
         era="modern",
@@ -125,6 +160,25 @@ def check_modern(request: Request, headers: dict[str, str], version: str) -> Pro
         else msgspec.Raw(b"{}"),
         client_info=meta.client_info if len(meta.client_info) else msgspec.Raw(b"{}"),
     )
+
+
+def param_headers(request: Request, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """A modern tools/call's `Mcp-Param-*` headers by lower-case name, for the router to check.
+
+    Read from the raw header lines: a repeated one is refused here, as a first-copy and a
+    last-copy reader would disagree on its value.
+    """
+    if request.method != "tools/call":
+        return {}
+    found: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        if not key.startswith(_PARAM_PREFIX):
+            continue
+        if key in found:
+            raise HeaderMismatchError(f"the {key} header appears more than once")
+        found[key] = value.decode("latin-1")
+    return found
 
 
 def envelope_id(session_sid: str | None, request_id: jsonrpc.RequestId | None) -> str:

@@ -64,6 +64,7 @@ class InFlight:
         if declared in (b"", b"{}"):
             declared = _LEGACY_CAPABILITIES if self.legacy_client else b"{}"
         self.client_capabilities = declared
+        self.param_headers = envelope.param_headers  # set by the router for the upstream's schema
         self.upstream_id: RequestId | None = None  # set by the session once the request is sent
         self.cancelled = asyncio.Event()
         self.on_request: OnRequest | None = None

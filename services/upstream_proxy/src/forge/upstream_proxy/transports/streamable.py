@@ -196,6 +196,9 @@ class UpstreamSession:
             headers["Mcp-Method"] = method
             if name is not None:
                 headers["Mcp-Name"] = _header_value(name)
+            if inflight is not None:
+                # An SDK server refuses (-32020) a call whose declared headers are missing.
+                headers.update(inflight.param_headers)
         else:
             params = legacy_params(params)
         request_id = next(self._ids)

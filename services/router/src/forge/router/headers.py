@@ -1,0 +1,53 @@
+"""A tools/call's `Mcp-Param-*` headers: checked from the client, set for the upstream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from forge.core.errors import HeaderMismatchError
+from forge.proto import param_headers
+from forge.proto.catalog import ToolRecord
+from forge.proto.envelope import Envelope
+
+_ARGUMENTS = msgspec.json.Decoder(Any)
+
+
+def _arguments(members: dict[str, msgspec.Raw]) -> Any:
+    raw = members.get("arguments")
+    return None if raw is None else _ARGUMENTS.decode(raw)  # valid JSON: it was decoded once
+
+
+def check(envelope: Envelope, tool: ToolRecord, members: dict[str, msgspec.Raw]) -> None:
+    """Refuse (-32020) a modern client whose `Mcp-Param-*` headers disagree with its arguments.
+
+    Only the tool's schema says which headers must repeat which arguments, so this is the
+    router's check, not the edge's. A legacy client sends no such headers and is not asked to.
+    """
+    protocol = envelope.protocol
+    if protocol is None or protocol.era != "modern":
+        return
+    schema = tool.tool.inputSchema
+    if not envelope.param_headers and not param_headers.declares(schema):
+        return  # the common case: nothing declared, nothing sent, no need to decode arguments
+    reason = param_headers.mismatch(schema, _arguments(members), envelope.param_headers)
+    if reason is not None:
+        raise HeaderMismatchError(reason)
+
+
+def for_upstream(envelope: Envelope, tool: ToolRecord, members: dict[str, msgspec.Raw]) -> Envelope:
+    """The envelope carrying the headers the upstream's schema expects for these arguments.
+
+    Computed from the arguments as forwarded (a plugin may have changed them), never copied
+    from the client: the upstream checks them against the body as the client's headers were.
+    """
+    schema = tool.tool.inputSchema
+    headers = (
+        param_headers.headers_for(schema, _arguments(members))
+        if param_headers.declares(schema)
+        else {}
+    )
+    if headers == envelope.param_headers:
+        return envelope
+    return msgspec.structs.replace(envelope, param_headers=headers)
