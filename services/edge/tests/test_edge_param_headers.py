@@ -32,4 +32,8 @@ def test_a_repeated_param_header_is_a_mismatch() -> None:
 
 
 def test_only_tools_call_carries_param_headers() -> None:
-    assert param_headers(request(LIST), [(b"mcp-param-region", b"eu-west")]) == {}
+    assert param_headers(request(LIST), [(b"mcp-param-region", b"eu-west")]) is None
+
+
+def test_a_tools_call_without_param_headers_is_checked_as_sending_none() -> None:
+    assert param_headers(request(CALL), [(b"mcp-name", b"route")]) == {}

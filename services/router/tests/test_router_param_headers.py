@@ -80,4 +80,13 @@ async def test_headers_for_a_tool_that_declares_none_are_ignored_and_not_forward
     env = with_headers(envelope("tools/call", b'{"name":"docs-plain"}'), {"mcp-param-x": "1"})
     await ask(membus, env)
     _, forwarded = upstream.seen[-1]
-    assert forwarded.param_headers == {}
+    assert forwarded.param_headers is None
+
+
+async def test_a_modern_client_on_a_transport_without_headers_is_not_checked(
+    router: Router, membus: MemoryBus, upstream: FakeUpstream
+) -> None:
+    # SSE and WebSocket carry no per-request headers: the edge sends None, not {}.
+    await ask(membus, envelope("tools/call", CALL))
+    _, forwarded = upstream.seen[-1]
+    assert forwarded.param_headers == {"Mcp-Param-Region": "eu-west"}

@@ -55,10 +55,12 @@ class Envelope(msgspec.Struct, frozen=True, omit_defaults=True):
     deadline: float  # absolute UNIX time after which no hop works on it
     protocol: Protocol | None = None
     server_id: str | None = None
-    # tools/call only: the `Mcp-Param-*` headers that go with the call. From the edge, what the
-    # client sent, names lower-cased (the router checks them against the tool's schema); from the
-    # router, what the upstream expects for the arguments it forwards (forge.proto.param_headers).
-    param_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    # tools/call only: the `Mcp-Param-*` headers that go with the call. From the edge, what a
+    # modern Streamable HTTP client sent, names lower-cased (the router checks them against the
+    # tool's schema); None when the transport has no per-request headers (SSE, WebSocket), so
+    # there is nothing to check. From the router, what the upstream expects for the arguments it
+    # forwards (forge.proto.param_headers).
+    param_headers: dict[str, str] | None = None
 
 
 class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):

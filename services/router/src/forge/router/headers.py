@@ -23,15 +23,18 @@ def check(envelope: Envelope, tool: ToolRecord, members: dict[str, msgspec.Raw])
     """Refuse (-32020) a modern client whose `Mcp-Param-*` headers disagree with its arguments.
 
     Only the tool's schema says which headers must repeat which arguments, so this is the
-    router's check, not the edge's. A legacy client sends no such headers and is not asked to.
+    router's check, not the edge's. A legacy client sends no such headers and is not asked to,
+    nor is a modern one on a transport without per-request headers (param_headers None), as
+    the spec asks them of HTTP requests only.
     """
     protocol = envelope.protocol
-    if protocol is None or protocol.era != "modern":
+    sent = envelope.param_headers
+    if protocol is None or protocol.era != "modern" or sent is None:
         return
     schema = tool.tool.inputSchema
-    if not envelope.param_headers and not param_headers.declares(schema):
+    if not sent and not param_headers.declares(schema):
         return  # the common case: nothing declared, nothing sent, no need to decode arguments
-    reason = param_headers.mismatch(schema, _arguments(members), envelope.param_headers)
+    reason = param_headers.mismatch(schema, _arguments(members), sent)
     if reason is not None:
         raise HeaderMismatchError(reason)
 
@@ -43,11 +46,9 @@ def for_upstream(envelope: Envelope, tool: ToolRecord, members: dict[str, msgspe
     from the client: the upstream checks them against the body as the client's headers were.
     """
     schema = tool.tool.inputSchema
-    headers = (
-        param_headers.headers_for(schema, _arguments(members))
-        if param_headers.declares(schema)
-        else {}
-    )
+    headers = None  # none declared: the common case, the arguments are not decoded
+    if param_headers.declares(schema):
+        headers = param_headers.headers_for(schema, _arguments(members)) or None
     if headers == envelope.param_headers:
         return envelope
     return msgspec.structs.replace(envelope, param_headers=headers)

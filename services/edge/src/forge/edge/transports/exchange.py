@@ -7,7 +7,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import msgspec
 
@@ -65,8 +65,9 @@ class Caller:
     server_id: str | None = None
     session: str | None = None  # the legacy session's sid: envelope ids derive from it
     traceparent: str | None = None
-    # A modern tools/call's Mcp-Param-* headers, checked by the router against the tool.
-    param_headers: dict[str, str] = field(default_factory=dict)
+    # A modern Streamable HTTP tools/call's Mcp-Param-* headers, checked by the router against
+    # the tool; None on transports without per-request headers.
+    param_headers: dict[str, str] | None = None
 
 
 def as_declared(caller: Caller, request: Request) -> Caller:

@@ -147,7 +147,7 @@ class McpEndpoint:
                 return
             request = incoming
             session: SessionState | None = None
-            params: dict[str, str] = {}
+            params: dict[str, str] | None = None
             if modern:
                 assert version_header is not None
                 protocol = check_modern(request, headers, version_header)

@@ -162,14 +162,15 @@ def _modern_protocol(request: Request, version: str, meta: mcp.RequestMeta | Non
     )
 
 
-def param_headers(request: Request, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """A modern tools/call's `Mcp-Param-*` headers by lower-case name, for the router to check.
+def param_headers(request: Request, raw: list[tuple[bytes, bytes]]) -> dict[str, str] | None:
+    """A modern tools/call's `Mcp-Param-*` headers by lower-case name, for the router to check
+    (None for any other method: there is nothing to check).
 
     Read from the raw header lines: a repeated one is refused here, as a first-copy and a
     last-copy reader would disagree on its value.
     """
     if request.method != "tools/call":
-        return {}
+        return None
     found: dict[str, str] = {}
     for name, value in raw:
         key = name.decode("latin-1").lower()

@@ -21,7 +21,7 @@ class Call(Protocol):
     upstream_id: RequestId | None  # set by the transport once the request is sent
     client_capabilities: bytes  # what the client can answer (a modern upstream asks for it)
     legacy_client: bool
-    param_headers: dict[str, str]  # the `Mcp-Param-*` headers a modern HTTP upstream expects
+    param_headers: dict[str, str] | None  # the `Mcp-Param-*` headers a modern HTTP upstream expects
 
     async def received(self, message: Message, raw: bytes, reply: Reply) -> None:
         """A message the upstream sent while this call was in flight."""

@@ -196,7 +196,7 @@ class UpstreamSession:
             headers["Mcp-Method"] = method
             if name is not None:
                 headers["Mcp-Name"] = _header_value(name)
-            if inflight is not None:
+            if inflight is not None and inflight.param_headers:
                 # An SDK server refuses (-32020) a call whose declared headers are missing.
                 headers.update(inflight.param_headers)
         else:
