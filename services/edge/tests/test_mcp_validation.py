@@ -12,7 +12,13 @@ from forge.core.errors import (
     ParseError,
     UnsupportedProtocolVersionError,
 )
-from forge.edge.transports.messages import ClientResponse, Request, check_modern, parse
+from forge.edge.transports.messages import (
+    ClientResponse,
+    Request,
+    check_modern,
+    declared_protocol,
+    parse,
+)
 
 META = b'{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
 
@@ -126,3 +132,44 @@ def test_a_modern_name_or_uri_that_is_not_a_string_is_invalid_params(
     assert isinstance(request, Request)
     with pytest.raises(InvalidParamsError):
         check_modern(request, headers(method, "x"), "2026-07-28")
+
+
+def _discover(meta: bytes) -> Request:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":' + meta + b"}}"
+    request = parse(body)
+    assert isinstance(request, Request)
+    return request
+
+
+def test_server_discover_without_client_capabilities_is_invalid_params_on_every_transport() -> None:
+    request = _discover(META)
+    discover_headers = {"mcp-method": "server/discover"}
+    with pytest.raises(InvalidParamsError):
+        check_modern(request, discover_headers, "2026-07-28")
+    with pytest.raises(InvalidParamsError):
+        declared_protocol(request)
+    stated = _discover(
+        b'{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        b'"io.modelcontextprotocol/clientCapabilities":{"sampling":{}}}'
+    )
+    assert check_modern(stated, discover_headers, "2026-07-28").era == "modern"
+    declared = declared_protocol(stated)
+    assert declared is not None and bytes(declared.capabilities) == b'{"sampling":{}}'
+
+
+def test_a_message_transport_request_is_in_the_era_its_meta_declares() -> None:
+    modern = parse(call_body())
+    assert isinstance(modern, Request)
+    protocol = declared_protocol(modern)
+    assert protocol is not None and protocol.era == "modern"
+    for params in (b"{}", b'{"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}'):
+        legacy = parse(b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":' + params + b"}")
+        assert isinstance(legacy, Request)
+        assert declared_protocol(legacy) is None  # the session's legacy protocol holds
+    unknown = parse(
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":'
+        b'{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}}'
+    )
+    assert isinstance(unknown, Request)
+    with pytest.raises(UnsupportedProtocolVersionError):
+        declared_protocol(unknown)

@@ -7,7 +7,7 @@ import pytest
 from router_harness import SNAPSHOT, FakeUpstream, ask, envelope, start_router
 
 from forge.core import rpc, subjects
-from forge.core.errors import INVALID_PARAMS, ForgeError
+from forge.core.errors import INVALID_PARAMS, METHOD_NOT_FOUND, ForgeError
 from forge.proto.catalog import PromptRecord, PromptsChanged, ResourcesChanged
 from forge.proto.mcp import Prompt
 from forge.router.app import Router
@@ -201,10 +201,27 @@ async def test_logging_set_level_takes_a_valid_level_and_refuses_others(
     router: Router, membus: MemoryBus
 ) -> None:
     assert await ask(membus, envelope("logging/setLevel", b'{"level":"debug"}', era="legacy")) == {}
-    modern = await ask(membus, envelope("logging/setLevel", b'{"level":"error"}'))
-    assert modern == {"resultType": "complete"}
     for bad in (b'{"level":"loud"}', b"{}", b'{"level":3}'):
-        assert (await error_of(membus, envelope("logging/setLevel", bad))).code == INVALID_PARAMS
+        setting = envelope("logging/setLevel", bad, era="legacy")
+        assert (await error_of(membus, setting)).code == INVALID_PARAMS
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("initialize", b'{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{}}'),
+        ("ping", b"{}"),
+        ("logging/setLevel", b'{"level":"debug"}'),
+        ("resources/subscribe", b'{"uri":"file:///readme"}'),
+        ("resources/unsubscribe", b'{"uri":"file:///readme"}'),
+    ],
+)
+async def test_methods_removed_in_2026_07_28_are_not_found_for_a_modern_request_only(
+    router: Router, membus: MemoryBus, upstream: FakeUpstream, method: str, params: bytes
+) -> None:
+    assert (await error_of(membus, envelope(method, params))).code == METHOD_NOT_FOUND
+    assert not upstream.seen  # never forwarded to an upstream
+    assert isinstance(await ask(membus, envelope(method, params, era="legacy")), dict)
 
 
 async def test_discovery_and_initialize_declare_resources_prompts_completions_logging(

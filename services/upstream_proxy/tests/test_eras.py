@@ -6,7 +6,6 @@ import msgspec
 import pytest
 
 from forge.core.errors import InvalidParamsError
-from forge.upstream_proxy.eras.results import complete_result
 from forge.upstream_proxy.transports.codec import legacy_params, modern_params
 from forge.upstream_proxy.transports.exchange import SseParser
 
@@ -45,26 +44,6 @@ def test_legacy_params_without_meta_pass_through_as_the_same_bytes() -> None:
 def test_params_that_are_not_an_object_are_invalid() -> None:
     with pytest.raises(InvalidParamsError):
         modern_params("tools/call", b"[1,2]")
-
-
-@pytest.mark.parametrize(
-    ("method", "result", "expected"),
-    [
-        ("tools/call", b'{"content":[]}', {"content": [], "resultType": "complete"}),
-        ("tools/list", b"{}", {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}),
-        # The key inside content is not the top-level field: it must still be added.
-        (
-            "tools/call",
-            b'{"content":[{"type":"text","text":"resultType"}]}',
-            {"content": [{"type": "text", "text": "resultType"}], "resultType": "complete"},
-        ),
-        ("tools/call", b'{"resultType":"input_required"}', {"resultType": "input_required"}),
-    ],
-)
-def test_complete_result_adds_only_missing_modern_fields(
-    method: str, result: bytes, expected: dict[str, object]
-) -> None:
-    assert msgspec.json.decode(complete_result(method, result)) == expected
 
 
 def test_sse_events_split_across_chunks_are_reassembled() -> None:

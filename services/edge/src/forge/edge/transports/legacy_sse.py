@@ -16,7 +16,7 @@ from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond
 from forge.edge.state import Edge
 from forge.edge.transports import sessions, streams
-from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.exchange import Caller, Exchange, as_declared
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, answer_status, session_protocol
 from forge.edge.transports.messages import Incoming, Request, parse
 from forge.proto import jsonrpc
@@ -110,10 +110,13 @@ class SseTransport:
         async def to_stream(message: bytes) -> None:
             await self.edge.bus.publish(subject, message)
 
+        request_id = incoming.id if isinstance(incoming, Request) else None
         try:
+            if isinstance(incoming, Request):
+                caller = as_declared(caller, incoming)
             reply = await self.exchange.handle(incoming, caller, to_stream)
         except ForgeError as exc:
-            reply = jsonrpc.error_bytes(None, ENCODER.encode(exc.to_object()))
+            reply = jsonrpc.error_bytes(request_id, ENCODER.encode(exc.to_object()))
         if reply is not None:
             await to_stream(reply)
 

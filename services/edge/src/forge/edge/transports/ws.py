@@ -21,7 +21,7 @@ from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send
 from forge.edge.state import Edge
 from forge.edge.transports import streams
-from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.exchange import Caller, Exchange, as_declared
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, negotiated
 from forge.edge.transports.messages import Request, parse
 from forge.edge.transports.updates import Watch
@@ -109,8 +109,13 @@ class _Connection:
             return
         if principal is not self.caller.principal:
             self.caller = dataclasses.replace(self.caller, principal=principal)
-        caller = self.caller
-        if request.method == "initialize":
+        try:
+            caller = as_declared(self.caller, request)
+        except ForgeError as exc:
+            await self.send(jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object())))
+            return
+        modern = caller.protocol.era == "modern"
+        if request.method == "initialize" and not modern:
             caller = Caller(
                 caller.principal,
                 Protocol(version=LEGACY_DEFAULT, era="legacy", session_id=caller.session),
@@ -119,7 +124,7 @@ class _Connection:
             )
 
         def on_result(result: bytes) -> None:
-            if request.method == "initialize":
+            if request.method == "initialize" and not modern:
                 self.caller = Caller(
                     caller.principal,
                     negotiated(request, result, caller.session),

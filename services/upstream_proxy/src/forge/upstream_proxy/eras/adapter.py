@@ -20,13 +20,13 @@ from forge.core.errors import (
     RequestCancelledError,
     UpstreamTimeoutError,
 )
+from forge.core.results import complete_result
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Envelope
 from forge.upstream_proxy.eras import mrtr
 from forge.upstream_proxy.eras.deadline import budget
 from forge.upstream_proxy.eras.held import Answered, Held
 from forge.upstream_proxy.eras.inflight import CallCancelledError, Calls, InFlight
-from forge.upstream_proxy.eras.results import complete_result
 from forge.upstream_proxy.eras.resume import GATEWAY_HEADER, Resumes, parse
 from forge.upstream_proxy.sessions.pool import Pool, Session, transport_of
 
@@ -126,6 +126,8 @@ class EraAdapter:
                 label = session.label
                 raise UpstreamTimeoutError(f"gateway {label} did not answer in time") from exc
         # A modern client validates results strictly; a legacy upstream omits the modern fields.
+        # (The edge completes every modern client's result with the same function, whatever
+        # produced it: this keeps the upstream-proxy's own answer whole for any other caller.)
         if session.era == "legacy":
             result = complete_result(envelope.method, result)
         return result
