@@ -154,7 +154,97 @@ def own_results(
     return runs
 
 
+OWN_GATEWAY = "conformance"
+
+
+def _rest(mesh: Mesh, token: str, method: str, path: str, body: object = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        mesh.url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _compose_own(mesh: Mesh, token: str, url: str) -> str:
+    """Register our conformance server as a gateway and compose a virtual server with original
+    names holding all its tools, prompts, resources and templates; its id."""
+    gateway = register(mesh, token, OWN_GATEWAY, url)["id"]
+    lists = {"tools": "/tools", "prompts": "/prompts", "resources": "/resources"}
+    found: dict[str, list[str]] = {}
+
+    def synced() -> bool:
+        # Tools, prompts and resources land in one sync, but read all three to be sure.
+        for kind, path in lists.items():
+            found[kind] = [
+                e["id"] for e in _rest(mesh, token, "GET", path) if e["gatewayId"] == gateway
+            ]
+        return all(found.values())
+
+    eventually_sync(synced, within_s=15, every_s=0.1, what="the conformance gateway is synced")
+    templates = _rest(mesh, token, "GET", "/resources/templates/list")
+    body = {
+        "name": "conformance-originals",
+        "original_names": True,
+        "associated_tools": found["tools"],
+        "associated_prompts": found["prompts"],
+        "associated_resources": found["resources"]
+        + [t["id"] for t in templates if t["gatewayId"] == gateway],
+    }
+    server_id: str = _rest(mesh, token, "POST", "/servers", body)["id"]
+    return server_id
+
+
+@pytest.fixture(scope="session")
+def own_comparison(
+    conformance_dir: Path,
+    own_server: ServerProcess,
+    own_results: dict[str, dict[str, ScenarioResult]],
+    conformance_mesh: Mesh,
+) -> dict[str, Comparison]:
+    """Both OWN_RUNS again, through Forge: our conformance server registered as a gateway, every
+    tool, prompt and resource of it in one virtual server with original names, the suite at
+    /servers/{id}/mcp via the auth shim. Per run, direct vs through Forge, written to
+    tests/conformance/results/own-comparison.json."""
+    token = mint(conformance_mesh.secret, conformance_mesh.admin_email, admin=True)
+    server_id = _compose_own(conformance_mesh, token, own_server.url)
+    shim = harness.start_auth_shim(conformance_mesh.url, token, conformance_dir / "own-shim.log")
+    runs: dict[str, Comparison] = {}
+    try:
+        for run, version in OWN_RUNS.items():
+            direct = own_results[run]
+            started = time.monotonic()
+            forge = harness.run_suite(
+                f"{shim.base}/servers/{server_id}/mcp",
+                conformance_dir / f"own-forge-{run}",
+                sorted(direct),
+                version,
+            )
+            seconds = {"forge": round(time.monotonic() - started, 1)}
+            runs[run] = Comparison(
+                sorted(direct), direct, forge, seconds, "forge.servers.conformance"
+            )
+    finally:
+        shim.stop()
+    summary = {run: compared.summary() for run, compared in runs.items()}
+    harness.RESULTS.mkdir(exist_ok=True)
+    (harness.RESULTS / "own-comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _own_comparison.append(runs)
+    return runs
+
+
+_own_comparison: list[dict[str, Comparison]] = []
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for run, compared in (_own_comparison[-1] if _own_comparison else {}).items():
+        terminalreporter.section(f"MCP conformance, run {run}: our server direct vs through Forge")
+        for line in harness.table(compared):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"per scenario: {harness.RESULTS / 'own-comparison.json'}")
     if not _comparison:
         return
     summary = _comparison[-1].summary()

@@ -239,18 +239,25 @@ class Comparison:
     direct: dict[str, ScenarioResult]
     forge: dict[str, ScenarioResult]
     seconds: dict[str, float]
+    # What was compared: server-everything unless told otherwise.
+    upstream: str = ""
 
     def summary(self) -> dict[str, Any]:
         direct_ok = [s for s in self.scenarios if self.direct[s].ok]
         forge_ok = [s for s in self.scenarios if self.forge[s].ok]
         return {
             "suite": "@modelcontextprotocol/conformance@" + package_version(SUITE_PKG),
-            "upstream": "@modelcontextprotocol/server-everything@"
-            + package_version(EVERYTHING_PKG),
+            "upstream": self.upstream
+            or "@modelcontextprotocol/server-everything@" + package_version(EVERYTHING_PKG),
             "scenarios": len(self.scenarios),
             "direct_passed": len(direct_ok),
             "forge_passed": len(forge_ok),
             "passed_direct_failed_through_forge": [s for s in direct_ok if s not in forge_ok],
+            "passed_direct_fewer_checks_through_forge": [
+                s
+                for s in forge_ok
+                if s in direct_ok and not at_parity(self.direct[s], self.forge[s])
+            ],
             "passed_through_forge_only": [s for s in forge_ok if s not in direct_ok],
             "seconds": self.seconds,
             "per_scenario": {
@@ -258,3 +265,36 @@ class Comparison:
                 for s in self.scenarios
             },
         }
+
+
+def at_parity(direct: ScenarioResult, forge: ScenarioResult) -> bool:
+    """Through Forge as good as direct: a scenario that passes directly passes through Forge with
+    as many passed checks (a pass that ran fewer checks hides what Forge dropped)."""
+    return not direct.ok or (forge.ok and forge.passed >= direct.passed)
+
+
+def parity_gaps(runs: dict[str, Comparison]) -> dict[str, dict[str, str]]:
+    """scenario -> {run: why} for every scenario not at parity in some run."""
+    gaps: dict[str, dict[str, str]] = {}
+    for run, compared in runs.items():
+        for scenario in compared.scenarios:
+            direct, forge = compared.direct[scenario], compared.forge[scenario]
+            if not at_parity(direct, forge):
+                why = forge.why() if not forge.ok else f"{forge.passed}/{direct.passed} checks"
+                gaps.setdefault(scenario, {})[run] = why
+    return gaps
+
+
+def table(compared: Comparison) -> list[str]:
+    """One line per scenario: passed/failed checks directly and through Forge, and the verdict."""
+
+    def cell(result: ScenarioResult) -> str:
+        return f"{result.status:<5} {result.passed:>3}/{result.failed:<3}"
+
+    width = max(map(len, compared.scenarios), default=8)
+    lines = [f"{'scenario':<{width}}  {'direct ok/fail':<15}  {'Forge ok/fail':<15}  parity"]
+    for scenario in compared.scenarios:
+        direct, forge = compared.direct[scenario], compared.forge[scenario]
+        verdict = "-" if not direct.ok else "yes" if at_parity(direct, forge) else "NO"
+        lines.append(f"{scenario:<{width}}  {cell(direct):<15}  {cell(forge):<15}  {verdict}")
+    return lines
