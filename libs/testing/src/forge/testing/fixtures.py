@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -13,6 +15,24 @@ from forge.embedded.postgres import EmbeddedPostgres, start_postgres
 from forge.testing.membus import MemoryBus
 
 DatabaseFactory = Callable[..., str]
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest's shared /tmp/pytest-of-<user> keeps only its three newest runs: a second pytest on
+    # the machine would delete this run's folders, and with them the live PostgreSQL and NATS
+    # data directories of its session servers. Each run gets a folder of its own instead.
+    if config.option.basetemp is None:
+        config.option.basetemp = config.stash[_OWN_BASETEMP] = tempfile.mkdtemp(
+            prefix="forge-pytest-"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
