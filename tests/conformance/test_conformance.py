@@ -91,16 +91,7 @@ def test_the_check_of_our_server_fails_on_a_failed_scenario() -> None:
 # Our conformance server through Forge (a virtual server with original names holding all of it):
 # the scenarios not yet at parity with the direct run, each with what Forge must still do. A new
 # gap fails the parity test; a gap that closes fails the staleness test, so the list only shrinks.
-_ELICIT = (
-    "Forge speaks 2026-07-28 upstream, where the SDK's ctx.elicit has no back-channel "
-    "(-32600): era mirroring, the client's stateful era spoken upstream"
-)
 KNOWN_GAPS: dict[str, str] = {
-    "elicitation-sep1034-defaults": _ELICIT,
-    "elicitation-sep1330-enums": _ELICIT,
-    "tools-call-elicitation": _ELICIT,
-    "resources-subscribe": "Forge answers -32601: forward the subscription upstream, relay updates",
-    "resources-unsubscribe": "Forge answers -32601: forward the unsubscription upstream",
     "server-sse-multiple-streams": (
         "Forge answers JSON where the upstream streams SSE, so the SSE-stream check is skipped: "
         "mirror the upstream's response mode"

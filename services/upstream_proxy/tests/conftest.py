@@ -39,6 +39,12 @@ def demo_legacy() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="session")
+def demo_modern() -> Iterator[ServerProcess]:
+    """The SDK demo server speaking 2026-07-28 only (the handshake era refused)."""
+    yield from _server("forge.servers.demo", "--era", "modern")
+
+
+@pytest.fixture(scope="session")
 def demo_sse() -> Iterator[ServerProcess]:
     """The SDK demo server on the legacy HTTP+SSE transport (/sse)."""
     with spawn("forge.servers.demo", "--transport", "sse", path="/sse") as server:

@@ -228,7 +228,7 @@ async def test_a_gateway_moved_to_a_new_url_gets_a_new_session(
     changed = subjects.event(subjects.CATALOG, "gateways", "changed")
     await publish_and_wait(bus, proxy, changed, msgspec.json.encode(moved))
     assert (await stats(bus, gw))["discover"] == 1
-    assert proxy.pool.sessions[gw.id].era == "modern"
+    assert proxy.pool.sessions[gw.id]["modern"].era == "modern"
 
 
 async def test_discovering_an_unknown_gateway_leaves_no_session_open(

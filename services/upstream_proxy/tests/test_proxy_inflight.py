@@ -180,10 +180,10 @@ def from_legacy_client(env: Envelope) -> Envelope:
 
 
 async def test_a_modern_upstreams_input_requests_are_asked_of_a_legacy_client_on_the_stream(
-    bus: NatsBus, start_proxy: StartProxy, demo: ServerProcess
+    bus: NatsBus, start_proxy: StartProxy, demo_modern: ServerProcess
 ) -> None:
-    gw = gateway(demo.url)
-    await start_proxy(gw)
+    gw = gateway(demo_modern.url)
+    proxy = await start_proxy(gw)
     env = from_legacy_client(tool_call("ask", question="Which size?"))
     answer = reply_with({"action": "accept", "content": {"answer": "large"}})
     async with ClientStream(bus, env.id, answer) as stream:
@@ -191,15 +191,45 @@ async def test_a_modern_upstreams_input_requests_are_asked_of_a_legacy_client_on
     assert text_of(result) == "large"
     assert stream.asked[0]["method"] == "elicitation/create"
     assert stream.asked[0]["id"].startswith("forge-input-")
+    # The upstream lacks the client's era: the legacy client's session speaks the modern one.
+    assert proxy.pool.sessions[gw.id]["legacy"].era == "modern"
 
 
 async def test_a_legacy_client_gets_a_modern_upstreams_log_messages(
-    bus: NatsBus, start_proxy: StartProxy, demo: ServerProcess
+    bus: NatsBus, start_proxy: StartProxy, demo_modern: ServerProcess
 ) -> None:
-    gw = gateway(demo.url)
+    gw = gateway(demo_modern.url)
     await start_proxy(gw)
     env = from_legacy_client(tool_call("log", message="to a legacy client"))
     async with ClientStream(bus, env.id) as stream:
         await call(bus, gw, env)
         notes = await stream.notes_at_least(1)
     assert notes[0]["params"]["data"] == "to a legacy client"
+
+
+async def test_a_dual_era_upstream_is_spoken_to_in_each_clients_era(
+    bus: NatsBus, start_proxy: StartProxy, demo: ServerProcess
+) -> None:
+    gw = gateway(demo.url)
+    proxy = await start_proxy(gw)
+    env = from_legacy_client(tool_call("ask", question="Which size?"))
+    answer = reply_with({"action": "accept", "content": {"answer": "large"}})
+    async with ClientStream(bus, env.id, answer) as stream:
+        assert text_of(await call(bus, gw, env)) == "large"
+    # Asked mid-call by the upstream itself, on a legacy session: nothing was translated.
+    assert stream.asked[0]["method"] == "elicitation/create"
+    assert not str(stream.asked[0]["id"]).startswith("forge-input-")
+    sampled = reply_with(
+        {"role": "assistant", "content": {"type": "text", "text": "a haiku"}, "model": "m"}
+    )
+    env = from_legacy_client(tool_call("sample", prompt="Write a haiku"))
+    async with ClientStream(bus, env.id, sampled) as stream:
+        assert text_of(await call(bus, gw, env)) == "a haiku"
+    assert stream.asked[0]["method"] == "sampling/createMessage"
+    assert not str(stream.asked[0]["id"]).startswith("forge-input-")
+    await call(bus, gw, tool_call("echo", text="modern"))
+    eras = proxy.pool.sessions[gw.id]
+    assert {era: session.era for era, session in eras.items()} == {
+        "legacy": "legacy",
+        "modern": "modern",
+    }

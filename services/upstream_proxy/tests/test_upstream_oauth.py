@@ -207,8 +207,9 @@ async def test_two_users_never_share_an_upstream_session(
     bob = await whoami(bus, gw, call_as("bob@example.com", token="jwt-bob", token_id="b"))
     assert ada["authorization"] != bob["authorization"]
     sessions = proxy.pool.user_sessions[gw.id]
-    assert set(sessions) == {"ada@example.com", "bob@example.com"}
-    assert sessions["ada@example.com"] is not sessions["bob@example.com"]
+    ada_key, bob_key = ("ada@example.com", "modern"), ("bob@example.com", "modern")
+    assert set(sessions) == {ada_key, bob_key}
+    assert sessions[ada_key] is not sessions[bob_key]
     assert gw.id not in proxy.pool.sessions
 
 

@@ -232,6 +232,29 @@ def legacy_only(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
+# What a server that speaks only 2026-07-28 answers a request of the handshake era.
+_NOT_MODERN = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,'
+    b'"message":"this server speaks only protocol version 2026-07-28"}}'
+)
+
+
+def modern_only(app: ASGIApp) -> ASGIApp:
+    """Refuse every request not of 2026-07-28, as a server that never spoke 2025-11-25 would."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            version = dict(scope["headers"]).get(b"mcp-protocol-version")
+            if version != b"2026-07-28":
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 400, "headers": headers})
+                await send({"type": "http.response.body", "body": _NOT_MODERN})
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 async def serve(
     sock: socket.socket, *, host: str, json_response: bool, era: str, transport: str
 ) -> None:
@@ -243,6 +266,8 @@ async def serve(
         app = demo.streamable_http_app(json_response=json_response, host=host)
     if era == "legacy":
         app = legacy_only(app)
+    elif era == "modern":
+        app = modern_only(app)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # The socket already listens, so a client connecting now simply waits in the backlog.
@@ -259,9 +284,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--era",
-        choices=("both", "legacy"),
+        choices=("both", "legacy", "modern"),
         default="both",
-        help="legacy: behave like a server that predates 2026-07-28",
+        help="legacy: behave like a server that predates 2026-07-28; modern: speak only it",
     )
     parser.add_argument(
         "--transport",

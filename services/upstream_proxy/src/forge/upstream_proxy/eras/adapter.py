@@ -4,7 +4,9 @@ Same era, the call passes through. A modern client on a legacy upstream: the cal
 that the upstream's questions reach the client as input_required results (held, resume), and
 its result gets the modern fields a legacy upstream omits (results). A legacy client on a
 modern upstream: the upstream's input_required results are asked of the client as in-flight
-requests (mrtr). Below it, sessions speak each upstream in that upstream's own era.
+requests (mrtr). Below it, sessions speak each upstream in the client's era when the upstream
+speaks it (a dual-era upstream sees each client's own era: nothing to translate), else in the
+upstream's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ log = logging.getLogger("forge.upstream_proxy.eras.adapter")
 CANCEL_TIMEOUT_S = 1.0
 
 
+def client_era(envelope: Envelope) -> str:
+    """The era of the client that made the call (Forge's own calls are modern)."""
+    return (
+        "legacy"
+        if envelope.protocol is not None and envelope.protocol.era == "legacy"
+        else "modern"
+    )
+
+
 class EraAdapter:
     """Calls on this replica's pooled sessions, each answered in its client's era."""
 
@@ -53,7 +64,7 @@ class EraAdapter:
         """Whether the gateway speaks the handshake era (its first call may have to find out)."""
         if transport_of(gateway) != "streamablehttp":
             return True  # SSE, WebSocket and stdio sessions speak the handshake era only
-        session = self.pool.get(gateway, envelope.principal)
+        session = self.pool.get(gateway, envelope.principal, client_era(envelope))
         if session.era is None:
             try:
                 async with asyncio.timeout(budget(envelope, gateway)):
@@ -66,9 +77,8 @@ class EraAdapter:
 
     async def call(self, envelope: Envelope, gateway: Gateway) -> bytes:
         """The call on this replica's own session, with its in-flight messages and cancel."""
-        session = self.pool.get(gateway, envelope.principal)
-        client_modern = envelope.protocol is None or envelope.protocol.era == "modern"
-        if client_modern and await self.legacy_upstream(envelope, gateway):
+        session = self.pool.get(gateway, envelope.principal, client_era(envelope))
+        if client_era(envelope) == "modern" and await self.legacy_upstream(envelope, gateway):
             # Held, so that a legacy upstream's questions can go to the client as input_required.
             return await self._held(Held(self.bus, session, envelope, gateway.id), envelope)
         with self.calls.track(envelope) as inflight:
@@ -135,8 +145,7 @@ class EraAdapter:
     async def _exchange(self, session: Session, envelope: Envelope, inflight: InFlight) -> bytes:
         params = bytes(envelope.params)
         result = await session.request(envelope.method, params, inflight)
-        client_legacy = envelope.protocol is not None and envelope.protocol.era == "legacy"
-        if client_legacy and session.era == "modern":
+        if client_era(envelope) == "legacy" and session.era == "modern":
             # A legacy client knows no input_required results: Forge asks it the questions.
             result = await mrtr.complete(session, envelope.method, params, inflight, result)
         return result

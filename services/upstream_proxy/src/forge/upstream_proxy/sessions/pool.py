@@ -1,5 +1,10 @@
-"""The session pool: one session per gateway (per gateway and user for per-user credentials),
-of the kind its transport needs."""
+"""The session pool: one session per gateway and era (and user, for per-user credentials), of
+the kind its transport needs.
+
+A Streamable HTTP upstream that speaks both eras is spoken to in each client's own era, so a
+legacy client's call rides a legacy session (the upstream's mid-call questions reach it as they
+would directly); the other transports speak the handshake era only, one session for both.
+"""
 
 from __future__ import annotations
 
@@ -89,13 +94,17 @@ class Pool:
         self.updates = updates  # a gateway's resource updates go to `updates(gateway_id)`
         self.credentials = credentials
         self.dialer = dialer
-        self.sessions: dict[str, Session] = {}
-        # gateway id → user → session, least recently used first (per-user credentials only)
-        self.user_sessions: dict[str, dict[str, Session]] = {}
+        # gateway id → era → session
+        self.sessions: dict[str, dict[str, Session]] = {}
+        # gateway id → (user, era) → session, least recently used first (per-user credentials)
+        self.user_sessions: dict[str, dict[tuple[str, str], Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    def new(self, gateway: Gateway, caller: Principal | None = None) -> Session:
-        """A session of the gateway's kind, not pooled; `caller` matters for per-user ones."""
+    def new(
+        self, gateway: Gateway, caller: Principal | None = None, era: str = "modern"
+    ) -> Session:
+        """A session of the gateway's kind, not pooled; `caller` matters for per-user ones, `era`
+        (the one to speak if the upstream speaks both) for Streamable HTTP ones."""
         kind = transport_of(gateway)
         access = self.credentials.access(gateway)
         session: Session
@@ -106,48 +115,55 @@ class Pool:
         elif kind == "websocket":
             session = WebSocketSession(gateway, self.config, access, self.dialer)
         else:
-            session = UpstreamSession(gateway, self.config, access, self.dialer)
+            session = UpstreamSession(gateway, self.config, access, self.dialer, era)
         session.caller = caller if access.per_user and kind != "stdio" else None
         if self.updates is not None:
             session.updated = self.updates(gateway.id)
         return session
 
-    def get(self, gateway: Gateway, caller: Principal | None = None) -> Session:
-        """The gateway's pooled session; for per-user credentials, the caller's own one."""
+    def get(
+        self, gateway: Gateway, caller: Principal | None = None, era: str = "modern"
+    ) -> Session:
+        """The gateway's pooled session for a client of `era`; for per-user credentials, the
+        caller's own one."""
+        kind = transport_of(gateway)
+        if kind != "streamablehttp":
+            era = "legacy"  # the only era these transports speak: one session serves both
         # A stdio child serves everyone (per-user credentials mean nothing to it).
-        if self.credentials.access(gateway).per_user and transport_of(gateway) != "stdio":
-            return self._users(gateway, caller)
-        session = self.sessions.get(gateway.id)
+        if self.credentials.access(gateway).per_user and kind != "stdio":
+            return self._users(gateway, caller, era)
+        eras = self.sessions.get(gateway.id, {})
+        session = eras.get(era)
         if session is not None and not _same(session.gateway, gateway):
             self.discard(gateway.id)
             session = None
         if session is None:
-            session = self.sessions[gateway.id] = self.new(gateway)
+            session = self.new(gateway, era=era)
+            self.sessions.setdefault(gateway.id, {})[era] = session
         else:
             session.gateway = gateway  # a rename changes only the label
         return session
 
-    def _users(self, gateway: Gateway, caller: Principal | None) -> Session:
+    def _users(self, gateway: Gateway, caller: Principal | None, era: str) -> Session:
         # One user's calls never ride another user's session (nor its upstream session id).
         sessions = self.user_sessions.setdefault(gateway.id, {})
-        user = caller.subject if caller is not None else ""
-        session = sessions.pop(user, None)
+        key = (caller.subject if caller is not None else "", era)
+        session = sessions.pop(key, None)
         if session is not None and not _same(session.gateway, gateway):
             self.retire(session)
             session = None
         if session is None:
-            session = self.new(gateway, caller)
+            session = self.new(gateway, caller, era)
         else:
             session.gateway, session.caller = gateway, caller
-        sessions[user] = session  # now the most recently used
+        sessions[key] = session  # now the most recently used
         while len(sessions) > MAX_USER_SESSIONS:
             self.retire(sessions.pop(next(iter(sessions))))
         return session
 
     def discard(self, gateway_id: str) -> None:
         """Forget a gateway's sessions now; close them in the background."""
-        session = self.sessions.pop(gateway_id, None)
-        if session is not None:
+        for session in self.sessions.pop(gateway_id, {}).values():
             self.retire(session)
         for session in self.user_sessions.pop(gateway_id, {}).values():
             self.retire(session)

@@ -61,9 +61,16 @@ class UpstreamSession:
     """One gateway's connection pool and MCP session, shared by every call to that gateway."""
 
     def __init__(
-        self, gateway: Gateway, config: UpstreamProxyConfig, access: Access, dialer: Dialer
+        self,
+        gateway: Gateway,
+        config: UpstreamProxyConfig,
+        access: Access,
+        dialer: Dialer,
+        prefer: str = "modern",
     ) -> None:
         self.gateway = gateway
+        # The era to speak when the upstream speaks both: its callers' (the pool keeps one per era).
+        self.prefer = prefer
         self.config = config
         self.access = access
         self.dialer = dialer
@@ -265,10 +272,31 @@ class UpstreamSession:
             headers["Mcp-Session-Id"] = self.session_id
 
     async def _handshake(self) -> None:
-        """Find the upstream's era: modern if server/discover offers 2026-07-28, else initialize."""
+        """Speak the preferred era if the upstream does, else the other one.
+
+        Modern: server/discover offering 2026-07-28. Legacy: initialize. A dual-era upstream's
+        discover lists only the modern versions, so a legacy session tries initialize first.
+        """
         self.era, self.session_id, self.protocol_version = None, None, None
         self.handshakes += 1
         http = self._client()
+        if self.prefer == "legacy":
+            try:
+                await self._initialize(http)
+                return
+            except CredentialsRejectedError:
+                raise  # not an answer about the era: renewed and tried again by the caller
+            except (UpstreamRpcError, UpstreamBadResponseError) as exc:
+                refused: Exception = exc  # perhaps a modern-only upstream: ask it
+            self.session_id, self.protocol_version = None, None
+            if not await self._discover(http):
+                raise refused
+            return
+        if not await self._discover(http):
+            await self._initialize(http)
+
+    async def _discover(self, http: aiohttp.ClientSession) -> bool:
+        """Whether server/discover offers 2026-07-28 (the session is then modern)."""
         try:
             params, _ = modern_params("server/discover", b"{}")
             headers = await self._credentials(
@@ -299,8 +327,8 @@ class UpstreamSession:
             info = discovered.meta.get("io.modelcontextprotocol/serverInfo")
             self.server_info = info if isinstance(info, dict) else {}
             self.protocol_version, self.era = MODERN, "modern"
-            return
-        await self._initialize(http)
+            return True
+        return False
 
     async def _initialize(self, http: aiohttp.ClientSession) -> None:
         headers = await self._credentials({"Accept": ACCEPT, "Content-Type": "application/json"})
