@@ -96,11 +96,6 @@ KNOWN_GAPS: dict[str, str] = {
         "Forge answers JSON where the upstream streams SSE, so the SSE-stream check is skipped: "
         "mirror the upstream's response mode"
     ),
-    "server-stateless": (
-        "two sep-2575 probes call tools our server lacks (test_streaming_elicitation, "
-        "test_logging_tool): direct, the SDK's isError answer passes; Forge's spec -32602 does "
-        "not. Fix in forge.servers.conformance: add the two tools"
-    ),
 }
 
 

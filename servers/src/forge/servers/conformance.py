@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import uvicorn
 import uvloop
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve, Sample
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.types import (
     AudioContent,
@@ -411,6 +411,34 @@ async def test_missing_capability(
 ) -> str:
     """Needs sampling: a client that did not declare it is refused (-32021)."""
     return "sampled"
+
+
+# --- the stateless scenario's probes (SEP-2575) ---
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="Your answer")
+
+
+def _ask_user() -> Elicit[Answer]:
+    return Elicit("Please answer", Answer)
+
+
+@server.tool()
+async def test_streaming_elicitation(
+    reply: Annotated[ElicitationResult[Answer], Resolve(_ask_user)],
+) -> str:
+    """Asks the user mid-call: an input_required result (2026-07-28), never a request on the
+    response stream; a legacy client gets the elicitation request on it."""
+    return f"Elicitation completed: {_outcome(reply)}"
+
+
+@server.tool()
+async def test_logging_tool(ctx: Context) -> str:
+    """Logs while it runs: a 2026-07-28 client that set no _meta logLevel sees none of it."""
+    await ctx.info("Logging tool started")
+    await ctx.info("Logging tool completed")
+    return "Logging tool executed"
 
 
 @server.prompt()
