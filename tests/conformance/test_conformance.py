@@ -93,8 +93,11 @@ def test_the_check_of_our_server_fails_on_a_failed_scenario() -> None:
 # gap fails the parity test; a gap that closes fails the staleness test, so the list only shrinks.
 KNOWN_GAPS: dict[str, str] = {
     "server-sse-multiple-streams": (
-        "Forge answers JSON where the upstream streams SSE, so the SSE-stream check is skipped: "
-        "mirror the upstream's response mode"
+        "the probe is tools/list, which the router answers from the catalog (no upstream hop, "
+        "so no upstream response mode to mirror; a Reply carries none either), and the edge "
+        "streams a POST only once a notification comes first, so it answers JSON and the "
+        "SSE-stream check is skipped: answer a legacy POST that accepts text/event-stream as "
+        "an SSE stream (as the SDK's default server does)"
     ),
 }
 
