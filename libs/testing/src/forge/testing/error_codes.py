@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TypeGuard
 
 from forge.core.errors import CODES, Code, defined_by
+from forge.testing.sources import ROOT, python_files
 
-ROOT = Path(__file__).resolve().parents[5]
-# Forge's own sources: every one of them takes its codes from the table.
-SOURCES = ("services/*/src", "libs/*/src", "plugins/src", "cli/src")
+# Forge's own sources (forge.testing.sources.SOURCES): each takes its codes from the table.
 TABLE_MODULE = Path("libs/core/src/forge/core/errors.py")
 DOC = Path("docs/errors.md")
 BEGIN = "<!-- codes: generated from forge.core.errors by `python -m forge.testing.error_codes"
@@ -53,11 +52,7 @@ def codes_in(source: str) -> Iterator[tuple[int, str]]:
 
 
 def source_files(root: Path = ROOT) -> Iterator[Path]:
-    for pattern in SOURCES:
-        for folder in sorted(root.glob(pattern)):
-            for path in sorted(folder.rglob("*.py")):
-                if path.relative_to(root) != TABLE_MODULE:
-                    yield path
+    return python_files(root, skip=(TABLE_MODULE,))
 
 
 def stray_codes(files: Iterable[Path], root: Path = ROOT) -> list[str]:

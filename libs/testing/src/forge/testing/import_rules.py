@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[5]
+from forge.testing.sources import ROOT, folders
+
 SOURCES = ("libs/*/src", "services/*/src", "plugins/src", "cli/src", "servers/src")
 # A component's own tests: the folder beside its src/.
 COMPONENT_TESTS = (
@@ -122,11 +123,6 @@ class Module:
             yield line, full if full in modules or not name else base
 
 
-def _folders(root: Path, patterns: Iterable[str]) -> Iterator[Path]:
-    for pattern in patterns:
-        yield from sorted(p for p in root.glob(pattern) if p.is_dir())
-
-
 def _dotted(path: Path, base: Path) -> str:
     parts = list(path.relative_to(base).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -182,14 +178,14 @@ def scan(root: Path = ROOT) -> tuple[list[Module], set[str]]:
         module.named = list(_named(tree))
         found.append(module)
 
-    for src in _folders(root, SOURCES):
+    for src in folders(root, SOURCES):
         for path in sorted(src.rglob("*.py")):
             name = _dotted(path, src)
             read(path, name, _component(name), False)
-    for tests in _folders(root, COMPONENT_TESTS):
+    for tests in folders(root, COMPONENT_TESTS):
         for path in sorted(tests.rglob("*.py")):  # libs/proto/tests are proto's, and so on
             read(path, _dotted(path, root), tests.parent.name, True)
-    for tests in _folders(root, CROSS_TESTS):
+    for tests in folders(root, CROSS_TESTS):
         for path in sorted(p for p in tests.rglob("*.py") if "node_modules" not in p.parts):
             read(path, _dotted(path, root), "", True)
     return found, services

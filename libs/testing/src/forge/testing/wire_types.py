@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[5]
-SOURCES = ("services/*/src", "libs/*/src", "plugins/src", "cli/src")
+from forge.testing.sources import ROOT, python_files
+
 PROTO = Path("libs/proto/src")
 
 # "<path under the root>:<class>" → why it never crosses NATS.
@@ -108,11 +108,7 @@ class Found:
 
 def source_files(root: Path = ROOT) -> Iterator[Path]:
     """Forge's sources but libs/proto."""
-    for pattern in SOURCES:
-        for folder in sorted(root.glob(pattern)):
-            if folder.relative_to(root) == PROTO:
-                continue
-            yield from sorted(folder.rglob("*.py"))
+    return python_files(root, skip=(PROTO,))
 
 
 def _struct_names(tree: ast.Module) -> set[str]:
