@@ -195,8 +195,10 @@ async def update_binding(p: UpdatePluginBindingParams, ctx: Context) -> PluginBi
     updated = msgspec.structs.replace(current, **changes)
     if "tool" in changes or "team_id" in changes:
         await _team_tool(ctx, updated.tool, updated.team_id)
-    # Any change to a binding that dials out (even of its mode) is a platform admin's.
-    await outbound.check(ctx, current.plugin, updated.config)
+    # Any change to a binding that dials out (even of its mode) is a platform admin's; the
+    # guard resolves each URL, so an unchanged plugin is checked once.
+    if updated.plugin != current.plugin:
+        await outbound.check(ctx, current.plugin, updated.config)
     await outbound.check(ctx, updated.plugin, updated.config)
     _vetted(updated.plugin, updated.config)
     stored = await ctx.store.update_plugin_binding(updated)
