@@ -11,7 +11,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
-from forge.core.errors import InvalidRequestError
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.registry_calls import registry_call
@@ -198,16 +197,7 @@ class Admin:
         self.edge = edge
 
     async def _body(self, request: Request, optional: bool = False) -> Any:
-        raw = await inputs.read_json(self.edge.config, request.scope, request.receive)
-        if optional and not raw.strip():
-            return {}
-        try:
-            body = _ANY.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise InvalidRequestError("the request body is not valid JSON") from exc
-        if not isinstance(body, dict):
-            raise InvalidRequestError("the request body must be a JSON object")
-        return body
+        return await inputs.read_object(self.edge.config, request.scope, request.receive, optional)
 
     async def _call(self, principal: Principal, entity: str, op: str, params: Any) -> bytes:
         return await registry_call(

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from forge.edge.state import Edge
 
 _ENC = msgspec.json.Encoder()
-_ANY = msgspec.json.Decoder()
 _USER = msgspec.json.Decoder(UserAccess)
 ANONYMOUS = Principal(subject="anonymous")
 _INTS = frozenset({"limit", "offset"})
@@ -72,13 +71,7 @@ class Identity:
 
     async def body(self, request: Request) -> dict[str, Any]:
         """The JSON object body: 400 when it is not JSON or not an object."""
-        try:
-            body = _ANY.decode(await self.raw_body(request))
-        except msgspec.DecodeError as exc:
-            raise InvalidRequestError("the request body is not valid JSON") from exc
-        if not isinstance(body, dict):
-            raise InvalidRequestError("the request body must be a JSON object")
-        return body
+        return await inputs.read_object(self.edge.config, request.scope, request.receive)
 
     def session(
         self, user_json: bytes, status: int = 200, devices: DeviceCookies | None = None

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import subjects
-from forge.core.errors import InvalidRequestError, ServiceUnavailableError
+from forge.core.errors import ServiceUnavailableError
 from forge.edge import inputs
 from forge.edge.auth.guard import require, rest_principal
 from forge.edge.registry_calls import registry_call, without_token
@@ -108,14 +108,7 @@ class Plugins:
         )
 
     async def body(self, request: Request) -> dict[str, Any]:
-        raw = await inputs.read_json(self.edge.config, request.scope, request.receive)
-        try:
-            body = _ANY.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise InvalidRequestError("the request body is not valid JSON") from exc
-        if not isinstance(body, dict):
-            raise InvalidRequestError("the request body must be a JSON object")
-        return body
+        return await inputs.read_object(self.edge.config, request.scope, request.receive)
 
     async def principal(self, request: Request, permission: str) -> Principal:
         """The caller, if they hold `permission`; else 403, or the registry's 404 when the
