@@ -161,8 +161,20 @@ class NetGuard:
             return False
         return self._permits(ip)
 
+    def on_allowed_network(self, address: str) -> bool:
+        """Whether the operator allowed this address's network outright (not merely a public
+        address the guard lets through)."""
+        try:
+            ip: Address = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return self._on_allowed_network(ip)
+
+    def _on_allowed_network(self, ip: Address) -> bool:
+        return any(ip.version == net.version and ip in net for net in self.allowed)
+
     def _permits(self, ip: Address) -> bool:
-        if any(ip.version == net.version and ip in net for net in self.allowed):
+        if self._on_allowed_network(ip):
             return True
         entry = special(ip)
         if entry is None:

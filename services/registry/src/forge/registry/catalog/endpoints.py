@@ -4,17 +4,11 @@ secret, and the authorize URL, to which the edge redirects users' browsers."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from forge.core.errors import InvalidParamsError
 from forge.core.netguard import SETTING, NetGuard
 from forge.proto.catalog import Gateway, UpstreamAuth
-
-
-def _allowed(guard: NetGuard, address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return any(ip.version == net.version and ip in net for net in guard.allowed)
 
 
 async def check_oauth_endpoint(guard: NetGuard, url: str, field: str) -> None:
@@ -24,7 +18,7 @@ async def check_oauth_endpoint(guard: NetGuard, url: str, field: str) -> None:
     addresses = await guard.check_url(url, field)
     if urlsplit(url).scheme == "https":
         return
-    if not addresses or not all(_allowed(guard, address) for address in addresses):
+    if not addresses or not all(guard.on_allowed_network(a) for a in addresses):
         raise InvalidParamsError(
             f"{field} must be an https URL (http only to a network {SETTING} allows)",
             {"field": field},
