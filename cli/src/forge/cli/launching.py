@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import msgspec
 
 from forge.core import commands, config
-from forge.core.launch import Account, Limits, account
+from forge.core.launch import Account, Limits, account, limits_of
 from forge.core.settings import (
     StdioAllowedCommands,
     StdioMaxCpuS,
@@ -40,12 +40,7 @@ class LaunchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def limits(self) -> Limits:
-        return Limits(
-            self.stdio_max_memory_mb,
-            self.stdio_max_processes,
-            self.stdio_max_open_files,
-            self.stdio_max_cpu_s,
-        )
+        return limits_of(self)
 
     @property
     def account(self) -> Account | None:

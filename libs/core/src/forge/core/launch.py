@@ -19,7 +19,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
@@ -48,6 +48,29 @@ class Limits(NamedTuple):
     processes: int = 512
     open_files: int = 1024  # RLIMIT_NOFILE
     cpu_s: int = 3600  # CPU seconds before SIGXCPU ends the child (RLIMIT_CPU)
+
+
+class LimitSettings(Protocol):
+    """The `FORGE_STDIO_MAX_*` settings, as every config struct that reads them names them."""
+
+    @property
+    def stdio_max_memory_mb(self) -> int: ...
+    @property
+    def stdio_max_processes(self) -> int: ...
+    @property
+    def stdio_max_open_files(self) -> int: ...
+    @property
+    def stdio_max_cpu_s(self) -> int: ...
+
+
+def limits_of(settings: LimitSettings) -> Limits:
+    """The children's limits from the shared settings (upstream-proxy and `forge translate`)."""
+    return Limits(
+        memory_mb=settings.stdio_max_memory_mb,
+        processes=settings.stdio_max_processes,
+        open_files=settings.stdio_max_open_files,
+        cpu_s=settings.stdio_max_cpu_s,
+    )
 
 
 class Account(NamedTuple):

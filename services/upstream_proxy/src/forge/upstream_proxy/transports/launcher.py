@@ -12,7 +12,7 @@ from forge.core import commands, launch_audit
 from forge.core.bus import Bus
 from forge.core.commands import CommandNotAllowedError
 from forge.core.errors import ForgeError, UpstreamUnavailableError
-from forge.core.launch import Account, Launch, Limits, account, account_name
+from forge.core.launch import Account, Launch, account, account_name, limits_of
 from forge.proto.catalog import Gateway
 from forge.proto.identity import LaunchAudit
 from forge.upstream_proxy.config import UpstreamProxyConfig
@@ -30,15 +30,6 @@ def child_env(own: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str,
     env = {name: inherited[name] for name in INHERITED if name in inherited}
     env.update(own)
     return env
-
-
-def limits_of(config: UpstreamProxyConfig) -> Limits:
-    return Limits(
-        memory_mb=config.stdio_max_memory_mb,
-        processes=config.stdio_max_processes,
-        open_files=config.stdio_max_open_files,
-        cpu_s=config.stdio_max_cpu_s,
-    )
 
 
 class CannotStartError(UpstreamUnavailableError):
