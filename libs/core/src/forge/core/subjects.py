@@ -41,6 +41,21 @@ def upstream_any(op: str) -> str:
     return f"forge.upstream.*.{op}"
 
 
+def a2a(agent_id: str, op: str) -> str:
+    """Request/reply to the a2a-bridge for one agent (`call`, `send`, `stream`, `task`, ...)."""
+    return f"forge.a2a.{agent_id}.{op}"
+
+
+def a2a_any(op: str) -> str:
+    """One operation for every agent: what an a2a-bridge replica serves."""
+    return f"forge.a2a.*.{op}"
+
+
+def agent_of(subject: str) -> str:
+    """The agent id inside a `forge.a2a.<agent_id>.<op>` subject."""
+    return subject.split(".", 3)[2]
+
+
 def gateway_of(subject: str) -> str:
     """The gateway id inside an upstream subject."""
     return subject.split(".", 3)[2]

@@ -1,0 +1,61 @@
+"""A2A agents: the catalog entity, and the messages the router and edge send the a2a-bridge.
+
+An agent is registered by URL; the registry fetches its card (`/.well-known/agent-card.json`),
+stores it, and exposes the agent as one catalog tool whose `gateway_id` is the agent's id (the
+router sends calls of such a tool to `forge.a2a.<agent_id>.call` instead of the upstream-proxy).
+The bridge opens the sealed credentials (`auth`, an `UpstreamAuth`, sealing context = agent id),
+as the upstream-proxy does for gateways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+# A2A protocol versions Forge speaks on both sides, and the bindings an agent card may declare.
+VERSIONS = ("1.0", "0.3")
+BINDINGS = ("jsonrpc", "http+json", "grpc")
+
+
+class Agent(msgspec.Struct, frozen=True):
+    """A registered A2A agent."""
+
+    id: str
+    name: str
+    slug: str
+    url: str  # the agent's base URL (its card's endpoint for the chosen binding)
+    description: str | None = None
+    enabled: bool = True
+    reachable: bool = True
+    protocol_version: str = "1.0"  # one of VERSIONS, detected from the card
+    binding: str = "jsonrpc"  # one of BINDINGS, the one Forge uses (detected from the card)
+    card: dict[str, Any] = msgspec.field(default_factory=dict)  # the card as last fetched
+    streaming: bool = False  # the card's capabilities.streaming
+    timeout_s: float | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    owner: str | None = None  # the creating user's email
+    team_id: str | None = None
+    visibility: str = "public"  # private | team | public (forge.proto.access.can_see)
+    created_at: str | None = None
+    updated_at: str | None = None
+    auth_type: str = "none"  # UpstreamAuth.type; the only part of the credentials anyone sees
+    auth: str | None = None  # sealed UpstreamAuth (JSON), context = agent id
+
+
+class AgentsChanged(msgspec.Struct, frozen=True):
+    """Event body on `forge.events.catalog.agents.changed`: one agent as it now is."""
+
+    agent: Agent
+
+
+class AgentCallParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """`forge.a2a.<agent_id>.call`: an MCP tools/call of an agent's tool, as the bridge gets it.
+
+    `arguments` are the tool's: `message` (text), optional `data` (structured), optional
+    `context_id` (multi-turn) and `task_id` (continuing an input-required task).
+    """
+
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    era: str = "legacy"  # the calling client's MCP era: legacy | modern
+    progress_token: str | int | None = None
