@@ -67,8 +67,8 @@ bench: install ## measure latency and throughput, direct and through Forge
 lint: install ## ruff and mypy (strict on every package's source; the tests too, see pyproject)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/*/src services/*/src servers/src cli/src plugins/src
-	.venv/bin/mypy libs/*/tests services/*/tests servers/tests cli/tests plugins/tests tests
+	.venv/bin/mypy libs/*/src services/*/src servers/src agents/src cli/src plugins/src
+	.venv/bin/mypy libs/*/tests services/*/tests servers/tests agents/tests cli/tests plugins/tests tests
 	$(PY) -m forge.core.settings_doc --check
 	$(PY) -m forge.testing.error_codes
 	$(PY) -m forge.testing.wire_types

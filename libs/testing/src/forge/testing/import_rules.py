@@ -31,7 +31,7 @@ from pathlib import Path
 
 from forge.testing.sources import ROOT, folders
 
-SOURCES = ("libs/*/src", "services/*/src", "plugins/src", "cli/src", "servers/src")
+SOURCES = ("libs/*/src", "services/*/src", "plugins/src", "cli/src", "servers/src", "agents/src")
 # A component's own tests: the folder beside its src/.
 COMPONENT_TESTS = (
     "libs/*/tests",
@@ -39,6 +39,7 @@ COMPONENT_TESTS = (
     "plugins/tests",
     "cli/tests",
     "servers/tests",
+    "agents/tests",
 )
 CROSS_TESTS = ("tests", "bench")
 
@@ -52,13 +53,15 @@ ARROWS: dict[str, frozenset[str]] = {
     "embedded": frozenset(),
     "plugins": frozenset({"core", "proto"}),
     "servers": frozenset(),  # stand-ins for other people's MCP servers: no Forge import
+    "agents": frozenset(),  # stand-ins for other people's A2A agents: no Forge import
     SERVICES: frozenset({"plugins", "core", "proto"}),
-    "cli": frozenset({SERVICES, "plugins", "core", "proto", "embedded", "servers"}),
+    "cli": frozenset({SERVICES, "plugins", "core", "proto", "embedded", "servers", "agents"}),
 }
 ANYTHING = frozenset({"testing"})
 # What a component's tests may import besides what its sources may: the harness, the embedded
-# servers, the sample MCP servers, and the `forge` command's helpers (minting a token).
-TEST_EXTRAS = frozenset({"testing", "embedded", "servers", "cli"})
+# servers, the sample MCP servers and A2A agents, and the `forge` command's helpers (minting a
+# token).
+TEST_EXTRAS = frozenset({"testing", "embedded", "servers", "agents", "cli"})
 
 # A service's store modules: `store` (one per database) and `pg`, the pool and migrations they
 # share (forge.registry.pg). Nothing else in a service may see the driver.

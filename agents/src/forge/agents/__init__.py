@@ -1,0 +1,1 @@
+"""Sample A2A agents for the demo and the tests."""

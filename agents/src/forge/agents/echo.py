@@ -1,0 +1,146 @@
+"""`python -m forge.agents.echo`: an A2A 1.0 echo agent on a2a-sdk (JSON-RPC and HTTP+JSON).
+
+It answers a message with the text it got and a data part. What the text starts with picks the
+shape of the answer, so one agent exercises every way an A2A answer can look:
+
+- anything else: a Message `[text, data]`, the data `{"echo", "data", "context_id"}`;
+- `task ...`: a Task, completed, with an artifact `[text, data]`;
+- `file ...`: a completed Task whose artifact holds a file part (`echo.txt`, text/plain);
+- `fail ...`: a failed Task whose status message says why;
+- `ask ...`: a Task in input-required; the next message on that task completes it.
+
+Streaming (`SendStreamingMessage`) comes with the SDK for the same answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2a.helpers.proto_helpers import (
+    new_data_part,
+    new_message,
+    new_raw_part,
+    new_task_from_user_message,
+    new_text_message,
+    new_text_part,
+)
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    Message,
+)
+from google.protobuf.json_format import MessageToDict
+from starlette.applications import Starlette
+
+from forge.agents.serving import run
+
+NAME = "Forge echo agent"
+
+
+def _data_of(message: Message | None) -> Any:
+    for part in message.parts if message is not None else ():
+        if part.HasField("data"):
+            return MessageToDict(part.data)
+    return None
+
+
+class EchoExecutor(AgentExecutor):
+    """Echoes what it is sent; see the module's docstring for the shapes."""
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        text = context.get_user_input()
+        echoed = {"echo": text, "data": _data_of(context.message), "context_id": context.context_id}
+        current = context.current_task
+        word = text.split(" ", 1)[0]
+        if current is None and word not in ("task", "file", "fail", "ask"):
+            await event_queue.enqueue_event(
+                new_message(
+                    [new_text_part(text), new_data_part(echoed)],
+                    context_id=context.context_id,
+                    task_id=None,
+                )
+            )
+            return
+        if current is None:
+            assert context.message is not None  # the SDK calls execute with the user's message
+            current = new_task_from_user_message(context.message)
+            await event_queue.enqueue_event(current)
+        updater = TaskUpdater(event_queue, current.id, current.context_id)
+        if word == "fail":
+            await updater.failed(
+                new_text_message(
+                    f"the echo agent was asked to fail: {text}", context_id=current.context_id
+                )
+            )
+        elif word == "ask" and context.current_task is None:
+            await updater.requires_input(
+                new_text_message("what else should I echo?", context_id=current.context_id)
+            )
+        elif word == "file":
+            part = new_raw_part(text.encode(), media_type="text/plain", filename="echo.txt")
+            await updater.add_artifact([part], name="echo")
+            await updater.complete()
+        else:
+            await updater.add_artifact([new_text_part(text), new_data_part(echoed)], name="echo")
+            await updater.complete()
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        if context.current_task is not None:
+            task = context.current_task
+            await TaskUpdater(event_queue, task.id, task.context_id).cancel()
+
+
+def card(base_url: str) -> AgentCard:
+    return AgentCard(
+        name=NAME,
+        description="Answers every message with the text and data it got.",
+        version="1.0.0",
+        supported_interfaces=[
+            AgentInterface(url=base_url, protocol_binding="JSONRPC", protocol_version="1.0"),
+            AgentInterface(
+                url=f"{base_url.rstrip('/')}/rest",
+                protocol_binding="HTTP+JSON",
+                protocol_version="1.0",
+            ),
+        ],
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=["text/plain", "application/json"],
+        default_output_modes=["text/plain", "application/json"],
+        skills=[
+            AgentSkill(
+                id="echo",
+                name="Echo",
+                description="Echoes the message's text and data.",
+                tags=["echo"],
+                examples=["hello", "task hello", "fail now"],
+            )
+        ],
+    )
+
+
+def app(base_url: str) -> Starlette:
+    agent_card = card(base_url)
+    handler = DefaultRequestHandler(
+        agent_executor=EchoExecutor(), task_store=InMemoryTaskStore(), agent_card=agent_card
+    )
+    routes = [
+        *create_agent_card_routes(agent_card),
+        *create_jsonrpc_routes(handler, "/", enable_v0_3_compat=True),
+        *create_rest_routes(handler, path_prefix="/rest"),
+    ]
+    return Starlette(routes=routes)
+
+
+def main() -> None:
+    run(__doc__.splitlines()[0], 9100, app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Running a sample agent: bind the socket first so `--port 0` can print the port it got."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+
+
+def run(description: str, default_port: int, make_app: Callable[[str], Starlette]) -> None:
+    """Parse `--host` / `--port`, listen, print `PORT <n>`, serve `make_app(base_url)`.
+
+    The `PORT <n>` line is what tests and benches wait for (forge.servers.process.spawn).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    args = parser.parse_args()
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(128)  # listening before PORT is printed: a client may connect at once
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    app = make_app(f"http://{shown}:{port}/")
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    print(f"PORT {port}", flush=True)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
