@@ -22,6 +22,7 @@ PERMISSIONS: tuple[str, ...] = (
     "prompts.read", "prompts.create", "prompts.update", "prompts.delete",
     "servers.read", "servers.use", "servers.create", "servers.update", "servers.delete",
     "gateways.read", "gateways.create", "gateways.update", "gateways.delete", "gateways.stdio",
+    "a2a.read", "a2a.create", "a2a.update", "a2a.delete", "a2a.invoke",
     "teams.read", "teams.create", "teams.update", "teams.delete", "teams.manage_members",
     "tokens.read", "tokens.create", "tokens.revoke",
     "users.read", "users.create", "users.update", "users.delete",
@@ -48,16 +49,18 @@ BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
         "prompts.read", "prompts.create", "prompts.update", "prompts.delete",
         "servers.read", "servers.use", "servers.create", "servers.update", "servers.delete",
         "gateways.read", "gateways.create", "gateways.update", "gateways.delete",
+        "a2a.read", "a2a.create", "a2a.update", "a2a.delete", "a2a.invoke",
         "teams.update", "teams.manage_members", "plugins.read", "plugins.manage", *_SELF,
     ),
     "developer": (
         "tools.read", "tools.execute", "resources.read", "prompts.read",
         "servers.read", "servers.use", "servers.create", "servers.update",
-        "gateways.read", "gateways.create", "gateways.update", "plugins.read", *_SELF,
+        "gateways.read", "gateways.create", "gateways.update", "plugins.read",
+        "a2a.read", "a2a.create", "a2a.update", "a2a.invoke", *_SELF,
     ),
     "viewer": (
         "tools.read", "resources.read", "prompts.read", "servers.read", "servers.use",
-        "gateways.read", *_SELF,
+        "gateways.read", "a2a.read", *_SELF,
     ),
 }  # fmt: skip
 

@@ -41,6 +41,7 @@ class Agent(msgspec.Struct, frozen=True):
     updated_at: str | None = None
     auth_type: str = "none"  # UpstreamAuth.type; the only part of the credentials anyone sees
     auth: str | None = None  # sealed UpstreamAuth (JSON), context = agent id
+    card_url: str | None = None  # where the card was fetched from (refresh fetches it again)
 
 
 class AgentsChanged(msgspec.Struct, frozen=True):

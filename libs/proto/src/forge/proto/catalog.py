@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from forge.proto.agents import Agent
 from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 
 # The canonical upstream transports, keyed by every spelling accepted (ContextForge's included).
@@ -213,6 +214,8 @@ class Snapshot(msgspec.Struct, frozen=True):
     resources: list[ResourceRecord] = msgspec.field(default_factory=list)
     resource_templates: list[TemplateRecord] = msgspec.field(default_factory=list)
     prompts: list[PromptRecord] = msgspec.field(default_factory=list)
+    # A2A agents (forge.proto.agents); each enabled one also has its tool among `tools`.
+    agents: list[Agent] = msgspec.field(default_factory=list)
 
 
 class ToolsChanged(msgspec.Struct, frozen=True):

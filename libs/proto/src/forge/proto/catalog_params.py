@@ -123,3 +123,47 @@ class UpdateServerParams(msgspec.Struct, frozen=True):
     enabled: bool | None = None
     original_names: bool | None = None
     aliases: Aliases | None = None  # replaces the aliases whole
+
+
+class AgentCredentials(Credentials, frozen=True, kw_only=True):
+    """The credentials of an A2A agent: those of gateways, and ContextForge's `auth_value` (the
+    bearer token, or the value of `auth_header_key`) for its `/a2a` clients."""
+
+    auth_value: Secret | None = None
+
+
+class CreateAgentParams(AgentCredentials, frozen=True, kw_only=True):
+    """Register an A2A agent by its base URL; its card is fetched from there."""
+
+    name: Name
+    url: Url = ""
+    endpoint_url: Url | None = None  # ContextForge's name for url
+    description: Description | None = None  # the card's when not given
+    tags: Tags = msgspec.field(default_factory=list)
+    timeout_s: float | None = None
+    enabled: bool = True
+    visibility: Name | None = None  # the registry's default_visibility when not given
+    team_id: Id | None = None  # the caller's personal team when not given
+
+
+class UpdateAgentParams(AgentCredentials, frozen=True, kw_only=True):
+    """Only what is given changes; a new url fetches the card again, credentials given replace
+    the old ones whole."""
+
+    id: Id
+    name: Name | None = None
+    url: Url | None = None
+    endpoint_url: Url | None = None
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    tags: Tags | None = None
+    timeout_s: float | msgspec.UnsetType | None = msgspec.UNSET
+    enabled: bool | None = None
+    visibility: Name | None = None
+    team_id: Id | None = None
+
+
+class ToggleAgentParams(msgspec.Struct, frozen=True):
+    """Enable or disable an agent (`activate` not given: the other state)."""
+
+    id: Id
+    activate: bool | None = None
