@@ -193,8 +193,66 @@ async def test_subscribe_reaches_only_gateways_that_support_it_and_answers_empty
     assert await ask(membus, unsub) == {}
     assert len(upstream.seen) == 1  # other clients of the upstream session may still watch it
     unknown = envelope("resources/subscribe", b'{"uri":"x:/y"}', era="legacy")
-    assert await ask(membus, unknown) == {}  # accepted, as upstreams accept it; never fires
+    assert (await error_of(membus, unknown)).code == INVALID_PARAMS  # no such resource
+    hidden = envelope("resources/subscribe", b'{"uri":"file:///readme"}', era="legacy")
+    hidden = msgspec.structs.replace(hidden, server_id="s1")
+    assert (await error_of(membus, hidden)).code == INVALID_PARAMS  # not on this server
     assert len(upstream.seen) == 1
+
+
+async def test_listen_subscribes_each_resource_at_its_upstream_and_answers_the_honoured_filter(
+    router: Router, membus: MemoryBus, upstream: FakeUpstream
+) -> None:
+    params = (
+        b'{"notifications":{"toolsListChanged":true,"promptsListChanged":false,"taskIds":["t"],'
+        b'"resourceSubscriptions":["file:///readme","file:///pages/2","file:///readme",'
+        b'"file:///logo.png"]}}'
+    )
+    result = await ask(membus, envelope("subscriptions/listen", params))
+    assert result["notifications"] == {
+        "toolsListChanged": True,
+        "resourceSubscriptions": ["file:///readme", "file:///pages/2", "file:///logo.png"],
+    }
+    # docs declares resources.subscribe (a listed resource and a template's match), mirror not.
+    sent = sorted((gateway, env.method, bytes(env.params)) for gateway, env in upstream.seen)
+    assert sent == [
+        ("g1", "resources/subscribe", b'{"uri":"file:///pages/2"}'),
+        ("g1", "resources/subscribe", b'{"uri":"file:///readme"}'),
+    ]
+    assert all(env.protocol and env.protocol.era == "modern" for _, env in upstream.seen)
+    plain = await ask(membus, envelope("subscriptions/listen", b'{"notifications":{}}'))
+    assert plain["notifications"] == {}
+    assert len(upstream.seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "server_id"),
+    [
+        (b"{}", None),  # no filter at all
+        (b'{"notifications":[]}', None),
+        (b'{"notifications":{"toolsListChanged":"yes"}}', None),
+        (b'{"notifications":{"resourceSubscriptions":"file:///readme"}}', None),
+        (b'{"notifications":{"resourceSubscriptions":[1]}}', None),
+        (b'{"notifications":{"resourceSubscriptions":[""]}}', None),
+        (b'{"notifications":{"resourceSubscriptions":["x:/unknown"]}}', None),
+        (b'{"notifications":{"resourceSubscriptions":["file:///readme"]}}', "s1"),  # not there
+    ],
+)
+async def test_listen_with_a_malformed_filter_or_an_unreadable_resource_is_invalid_params(
+    router: Router, membus: MemoryBus, upstream: FakeUpstream, params: bytes, server_id: str | None
+) -> None:
+    error = await error_of(membus, envelope("subscriptions/listen", params, server_id=server_id))
+    assert error.code == INVALID_PARAMS
+    assert not upstream.seen
+
+
+async def test_listen_names_at_most_a_bounded_number_of_resources(
+    router: Router, membus: MemoryBus, upstream: FakeUpstream
+) -> None:
+    uris = [f"file:///pages/{n}" for n in range(101)]
+    params = msgspec.json.encode({"notifications": {"resourceSubscriptions": uris}})
+    assert (await error_of(membus, envelope("subscriptions/listen", params))).code == INVALID_PARAMS
+    assert not upstream.seen
 
 
 async def test_logging_set_level_takes_a_valid_level_and_refuses_others(

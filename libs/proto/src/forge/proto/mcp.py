@@ -197,6 +197,22 @@ class ResourceUpdated(msgspec.Struct, frozen=True):
     params: UriParams | None = None
 
 
+class SubscriptionFilter(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a 2026-07-28 `subscriptions/listen` opts in to (its `notifications`), and what the
+    acknowledgement honours. Other keys (extensions') are tolerated and not honoured."""
+
+    toolsListChanged: bool | None = None
+    promptsListChanged: bool | None = None
+    resourcesListChanged: bool | None = None
+    resourceSubscriptions: list[str] | None = None
+
+
+class ListenParams(msgspec.Struct, frozen=True):
+    """The params of `subscriptions/listen`."""
+
+    notifications: SubscriptionFilter
+
+
 class TaskList(msgspec.Struct, frozen=True):
     """A legacy `tasks/list` result as the router merges them: the tasks stay raw."""
 
@@ -222,3 +238,4 @@ LIST_TOOLS_RESULT_DECODER = msgspec.json.Decoder(ListToolsResult)
 RESOURCE_UPDATED_DECODER = msgspec.json.Decoder(ResourceUpdated)
 TASK_LIST_DECODER = msgspec.json.Decoder(TaskList)
 RETRY_PARAMS_DECODER = msgspec.json.Decoder(RetryParams)
+LISTEN_PARAMS_DECODER = msgspec.json.Decoder(ListenParams)

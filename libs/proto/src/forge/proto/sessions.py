@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import msgspec
 
+from forge.proto.mcp import SubscriptionFilter
 
-class SessionControl(msgspec.Struct, frozen=True):
-    """A legacy session's `resources/subscribe` (`forge: "subscribe"`) or `unsubscribe` that
-    succeeded on one replica, for the replica holding the session's stream. Told apart from the
-    notifications on the same subject by its first bytes, `{"forge":`; never sent to a client."""
+
+class SessionControl(msgspec.Struct, frozen=True, omit_defaults=True):
+    """For the replica holding a session's stream, from the replica that took a request: a
+    legacy `resources/subscribe` (`forge: "subscribe"`, `uri`) or `unsubscribe` that succeeded;
+    a modern `subscriptions/listen` admitted on that stream (`forge: "listen"`, the request's
+    `id` and the honoured filter in `notifications`), or cancelled (`forge: "unlisten"`, `id`).
+    Told apart from the notifications on the same subject by its first bytes, `{"forge":`;
+    never sent to a client."""
 
     forge: str
-    uri: str
+    uri: str = ""
+    id: str | int | None = None
+    notifications: SubscriptionFilter | None = None
 
 
 SESSION_CONTROL_DECODER = msgspec.json.Decoder(SessionControl)

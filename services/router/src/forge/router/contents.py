@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import msgspec
@@ -157,27 +158,77 @@ async def complete(envelope: Envelope, ctx: Context) -> bytes:
     raise InvalidParamsError("ref must be a ref/prompt with a name or a ref/resource with a uri")
 
 
+def _subscribed_owner(envelope: Envelope, ctx: Context, uri: str) -> str:
+    """The gateway serving `uri` to the caller (a listed resource or a template's match, the
+    visibility of a read), or -32602: what a caller may not see is unknown to them."""
+    catalog, server_id, principal = ctx.catalog, envelope.server_id, envelope.principal
+    owner = catalog.owner_of(uri, server_id, principal) or catalog.owner_of_template(
+        uri, server_id, principal
+    )
+    if owner is None:
+        raise InvalidParamsError(
+            f"Resource not found: no resource you can read here has the URI {uri!r}",
+            {"uri": uri},
+        )
+    return owner
+
+
+async def _subscribe_upstream(envelope: Envelope, ctx: Context, gateway_id: str, uri: str) -> None:
+    """Subscribe the gateway's upstream to `uri`, if it offers subscriptions at all: a legacy
+    one by `resources/subscribe`, a modern one on its listen stream (the upstream-proxy's)."""
+    resources = ctx.catalog.gateways[gateway_id].capabilities.get("resources")
+    if not (isinstance(resources, dict) and resources.get("subscribe")):
+        return  # honoured, and never fires: the upstream sends no updates
+    params = _ENC.encode({"uri": uri})
+    subscribe = msgspec.structs.replace(envelope, method="resources/subscribe")
+    await forward(with_params(subscribe, params), ctx, gateway_id)
+
+
 async def subscribe(envelope: Envelope, ctx: Context) -> bytes:
     """resources/subscribe: passed on only to gateways that support it; unsubscribe: accepted.
 
-    A URI no upstream lists (yet) is accepted, as upstreams themselves accept it: such a
-    subscription simply never fires. An upstream session serves every client of its gateway,
-    so one client's unsubscribe must not end the others' updates: it is never passed on, and the
-    edge stops writing that URI's updates to the session (docs/streams.md).
+    A URI the caller cannot read (none listed, no template matches, or not visible to them) is
+    -32602. An upstream session serves every client of its gateway, so one client's unsubscribe
+    must not end the others' updates: it is never passed on, and the edge stops writing that
+    URI's updates to the session (docs/streams.md).
     """
     check_server(envelope, ctx)
     uri = _uri(envelope, envelope.method)
-    catalog, server_id, principal = ctx.catalog, envelope.server_id, envelope.principal
-    gateway_id = catalog.owner_of(uri, server_id, principal) or catalog.owner_of_template(
-        uri, server_id, principal
-    )
-    if gateway_id is None or envelope.method == "resources/unsubscribe":
+    if envelope.method == "resources/unsubscribe":
         return empty_result(envelope)
-    gateway = catalog.gateways[gateway_id]
-    resources = gateway.capabilities.get("resources")
-    if isinstance(resources, dict) and resources.get("subscribe"):
-        await forward(envelope, ctx, gateway_id)
+    gateway_id = _subscribed_owner(envelope, ctx, uri)
+    await _subscribe_upstream(envelope, ctx, gateway_id, uri)
     return empty_result(envelope)
+
+
+# One listen stream names at most this many resources (each is checked and subscribed upstream).
+MAX_LISTEN_URIS = 100
+
+
+async def listen(envelope: Envelope, ctx: Context) -> bytes:
+    """A modern `subscriptions/listen`, before the edge opens its stream: the filter checked, each
+    of its `resourceSubscriptions` a resource the caller can read (else -32602) and subscribed
+    at its upstream, whatever the upstream's era. The result is the honoured filter."""
+    check_server(envelope, ctx)
+    wanted = _decode(mcp.LISTEN_PARAMS_DECODER, envelope, "subscriptions/listen").notifications
+    uris = list(dict.fromkeys(wanted.resourceSubscriptions or ()))
+    if len(uris) > MAX_LISTEN_URIS:
+        raise InvalidParamsError(
+            f"a listen stream may name at most {MAX_LISTEN_URIS} resources, not {len(uris)}"
+        )
+    if any(not uri for uri in uris):
+        raise InvalidParamsError("resourceSubscriptions holds an empty URI")
+    owners = {uri: _subscribed_owner(envelope, ctx, uri) for uri in uris}
+    await asyncio.gather(
+        *(_subscribe_upstream(envelope, ctx, gateway, uri) for uri, gateway in owners.items())
+    )
+    honoured = mcp.SubscriptionFilter(
+        toolsListChanged=wanted.toolsListChanged or None,
+        promptsListChanged=wanted.promptsListChanged or None,
+        resourcesListChanged=wanted.resourcesListChanged or None,
+        resourceSubscriptions=uris or None,
+    )
+    return _ENC.encode({"notifications": honoured, "resultType": "complete"})
 
 
 async def set_level(envelope: Envelope, ctx: Context) -> bytes:
@@ -195,5 +246,6 @@ METHODS: dict[str, Handler] = {
     "completion/complete": complete,
     "resources/subscribe": subscribe,
     "resources/unsubscribe": subscribe,
+    "subscriptions/listen": listen,
     "logging/setLevel": set_level,
 }
