@@ -45,7 +45,14 @@ $(CONFORMANCE)/node_modules/.installed: $(CONFORMANCE)/package.json $(CONFORMANC
 	npm ci --prefix $(CONFORMANCE) --no-audit --no-fund --prefer-offline --loglevel=error
 	@touch $@
 
-node: $(CONFORMANCE)/node_modules/.installed ## install the Node packages the conformance tests use
+# The TypeScript MCP clients (v2 @modelcontextprotocol/client, v1 @modelcontextprotocol/sdk) that
+# tests/e2e/test_ts_clients.py drives through Forge; they run on the conformance folder's Node.
+CLIENTS := tests/clients
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	npm ci --prefix $(CLIENTS) --no-audit --no-fund --prefer-offline --loglevel=error
+	@touch $@
+
+node: $(CONFORMANCE)/node_modules/.installed $(CLIENTS)/node_modules/.installed ## install the Node packages the tests use (conformance suite, TypeScript clients)
 
 up: install ## run the whole mesh on embedded NATS and PostgreSQL, with a demo server
 	.venv/bin/forge up --demo
@@ -83,4 +90,4 @@ fmt: install ## format the code
 	.venv/bin/ruff check --fix .
 
 clean: ## remove installed environments and local state
-	rm -rf .venv .tools .forge $(CONFORMANCE)/node_modules
+	rm -rf .venv .tools .forge $(CONFORMANCE)/node_modules $(CLIENTS)/node_modules
