@@ -12,9 +12,12 @@ from forge.core.errors import ForbiddenError
 from forge.core.operations import Operation, bare, operation
 from forge.proto.catalog import Snapshot, ToolRecord
 from forge.proto.catalog_params import (
+    CreateAgentParams,
     CreateGatewayParams,
     CreateServerParams,
     IdParams,
+    ToggleAgentParams,
+    UpdateAgentParams,
     UpdateGatewayParams,
     UpdateServerParams,
 )
@@ -23,7 +26,7 @@ from forge.proto.plugins import (
     ListPluginBindingsParams,
     UpdatePluginBindingParams,
 )
-from forge.registry.catalog import bindings, contents, gateways, ownership, servers
+from forge.registry.catalog import agents, bindings, contents, gateways, ownership, servers
 from forge.registry.catalog.contents import Kind
 from forge.registry.catalog.operation import Context
 from forge.registry.catalog.store import MISSING_TOOL
@@ -76,6 +79,13 @@ OPERATIONS: dict[tuple[str, str], Operation[Context]] = {
     ("servers", "get"): operation(IdParams, servers.get_server),
     ("servers", "update"): operation(UpdateServerParams, servers.update_server),
     ("servers", "delete"): operation(IdParams, servers.delete_server),
+    ("agents", "create"): operation(CreateAgentParams, agents.create_agent),
+    ("agents", "list"): bare(agents.list_agents),
+    ("agents", "get"): operation(IdParams, agents.get_agent),
+    ("agents", "update"): operation(UpdateAgentParams, agents.update_agent),
+    ("agents", "toggle"): operation(ToggleAgentParams, agents.toggle_agent),
+    ("agents", "refresh"): operation(IdParams, agents.refresh_agent),
+    ("agents", "delete"): operation(IdParams, agents.delete_agent),
     ("snapshot", "get"): bare(get_snapshot),
     ("plugin_bindings", "create"): operation(CreatePluginBindingParams, bindings.create_binding),
     ("plugin_bindings", "list"): operation(ListPluginBindingsParams, bindings.list_bindings),

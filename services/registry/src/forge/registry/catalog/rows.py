@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from forge.proto.agents import Agent
 from forge.proto.catalog import (
     Gateway,
     PromptRecord,
@@ -58,6 +59,30 @@ def gateway(row: Mapping[str, Any]) -> Gateway:
         updated_at=timestamp(row["updated_at"]),
         command=_COMMAND.decode(row["command"]) if row["command"] is not None else None,
         env=_ENV.decode(row["env"]),
+        auth_type=row["auth_type"],
+        auth=row["auth"],
+        **_placed(row),
+    )
+
+
+def agent(row: Mapping[str, Any]) -> Agent:
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        slug=row["slug"],
+        url=row["url"],
+        card_url=row["card_url"],
+        description=row["description"],
+        enabled=row["enabled"],
+        reachable=row["reachable"],
+        protocol_version=row["protocol_version"],
+        binding=row["binding"],
+        card=_DICT.decode(row["card"]),
+        streaming=row["streaming"],
+        timeout_s=row["timeout_s"],
+        tags=_LIST.decode(row["tags"]),
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
         auth_type=row["auth_type"],
         auth=row["auth"],
         **_placed(row),

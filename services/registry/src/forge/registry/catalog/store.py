@@ -10,15 +10,24 @@ import asyncpg
 import msgspec
 
 from forge.core.errors import ConflictError, InvalidParamsError, NotFoundError
+from forge.proto.agents import Agent
 from forge.proto.catalog import Gateway, Server, Snapshot, ToolRecord
 from forge.proto.plugins import PluginBinding
 from forge.registry import pg
-from forge.registry.catalog import contents, offers, ownership, rows, slugs
+from forge.registry.catalog import agent_tools, contents, offers, ownership, rows, slugs
 from forge.registry.catalog.contents import Contents, Kind, Stored
 from forge.registry.catalog.offers import NewTool, Replaced
 from forge.registry.pg import PooledStore
 
-__all__ = ["MISSING_GATEWAY", "MISSING_SERVER", "MISSING_TOOL", "NewTool", "Replaced", "Store"]
+__all__ = [
+    "MISSING_AGENT",
+    "MISSING_GATEWAY",
+    "MISSING_SERVER",
+    "MISSING_TOOL",
+    "NewTool",
+    "Replaced",
+    "Store",
+]
 
 # Key of the advisory lock that serialises migrations across replicas ("forge.registry").
 MIGRATION_LOCK = 0x666F726765
@@ -27,6 +36,7 @@ MISSING_GATEWAY = "no gateway has this id"
 MISSING_TOOL = "no tool has this id"
 MISSING_SERVER = "no server has this id"
 MISSING_BINDING = "no plugin binding has this id"
+MISSING_AGENT = "no agent has this id"
 _ENC = msgspec.json.Encoder()
 _CONFLICTS = {
     # Names are unique per team (migration 006): a clash is with an entry of the caller's team.
@@ -34,10 +44,20 @@ _CONFLICTS = {
     "tools_name_key": "a tool with this exposed name already exists",
     "tools_gateway_original_key": "the upstream lists the same tool name twice",
     "servers_name_key": "a server with this name already exists in this team",
+    "agents_name_key": "an agent with this name already exists in this team",
+    # The slug names the agent's tool: the holder may be another team's agent.
+    "agents_slug_key": "an agent whose name gives the same slug already exists",
     **contents.CONFLICTS,
 }
 _NAME_KEYS = frozenset(
-    {"gateways_name_key", "servers_name_key", "tools_name_key", "prompts_name_key"}
+    {
+        "gateways_name_key",
+        "servers_name_key",
+        "tools_name_key",
+        "prompts_name_key",
+        "agents_name_key",
+        "agents_slug_key",
+    }
 )
 _SERVERS = contents.SERVERS
 _LINKS = ("server_tools", "server_resources", "server_resource_templates", "server_prompts")
@@ -388,6 +408,66 @@ class Store(PooledStore):
         if deleted == "DELETE 0":
             raise NotFoundError(MISSING_BINDING)
 
+    async def list_agents(self) -> list[Agent]:
+        found = await self.pool.fetch("SELECT * FROM agents ORDER BY created_at, id")
+        return [rows.agent(r) for r in found]
+
+    async def get_agent(self, agent_id: str, conn: Any = None) -> Agent:
+        row = await (conn or self.pool).fetchrow("SELECT * FROM agents WHERE id = $1", agent_id)
+        if row is None:
+            raise NotFoundError(MISSING_AGENT)
+        return rows.agent(row)
+
+    async def insert_agent(self, a: Agent, tool: NewTool | None) -> Agent:
+        """Store an agent and its tool (agent_tools) in one transaction."""
+        with _Checked():
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO agents (id, name, slug, url, card_url, description, enabled,"
+                    " protocol_version, binding, card, streaming, timeout_s, tags, owner,"
+                    " team_id, visibility, auth_type, auth) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                    " $8, $9, $10::jsonb, $11, $12, $13::jsonb, $14, $15, $16, $17, $18)",
+                    *(a.id, a.name, a.slug, a.url, a.card_url, a.description, a.enabled),
+                    *(a.protocol_version, a.binding, _ENC.encode(a.card).decode(), a.streaming),
+                    *(a.timeout_s, _ENC.encode(a.tags).decode(), a.owner, a.team_id),
+                    *(a.visibility, a.auth_type, a.auth),
+                )
+                await agent_tools.put(conn, a, tool)
+                return await self.get_agent(a.id, conn)
+
+    async def update_agent(self, a: Agent, tool: NewTool | None, *, sealed: bool) -> list[str]:
+        """Store the agent's fields (its credentials when `sealed` says they changed) and make
+        its tool `tool` (agent_tools.put); returns the servers that lost the tool."""
+        with _Checked():
+            async with self.pool.acquire() as conn, conn.transaction():
+                updated = await conn.fetchrow(
+                    "UPDATE agents SET name = $2, slug = $3, url = $4, card_url = $5,"
+                    " description = $6, enabled = $7, reachable = $8, protocol_version = $9,"
+                    " binding = $10, card = $11::jsonb, streaming = $12, timeout_s = $13,"
+                    " tags = $14::jsonb, team_id = $15, visibility = $16, updated_at = now()"
+                    " WHERE id = $1 RETURNING id",
+                    *(a.id, a.name, a.slug, a.url, a.card_url, a.description, a.enabled),
+                    *(a.reachable, a.protocol_version, a.binding, _ENC.encode(a.card).decode()),
+                    *(a.streaming, a.timeout_s, _ENC.encode(a.tags).decode(), a.team_id),
+                    a.visibility,
+                )
+                if updated is None:
+                    raise NotFoundError(MISSING_AGENT)
+                if sealed:
+                    await conn.execute(
+                        "UPDATE agents SET auth_type = $2, auth = $3 WHERE id = $1",
+                        *(a.id, a.auth_type, a.auth),
+                    )
+                return await agent_tools.put(conn, a, tool)
+
+    async def delete_agent(self, agent_id: str) -> list[str]:
+        """Delete an agent and (by cascade) its tool; returns the servers that held the tool."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            servers = await contents.affected_by_gateway(conn, agent_id)
+            if await conn.execute("DELETE FROM agents WHERE id = $1", agent_id) == "DELETE 0":
+                raise NotFoundError(MISSING_AGENT)
+        return servers
+
     async def snapshot(self) -> Snapshot:
         """The whole catalog as of one instant."""
         async with self.pool.acquire() as conn:
@@ -398,6 +478,7 @@ class Store(PooledStore):
                 resources = await contents.every(conn, contents.RESOURCES)
                 templates = await contents.every(conn, contents.TEMPLATES)
                 prompts = await contents.every(conn, contents.PROMPTS)
+                agents = await conn.fetch("SELECT * FROM agents ORDER BY created_at, id")
         return Snapshot(
             gateways=[rows.gateway(r) for r in gateways],
             tools=[rows.tool(r) for r in tools],
@@ -405,6 +486,7 @@ class Store(PooledStore):
             resources=resources,
             resource_templates=templates,
             prompts=prompts,
+            agents=[rows.agent(r) for r in agents],
         )
 
 

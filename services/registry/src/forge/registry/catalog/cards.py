@@ -1,0 +1,180 @@
+"""A2A agent cards: fetched through the SSRF guard, checked, and read for what Forge needs.
+
+The card lives at `<base>/.well-known/agent-card.json` (A2A 1.0 and 0.3), or at
+`/.well-known/agent.json` for agents of 0.3 and before. A 1.0 card lists its endpoints in
+`supportedInterfaces` (`url`, `protocolBinding`, `protocolVersion` each); a 0.3 card has `url`,
+`preferredTransport` and `additionalInterfaces` (`url`, `transport`) and a top-level
+`protocolVersion`. Forge takes the first endpoint, in the card's order of preference, of a
+binding and version it speaks (JSON-RPC or HTTP+JSON; A2A 1.0 or 0.3), gRPC only when the card
+offers nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from forge.core import httpx_dialer
+from forge.core.errors import InvalidParamsError
+from forge.core.netguard import NetGuard
+
+CARD_PATH = "/.well-known/agent-card.json"
+LEGACY_CARD_PATH = "/.well-known/agent.json"  # A2A 0.3 and before
+MAX_CARD_BYTES = 1 << 20
+CARD_TIMEOUT_S = 10.0
+MAX_REDIRECTS = 3
+# The card's binding spellings → forge.proto.agents.BINDINGS.
+_BINDINGS = {"JSONRPC": "jsonrpc", "HTTP+JSON": "http+json", "REST": "http+json", "GRPC": "grpc"}
+
+
+@dataclass(frozen=True)
+class Card:
+    """What Forge keeps of an agent card."""
+
+    card: dict[str, Any]
+    card_url: str
+    url: str  # the chosen interface's endpoint
+    protocol_version: str  # "1.0" | "0.3"
+    binding: str  # "jsonrpc" | "http+json" | "grpc"
+    streaming: bool
+    name: str
+    description: str | None
+
+
+def _bad(message: str, field: str = "url") -> InvalidParamsError:
+    return InvalidParamsError(message, {"field": field})
+
+
+def card_urls(base: str) -> list[str]:
+    """The URLs to try, in order: the base itself when it names a card, else both paths."""
+    path = urlsplit(base).path
+    if path.endswith((CARD_PATH, LEGACY_CARD_PATH)):
+        return [base]
+    root = base.rstrip("/")
+    return [root + CARD_PATH, root + LEGACY_CARD_PATH]
+
+
+def _version(spelling: Any) -> str | None:
+    """A card's protocolVersion as one of forge.proto.agents.VERSIONS; None if not spoken."""
+    if not isinstance(spelling, str):
+        return None
+    if spelling == "1" or spelling.startswith("1."):
+        return "1.0"
+    if spelling == "0.3" or spelling.startswith("0.3."):
+        return "0.3"
+    return None
+
+
+def _interfaces(card: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(url, binding spelling, version) of every endpoint the card declares, preferred first."""
+    found: list[tuple[str, str, str | None]] = []
+    supported = card.get("supportedInterfaces")
+    if isinstance(supported, list):  # A2A 1.0
+        for entry in supported:
+            if not isinstance(entry, dict):
+                continue
+            url, binding = entry.get("url"), entry.get("protocolBinding")
+            if isinstance(url, str) and isinstance(binding, str):
+                found.append((url, binding, _version(entry.get("protocolVersion") or "1.0")))
+    url = card.get("url")
+    if isinstance(url, str):  # A2A 0.3 (a 1.0 card may keep these for 0.3 clients)
+        version = _version(card.get("protocolVersion") or "0.3")
+        preferred = card.get("preferredTransport") or "JSONRPC"
+        found.append((url, preferred if isinstance(preferred, str) else "", version))
+        extra = card.get("additionalInterfaces")
+        for entry in extra if isinstance(extra, list) else []:
+            if isinstance(entry, dict):
+                url, binding = entry.get("url"), entry.get("transport")
+                if isinstance(url, str) and isinstance(binding, str):
+                    found.append((url, binding, version))
+    return found
+
+
+def read_card(card: Any, card_url: str) -> Card:
+    """The card's name, endpoint, version, binding and streaming; 422 if it is not a card Forge
+    can use."""
+    if not isinstance(card, dict):
+        raise _bad(f"{card_url} did not answer an A2A agent card (a JSON object)")
+    name = card.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _bad(f"{card_url} did not answer an A2A agent card (it has no name)")
+    interfaces = _interfaces(card)
+    if not interfaces:
+        raise _bad(f"the agent card at {card_url} declares no endpoint (supportedInterfaces, url)")
+    usable = [
+        (url, _BINDINGS[binding.upper()], version)
+        for url, binding, version in interfaces
+        if version is not None and binding.upper() in _BINDINGS
+    ]
+    usable.sort(key=lambda i: i[1] == "grpc")  # stable: the card's order otherwise
+    if not usable:
+        raise _bad(
+            f"the agent card at {card_url} declares no endpoint Forge speaks"
+            " (JSONRPC, HTTP+JSON or GRPC; A2A 1.0 or 0.3)"
+        )
+    url, binding, version = usable[0]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(f"the agent card at {card_url} names an endpoint that is not an http(s) URL")
+    capabilities = card.get("capabilities")
+    streaming = isinstance(capabilities, dict) and capabilities.get("streaming") is True
+    description = card.get("description")
+    return Card(
+        card=card,
+        card_url=card_url,
+        url=url,
+        protocol_version=version or "1.0",
+        binding=binding,
+        streaming=streaming,
+        name=name,
+        description=description if isinstance(description, str) else None,
+    )
+
+
+async def _get(http: httpx2.AsyncClient, url: str) -> tuple[int, bytes]:
+    """Status and body (at most MAX_CARD_BYTES) of a GET."""
+    async with http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        if response.status_code != 200:
+            return response.status_code, b""
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_CARD_BYTES:
+                raise _bad(f"the agent card at {url} is larger than {MAX_CARD_BYTES} bytes")
+        return 200, bytes(body)
+
+
+async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -> Card:
+    """The agent's card, fetched through the guard (every connection, redirects included).
+
+    403 for an address the operator has not allowed; 422 for an agent that cannot be reached,
+    answers an error or something that is not an A2A card. The card's endpoint is checked by
+    the guard too: it is what the a2a-bridge will dial.
+    """
+    await guard.check_url(base)
+    settings: dict[str, Any] = {"follow_redirects": True, "max_redirects": MAX_REDIRECTS}
+    async with httpx_dialer.client(guard, timeout=timeout_s, **settings) as http:
+        status = 0
+        for url in card_urls(base):
+            try:
+                status, body = await _get(http, url)
+            except httpx2.HTTPError as exc:
+                if (refused := httpx_dialer.refusal(exc)) is not None:
+                    raise refused from exc
+                problem = type(exc).__name__
+                raise _bad(f"the agent at {base} could not be reached ({problem})") from exc
+            if status == 200:
+                break
+        else:
+            raise _bad(f"the agent at {base} serves no agent card (HTTP {status} at {url})")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad(f"the agent card at {url} is not JSON") from exc
+    card = read_card(document, url)
+    await guard.check_url(card.url, "card.url")
+    return card

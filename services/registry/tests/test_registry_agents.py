@@ -1,0 +1,342 @@
+"""A2A agents in the catalog: registration fetches a real card over HTTP, the agent's one tool
+follows it, events tell the caches, ownership and the SSRF guard apply as for gateways."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from registry_harness import ADMIN, CONFIG, Client, code_of, error_of, person, start_registry
+
+from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
+from forge.core.sealing import Keyring
+from forge.registry.catalog import cards
+from forge.registry.catalog.store import Store
+from forge.testing.card_server import LEGACY_CARD_PATH, CardServer, card_v03, card_v1
+
+ALICE = person("alice@x", "p-alice", "team-a", role="team_admin")
+BOB = person("bob@x", "p-bob", "team-a", role="developer")
+CAROL = person("carol@x", "p-carol", "team-b", role="developer")
+VIEWER = person("vic@x", "p-vic", "team-a", role="viewer")
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "data": {"type": "object"},
+        "context_id": {"type": "string"},
+        "task_id": {"type": "string"},
+    },
+    "required": ["message"],
+}
+
+
+@pytest.fixture
+def agent_server() -> Iterator[CardServer]:
+    with CardServer() as server:
+        server.serve_card(card_v1(server.url + "/a2a", "Echo Agent"))
+        yield server
+
+
+def params(server: CardServer, name: str = "Echo", **more: Any) -> dict[str, Any]:
+    return {"name": name, "url": server.url, "team_id": "team-a", **more}
+
+
+async def test_registering_an_agent_fetches_its_card_and_offers_its_tool(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server, visibility="team"), as_=ALICE)
+    assert agent["protocol_version"] == "1.0"
+    assert agent["binding"] == "jsonrpc"
+    assert agent["url"] == agent_server.url + "/a2a"
+    assert agent["card_url"] == agent_server.url + "/.well-known/agent-card.json"
+    assert agent["streaming"] is True
+    assert agent["card"]["name"] == "Echo Agent"
+    assert agent["description"] == "Echoes what it is told"
+    assert (agent["owner"], agent["team_id"], agent["visibility"]) == ("alice@x", "team-a", "team")
+    assert agent["auth"] is None and agent["auth_type"] == "none"
+    assert await client("agents", "get", {"id": agent["id"]}, as_=BOB) == agent
+    assert [a["id"] for a in await client("agents", "list", as_=BOB)] == [agent["id"]]
+
+    [tool] = [t for t in await client("tools", "list", as_=BOB) if t["gateway_id"] == agent["id"]]
+    assert tool["name"] == "a2a-echo"
+    assert tool["tool"]["inputSchema"] == SCHEMA
+    assert tool["tool"]["description"] == "Echoes what it is told"
+    assert (tool["owner"], tool["team_id"], tool["visibility"]) == ("alice@x", "team-a", "team")
+
+    [changed] = client.events("agents", "changed")
+    assert changed["agent"]["id"] == agent["id"]
+    assert changed["agent"]["auth"] is None
+    [tools] = [e for e in client.events("tools", "changed") if e["gateway_id"] == agent["id"]]
+    assert [t["id"] for t in tools["tools"]] == [tool["id"]]
+    snapshot = await client("snapshot", "get")
+    assert [a["id"] for a in snapshot["agents"]] == [agent["id"]]
+    assert tool["id"] in [t["id"] for t in snapshot["tools"]]
+
+
+async def test_a_0_3_agent_is_found_at_the_legacy_card_path(client: Client) -> None:
+    with CardServer() as server:
+        server.serve_card(
+            card_v03(server.url + "/rpc", "Old", transport="HTTP+JSON"), LEGACY_CARD_PATH
+        )
+        agent = await client("agents", "create", params(server, "Old"))
+        assert server.requests == [cards.CARD_PATH, LEGACY_CARD_PATH]
+        url = server.url
+    assert (agent["protocol_version"], agent["binding"]) == ("0.3", "http+json")
+    assert agent["url"] == url + "/rpc"
+    assert agent["card_url"] == url + LEGACY_CARD_PATH
+    assert agent["streaming"] is False
+
+
+def test_a_1_0_card_prefers_the_first_interface_forge_speaks() -> None:
+    card = {
+        "name": "Multi",
+        "supportedInterfaces": [
+            {"url": "http://a/grpc", "protocolBinding": "GRPC", "protocolVersion": "1.0"},
+            {"url": "http://a/ws", "protocolBinding": "WEIRD", "protocolVersion": "1.0"},
+            {"url": "http://a/rest", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+            {"url": "http://a/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
+        ],
+    }
+    read = cards.read_card(card, "http://a/.well-known/agent-card.json")
+    assert (read.url, read.binding, read.protocol_version) == ("http://a/rest", "http+json", "1.0")
+    only_grpc = {"name": "G", "supportedInterfaces": card["supportedInterfaces"][:1]}  # type: ignore[index]
+    assert cards.read_card(only_grpc, "http://a/c").binding == "grpc"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html>not a card</html>", "text/html"),
+        ('{"name": ', "application/json"),
+        (json.dumps(["a", "list"]), "application/json"),
+        (json.dumps({"description": "no name", "url": "http://x"}), "application/json"),
+        (json.dumps({"name": "no endpoint"}), "application/json"),
+        (
+            json.dumps({"name": "ftp", "url": "ftp://x/", "protocolVersion": "0.3"}),
+            "application/json",
+        ),
+        (
+            json.dumps({"name": "v2", "url": "http://x/", "protocolVersion": "2.0"}),
+            "application/json",
+        ),
+    ],
+)
+async def test_what_is_not_a_usable_card_is_refused_and_nothing_is_stored(
+    client: Client, body: str, content_type: str
+) -> None:
+    with CardServer() as server:
+        server.put(cards.CARD_PATH, body, content_type=content_type)
+        error = await error_of(client("agents", "create", params(server)))
+    assert error.code == INVALID_PARAMS
+    assert error.data == {"field": "url"}
+    assert await client("agents", "list") == []
+    assert client.events("agents", "changed") == []
+
+
+async def test_an_agent_without_a_card_or_unreachable_is_refused(client: Client) -> None:
+    with CardServer() as server:
+        error = await error_of(client("agents", "create", params(server)))
+        assert "serves no agent card (HTTP 404" in error.message
+        url = server.url
+    error = await error_of(client("agents", "create", {"name": "Gone", "url": url}))
+    assert error.code == INVALID_PARAMS
+    assert "could not be reached" in error.message
+    assert await client("agents", "list") == []
+
+
+async def test_an_oversized_card_is_refused(client: Client) -> None:
+    with CardServer() as server:
+        server.put(
+            cards.CARD_PATH,
+            b"{" + b" " * (cards.MAX_CARD_BYTES + 1),
+            content_type="application/json",
+        )
+        error = await error_of(client("agents", "create", params(server)))
+    assert error.code == INVALID_PARAMS
+    assert "larger than" in error.message
+
+
+async def test_the_ssrf_guard_refuses_addresses_the_operator_has_not_allowed(
+    store: Store, agent_server: CardServer
+) -> None:
+    strict_config = msgspec.structs.replace(CONFIG, upstream_allowed_networks="")
+    strict = await start_registry(store, strict_config)
+    for url in (agent_server.url, "http://169.254.169.254/", "http://10.0.0.7:8080/"):
+        error = await error_of(strict("agents", "create", {"name": "X", "url": url}))
+        assert error.code == FORBIDDEN, url
+        assert "special-purpose" in error.message
+    assert agent_server.requests == []
+    # A card whose endpoint is not allowed is refused too: the bridge would dial it.
+    agent_server.serve_card(card_v1("http://169.254.169.254/a2a", "Meta"))
+    allowed = await start_registry(store, CONFIG)
+    error = await error_of(allowed("agents", "create", params(agent_server)))
+    assert (error.code, error.data) == (FORBIDDEN, {"address": "169.254.169.254"})
+    assert await allowed("agents", "list") == []
+
+
+async def test_credentials_are_sealed_with_the_agent_id_and_never_shown(
+    client: Client, store: Store, agent_server: CardServer
+) -> None:
+    agent = await client(
+        "agents", "create", params(agent_server, auth_type="bearer", auth_value="s3cret")
+    )
+    assert agent["auth_type"] == "bearer" and agent["auth"] is None
+    assert "s3cret" not in json.dumps(client.events("agents", "changed"))
+    sealed = (await store.get_agent(agent["id"])).auth
+    assert sealed is not None and "s3cret" not in sealed
+    keys = Keyring.parse(CONFIG.secret_keys)
+    opened = json.loads(keys.open(sealed, agent["id"].encode()))
+    assert opened == {"type": "bearer", "token": "s3cret"}
+    headers = {"auth_type": "authheaders", "auth_header_key": "X-Api-Key", "auth_value": "k"}
+    updated = await client("agents", "update", {"id": agent["id"], **headers})
+    assert updated["auth_type"] == "headers"
+    sealed = (await store.get_agent(agent["id"])).auth
+    assert sealed is not None
+    assert json.loads(keys.open(sealed, agent["id"].encode()))["headers"] == {"X-Api-Key": "k"}
+    error = await error_of(
+        client(
+            "agents",
+            "create",
+            params(
+                agent_server,
+                "Q",
+                auth={"type": "query_param", "query_param": "k", "query_value": "v"},
+            ),
+        )
+    )
+    assert (error.code, error.data) == (INVALID_PARAMS, {"field": "auth_type"})
+
+
+async def test_disabling_removes_its_tool_from_servers_and_enabling_brings_it_back(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server))
+    [tool] = [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]]
+    server = await client("servers", "create", {"name": "S", "associated_tools": [tool["id"]]})
+    assert server["associated_tools"] == [tool["id"]]
+    off = await client("agents", "toggle", {"id": agent["id"]})
+    assert off["enabled"] is False
+    assert [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]] == []
+    assert (await client("servers", "get", {"id": server["id"]}))["associated_tools"] == []
+    assert client.events("tools", "changed")[-1] == {"gateway_id": agent["id"], "tools": []}
+    assert client.events("servers", "changed")[-1]["associated_tools"] == []
+    on = await client("agents", "toggle", {"id": agent["id"], "activate": True})
+    assert on["enabled"] is True
+    [back] = [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]]
+    assert back["name"] == "a2a-echo"
+    same = await client("agents", "toggle", {"id": agent["id"], "activate": True})
+    assert same["enabled"] is True
+
+
+async def test_renaming_renames_its_tool_in_place_and_delete_removes_both(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server))
+    [tool] = [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]]
+    server = await client("servers", "create", {"name": "S", "associated_tools": [tool["id"]]})
+    renamed = await client("agents", "update", {"id": agent["id"], "name": "Parrot Bot"})
+    assert renamed["slug"] == "parrot-bot"
+    [after] = [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]]
+    assert (after["id"], after["name"]) == (tool["id"], "a2a-parrot-bot")
+    assert await client("agents", "delete", {"id": agent["id"]}) == {
+        "id": agent["id"],
+        "deleted": True,
+    }
+    assert client.events("agents", "deleted") == [{"id": agent["id"]}]
+    assert client.events("tools", "changed")[-1] == {"gateway_id": agent["id"], "tools": []}
+    assert (await client("servers", "get", {"id": server["id"]}))["associated_tools"] == []
+    assert await code_of(client("agents", "get", {"id": agent["id"]})) == NOT_FOUND
+    assert await client("snapshot", "get") and (await client("snapshot", "get"))["agents"] == []
+
+
+async def test_a_tool_name_taken_is_a_conflict(client: Client, agent_server: CardServer) -> None:
+    await client("agents", "create", params(agent_server))
+    same_slug = await error_of(
+        client("agents", "create", params(agent_server, "echo!", team_id="team-b"), as_=CAROL)
+    )
+    assert (same_slug.code, same_slug.data) == (CONFLICT, {"field": "name"})
+    same_name = await error_of(client("agents", "create", params(agent_server)))
+    assert same_name.code == CONFLICT
+    assert len(await client("agents", "list")) == 1
+
+
+async def test_refresh_follows_the_card_and_update_of_url_fetches_again(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server))
+    agent_server.serve_card(
+        card_v1(
+            agent_server.url + "/v2",
+            "Echo",
+            binding="HTTP+JSON",
+            streaming=False,
+            description="New",
+        )
+    )
+    refreshed = await client("agents", "refresh", {"id": agent["id"]})
+    assert (refreshed["url"], refreshed["binding"]) == (agent_server.url + "/v2", "http+json")
+    assert (refreshed["streaming"], refreshed["description"]) == (False, "New")
+    [tool] = [t for t in await client("tools", "list") if t["gateway_id"] == agent["id"]]
+    assert tool["tool"]["description"] == "New"
+    agent_server.clear()
+    error = await error_of(client("agents", "refresh", {"id": agent["id"]}))
+    assert error.code == INVALID_PARAMS
+    assert (await client("agents", "get", {"id": agent["id"]}))["url"] == agent_server.url + "/v2"
+    with CardServer() as other:
+        other.serve_card(card_v03(other.url + "/", "Moved"))
+        moved = await client("agents", "update", {"id": agent["id"], "endpoint_url": other.url})
+        assert (moved["url"], moved["protocol_version"]) == (other.url + "/", "0.3")
+
+
+async def test_another_teams_private_agent_is_invisible_and_untouchable(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server, visibility="private"), as_=ALICE)
+    for op, extra in (
+        ("get", {}),
+        ("update", {"name": "Mine"}),
+        ("toggle", {}),
+        ("refresh", {}),
+        ("delete", {}),
+    ):
+        assert (
+            await code_of(client("agents", op, {"id": agent["id"], **extra}, as_=CAROL))
+            == NOT_FOUND
+        )
+    assert await client("agents", "list", as_=CAROL) == []
+    assert [
+        t for t in await client("tools", "list", as_=CAROL) if t["gateway_id"] == agent["id"]
+    ] == []
+    team = await client(
+        "agents", "create", params(agent_server, "Team", visibility="team"), as_=ALICE
+    )
+    # Seen by the team, changed only by those who may: a viewer holds no a2a.update.
+    assert (await client("agents", "get", {"id": team["id"]}, as_=VIEWER))["id"] == team["id"]
+    assert (
+        await code_of(client("agents", "update", {"id": team["id"], "name": "V"}, as_=VIEWER))
+        == FORBIDDEN
+    )
+    assert await code_of(client("agents", "delete", {"id": team["id"]}, as_=BOB)) == FORBIDDEN
+    assert (
+        await code_of(client("agents", "create", params(agent_server, "New"), as_=VIEWER))
+        == FORBIDDEN
+    )
+    assert len(await client("agents", "list", as_=ADMIN)) == 2
+
+
+async def test_bad_params_are_refused(client: Client, agent_server: CardServer) -> None:
+    cases: list[dict[str, Any]] = [
+        {"name": "x"},
+        {"name": "x", "url": "ftp://h/"},
+        {"name": "x", "url": agent_server.url, "endpoint_url": "http://other/"},
+        {"name": "x", "url": agent_server.url, "timeout_s": 0},
+        {"name": "   ", "url": agent_server.url},
+        {"name": "x", "url": agent_server.url, "auth_value": "v"},
+        {"name": "x", "url": agent_server.url, "visibility": "world"},
+    ]
+    for case in cases:
+        assert await code_of(client("agents", "create", case)) == INVALID_PARAMS, case
+    assert await client("agents", "list") == []
