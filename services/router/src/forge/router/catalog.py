@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from forge.proto import access
+from forge.proto.agents import Agent, AgentsChanged
 from forge.proto.catalog import (
     Deleted,
     Gateway,
@@ -35,6 +36,7 @@ from forge.router.pages import Listing
 log = logging.getLogger("forge.router.catalog")
 
 _GATEWAY = msgspec.json.Decoder(Gateway)
+_AGENTS_CHANGED = msgspec.json.Decoder(AgentsChanged)
 _SERVER = msgspec.json.Decoder(Server)
 _TOOLS_CHANGED = msgspec.json.Decoder(ToolsChanged)
 _RESOURCES_CHANGED = msgspec.json.Decoder(ResourcesChanged)
@@ -92,6 +94,8 @@ class Catalog:
 
     def __init__(self, memo_size: int = DEFAULT_MEMO_SIZE) -> None:
         self.gateways: dict[str, Gateway] = {}
+        # A2A agents by id: an agent's tool has the agent's id as its gateway_id.
+        self.agents: dict[str, Agent] = {}
         self.tools_by_id: dict[str, ToolRecord] = {}
         self.resources_by_id: dict[str, ResourceRecord] = {}
         self.templates_by_id: dict[str, TemplateRecord] = {}
@@ -115,6 +119,7 @@ class Catalog:
 
     def load(self, snapshot: Snapshot) -> None:
         self.gateways = {g.id: g for g in snapshot.gateways}
+        self.agents = {a.id: a for a in snapshot.agents}
         self.tools_by_id = {t.id: t for t in snapshot.tools}
         self.resources_by_id = {r.id: r for r in snapshot.resources}
         self.templates_by_id = {t.id: t for t in snapshot.resource_templates}
@@ -136,6 +141,13 @@ class Catalog:
             _replace(self.resources_by_id, gone, [])
             _replace(self.templates_by_id, gone, [])
             _replace(self.prompts_by_id, gone, [])
+        elif entity == "agents" and kind == "changed":
+            agent = _AGENTS_CHANGED.decode(data).agent
+            self.agents[agent.id] = agent
+        elif entity == "agents" and kind == "deleted":
+            gone = _DELETED.decode(data).id
+            self.agents.pop(gone, None)
+            _replace(self.tools_by_id, gone, [])
         elif entity == "tools" and kind == "changed":
             tools = _TOOLS_CHANGED.decode(data)
             _replace(self.tools_by_id, tools.gateway_id, tools.tools)
@@ -189,14 +201,30 @@ class Catalog:
             return False
         return principal.server_scope is None or principal.server_scope == server_id
 
+    def _source(self, gateway_id: str) -> Gateway | Agent | None:
+        """What offers the entries of this gateway_id: a gateway, or an agent (its tool)."""
+        return self.gateways.get(gateway_id) or self.agents.get(gateway_id)
+
     def _rank(self, record: Any) -> tuple[str, str]:
         """Registration order of the record's gateway: the first registered wins a shared uri."""
-        gateway = self.gateways.get(record.gateway_id)
-        return (gateway.created_at or "" if gateway else "", record.gateway_id)
+        source = self._source(record.gateway_id)
+        return (source.created_at or "" if source else "", record.gateway_id)
 
     def _live(self, record: Any) -> bool:
-        gateway = self.gateways.get(record.gateway_id)
-        return bool(record.enabled and gateway is not None and gateway.enabled)
+        source = self._source(record.gateway_id)
+        return bool(record.enabled and source is not None and source.enabled)
+
+    def agent(self, gateway_id: str) -> Agent | None:
+        """The A2A agent whose tool has this gateway_id, or None when it is a gateway's (or
+        unknown): a call of an agent's tool goes to the a2a-bridge, on
+        `forge.a2a.<agent_id>.call` (subjects.a2a), not to the upstream-proxy. Visibility and
+        permissions are the tool's (the same placement as the agent's), checked by `resolve`
+        and the caller."""
+        return self.agents.get(gateway_id)
+
+    def is_agent(self, gateway_id: str) -> bool:
+        """Whether this gateway_id is an A2A agent's (see `agent`)."""
+        return gateway_id in self.agents
 
     def gateway(self, gateway_id: str, principal: Principal) -> Gateway | None:
         """The gateway, if the principal can see it."""
