@@ -37,6 +37,7 @@ CONFIGS: dict[str, tuple[str, str | None]] = {
         "forge.upstream_proxy.config:UpstreamProxyConfig",
         "services/upstream_proxy/README.md",
     ),
+    "a2a_bridge": ("forge.a2a_bridge.config:A2aBridgeConfig", "services/a2a_bridge/README.md"),
     # `forge translate --stdio` reads only shared settings: no table of its own.
     "translate": ("forge.cli.launching:LaunchConfig", None),
 }

@@ -1,0 +1,64 @@
+"""Handlers: one MCP tools/call of an agent's tool, sent to the agent and answered as MCP."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from forge.a2a_bridge import results
+from forge.a2a_bridge.agents import Agents
+from forge.a2a_bridge.credentials import Credentials
+from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
+from forge.core import operations
+from forge.core.errors import DeadlineExceededError, InvalidParamsError, UpstreamUnavailableError
+from forge.proto.agents import AgentCallParams
+from forge.proto.envelope import Envelope
+
+# Answer this long before the envelope's deadline: the router stops waiting 0.05 s before it,
+# and the reply still has to cross NATS to get there.
+REPLY_MARGIN_S = 0.1
+_ENC = msgspec.json.Encoder()
+
+
+@dataclass
+class Context:
+    agents: Agents
+    credentials: Credentials
+    client: AgentClient
+
+
+def outgoing(arguments: dict[str, Any]) -> Outgoing:
+    """The tool's arguments as the message to send; -32602 when they do not fit its schema."""
+    text = arguments.get("message")
+    if not isinstance(text, str):
+        raise InvalidParamsError("an agent's tool takes a string argument `message`")
+    ids = {}
+    for key in ("context_id", "task_id"):
+        value = arguments.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParamsError(f"the argument `{key}` must be a string")
+        ids[key] = value or None
+    return Outgoing(text, arguments.get("data"), ids["context_id"], ids["task_id"])
+
+
+async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
+    """`forge.a2a.<agent_id>.call`: send the message, answer a CallToolResult."""
+    params = operations.decode(AgentCallParams, envelope.params)
+    sent = outgoing(params.arguments)
+    deadline = envelope.deadline - REPLY_MARGIN_S
+    if deadline <= time.time():
+        raise DeadlineExceededError("no time left to call the agent")
+    agent = ctx.agents.get(agent_id) or await ctx.agents.fetch(agent_id, envelope.deadline)
+    if not agent.enabled:
+        raise UpstreamUnavailableError(f"agent {agent.name!r} is disabled")
+    if agent.timeout_s is not None:
+        deadline = min(deadline, time.time() + agent.timeout_s)
+    access = ctx.credentials.access(agent)
+    try:
+        answer = await ctx.client.send(agent, access, sent, deadline)
+    except AgentRpcError as exc:
+        return _ENC.encode(results.error_result(agent.id, exc.code, exc.message))
+    return _ENC.encode(results.call_result(agent.id, agent.slug, answer))

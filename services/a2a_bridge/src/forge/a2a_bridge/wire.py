@@ -1,0 +1,197 @@
+"""Sending one message to an agent, in its A2A version and binding, through the SSRF guard.
+
+A2A 1.0: JSON-RPC `SendMessage` (header `A2A-Version: 1.0`) or HTTP+JSON `POST
+{url}/message:send`; A2A 0.3: JSON-RPC `message/send` with `configuration.blocking`. The
+answer is read with a size bound and turned into a `parts.Answer`, an `AgentRpcError` (the
+agent's own JSON-RPC or HTTP+JSON error), or a Forge error: unreachable (-32001), not an A2A
+answer (-32003), too large (-32014), no answer before the deadline (-32011).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import msgspec
+
+from forge.a2a_bridge.credentials import Access
+from forge.a2a_bridge.parts import Answer, NotA2AError, read_result
+from forge.core import httpx_dialer
+from forge.core.errors import (
+    ResultTooLargeError,
+    UpstreamBadResponseError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from forge.core.netguard import NetGuard
+from forge.proto.agents import Agent
+
+_DECODER = msgspec.json.Decoder()
+_ENC = msgspec.json.Encoder()
+
+
+class AgentRpcError(Exception):
+    """The agent answered with an error of its own (not Forge's): the model should read it."""
+
+    def __init__(self, code: object, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """The message a tool call sends: its text, optional data, and the ids that continue."""
+
+    text: str
+    data: Any = None
+    context_id: str | None = None
+    task_id: str | None = None
+
+
+def message_of(agent: Agent, sent: Outgoing) -> dict[str, Any]:
+    """The A2A Message in the agent's version."""
+    v1 = agent.protocol_version != "0.3"
+    text = {"text": sent.text}
+    parts: list[dict[str, Any]] = [text if v1 else {"kind": "text", **text}]
+    if sent.data is not None:
+        parts.append({"data": sent.data} if v1 else {"kind": "data", "data": sent.data})
+    message: dict[str, Any] = {"messageId": uuid.uuid4().hex, "parts": parts}
+    message["role"] = "ROLE_USER" if v1 else "user"
+    if not v1:
+        message["kind"] = "message"
+    if sent.context_id is not None:
+        message["contextId"] = sent.context_id
+    if sent.task_id is not None:
+        message["taskId"] = sent.task_id
+    return message
+
+
+def request_of(agent: Agent, url: str, sent: Outgoing) -> tuple[str, dict[str, str], bytes]:
+    """(URL, headers, body) of the agent's send request."""
+    message = message_of(agent, sent)
+    if agent.protocol_version == "0.3":
+        if agent.binding != "jsonrpc":
+            raise UpstreamUnavailableError(
+                f"agent {agent.name!r} speaks A2A 0.3 over {agent.binding}: the a2a-bridge "
+                "reaches 0.3 agents over JSON-RPC only"
+            )
+        params = {"message": message, "configuration": {"blocking": True}}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": params}
+        return url, {}, _ENC.encode(body)
+    headers = {"A2A-Version": "1.0"}
+    if agent.binding == "http+json":
+        return f"{url.rstrip('/')}/message:send", headers, _ENC.encode({"message": message})
+    if agent.binding != "jsonrpc":
+        raise UpstreamUnavailableError(
+            f"agent {agent.name!r} uses the {agent.binding} binding, which the a2a-bridge does "
+            "not speak yet"
+        )
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    return url, headers, _ENC.encode(body)
+
+
+class AgentClient:
+    """One guarded HTTP client for every agent (pooled connections, no environment proxy)."""
+
+    def __init__(self, guard: NetGuard, *, connect_timeout_s: float, max_bytes: int) -> None:
+        self.connect_timeout_s = connect_timeout_s
+        self.max_bytes = max_bytes
+        self.http = httpx_dialer.client(guard, follow_redirects=False)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def send(self, agent: Agent, access: Access, sent: Outgoing, deadline: float) -> Answer:
+        url, headers, body = request_of(agent, access.url, sent)
+        headers = {
+            **access.headers,
+            **headers,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        left = deadline - time.time()
+        if left <= 0:
+            raise UpstreamTimeoutError(f"agent {agent.name!r} was not asked: no time was left")
+        timeout = httpx2.Timeout(left, connect=min(self.connect_timeout_s, left))
+        try:
+            async with asyncio.timeout(left):
+                status, kind, data = await self._post(url, headers, body, timeout, agent)
+        except (TimeoutError, httpx2.TimeoutException):
+            raise UpstreamTimeoutError(f"agent {agent.name!r} did not answer in time") from None
+        except httpx2.TransportError as exc:
+            refused = httpx_dialer.refusal(exc)
+            if refused is not None:
+                raise refused from None
+            raise UpstreamUnavailableError(
+                f"agent {agent.name!r} is unreachable ({type(exc).__name__})"
+            ) from None
+        return _answer(agent, status, kind, data)
+
+    async def _post(
+        self, url: str, headers: dict[str, str], body: bytes, limits: httpx2.Timeout, agent: Agent
+    ) -> tuple[int, str, bytes]:
+        async with self.http.stream(
+            "POST", url, headers=headers, content=body, timeout=limits
+        ) as response:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ResultTooLargeError(
+                        f"agent {agent.name!r} answered more than {self.max_bytes} bytes",
+                        {"limit": self.max_bytes},
+                    )
+                chunks.append(chunk)
+            return response.status_code, response.headers.get("content-type", ""), b"".join(chunks)
+
+
+def _not_a2a(agent: Agent, status: int, kind: str, why: str = "") -> UpstreamBadResponseError:
+    what = kind.split(";")[0].strip() or "no content type"
+    said = f"agent {agent.name!r} did not answer as an A2A agent (HTTP {status}, {what})"
+    return UpstreamBadResponseError(f"{said}: {why}" if why else said, {"status": status})
+
+
+def _answer(agent: Agent, status: int, kind: str, data: bytes) -> Answer:
+    try:
+        body = _DECODER.decode(data)
+    except msgspec.DecodeError:
+        body = None
+    if status in (401, 403) and not _is_rpc(body):
+        raise UpstreamUnavailableError(
+            f"agent {agent.name!r} refused Forge's credentials (HTTP {status})", {"status": status}
+        )
+    if agent.binding == "http+json" and agent.protocol_version != "0.3":
+        if 200 <= status < 300 and isinstance(body, dict):
+            return _read(agent, body, status, kind)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            code = error.get("status") or error.get("code") or status
+            raise AgentRpcError(code, error["message"])
+        raise _not_a2a(agent, status, kind)
+    if not _is_rpc(body):
+        raise _not_a2a(agent, status, kind)
+    assert isinstance(body, dict)  # narrowing: _is_rpc checked it
+    error = body.get("error")
+    if error is not None:
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            raise _not_a2a(agent, status, kind)
+        raise AgentRpcError(error.get("code"), error["message"])
+    return _read(agent, body.get("result"), status, kind)
+
+
+def _is_rpc(body: object) -> bool:
+    if not isinstance(body, dict) or body.get("jsonrpc") != "2.0":
+        return False
+    return "result" in body or "error" in body
+
+
+def _read(agent: Agent, result: object, status: int, kind: str) -> Answer:
+    try:
+        return read_result(result)
+    except NotA2AError as exc:
+        raise _not_a2a(agent, status, kind, str(exc)) from None

@@ -1,0 +1,238 @@
+"""The a2a-bridge on a real NATS, against the real sample agents (A2A 1.0 on a2a-sdk, A2A 0.3
+without it): a tool call becomes a message, the answer an MCP CallToolResult."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from bridge_harness import agent, call, meta
+
+from conftest import StartBridge
+from forge.core import rpc, subjects
+from forge.core.bus import NatsBus
+from forge.core.errors import (
+    FORBIDDEN,
+    INVALID_PARAMS,
+    UPSTREAM_BAD_RESPONSE,
+    UPSTREAM_TIMEOUT,
+    UPSTREAM_UNAVAILABLE,
+    ForgeError,
+)
+from forge.proto.agents import Agent, AgentsChanged
+from forge.proto.envelope import Envelope
+from forge.servers.process import ServerProcess
+from forge.testing import eventually
+
+# The three ways to reach an echo agent: A2A 1.0 over JSON-RPC and over HTTP+JSON (a2a-sdk),
+# and A2A 0.3 over JSON-RPC (the plain agent; the SDK's 0.3 compatibility is tested apart).
+PEERS = ["v1-jsonrpc", "v1-http+json", "v03-jsonrpc"]
+
+
+def peer(name: str, echo: ServerProcess, echo03: ServerProcess) -> Agent:
+    if name == "v1-jsonrpc":
+        return agent(echo.url)
+    if name == "v1-http+json":
+        return agent(f"{echo.url}rest", binding="http+json")
+    return agent(echo03.url, version="0.3")
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_message_answer_becomes_text_and_structured_content(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "hello", "data": {"n": 1}})
+    assert result["isError"] is False
+    assert result["content"][0] == {"type": "text", "text": "hello"}
+    structured = result["structuredContent"]
+    assert (structured["echo"], structured["data"]) == ("hello", {"n": 1})
+    # The data part is rendered as text too, for clients that read text only.
+    assert msgspec.json.decode(result["content"][1]["text"]) == structured
+    assert meta(result)["kind"] == "message"
+    assert meta(result)["contextId"] == structured["context_id"]
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_completed_task_answers_its_artifacts_with_ids_to_continue(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "task one", "context_id": "ctx-1"})
+    assert result["isError"] is False
+    assert result["content"][0] == {"type": "text", "text": "task one"}
+    assert result["structuredContent"]["context_id"] == "ctx-1"
+    found = meta(result)
+    assert (found["kind"], found["state"], found["contextId"]) == ("task", "completed", "ctx-1")
+    assert found["taskId"]
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_failed_task_is_a_tool_error_with_the_agents_reason(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "fail now"})
+    assert result["isError"] is True
+    assert "asked to fail: fail now" in result["content"][0]["text"]
+    assert "structuredContent" not in result
+    assert meta(result)["state"] == "failed"
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_file_part_becomes_an_embedded_resource(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "file please"})
+    [content] = result["content"]
+    assert content["type"] == "resource"
+    resource = content["resource"]
+    assert (resource["mimeType"], resource["text"]) == ("text/plain", "file please")
+    assert resource["uri"].endswith("/echo.txt")
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_an_input_required_task_continues_with_its_task_id(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    asked = await call(bus, target.id, {"message": "ask me"})
+    first = meta(asked)
+    assert (asked["isError"], first["state"]) == (False, "input-required")
+    assert asked["content"][0]["text"] == "what else should I echo?"
+    more = {"message": "more", "task_id": first["taskId"], "context_id": first["contextId"]}
+    done = await call(bus, target.id, more)
+    assert (meta(done)["taskId"], meta(done)["state"]) == (first["taskId"], "completed")
+    assert done["content"][0]["text"] == "more"
+
+
+async def test_the_sdk_agent_is_reached_in_a2a_0_3_too(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess
+) -> None:
+    target = agent(echo.url, version="0.3")  # a2a-sdk's 0.3 compatibility: message/send
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "task old", "data": {"k": "v"}})
+    assert result["structuredContent"]["data"] == {"k": "v"}
+    assert meta(result)["state"] == "completed"
+
+
+async def test_an_agent_error_is_a_tool_error_with_its_code(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    target = agent(echo03.url)  # said to be 1.0: the 0.3 agent knows no SendMessage
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "hello"})
+    assert result["isError"] is True
+    assert meta(result)["error"]["code"] == -32601
+    unknown = await call(bus, target.id, {"message": "x", "task_id": "nope"})
+    assert unknown["isError"] is True
+
+
+def _code(exc: pytest.ExceptionInfo[ForgeError]) -> int:
+    return exc.value.code
+
+
+async def test_bad_agents_get_clear_errors_and_the_bridge_keeps_serving(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        down = agent(f"http://127.0.0.1:{port}/")
+        garbage = agent(f"{echo03.url}garbage", version="0.3")
+        good = agent(echo03.url, version="0.3")
+        await start_bridge(down, garbage, good)
+        with pytest.raises(ForgeError) as unreachable:
+            await call(bus, down.id, {"message": "hi"})
+        assert _code(unreachable) == UPSTREAM_UNAVAILABLE
+        assert "unreachable" in unreachable.value.message
+    with pytest.raises(ForgeError) as html:
+        await call(bus, garbage.id, {"message": "hi"})
+    assert _code(html) == UPSTREAM_BAD_RESPONSE
+    assert "text/html" in html.value.message
+    result = await call(bus, good.id, {"message": "still here"})
+    assert result["content"][0]["text"] == "still here"
+
+
+@pytest.fixture
+async def silent_peer() -> AsyncIterator[str]:
+    """A TCP peer that accepts and reads but never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read(65536)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_an_agent_that_never_answers_times_out_at_the_deadline(
+    bus: NatsBus, start_bridge: StartBridge, silent_peer: str
+) -> None:
+    target = agent(silent_peer)
+    await start_bridge(target)
+    with pytest.raises(ForgeError) as late:
+        await call(bus, target.id, {"message": "hello?"}, within_s=1.0)
+    assert _code(late) == UPSTREAM_TIMEOUT
+
+
+async def test_the_ssrf_guard_refuses_an_agent_on_a_private_address(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    target = agent(echo03.url, version="0.3")
+    await start_bridge(target, upstream_allowed_networks="")
+    with pytest.raises(ForgeError) as refused:
+        await call(bus, target.id, {"message": "hi"})
+    assert _code(refused) == FORBIDDEN
+
+
+async def test_arguments_that_do_not_fit_the_tool_are_invalid_params(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    target = agent(echo03.url, version="0.3")
+    await start_bridge(target)
+    for arguments in ({}, {"message": 3}, {"message": "x", "task_id": 1}):
+        with pytest.raises(ForgeError) as bad:
+            await call(bus, target.id, arguments)
+        assert _code(bad) == INVALID_PARAMS
+
+
+async def test_an_agent_is_followed_by_events_and_fetched_on_a_miss(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    bridge = await start_bridge()
+    late = agent(echo03.url, version="0.3")
+    asked: list[str] = []
+
+    async def get_agent(env: Envelope) -> bytes:
+        asked.append(msgspec.json.decode(env.params)["id"])
+        return msgspec.json.encode(late)
+
+    await rpc.serve_envelopes(
+        bus, subjects.registry(subjects.CATALOG, "agents", "get"), get_agent, queue=None
+    )
+    result = await call(bus, late.id, {"message": "fetched"})
+    assert (asked, result["content"][0]["text"]) == ([late.id], "fetched")
+    # A change event replaces the cached agent: now it is disabled.
+    disabled = msgspec.structs.replace(late, enabled=False)
+    changed = subjects.event(subjects.CATALOG, "agents", "changed")
+    await bus.publish(changed, msgspec.json.encode(AgentsChanged(agent=disabled)))
+    await eventually(lambda: not bridge.agents.by_id[late.id].enabled or None, what="the event")
+    with pytest.raises(ForgeError) as off:
+        await call(bus, late.id, {"message": "hi"})
+    assert _code(off) == UPSTREAM_UNAVAILABLE
