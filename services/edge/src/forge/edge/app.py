@@ -26,6 +26,7 @@ from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
 from forge.edge.http import Receive, Scope, Send
+from forge.edge.rest import agents as agent_routes
 from forge.edge.rest import errors, plugins, rbac, sso, upstream_oauth
 from forge.edge.rest import identity as identity_routes
 from forge.edge.rest.admin import Admin
@@ -91,6 +92,7 @@ def build_app(edge: Edge) -> Starlette:
         *plugins.routes(edge),
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
+        *agent_routes.routes(edge),
     ]
     return Starlette(
         routes=routes,
