@@ -16,7 +16,15 @@ from forge.proto import access, mcp
 from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.router import contents, headers, tasks
-from forge.router.routing import Context, Handler, check_server, fields, forward, with_params
+from forge.router.routing import (
+    Context,
+    Handler,
+    check_server,
+    fields,
+    forward,
+    forward_agent,
+    with_params,
+)
 
 __all__ = ["CAPABILITIES", "METHODS", "Context", "dispatch"]
 
@@ -97,12 +105,17 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         result = answered  # a plugin answered in the call's place (a cached result)
     else:
         members["name"] = msgspec.Raw(_ENC.encode(tool.original_name))
-        forwarded = headers.for_upstream(with_params(envelope, _ENC.encode(members)), tool, members)
+        forwarded = with_params(envelope, _ENC.encode(members))
+        agent = ctx.catalog.agent(tool.gateway_id)
         started = time.perf_counter()
         ok = False
         try:
-            result = await forward(forwarded, ctx, tool.gateway_id)
-            result = tasks.tag_result(result, tool.gateway_id)
+            if agent is not None:  # an A2A agent's tool: the a2a-bridge sends the message
+                result = await forward_agent(forwarded, ctx, agent.id)
+            else:
+                forwarded = headers.for_upstream(forwarded, tool, members)
+                result = await forward(forwarded, ctx, tool.gateway_id)
+                result = tasks.tag_result(result, tool.gateway_id)
             ok = True
         finally:
             ctx.metrics.record(tool.id, time.perf_counter() - started, ok)

@@ -1,5 +1,5 @@
 """Routing one request: what every handler shares (its context, the server check, result tails)
-and forwarding to the upstream-proxy."""
+and forwarding to the upstream-proxy (or, for an A2A agent's tool, to the a2a-bridge)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import msgspec
 from forge.core import rpc, subjects
 from forge.core.bus import Bus
 from forge.core.errors import InvalidParamsError, NotFoundError, ServiceUnavailableError
+from forge.proto.agents import AgentCallParams
 from forge.proto.envelope import Envelope
 from forge.router.catalog import Catalog
 from forge.router.hooks import Hooks
@@ -23,6 +24,8 @@ MODERN_TAIL = b',"resultType":"complete"}'
 UPSTREAM_MARGIN_S = 0.05
 DEFAULT_PAGE_SIZE = 100
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ARGUMENTS = msgspec.json.Decoder(dict[str, object])
+_META = msgspec.json.Decoder(dict[str, object])
 _ENC = msgspec.json.Encoder()
 
 
@@ -80,6 +83,32 @@ async def forward(envelope: Envelope, ctx: Context, gateway_id: str) -> bytes:
         )
     except ServiceUnavailableError as exc:
         raise ServiceUnavailableError("no upstream-proxy is running to reach this gateway") from exc
+
+
+async def forward_agent(envelope: Envelope, ctx: Context, agent_id: str) -> bytes:
+    """Send a tools/call of an A2A agent's tool to the a2a-bridge (`forge.a2a.<agent>.call`):
+    the tool's arguments, the caller's era and progress token, as `AgentCallParams`."""
+    members = fields(bytes(envelope.params))
+    try:
+        arguments = _ARGUMENTS.decode(members.get("arguments") or b"{}")
+        meta = _META.decode(members.get("_meta") or b"{}")
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidParamsError("tools/call arguments and _meta must be JSON objects") from exc
+    token = meta.get("progressToken")
+    params = AgentCallParams(
+        arguments=arguments,
+        era="modern" if modern(envelope) else "legacy",
+        progress_token=token if isinstance(token, str | int) else None,
+    )
+    sent = msgspec.structs.replace(
+        envelope, method="a2a.call", params=msgspec.Raw(_ENC.encode(params))
+    )
+    try:
+        return await rpc.call(
+            ctx.bus, subjects.a2a(agent_id, "call"), sent, margin=UPSTREAM_MARGIN_S
+        )
+    except ServiceUnavailableError as exc:
+        raise ServiceUnavailableError("no a2a-bridge is running to reach this agent") from exc
 
 
 def with_params(envelope: Envelope, params: bytes) -> Envelope:
