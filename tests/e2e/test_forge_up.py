@@ -60,7 +60,7 @@ def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
         token = (tmp_path / "state" / "admin-token").read_text().strip()
         assert token in "".join(output)
         children = descendants(proc.pid)
-        assert len(children) >= 6  # nats, postgres, four services, demo server
+        assert len(children) >= 9  # nats, postgres, six services, demo server, echo agent
         response = httpx.post(
             f"http://127.0.0.1:{port}/mcp",
             headers={"Authorization": f"Bearer {token}"},
@@ -73,6 +73,19 @@ def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=30,
         )
         assert response.json()["result"]["content"][0]["text"] == "from forge up"
+        # The demo A2A agent is registered too: its tool reaches it through the a2a-bridge.
+        agent = httpx.post(
+            f"http://127.0.0.1:{port}/mcp",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "a2a-echo-agent", "arguments": {"message": "agent up"}},
+            },
+            timeout=30,
+        )
+        assert agent.json()["result"]["content"][0]["text"] == "agent up"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         left = [pid for pid in children if alive(pid)]

@@ -139,7 +139,7 @@ def app(base_url: str) -> Starlette:
 
 
 def main() -> None:
-    run(__doc__.splitlines()[0], 9100, app)
+    run(__doc__.splitlines()[0], 9100, lambda base_url, args: app(base_url))
 
 
 if __name__ == "__main__":

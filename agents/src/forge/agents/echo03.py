@@ -5,11 +5,13 @@ peer that shares no code with a2a-sdk. JSON-RPC on `/`: `message/send`, `tasks/g
 `tasks/cancel`; its card (protocolVersion 0.3.0) at `/.well-known/agent-card.json`. Answers
 have the shapes of forge.agents.echo (`task`, `file`, `fail`, `ask` as the first word; anything
 else a Message `[text, data]`). `POST /garbage` answers an HTML page: a peer that is not an
-A2A agent at all, for tests of what Forge says then.
+A2A agent at all, for tests of what Forge says then; with `--broken` the card names `/garbage`
+as the agent's endpoint.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import uuid
 from typing import Any
@@ -26,12 +28,12 @@ TASK_NOT_FOUND = -32001  # A2A 0.3's TaskNotFoundError
 TERMINAL = {"completed", "failed", "canceled", "rejected"}
 
 
-def card(base_url: str) -> Json:
+def card(base_url: str, endpoint: str | None = None) -> Json:
     return {
         "protocolVersion": "0.3.0",
         "name": "Forge echo agent (A2A 0.3)",
         "description": "Answers every message with the text and data it got; no SDK.",
-        "url": base_url,
+        "url": endpoint or base_url,
         "preferredTransport": "JSONRPC",
         "version": "0.3.0",
         "capabilities": {"streaming": False},
@@ -136,7 +138,7 @@ class RpcError(Exception):
         self.message = message
 
 
-def app(base_url: str) -> Starlette:
+def app(base_url: str, broken: bool = False) -> Starlette:
     agent = Echo03()
     methods = {"message/send": agent.send, "tasks/get": agent.get, "tasks/cancel": agent.cancel}
 
@@ -159,7 +161,7 @@ def app(base_url: str) -> Starlette:
         return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": result})
 
     async def agent_card(request: Request) -> Response:
-        return JSONResponse(card(base_url))
+        return JSONResponse(card(base_url, f"{base_url}garbage" if broken else None))
 
     async def garbage(request: Request) -> Response:
         return HTMLResponse("<html><body>not an agent</body></html>")
@@ -180,7 +182,9 @@ def _error(rid: object, code: int, message: str) -> Response:
 
 
 def main() -> None:
-    run(__doc__.splitlines()[0], 9103, app)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broken", action="store_true", help="the card names /garbage")
+    run(parser.description or "", 9103, lambda url, args: app(url, args.broken), parser)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,18 @@ import uvicorn
 from starlette.applications import Starlette
 
 
-def run(description: str, default_port: int, make_app: Callable[[str], Starlette]) -> None:
-    """Parse `--host` / `--port`, listen, print `PORT <n>`, serve `make_app(base_url)`.
+def run(
+    description: str,
+    default_port: int,
+    make_app: Callable[[str, argparse.Namespace], Starlette],
+    parser: argparse.ArgumentParser | None = None,
+) -> None:
+    """Parse `--host` / `--port` (and what `parser` adds), listen, print `PORT <n>`, serve
+    `make_app(base_url, args)`.
 
     The `PORT <n>` line is what tests and benches wait for (forge.servers.process.spawn).
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = parser or argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     args = parser.parse_args()
@@ -26,7 +32,7 @@ def run(description: str, default_port: int, make_app: Callable[[str], Starlette
     sock.listen(128)  # listening before PORT is printed: a client may connect at once
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    app = make_app(f"http://{shown}:{port}/")
+    app = make_app(f"http://{shown}:{port}/", args)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     print(f"PORT {port}", flush=True)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

@@ -1,4 +1,5 @@
-"""`forge up --demo`: start the sample MCP server and register it as a gateway."""
+"""`forge up --demo`: start the sample MCP server and register it as a gateway, and the sample
+A2A echo agent, registered as an agent."""
 
 from __future__ import annotations
 
@@ -117,4 +118,39 @@ def start_demo(mesh: Mesh, token: str) -> Demo:
     return Demo(proc, url)
 
 
-__all__ = ["Demo", "register", "spawn", "start_demo", "start_server"]
+DEMO_AGENT = "echo-agent"
+
+
+def replace_agent(mesh: Mesh, token: str, name: str, url: str) -> dict[str, object]:
+    """Register the A2A agent `name` at `url` (public), dropping a past run's of that name."""
+    listed = _rest(mesh, token, "GET", "/a2a")
+    for agent in listed if isinstance(listed, list) else []:
+        if agent.get("name") == name:
+            _rest(mesh, token, "DELETE", f"/a2a/{agent['id']}")
+    result = _rest(mesh, token, "POST", "/a2a", {"name": name, "url": url, "visibility": "public"})
+    assert isinstance(result, dict)
+    return result
+
+
+def start_demo_agent(mesh: Mesh, token: str) -> Demo:
+    """The sample A2A 1.0 echo agent (forge.agents.echo), registered as agent `echo-agent`: its
+    tool is `a2a-echo-agent`."""
+    proc, port = start_server(mesh, "forge.agents.echo")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        replace_agent(mesh, token, DEMO_AGENT, url)
+    except MeshError:
+        stop_process(proc)
+        raise
+    return Demo(proc, url)
+
+
+__all__ = [
+    "Demo",
+    "register",
+    "replace_agent",
+    "spawn",
+    "start_demo",
+    "start_demo_agent",
+    "start_server",
+]

@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from forge.cli.demo import demo_commands, start_demo
+from forge.cli.demo import DEMO_AGENT, demo_commands, start_demo, start_demo_agent
 from forge.cli.mesh import SERVICES, Mesh, MeshError, load_secret
 from forge.cli.tokens import mint
 from forge.core.config import ConfigError
@@ -41,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    demo = None
+    demo = agent = None
     try:
         print(f"forge: starting the mesh (state in {state})", flush=True)
         mesh.start()
@@ -52,6 +52,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.demo:
             demo = start_demo(mesh, token)
             print(f"forge: demo server registered as gateway 'demo' ({demo.url})", flush=True)
+            agent = start_demo_agent(mesh, token)
+            print(
+                f"forge: echo agent registered as A2A agent {DEMO_AGENT!r} ({agent.url}),"
+                f" tool a2a-{DEMO_AGENT}",
+                flush=True,
+            )
         print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
         print(f"forge: admin token (also in {token_file}):\n{token}", flush=True)
         print(
@@ -75,6 +81,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("forge: stopping", flush=True)
         if demo is not None:
             demo.stop()
+        if agent is not None:
+            agent.stop()
         mesh.stop()
         print("forge: stopped", flush=True)
 
@@ -132,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="forge", description="Forge: an MCP and A2A gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole mesh on embedded NATS and PostgreSQL")
-    up.add_argument("--demo", action="store_true", help="also start and register a demo MCP server")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="also start and register a demo MCP server and a demo A2A agent",
+    )
     up.set_defaults(func=cmd_up)
     run = sub.add_parser("run", help="run one service in the foreground")
     run.add_argument("service", choices=[*SERVICES])

@@ -1,4 +1,4 @@
-"""The whole mesh on one machine: embedded NATS and PostgreSQL, migrations, the four services."""
+"""The whole mesh on one machine: embedded NATS and PostgreSQL, migrations, the six services."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
 from forge.embedded.process import die_with_parent, free_port
 
-SERVICES = ("registry", "router", "upstream_proxy", "plugin_runner", "edge")
+SERVICES = ("registry", "router", "upstream_proxy", "a2a_bridge", "plugin_runner", "edge")
 CATALOG_DB = "forge_catalog"
 IDENTITY_DB = "forge_identity"
 ADMIN_EMAIL = "admin@forge.local"
