@@ -8,12 +8,14 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
 import nats
 import nats.errors
+import nats.js.api
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -43,6 +45,26 @@ ReplyHandler = Callable[[str, bytes, str], Awaitable[None]]
 
 class Subscription(Protocol):
     async def unsubscribe(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LogLimits:
+    """The bounds of an event log (`Bus.log_append`), applied when the log is first created."""
+
+    ttl_s: float  # a record is dropped this long after it was appended
+    max_bytes: int  # the whole log, every key: the oldest records go beyond this size
+
+
+# Records larger than one NATS message are appended in pieces: every piece but the last says
+# there is more, every piece but the first says it continues (one whose start was dropped).
+_MORE = "Forge-More"
+_CONTINUES = "Forge-Continues"
+_LOG_POLL_S = 0.1  # how often a reader looks for a log not created yet
+
+
+def log_subject(log: str, key: str) -> str:
+    """Where the records of one key of an event log are appended."""
+    return f"forge.log.{log}.{key}"
 
 
 class Bus(Protocol):
@@ -78,9 +100,17 @@ class Bus(Protocol):
         self, bucket: str, handler: Callable[[str, bytes | None], None]
     ) -> Subscription: ...
 
+    async def log_append(self, log: str, key: str, record: bytes, limits: LogLimits) -> None: ...
+
+    def log_follow(self, log: str, key: str) -> AsyncGenerator[bytes, None]: ...
+
     async def flush(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def _log_stream(log: str) -> str:
+    return "FORGE_LOG_" + log.upper().replace("-", "_")
 
 
 def _error_reply(exc: ForgeError) -> bytes:
@@ -121,6 +151,7 @@ class NatsBus:
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
         self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
         self._holding: Any = None  # the subscription serving held bodies, from the first one
+        self._logs: set[str] = set()  # event logs known to exist
 
     def _inline(self, payload: bytes) -> bool:
         # max_payload comes from the server's INFO, so this follows whatever NATS we are on.
@@ -370,6 +401,69 @@ class NatsBus:
                 await watcher.stop()
 
         return _Watch()
+
+    async def _log(self, log: str, limits: LogLimits) -> None:
+        if log in self._logs:
+            return
+        config = nats.js.api.StreamConfig(
+            name=_log_stream(log),
+            subjects=[log_subject(log, "*")],
+            storage=nats.js.api.StorageType.FILE,
+            max_age=limits.ttl_s,
+            max_bytes=limits.max_bytes,
+            discard=nats.js.api.DiscardPolicy.OLD,
+        )
+        js = self.nc.jetstream()
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            # It exists with other limits (set by an earlier configuration): the new ones win.
+            await js.update_stream(config)
+        self._logs.add(log)
+
+    async def log_append(self, log: str, key: str, record: bytes, limits: LogLimits) -> None:
+        """Append one record to a key of an event log (a JetStream stream, created on first use
+        with `limits`); returns once JetStream holds it. A record larger than a NATS message is
+        stored in pieces, read back whole by `log_follow`."""
+        await self._log(log, limits)
+        js = self.nc.jetstream()
+        subject = log_subject(log, key)
+        size = self.nc.max_payload - claims.HEADROOM
+        for start in range(0, max(len(record), 1), size):
+            headers = {_MORE: "1"} if start + size < len(record) else {}
+            if start:
+                headers[_CONTINUES] = "1"
+            await js.publish(subject, record[start : start + size], headers=headers or None)
+
+    async def log_follow(self, log: str, key: str) -> AsyncGenerator[bytes, None]:
+        """Every record of a key of an event log, from the first, then each new one as it is
+        appended, until the caller stops iterating (bound it with a timeout: nothing ends a
+        key). Yields nothing, and waits, while the key has no records yet."""
+        js = self.nc.jetstream()
+        while True:
+            try:
+                sub = await js.subscribe(
+                    log_subject(log, key),
+                    stream=_log_stream(log),
+                    ordered_consumer=True,
+                    deliver_policy=nats.js.api.DeliverPolicy.ALL,
+                )
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(_LOG_POLL_S)  # no such log yet: nothing was ever appended
+        try:
+            pieces: list[bytes] = []
+            async for msg in sub.messages:
+                headers = msg.headers or {}
+                if not pieces and _CONTINUES in headers:
+                    continue  # the rest of a record whose first piece the limits dropped
+                pieces.append(msg.data)
+                if _MORE not in headers:
+                    record, pieces = b"".join(pieces), []
+                    yield record
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     async def flush(self) -> None:
         await self.nc.flush()

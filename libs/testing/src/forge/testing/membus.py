@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 from forge.core.bus import (
@@ -13,6 +13,7 @@ from forge.core.bus import (
     TRACEPARENT,
     EventHandler,
     Headers,
+    LogLimits,
     ReplyHandler,
     RequestHandler,
 )
@@ -66,6 +67,8 @@ class MemoryBus:
         self.watchers: list[tuple[str, Callable[[str, bytes | None], None]]] = []
         self.inboxes: dict[str, asyncio.Future[bytes]] = {}
         self._inbox_seq = itertools.count()
+        self.logs: dict[tuple[str, str], list[bytes]] = {}  # event logs (no expiry here)
+        self._appended = asyncio.Event()
 
     async def request(
         self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
@@ -182,6 +185,21 @@ class MemoryBus:
         entry = (bucket, handler)
         self.watchers.append(entry)
         return _Watch(self, entry)
+
+    async def log_append(self, log: str, key: str, record: bytes, limits: LogLimits) -> None:
+        self.logs.setdefault((log, key), []).append(record)
+        self._appended.set()
+        self._appended = asyncio.Event()
+
+    async def log_follow(self, log: str, key: str) -> AsyncGenerator[bytes, None]:
+        seen = 0
+        while True:
+            records = self.logs.get((log, key), [])
+            appended = self._appended
+            while seen < len(records):
+                seen += 1
+                yield records[seen - 1]
+            await appended.wait()
 
     async def flush(self) -> None:
         return None
