@@ -1,5 +1,7 @@
-"""Resource subscriptions through Forge: an upstream's `notifications/resources/updated` reaches
-the legacy sessions that subscribed to the URI, on their stream, and stops after unsubscribe."""
+"""Resource subscriptions through Forge, in both eras, on every transport: an upstream's
+`notifications/resources/updated` reaches the legacy sessions that subscribed to the URI (until
+they unsubscribe) and the 2026-07-28 `subscriptions/listen` streams that name it, whatever era
+the upstream speaks (a modern one is subscribed on its own listen stream)."""
 
 from __future__ import annotations
 
@@ -15,27 +17,41 @@ import httpx2
 import pytest
 from httpx2.websockets import AsyncWebSocketSession as WebSocket
 from httpx2.websockets import WebSocketDisconnect
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.subscriptions import ResourceUpdated
 
 from forge.cli.demo import start_server
 from forge.cli.mesh import Mesh, stop_process
+from tests.e2e import security_kit as kit
 from tests.e2e.conftest import INIT
+from tests.e2e.mcp_ws import websocket_client
+from tests.e2e.test_modern_strictness import META, opened
 from tests.e2e.test_transports import events
 
 README = "forge://demo/readme"
 MARKER = "forge://demo/numbers/2"
+WATCHED = "test://watched-resource"
 UPDATED = "notifications/resources/updated"
 
 
 @pytest.fixture(scope="module")
 def upstreams(mesh: Mesh, admin_token: str) -> Iterator[dict[str, str]]:
-    """The legacy demo server over Streamable HTTP and over SSE: kind → a virtual server id
+    """The demo server in each era an upstream may speak: legacy over Streamable HTTP (`http`)
+    and over SSE (`sse`), 2026-07-28 only (`modern`), both (`both`): kind → a virtual server id
     offering that gateway's `touch` tool, readme resource and numbers template only."""
-    http_proc, http_port = start_server(mesh, "forge.servers.demo", "--era", "legacy")
-    sse_proc, sse_port = start_server(mesh, "forge.servers.demo", "--transport", "sse")
-    bodies = {
-        "http": {"transport": "streamablehttp", "url": f"http://127.0.0.1:{http_port}/mcp"},
-        "sse": {"transport": "sse", "url": f"http://127.0.0.1:{sse_port}/sse"},
+    procs = {
+        "http": start_server(mesh, "forge.servers.demo", "--era", "legacy"),
+        "sse": start_server(mesh, "forge.servers.demo", "--transport", "sse"),
+        "modern": start_server(mesh, "forge.servers.demo", "--era", "modern"),
+        "both": start_server(mesh, "forge.servers.demo"),
     }
+    bodies = {
+        kind: {"transport": "streamablehttp", "url": f"http://127.0.0.1:{port}/mcp"}
+        for kind, (_, port) in procs.items()
+    }
+    bodies["sse"] = {"transport": "sse", "url": f"http://127.0.0.1:{procs['sse'][1]}/sse"}
     headers = {"Authorization": f"Bearer {admin_token}"}
     rest = httpx.Client(base_url=mesh.url, headers=headers, timeout=30)
     gateways: list[str] = []
@@ -73,8 +89,8 @@ def upstreams(mesh: Mesh, admin_token: str) -> Iterator[dict[str, str]]:
         for gateway_id in gateways:
             rest.delete(f"/gateways/{gateway_id}")
         rest.close()
-        stop_process(http_proc)
-        stop_process(sse_proc)
+        for proc, _ in procs.values():
+            stop_process(proc)
 
 
 class Session:
@@ -189,22 +205,200 @@ async def legacy_ws(mesh: Mesh, auth: dict[str, str], server: str) -> AsyncItera
 
 
 @pytest.mark.parametrize(
-    ("kind", "upstream"), [("get-stream", "http"), ("sse", "sse"), ("ws", "http")]
+    ("kind", "upstream"),
+    [
+        ("get-stream", "http"),
+        ("sse", "sse"),
+        ("ws", "http"),
+        ("get-stream", "both"),
+        ("get-stream", "modern"),
+        ("sse", "modern"),
+        ("ws", "modern"),
+    ],
 )
 async def test_a_subscribed_legacy_session_hears_of_updates_until_it_unsubscribes(
     mesh: Mesh, admin_token: str, upstreams: dict[str, str], kind: str, upstream: str
 ) -> None:
+    # `touch` counts the legacy sessions it told: Forge's, unless the upstream speaks only
+    # 2026-07-28 (then Forge's listen stream at the upstream hears it, and the count is 0).
+    told = 0 if upstream == "modern" else 1
     async with (
         legacy_session(mesh, admin_token, upstreams[upstream], kind) as session,
-        asyncio.timeout(20),
+        asyncio.timeout(30),
     ):
         await session.request("resources/subscribe", {"uri": README})
-        assert await session.touch(README) == 1  # Forge's upstream session subscribed
+        assert await session.touch(README) == told  # Forge's upstream session subscribed
         assert await session.next_update() == README
         await session.request("resources/unsubscribe", {"uri": README})
         await session.request("resources/subscribe", {"uri": MARKER})
         # The upstream still sends readme's updates (other sessions may watch it); Forge keeps
         # them from this session, so the marker's update is the next one it hears.
-        assert await session.touch(README) == 1
-        assert await session.touch(MARKER) == 1
+        assert await session.touch(README) == told
+        assert await session.touch(MARKER) == told
         assert await session.next_update() == MARKER
+
+
+@contextlib.asynccontextmanager
+async def modern_client(
+    mesh: Mesh, token: str, server: str, transport: str
+) -> AsyncIterator[Client]:
+    """The official SDK client in 2026-07-28 mode on a virtual server's endpoint."""
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{mesh.url}/servers/{server}"
+    async with contextlib.AsyncExitStack() as stack:
+        if transport == "sse":
+            streams: Any = sse_client(base + "/sse", headers=headers)
+        elif transport == "ws":
+            streams = websocket_client(base.replace("http://", "ws://") + "/ws", headers)
+        else:
+            http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=30))
+            streams = streamable_http_client(base + "/mcp", http_client=http)
+        yield await stack.enter_async_context(Client(streams, mode="2026-07-28"))
+
+
+async def touch_with(client: Client, uri: str) -> None:
+    tools = await client.list_tools()
+    touch = next(t.name for t in tools.tools if t.name.endswith("touch"))
+    await client.call_tool(touch, {"uri": uri})
+
+
+@pytest.mark.parametrize(
+    ("transport", "upstream"),
+    [
+        ("streamable-http", "http"),
+        ("streamable-http", "sse"),
+        ("streamable-http", "modern"),
+        ("streamable-http", "both"),
+        ("sse", "modern"),
+        ("sse", "http"),
+        ("ws", "modern"),
+        ("ws", "both"),
+    ],
+)
+async def test_a_modern_listen_hears_of_the_resources_it_names_whatever_the_upstreams_era(
+    mesh: Mesh, admin_token: str, upstreams: dict[str, str], transport: str, upstream: str
+) -> None:
+    async with (
+        modern_client(mesh, admin_token, upstreams[upstream], transport) as client,
+        asyncio.timeout(30),
+        client.listen(resource_subscriptions=[README], tools_list_changed=True) as subscription,
+    ):
+        assert subscription.honored.resource_subscriptions == [README]
+        assert subscription.honored.tools_list_changed is True
+        # The SDK delivers only frames tagged with this subscription's id, and any resource
+        # update once URIs are honoured: the marker's (not named) must not come first.
+        await touch_with(client, MARKER)
+        await touch_with(client, README)
+        assert await anext(subscription) == ResourceUpdated(uri=README)
+
+
+async def test_a_modern_listen_over_sse_ends_when_its_client_cancels_it(
+    mesh: Mesh, admin_token: str, upstreams: dict[str, str]
+) -> None:
+    """Two listens on one SSE stream: the one that left hears nothing more, the other does."""
+    async with (
+        modern_client(mesh, admin_token, upstreams["modern"], "sse") as client,
+        asyncio.timeout(30),
+    ):
+        async with client.listen(resource_subscriptions=[MARKER]):
+            pass  # cancelled on leaving
+        async with client.listen(resource_subscriptions=[README]) as staying:
+            await touch_with(client, MARKER)
+            await touch_with(client, README)
+            assert await anext(staying) == ResourceUpdated(uri=README)
+
+
+LISTEN_TRANSPORTS = ("mcp", "sse", "ws")
+BAD_FILTERS: list[Any] = [
+    {"resourceSubscriptions": ["forge://nowhere/at-all"]},  # no such resource
+    {"resourceSubscriptions": "forge://demo/readme"},  # not a list
+    {"resourceSubscriptions": [3]},
+    {"toolsListChanged": "yes"},
+    ["toolsListChanged"],
+]
+
+
+@pytest.mark.parametrize("transport", LISTEN_TRANSPORTS)
+async def test_a_listen_naming_an_unknown_resource_or_malformed_is_invalid_params(
+    mesh: Mesh, admin_token: str, upstreams: dict[str, str], transport: str
+) -> None:
+    async with opened(mesh, admin_token, transport) as link:
+        for notifications in BAD_FILTERS:
+            params = {"notifications": notifications, "_meta": META}
+            status, answer = await link.ask("subscriptions/listen", params)
+            assert answer["error"]["code"] == -32602, (notifications, answer)
+            assert status in (None, 400)
+        status, answer = await link.ask("subscriptions/listen", {"_meta": META})
+        assert answer["error"]["code"] == -32602  # no filter at all
+        # A legacy request keeps resources/subscribe, and is refused an unknown URI alike.
+        _, answer = await link.ask("resources/subscribe", {"uri": "forge://nowhere/at-all"})
+        assert answer["error"]["code"] == -32602
+
+
+@pytest.fixture(scope="module")
+def private_watched(mesh: Mesh, admin_token: str) -> Iterator[tuple[kit.Person, kit.Person]]:
+    """Alice's private gateway (the conformance server: its `test://watched-resource`), and bob,
+    a developer of another team who cannot see it."""
+    proc, port = start_server(mesh, "forge.servers.conformance")
+    run = f"{time.monotonic_ns()}"
+    emails = {who: f"{who}-watch-{run}@example.com" for who in ("alice", "bob")}
+    for email in emails.values():
+        kit.make_user(mesh, admin_token, email, "developer")
+    alice, bob = (kit.login(mesh, email) for email in emails.values())
+    body = {
+        "name": f"watched-{run}",
+        "url": f"http://127.0.0.1:{port}/mcp",
+        "visibility": "private",
+    }
+    with kit.rest(mesh, alice.token) as http:
+        gateway = kit.ok(http.post("/gateways", json=body))["id"]
+    try:
+        yield alice, bob
+    finally:
+        with kit.rest(mesh, alice.token) as http:
+            http.delete(f"/gateways/{gateway}")
+        stop_process(proc)
+
+
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+async def test_a_resource_the_caller_cannot_see_cannot_be_subscribed(
+    mesh: Mesh, private_watched: tuple[kit.Person, kit.Person], era: str
+) -> None:
+    alice, bob = private_watched
+    for who, code in ((alice, None), (bob, -32602)):
+        async with opened(mesh, who.token, "mcp") as link:
+            if era == "modern":
+                params: dict[str, Any] = {
+                    "notifications": {"resourceSubscriptions": [WATCHED]},
+                    "_meta": META,
+                }
+                if code is None:
+                    await listened(mesh, who.token, params)
+                    continue
+                _, answer = await link.ask("subscriptions/listen", params)
+            else:
+                _, answer = await link.ask("resources/subscribe", {"uri": WATCHED})
+            if code is None:
+                assert answer["result"] == {}, answer
+            else:
+                assert answer["error"]["code"] == code, answer
+
+
+async def listened(mesh: Mesh, token: str, params: dict[str, Any]) -> None:
+    """Open a listen on /mcp and read its acknowledgement: it honours the resource."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "subscriptions/listen",
+    }
+    body = {"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen", "params": params}
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream("POST", mesh.url + "/mcp", json=body, headers=headers) as stream,
+    ):
+        assert stream.status_code == 200
+        _, data = await anext(events(stream))
+        ack = json.loads(data)
+        assert ack["method"] == "notifications/subscriptions/acknowledged"
+        assert ack["params"]["notifications"] == {"resourceSubscriptions": [WATCHED]}

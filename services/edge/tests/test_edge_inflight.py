@@ -14,12 +14,18 @@ import pytest
 from forge.cli.tokens import mint
 from forge.core import subjects
 from forge.core.bus import Headers
-from forge.core.errors import InvalidRequestError
+from forge.core.errors import InvalidParamsError, InvalidRequestError
 from forge.edge.app import build_asgi, build_edge
 from forge.edge.config import EdgeConfig
 from forge.edge.state import Edge
 from forge.edge.transports.exchange import Caller, Exchange
-from forge.edge.transports.messages import ClientResponse, envelope_id, parse, reply_target
+from forge.edge.transports.messages import (
+    ClientResponse,
+    Request,
+    envelope_id,
+    parse,
+    reply_target,
+)
 from forge.proto.envelope import ENVELOPE_DECODER, Principal, Protocol, ok
 from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.testing.membus import MemoryBus
@@ -183,8 +189,12 @@ async def test_a_listen_stream_acknowledges_what_it_honours_then_tags_each_chang
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    params = b'{"notifications":{"toolsListChanged":true,"resourceSubscriptions":["x"]}}'
-    listening = asyncio.create_task(streams.listen(edge, receive, send, "L1", params))
+    # An extension's key is tolerated and not honoured; false is not echoed.
+    params = b'{"notifications":{"toolsListChanged":true,"promptsListChanged":false,"taskIds":[]}}'
+    request = Request("subscriptions/listen", msgspec.Raw(params), "L1", False)
+    caller = Caller(Principal(subject="alice"), Protocol(version="2026-07-28", era="modern"))
+    exchange = Exchange(edge)
+    listening = asyncio.create_task(streams.listen(edge, exchange, receive, send, request, caller))
 
     async def next_data() -> dict[str, object]:
         while True:
@@ -213,3 +223,33 @@ async def test_a_listen_stream_acknowledges_what_it_honours_then_tags_each_chang
             "resultType": "complete",
         }
         await listening
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        b"{}",
+        b'{"notifications":true}',
+        b'{"notifications":{"toolsListChanged":1}}',
+        b'{"notifications":{"resourceSubscriptions":"file:///a"}}',
+    ],
+)
+async def test_a_listen_with_a_malformed_filter_is_invalid_params_before_any_stream(
+    params: bytes,
+) -> None:
+    from forge.edge.transports import streams
+
+    edge = edge_on(MemoryBus())
+    sent: list[object] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    request = Request("subscriptions/listen", msgspec.Raw(params), 1, False)
+    caller = Caller(Principal(subject="alice"), Protocol(version="2026-07-28", era="modern"))
+    with pytest.raises(InvalidParamsError):
+        await streams.listen(edge, Exchange(edge), receive, send, request, caller)
+    assert not sent

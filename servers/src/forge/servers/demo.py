@@ -212,11 +212,13 @@ demo._lowlevel_server.add_request_handler(
 
 
 @demo.tool()
-async def touch(uri: str) -> int:
-    """Tell the sessions subscribed to `uri` that it changed; how many were told."""
+async def touch(uri: str, ctx: Context) -> int:
+    """Tell the clients subscribed to `uri` that it changed: the legacy sessions that subscribed
+    (how many, the result) and the 2026-07-28 listen streams that name it."""
     sessions = list(_subscribers.get(uri, {}).values())
     for session in sessions:
         await session.send_resource_updated(uri)
+    await ctx.notify_resource_updated(uri)
     return len(sessions)
 
 

@@ -41,9 +41,6 @@ IN_PROCESS: dict[str, str] = {
         "a client's notifications/cancelled, over HTTP"
     ),
     "services/edge/src/forge/edge/rest/rbac.py:CheckBody": "a REST request body",
-    "services/edge/src/forge/edge/transports/streams.py:_ListenParams": (
-        "a client's subscriptions/listen params, read at the edge"
-    ),
     "services/edge/src/forge/edge/transports/sessions.py:SessionState": (
         "sealed into the legacy session id the client holds; never stored or sent between services"
     ),

@@ -15,10 +15,10 @@ from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond
 from forge.edge.state import Edge
-from forge.edge.transports import sessions, streams
+from forge.edge.transports import sessions, streams, updates
 from forge.edge.transports.exchange import Caller, Exchange, as_declared
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, answer_status, session_protocol
-from forge.edge.transports.messages import Incoming, Request, parse
+from forge.edge.transports.messages import Incoming, Request, cancelled_request_id, parse
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
 
@@ -114,11 +114,28 @@ class SseTransport:
         try:
             if isinstance(incoming, Request):
                 caller = as_declared(caller, incoming)
+                if await self._listening(incoming, caller, subject):
+                    return
             reply = await self.exchange.handle(incoming, caller, to_stream)
         except ForgeError as exc:
             reply = jsonrpc.error_bytes(request_id, ENCODER.encode(exc.to_object()))
         if reply is not None:
             await to_stream(reply)
+
+    async def _listening(self, request: Request, caller: Caller, subject: str) -> bool:
+        """A modern `subscriptions/listen`, or a cancel of one: the replica holding the stream
+        is told (it acknowledges, then writes the subscription's messages); True if handled.
+        Raises ForgeError for a listen that cannot be honoured."""
+        if request.method == "notifications/cancelled":
+            request_id = cancelled_request_id(request.params)
+            if request_id is not None:  # perhaps a listen's: the stream's holder knows
+                await self.edge.bus.publish(subject, updates.unlisten_control(request_id))
+            return False  # a call's cancel goes on as ever
+        if caller.protocol.era != "modern" or request.method != "subscriptions/listen":
+            return False
+        subscription = await streams.admit(self.exchange, request, caller)
+        await self.edge.bus.publish(subject, updates.listen_control(subscription))
+        return True
 
 
 async def _refuse(

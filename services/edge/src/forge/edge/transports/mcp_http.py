@@ -170,7 +170,7 @@ class McpEndpoint:
                 return
             if modern and request.method == "subscriptions/listen":
                 assert request.id is not None
-                await streams.listen(self.edge, receive, send, request.id, bytes(request.params))
+                await streams.listen(self.edge, self.exchange, receive, send, request, caller)
                 return
             extra: list[tuple[bytes, bytes]] = []
             if session is not None:

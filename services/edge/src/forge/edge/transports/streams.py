@@ -11,28 +11,16 @@ from forge.core import subjects
 from forge.core.bus import Subscription
 from forge.edge.http import Receive, Send
 from forge.edge.state import Edge
-from forge.edge.transports.notices import ALL_KINDS, LIST_CHANGED, PROMPTS, RESOURCES, TOOLS
+from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports.listens import Listen, honoured, requested
+from forge.edge.transports.messages import Request
+from forge.edge.transports.notices import LIST_CHANGED
 from forge.edge.transports.sse import EventStream, pump
 from forge.edge.transports.updates import Watch
 from forge.proto import jsonrpc
-
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
-_ENC = msgspec.json.Encoder()
-# The `subscriptions/listen` filter keys Forge honours, and the lists they name.
-_LISTEN_KEYS = {
-    "toolsListChanged": TOOLS,
-    "resourcesListChanged": RESOURCES,
-    "promptsListChanged": PROMPTS,
-}
+from forge.proto.mcp import LISTEN_PARAMS_DECODER
 
 Render = Callable[[frozenset[str]], list[bytes]]
-
-
-class _ListenParams(msgspec.Struct, frozen=True):
-    notifications: dict[str, object] = msgspec.field(default_factory=dict)
-
-
-_LISTEN_PARAMS = msgspec.json.Decoder(_ListenParams)
 
 
 def legacy_notices(kinds: frozenset[str]) -> list[bytes]:
@@ -49,30 +37,36 @@ async def serve(
     opening: list[tuple[bytes, bytes]] | None = None,
     session_sid: str | None = None,
     render: Render | None = None,
-    farewell: bytes | None = None,
+    listen: Listen | None = None,
 ) -> None:
-    """Hold an SSE stream open: `opening` events, then the session's messages and list changes.
+    """Hold an SSE stream open: `opening` events, then the session's messages, list changes and
+    the resource updates its subscriptions and listens name.
 
-    `farewell` is the last event when the edge shuts down (a listen stream's graceful close).
+    `listen` is the subscription this stream is the response of (`subscriptions/listen` on
+    Streamable HTTP); the SSE transport's listens arrive as control messages. When the edge shuts
+    down, each listen's result ends it gracefully.
     """
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     sub: Subscription | None = None
-    watch = Watch(queue.put_nowait)  # the session's resource subscriptions
+    watch = Watch(queue.put_nowait)  # the session's resource subscriptions and the listens
+    if listen is not None:
+        watch.add(listen)
 
     async def on_session(subject: str, data: bytes) -> None:
         if not watch.control(data):
             queue.put_nowait(data)
 
     def on_notice(kinds: frozenset[str]) -> None:
-        assert render is not None
-        for message in render(kinds):
+        for message in [*(render(kinds) if render else ()), *watch.notices(kinds)]:
             queue.put_nowait(message)
 
+    noticed = render is not None or (listen is not None and bool(listen.kinds))
     try:
         if session_sid is not None:
             sub = await edge.bus.subscribe(subjects.session(session_sid), on_session)
+        if session_sid is not None or (listen is not None and listen.uris):
             await edge.updates.add(watch)
-        if render is not None:
+        if noticed:
             await edge.notices.add(on_notice)
         await edge.bus.flush()
         stream = EventStream(send)
@@ -80,9 +74,9 @@ async def serve(
         for event, data in opening or []:
             await stream.event(data, event)
         if await pump(stream, queue, receive, edge.closing):
-            await stream.close(farewell)
-        else:
-            await stream.close()
+            for farewell in watch.farewells():
+                await stream.event(farewell)
+        await stream.close()
     finally:
         edge.notices.remove(on_notice)
         edge.updates.remove(watch)
@@ -90,35 +84,29 @@ async def serve(
             await sub.unsubscribe()
 
 
+async def admit(exchange: Exchange, request: Request, caller: Caller) -> Listen:
+    """A modern `subscriptions/listen`, checked: its filter (else -32602), and its resource
+    subscriptions by the router (each a resource the caller can read, subscribed upstream)."""
+    assert request.id is not None
+    wanted = honoured(requested(bytes(request.params)))
+    if wanted.resourceSubscriptions:
+        result = await exchange.call(request, caller, None)
+        try:
+            # The router answers the filter it honours, in the shape of listen's params.
+            wanted = LISTEN_PARAMS_DECODER.decode(result).notifications
+        except msgspec.DecodeError:
+            pass  # a router that predates this answer: the edge's own reading stands
+    return Listen(request.id, wanted)
+
+
 async def listen(
-    edge: Edge, receive: Receive, send: Send, request_id: jsonrpc.RequestId, params: bytes
+    edge: Edge, exchange: Exchange, receive: Receive, send: Send, request: Request, caller: Caller
 ) -> None:
-    """A modern `subscriptions/listen`: acknowledge the honoured filter, then stream changes."""
-    try:
-        wanted = _LISTEN_PARAMS.decode(params).notifications
-    except msgspec.DecodeError:
-        wanted = {}
-    honoured = {key: True for key in _LISTEN_KEYS if wanted.get(key) is True}
-    kinds = frozenset(_LISTEN_KEYS[key] for key in honoured) & ALL_KINDS
-    meta = {SUBSCRIPTION_ID: request_id}
-    ack = jsonrpc.notification_bytes(
-        "notifications/subscriptions/acknowledged",
-        _ENC.encode({"notifications": honoured, "_meta": meta}),
-    )
-    tagged = _ENC.encode({"_meta": meta})
+    """A modern `subscriptions/listen` on Streamable HTTP: its response is the stream.
 
-    def render(changed: frozenset[str]) -> list[bytes]:
-        wanted = sorted(changed & kinds)
-        return [jsonrpc.notification_bytes(LIST_CHANGED[kind], tagged) for kind in wanted]
-
-    farewell = jsonrpc.result_bytes(
-        request_id, _ENC.encode({"_meta": meta, "resultType": "complete"})
-    )
+    Raises ForgeError (before anything is sent) for a filter that cannot be honoured.
+    """
+    subscription = await admit(exchange, request, caller)
     await serve(
-        edge,
-        receive,
-        send,
-        opening=[(b"message", ack)],
-        render=render if kinds else None,
-        farewell=farewell,
+        edge, receive, send, opening=[(b"message", subscription.ack())], listen=subscription
     )

@@ -1,9 +1,11 @@
-"""Resource subscriptions of legacy sessions: each stream filters upstream updates by URI.
+"""Subscriptions held on a stream: each stream filters upstream resource updates by URI.
 
 When a legacy session's `resources/subscribe` (or `unsubscribe`) succeeds, the edge that took it
 publishes a control message on `forge.session.<sid>`; whichever replica holds the session's
 stream (GET stream, SSE stream, WebSocket) keeps the set of URIs and writes each matching
-`forge.resource.updated.*` notification. Control messages never reach the client.
+`forge.resource.updated.*` notification. A modern `subscriptions/listen` on the SSE transport
+travels the same way (`listen`, `unlisten`) to the stream that carries it; on Streamable HTTP and
+WebSocket the stream that took it holds it directly. Control messages never reach the client.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus, Subscription
+from forge.edge.transports.listens import Listen, key
+from forge.proto import jsonrpc
 from forge.proto.mcp import RESOURCE_UPDATED_DECODER
 from forge.proto.sessions import SESSION_CONTROL_DECODER, SessionControl
 
@@ -26,6 +30,16 @@ _ENC = msgspec.json.Encoder()
 def control(method: str, uri: str) -> bytes:
     """The control message of a successful `resources/subscribe` or `unsubscribe`."""
     return _ENC.encode(SessionControl(forge=SUBSCRIBE_METHODS[method], uri=uri))
+
+
+def listen_control(listen: Listen) -> bytes:
+    """The control message of an admitted `subscriptions/listen` (SSE transport)."""
+    return _ENC.encode(SessionControl(forge="listen", id=listen.id, notifications=listen.filter))
+
+
+def unlisten_control(request_id: jsonrpc.RequestId) -> bytes:
+    """The control message of a cancelled `subscriptions/listen` (SSE transport)."""
+    return _ENC.encode(SessionControl(forge="unlisten", id=request_id))
 
 
 def updated_uri(data: bytes) -> str | None:
@@ -40,10 +54,11 @@ def updated_uri(data: bytes) -> str | None:
 
 
 class Watch:
-    """One stream's side of its session's subscriptions: the URIs, and where updates go."""
+    """One stream's subscriptions: its session's URIs, its listens, and where messages go."""
 
     def __init__(self, deliver: Callable[[bytes], None]) -> None:
         self.uris: set[str] = set()
+        self.listens: dict[str, Listen] = {}
         self.deliver = deliver
 
     def control(self, data: bytes) -> bool:
@@ -58,7 +73,37 @@ class Watch:
             self.uris.add(message.uri)
         elif message.forge == "unsubscribe":
             self.uris.discard(message.uri)
+        elif message.forge == "listen" and message.id is not None:
+            if message.notifications is not None:
+                listen = Listen(message.id, message.notifications)
+                self.deliver(listen.ack())  # the first message of the subscription
+                self.add(listen)
+        elif message.forge == "unlisten" and message.id is not None:
+            self.remove(message.id)
         return True
+
+    def add(self, listen: Listen) -> None:
+        self.listens[key(listen.id)] = listen
+
+    def remove(self, request_id: jsonrpc.RequestId | None) -> bool:
+        """End a listen (its client cancelled it); True if this stream held it."""
+        return self.listens.pop(key(request_id), None) is not None
+
+    def update(self, uri: str, data: bytes) -> None:
+        """An upstream's update of `uri`: to the session if subscribed, to each listen naming it."""
+        if uri in self.uris:
+            self.deliver(data)
+        for listen in list(self.listens.values()):
+            if uri in listen.uris:
+                self.deliver(listen.updated(uri))
+
+    def notices(self, kinds: frozenset[str]) -> list[bytes]:
+        """The list changes each listen asked for, tagged with its id."""
+        return [message for listen in self.listens.values() for message in listen.notices(kinds)]
+
+    def farewells(self) -> list[bytes]:
+        """Each listen's result, when the edge ends its stream gracefully."""
+        return [listen.farewell() for listen in self.listens.values()]
 
 
 class Updates:
@@ -87,5 +132,4 @@ class Updates:
         if uri is None:
             return
         for watch in list(self.watches):
-            if uri in watch.uris:
-                watch.deliver(data)
+            watch.update(uri, data)

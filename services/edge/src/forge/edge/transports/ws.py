@@ -23,7 +23,7 @@ from forge.edge.state import Edge
 from forge.edge.transports import streams
 from forge.edge.transports.exchange import Caller, Exchange, as_declared
 from forge.edge.transports.mcp_http import LEGACY_DEFAULT, negotiated
-from forge.edge.transports.messages import Request, parse
+from forge.edge.transports.messages import Request, cancelled_request_id, parse
 from forge.edge.transports.updates import Watch
 from forge.proto import jsonrpc
 from forge.proto.envelope import ENCODER, Protocol
@@ -68,7 +68,7 @@ class _Connection:
                 await self.ws.send_text(message.decode())
 
     def on_notice(self, kinds: frozenset[str]) -> None:
-        for message in streams.legacy_notices(kinds):
+        for message in [*streams.legacy_notices(kinds), *self.watch.notices(kinds)]:
             self._spawn(self.send(message))
 
     async def on_session(self, subject: str, data: bytes) -> None:
@@ -91,6 +91,10 @@ class _Connection:
             # Requests run side by side: a long call must not hold up the client's answers.
             self._spawn(self._request(incoming))
             return
+        if isinstance(incoming, Request) and incoming.method == "notifications/cancelled":
+            # A cancelled subscriptions/listen ends here; any other cancel goes on.
+            if self.watch.remove(cancelled_request_id(incoming.params)):
+                return
         try:
             await self.exchange.handle(incoming, self.caller, None)
         except ForgeError as exc:
@@ -115,6 +119,9 @@ class _Connection:
             await self.send(jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object())))
             return
         modern = caller.protocol.era == "modern"
+        if modern and request.method == "subscriptions/listen":
+            await self._listen(request, caller)
+            return
         if request.method == "initialize" and not modern:
             caller = Caller(
                 caller.principal,
@@ -133,6 +140,17 @@ class _Connection:
                 )
 
         await self.send(await self.exchange.reply(request, caller, self.send, on_result))
+
+    async def _listen(self, request: Request, caller: Caller) -> None:
+        """A modern `subscriptions/listen`: acknowledged, then its messages share the socket
+        until the client cancels it or the socket closes."""
+        try:
+            subscription = await streams.admit(self.exchange, request, caller)
+        except ForgeError as exc:
+            await self.send(jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object())))
+            return
+        await self.send(subscription.ack())
+        self.watch.add(subscription)
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -193,6 +211,8 @@ class WsEndpoint:
                 done, _ = await asyncio.wait({reading, closing}, return_when="FIRST_COMPLETED")
                 if reading not in done:
                     reading.cancel()
+                    for farewell in conn.watch.farewells():  # listens end gracefully
+                        await conn.send(farewell)
                     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                         await ws.close(code=1001)
                     return

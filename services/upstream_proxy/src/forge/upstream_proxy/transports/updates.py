@@ -5,7 +5,7 @@ Streamable HTTP upstreams send them on the session's GET stream, which a `Listen
 WebSocket and stdio channels carry them unsolicited. Either way the raw notification goes to
 `forge.resource.updated.<gateway id>`, where the edge that holds a subscribed client's stream
 picks it up. Modern (2026-07-28) upstreams deliver updates on `subscriptions/listen` streams
-only: Forge does not open those upstream, so their updates are not routed.
+only: a modern session holds one for the URIs subscribed through it (`subscriptions`).
 """
 
 from __future__ import annotations
