@@ -9,10 +9,19 @@ from typing import Any
 
 import msgspec
 import pytest
-from registry_harness import ADMIN, CONFIG, Client, code_of, error_of, person, start_registry
+from registry_harness import (
+    ADMIN,
+    CONFIG,
+    KEYS,
+    Client,
+    code_of,
+    error_of,
+    person,
+    start_registry,
+)
 
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
-from forge.core.sealing import Keyring
+from forge.core.sealing import Keyring, new_key_spec
 from forge.registry.catalog import cards
 from forge.registry.catalog.store import Store
 from forge.testing.card_server import LEGACY_CARD_PATH, CardServer, card_v03, card_v1
@@ -340,3 +349,25 @@ async def test_bad_params_are_refused(client: Client, agent_server: CardServer) 
     for case in cases:
         assert await code_of(client("agents", "create", case)) == INVALID_PARAMS, case
     assert await client("agents", "list") == []
+
+
+async def test_reseal_moves_agents_credentials_to_the_new_key(
+    client: Client, store: Store, agent_server: CardServer
+) -> None:
+    agent = await client(
+        "agents", "create", params(agent_server, auth_type="bearer", auth_token="tok")
+    )
+    await client("agents", "create", params(agent_server, "Plain"))
+    new_key = new_key_spec("k2")
+    rotated = await start_registry(
+        store, msgspec.structs.replace(CONFIG, secret_keys=f"{new_key},{KEYS}")
+    )
+    assert await rotated("secrets", "reseal", {}) == {"resealed": 1}
+    sealed = (await store.get_agent(agent["id"])).auth
+    assert sealed is not None and sealed.startswith("v1.k2.")
+    opened = Keyring.parse(new_key).open(sealed, agent["id"].encode())
+    assert json.loads(opened) == {"type": "bearer", "token": "tok"}
+    [changed] = rotated.events("agents", "changed")
+    # Sealed, as in the store: the a2a-bridge opens it, as the upstream-proxy does gateways'.
+    assert changed["agent"]["id"] == agent["id"] and changed["agent"]["auth"] == sealed
+    assert await rotated("secrets", "reseal", {}) == {"resealed": 0}

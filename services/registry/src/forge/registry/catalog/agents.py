@@ -8,6 +8,7 @@ the tool. Credentials are sealed as gateways' are (context = agent id) and never
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import msgspec
 
 from forge.core.errors import InvalidParamsError
+from forge.core.sealing import Keyring, SealingError
 from forge.proto.agents import Agent, AgentsChanged
 from forge.proto.catalog import Deleted, ToolsChanged, UpstreamAuth
 from forge.proto.catalog_params import (
@@ -29,6 +31,7 @@ from forge.registry.catalog.operation import Context, net_guard, publish, server
 from forge.registry.catalog.params import check_name, check_tags, check_url, slugify
 from forge.registry.catalog.store import MISSING_AGENT
 
+log = logging.getLogger("forge.registry")
 # The credentials an agent may hold (UpstreamAuth.type): what A2A agents' security schemes use.
 AUTH_TYPES = ("none", "bearer", "headers", "basic", "oauth_client_credentials")
 
@@ -256,3 +259,24 @@ async def _forget(ctx: Context, agent_id: str) -> None:
     await publish(ctx, "agents", "deleted", Deleted(id=agent_id))
     await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=agent_id, tools=[]))
     await servers_changed(ctx, servers)
+
+
+async def reseal(ctx: Context, keys: Keyring) -> tuple[int, list[str]]:
+    """Seal every agent's credentials with the active key (as gateways.reseal_secrets does for
+    gateways): how many were re-sealed, and the ids of those whose credentials do not open."""
+    resealed, failed = 0, []
+    for agent_id in await ctx.store.sealed_agents():
+
+        def again(sealed: str | None, aid: str = agent_id) -> str | None:
+            return credentials.reseal(keys, aid, sealed, {})
+
+        try:
+            changed = await ctx.store.reseal_agent(agent_id, again)
+        except SealingError:
+            log.warning("stored credentials do not open", extra={"agent_id": agent_id})
+            failed.append(agent_id)
+            continue
+        if changed is not None:
+            resealed += 1
+            await publish(ctx, "agents", "changed", AgentsChanged(agent=changed))
+    return resealed, failed

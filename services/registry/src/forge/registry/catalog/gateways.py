@@ -12,7 +12,7 @@ from forge.core.errors import ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
 from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
-from forge.registry.catalog import credentials, endpoints, launches, ownership
+from forge.registry.catalog import agents, credentials, endpoints, launches, ownership
 from forge.registry.catalog.contents import Stored
 from forge.registry.catalog.discovery import discover
 from forge.registry.catalog.operation import (
@@ -235,8 +235,8 @@ async def refresh_gateway(params: IdParams, ctx: Context) -> dict[str, Any]:
 
 
 async def reseal_secrets(params: None, ctx: Context) -> dict[str, Any]:
-    """Seal every gateway's credentials with the active key (admins only; safe while serving:
-    each gateway is re-sealed under a row lock, and caches follow its change event)."""
+    """Seal every gateway's and agent's credentials with the active key (admins only; safe
+    while serving: each is re-sealed under a row lock, and caches follow its change event)."""
     if not ctx.principal.is_admin:
         raise ForbiddenError("only a platform admin may re-seal the stored credentials")
     keys = credentials.keyring(ctx.config)
@@ -255,6 +255,9 @@ async def reseal_secrets(params: None, ctx: Context) -> dict[str, Any]:
         if changed is not None:
             resealed += 1
             await publish(ctx, "gateways", "changed", changed)
+    agents_resealed, agents_failed = await agents.reseal(ctx, keys)
+    resealed += agents_resealed
+    failed += agents_failed
     result: dict[str, Any] = {"resealed": resealed}
     if failed:
         result["failed"] = failed

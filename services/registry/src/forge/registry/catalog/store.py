@@ -460,6 +460,26 @@ class Store(PooledStore):
                     )
                 return await agent_tools.put(conn, a, tool)
 
+    async def sealed_agents(self) -> list[str]:
+        """Ids of the agents that hold sealed credentials."""
+        found = await self.pool.fetch("SELECT id FROM agents WHERE auth IS NOT NULL ORDER BY id")
+        return [r["id"] for r in found]
+
+    async def reseal_agent(
+        self, agent_id: str, reseal: Callable[[str | None], str | None]
+    ) -> Agent | None:
+        """Replace the agent's credentials with `reseal(sealed)` under a row lock; None if
+        nothing changed."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT auth FROM agents WHERE id = $1 FOR UPDATE", agent_id)
+            if row is None:
+                return None
+            sealed = reseal(row["auth"])
+            if sealed is None:
+                return None
+            await conn.execute("UPDATE agents SET auth = $2 WHERE id = $1", agent_id, sealed)
+            return await self.get_agent(agent_id, conn)
+
     async def delete_agent(self, agent_id: str) -> list[str]:
         """Delete an agent and (by cascade) its tool; returns the servers that held the tool."""
         async with self.pool.acquire() as conn, conn.transaction():
