@@ -43,3 +43,10 @@ class UserToken(msgspec.Struct, frozen=True, omit_defaults=True):
     # UNIX time shortly before it expires, when it is refreshed; None: once the upstream refuses it
     renew_at: float | None = None
     scope: str | None = None
+
+
+# Published by the upstream-proxy on `forge.stream.<envelope id>` when the upstream closed a
+# call's SSE stream before its answer (SSE polling, MCP 2025-11-25): the upstream-proxy resumes
+# it with GET + Last-Event-ID, and the edge closes its own client's stream the same way (a
+# resumable one; see docs/streams.md). Never sent to a client.
+STREAM_PAUSED = b'{"forge":"paused"}'

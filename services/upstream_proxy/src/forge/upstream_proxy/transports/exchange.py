@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ ACCEPT = "application/json, text/event-stream"
 # the call forwards them to its client (forge.stream.<envelope id>); given the raw bytes too.
 OnMessage = Callable[[Message, bytes], Awaitable[None]]
 _ERROR_DECODER = msgspec.json.Decoder(ResponseError)
+# Resuming an SSE answer the upstream closed before its end (SSE polling): a GET carrying
+# `Last-Event-ID`, and what to do first (tell the client's edge, which mirrors the close).
+Resume = Callable[[str], AbstractAsyncContextManager[aiohttp.ClientResponse]]
+OnPause = Callable[[], Awaitable[None]]
+# An upstream that closes its stream again and again, without a new event, is not polled forever.
+MAX_RESUMES = 50
+MAX_RETRY_WAIT_S = 5.0
 
 
 class Poster(Protocol):
@@ -76,6 +84,8 @@ async def exchange(
     label: str,
     session_404: bool = False,
     on_message: OnMessage | None = None,
+    resume: Resume | None = None,
+    on_pause: OnPause | None = None,
 ) -> Answer:
     """POST one message; for a request (`request_id` set) return its result or raise its error.
 
@@ -97,7 +107,9 @@ async def exchange(
             if kind == "application/json":
                 result = _json_result(await response.read(), label)
             elif kind == "text/event-stream":
-                result = await _sse_result(response, request_id, label, on_message)
+                result = await _sse_result(
+                    response, request_id, label, on_message, resume, on_pause
+                )
             else:
                 raise UpstreamBadResponseError(
                     f"gateway {label} answered with content type {kind or 'none'!r}"
@@ -164,8 +176,40 @@ async def _sse_result(
     request_id: RequestId,
     label: str,
     on_message: OnMessage | None,
+    resume: Resume | None = None,
+    on_pause: OnPause | None = None,
 ) -> bytes:
     parser = SseParser()
+    result = await _read_sse(response, parser, request_id, label, on_message)
+    resumes = 0
+    # The upstream closed the stream before its answer, having given it an event id: it is
+    # polling (MCP 2025-11-25, "SSE polling"), the answer comes on a GET with Last-Event-ID.
+    while result is None and resume is not None and parser.last_id and resumes < MAX_RESUMES:
+        resumes += 1
+        if on_pause is not None and resumes == 1:
+            await on_pause()
+        await asyncio.sleep(min(parser.retry_ms / 1000, MAX_RETRY_WAIT_S))
+        async with resume(parser.last_id) as again:
+            kind = again.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+            if again.status != 200 or kind != "text/event-stream":
+                raise UpstreamBadResponseError(
+                    f"gateway {label} refused to resume its event stream (HTTP {again.status})"
+                )
+            parser.restart()
+            result = await _read_sse(again, parser, request_id, label, on_message)
+    if result is None:
+        raise UpstreamBadResponseError(f"gateway {label} ended its event stream without an answer")
+    return result
+
+
+async def _read_sse(
+    response: aiohttp.ClientResponse,
+    parser: SseParser,
+    request_id: RequestId,
+    label: str,
+    on_message: OnMessage | None,
+) -> bytes | None:
+    """The answer's result, read from one SSE response; None if the stream ended first."""
     async for chunk in response.content.iter_any():
         for data in parser.feed(chunk):
             try:
@@ -181,7 +225,7 @@ async def _sse_result(
             if message.id != request_id:
                 continue
             return result_of(message, label)
-    raise UpstreamBadResponseError(f"gateway {label} ended its event stream without an answer")
+    return None
 
 
 def result_of(message: Message, label: str) -> bytes:
@@ -210,6 +254,15 @@ class SseParser:
         self._buffer = bytearray()
         self._scanned = 0  # no newline before this offset: a long line is scanned only once
         self._data: list[bytes] = []
+        self._event = b"message"
+        self.last_id = ""  # the last event id seen (a resume asks for what follows it)
+        self.retry_ms = 1000  # the reconnection delay the upstream asked for, if it did
+
+    def restart(self) -> None:
+        """A new response on the same logical stream: drop any half-read event."""
+        self._buffer.clear()
+        self._scanned = 0
+        self._data = []
         self._event = b"message"
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -244,4 +297,7 @@ class SseParser:
                 self._data.append(value)
             elif field == b"event":
                 self._event = value
-            # `id` and `retry` do not matter: Forge does not resume streams.
+            elif field == b"id" and b"\0" not in value:
+                self.last_id = value.decode("utf-8", "replace")
+            elif field == b"retry" and value.isdigit():
+                self.retry_ms = int(value)

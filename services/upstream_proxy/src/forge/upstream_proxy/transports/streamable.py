@@ -15,16 +15,12 @@ import aiohttp
 import msgspec
 
 from forge.core.aiohttp_dialer import Dialer
-from forge.core.errors import (
-    ForgeError,
-    InvalidParamsError,
-    UpstreamBadResponseError,
-    UpstreamRpcError,
-)
+from forge.core.errors import ForgeError, UpstreamBadResponseError, UpstreamRpcError
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
-from forge.proto.mcp import MODERN, NAMED_PARAMS_DECODER
+from forge.proto.mcp import MODERN
+from forge.proto.upstream import STREAM_PAUSED
 from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.transports.call import Call
@@ -39,11 +35,11 @@ from forge.upstream_proxy.transports.exchange import (
     ACCEPT,
     CredentialsRejectedError,
     OnMessage,
+    OnPause,
     SessionGoneError,
     exchange,
 )
 from forge.upstream_proxy.transports.fasthttp import FastHttp
-from forge.upstream_proxy.transports.subscriptions import Subscriptions
 from forge.upstream_proxy.transports.updates import Listener, Publish, forward, subscribable
 
 log = logging.getLogger("forge.upstream_proxy.transports.streamable")
@@ -96,7 +92,6 @@ class UpstreamSession:
         self._idle.set()
         self.updated: Publish | None = None  # where resource updates go (set by the pool)
         self._listener: Listener | None = None
-        self._subscriptions: Subscriptions | None = None  # a modern upstream's listen stream
 
     @property
     def url(self) -> str:
@@ -171,10 +166,6 @@ class UpstreamSession:
     async def _request(self, method: str, params: bytes, inflight: Call | None) -> bytes:
         await self._open()
         if method == "resources/subscribe":
-            if self.era == "modern":
-                # 2026-07-28 has no resources/subscribe: its listen stream carries the URI.
-                await self._subscribe(params)
-                return b"{}"
             await self._listen()
         stale = self.session_id
         try:
@@ -221,9 +212,11 @@ class UpstreamSession:
             params = legacy_params(params)
         request_id = next(self._ids)
         on_message: OnMessage | None = None
+        on_pause: OnPause | None = None
         if inflight is not None:
             inflight.upstream_id = request_id
             on_message = functools.partial(self._in_call, inflight)
+            on_pause = functools.partial(inflight.notify, STREAM_PAUSED)
         answer = await exchange(
             self._poster(),
             self.url,
@@ -233,6 +226,8 @@ class UpstreamSession:
             label=self.label,
             session_404=retry and self.era == "legacy",
             on_message=on_message,
+            resume=self._resume if self.era == "legacy" else None,
+            on_pause=on_pause,
         )
         return answer.result
 
@@ -249,33 +244,19 @@ class UpstreamSession:
             self._listener = Listener(self.label, self.updated)
         await self._listener.start(self._get)
 
-    async def _subscribe(self, params: bytes) -> None:
-        try:
-            uri = NAMED_PARAMS_DECODER.decode(params).uri
-        except msgspec.DecodeError:
-            uri = None
-        if uri is None:
-            raise InvalidParamsError("resources/subscribe needs a uri")
-        if self.updated is None:
-            return
-        if self._subscriptions is None:
-            self._subscriptions = Subscriptions(self.label, self.updated, self._listen_stream)
-        await self._subscriptions.add(uri)
-
-    @contextlib.asynccontextmanager
-    async def _listen_stream(self, params: bytes) -> AsyncIterator[aiohttp.ClientResponse]:
-        method = "subscriptions/listen"
-        body, _ = modern_params(method, params)
-        headers = self._headers()
-        headers["Mcp-Method"] = method
-        headers = await self._credentials(headers)
-        request = request_bytes(f"forge-listen-{next(self._ids)}", method, body)
-        async with self._client().post(self.url, data=request, headers=headers) as response:
-            yield response
-
     @contextlib.asynccontextmanager
     async def _get(self) -> AsyncIterator[aiohttp.ClientResponse]:
         headers = await self._credentials({"Accept": "text/event-stream"})
+        self._legacy_headers(headers)
+        async with self._client().get(self.url, headers=headers) as response:
+            yield response
+
+    @contextlib.asynccontextmanager
+    async def _resume(self, last_event_id: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Resume an answer stream the upstream closed before its end (SSE polling)."""
+        headers = await self._credentials(
+            {"Accept": "text/event-stream", "Last-Event-ID": last_event_id}
+        )
         self._legacy_headers(headers)
         async with self._client().get(self.url, headers=headers) as response:
             yield response
@@ -394,9 +375,6 @@ class UpstreamSession:
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
-        if self._subscriptions is not None:
-            await self._subscriptions.close()
-            self._subscriptions = None
         if self._fast is not None:
             self._fast.close()
             self._fast = None
