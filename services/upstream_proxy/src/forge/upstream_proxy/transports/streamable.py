@@ -15,11 +15,16 @@ import aiohttp
 import msgspec
 
 from forge.core.aiohttp_dialer import Dialer
-from forge.core.errors import ForgeError, UpstreamBadResponseError, UpstreamRpcError
+from forge.core.errors import (
+    ForgeError,
+    InvalidParamsError,
+    UpstreamBadResponseError,
+    UpstreamRpcError,
+)
 from forge.proto.catalog import Gateway
 from forge.proto.envelope import Principal
 from forge.proto.jsonrpc import Message, notification_bytes, request_bytes
-from forge.proto.mcp import MODERN
+from forge.proto.mcp import MODERN, NAMED_PARAMS_DECODER
 from forge.proto.upstream import STREAM_PAUSED
 from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
@@ -40,6 +45,7 @@ from forge.upstream_proxy.transports.exchange import (
     exchange,
 )
 from forge.upstream_proxy.transports.fasthttp import FastHttp
+from forge.upstream_proxy.transports.subscriptions import Subscriptions
 from forge.upstream_proxy.transports.updates import Listener, Publish, forward, subscribable
 
 log = logging.getLogger("forge.upstream_proxy.transports.streamable")
@@ -92,6 +98,7 @@ class UpstreamSession:
         self._idle.set()
         self.updated: Publish | None = None  # where resource updates go (set by the pool)
         self._listener: Listener | None = None
+        self._subscriptions: Subscriptions | None = None  # a modern upstream's listen stream
 
     @property
     def url(self) -> str:
@@ -166,6 +173,10 @@ class UpstreamSession:
     async def _request(self, method: str, params: bytes, inflight: Call | None) -> bytes:
         await self._open()
         if method == "resources/subscribe":
+            if self.era == "modern":
+                # 2026-07-28 has no resources/subscribe: its listen stream carries the URI.
+                await self._subscribe(params)
+                return b"{}"
             await self._listen()
         stale = self.session_id
         try:
@@ -243,6 +254,30 @@ class UpstreamSession:
         if self._listener is None:
             self._listener = Listener(self.label, self.updated)
         await self._listener.start(self._get)
+
+    async def _subscribe(self, params: bytes) -> None:
+        try:
+            uri = NAMED_PARAMS_DECODER.decode(params).uri
+        except msgspec.DecodeError:
+            uri = None
+        if uri is None:
+            raise InvalidParamsError("resources/subscribe needs a uri")
+        if self.updated is None:
+            return
+        if self._subscriptions is None:
+            self._subscriptions = Subscriptions(self.label, self.updated, self._listen_stream)
+        await self._subscriptions.add(uri)
+
+    @contextlib.asynccontextmanager
+    async def _listen_stream(self, params: bytes) -> AsyncIterator[aiohttp.ClientResponse]:
+        method = "subscriptions/listen"
+        body, _ = modern_params(method, params)
+        headers = self._headers()
+        headers["Mcp-Method"] = method
+        headers = await self._credentials(headers)
+        request = request_bytes(f"forge-listen-{next(self._ids)}", method, body)
+        async with self._client().post(self.url, data=request, headers=headers) as response:
+            yield response
 
     @contextlib.asynccontextmanager
     async def _get(self) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -375,6 +410,9 @@ class UpstreamSession:
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
+        if self._subscriptions is not None:
+            await self._subscriptions.close()
+            self._subscriptions = None
         if self._fast is not None:
             self._fast.close()
             self._fast = None
