@@ -118,6 +118,38 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ] = ""
     request_timeout_s: RequestTimeoutS = 60.0
+    sse_retry_ms: Annotated[
+        int,
+        doc(
+            "The `retry` (milliseconds) of a resumable SSE answer's priming event on Streamable "
+            "HTTP: how long a client waits before it reconnects with `Last-Event-ID`."
+        ),
+    ] = 1000
+    sse_poll_after_s: Annotated[
+        float,
+        doc(
+            "A legacy client's call still running after this long has its SSE answer closed, "
+            "the client polling for the rest with GET + `Last-Event-ID` (SSE polling); 0: only "
+            "when the upstream closes its own stream so."
+        ),
+    ] = 0.0
+    sse_resume_ttl_s: Annotated[
+        float,
+        doc(
+            "How long the events of an SSE answer whose client left (or was asked to poll) "
+            "stay stored for a resume, on any replica (a JetStream stream)."
+        ),
+    ] = 300.0
+    sse_resume_max_events: Annotated[
+        int,
+        doc(
+            "The events of one SSE answer kept for a resume, its final response aside (past "
+            "it: the oldest while the client reads, the newest once it left)."
+        ),
+    ] = 1000
+    sse_resume_max_bytes: Annotated[
+        int, doc("The events of all SSE answers stored for a resume; the oldest go beyond.")
+    ] = 256 * 1024 * 1024
     ready_timeout_s: Annotated[
         float, doc("How long `GET /ready` waits for each service's health reply (seconds).")
     ] = 1.0

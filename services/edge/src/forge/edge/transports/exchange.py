@@ -30,6 +30,7 @@ from forge.edge.transports.messages import (
 from forge.edge.transports.updates import SUBSCRIBE_METHODS, control
 from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Envelope, Principal, Protocol
+from forge.proto.upstream import STREAM_PAUSED
 
 # Methods the router answers from its own state: nothing can stream while they run.
 LOCAL_METHODS = frozenset(
@@ -47,6 +48,9 @@ LOCAL_METHODS = frozenset(
 
 # Sends one message (a notification, or a server-to-client request) to the client.
 Deliver = Callable[[bytes], Awaitable[None]]
+# The upstream closed the call's stream to be polled (STREAM_PAUSED): the transport may do the
+# same to its client (a resumable Streamable HTTP answer does).
+OnPause = Callable[[], Awaitable[None]]
 
 
 async def _after(previous: asyncio.Future[None] | None, delivery: Awaitable[None]) -> None:
@@ -99,6 +103,7 @@ class Exchange:
         caller: Caller,
         deliver: Deliver | None,
         eid: str | None = None,
+        on_pause: OnPause | None = None,
     ) -> bytes:
         """The router's result JSON; in-flight messages go to `deliver`. Raises ForgeError.
 
@@ -106,13 +111,18 @@ class Exchange:
         router, a legacy upstream, an upstream that omits `resultType`) and whatever the
         transport: the one place every transport's answer passes.
         """
-        result = await self._call(request, caller, deliver, eid)
+        result = await self._call(request, caller, deliver, eid, on_pause)
         if caller.protocol.era == "modern":
             return complete_result(request.method, result)
         return result
 
     async def _call(
-        self, request: Request, caller: Caller, deliver: Deliver | None, eid: str | None
+        self,
+        request: Request,
+        caller: Caller,
+        deliver: Deliver | None,
+        eid: str | None,
+        on_pause: OnPause | None,
     ) -> bytes:
         principal = caller.principal
         if self.edge.hooks.checks_permissions:
@@ -146,6 +156,10 @@ class Exchange:
 
         def on_message(data: bytes, reply: str) -> None:
             previous = chain[-1] if chain else None
+            if data == STREAM_PAUSED:  # never for the client; in order, after what came before
+                if on_pause is not None:
+                    chain.append(asyncio.ensure_future(_after(previous, on_pause())))
+                return
             chain.append(asyncio.ensure_future(_after(previous, deliver(to_client(data, reply)))))
 
         await self.edge.await_stream(envelope.id, on_message)

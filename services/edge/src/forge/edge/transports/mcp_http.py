@@ -12,10 +12,10 @@ from forge.core import errors, rpc
 from forge.core.errors import ForgeError, InvalidRequestError, SessionNotFoundError
 from forge.edge import inputs
 from forge.edge.auth import guard
-from forge.edge.http import Receive, Scope, Send, header_map, respond, respond_sse
+from forge.edge.http import Receive, Scope, Send, header_map, respond
 from forge.edge.state import Edge
-from forge.edge.transports import sessions, streams
-from forge.edge.transports.exchange import Caller, Exchange
+from forge.edge.transports import resumable, sessions, streams
+from forge.edge.transports.exchange import LOCAL_METHODS, Caller, Exchange
 from forge.edge.transports.messages import (
     ClientResponse,
     Request,
@@ -23,8 +23,8 @@ from forge.edge.transports.messages import (
     param_headers,
     parse,
 )
+from forge.edge.transports.resumable import CallStream
 from forge.edge.transports.sessions import SessionState
-from forge.edge.transports.sse import LazyStream
 from forge.proto import jsonrpc, mcp
 from forge.proto.envelope import ENCODER, Principal, Protocol
 
@@ -66,6 +66,10 @@ _NOT_ALLOWED = jsonrpc.error_bytes(
 _SESSION_HEADER = b"mcp-session-id"
 _INIT_RESULT = msgspec.json.Decoder(mcp.InitializeResult)
 LEGACY_DEFAULT = "2025-03-26"  # what a client that sends no version header speaks
+# Router-answered requests a legacy client that takes SSE gets as a (one-event) SSE stream; the
+# initialize answer stays JSON (it opens the session).
+_STREAMED_LOCAL = LOCAL_METHODS - {"initialize"}
+RESUMABLE_SINCE = "2025-11-25"  # the first version with priming events and SSE polling
 
 
 def status_of(error_code: int, modern: bool) -> int:
@@ -118,6 +122,8 @@ class McpEndpoint:
         has_session = _SESSION_HEADER.decode() in headers
         if method == "POST":
             await self._post(scope, receive, send, headers, principal, server_id, version_header)
+        elif method == "GET" and not modern and "last-event-id" in headers:
+            await self._resume(receive, send, headers, principal, server_id)
         elif method == "GET" and not modern and has_session:
             await self._get(receive, send, headers, principal, server_id)
         elif method == "DELETE" and not modern and has_session:
@@ -193,42 +199,93 @@ class McpEndpoint:
         extra: list[tuple[bytes, bytes]],
         modern: bool,
     ) -> None:
-        """Call the router; answer JSON, or SSE once an in-flight message comes first."""
+        """Call the router; answer JSON, or SSE once an in-flight message comes first.
+
+        A legacy client's SSE answer is resumable (docs/streams.md): its leaving does not cancel
+        the call, and the stream is closed for polling when the upstream closes its own, or when
+        the call outlives `sse_poll_after_s`.
+        """
         streams_ok = "text/event-stream" in headers.get("accept", "")
-        streamer = LazyStream(send, receive, extra)
+        # Resumable from 2025-11-25 on: older clients cannot read the priming event.
+        resumes = streams_ok and not modern and caller.protocol.version >= RESUMABLE_SINCE
+        owner = _owner(caller) if resumes else None
+        stream = CallStream(self.edge, send, receive, extra, owner)
         eid = self.exchange.envelope_id(caller, request)
         work = asyncio.ensure_future(
-            self.exchange.call(request, caller, streamer.deliver if streams_ok else None, eid)
+            self.exchange.call(
+                request,
+                caller,
+                stream.deliver if streams_ok else None,
+                eid,
+                stream.poll if owner is not None else None,
+            )
         )
-        streamer.work = work
+        stream.work = work
+        poll_after = self.edge.config.sse_poll_after_s
         try:
+            if owner is not None and poll_after > 0:
+                done, _ = await asyncio.wait({work}, timeout=poll_after)
+                if not done:
+                    await stream.poll()
             await asyncio.wait({work})
         finally:
             work.cancel()
-            await streamer.stop()
+            await stream.stop()
         if work.cancelled():
             # The client closed the stream before the answer: for a modern client, a cancel.
-            if streamer.gone and modern:
+            if stream.gone and modern:
                 await self.exchange.cancel(eid)
             return
-        if streamer.stream.started and work.exception() is not None:
+        if stream.started and work.exception() is not None:
             exc = work.exception()
             error = (
                 exc.to_object()
                 if isinstance(exc, ForgeError)
                 else rpc.internal_error(exc or RuntimeError(), "edge /mcp stream")
             )
-            await streamer.stream.close(jsonrpc.error_bytes(request.id, ENCODER.encode(error)))
+            await stream.finish(jsonrpc.error_bytes(request.id, ENCODER.encode(error)))
             return
         result = work.result()
         if request.method == "initialize" and not modern:
             token = self._open_session(caller.principal, caller.server_id, request, result)
             extra.append((_SESSION_HEADER, token))
         message = jsonrpc.result_bytes(request.id, result)
-        if streamer.stream.started:
-            await streamer.stream.close(message)
+        if stream.started:
+            await stream.finish(message)
+        elif owner is not None and request.method in _STREAMED_LOCAL:
+            # As the SDK's own server answers a legacy client that takes SSE (a router-answered
+            # list has no upstream answer mode to mirror); upstream calls keep the JSON fast path.
+            await resumable.answer(self.edge, send, receive, extra, owner, message)
         else:
             await self._answer(send, headers, 200, message, extra)
+
+    async def _resume(
+        self,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        principal: Principal,
+        server_id: str | None,
+    ) -> None:
+        """GET + Last-Event-ID: the rest of a resumable answer, from whichever replica holds it."""
+        last = headers["last-event-id"]
+        try:
+            state: SessionState | None = None
+            if _SESSION_HEADER.decode() in headers:
+                state = self.edge.sessions.open(
+                    headers["mcp-session-id"], principal.subject, _endpoint(server_id)
+                )
+            if resumable.is_get_stream_id(last) and state is not None:
+                # A GET stream is not stored: the client gets a new one.
+                await self._get(receive, send, headers, principal, server_id)
+                return
+            owner = resumable.Owner(
+                principal.subject, _endpoint(server_id), state.sid if state else None
+            )
+            extra = [(_SESSION_HEADER, headers["mcp-session-id"].encode())] if state else []
+            await resumable.resume(self.edge, receive, send, last, owner, extra)
+        except ForgeError as exc:
+            await self._error(send, None, exc, False)
 
     def _legacy_protocol(
         self,
@@ -280,7 +337,7 @@ class McpEndpoint:
         await streams.serve(
             self.edge,
             receive,
-            send,
+            resumable.numbered(send),
             headers=extra,
             session_sid=state.sid,
             render=streams.legacy_notices,
@@ -309,7 +366,9 @@ class McpEndpoint:
     ) -> None:
         accept = headers.get("accept", "")
         if "text/event-stream" in accept and "application/json" not in accept:
-            await respond_sse(send, status, message, extra)
+            raw = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"), *(extra or [])]
+            body = resumable.one_event(message)
+            await respond(send, status, body, raw, content_type=b"text/event-stream")
         else:
             await respond(send, status, message, extra)
 
@@ -331,6 +390,10 @@ class McpEndpoint:
 
 def _endpoint(server_id: str | None) -> str:
     return sessions.endpoint("mcp", server_id)
+
+
+def _owner(caller: Caller) -> resumable.Owner:
+    return resumable.Owner(caller.principal.subject, _endpoint(caller.server_id), caller.session)
 
 
 def session_protocol(state: SessionState) -> Protocol:

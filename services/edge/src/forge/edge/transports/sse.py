@@ -8,7 +8,7 @@ import contextlib
 from forge.edge.http import Receive, Send
 
 KEEPALIVE_S = 15.0
-_HEADERS = [
+SSE_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
@@ -24,7 +24,7 @@ class EventStream:
         self.closed = False
 
     async def start(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        raw = [*_HEADERS, *(headers or [])]
+        raw = [*SSE_HEADERS, *(headers or [])]
         await self._send({"type": "http.response.start", "status": 200, "headers": raw})
         self.started = True
 
@@ -53,36 +53,6 @@ async def disconnected(receive: Receive) -> None:
     """Return once the client has gone (the request body was read before)."""
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-class LazyStream:
-    """Turns a POST's answer into an SSE stream once a first in-flight message arrives."""
-
-    def __init__(self, send: Send, receive: Receive, headers: list[tuple[bytes, bytes]]) -> None:
-        self.stream = EventStream(send)
-        self.receive = receive
-        self.headers = headers
-        self.work: asyncio.Future[bytes] | None = None
-        self.watch: asyncio.Future[None] | None = None
-        self.gone = False
-
-    async def deliver(self, message: bytes) -> None:
-        if not self.stream.started:
-            await self.stream.start(self.headers)
-            self.watch = asyncio.ensure_future(self._watch())
-        await self.stream.event(message)
-
-    async def _watch(self) -> None:
-        await disconnected(self.receive)
-        self.gone = True
-        if self.work is not None:
-            self.work.cancel()
-
-    async def stop(self) -> None:
-        if self.watch is not None:
-            self.watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.watch
 
 
 async def pump(
