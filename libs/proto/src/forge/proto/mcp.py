@@ -43,6 +43,8 @@ class Tool(msgspec.Struct, frozen=True, omit_defaults=True):
     description: str | None = None
     outputSchema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    icons: list[dict[str, Any]] | None = None
+    execution: dict[str, Any] | None = None  # 2025-11-25: `taskSupport` (tasks in core then)
     _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
@@ -56,6 +58,7 @@ class Resource(msgspec.Struct, frozen=True, omit_defaults=True):
     mimeType: str | None = None
     size: int | None = None
     annotations: dict[str, Any] | None = None
+    icons: list[dict[str, Any]] | None = None
     _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
@@ -68,6 +71,7 @@ class ResourceTemplate(msgspec.Struct, frozen=True, omit_defaults=True):
     description: str | None = None
     mimeType: str | None = None
     annotations: dict[str, Any] | None = None
+    icons: list[dict[str, Any]] | None = None
     _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
@@ -85,6 +89,7 @@ class Prompt(msgspec.Struct, frozen=True, omit_defaults=True):
     title: str | None = None
     description: str | None = None
     arguments: list[PromptArgument] | None = None
+    icons: list[dict[str, Any]] | None = None
     _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
