@@ -1,35 +1,65 @@
-"""What the client matrices share (test_ts_clients, test_sdk_client_matrix): a virtual server
-that exposes the demo upstream under its original names, what that upstream answers directly,
-and the check that the answers a client got through Forge are the same.
+"""What the client matrices share (test_ts_clients, test_sdk_client_matrix): two real upstreams,
+each behind a virtual server that exposes it under its original names, what each answers to a
+client connected to it directly, and the check that what a client got through Forge is the same.
 
-Each client session does the same six operations and reports its answers under these keys:
-`tools`, `resources` and `prompts` (the listed entries), `call` (tools/call of echo), `read`
-(resources/read of the readme) and `get` (prompts/get of greeting)."""
+The upstreams: `demo`, the Python SDK demo server, which speaks both eras (Forge mirrors the
+client's), and `everything`, the reference server-everything (TypeScript SDK v1), which speaks
+only 2025-11-25 (Forge translates for a modern client).
+
+Each client session does the same six operations, named by the upstream's `Plan`, and reports
+its answers under these keys: `tools`, `resources` and `prompts` (the listed entries), `call`
+(one tools/call), `read` (one resources/read) and `get` (one prompts/get)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+import json
+from collections.abc import AsyncIterator, Set
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from pydantic import BaseModel
 
+from forge.cli.demo import register
 from forge.cli.mesh import Mesh
+from forge.upstream_proxy.transports.codec import CLIENT_CAPABILITIES
+from tests.conformance import harness
 
-README = "forge://demo/readme"
-PLAN: dict[str, Any] = {
-    "call": {"name": "echo", "arguments": {"text": "through forge"}},
-    "read": README,
-    "get": {"name": "greeting", "arguments": {"name": "Ada"}},
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+_INFO = {"name": "direct", "version": "1"}
+PLANS: dict[str, dict[str, Any]] = {
+    "demo": {
+        "call": {"name": "echo", "arguments": {"text": "through forge"}},
+        "read": "forge://demo/readme",
+        "get": {"name": "greeting", "arguments": {"name": "Ada"}},
+    },
+    "everything": {
+        "call": {"name": "get-structured-content", "arguments": {"location": "Chicago"}},
+        "read": "demo://resource/static/document/architecture.md",
+        "get": {"name": "args-prompt", "arguments": {"city": "Paris", "state": "TX"}},
+    },
 }
+UPSTREAMS = tuple(PLANS)
 LISTS = {"tools": "name", "resources": "uri", "prompts": "name"}  # list -> the entries' key
 RESULTS = ("call", "read", "get")
 # What an era or a hop adds to a result, not what the upstream said.
 _ENVELOPE = {"_meta", "resultType", "ttlMs", "cacheScope"}
-LEGACY, MODERN = "2025-11-25", "2026-07-28"
+# What 2025-11-25 has that 2026-07-28 does not (tasks left the core for an extension): a modern
+# client may drop it, as the TypeScript client does.
+_LEGACY_ONLY: dict[str, Set[str]] = {"tools": {"execution"}}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One upstream as the matrix sees it."""
+
+    base: str  # the virtual server's base URL: `<base>/mcp`, `<base>/sse`, `<base>/ws`
+    plan: dict[str, Any]
+    direct: dict[str, Any]  # what the upstream answers a client connected to it directly
 
 
 def dumped(model: BaseModel) -> Any:
@@ -37,66 +67,126 @@ def dumped(model: BaseModel) -> Any:
     return model.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-async def session_answers(client: Client) -> dict[str, Any]:
+async def session_answers(client: Client, plan: dict[str, Any]) -> dict[str, Any]:
     """The six operations, with the official Python SDK client."""
+    call, get = plan["call"], plan["get"]
     return {
         "tools": dumped(await client.list_tools())["tools"],
-        "call": dumped(await client.call_tool(PLAN["call"]["name"], PLAN["call"]["arguments"])),
+        "call": dumped(await client.call_tool(call["name"], call["arguments"])),
         "resources": dumped(await client.list_resources())["resources"],
-        "read": dumped(await client.read_resource(PLAN["read"])),
+        "read": dumped(await client.read_resource(plan["read"])),
         "prompts": dumped(await client.list_prompts())["prompts"],
-        "get": dumped(await client.get_prompt(PLAN["get"]["name"], PLAN["get"]["arguments"])),
+        "get": dumped(await client.get_prompt(get["name"], get["arguments"])),
     }
 
 
-@pytest.fixture(scope="module")
-async def direct(demo: dict[str, Any]) -> dict[str, Any]:
-    """What the demo upstream answers to a client connected to it directly (the SDK client,
-    legacy: what it offers and answers is the same in both eras)."""
-    async with (
-        httpx2.AsyncClient(timeout=30) as http,
-        Client(streamable_http_client(demo["url"], http_client=http), mode="legacy") as client,
-    ):
-        return await session_answers(client)
+async def _direct(url: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """What the upstream sends, on the wire, to a legacy client that declares what Forge's own
+    upstream sessions declare (server-everything lists the tools that need sampling,
+    elicitation or roots only to a client that declares them; what an upstream offers and
+    answers is otherwise the same in both eras, and `everything` has no other)."""
+    ids = itertools.count()
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as http:
 
+        async def ask(method: str, params: dict[str, Any]) -> dict[str, Any]:
+            request_id = next(ids)
+            body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            answer = await http.post(url, json=body)
+            assert answer.status_code == 200, answer.text
+            if "mcp-session-id" in answer.headers:
+                http.headers["mcp-session-id"] = answer.headers["mcp-session-id"]
+            for message in _messages(answer):
+                if message.get("id") == request_id:
+                    assert "result" in message, message
+                    result: dict[str, Any] = message["result"]
+                    return result
+            raise AssertionError(f"{method}: no answer in {answer.text}")
 
-@pytest.fixture(scope="module")
-async def originals(
-    mesh: Mesh, admin_token: str, demo: dict[str, Any], request: pytest.FixtureRequest
-) -> AsyncIterator[str]:
-    """A virtual server of every demo tool, resource and prompt under its original name: its
-    base URL (`<base>/mcp`, `<base>/sse`, `<base>/ws`)."""
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    async with httpx2.AsyncClient(base_url=mesh.url, headers=headers, timeout=30) as rest:
-
-        async def ids(kind: str) -> list[str]:
-            listed = (await rest.get(f"/{kind}")).json()
-            return [entry["id"] for entry in listed if entry["gatewayId"] == demo["id"]]
-
-        body = {
-            "name": f"originals-{request.module.__name__.rsplit('.', 1)[-1]}",
-            "original_names": True,
-            "associated_tools": await ids("tools"),
-            "associated_resources": await ids("resources"),
-            "associated_prompts": await ids("prompts"),
+        await ask(
+            "initialize",
+            {"protocolVersion": LEGACY, "capabilities": CLIENT_CAPABILITIES, "clientInfo": _INFO},
+        )
+        http.headers["mcp-protocol-version"] = LEGACY
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await http.post(url, json=initialized)).status_code == 202
+        call, get = plan["call"], plan["get"]
+        return {
+            "tools": (await ask("tools/list", {}))["tools"],
+            "call": await ask("tools/call", call),
+            "resources": (await ask("resources/list", {}))["resources"],
+            "read": await ask("resources/read", {"uri": plan["read"]}),
+            "prompts": (await ask("prompts/list", {}))["prompts"],
+            "get": await ask("prompts/get", get),
         }
-        created = await rest.post("/servers", json=body)
-        assert created.status_code == 201, created.text
-        server_id = created.json()["id"]
-        try:
-            yield f"{mesh.url}/servers/{server_id}"
-        finally:
-            await rest.delete(f"/servers/{server_id}")
+
+
+def _messages(answer: httpx.Response) -> list[dict[str, Any]]:
+    """The JSON-RPC messages of an answer: a JSON body, or an SSE stream's `data:` lines."""
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        return [answer.json()]
+    lines = answer.text.splitlines()
+    return [json.loads(line[5:]) for line in lines if line.startswith("data:") and line[5:].strip()]
+
+
+async def _originals(rest: httpx2.AsyncClient, name: str, gateway_id: str) -> str:
+    """A virtual server of every tool, resource and prompt of one gateway, under original names."""
+
+    async def ids(kind: str) -> list[str]:
+        listed = (await rest.get(f"/{kind}")).json()
+        return [entry["id"] for entry in listed if entry["gatewayId"] == gateway_id]
+
+    body = {
+        "name": name,
+        "original_names": True,
+        "associated_tools": await ids("tools"),
+        "associated_resources": await ids("resources"),
+        "associated_prompts": await ids("prompts"),
+    }
+    created = await rest.post("/servers", json=body)
+    assert created.status_code == 201, created.text
+    server_id: str = created.json()["id"]
+    return server_id
+
+
+@pytest.fixture(scope="module")
+async def targets(
+    mesh: Mesh, admin_token: str, demo: dict[str, Any], request: pytest.FixtureRequest
+) -> AsyncIterator[dict[str, Target]]:
+    """Each upstream behind its own virtual server, with what it answers directly."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    everything = harness.start_everything(mesh.log_path(f"everything-{module}"))
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    servers: list[str] = []
+    try:
+        gateway = register(mesh, admin_token, f"everything-{module}", everything.base + "/mcp")
+        urls = {"demo": (demo["url"], demo["id"]), "everything": (gateway["url"], gateway["id"])}
+        async with httpx2.AsyncClient(base_url=mesh.url, headers=headers, timeout=30) as rest:
+            found = {}
+            for name, (url, gateway_id) in urls.items():
+                servers.append(await _originals(rest, f"{name}-{module}", str(gateway_id)))
+                found[name] = Target(
+                    f"{mesh.url}/servers/{servers[-1]}",
+                    PLANS[name],
+                    await _direct(str(url), PLANS[name]),
+                )
+            yield found
+            for server_id in servers:
+                await rest.delete(f"/servers/{server_id}")
+            await rest.delete(f"/gateways/{gateway['id']}")
+    finally:
+        everything.stop()
 
 
 def _upstreams(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in _ENVELOPE}
 
 
-def differences(answers: dict[str, Any], direct: dict[str, Any]) -> list[str]:
-    """Where what a client got through Forge differs from what the upstream answers directly:
-    every field the upstream sent, with its value (a client may add fields, such as a default
-    `isError`; an era adds its envelope: `resultType`, cache hints, `_meta`)."""
+def differences(answers: dict[str, Any], direct: dict[str, Any], version: str) -> list[str]:
+    """Where what a client got through Forge, in protocol `version`, differs from what the
+    upstream answers directly: every field the upstream sent, with its value (a client may add
+    fields, such as a default `isError`; an era adds its envelope: `resultType`, cache hints,
+    `_meta`; a modern client need not keep what its era lacks)."""
     found = []
     for kind, key in LISTS.items():
         got = {entry[key]: entry for entry in answers[kind]}
@@ -104,13 +194,19 @@ def differences(answers: dict[str, Any], direct: dict[str, Any]) -> list[str]:
         if set(got) != set(want):
             found.append(f"{kind}: listed {sorted(got)}, directly {sorted(want)}")
             continue
+        lacks = _LEGACY_ONLY.get(kind, frozenset()) if version == MODERN else frozenset()
         for name, entry in want.items():
-            seen = {k: got[name].get(k) for k in _upstreams(entry)}
-            if seen != _upstreams(entry):
-                found.append(f"{kind} {name}: {seen} != {_upstreams(entry)}")
+            found += _fields(f"{kind} {name}", got[name], entry, lacks)
     for kind in RESULTS:
-        want = _upstreams(direct[kind])
-        seen = {k: answers[kind].get(k) for k in want}
-        if seen != want:
-            found.append(f"{kind}: {seen} != {want}")
+        found += _fields(kind, answers[kind], direct[kind])
     return found
+
+
+def _fields(
+    what: str, got: dict[str, Any], want: dict[str, Any], lacks: Set[str] = frozenset()
+) -> list[str]:
+    return [
+        f"{what}: {field} is {got.get(field)!r}, directly {value!r}"
+        for field, value in _upstreams(want).items()
+        if field not in lacks and got.get(field) != value
+    ]

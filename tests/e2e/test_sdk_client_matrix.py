@@ -1,7 +1,7 @@
 """The official Python SDK client (`mcp`) in each mode over each transport, through Forge to a
 real upstream: tools/list and tools/call, resources/list and resources/read, prompts/list and
-prompts/get answer what the upstream answers directly (the TypeScript clients' twin:
-test_ts_clients)."""
+prompts/get answer what the upstream answers directly, for an upstream of both eras and a
+legacy-only one (see client_matrix; the TypeScript clients' twin: test_ts_clients)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli.mesh import Mesh
 from tests.e2e import client_matrix
-from tests.e2e.client_matrix import LEGACY, MODERN, differences, session_answers
+from tests.e2e.client_matrix import (
+    LEGACY,
+    MODERN,
+    UPSTREAMS,
+    Target,
+    differences,
+    session_answers,
+)
 from tests.e2e.mcp_ws import websocket_client
 
-direct = client_matrix.direct
-originals = client_matrix.originals
+targets = client_matrix.targets
 
 # `auto` is the client's default mode (it probes with server/discover).
 MODES = {"legacy": LEGACY, MODERN: MODERN, "auto": MODERN}
@@ -50,15 +56,18 @@ def link(base: str, token: str, transport: str) -> AbstractAsyncContextManager[A
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("upstream", UPSTREAMS)
 async def test_the_sdk_client_lists_calls_reads_and_gets_through_forge(
     mesh: Mesh,
     admin_token: str,
-    originals: str,
-    direct: dict[str, Any],
+    targets: dict[str, Target],
+    upstream: str,
     mode: str,
     transport: str,
 ) -> None:
-    async with Client(link(originals, admin_token, transport), mode=mode) as client:
+    target = targets[upstream]
+    async with Client(link(target.base, admin_token, transport), mode=mode) as client:
         assert client.protocol_version == MODES[mode]
-        answers = await session_answers(client)
-    assert differences(answers, direct) == [], mesh.tail("edge")
+        answers = await session_answers(client, target.plan)
+    found = differences(answers, target.direct, MODES[mode])
+    assert not found, "\n".join(found)

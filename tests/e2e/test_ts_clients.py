@@ -2,9 +2,10 @@
 they have, through Forge to a real upstream: tools/list and tools/call, resources/list and
 resources/read, prompts/list and prompts/get answer what the upstream answers directly.
 
-One Node process per (client, mode, transport) runs a whole session (tests/clients/*.mjs,
-installed by `make node`) and prints its answers as JSON; the upstream is the demo server
-behind a virtual server that keeps its original names, so the names match too."""
+One Node process per (upstream, client, mode, transport) runs a whole session
+(tests/clients/*.mjs, installed by `make node`) and prints its answers as JSON; each upstream
+(one of both eras, one legacy-only: see client_matrix) sits behind a virtual server that keeps
+its original names, so the names match too."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ import pytest
 from forge.cli.mesh import Mesh
 from tests.conformance.harness import NODE, node_env
 from tests.e2e import client_matrix
-from tests.e2e.client_matrix import LEGACY, MODERN, PLAN, differences
+from tests.e2e.client_matrix import LEGACY, MODERN, UPSTREAMS, Target, differences
 
-direct = client_matrix.direct
-originals = client_matrix.originals
+targets = client_matrix.targets
 
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 # The script for each npm package: `client` is @modelcontextprotocol/client (v2),
@@ -48,7 +48,7 @@ SESSION_TIMEOUT_S = 60.0
 
 
 async def run_client(
-    client: str, url: str, mode: str, transport: str, token: str
+    client: str, url: str, mode: str, transport: str, token: str, plan: dict[str, Any]
 ) -> dict[str, Any]:
     """Run one client session; its answers, or a failure that carries what it printed."""
     script = SCRIPTS[client]
@@ -61,7 +61,7 @@ async def run_client(
         url,
         mode,
         transport,
-        json.dumps(PLAN),
+        json.dumps(plan),
         cwd=CLIENTS,
         env=node_env(FORGE_TOKEN=token),
         stdin=asyncio.subprocess.DEVNULL,
@@ -87,15 +87,19 @@ def _url(base: str, transport: str) -> str:
 @pytest.mark.parametrize(
     ("client", "mode", "transport"), CASES, ids=["-".join(case) for case in CASES]
 )
+@pytest.mark.parametrize("upstream", UPSTREAMS)
 async def test_a_typescript_client_lists_calls_reads_and_gets_through_forge(
     mesh: Mesh,
     admin_token: str,
-    originals: str,
-    direct: dict[str, Any],
+    targets: dict[str, Target],
+    upstream: str,
     client: str,
     mode: str,
     transport: str,
 ) -> None:
-    answers = await run_client(client, _url(originals, transport), mode, transport, admin_token)
+    target = targets[upstream]
+    url = _url(target.base, transport)
+    answers = await run_client(client, url, mode, transport, admin_token, target.plan)
     assert answers["protocolVersion"] == VERSIONS[mode]
-    assert differences(answers, direct) == [], mesh.tail("edge")
+    found = differences(answers, target.direct, answers["protocolVersion"])
+    assert not found, "\n".join(found)
