@@ -91,15 +91,7 @@ def test_the_check_of_our_server_fails_on_a_failed_scenario() -> None:
 # Our conformance server through Forge (a virtual server with original names holding all of it):
 # the scenarios not yet at parity with the direct run, each with what Forge must still do. A new
 # gap fails the parity test; a gap that closes fails the staleness test, so the list only shrinks.
-KNOWN_GAPS: dict[str, str] = {
-    "server-sse-multiple-streams": (
-        "the probe is tools/list, which the router answers from the catalog (no upstream hop, "
-        "so no upstream response mode to mirror; a Reply carries none either), and the edge "
-        "streams a POST only once a notification comes first, so it answers JSON and the "
-        "SSE-stream check is skipped: answer a legacy POST that accepts text/event-stream as "
-        "an SSE stream (as the SDK's default server does)"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def test_every_scenario_that_passes_directly_passes_through_forge_with_as_many_checks(

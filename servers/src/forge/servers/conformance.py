@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import json
 import socket
+from collections import OrderedDict
 from typing import Annotated, Any
 
 import uvicorn
@@ -19,6 +21,7 @@ import uvloop
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.types import (
     AudioContent,
     Completion,
@@ -30,6 +33,7 @@ from mcp.types import (
     EmptyResult,
     ImageContent,
     InputRequiredResult,
+    JSONRPCMessage,
     ListRootsResult,
     PromptReference,
     ResourceTemplateReference,
@@ -551,9 +555,46 @@ _lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, _su
 _lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, _unsubscribe)
 
 
+class MemoryEventStore(EventStore):
+    """The events of every SSE stream, kept for a resume with Last-Event-ID (the oldest go
+    beyond `max_events`): what makes the SDK send priming events, honour `close_sse_stream`
+    and replay a stream (SEP-1699)."""
+
+    def __init__(self, max_events: int = 10_000) -> None:
+        self.max_events = max_events
+        self._events: OrderedDict[EventId, tuple[StreamId, JSONRPCMessage | None]] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        event_id = f"{stream_id}_{next(self._ids)}"
+        self._events[event_id] = (stream_id, message)
+        while len(self._events) > self.max_events:
+            self._events.popitem(last=False)
+        return event_id
+
+    async def replay_events_after(
+        self, last_event_id: EventId, send_callback: EventCallback
+    ) -> StreamId | None:
+        if last_event_id not in self._events:
+            return None
+        stream_id, _ = self._events[last_event_id]
+        after = False
+        for event_id, (stream, message) in list(self._events.items()):
+            if after and stream == stream_id and message is not None:
+                await send_callback(EventMessage(message, event_id))
+            after = after or event_id == last_event_id
+        return stream_id
+
+
+# The reconnection delay the priming event asks for (milliseconds).
+RETRY_MS = 500
+
+
 async def serve(sock: socket.socket, host: str) -> None:
     # `host` decides which Host/Origin headers the SDK's DNS-rebinding guard accepts.
-    app = server.streamable_http_app(host=host)
+    app = server.streamable_http_app(
+        host=host, event_store=MemoryEventStore(), retry_interval=RETRY_MS
+    )
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     announce(sock)
     await uvicorn.Server(config).serve(sockets=[sock])
