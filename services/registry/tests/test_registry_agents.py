@@ -196,6 +196,9 @@ async def test_credentials_are_sealed_with_the_agent_id_and_never_shown(
     assert "s3cret" not in json.dumps(client.events("agents", "changed"))
     sealed = (await store.get_agent(agent["id"])).auth
     assert sealed is not None and "s3cret" not in sealed
+    # The mesh's services (admins) get it sealed, to open in the a2a-bridge; nobody else at all.
+    assert (await client("agents", "get", {"id": agent["id"]}))["auth"] == sealed
+    assert all(a["auth"] is None for a in await client("agents", "list"))
     keys = Keyring.parse(CONFIG.secret_keys)
     opened = json.loads(keys.open(sealed, agent["id"].encode()))
     assert opened == {"type": "bearer", "token": "s3cret"}
