@@ -34,6 +34,12 @@ README = "forge://demo/readme"
 MARKER = "forge://demo/numbers/2"
 WATCHED = "test://watched-resource"
 UPDATED = "notifications/resources/updated"
+LISTEN = "subscriptions/listen"
+SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+
+
+def tag_of(message: dict[str, Any]) -> Any:
+    return (message.get("params") or {}).get("_meta", {}).get(SUBSCRIPTION_ID)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +110,7 @@ class Session:
         self.answers_on_stream = False
         self.ws: WebSocket | None = None
         self.early: list[dict[str, Any]] = []
+        self.seen: list[dict[str, Any]] = []
         self.ids = 0
 
     async def read(self, received: AsyncIterator[tuple[str, str]]) -> None:
@@ -133,6 +140,23 @@ class Session:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 self.messages.put_nowait(json.loads(await ws.receive_text()))
+
+    async def post(self, body: dict[str, Any]) -> None:
+        """Send a message whose answer, if any, is not awaited here."""
+        if self.ws is not None:
+            await self.ws.send_text(json.dumps(body))
+            return
+        assert self.http is not None
+        posted = await self.http.post(self.url, json=body, headers=self.headers)
+        assert posted.status_code == 202, posted.text
+
+    async def next_tagged(self, listen_id: str) -> dict[str, Any]:
+        """The next message on the stream tagged with the listen `listen_id`."""
+        while True:
+            message = self.early.pop(0) if self.early else await self.messages.get()
+            self.seen.append(message)
+            if tag_of(message) == listen_id:
+                return message
 
     async def next_update(self) -> str:
         """The uri of the next resource update on the stream."""
@@ -292,20 +316,38 @@ async def test_a_modern_listen_hears_of_the_resources_it_names_whatever_the_upst
         assert await anext(subscription) == ResourceUpdated(uri=README)
 
 
-async def test_a_modern_listen_over_sse_ends_when_its_client_cancels_it(
-    mesh: Mesh, admin_token: str, upstreams: dict[str, str]
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+async def test_a_cancelled_listen_hears_nothing_more_while_another_on_the_stream_does(
+    mesh: Mesh, admin_token: str, upstreams: dict[str, str], kind: str
 ) -> None:
-    """Two listens on one SSE stream: the one that left hears nothing more, the other does."""
+    """Raw frames on one SSE or WebSocket stream: listen A (the marker), cancelled; listen B
+    (readme). Touching both, B hears readme and nothing tagged A comes before it."""
     async with (
-        modern_client(mesh, admin_token, upstreams["modern"], "sse") as client,
+        legacy_session(mesh, admin_token, upstreams["modern"], kind) as session,
         asyncio.timeout(30),
     ):
-        async with client.listen(resource_subscriptions=[MARKER]):
-            pass  # cancelled on leaving
-        async with client.listen(resource_subscriptions=[README]) as staying:
-            await touch_with(client, MARKER)
-            await touch_with(client, README)
-            assert await anext(staying) == ResourceUpdated(uri=README)
+        for listen_id, uri in (("A", MARKER), ("B", README)):
+            params = {"notifications": {"resourceSubscriptions": [uri]}, "_meta": META}
+            await session.post(
+                {"jsonrpc": "2.0", "id": listen_id, "method": LISTEN, "params": params}
+            )
+            ack = await session.next_tagged(listen_id)
+            assert ack["method"] == "notifications/subscriptions/acknowledged"
+            assert ack["params"]["notifications"] == {"resourceSubscriptions": [uri]}
+            if listen_id == "A":
+                cancel = {"requestId": "A", "_meta": META}
+                await session.post(
+                    {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel}
+                )
+        await session.touch(MARKER)
+        await session.touch(README)
+        heard = await session.next_tagged("B")
+        assert heard == {
+            "jsonrpc": "2.0",
+            "method": UPDATED,
+            "params": {"uri": README, "_meta": {SUBSCRIPTION_ID: "B"}},
+        }
+        assert not [m for m in session.seen if tag_of(m) == "A" and m.get("method") == UPDATED]
 
 
 LISTEN_TRANSPORTS = ("mcp", "sse", "ws")
