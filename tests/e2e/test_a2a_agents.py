@@ -85,6 +85,25 @@ async def test_the_sdk_client_lists_and_calls_an_a2a_1_0_agent(
 
 
 @pytest.mark.parametrize("mode", MODES)
+async def test_a_streaming_agents_updates_reach_the_client_as_progress(
+    mesh: Mesh, admin_token: str, echo_tool: str, mode: str
+) -> None:
+    said: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        said.append(message)
+
+    http, client = sdk_client(mesh.url + "/mcp", admin_token, mode)
+    async with http, client:
+        result = await client.call_tool(
+            echo_tool, {"message": "task streamed"}, progress_callback=on_progress
+        )
+    assert result.content[0].text == "task streamed"  # type: ignore[union-attr]
+    assert said[0] == "task submitted" and said[-1] == "task completed"
+    assert "artifact echo" in said
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_the_sdk_client_calls_an_a2a_0_3_agent(
     mesh: Mesh, admin_token: str, echo03_tool: str, mode: str
 ) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
-from bridge_harness import agent, call, meta
+from bridge_harness import agent, call, envelope, meta
 
 from conftest import StartBridge
 from forge.core import rpc, subjects
@@ -236,3 +237,41 @@ async def test_an_agent_is_followed_by_events_and_fetched_on_a_miss(
     with pytest.raises(ForgeError) as off:
         await call(bus, late.id, {"message": "hi"})
     assert _code(off) == UPSTREAM_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("version", "binding", "path"),
+    [("1.0", "jsonrpc", ""), ("1.0", "http+json", "rest"), ("0.3", "jsonrpc", "")],
+)
+async def test_a_streaming_agent_sends_progress_then_the_same_result(
+    bus: NatsBus,
+    start_bridge: StartBridge,
+    echo: ServerProcess,
+    version: str,
+    binding: str,
+    path: str,
+) -> None:
+    target = agent(f"{echo.url}{path}", version=version, binding=binding, streaming=True)
+    await start_bridge(target)
+    sent = envelope({"message": "task streamed", "data": {"s": 1}}, progress_token="p-1")
+    seen: list[dict[str, Any]] = []
+
+    async def on_progress(subject: str, data: bytes) -> None:
+        seen.append(msgspec.json.decode(data))
+
+    await bus.subscribe(subjects.stream(sent.id), on_progress)
+    result = msgspec.json.decode(await rpc.call(bus, subjects.a2a(target.id, "call"), sent))
+    assert result["content"][0] == {"type": "text", "text": "task streamed"}
+    assert result["structuredContent"]["data"] == {"s": 1}
+    assert meta(result)["state"] == "completed"
+    await eventually(lambda: len(seen) >= 3 or None, what="three progress notifications")
+    assert {n["method"] for n in seen} == {"notifications/progress"}
+    assert [n["params"]["progress"] for n in seen] == list(range(1, len(seen) + 1))
+    assert {n["params"]["progressToken"] for n in seen} == {"p-1"}
+    said = [n["params"]["message"] for n in seen]
+    assert said[0] == "task submitted" and said[-1] == "task completed"
+    assert "artifact echo" in said
+    # A failed task streams its reason and ends as a tool error.
+    failed = envelope({"message": "fail streamed"}, progress_token="p-2")
+    answer = msgspec.json.decode(await rpc.call(bus, subjects.a2a(target.id, "call"), failed))
+    assert answer["isError"] is True and "fail streamed" in answer["content"][0]["text"]

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from forge.a2a_bridge.credentials import Credentials
-from forge.a2a_bridge.parts import NotA2AError, read_result
+from forge.a2a_bridge.parts import Collector, NotA2AError, read_result
 from forge.a2a_bridge.results import call_result, error_result
 from forge.core.errors import UpstreamUnavailableError
 from forge.core.sealing import Keyring, new_key_spec
@@ -214,3 +214,81 @@ def test_credentials_sealed_for_another_agent_do_not_open() -> None:
     with pytest.raises(UpstreamUnavailableError) as refused:
         Credentials(keyring).access(moved)
     assert "s3cret" not in refused.value.message
+
+
+# SendStreamingMessage events as a2a-sdk 1.3 sent them (A2A 1.0), and message/stream's (0.3).
+V1_STREAM = [
+    {"task": {"id": "8c5f", "contextId": "0370", "status": {"state": "TASK_STATE_SUBMITTED"}}},
+    {
+        "artifactUpdate": {
+            "taskId": "8c5f",
+            "contextId": "0370",
+            "artifact": {
+                "artifactId": "446c",
+                "name": "echo",
+                "parts": [{"text": "task hi"}, {"data": {"echo": "task hi"}}],
+            },
+        }
+    },
+    {
+        "statusUpdate": {
+            "taskId": "8c5f",
+            "contextId": "0370",
+            "status": {"state": "TASK_STATE_COMPLETED", "timestamp": "2026-12-06T07:14:58Z"},
+        }
+    },
+]
+V03_STREAM = [
+    {"kind": "task", "id": "f8f7", "contextId": "fee6", "status": {"state": "submitted"}},
+    {
+        "kind": "artifact-update",
+        "taskId": "f8f7",
+        "contextId": "fee6",
+        "append": False,
+        "lastChunk": False,
+        "artifact": {
+            "artifactId": "f82a",
+            "name": "echo",
+            "parts": [{"kind": "text", "text": "a"}],
+        },
+    },
+    {
+        "kind": "artifact-update",
+        "taskId": "f8f7",
+        "append": True,
+        "artifact": {"artifactId": "f82a", "parts": [{"kind": "text", "text": "b"}]},
+    },
+    {"kind": "status-update", "taskId": "f8f7", "final": True, "status": {"state": "completed"}},
+]
+
+
+def test_a_1_0_stream_gathers_into_the_blocking_answer() -> None:
+    collector = Collector()
+    said = [collector.feed(event) for event in V1_STREAM]
+    assert said == ["task submitted", "artifact echo", "task completed"]
+    result = call_result("a", "echo", collector.answer())
+    assert result["content"][0] == {"type": "text", "text": "task hi"}
+    assert result["structuredContent"] == {"echo": "task hi"}
+    assert result["_meta"]["forge/a2a"]["state"] == "completed"
+
+
+def test_a_0_3_stream_appends_artifact_chunks() -> None:
+    collector = Collector()
+    for event in V03_STREAM:
+        collector.feed(event)
+    answer = collector.answer()
+    assert [p.text for p in answer.artifacts[0].parts] == ["a", "b"]
+    assert (answer.task_id, answer.context_id, answer.state) == ("f8f7", "fee6", "completed")
+
+
+def test_a_stream_of_one_message_is_that_message() -> None:
+    collector = Collector()
+    collector.feed({"message": {"messageId": "m", "parts": [{"text": "hi"}]}})
+    assert collector.answer().parts[0].text == "hi"
+
+
+def test_a_stream_with_nothing_usable_is_refused() -> None:
+    with pytest.raises(NotA2AError):
+        Collector().answer()
+    with pytest.raises(NotA2AError):
+        Collector().feed({"statusUpdate": {"status": {"state": "TASK_STATE_WORKING"}}})

@@ -49,7 +49,9 @@ class Bridge:
         self.agents = Agents(
             bus, snapshot_timeout_s=config.snapshot_timeout_s, stale=self.credentials.forget
         )
-        self.ctx = Context(agents=self.agents, credentials=self.credentials, client=self.client)
+        self.ctx = Context(
+            bus=bus, agents=self.agents, credentials=self.credentials, client=self.client
+        )
 
     async def start(self) -> None:
         await self.agents.start()

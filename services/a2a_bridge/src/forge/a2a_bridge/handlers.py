@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,8 @@ from forge.a2a_bridge import results
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Credentials
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
-from forge.core import operations
+from forge.core import operations, subjects
+from forge.core.bus import Bus
 from forge.core.errors import DeadlineExceededError, InvalidParamsError, UpstreamUnavailableError
 from forge.proto.agents import AgentCallParams
 from forge.proto.envelope import Envelope
@@ -25,6 +27,7 @@ _ENC = msgspec.json.Encoder()
 
 @dataclass
 class Context:
+    bus: Bus
     agents: Agents
     credentials: Credentials
     client: AgentClient
@@ -57,8 +60,26 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
     if agent.timeout_s is not None:
         deadline = min(deadline, time.time() + agent.timeout_s)
     access = ctx.credentials.access(agent)
+    on_event = None
+    if agent.streaming and params.progress_token is not None:
+        # The client asked for progress and the agent streams: each event is a progress
+        # notification on the request's stream (the edge relays it), the answer as before.
+        on_event = _progress(ctx.bus, envelope.id, params.progress_token)
     try:
-        answer = await ctx.client.send(agent, access, sent, deadline)
+        answer = await ctx.client.send(agent, access, sent, deadline, on_event)
     except AgentRpcError as exc:
         return _ENC.encode(results.error_result(agent.id, exc.code, exc.message))
     return _ENC.encode(results.call_result(agent.id, agent.slug, answer))
+
+
+def _progress(bus: Bus, request_id: str, token: str | int) -> Callable[[str], Awaitable[None]]:
+    count = 0
+
+    async def notify(said: str) -> None:
+        nonlocal count
+        count += 1
+        params = {"progressToken": token, "progress": count, "message": said}
+        notification = {"jsonrpc": "2.0", "method": "notifications/progress", "params": params}
+        await bus.publish(subjects.stream(request_id), _ENC.encode(notification))
+
+    return notify

@@ -142,3 +142,91 @@ def read_result(result: object) -> Answer:
     if kind == "message":
         return read_message(result)
     raise NotA2AError("a result that is neither a Task nor a Message")
+
+
+class Collector:
+    """A streamed answer (`SendStreamingMessage`, `message/stream`) gathered event by event into
+    the Answer a blocking send would have given; each event also says what happened, in words,
+    for a progress notification.
+
+    Events: a Task or a Message (either version's shape, as `read_result` reads them), 1.0's
+    `{"statusUpdate"}` / `{"artifactUpdate"}`, 0.3's `kind: status-update | artifact-update`.
+    An artifact update with `append` extends the artifact of that id; otherwise it replaces it.
+    """
+
+    def __init__(self) -> None:
+        self.message: Answer | None = None
+        self.task: Answer | None = None
+        self.artifacts: dict[str, Artifact] = {}
+
+    def feed(self, event: object) -> str:
+        if not isinstance(event, dict):
+            raise NotA2AError("a stream event that is not an object")
+        update = event.get("statusUpdate")
+        if update is None and event.get("kind") == "status-update":
+            update = event
+        if isinstance(update, dict):
+            return self._status(update)
+        update = event.get("artifactUpdate")
+        if update is None and event.get("kind") == "artifact-update":
+            update = event
+        if isinstance(update, dict):
+            return self._artifact(update)
+        answer = read_result(event)
+        if answer.kind == "message":
+            self.message = answer
+            return "the agent answered"
+        self.task = answer
+        for artifact in answer.artifacts:
+            self.artifacts[artifact.artifact_id or str(len(self.artifacts))] = artifact
+        return f"task {answer.state}"
+
+    def _base(self, update: dict[str, Any]) -> Answer:
+        if self.task is None:  # an update before its task: the update names it
+            task_id = _str(update.get("taskId"))
+            if task_id is None:
+                raise NotA2AError("a task update without a task id")
+            self.task = Answer("task", task_id=task_id, context_id=_str(update.get("contextId")))
+        return self.task
+
+    def _status(self, update: dict[str, Any]) -> str:
+        task = self._base(update)
+        status = update.get("status")
+        if not isinstance(status, dict):
+            raise NotA2AError("a status update without a status")
+        said = status.get("message")
+        parts = read_parts(said.get("parts")) if isinstance(said, dict) else []
+        state = _state(status.get("state"))
+        self.task = Answer(
+            "task", task_id=task.task_id, context_id=task.context_id, state=state, status=parts
+        )
+        text = " ".join(p.text for p in parts if p.kind == "text" and p.text)
+        return f"task {state}: {text}" if text else f"task {state}"
+
+    def _artifact(self, update: dict[str, Any]) -> str:
+        self._base(update)
+        raw = update.get("artifact")
+        if not isinstance(raw, dict):
+            raise NotA2AError("an artifact update without an artifact")
+        key = _str(raw.get("artifactId")) or str(len(self.artifacts))
+        artifact = Artifact(read_parts(raw.get("parts")), key, _str(raw.get("name")))
+        earlier = self.artifacts.get(key)
+        if earlier is not None and update.get("append") is True:
+            artifact = Artifact([*earlier.parts, *artifact.parts], key, earlier.name)
+        self.artifacts[key] = artifact
+        return f"artifact {artifact.name or key}"
+
+    def answer(self) -> Answer:
+        if self.message is not None and self.task is None:
+            return self.message
+        if self.task is None:
+            raise NotA2AError("a stream that ended before any task or message")
+        task = self.task
+        return Answer(
+            "task",
+            task_id=task.task_id,
+            context_id=task.context_id,
+            state=task.state or "working",
+            status=task.status,
+            artifacts=list(self.artifacts.values()),
+        )

@@ -1,10 +1,12 @@
 """Sending one message to an agent, in its A2A version and binding, through the SSRF guard.
 
 A2A 1.0: JSON-RPC `SendMessage` (header `A2A-Version: 1.0`) or HTTP+JSON `POST
-{url}/message:send`; A2A 0.3: JSON-RPC `message/send` with `configuration.blocking`. The
-answer is read with a size bound and turned into a `parts.Answer`, an `AgentRpcError` (the
-agent's own JSON-RPC or HTTP+JSON error), or a Forge error: unreachable (-32001), not an A2A
-answer (-32003), too large (-32014), no answer before the deadline (-32011).
+{url}/message:send`; A2A 0.3: JSON-RPC `message/send` with `configuration.blocking`. Streamed:
+`SendStreamingMessage`, `message:stream`, `message/stream`, answered as server-sent events, each
+told to a callback as it arrives. The answer is read with a size bound and turned into a
+`parts.Answer`, an `AgentRpcError` (the agent's own JSON-RPC or HTTP+JSON error), or a Forge
+error: unreachable (-32001), not an A2A answer (-32003), too large (-32014), no answer before
+the deadline (-32011).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ import httpx2
 import msgspec
 
 from forge.a2a_bridge.credentials import Access
-from forge.a2a_bridge.parts import Answer, NotA2AError, read_result
+from forge.a2a_bridge.parts import Answer, Collector, NotA2AError, read_result
 from forge.core import httpx_dialer
 from forge.core.errors import (
     ResultTooLargeError,
@@ -71,8 +74,10 @@ def message_of(agent: Agent, sent: Outgoing) -> dict[str, Any]:
     return message
 
 
-def request_of(agent: Agent, url: str, sent: Outgoing) -> tuple[str, dict[str, str], bytes]:
-    """(URL, headers, body) of the agent's send request."""
+def request_of(
+    agent: Agent, url: str, sent: Outgoing, streaming: bool = False
+) -> tuple[str, dict[str, str], bytes]:
+    """(URL, headers, body) of the agent's send (or streaming send) request."""
     message = message_of(agent, sent)
     if agent.protocol_version == "0.3":
         if agent.binding != "jsonrpc":
@@ -81,17 +86,20 @@ def request_of(agent: Agent, url: str, sent: Outgoing) -> tuple[str, dict[str, s
                 "reaches 0.3 agents over JSON-RPC only"
             )
         params = {"message": message, "configuration": {"blocking": True}}
-        body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": params}
+        method = "message/stream" if streaming else "message/send"
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         return url, {}, _ENC.encode(body)
     headers = {"A2A-Version": "1.0"}
     if agent.binding == "http+json":
-        return f"{url.rstrip('/')}/message:send", headers, _ENC.encode({"message": message})
+        path = "message:stream" if streaming else "message:send"
+        return f"{url.rstrip('/')}/{path}", headers, _ENC.encode({"message": message})
     if agent.binding != "jsonrpc":
         raise UpstreamUnavailableError(
             f"agent {agent.name!r} uses the {agent.binding} binding, which the a2a-bridge does "
             "not speak yet"
         )
-    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    method = "SendStreamingMessage" if streaming else "SendMessage"
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"message": message}}
     return url, headers, _ENC.encode(body)
 
 
@@ -106,20 +114,27 @@ class AgentClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def send(self, agent: Agent, access: Access, sent: Outgoing, deadline: float) -> Answer:
-        url, headers, body = request_of(agent, access.url, sent)
-        headers = {
-            **access.headers,
-            **headers,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+    async def send(
+        self,
+        agent: Agent,
+        access: Access,
+        sent: Outgoing,
+        deadline: float,
+        on_event: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Answer:
+        """Send and wait for the answer; with `on_event`, streamed, each event told to it."""
+        url, headers, body = request_of(agent, access.url, sent, on_event is not None)
+        accept = "text/event-stream" if on_event is not None else "application/json"
+        headers = {**access.headers, **headers, "Content-Type": "application/json"}
+        headers["Accept"] = accept
         left = deadline - time.time()
         if left <= 0:
             raise UpstreamTimeoutError(f"agent {agent.name!r} was not asked: no time was left")
         timeout = httpx2.Timeout(left, connect=min(self.connect_timeout_s, left))
         try:
             async with asyncio.timeout(left):
+                if on_event is not None:
+                    return await self._stream(url, headers, body, timeout, agent, on_event)
                 status, kind, data = await self._post(url, headers, body, timeout, agent)
         except (TimeoutError, httpx2.TimeoutException):
             raise UpstreamTimeoutError(f"agent {agent.name!r} did not answer in time") from None
@@ -148,6 +163,72 @@ class AgentClient:
                     )
                 chunks.append(chunk)
             return response.status_code, response.headers.get("content-type", ""), b"".join(chunks)
+
+    async def _stream(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        limits: httpx2.Timeout,
+        agent: Agent,
+        on_event: Callable[[str], Awaitable[None]],
+    ) -> Answer:
+        async with self.http.stream(
+            "POST", url, headers=headers, content=body, timeout=limits
+        ) as response:
+            kind = response.headers.get("content-type", "")
+            if not kind.startswith("text/event-stream"):  # an error, or no stream at all
+                data = await response.aread()
+                if len(data) > self.max_bytes:
+                    raise ResultTooLargeError(
+                        f"agent {agent.name!r} answered more than {self.max_bytes} bytes",
+                        {"limit": self.max_bytes},
+                    )
+                return _answer(agent, response.status_code, kind, data)
+            collector, size, data_lines = Collector(), 0, []
+            async for line in response.aiter_lines():
+                size += len(line) + 1
+                if size > self.max_bytes:
+                    raise ResultTooLargeError(
+                        f"agent {agent.name!r} streamed more than {self.max_bytes} bytes",
+                        {"limit": self.max_bytes},
+                    )
+                if line.startswith("data:"):
+                    data_lines.append(line[5:].removeprefix(" "))
+                elif not line and data_lines:
+                    event = _event(agent, "\n".join(data_lines), kind)
+                    data_lines = []
+                    try:
+                        said = collector.feed(event)
+                    except NotA2AError as exc:
+                        raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
+                    await on_event(said)
+            try:
+                return collector.answer()
+            except NotA2AError as exc:
+                raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
+
+
+def _event(agent: Agent, text: str, kind: str) -> object:
+    """One server-sent event's A2A payload: a JSON-RPC response's result (the JSON itself on
+    HTTP+JSON); an error becomes AgentRpcError."""
+    try:
+        body = _DECODER.decode(text)
+    except msgspec.DecodeError:
+        raise _not_a2a(agent, 200, kind, "an event that is not JSON") from None
+    if agent.binding == "http+json" and agent.protocol_version != "0.3":
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            raise AgentRpcError(error.get("status") or error.get("code"), error["message"])
+        return body
+    if not _is_rpc(body):
+        raise _not_a2a(agent, 200, kind, "an event that is not a JSON-RPC response")
+    error = body.get("error")
+    if error is not None:
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            raise _not_a2a(agent, 200, kind, "an error without a message")
+        raise AgentRpcError(error.get("code"), error["message"])
+    return body.get("result")
 
 
 def _not_a2a(agent: Agent, status: int, kind: str, why: str = "") -> UpstreamBadResponseError:
