@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 from registry_harness import (
@@ -23,7 +24,8 @@ from registry_harness import (
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
 from forge.core.sealing import Keyring, new_key_spec
 from forge.registry.catalog import cards
-from forge.registry.catalog.store import Store
+from forge.registry.catalog.store import Store, apply_migrations
+from forge.registry.migrate import load_migrations, migrate
 from forge.testing.card_server import LEGACY_CARD_PATH, CardServer, card_v03, card_v1
 
 ALICE = person("alice@x", "p-alice", "team-a", role="team_admin")
@@ -374,3 +376,37 @@ async def test_reseal_moves_agents_credentials_to_the_new_key(
     # Sealed, as in the store: the a2a-bridge opens it, as the upstream-proxy does gateways'.
     assert changed["agent"]["id"] == agent["id"] and changed["agent"]["auth"] == sealed
     assert await rotated("secrets", "reseal", {}) == {"resealed": 0}
+
+
+async def test_tools_stored_before_migration_8_still_go_with_their_gateway(
+    fresh_database: str,
+) -> None:
+    before = [m for m in load_migrations() if m.version < 8]
+    await apply_migrations(fresh_database, before)
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await conn.execute(
+            "INSERT INTO gateways (id, name, slug, url, transport, visibility)"
+            " VALUES ('g1', 'G', 'g', 'http://127.0.0.1:1/mcp', 'streamablehttp', 'public')"
+        )
+        await conn.execute(
+            "INSERT INTO tools (id, gateway_id, name, original_name, definition, visibility)"
+            " VALUES ('t1', 'g1', 'g-echo', 'echo', '{\"name\": \"echo\"}', 'public')"
+        )
+        assert await migrate(fresh_database) == [m.version for m in load_migrations()][7:]
+        assert await conn.fetchval("SELECT upstream_id FROM tools WHERE id = 't1'") == "g1"
+        # No tool without its gateway or agent, and an agent's tool names its agent.
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute(
+                "INSERT INTO tools (id, gateway_id, name, original_name, definition, visibility)"
+                " VALUES ('t2', 'nobody', 'x', 'x', '{}', 'public')"
+            )
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO tools (id, gateway_id, agent_id, name, original_name, definition,"
+                " visibility) VALUES ('t3', 'g1', 'a1', 'y', 'y', '{}', 'public')"
+            )
+        await conn.execute("DELETE FROM gateways WHERE id = 'g1'")
+        assert await conn.fetchval("SELECT count(*) FROM tools") == 0
+    finally:
+        await conn.close()
