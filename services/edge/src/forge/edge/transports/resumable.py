@@ -107,7 +107,7 @@ class CallStream:
         self._receive = receive
         self.headers = headers
         self.owner = owner
-        self.key = uuid.uuid4().hex
+        self.key = ""  # drawn when the stream starts: a JSON answer needs none
         self.n = 0
         self.started = False
         self.attached = True  # the client still reads this response
@@ -125,6 +125,7 @@ class CallStream:
         if self.started:
             return
         self.started = True
+        self.key = uuid.uuid4().hex
         start = {"type": "http.response.start", "status": 200, "headers": self._start_headers()}
         await self._send(start)
         if self.owner is not None:
