@@ -1,5 +1,5 @@
 // The v1 TypeScript client (@modelcontextprotocol/sdk) through one MCP endpoint over one
-// transport: lists, calls, reads and gets what a plan names, and prints the answers.
+// transport: lists, then calls, reads and gets what a plan names, and prints the answers.
 //
 //   node v1.mjs <url> legacy <transport> <plan-json>     (the bearer token in $FORGE_TOKEN)
 //
@@ -9,7 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js";
-import { run } from "./run.mjs";
+import { operate, run } from "./run.mjs";
 
 // The transport opens a WHATWG WebSocket, which takes no headers; Node's (undici's) takes them
 // in its init object, so the upgrade carries the bearer token the way Forge expects it.
@@ -48,15 +48,7 @@ await run(async ({ url, mode, transport, token, plan }) => {
   };
   await client.connect(link);
   try {
-    return {
-      protocolVersion,
-      tools: (await client.listTools()).tools,
-      call: await client.callTool(plan.call),
-      resources: (await client.listResources()).resources,
-      read: await client.readResource({ uri: plan.read }),
-      prompts: (await client.listPrompts()).prompts,
-      get: await client.getPrompt(plan.get),
-    };
+    return { protocolVersion, ...(await operate(client, plan)) };
   } finally {
     await client.close();
   }

@@ -1,5 +1,5 @@
 // The v2 TypeScript client (@modelcontextprotocol/client) through one MCP endpoint, in one mode
-// over one transport: lists, calls, reads and gets what a plan names, and prints the answers.
+// over one transport: lists, then calls, reads and gets what a plan names, and prints the answers.
 //
 //   node v2.mjs <url> <mode> <transport> <plan-json>     (the bearer token in $FORGE_TOKEN)
 //
@@ -10,7 +10,7 @@ import {
   SSEClientTransport,
   StreamableHTTPClientTransport,
 } from "@modelcontextprotocol/client";
-import { run } from "./run.mjs";
+import { operate, run } from "./run.mjs";
 
 const MODES = {
   default: undefined,
@@ -34,15 +34,8 @@ await run(async ({ url, mode, transport, token, plan }) => {
   );
   await client.connect(new Transport(new URL(url), { authProvider: { token: async () => token } }));
   try {
-    return {
-      protocolVersion: client.getNegotiatedProtocolVersion(),
-      tools: (await client.listTools()).tools,
-      call: await client.callTool(plan.call),
-      resources: (await client.listResources()).resources,
-      read: await client.readResource({ uri: plan.read }),
-      prompts: (await client.listPrompts()).prompts,
-      get: await client.getPrompt(plan.get),
-    };
+    const protocolVersion = client.getNegotiatedProtocolVersion();
+    return { protocolVersion, ...(await operate(client, plan)) };
   } finally {
     await client.close();
   }

@@ -6,9 +6,9 @@ The upstreams: `demo`, the Python SDK demo server, which speaks both eras (Forge
 client's), and `everything`, the reference server-everything (TypeScript SDK v1), which speaks
 only 2025-11-25 (Forge translates for a modern client).
 
-Each client session does the same six operations, named by the upstream's `Plan`, and reports
-its answers under these keys: `tools`, `resources` and `prompts` (the listed entries), `call`
-(one tools/call), `read` (one resources/read) and `get` (one prompts/get)."""
+Each client session lists and then calls, reads and gets what the upstream's plan names, and
+reports its answers under these keys: `tools`, `resources`, `templates` and `prompts` (the
+listed entries), `calls`, `reads` and `gets` (the results, in the plan's order)."""
 
 from __future__ import annotations
 
@@ -33,19 +33,42 @@ LEGACY, MODERN = "2025-11-25", "2026-07-28"
 _INFO = {"name": "direct", "version": "1"}
 PLANS: dict[str, dict[str, Any]] = {
     "demo": {
-        "call": {"name": "echo", "arguments": {"text": "through forge"}},
-        "read": "forge://demo/readme",
-        "get": {"name": "greeting", "arguments": {"name": "Ada"}},
+        "calls": [
+            {"name": "echo", "arguments": {"text": "through forge"}},
+            {"name": "add", "arguments": {"a": 2, "b": 3.5}},
+        ],
+        "reads": ["forge://demo/readme", "forge://demo/numbers/3"],  # the second by a template
+        "gets": [
+            {"name": "greeting", "arguments": {"name": "Ada"}},
+            {"name": "summarize", "arguments": {"text": "a long story"}},
+        ],
     },
+    # Content of every kind it has that is the same on each call (its dynamic resources carry
+    # the time): structured, image, annotated, resource links; a prompt without arguments.
     "everything": {
-        "call": {"name": "get-structured-content", "arguments": {"location": "Chicago"}},
-        "read": "demo://resource/static/document/architecture.md",
-        "get": {"name": "args-prompt", "arguments": {"city": "Paris", "state": "TX"}},
+        "calls": [
+            {"name": "get-structured-content", "arguments": {"location": "Chicago"}},
+            {"name": "get-tiny-image", "arguments": {}},
+            {
+                "name": "get-annotated-message",
+                "arguments": {"messageType": "success", "includeImage": True},
+            },
+            {"name": "get-resource-links", "arguments": {"count": 2}},
+        ],
+        "reads": [
+            "demo://resource/static/document/architecture.md",
+            "demo://resource/static/document/features.md",
+        ],
+        "gets": [
+            {"name": "args-prompt", "arguments": {"city": "Paris", "state": "TX"}},
+            {"name": "simple-prompt", "arguments": {}},
+        ],
     },
 }
 UPSTREAMS = tuple(PLANS)
-LISTS = {"tools": "name", "resources": "uri", "prompts": "name"}  # list -> the entries' key
-RESULTS = ("call", "read", "get")
+# list -> the entries' key
+LISTS = {"tools": "name", "resources": "uri", "templates": "uriTemplate", "prompts": "name"}
+RESULTS = ("calls", "reads", "gets")
 # What an era or a hop adds to a result, not what the upstream said.
 _ENVELOPE = {"_meta", "resultType", "ttlMs", "cacheScope"}
 # What 2025-11-25 has that 2026-07-28 does not (tasks left the core for an extension): a modern
@@ -68,15 +91,20 @@ def dumped(model: BaseModel) -> Any:
 
 
 async def session_answers(client: Client, plan: dict[str, Any]) -> dict[str, Any]:
-    """The six operations, with the official Python SDK client."""
-    call, get = plan["call"], plan["get"]
+    """The plan's operations, with the official Python SDK client."""
     return {
         "tools": dumped(await client.list_tools())["tools"],
-        "call": dumped(await client.call_tool(call["name"], call["arguments"])),
+        "calls": [
+            dumped(await client.call_tool(call["name"], call["arguments"]))
+            for call in plan["calls"]
+        ],
         "resources": dumped(await client.list_resources())["resources"],
-        "read": dumped(await client.read_resource(plan["read"])),
+        "templates": dumped(await client.list_resource_templates())["resourceTemplates"],
+        "reads": [dumped(await client.read_resource(uri)) for uri in plan["reads"]],
         "prompts": dumped(await client.list_prompts())["prompts"],
-        "get": dumped(await client.get_prompt(get["name"], get["arguments"])),
+        "gets": [
+            dumped(await client.get_prompt(get["name"], get["arguments"])) for get in plan["gets"]
+        ],
     }
 
 
@@ -110,14 +138,14 @@ async def _direct(url: str, plan: dict[str, Any]) -> dict[str, Any]:
         http.headers["mcp-protocol-version"] = LEGACY
         initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         assert (await http.post(url, json=initialized)).status_code == 202
-        call, get = plan["call"], plan["get"]
         return {
             "tools": (await ask("tools/list", {}))["tools"],
-            "call": await ask("tools/call", call),
+            "calls": [await ask("tools/call", call) for call in plan["calls"]],
             "resources": (await ask("resources/list", {}))["resources"],
-            "read": await ask("resources/read", {"uri": plan["read"]}),
+            "templates": (await ask("resources/templates/list", {}))["resourceTemplates"],
+            "reads": [await ask("resources/read", {"uri": uri}) for uri in plan["reads"]],
             "prompts": (await ask("prompts/list", {}))["prompts"],
-            "get": await ask("prompts/get", get),
+            "gets": [await ask("prompts/get", get) for get in plan["gets"]],
         }
 
 
@@ -140,7 +168,7 @@ async def _originals(rest: httpx2.AsyncClient, name: str, gateway_id: str) -> st
         "name": name,
         "original_names": True,
         "associated_tools": await ids("tools"),
-        "associated_resources": await ids("resources"),
+        "associated_resources": await ids("resources") + await ids("resources/templates/list"),
         "associated_prompts": await ids("prompts"),
     }
     created = await rest.post("/servers", json=body)
@@ -198,7 +226,8 @@ def differences(answers: dict[str, Any], direct: dict[str, Any], version: str) -
         for name, entry in want.items():
             found += _fields(f"{kind} {name}", got[name], entry, lacks)
     for kind in RESULTS:
-        found += _fields(kind, answers[kind], direct[kind])
+        for n, (got_one, want_one) in enumerate(zip(answers[kind], direct[kind], strict=True)):
+            found += _fields(f"{kind}[{n}]", got_one, want_one)
     return found
 
 
