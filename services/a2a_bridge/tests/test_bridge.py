@@ -23,10 +23,13 @@ from forge.core.errors import (
     UPSTREAM_UNAVAILABLE,
     ForgeError,
 )
+from forge.core.sealing import Keyring, new_key_spec
 from forge.proto.agents import Agent, AgentsChanged
+from forge.proto.catalog import UpstreamAuth
 from forge.proto.envelope import Envelope
-from forge.servers.process import ServerProcess
+from forge.servers.process import ServerProcess, spawn
 from forge.testing import eventually
+from forge.testing.oauth_server import OAuthServer
 
 # The three ways to reach an echo agent: A2A 1.0 over JSON-RPC and over HTTP+JSON (a2a-sdk),
 # and A2A 0.3 over JSON-RPC (the plain agent; the SDK's 0.3 compatibility is tested apart).
@@ -275,3 +278,43 @@ async def test_a_streaming_agent_sends_progress_then_the_same_result(
     failed = envelope({"message": "fail streamed"}, progress_token="p-2")
     answer = msgspec.json.decode(await rpc.call(bus, subjects.a2a(target.id, "call"), failed))
     assert answer["isError"] is True and "fail streamed" in answer["content"][0]["text"]
+
+
+async def test_oauth_client_credentials_are_granted_once_and_renewed_when_refused(
+    bus: NatsBus, start_bridge: StartBridge
+) -> None:
+    spec = new_key_spec()
+    with (
+        OAuthServer() as oauth,
+        spawn("forge.agents.echo03", "--show-auth", "--refuse-first", path="/") as peer_agent,
+    ):
+        target = agent(peer_agent.url, version="0.3", auth_type="oauth_client_credentials")
+        auth = UpstreamAuth(
+            type="oauth_client_credentials",
+            token_url=oauth.token_url,
+            client_id="forge",
+            client_secret="forge-secret",
+            scopes=["agents"],
+        )
+        sealed = Keyring.parse(spec).seal(msgspec.json.encode(auth), target.id.encode())
+        target = msgspec.structs.replace(target, auth=sealed)
+        await start_bridge(target, secret_keys=spec)
+        first = await call(bus, target.id, {"message": "one"})
+        second = await call(bus, target.id, {"message": "two"})
+        # The first token was refused (401): a second grant, then kept for the next call.
+        grants = oauth.grants("client_credentials")
+        assert len(grants) == 2
+        assert grants[0].form["scope"] == "agents"
+        seen = {first["structuredContent"]["authorization"]}
+        seen.add(second["structuredContent"]["authorization"])
+        assert len(seen) == 1 and seen.pop().startswith("Bearer at-")
+
+
+async def test_credentials_that_do_not_open_are_a_clear_error(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    target = agent(echo03.url, version="0.3", auth_type="bearer", auth="not-sealed")
+    await start_bridge(target, secret_keys=new_key_spec())
+    with pytest.raises(ForgeError) as refused:
+        await call(bus, target.id, {"message": "hi"})
+    assert _code(refused) == UPSTREAM_UNAVAILABLE

@@ -6,7 +6,9 @@ peer that shares no code with a2a-sdk. JSON-RPC on `/`: `message/send`, `tasks/g
 have the shapes of forge.agents.echo (`task`, `file`, `fail`, `ask` as the first word; anything
 else a Message `[text, data]`). `POST /garbage` answers an HTML page: a peer that is not an
 A2A agent at all, for tests of what Forge says then; with `--broken` the card names `/garbage`
-as the agent's endpoint.
+as the agent's endpoint; with `--show-auth` the data part also holds the `Authorization` header
+it got (a test aid: it shows what credentials reached it), and `--refuse-first` answers the
+first request 401 (a credential refused once).
 """
 
 from __future__ import annotations
@@ -73,10 +75,12 @@ def _agent_message(text: str, context_id: str, task_id: str | None = None) -> Js
 class Echo03:
     """The agent's state: its tasks, kept in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, show_auth: bool = False, refuse_first: bool = False) -> None:
         self.tasks: dict[str, Json] = {}
+        self.show_auth = show_auth
+        self.refusals = 1 if refuse_first else 0
 
-    def send(self, params: Json) -> Json:
+    def send(self, params: Json, authorization: str | None = None) -> Json:
         message = params.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("parts"), list):
             raise RpcError(-32602, "params.message with parts is required")
@@ -87,6 +91,8 @@ class Echo03:
             raise RpcError(TASK_NOT_FOUND, f"task {task_id} not found")
         context_id = str(message.get("contextId") or (task or {}).get("contextId") or uuid.uuid4())
         echoed = {"echo": text, "data": data, "context_id": context_id}
+        if self.show_auth:
+            echoed["authorization"] = authorization
         word = text.split(" ", 1)[0]
         if task is None and word not in ("task", "file", "fail", "ask"):
             reply = _agent_message(text, context_id)
@@ -138,11 +144,16 @@ class RpcError(Exception):
         self.message = message
 
 
-def app(base_url: str, broken: bool = False) -> Starlette:
-    agent = Echo03()
+def app(
+    base_url: str, broken: bool = False, show_auth: bool = False, refuse_first: bool = False
+) -> Starlette:
+    agent = Echo03(show_auth, refuse_first)
     methods = {"message/send": agent.send, "tasks/get": agent.get, "tasks/cancel": agent.cancel}
 
     async def rpc(request: Request) -> Response:
+        if agent.refusals > 0:
+            agent.refusals -= 1
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
         try:
             body = await request.json()
         except ValueError:
@@ -155,7 +166,11 @@ def app(base_url: str, broken: bool = False) -> Starlette:
             return _error(rid, -32601, f"method {body.get('method')!r} not found")
         params = body.get("params")
         try:
-            result = method(params if isinstance(params, dict) else {})
+            params = params if isinstance(params, dict) else {}
+            if method == agent.send:
+                result = agent.send(params, request.headers.get("authorization"))
+            else:
+                result = method(params)
         except RpcError as exc:
             return _error(rid, exc.code, exc.message)
         return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": result})
@@ -184,7 +199,13 @@ def _error(rid: object, code: int, message: str) -> Response:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--broken", action="store_true", help="the card names /garbage")
-    run(parser.description or "", 9103, lambda url, args: app(url, args.broken), parser)
+    parser.add_argument("--show-auth", action="store_true", help="echo the Authorization header")
+    parser.add_argument("--refuse-first", action="store_true", help="answer the first POST 401")
+
+    def make(url: str, args: argparse.Namespace) -> Starlette:
+        return app(url, args.broken, args.show_auth, args.refuse_first)
+
+    run(parser.description or "", 9103, make, parser)
 
 
 if __name__ == "__main__":

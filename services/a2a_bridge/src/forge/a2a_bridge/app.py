@@ -42,10 +42,10 @@ class Bridge:
             guard = NetGuard(config.upstream_allowed_networks)
         except (ValueError, SealingError) as exc:
             raise ConfigError(f"bad a2a-bridge setting: {exc}") from None
-        self.credentials = Credentials(keyring)
         self.client = AgentClient(
             guard, connect_timeout_s=config.connect_timeout_s, max_bytes=config.max_result_bytes
         )
+        self.credentials = Credentials(keyring, self.client.http)
         self.agents = Agents(
             bus, snapshot_timeout_s=config.snapshot_timeout_s, stale=self.credentials.forget
         )

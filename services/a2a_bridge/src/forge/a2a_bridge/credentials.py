@@ -2,8 +2,9 @@
 
 The registry seals an `UpstreamAuth` with the agent's id as associated data (forge.core.sealing),
 as it does for gateways; only the bridge opens it. The plaintext lives in memory only, never in
-a log or an error. Types: none, basic, bearer, headers, query_param. OAuth types (client
-credentials, token exchange) are refused with a clear error: **not built yet** here.
+a log or an error. Types: none, basic, bearer, headers, query_param, oauth_client_credentials
+(forge.a2a_bridge.tokens). The per-user OAuth types (authorization code, token exchange) and
+mTLS are refused with a clear error: **not built yet** here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import httpx2
 import msgspec
 
+from forge.a2a_bridge.tokens import ClientCredentials
 from forge.core.errors import UpstreamUnavailableError
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.agents import Agent
@@ -31,6 +34,7 @@ class Access:
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    tokens: ClientCredentials | None = None  # OAuth client credentials: a bearer per request
 
 
 def _with_query(url: str, name: str, value: str) -> str:
@@ -42,8 +46,9 @@ def _with_query(url: str, name: str, value: str) -> str:
 class Credentials:
     """Opens agents' credentials; one Access per agent version, rebuilt when it changes."""
 
-    def __init__(self, keyring: Keyring | None) -> None:
+    def __init__(self, keyring: Keyring | None, http: httpx2.AsyncClient | None = None) -> None:
         self.keyring = keyring
+        self.http = http  # token endpoints are dialled by the agents' guarded client
         self._access: dict[str, tuple[Agent, Access]] = {}
 
     def access(self, agent: Agent) -> Access:
@@ -86,7 +91,12 @@ class Credentials:
         label = repr(agent.name)
         url, kind = agent.url, auth.type
         headers: dict[str, str] = {}
-        if kind == "basic":
+        tokens = None
+        if kind == "oauth_client_credentials":
+            if self.http is None:
+                raise UpstreamUnavailableError(f"agent {label} needs a token endpoint client")
+            tokens = ClientCredentials(auth, label, self.http)
+        elif kind == "basic":
             pair = f"{auth.username or ''}:{auth.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         elif kind == "bearer":
@@ -107,4 +117,4 @@ class Credentials:
             # Values reach the wire verbatim: no line breaks, no separators in names.
             if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
                 raise UpstreamUnavailableError(f"agent {label} has a malformed credential header")
-        return Access(url, headers)
+        return Access(url, headers, tokens)

@@ -122,20 +122,29 @@ class AgentClient:
         deadline: float,
         on_event: Callable[[str], Awaitable[None]] | None = None,
     ) -> Answer:
-        """Send and wait for the answer; with `on_event`, streamed, each event told to it."""
+        """Send and wait for the answer; with `on_event`, streamed, each event told to it.
+
+        An OAuth token the agent refuses (401) is replaced once, and the message sent again.
+        """
         url, headers, body = request_of(agent, access.url, sent, on_event is not None)
-        accept = "text/event-stream" if on_event is not None else "application/json"
         headers = {**access.headers, **headers, "Content-Type": "application/json"}
-        headers["Accept"] = accept
+        headers["Accept"] = "text/event-stream" if on_event is not None else "application/json"
         left = deadline - time.time()
         if left <= 0:
             raise UpstreamTimeoutError(f"agent {agent.name!r} was not asked: no time was left")
         timeout = httpx2.Timeout(left, connect=min(self.connect_timeout_s, left))
         try:
             async with asyncio.timeout(left):
-                if on_event is not None:
-                    return await self._stream(url, headers, body, timeout, agent, on_event)
-                status, kind, data = await self._post(url, headers, body, timeout, agent)
+                for retry in (False, True):
+                    if access.tokens is not None:
+                        headers["Authorization"] = await access.tokens.header()
+                    answered = await self._post(url, headers, body, timeout, agent, on_event)
+                    if isinstance(answered, Answer):
+                        return answered
+                    status, kind, data = answered
+                    if status != 401 or access.tokens is None or retry:
+                        break
+                    access.tokens.refused(headers["Authorization"])
         except (TimeoutError, httpx2.TimeoutException):
             raise UpstreamTimeoutError(f"agent {agent.name!r} did not answer in time") from None
         except httpx2.TransportError as exc:
@@ -148,11 +157,21 @@ class AgentClient:
         return _answer(agent, status, kind, data)
 
     async def _post(
-        self, url: str, headers: dict[str, str], body: bytes, limits: httpx2.Timeout, agent: Agent
-    ) -> tuple[int, str, bytes]:
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        limits: httpx2.Timeout,
+        agent: Agent,
+        on_event: Callable[[str], Awaitable[None]] | None,
+    ) -> Answer | tuple[int, str, bytes]:
+        """A streamed answer gathered, or (status, content type, body) of any other."""
         async with self.http.stream(
             "POST", url, headers=headers, content=body, timeout=limits
         ) as response:
+            kind = response.headers.get("content-type", "")
+            if on_event is not None and kind.startswith("text/event-stream"):
+                return await self._events(response, agent, on_event)
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
@@ -162,51 +181,37 @@ class AgentClient:
                         {"limit": self.max_bytes},
                     )
                 chunks.append(chunk)
-            return response.status_code, response.headers.get("content-type", ""), b"".join(chunks)
+            return response.status_code, kind, b"".join(chunks)
 
-    async def _stream(
+    async def _events(
         self,
-        url: str,
-        headers: dict[str, str],
-        body: bytes,
-        limits: httpx2.Timeout,
+        response: httpx2.Response,
         agent: Agent,
         on_event: Callable[[str], Awaitable[None]],
     ) -> Answer:
-        async with self.http.stream(
-            "POST", url, headers=headers, content=body, timeout=limits
-        ) as response:
-            kind = response.headers.get("content-type", "")
-            if not kind.startswith("text/event-stream"):  # an error, or no stream at all
-                data = await response.aread()
-                if len(data) > self.max_bytes:
-                    raise ResultTooLargeError(
-                        f"agent {agent.name!r} answered more than {self.max_bytes} bytes",
-                        {"limit": self.max_bytes},
-                    )
-                return _answer(agent, response.status_code, kind, data)
-            collector, size, data_lines = Collector(), 0, []
-            async for line in response.aiter_lines():
-                size += len(line) + 1
-                if size > self.max_bytes:
-                    raise ResultTooLargeError(
-                        f"agent {agent.name!r} streamed more than {self.max_bytes} bytes",
-                        {"limit": self.max_bytes},
-                    )
-                if line.startswith("data:"):
-                    data_lines.append(line[5:].removeprefix(" "))
-                elif not line and data_lines:
-                    event = _event(agent, "\n".join(data_lines), kind)
-                    data_lines = []
-                    try:
-                        said = collector.feed(event)
-                    except NotA2AError as exc:
-                        raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
-                    await on_event(said)
-            try:
-                return collector.answer()
-            except NotA2AError as exc:
-                raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
+        kind = response.headers.get("content-type", "")
+        collector, size, data_lines = Collector(), 0, []
+        async for line in response.aiter_lines():
+            size += len(line) + 1
+            if size > self.max_bytes:
+                raise ResultTooLargeError(
+                    f"agent {agent.name!r} streamed more than {self.max_bytes} bytes",
+                    {"limit": self.max_bytes},
+                )
+            if line.startswith("data:"):
+                data_lines.append(line[5:].removeprefix(" "))
+            elif not line and data_lines:
+                event = _event(agent, "\n".join(data_lines), kind)
+                data_lines = []
+                try:
+                    said = collector.feed(event)
+                except NotA2AError as exc:
+                    raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
+                await on_event(said)
+        try:
+            return collector.answer()
+        except NotA2AError as exc:
+            raise _not_a2a(agent, response.status_code, kind, str(exc)) from None
 
 
 def _event(agent: Agent, text: str, kind: str) -> object:
