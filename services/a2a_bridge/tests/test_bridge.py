@@ -18,6 +18,7 @@ from forge.core.bus import NatsBus
 from forge.core.errors import (
     FORBIDDEN,
     INVALID_PARAMS,
+    REQUEST_CANCELLED,
     UPSTREAM_BAD_RESPONSE,
     UPSTREAM_TIMEOUT,
     UPSTREAM_UNAVAILABLE,
@@ -318,3 +319,18 @@ async def test_credentials_that_do_not_open_are_a_clear_error(
     with pytest.raises(ForgeError) as refused:
         await call(bus, target.id, {"message": "hi"})
     assert _code(refused) == UPSTREAM_UNAVAILABLE
+
+
+async def test_a_cancelled_call_stops_waiting_for_the_agent(
+    bus: NatsBus, start_bridge: StartBridge, silent_peer: str
+) -> None:
+    target = agent(silent_peer)
+    bridge = await start_bridge(target)
+    sent = envelope({"message": "never mind"}, timeout=60)
+    calling = asyncio.create_task(rpc.call(bus, subjects.a2a(target.id, "call"), sent))
+    await eventually(lambda: sent.id in bridge.calls.racing or None, what="the call in flight")
+    await bus.publish(subjects.cancel(sent.id), b"")
+    with pytest.raises(ForgeError) as cancelled:
+        await calling
+    assert _code(cancelled) == REQUEST_CANCELLED
+    assert bridge.calls.racing == {}

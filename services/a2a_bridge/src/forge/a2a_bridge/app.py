@@ -10,6 +10,7 @@ from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.config import A2aBridgeConfig
 from forge.a2a_bridge.credentials import Credentials
 from forge.a2a_bridge.handlers import Context, call
+from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.wire import AgentClient
 from forge.core import claims, rpc, subjects
 from forge.core.bus import SUBJECT, Bus, NatsBus
@@ -49,11 +50,17 @@ class Bridge:
         self.agents = Agents(
             bus, snapshot_timeout_s=config.snapshot_timeout_s, stale=self.credentials.forget
         )
+        self.calls = Calls(bus)
         self.ctx = Context(
-            bus=bus, agents=self.agents, credentials=self.credentials, client=self.client
+            bus=bus,
+            agents=self.agents,
+            credentials=self.credentials,
+            client=self.client,
+            calls=self.calls,
         )
 
     async def start(self) -> None:
+        await self.calls.start()
         await self.agents.start()
         await rpc.serve_envelopes(self.bus, subjects.a2a_any("call"), self._call, queue=QUEUE)
 

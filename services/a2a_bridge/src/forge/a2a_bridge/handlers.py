@@ -12,6 +12,7 @@ import msgspec
 from forge.a2a_bridge import results
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Credentials
+from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
 from forge.core import operations, subjects
 from forge.core.bus import Bus
@@ -31,6 +32,7 @@ class Context:
     agents: Agents
     credentials: Credentials
     client: AgentClient
+    calls: Calls
 
 
 def outgoing(arguments: dict[str, Any]) -> Outgoing:
@@ -66,7 +68,8 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
         # notification on the request's stream (the edge relays it), the answer as before.
         on_event = _progress(ctx.bus, envelope.id, params.progress_token)
     try:
-        answer = await ctx.client.send(agent, access, sent, deadline, on_event)
+        sending = ctx.client.send(agent, access, sent, deadline, on_event)
+        answer = await ctx.calls.race(envelope.id, sending)
     except AgentRpcError as exc:
         return _ENC.encode(results.error_result(agent.id, exc.code, exc.message))
     return _ENC.encode(results.call_result(agent.id, agent.slug, answer))
