@@ -28,7 +28,7 @@ def agent(url: str, version: str = "1.0", binding: str = "jsonrpc", **fields: An
 
 
 def envelope(
-    arguments: dict[str, Any], *, timeout: float = 10.0, progress_token: str | None = None
+    arguments: dict[str, Any], *, timeout: float = 10.0, progress_token: str | int | None = None
 ) -> Envelope:
     params = AgentCallParams(arguments=arguments, era="modern", progress_token=progress_token)
     return Envelope(

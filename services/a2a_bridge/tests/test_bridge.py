@@ -334,3 +334,25 @@ async def test_a_cancelled_call_stops_waiting_for_the_agent(
         await calling
     assert _code(cancelled) == REQUEST_CANCELLED
     assert bridge.calls.racing == {}
+
+
+async def test_a_long_task_reports_each_working_step_as_progress(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess
+) -> None:
+    target = agent(echo.url, streaming=True)
+    await start_bridge(target)
+    sent = envelope({"message": "slow 2"}, progress_token=9)
+    seen: list[str] = []
+
+    async def on_progress(subject: str, data: bytes) -> None:
+        seen.append(msgspec.json.decode(data)["params"]["message"])
+
+    await bus.subscribe(subjects.stream(sent.id), on_progress)
+    result = msgspec.json.decode(await rpc.call(bus, subjects.a2a(target.id, "call"), sent))
+    assert meta(result)["state"] == "completed"
+    await eventually(lambda: "task completed" in seen or None, what="the last progress")
+    steps = [s for s in seen if s.startswith("task working")]
+    assert steps == ["task working: step 1 of 2", "task working: step 2 of 2"]
+    # Without a progress token the same agent is asked to block: the same answer, no stream.
+    quiet = await call(bus, target.id, {"message": "slow 1"})
+    assert quiet["content"][0]["text"] == "slow 1"

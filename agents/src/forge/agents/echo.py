@@ -7,13 +7,16 @@ shape of the answer, so one agent exercises every way an A2A answer can look:
 - `task ...`: a Task, completed, with an artifact `[text, data]`;
 - `file ...`: a completed Task whose artifact holds a file part (`echo.txt`, text/plain);
 - `fail ...`: a failed Task whose status message says why;
-- `ask ...`: a Task in input-required; the next message on that task completes it.
+- `ask ...`: a Task in input-required; the next message on that task completes it;
+- `slow <n> ...`: a Task that works for n half-seconds (1 to 20, default 3), saying `step i of
+  n` in a working status each time, then completes as `task` does.
 
 Streaming (`SendStreamingMessage`) comes with the SDK for the same answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from a2a.helpers.proto_helpers import (
@@ -35,6 +38,7 @@ from a2a.types import (
     AgentInterface,
     AgentSkill,
     Message,
+    TaskState,
 )
 from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
@@ -59,7 +63,7 @@ class EchoExecutor(AgentExecutor):
         echoed = {"echo": text, "data": _data_of(context.message), "context_id": context.context_id}
         current = context.current_task
         word = text.split(" ", 1)[0]
-        if current is None and word not in ("task", "file", "fail", "ask"):
+        if current is None and word not in ("task", "file", "fail", "ask", "slow"):
             await event_queue.enqueue_event(
                 new_message(
                     [new_text_part(text), new_data_part(echoed)],
@@ -83,6 +87,10 @@ class EchoExecutor(AgentExecutor):
             await updater.requires_input(
                 new_text_message("what else should I echo?", context_id=current.context_id)
             )
+        elif word == "slow":
+            await self._work(updater, text, current.context_id)
+            await updater.add_artifact([new_text_part(text), new_data_part(echoed)], name="echo")
+            await updater.complete()
         elif word == "file":
             part = new_raw_part(text.encode(), media_type="text/plain", filename="echo.txt")
             await updater.add_artifact([part], name="echo")
@@ -90,6 +98,15 @@ class EchoExecutor(AgentExecutor):
         else:
             await updater.add_artifact([new_text_part(text), new_data_part(echoed)], name="echo")
             await updater.complete()
+
+    async def _work(self, updater: TaskUpdater, text: str, context_id: str) -> None:
+        words = text.split()
+        steps = int(words[1]) if len(words) > 1 and words[1].isdigit() else 3
+        steps = min(max(steps, 1), 20)
+        for step in range(1, steps + 1):
+            said = new_text_message(f"step {step} of {steps}", context_id=context_id)
+            await updater.update_status(TaskState.TASK_STATE_WORKING, message=said)
+            await asyncio.sleep(0.5)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         if context.current_task is not None:
