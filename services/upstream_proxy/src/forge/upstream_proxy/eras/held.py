@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -35,6 +36,7 @@ CANCEL_TIMEOUT_S = 1.0
 _BACKGROUND: set[asyncio.Future[None]] = set()
 _ENC = msgspec.json.Encoder()
 _CAPABILITIES = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_OBJECT = msgspec.json.Decoder(dict[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,10 @@ class Held:
         self._asked: asyncio.Future[None] | None = None
         self.expiry: asyncio.TimerHandle | None = None
         self._declared = _declared(self.inflight.client_capabilities)
+        # Forge's legacy sessions declare URL-mode elicitation for any client that has it; an
+        # empty `elicitation` is form mode only.
+        elicitation = self._declared.get("elicitation", msgspec.Raw(b"{}"))
+        self._url_elicitation = "url" in _object(bytes(elicitation))
         work = session.request(envelope.method, bytes(envelope.params), self.inflight)
         self.task = asyncio.ensure_future(work)
         self.task.add_done_callback(_retrieve)
@@ -129,6 +135,10 @@ class Held:
         except (ForgeError, TimeoutError):
             log.debug("gateway %s was not told of a cancel", self.session.label)
 
+    def _takes(self, params: msgspec.Raw) -> bool:
+        """Whether the client takes this elicitation: a URL-mode one only if it declared so."""
+        return self._url_elicitation or _object(bytes(params)).get("mode") != "url"
+
     async def _on_request(self, message: Message, reply: Reply) -> None:
         # Called from the upstream's reader: answer what Forge can at once, queue the rest.
         upstream_id = message.id
@@ -142,6 +152,8 @@ class Held:
             )
         elif CAPABILITY[method] not in self._declared:
             _spawn(_send(reply, _missing(upstream_id, CAPABILITY[method])))
+        elif method == "elicitation/create" and not self._takes(message.params):
+            _spawn(_send(reply, _missing(upstream_id, "elicitation", {"url": {}})))
         else:
             params = bytes(message.params) if len(message.params) else b"{}"
             self._waiting.append(Question(upstream_id, method, params, reply))
@@ -158,19 +170,28 @@ def _input_required(asked: dict[str, Question], state: str) -> bytes:
     return head + b',"requestState":' + _ENC.encode(state) + b"}"
 
 
-def _declared(capabilities: bytes) -> frozenset[str]:
+def _declared(capabilities: bytes) -> dict[str, msgspec.Raw]:
     try:
-        return frozenset(_CAPABILITIES.decode(capabilities))
+        return _CAPABILITIES.decode(capabilities)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return frozenset()
+        return {}
 
 
-def _missing(upstream_id: RequestId | None, capability: str) -> bytes:
+def _object(data: bytes) -> dict[str, Any]:
+    try:
+        return _OBJECT.decode(data) if data else {}
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+
+
+def _missing(
+    upstream_id: RequestId | None, capability: str, detail: dict[str, Any] | None = None
+) -> bytes:
     # As the SDK's own server refuses what the client did not declare (2026-07-28).
     error = {
         "code": MISSING_CLIENT_CAPABILITY,
         "message": f"Client did not declare the {capability} capability",
-        "data": {"requiredCapabilities": {capability: {}}},
+        "data": {"requiredCapabilities": {capability: detail or {}}},
     }
     return error_bytes(upstream_id, _ENC.encode(error))
 

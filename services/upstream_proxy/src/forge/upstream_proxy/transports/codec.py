@@ -22,9 +22,14 @@ from forge.proto.mcp import (
 )
 
 CLIENT_INFO = {"name": "forge", "version": "0.1.0"}
-# A pooled legacy session serves every client, so it declares what any client may answer;
-# a request the actual client cannot answer gets an error (see eras/inflight.py).
-CLIENT_CAPABILITIES = {"elicitation": {}, "sampling": {}, "roots": {"listChanged": False}}
+# A pooled legacy session serves every client, so it declares what any client may answer
+# (elicitation in both modes: an upstream offers URL-mode tools only to a client that takes
+# them); a request the actual client cannot answer gets an error (see eras/inflight.py, held.py).
+CLIENT_CAPABILITIES = {
+    "elicitation": {"form": {}, "url": {}},
+    "sampling": {},
+    "roots": {"listChanged": False},
+}
 INITIALIZE_PARAMS = msgspec.json.encode(
     {"protocolVersion": LEGACY, "capabilities": CLIENT_CAPABILITIES, "clientInfo": CLIENT_INFO}
 )
