@@ -124,7 +124,7 @@ async def _direct(url: str, plan: dict[str, Any]) -> dict[str, Any]:
             assert answer.status_code == 200, answer.text
             if "mcp-session-id" in answer.headers:
                 http.headers["mcp-session-id"] = answer.headers["mcp-session-id"]
-            for message in _messages(answer):
+            for message in messages(answer):
                 if message.get("id") == request_id:
                     assert "result" in message, message
                     result: dict[str, Any] = message["result"]
@@ -149,7 +149,7 @@ async def _direct(url: str, plan: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _messages(answer: httpx.Response) -> list[dict[str, Any]]:
+def messages(answer: httpx.Response) -> list[dict[str, Any]]:
     """The JSON-RPC messages of an answer: a JSON body, or an SSE stream's `data:` lines."""
     if answer.headers.get("content-type", "").startswith("application/json"):
         return [answer.json()]
