@@ -410,3 +410,39 @@ async def test_tools_stored_before_migration_8_still_go_with_their_gateway(
         assert await conn.fetchval("SELECT count(*) FROM tools") == 0
     finally:
         await conn.close()
+
+
+async def test_contextforges_associated_a2a_agents_put_agents_tools_in_a_server(
+    client: Client, agent_server: CardServer
+) -> None:
+    one = await client("agents", "create", params(agent_server, "One"), as_=ALICE)
+    two = await client("agents", "create", params(agent_server, "Two"), as_=ALICE)
+    hidden = await client(
+        "agents", "create", params(agent_server, "Hidden", team_id="team-b"), as_=CAROL
+    )
+    tools = {t["gateway_id"]: t["id"] for t in await client("tools", "list")}
+    server = await client(
+        "servers",
+        "create",
+        {"name": "S", "team_id": "team-a", "associated_a2a_agents": [one["id"]]},
+        as_=ALICE,
+    )
+    assert server["associated_tools"] == [tools[one["id"]]]
+    swapped = await client(
+        "servers", "update", {"id": server["id"], "associated_a2a_agents": [two["id"]]}, as_=ALICE
+    )
+    assert swapped["associated_tools"] == [tools[two["id"]]]
+    error = await error_of(
+        client(
+            "servers",
+            "update",
+            {"id": server["id"], "associated_a2a_agents": [hidden["id"]]},
+            as_=ALICE,
+        )
+    )
+    assert (error.code, error.data) == (INVALID_PARAMS, {"a2a_agent": hidden["id"]})
+    await client("agents", "toggle", {"id": one["id"], "activate": False}, as_=ALICE)
+    error = await error_of(
+        client("servers", "create", {"name": "T", "associated_a2a_agents": [one["id"]]})
+    )
+    assert (error.code, error.data) == (INVALID_PARAMS, {"a2a_agent": one["id"]})

@@ -106,6 +106,8 @@ class CreateServerParams(msgspec.Struct, frozen=True):
     team_id: Id | None = None
     original_names: bool = False  # expose tools and prompts under their upstream's names
     aliases: Aliases = msgspec.field(default_factory=dict)  # tool or prompt (id or name) -> name
+    # ContextForge's: A2A agents (ids) whose tools join associated_tools
+    associated_a2a_agents: Ids = msgspec.field(default_factory=list)
 
 
 class UpdateServerParams(msgspec.Struct, frozen=True):
@@ -123,6 +125,8 @@ class UpdateServerParams(msgspec.Struct, frozen=True):
     enabled: bool | None = None
     original_names: bool | None = None
     aliases: Aliases | None = None  # replaces the aliases whole
+    # replaces the agents' tools the server holds (the other tools stay, unless given too)
+    associated_a2a_agents: Ids | None = None
 
 
 class AgentCredentials(Credentials, frozen=True, kw_only=True):

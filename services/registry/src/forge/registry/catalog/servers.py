@@ -12,14 +12,14 @@ from typing import Any
 
 import msgspec
 
-from forge.core.errors import InvalidParamsError
+from forge.core.errors import InvalidParamsError, NotFoundError
 from forge.proto.catalog import Deleted, Server
 from forge.proto.catalog_params import CreateServerParams, IdParams, UpdateServerParams
 from forge.registry.catalog import contents, ownership, server_names
 from forge.registry.catalog.contents import Kind
 from forge.registry.catalog.operation import Context, publish
 from forge.registry.catalog.params import check_name, check_tags
-from forge.registry.catalog.store import MISSING_SERVER
+from forge.registry.catalog.store import MISSING_AGENT, MISSING_SERVER
 
 _RESOURCE_KINDS = (contents.RESOURCES, contents.TEMPLATES)
 _PROMPT_KINDS = (contents.PROMPTS,)
@@ -40,6 +40,34 @@ async def _tools(ctx: Context, given: list[str]) -> list[str]:
         if ref not in known:
             raise _unknown("tool", ref)
     return list(dict.fromkeys(known[ref] for ref in refs))
+
+
+async def _agent_tools(ctx: Context, given: list[str]) -> list[str]:
+    """The tools of the given A2A agents (ContextForge's `associated_a2a_agents`, agent ids),
+    once each in order: an agent the caller cannot see is unknown, a disabled one has none."""
+    found: list[str] = []
+    for ref in dict.fromkeys(given):
+        try:
+            agent = await ctx.store.get_agent(ref)
+            ownership.require_visible(ctx.principal, agent, MISSING_AGENT)
+        except NotFoundError:
+            raise _unknown("a2a_agent", ref) from None
+        tools = await ctx.store.gateway_tools(agent.id)
+        if not tools:
+            raise InvalidParamsError(
+                f"agent {ref} in associated_a2a_agents is disabled: it offers no tool",
+                {"a2a_agent": ref},
+            )
+        found.extend(t.id for t in tools)
+    return found
+
+
+async def _without_agents(ctx: Context, tool_ids: list[str]) -> list[str]:
+    """The tool ids less the A2A agents' tools the caller sees (those they could name)."""
+    agents = {a.id for a in await ctx.store.list_agents()}
+    records = await ctx.store.resolve_tools(tool_ids)
+    drop = {t.id for t in records if t.gateway_id in agents and ownership.visible(ctx.principal, t)}
+    return [i for i in tool_ids if i not in drop]
 
 
 async def _entries(ctx: Context, kinds: tuple[Kind, ...], given: list[str], what: str) -> list[str]:
@@ -104,7 +132,14 @@ async def create_server(p: CreateServerParams, ctx: Context) -> Server:
         id=uuid.uuid4().hex,
         name=name,
         description=p.description,
-        associated_tools=await _tools(ctx, p.associated_tools),
+        associated_tools=list(
+            dict.fromkeys(
+                [
+                    *await _tools(ctx, p.associated_tools),
+                    *await _agent_tools(ctx, p.associated_a2a_agents),
+                ]
+            )
+        ),
         associated_resources=await _entries(
             ctx, _RESOURCE_KINDS, p.associated_resources, "resource"
         ),
@@ -140,12 +175,21 @@ async def update_server(p: UpdateServerParams, ctx: Context) -> Server:
         changes["enabled"] = p.enabled
     relink = any(
         given is not None
-        for given in (p.associated_tools, p.associated_resources, p.associated_prompts)
+        for given in (
+            p.associated_tools,
+            p.associated_resources,
+            p.associated_prompts,
+            p.associated_a2a_agents,
+        )
     )
     unseen = await _unseen(ctx, [current]) if relink else set()
     if p.associated_tools is not None:
         tools = await _tools(ctx, p.associated_tools)
         changes["associated_tools"] = _kept(tools, current.associated_tools, unseen)
+    if p.associated_a2a_agents is not None:  # the agents' tools the caller sees are replaced
+        held = await _without_agents(ctx, changes.get("associated_tools", current.associated_tools))
+        agents = await _agent_tools(ctx, p.associated_a2a_agents)
+        changes["associated_tools"] = list(dict.fromkeys([*held, *agents]))
     if p.associated_resources is not None:
         resources = await _entries(ctx, _RESOURCE_KINDS, p.associated_resources, "resource")
         changes["associated_resources"] = _kept(resources, current.associated_resources, unseen)
