@@ -1,6 +1,7 @@
 """An A2A agent's tool called through the router, on a real nats-server: the router sends it to
 the a2a-bridge (`forge.a2a.<agent>.call`) through the same tool hooks (a real plugin-runner) and
-metrics as any tool, and the bridge reaches the real echo agent (a2a-sdk, A2A 1.0)."""
+metrics as any tool, with the agent hooks around the bridge's call, and the bridge reaches the
+real echo agent (a2a-sdk, A2A 1.0)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ plugins:
     kind: deny_list
     priority: 10
     config: {words: [forbidden]}
+  - name: agent-guard
+    kind: deny_list
+    hooks: [agent_pre_invoke]
+    conditions: {agents: [Echo]}
+    config: {words: [classified]}
+  - name: agent-stamp
+    kind: regex_replace
+    hooks: [agent_post_invoke]
+    config: {rules: [{pattern: HELLO, replacement: HELLO-AGENT}]}
 """
 ME = Principal(subject="tester", permissions=BUILTIN_ROLES["developer"])
 
@@ -101,14 +111,20 @@ async def test_an_agents_tool_goes_through_hooks_and_metrics_to_the_agent(
             for era in ("modern", "legacy"):
                 sent = tools_call({"message": "hello", "data": {"k": 1}}, era)
                 result = msgspec.json.decode(await rpc.call(bus, subjects.ROUTER_RPC, sent))
-                # tool_pre_invoke rewrote the message before the agent saw it.
-                assert result["content"][0] == {"type": "text", "text": "HELLO"}
+                # tool_pre_invoke rewrote the message before the agent saw it, and
+                # agent_post_invoke its answer.
+                assert result["content"][0] == {"type": "text", "text": "HELLO-AGENT"}
                 assert result["structuredContent"]["data"] == {"k": 1}
                 assert result["_meta"]["forge/a2a"]["agentId"] == agent.id
             with pytest.raises(ForgeError) as blocked:
                 await rpc.call(bus, subjects.ROUTER_RPC, tools_call({"message": "forbidden"}))
             assert blocked.value.code == PLUGIN_VIOLATION
+            # agent_pre_invoke sees the agent's name (its `agents` condition) and blocks.
+            with pytest.raises(ForgeError) as guarded:
+                await rpc.call(bus, subjects.ROUTER_RPC, tools_call({"message": "classified"}))
+            assert guarded.value.code == PLUGIN_VIOLATION
             stats = router.ctx.metrics.batch["t-echo"]
-            assert (stats.calls, stats.failures) == (3, 1)  # the first, before the bridge ran
+            # The first call (before the bridge ran) failed; the guarded one failed inside.
+            assert (stats.calls, stats.failures) == (4, 2)
         finally:
             await bridge.close()

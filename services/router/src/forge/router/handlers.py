@@ -13,6 +13,7 @@ from forge.core.errors import (
     ToolNotFoundError,
 )
 from forge.proto import access, mcp
+from forge.proto.agents import Agent
 from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.router import contents, headers, tasks
@@ -23,6 +24,7 @@ from forge.router.routing import (
     fields,
     forward,
     forward_agent,
+    rewrite,
     with_params,
 )
 
@@ -111,7 +113,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         ok = False
         try:
             if agent is not None:  # an A2A agent's tool: the a2a-bridge sends the message
-                result = await forward_agent(forwarded, ctx, agent.id)
+                result = await _call_agent(forwarded, ctx, tool, agent)
             else:
                 forwarded = headers.for_upstream(forwarded, tool, members)
                 result = await forward(forwarded, ctx, tool.gateway_id)
@@ -121,6 +123,24 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
             ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
     if ctx.hooks.serves("tool_post_invoke"):
         result = await ctx.hooks.post("tool_post_invoke", envelope, result, tool.team_id)
+    return result
+
+
+async def _call_agent(envelope: Envelope, ctx: Context, tool: ToolRecord, agent: Agent) -> bytes:
+    """An agent's tool call, inside the tool hooks: the agent hooks around the bridge's call.
+
+    Their payload is the call's params with `agent` (the agent's name, what `agents`
+    conditions match) and `name` (the tool's catalog name); a pre hook may change the
+    arguments or answer in the call's place, a post hook the result."""
+    answered = None
+    if ctx.hooks.serves("agent_pre_invoke"):
+        params = rewrite(rewrite(bytes(envelope.params), "name", tool.name), "agent", agent.name)
+        envelope, answered = await ctx.hooks.pre(
+            "agent_pre_invoke", with_params(envelope, params), tool.team_id
+        )
+    result = answered if answered is not None else await forward_agent(envelope, ctx, agent.id)
+    if ctx.hooks.serves("agent_post_invoke"):
+        result = await ctx.hooks.post("agent_post_invoke", envelope, result, tool.team_id)
     return result
 
 
