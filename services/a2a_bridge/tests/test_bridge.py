@@ -356,3 +356,23 @@ async def test_a_long_task_reports_each_working_step_as_progress(
     # Without a progress token the same agent is asked to block: the same answer, no stream.
     quiet = await call(bus, target.id, {"message": "slow 1"})
     assert quiet["content"][0]["text"] == "slow 1"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("v1-jsonrpc", -32001), ("v1-http+json", "NOT_FOUND"), ("v03-jsonrpc", -32001)],
+)
+async def test_an_unknown_task_is_the_agents_error_in_every_binding(
+    bus: NatsBus,
+    start_bridge: StartBridge,
+    echo: ServerProcess,
+    echo03: ServerProcess,
+    name: str,
+    code: object,
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    result = await call(bus, target.id, {"message": "more", "task_id": "no-such-task"})
+    assert result["isError"] is True
+    assert meta(result)["error"]["code"] == code
+    assert "not found" in result["content"][0]["text"]
