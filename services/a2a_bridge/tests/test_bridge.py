@@ -19,6 +19,7 @@ from forge.core.errors import (
     FORBIDDEN,
     INVALID_PARAMS,
     REQUEST_CANCELLED,
+    RESULT_TOO_LARGE,
     UPSTREAM_BAD_RESPONSE,
     UPSTREAM_TIMEOUT,
     UPSTREAM_UNAVAILABLE,
@@ -376,3 +377,15 @@ async def test_an_unknown_task_is_the_agents_error_in_every_binding(
     assert result["isError"] is True
     assert meta(result)["error"]["code"] == code
     assert "not found" in result["content"][0]["text"]
+
+
+async def test_an_answer_over_the_limit_is_result_too_large(
+    bus: NatsBus, start_bridge: StartBridge, echo03: ServerProcess
+) -> None:
+    target = agent(echo03.url, version="0.3")
+    await start_bridge(target, max_result_bytes=1000)
+    with pytest.raises(ForgeError) as large:
+        await call(bus, target.id, {"message": "x" * 2000})
+    assert _code(large) == RESULT_TOO_LARGE
+    small = await call(bus, target.id, {"message": "fits"})
+    assert small["content"][0]["text"] == "fits"
