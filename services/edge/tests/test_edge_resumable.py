@@ -4,6 +4,8 @@ the upstream closing the client's stream, the resume by its owner only, and bad 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 
@@ -13,6 +15,7 @@ from forge.core.bus import Headers
 from forge.edge.app import build_asgi, build_edge
 from forge.edge.config import EdgeConfig
 from forge.edge.state import Edge
+from forge.edge.transports import resumable
 from forge.proto.envelope import ENVELOPE_DECODER, ok
 from forge.proto.identity import IdentitySnapshot, UserAccess
 from forge.proto.upstream import STREAM_PAUSED
@@ -108,3 +111,20 @@ async def test_a_client_older_than_2025_11_25_gets_no_priming_event() -> None:
     found = events(answer.text)
     assert [e["data"][:20] for e in found] == [PROGRESS.decode()[:20], '{"jsonrpc":"2.0","id']
     assert all("retry" not in e and e["id"] for e in found)
+
+
+async def test_a_stream_not_stored_numbers_each_event_and_nothing_else() -> None:
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    numbered = resumable.numbered(send, resumable.GET_STREAM_PREFIX)
+    await numbered({"type": "http.response.start", "status": 200, "headers": []})
+    await numbered({"type": "http.response.body", "body": b"event: message\ndata: {}\n\n"})
+    await numbered({"type": "http.response.body", "body": b": ping\n\n"})
+    await numbered({"type": "http.response.body", "body": b"event: message\ndata: []\n\n"})
+    bodies = [m["body"] for m in sent[1:]]
+    first, second = bodies[0].split(b"\n")[0], bodies[2].split(b"\n")[0]
+    assert first.startswith(b"id: g") and first.endswith(b"-1")
+    assert second == first[:-1] + b"2" and bodies[1] == b": ping\n\n"

@@ -176,7 +176,8 @@ class McpEndpoint:
                 return
             if modern and request.method == "subscriptions/listen":
                 assert request.id is not None
-                await streams.listen(self.edge, self.exchange, receive, send, request, caller)
+                numbered = resumable.numbered(send, resumable.LISTEN_STREAM_PREFIX)
+                await streams.listen(self.edge, self.exchange, receive, numbered, request, caller)
                 return
             extra: list[tuple[bytes, bytes]] = []
             if session is not None:
@@ -337,7 +338,7 @@ class McpEndpoint:
         await streams.serve(
             self.edge,
             receive,
-            resumable.numbered(send),
+            resumable.numbered(send, resumable.GET_STREAM_PREFIX),
             headers=extra,
             session_sid=state.sid,
             render=streams.legacy_notices,

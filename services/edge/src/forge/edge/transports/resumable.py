@@ -34,6 +34,8 @@ _ID = re.compile(r"^(?P<key>[0-9a-f]{32})-(?P<n>[0-9]{1,9})$")
 # A legacy session's GET stream numbers its events too, `g<key>-<n>`; a GET stream is not
 # stored: resuming one opens a new one.
 GET_STREAM_PREFIX = "g"
+# A modern `subscriptions/listen` stream's events: `l<key>-<n>` (a modern client does not resume).
+LISTEN_STREAM_PREFIX = "l"
 # Record kinds in the log: the owner (first), an event, the final response (last).
 _OWNER, _EVENT, _FINAL = b"o", b"m", b"f"
 
@@ -310,10 +312,11 @@ async def resume(
         await follow.aclose()
 
 
-def numbered(send: Send) -> Send:
-    """`send` for a legacy session's GET stream, each event given an id `g<key>-<n>` (the
-    stream's writer, forge.edge.transports.sse.EventStream, writes one event per chunk)."""
-    prefix = f"{GET_STREAM_PREFIX}{uuid.uuid4().hex}-".encode()
+def numbered(send: Send, kind: str) -> Send:
+    """`send` for a stream not stored for resumes (a legacy session's GET stream, a modern
+    `subscriptions/listen`), each event given an id `<kind><key>-<n>` (the stream's writer,
+    forge.edge.transports.sse.EventStream, writes one event per chunk)."""
+    prefix = f"{kind}{uuid.uuid4().hex}-".encode()
     count = 0
 
     async def send_numbered(message: Message) -> None:
