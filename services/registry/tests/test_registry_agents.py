@@ -133,6 +133,13 @@ def test_a_1_0_card_prefers_the_first_interface_forge_speaks() -> None:
             json.dumps({"name": "v2", "url": "http://x/", "protocolVersion": "2.0"}),
             "application/json",
         ),
+        (
+            '{"name": "deep", "url": "http://x/", "x": ' + "[" * 100 + "]" * 100 + "}",
+            "application/json",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "application/json"),
+        ('{"name": "nul\\u0000", "url": "http://x/"}', "application/json"),
+        ('{"name": "n", "url": "http://x/", "description": "\\ud800"}', "application/json"),
     ],
 )
 async def test_what_is_not_a_usable_card_is_refused_and_nothing_is_stored(

@@ -27,6 +27,7 @@ LEGACY_CARD_PATH = "/.well-known/agent.json"  # A2A 0.3 and before
 MAX_CARD_BYTES = 1 << 20
 CARD_TIMEOUT_S = 10.0
 MAX_REDIRECTS = 3
+MAX_CARD_DEPTH = 64  # nesting of objects and arrays
 # The card's binding spellings → forge.proto.agents.BINDINGS.
 _BINDINGS = {"JSONRPC": "jsonrpc", "HTTP+JSON": "http+json", "REST": "http+json", "GRPC": "grpc"}
 
@@ -135,6 +136,38 @@ def read_card(card: Any, card_url: str) -> Card:
     )
 
 
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can hold the string in jsonb: no NUL, no unpaired surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_tree(document: Any, url: str) -> None:
+    """422 for a card nested deeper than MAX_CARD_DEPTH or holding a string the catalog cannot
+    store (walked without recursion)."""
+    todo: list[tuple[Any, int]] = [(document, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                raise _bad(f"the agent card at {url} holds characters that cannot be stored")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_CARD_DEPTH:
+            raise _bad(f"the agent card at {url} is nested deeper than {MAX_CARD_DEPTH} levels")
+        if isinstance(value, dict):
+            todo.extend((k, depth) for k in value)
+            todo.extend((v, depth + 1) for v in value.values())
+        else:
+            todo.extend((v, depth + 1) for v in value)
+
+
 async def _get(http: httpx2.AsyncClient, url: str) -> tuple[int, bytes]:
     """Status and body (at most MAX_CARD_BYTES) of a GET."""
     async with http.stream("GET", url, headers={"Accept": "application/json"}) as response:
@@ -173,8 +206,11 @@ async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -
             raise _bad(f"the agent at {base} serves no agent card (HTTP {status} at {url})")
     try:
         document = json.loads(body)
+    except RecursionError as exc:
+        raise _bad(f"the agent card at {url} is nested too deeply") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(f"the agent card at {url} is not JSON") from exc
+    check_tree(document, url)
     card = read_card(document, url)
     await guard.check_url(card.url, "card.url")
     return card
