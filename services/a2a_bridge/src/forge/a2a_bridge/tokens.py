@@ -48,6 +48,7 @@ class ClientCredentials:
     def __init__(self, auth: UpstreamAuth, label: str, http: httpx2.AsyncClient) -> None:
         if not auth.token_url or urlsplit(auth.token_url).scheme not in ("http", "https"):
             raise UpstreamUnavailableError(f"agent {label} has no usable OAuth token_url")
+        self.token_url = auth.token_url
         self.auth = auth
         self.label = label
         self.http = http
@@ -81,10 +82,9 @@ class ClientCredentials:
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         elif auth.client_id:
             form["client_id"] = auth.client_id
-        assert auth.token_url is not None  # narrowing: checked in __init__
         try:
             response = await self.http.post(
-                auth.token_url, data=form, headers=headers, timeout=TIMEOUT_S
+                self.token_url, data=form, headers=headers, timeout=TIMEOUT_S
             )
         except httpx2.HTTPError as exc:
             if (refused := httpx_dialer.refusal(exc)) is not None:

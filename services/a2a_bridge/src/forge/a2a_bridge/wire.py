@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx2
 import msgspec
@@ -215,31 +215,12 @@ class AgentClient:
 
 
 def _event(agent: Agent, text: str, kind: str) -> object:
-    """One server-sent event's A2A payload: a JSON-RPC response's result (the JSON itself on
-    HTTP+JSON); an error becomes AgentRpcError."""
+    """One server-sent event's A2A payload."""
     try:
         body = _DECODER.decode(text)
     except msgspec.DecodeError:
         raise _not_a2a(agent, 200, kind, "an event that is not JSON") from None
-    if agent.binding == "http+json" and agent.protocol_version != "0.3":
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            raise AgentRpcError(error.get("status") or error.get("code"), error["message"])
-        return body
-    if not _is_rpc(body):
-        raise _not_a2a(agent, 200, kind, "an event that is not a JSON-RPC response")
-    error = body.get("error")
-    if error is not None:
-        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-            raise _not_a2a(agent, 200, kind, "an error without a message")
-        raise AgentRpcError(error.get("code"), error["message"])
-    return body.get("result")
-
-
-def _not_a2a(agent: Agent, status: int, kind: str, why: str = "") -> UpstreamBadResponseError:
-    what = kind.split(";")[0].strip() or "no content type"
-    said = f"agent {agent.name!r} did not answer as an A2A agent (HTTP {status}, {what})"
-    return UpstreamBadResponseError(f"{said}: {why}" if why else said, {"status": status})
+    return _payload(agent, body, 200, kind)
 
 
 def _answer(agent: Agent, status: int, kind: str, data: bytes) -> Answer:
@@ -251,29 +232,40 @@ def _answer(agent: Agent, status: int, kind: str, data: bytes) -> Answer:
         raise UpstreamUnavailableError(
             f"agent {agent.name!r} refused Forge's credentials (HTTP {status})", {"status": status}
         )
+    return _read(agent, _payload(agent, body, status, kind), status, kind)
+
+
+def _payload(agent: Agent, body: object, status: int, kind: str) -> object:
+    """The A2A payload of an answer or event: a JSON-RPC response's result, or on HTTP+JSON a
+    successful answer itself; the agent's error becomes AgentRpcError."""
     if agent.binding == "http+json" and agent.protocol_version != "0.3":
-        if 200 <= status < 300 and isinstance(body, dict):
-            return _read(agent, body, status, kind)
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             code = error.get("status") or error.get("code") or status
             raise AgentRpcError(code, error["message"])
+        if 200 <= status < 300 and isinstance(body, dict):
+            return body
         raise _not_a2a(agent, status, kind)
     if not _is_rpc(body):
-        raise _not_a2a(agent, status, kind)
-    assert isinstance(body, dict)  # narrowing: _is_rpc checked it
+        raise _not_a2a(agent, status, kind, "not a JSON-RPC response" if status < 300 else "")
     error = body.get("error")
     if error is not None:
         if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-            raise _not_a2a(agent, status, kind)
+            raise _not_a2a(agent, status, kind, "an error without a message")
         raise AgentRpcError(error.get("code"), error["message"])
-    return _read(agent, body.get("result"), status, kind)
+    return body.get("result")
 
 
-def _is_rpc(body: object) -> bool:
+def _is_rpc(body: object) -> TypeGuard[dict[str, Any]]:
     if not isinstance(body, dict) or body.get("jsonrpc") != "2.0":
         return False
     return "result" in body or "error" in body
+
+
+def _not_a2a(agent: Agent, status: int, kind: str, why: str = "") -> UpstreamBadResponseError:
+    what = kind.split(";")[0].strip() or "no content type"
+    said = f"agent {agent.name!r} did not answer as an A2A agent (HTTP {status}, {what})"
+    return UpstreamBadResponseError(f"{said}: {why}" if why else said, {"status": status})
 
 
 def _read(agent: Agent, result: object, status: int, kind: str) -> Answer:
