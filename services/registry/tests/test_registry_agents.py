@@ -23,6 +23,7 @@ from registry_harness import (
 
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
 from forge.core.sealing import Keyring, new_key_spec
+from forge.proto.limits import MAX_DESCRIPTION
 from forge.registry.catalog import cards
 from forge.registry.catalog.store import Store, apply_migrations
 from forge.registry.migrate import load_migrations, migrate
@@ -115,6 +116,8 @@ def test_a_1_0_card_prefers_the_first_interface_forge_speaks() -> None:
     assert (read.url, read.binding, read.protocol_version) == ("http://a/rest", "http+json", "1.0")
     only_grpc = {"name": "G", "supportedInterfaces": card["supportedInterfaces"][:1]}  # type: ignore[index]
     assert cards.read_card(only_grpc, "http://a/c").binding == "grpc"
+    wordy = cards.read_card({**only_grpc, "description": "x" * 10_000}, "http://a/c")
+    assert wordy.description == "x" * MAX_DESCRIPTION  # it becomes the tool's description
 
 
 @pytest.mark.parametrize(
@@ -138,6 +141,11 @@ def test_a_1_0_card_prefers_the_first_interface_forge_speaks() -> None:
             "application/json",
         ),
         ("[" * 100_000 + "]" * 100_000, "application/json"),
+        (
+            json.dumps({"name": "v6", "url": "http://[::1/", "protocolVersion": "0.3"}),
+            "application/json",
+        ),
+        (json.dumps({"name": "long", "url": "http://x/" + "a" * 3000}), "application/json"),
         ('{"name": "nul\\u0000", "url": "http://x/"}', "application/json"),
         ('{"name": "n", "url": "http://x/", "description": "\\ud800"}', "application/json"),
     ],

@@ -21,6 +21,7 @@ import httpx2
 from forge.core import httpx_dialer
 from forge.core.errors import InvalidParamsError
 from forge.core.netguard import NetGuard
+from forge.proto.limits import MAX_DESCRIPTION, MAX_URL
 
 CARD_PATH = "/.well-known/agent-card.json"
 LEGACY_CARD_PATH = "/.well-known/agent.json"  # A2A 0.3 and before
@@ -95,6 +96,16 @@ def _interfaces(card: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return found
 
 
+def _http_url(url: str) -> bool:
+    if len(url) > MAX_URL:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def read_card(card: Any, card_url: str) -> Card:
     """The card's name, endpoint, version, binding and streaming; 422 if it is not a card Forge
     can use."""
@@ -118,8 +129,7 @@ def read_card(card: Any, card_url: str) -> Card:
             " (JSONRPC, HTTP+JSON or GRPC; A2A 1.0 or 0.3)"
         )
     url, binding, version = usable[0]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not _http_url(url):
         raise _bad(f"the agent card at {card_url} names an endpoint that is not an http(s) URL")
     capabilities = card.get("capabilities")
     streaming = isinstance(capabilities, dict) and capabilities.get("streaming") is True
@@ -132,7 +142,8 @@ def read_card(card: Any, card_url: str) -> Card:
         binding=binding,
         streaming=streaming,
         name=name,
-        description=description if isinstance(description, str) else None,
+        # The tool's description too: what an MCP client shows, kept to the catalog's limit.
+        description=description[:MAX_DESCRIPTION] if isinstance(description, str) else None,
     )
 
 
