@@ -226,12 +226,6 @@ class CallStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
 
-    async def wait_watch(self) -> None:
-        """Let a storing that the client's leaving began finish (its final record follows)."""
-        if self._watch is not None and self.gone:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-
 
 async def answer(
     edge: Edge,
