@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
-from mcp import MCPError
+from mcp import Client, MCPError, types
+from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli.mesh import Mesh
 from forge.servers.process import ServerProcess, spawn
@@ -101,6 +103,24 @@ async def test_a_streaming_agents_updates_reach_the_client_as_progress(
     assert result.content[0].text == "task streamed"  # type: ignore[union-attr]
     assert said[0] == "task submitted" and said[-1] == "task completed"
     assert "artifact echo" in said
+
+
+async def test_a_legacy_client_answers_the_agents_question_by_elicitation(
+    mesh: Mesh, admin_token: str, echo_tool: str
+) -> None:
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"message": "here is more"})
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
+    link = streamable_http_client(mesh.url + "/mcp", http_client=http)
+    async with http, Client(link, mode="legacy", elicitation_callback=elicit) as client:
+        result = await client.call_tool(echo_tool, {"message": "ask me something"})
+    assert asked == ["what else should I echo?"]
+    assert result.content[0].text == "here is more"  # type: ignore[union-attr]
+    assert (result.meta or {})["forge/a2a"]["state"] == "completed"
 
 
 @pytest.mark.parametrize("mode", MODES)

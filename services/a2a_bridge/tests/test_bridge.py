@@ -14,7 +14,7 @@ from bridge_harness import agent, call, envelope, meta
 
 from conftest import StartBridge
 from forge.core import rpc, subjects
-from forge.core.bus import NatsBus
+from forge.core.bus import Headers, NatsBus
 from forge.core.errors import (
     FORBIDDEN,
     INVALID_PARAMS,
@@ -28,7 +28,7 @@ from forge.core.errors import (
 from forge.core.sealing import Keyring, new_key_spec
 from forge.proto.agents import Agent, AgentsChanged
 from forge.proto.catalog import UpstreamAuth
-from forge.proto.envelope import Envelope
+from forge.proto.envelope import Envelope, Protocol
 from forge.servers.process import ServerProcess, spawn
 from forge.testing import eventually
 from forge.testing.oauth_server import OAuthServer
@@ -36,6 +36,7 @@ from forge.testing.oauth_server import OAuthServer
 # The three ways to reach an echo agent: A2A 1.0 over JSON-RPC and over HTTP+JSON (a2a-sdk),
 # and A2A 0.3 over JSON-RPC (the plain agent; the SDK's 0.3 compatibility is tested apart).
 PEERS = ["v1-jsonrpc", "v1-http+json", "v03-jsonrpc"]
+ELICITS = msgspec.Raw(b'{"elicitation":{}}')
 
 
 def peer(name: str, echo: ServerProcess, echo03: ServerProcess) -> Agent:
@@ -389,3 +390,38 @@ async def test_an_answer_over_the_limit_is_result_too_large(
     assert _code(large) == RESULT_TOO_LARGE
     small = await call(bus, target.id, {"message": "fits"})
     assert small["content"][0]["text"] == "fits"
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_legacy_client_is_asked_the_agents_question_by_elicitation(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    await start_bridge(target)
+    asked: list[dict[str, Any]] = []
+
+    def legacy(arguments: dict[str, Any]) -> Envelope:
+        sent = envelope(arguments)
+        protocol = Protocol(version="2025-11-25", era="legacy", capabilities=ELICITS)
+        return msgspec.structs.replace(sent, protocol=protocol)
+
+    async def answer_with(action: str, sent: Envelope) -> dict[str, Any]:
+        async def client(data: bytes, headers: Headers) -> bytes:
+            request = msgspec.json.decode(data)
+            asked.append(request)
+            result = {"action": action, "content": {"message": "and more"}}
+            return msgspec.json.encode({"jsonrpc": "2.0", "id": request["id"], "result": result})
+
+        await bus.serve(subjects.stream(sent.id), client)
+        return msgspec.json.decode(await rpc.call(bus, subjects.a2a(target.id, "call"), sent))
+
+    done = await answer_with("accept", legacy({"message": "ask away"}))
+    assert asked[0]["method"] == "elicitation/create"
+    assert asked[0]["params"]["message"] == "what else should I echo?"
+    assert (meta(done)["state"], done["content"][0]["text"]) == ("completed", "and more")
+    # Declined: the question is the tool's result, its task left to continue.
+    declined = await answer_with("decline", legacy({"message": "ask again"}))
+    assert meta(declined)["state"] == "input-required"
+    # A modern client is not asked mid-call: the question comes back as the result.
+    modern = await call(bus, target.id, {"message": "ask modern"})
+    assert (len(asked), meta(modern)["state"]) == (2, "input-required")

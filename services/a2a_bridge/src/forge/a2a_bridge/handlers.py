@@ -9,15 +9,16 @@ from typing import Any
 
 import msgspec
 
-from forge.a2a_bridge import results
+from forge.a2a_bridge import asking, results
 from forge.a2a_bridge.agents import Agents
-from forge.a2a_bridge.credentials import Credentials
+from forge.a2a_bridge.credentials import Access, Credentials
 from forge.a2a_bridge.inflight import Calls
+from forge.a2a_bridge.parts import Answer
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
 from forge.core import operations, subjects
 from forge.core.bus import Bus
 from forge.core.errors import DeadlineExceededError, InvalidParamsError, UpstreamUnavailableError
-from forge.proto.agents import AgentCallParams
+from forge.proto.agents import Agent, AgentCallParams
 from forge.proto.envelope import Envelope
 
 # Answer this long before the envelope's deadline: the router stops waiting 0.05 s before it,
@@ -68,11 +69,36 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
         # notification on the request's stream (the edge relays it), the answer as before.
         on_event = _progress(ctx.bus, envelope.id, params.progress_token)
     try:
-        sending = ctx.client.send(agent, access, sent, deadline, on_event)
-        answer = await ctx.calls.race(envelope.id, sending)
+        answer = await ctx.calls.race(
+            envelope.id, _converse(ctx, envelope, agent, access, sent, deadline, on_event)
+        )
     except AgentRpcError as exc:
         return _ENC.encode(results.error_result(agent.id, exc.code, exc.message))
     return _ENC.encode(results.call_result(agent.id, agent.slug, answer))
+
+
+async def _converse(
+    ctx: Context,
+    envelope: Envelope,
+    agent: Agent,
+    access: Access,
+    sent: Outgoing,
+    deadline: float,
+    on_event: Callable[[str], Awaitable[None]] | None,
+) -> Answer:
+    """Send the message; while the agent asks for input and the client can be asked
+    (elicitation, legacy clients), ask it and send its answer on the same task."""
+    answer = await ctx.client.send(agent, access, sent, deadline, on_event)
+    elicit = asking.can_elicit(envelope)
+    for _ in range(asking.MAX_ROUNDS if elicit else 0):
+        if answer.state != "input-required" or answer.task_id is None:
+            break
+        reply = await asking.ask(ctx.bus, envelope, answer, deadline)
+        if reply is None:
+            break
+        sent = Outgoing(reply, None, answer.context_id, answer.task_id)
+        answer = await ctx.client.send(agent, access, sent, deadline, on_event)
+    return answer
 
 
 def _progress(bus: Bus, request_id: str, token: str | int) -> Callable[[str], Awaitable[None]]:
