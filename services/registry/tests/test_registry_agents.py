@@ -22,6 +22,7 @@ from registry_harness import (
 )
 
 from forge.core.errors import CONFLICT, FORBIDDEN, INVALID_PARAMS, NOT_FOUND
+from forge.core.netguard import NetGuard
 from forge.core.sealing import Keyring, new_key_spec
 from forge.proto.limits import MAX_DESCRIPTION
 from forge.registry.catalog import cards
@@ -461,3 +462,14 @@ async def test_contextforges_associated_a2a_agents_put_agents_tools_in_a_server(
         client("servers", "create", {"name": "T", "associated_a2a_agents": [one["id"]]})
     )
     assert (error.code, error.data) == (INVALID_PARAMS, {"a2a_agent": one["id"]})
+
+
+async def test_a_card_that_trickles_in_is_refused_at_the_deadline() -> None:
+    with CardServer() as server:
+        server.serve_card(card_v1(server.url, "Slow"))
+        server.trickle_s = 0.2  # each byte within httpx's read timeout, the whole far beyond
+        guard = NetGuard("127.0.0.0/8")
+        error = await error_of(cards.fetch(guard, server.url, timeout_s=1.0))
+        server.trickle_s = 0.0
+    assert error.code == INVALID_PARAMS
+    assert "did not answer its card within 1 s" in error.message

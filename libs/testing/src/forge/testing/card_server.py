@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from forge.testing.local_server import LocalHandler, LocalServer
@@ -69,6 +70,12 @@ class _Handler(LocalHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.owner.trickle_s:  # one byte at a time: an answer that never quite ends
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(self.owner.trickle_s)
+            return
         self.wfile.write(body)
 
 
@@ -81,6 +88,7 @@ class CardServer(LocalServer):
         self.lock = threading.Lock()
         self.routes: dict[str, tuple[int, bytes, str]] = {}
         self.requests: list[str] = []
+        self.trickle_s = 0.0  # set: each byte of a body after this long
 
     def put(
         self, path: str, body: bytes | str, status: int = 200, content_type: str = "text/plain"

@@ -11,6 +11,7 @@ offers nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -192,14 +193,8 @@ async def _get(http: httpx2.AsyncClient, url: str) -> tuple[int, bytes]:
         return 200, bytes(body)
 
 
-async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -> Card:
-    """The agent's card, fetched through the guard (every connection, redirects included).
-
-    403 for an address the operator has not allowed; 422 for an agent that cannot be reached,
-    answers an error or something that is not an A2A card. The card's endpoint is checked by
-    the guard too: it is what the a2a-bridge will dial.
-    """
-    await guard.check_url(base)
+async def _fetch(guard: NetGuard, base: str, timeout_s: float) -> tuple[str, bytes]:
+    """The URL the card was found at, and its body."""
     settings: dict[str, Any] = {"follow_redirects": True, "max_redirects": MAX_REDIRECTS}
     async with httpx_dialer.client(guard, timeout=timeout_s, **settings) as http:
         status = 0
@@ -212,9 +207,23 @@ async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -
                 problem = type(exc).__name__
                 raise _bad(f"the agent at {base} could not be reached ({problem})") from exc
             if status == 200:
-                break
-        else:
-            raise _bad(f"the agent at {base} serves no agent card (HTTP {status} at {url})")
+                return url, body
+    raise _bad(f"the agent at {base} serves no agent card (HTTP {status} at {url})")
+
+
+async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -> Card:
+    """The agent's card, fetched through the guard (every connection, redirects included).
+
+    403 for an address the operator has not allowed; 422 for an agent that cannot be reached,
+    answers an error or something that is not an A2A card. The card's endpoint is checked by
+    the guard too: it is what the a2a-bridge will dial.
+    """
+    await guard.check_url(base)
+    try:
+        async with asyncio.timeout(timeout_s):  # the whole fetch: a trickling answer too
+            url, body = await _fetch(guard, base, timeout_s)
+    except TimeoutError as exc:
+        raise _bad(f"the agent at {base} did not answer its card within {timeout_s:g} s") from exc
     try:
         document = json.loads(body)
     except RecursionError as exc:
