@@ -60,3 +60,7 @@ class AgentCallParams(msgspec.Struct, frozen=True, omit_defaults=True):
     arguments: dict[str, Any] = msgspec.field(default_factory=dict)
     era: str = "legacy"  # the calling client's MCP era: legacy | modern
     progress_token: str | int | None = None
+    # A modern client's retry of an input_required round (2026-07-28): its answers and the
+    # requestState the bridge gave it (which agent task the answers continue).
+    input_responses: dict[str, Any] | None = None
+    request_state: str | None = None
