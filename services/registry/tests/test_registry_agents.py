@@ -473,3 +473,30 @@ async def test_a_card_that_trickles_in_is_refused_at_the_deadline() -> None:
         server.trickle_s = 0.0
     assert error.code == INVALID_PARAMS
     assert "did not answer its card within 1 s" in error.message
+
+
+async def test_a_redirect_to_an_address_the_guard_refuses_is_refused(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent_server.redirect(cards.CARD_PATH, "http://10.0.0.1:9/.well-known/agent-card.json")
+    error = await error_of(client("agents", "create", params(agent_server)))
+    assert (error.code, error.data) == (FORBIDDEN, {"address": "10.0.0.1"})
+    # A redirect within what the operator allows is followed.
+    agent_server.redirect(cards.CARD_PATH, agent_server.url + "/cards/echo.json")
+    agent_server.serve_card(card_v1(agent_server.url + "/a2a", "Echo"), "/cards/echo.json")
+    agent = await client("agents", "create", params(agent_server))
+    assert agent["card_url"] == agent_server.url + cards.CARD_PATH
+    assert agent_server.requests[-2:] == [cards.CARD_PATH, "/cards/echo.json"]
+
+
+async def test_its_tool_follows_the_agents_placement(
+    client: Client, agent_server: CardServer
+) -> None:
+    agent = await client("agents", "create", params(agent_server, visibility="private"), as_=ALICE)
+    assert [
+        t for t in await client("tools", "list", as_=BOB) if t["gateway_id"] == agent["id"]
+    ] == []
+    await client("agents", "update", {"id": agent["id"], "visibility": "team"}, as_=ALICE)
+    [tool] = [t for t in await client("tools", "list", as_=BOB) if t["gateway_id"] == agent["id"]]
+    assert (tool["owner"], tool["team_id"], tool["visibility"]) == ("alice@x", "team-a", "team")
+    assert client.events("tools", "changed")[-1]["tools"][0]["visibility"] == "team"

@@ -65,8 +65,10 @@ class _Handler(LocalHandler):
         if found is None:
             self.send(404, {"error": "not found"})
             return
-        status, body, content_type = found
+        status, body, content_type, headers = found
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -86,16 +88,25 @@ class CardServer(LocalServer):
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.routes: dict[str, tuple[int, bytes, str]] = {}
+        self.routes: dict[str, tuple[int, bytes, str, tuple[tuple[str, str], ...]]] = {}
         self.requests: list[str] = []
         self.trickle_s = 0.0  # set: each byte of a body after this long
 
     def put(
-        self, path: str, body: bytes | str, status: int = 200, content_type: str = "text/plain"
+        self,
+        path: str,
+        body: bytes | str,
+        status: int = 200,
+        content_type: str = "text/plain",
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         raw = body.encode() if isinstance(body, str) else body
         with self.lock:
-            self.routes[path] = (status, raw, content_type)
+            self.routes[path] = (status, raw, content_type, headers)
+
+    def redirect(self, path: str, location: str) -> None:
+        """Answer `path` with a 302 to `location`."""
+        self.put(path, "", status=302, headers=(("Location", location),))
 
     def serve_card(self, card: Any, path: str = CARD_PATH) -> None:
         """Serve `card` as JSON at `path` (the 1.0 well-known path by default)."""
