@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
+from forge.upstream_proxy.transports import subscriptions as subscriptions_module
 from forge.upstream_proxy.transports.subscriptions import Subscriptions
 
 SUB = "io.modelcontextprotocol/subscriptionId"
@@ -25,20 +27,23 @@ class ListenServer:
     def __init__(self) -> None:
         self.opened: asyncio.Queue[tuple[list[str], asyncio.Queue[bytes | None]]] = asyncio.Queue()
         self.closed: asyncio.Queue[list[str]] = asyncio.Queue()
+        self.hold: asyncio.Event | None = None  # when set here, acknowledgements wait for it
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         uris = body["params"]["notifications"]["resourceSubscriptions"]
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        await self.opened.put((uris, outbox))
+        if self.hold is not None:
+            await self.hold.wait()
         ack = {
             "jsonrpc": "2.0",
             "method": "notifications/subscriptions/acknowledged",
             "params": {"notifications": {"resourceSubscriptions": uris}, "_meta": {SUB: 1}},
         }
         await response.write(b"event: message\ndata: " + json.dumps(ack).encode() + b"\n\n")
-        outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-        await self.opened.put((uris, outbox))
         try:
             while (data := await outbox.get()) is not None:
                 await response.write(b"event: message\ndata: " + data + b"\n\n")
@@ -111,3 +116,21 @@ async def test_a_dropped_stream_is_opened_again_for_the_same_uris() -> None:
         assert await server.closed.get() == ["file:///a"]
         uris, _ = await server.opened.get()
         assert uris == ["file:///a"]
+
+
+async def test_the_old_stream_stays_until_the_new_one_is_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(subscriptions_module, "ACK_WAIT_S", 0.2)  # a subscribe waits this long
+    async with listening() as (server, subscriptions, published), asyncio.timeout(10):
+        await subscriptions.add("file:///a")
+        _, first = server.opened.get_nowait()
+        server.hold = asyncio.Event()
+        await subscriptions.add("file:///b")  # returns, the new stream not yet acknowledged
+        uris, _ = server.opened.get_nowait()
+        assert uris == ["file:///a", "file:///b"]
+        await first.put(updated("file:///a"))  # the old stream still brings a's updates
+        assert (await published.get())["params"] == {"uri": "file:///a"}
+        assert server.closed.empty()
+        server.hold.set()
+        assert await server.closed.get() == ["file:///a"]

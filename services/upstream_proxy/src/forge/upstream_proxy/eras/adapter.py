@@ -77,7 +77,13 @@ class EraAdapter:
 
     async def call(self, envelope: Envelope, gateway: Gateway) -> bytes:
         """The call on this replica's own session, with its in-flight messages and cancel."""
-        session = self.pool.get(gateway, envelope.principal, client_era(envelope))
+        era = client_era(envelope)
+        if envelope.method == "resources/subscribe":
+            # One way of subscribing per gateway, whichever client's era asks: the session that
+            # speaks 2026-07-28 when the upstream does (its listen stream), else the handshake
+            # era's. Two ways would bring each update twice.
+            era = "modern"
+        session = self.pool.get(gateway, envelope.principal, era)
         if client_era(envelope) == "modern" and await self.legacy_upstream(envelope, gateway):
             # Held, so that a legacy upstream's questions can go to the client as input_required.
             return await self._held(Held(self.bus, session, envelope, gateway.id), envelope)

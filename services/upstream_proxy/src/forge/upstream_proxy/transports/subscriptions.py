@@ -24,13 +24,16 @@ from forge.core.errors import ForgeError
 from forge.proto.jsonrpc import notification_bytes
 from forge.proto.mcp import RESOURCE_UPDATED_DECODER
 from forge.upstream_proxy.transports.exchange import SseParser
-from forge.upstream_proxy.transports.updates import MAX_BACKOFF_S, OPEN_WAIT_S, UPDATED, Publish
+from forge.upstream_proxy.transports.updates import MAX_BACKOFF_S, UPDATED, Publish
 
 log = logging.getLogger("forge.upstream_proxy.transports.subscriptions")
 ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
 # Beyond this many URIs at one upstream, the ones subscribed longest ago are let go (templates
 # make the set of URIs unbounded; a client subscribed to a dropped one hears of it no more).
 MAX_URIS = 1024
+# How long a subscribe waits for the upstream to acknowledge the stream that carries its URI
+# (within the call's own deadline); a refusal or a failure ends the wait at once.
+ACK_WAIT_S = 10.0
 _ENC = msgspec.json.Encoder()
 
 # Opens one listen stream for the given params (the session adds headers and credentials).
@@ -46,6 +49,8 @@ class _Stream:
 
     def __init__(self) -> None:
         self.acknowledged = asyncio.Event()
+        # Acknowledged, or failed once: a subscribe waits no longer on a stream that keeps failing.
+        self.settled = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
 
@@ -59,9 +64,10 @@ class Subscriptions:
         self.uris: dict[str, None] = {}  # in order of subscription: the oldest go first
         self._stream: _Stream | None = None
         self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def add(self, uri: str) -> None:
-        """Subscribe `uri`; return once the upstream acknowledged (or after a short wait)."""
+        """Subscribe `uri`; return once the upstream acknowledged (or refused, or after a wait)."""
         async with self._lock:
             if uri in self.uris and self._stream is not None:
                 return
@@ -71,11 +77,28 @@ class Subscriptions:
             fresh = _Stream()
             fresh.task = asyncio.create_task(self._run(fresh, list(self.uris)))
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(OPEN_WAIT_S):
-                    await fresh.acknowledged.wait()
+                async with asyncio.timeout(ACK_WAIT_S):
+                    await fresh.settled.wait()
             old, self._stream = self._stream, fresh
         if old is not None:
-            await _stop(old)
+            self._retire(old, fresh)
+
+    def _retire(self, old: _Stream, fresh: _Stream) -> None:
+        """Stop `old` once `fresh` (which carries its URIs too) is acknowledged, or has ended (a
+        newer one took over): until then the old one still brings their updates."""
+
+        async def retire() -> None:
+            assert fresh.task is not None
+            acknowledged = asyncio.ensure_future(fresh.acknowledged.wait())
+            try:
+                await asyncio.wait({acknowledged, fresh.task}, return_when="FIRST_COMPLETED")
+            finally:
+                acknowledged.cancel()
+                await _stop(old)
+
+        task = asyncio.create_task(retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def _run(self, stream: _Stream, uris: list[str]) -> None:
         pause = 0.0
@@ -95,7 +118,7 @@ class Subscriptions:
                         )
             except (aiohttp.ClientError, TimeoutError, ForgeError) as exc:
                 log.debug("listen stream of gateway %s failed: %s", self.label, type(exc).__name__)
-            stream.acknowledged.set()  # a subscribe never waits on a stream that keeps failing
+            stream.settled.set()  # a subscribe never waits on a stream that keeps failing
             pause = min(max(pause * 2, 0.5), MAX_BACKOFF_S)
             await asyncio.sleep(pause)
 
@@ -113,6 +136,7 @@ class Subscriptions:
     async def _message(self, stream: _Stream, data: bytes) -> None:
         if ACKNOWLEDGED.encode() in data:
             stream.acknowledged.set()
+            stream.settled.set()
             return
         try:
             message = RESOURCE_UPDATED_DECODER.decode(data)
@@ -128,6 +152,10 @@ class Subscriptions:
             stream, self._stream = self._stream, None
         if stream is not None:
             await _stop(stream)
+        for task in list(self._retiring):  # each stops its old stream on the way out
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _stop(stream: _Stream) -> None:
