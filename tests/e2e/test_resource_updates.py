@@ -27,6 +27,7 @@ from forge.cli.mesh import Mesh, stop_process
 from tests.e2e import security_kit as kit
 from tests.e2e.conftest import INIT
 from tests.e2e.mcp_ws import websocket_client
+from tests.e2e.test_list_changed import another_gateway
 from tests.e2e.test_modern_strictness import META, opened
 from tests.e2e.test_transports import events
 
@@ -173,7 +174,9 @@ class Session:
 
 
 @contextlib.asynccontextmanager
-async def legacy_session(mesh: Mesh, token: str, server: str, kind: str) -> AsyncIterator[Session]:
+async def legacy_session(
+    mesh: Mesh, token: str, server: str | None, kind: str
+) -> AsyncIterator[Session]:
     """A session whose stream is open: a Streamable HTTP GET stream, or the SSE transport's."""
     auth = {"Authorization": f"Bearer {token}"}
     if kind == "ws":
@@ -181,7 +184,7 @@ async def legacy_session(mesh: Mesh, token: str, server: str, kind: str) -> Asyn
             yield session
         return
     async with httpx.AsyncClient(headers=auth, timeout=30) as http:
-        base = f"{mesh.url}/servers/{server}"
+        base = mesh.url + (f"/servers/{server}" if server else "")
         if kind == "get-stream":
             opened = await http.post(base + "/mcp", json=INIT)
             headers = {"Mcp-Session-Id": opened.headers["mcp-session-id"]}
@@ -210,8 +213,9 @@ async def legacy_session(mesh: Mesh, token: str, server: str, kind: str) -> Asyn
 
 
 @contextlib.asynccontextmanager
-async def legacy_ws(mesh: Mesh, auth: dict[str, str], server: str) -> AsyncIterator[Session]:
-    url = mesh.url.replace("http://", "ws://") + f"/servers/{server}/ws"
+async def legacy_ws(mesh: Mesh, auth: dict[str, str], server: str | None) -> AsyncIterator[Session]:
+    path = f"/servers/{server}/ws" if server else "/ws"
+    url = mesh.url.replace("http://", "ws://") + path
     async with (
         httpx2.AsyncClient(headers=auth, timeout=30) as http,
         http.websocket(url, subprotocols=["mcp"]) as ws,
@@ -243,9 +247,10 @@ async def legacy_ws(mesh: Mesh, auth: dict[str, str], server: str) -> AsyncItera
 async def test_a_subscribed_legacy_session_hears_of_updates_until_it_unsubscribes(
     mesh: Mesh, admin_token: str, upstreams: dict[str, str], kind: str, upstream: str
 ) -> None:
-    # `touch` counts the legacy sessions it told: Forge's, unless the upstream speaks only
-    # 2026-07-28 (then Forge's listen stream at the upstream hears it, and the count is 0).
-    told = 0 if upstream == "modern" else 1
+    # `touch` counts the legacy sessions it told: Forge's, unless the upstream speaks 2026-07-28
+    # (then Forge subscribed on its listen stream, which hears it, and the count is 0: one way
+    # of subscribing per upstream, or each update would come twice).
+    told = 0 if upstream in ("modern", "both") else 1
     async with (
         legacy_session(mesh, admin_token, upstreams[upstream], kind) as session,
         asyncio.timeout(30),
@@ -348,6 +353,26 @@ async def test_a_cancelled_listen_hears_nothing_more_while_another_on_the_stream
             "params": {"uri": README, "_meta": {SUBSCRIPTION_ID: "B"}},
         }
         assert not [m for m in session.seen if tag_of(m) == "A" and m.get("method") == UPDATED]
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+async def test_a_listening_client_hears_list_changes_only_tagged_on_sse_and_ws(
+    mesh: Mesh, admin_token: str, demo: dict[str, Any], kind: str
+) -> None:
+    """A stream a 2026-07-28 client listens on carries no legacy (untagged) list changes: only
+    the ones its listen asked for, tagged."""
+    async with (
+        legacy_session(mesh, admin_token, None, kind) as session,
+        asyncio.timeout(30),
+    ):
+        params = {"notifications": {"toolsListChanged": True}, "_meta": META}
+        await session.post({"jsonrpc": "2.0", "id": "T", "method": LISTEN, "params": params})
+        await session.next_tagged("T")  # the acknowledgement
+        async with another_gateway(mesh, admin_token, demo):
+            changed = await session.next_tagged("T")
+        assert changed["method"] == "notifications/tools/list_changed"
+        untagged = [m for m in session.seen if m.get("method", "").endswith("/list_changed")]
+        assert untagged == [changed]
 
 
 LISTEN_TRANSPORTS = ("mcp", "sse", "ws")

@@ -71,7 +71,9 @@ async def test_a_listen_hears_the_updates_and_list_changes_it_names_tagged_with_
     listening = Listen(
         "L", SubscriptionFilter(toolsListChanged=True, resourceSubscriptions=["file:///a"])
     )
+    assert not watch.modern
     assert watch.control(listen_control(listening))  # as the SSE transport's holder gets it
+    assert watch.modern  # a 2026-07-28 client: no untagged list changes on this stream now
     assert watch.control(listen_control(Listen(7, SubscriptionFilter())))
     assert [m["params"]["_meta"][SUB] for m in heard] == ["L", 7]  # each acknowledged first
     assert heard[0]["params"]["notifications"] == {

@@ -57,7 +57,8 @@ async def serve(
             queue.put_nowait(data)
 
     def on_notice(kinds: frozenset[str]) -> None:
-        for message in [*(render(kinds) if render else ()), *watch.notices(kinds)]:
+        legacy = render(kinds) if render is not None and not watch.modern else []
+        for message in [*legacy, *watch.notices(kinds)]:
             queue.put_nowait(message)
 
     noticed = render is not None or (listen is not None and bool(listen.kinds))

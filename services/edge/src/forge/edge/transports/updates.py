@@ -60,6 +60,9 @@ class Watch:
         self.uris: set[str] = set()
         self.listens: dict[str, Listen] = {}
         self.deliver = deliver
+        # A 2026-07-28 client is on this stream (it listened, or sent a modern request): list
+        # changes reach it only as its listens ask, never as a legacy session's untagged ones.
+        self.modern = False
 
     def control(self, data: bytes) -> bool:
         """Apply `data` if it is a control message; True if it was one (never for the client)."""
@@ -84,6 +87,7 @@ class Watch:
 
     def add(self, listen: Listen) -> None:
         self.listens[key(listen.id)] = listen
+        self.modern = True
 
     def remove(self, request_id: jsonrpc.RequestId | None) -> bool:
         """End a listen (its client cancelled it); True if this stream held it."""

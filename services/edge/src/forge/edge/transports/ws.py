@@ -68,7 +68,8 @@ class _Connection:
                 await self.ws.send_text(message.decode())
 
     def on_notice(self, kinds: frozenset[str]) -> None:
-        for message in [*streams.legacy_notices(kinds), *self.watch.notices(kinds)]:
+        legacy = [] if self.watch.modern else streams.legacy_notices(kinds)
+        for message in [*legacy, *self.watch.notices(kinds)]:
             self._spawn(self.send(message))
 
     async def on_session(self, subject: str, data: bytes) -> None:
@@ -119,6 +120,8 @@ class _Connection:
             await self.send(jsonrpc.error_bytes(request.id, ENCODER.encode(exc.to_object())))
             return
         modern = caller.protocol.era == "modern"
+        if modern:
+            self.watch.modern = True  # no untagged list changes for a 2026-07-28 client
         if modern and request.method == "subscriptions/listen":
             await self._listen(request, caller)
             return
