@@ -105,9 +105,12 @@ async def test_a_streaming_agents_updates_reach_the_client_as_progress(
     assert "artifact echo" in said
 
 
-async def test_a_legacy_client_answers_the_agents_question_by_elicitation(
-    mesh: Mesh, admin_token: str, echo_tool: str
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_client_answers_the_agents_question_by_elicitation(
+    mesh: Mesh, admin_token: str, echo_tool: str, mode: str
 ) -> None:
+    """Legacy: an elicitation request mid-call; 2026-07-28: an input_required round whose
+    retry continues the agent's task."""
     asked: list[str] = []
 
     async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -116,7 +119,7 @@ async def test_a_legacy_client_answers_the_agents_question_by_elicitation(
 
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
     link = streamable_http_client(mesh.url + "/mcp", http_client=http)
-    async with http, Client(link, mode="legacy", elicitation_callback=elicit) as client:
+    async with http, Client(link, mode=mode, elicitation_callback=elicit) as client:
         result = await client.call_tool(echo_tool, {"message": "ask me something"})
     assert asked == ["what else should I echo?"]
     assert result.content[0].text == "here is more"  # type: ignore[union-attr]

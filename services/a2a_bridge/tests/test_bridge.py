@@ -26,7 +26,7 @@ from forge.core.errors import (
     ForgeError,
 )
 from forge.core.sealing import Keyring, new_key_spec
-from forge.proto.agents import Agent, AgentsChanged
+from forge.proto.agents import Agent, AgentCallParams, AgentsChanged
 from forge.proto.catalog import UpstreamAuth
 from forge.proto.envelope import Envelope, Protocol
 from forge.servers.process import ServerProcess, spawn
@@ -425,3 +425,44 @@ async def test_a_legacy_client_is_asked_the_agents_question_by_elicitation(
     # A modern client is not asked mid-call: the question comes back as the result.
     modern = await call(bus, target.id, {"message": "ask modern"})
     assert (len(asked), meta(modern)["state"]) == (2, "input-required")
+
+
+@pytest.mark.parametrize("name", PEERS)
+async def test_a_modern_client_gets_an_input_round_and_its_retry_continues_the_task(
+    bus: NatsBus, start_bridge: StartBridge, echo: ServerProcess, echo03: ServerProcess, name: str
+) -> None:
+    target = peer(name, echo, echo03)
+    other = peer(name, echo, echo03)
+    await start_bridge(target, other)
+    protocol = Protocol(version="2026-07-28", era="modern", capabilities=ELICITS)
+
+    async def send(agent_id: str, params: AgentCallParams) -> dict[str, Any]:
+        sent = msgspec.structs.replace(
+            envelope({}), params=msgspec.Raw(msgspec.json.encode(params)), protocol=protocol
+        )
+        return msgspec.json.decode(await rpc.call(bus, subjects.a2a(agent_id, "call"), sent))
+
+    first = await send(target.id, AgentCallParams(arguments={"message": "ask me"}))
+    assert first["resultType"] == "input_required"
+    [request] = first["inputRequests"].values()
+    assert request["method"] == "elicitation/create"
+    assert request["params"]["message"] == "what else should I echo?"
+    state = first["requestState"]
+    accept = {"a2a": {"action": "accept", "content": {"message": "the rest"}}}
+    retry = AgentCallParams(
+        arguments={"message": "ask me"}, input_responses=accept, request_state=state
+    )
+    done = await send(target.id, retry)
+    assert (done["content"][0]["text"], meta(done)["state"]) == ("the rest", "completed")
+    # Declined: the task still waits; a state of another agent's, or none of ours, is -32602.
+    again = await send(target.id, AgentCallParams(arguments={"message": "ask again"}))
+    declined = AgentCallParams(
+        input_responses={"a2a": {"action": "decline"}}, request_state=again["requestState"]
+    )
+    assert meta(await send(target.id, declined))["state"] == "input-required"
+    wrong = [(other.id, again["requestState"]), (target.id, "a2a1.!!!"), (target.id, "xyz")]
+    for agent_id, bad_state in wrong:
+        bad = AgentCallParams(input_responses=accept, request_state=bad_state)
+        with pytest.raises(ForgeError) as refused:
+            await send(agent_id, bad)
+        assert _code(refused) == INVALID_PARAMS

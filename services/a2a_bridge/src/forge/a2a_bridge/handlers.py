@@ -53,7 +53,14 @@ def outgoing(arguments: dict[str, Any]) -> Outgoing:
 async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
     """`forge.a2a.<agent_id>.call`: send the message, answer a CallToolResult."""
     params = operations.decode(AgentCallParams, envelope.params)
-    sent = outgoing(params.arguments)
+    if params.request_state is not None:  # a modern client's retry: its answer, on the task
+        task_id, context_id = asking.read_state(agent_id, params.request_state)
+        text = asking.accepted(params.input_responses)
+        if text is None:
+            return _ENC.encode(results.declined(agent_id, task_id, context_id))
+        sent = Outgoing(text, None, context_id, task_id)
+    else:
+        sent = outgoing(params.arguments)
     deadline = envelope.deadline - REPLY_MARGIN_S
     if deadline <= time.time():
         raise DeadlineExceededError("no time left to call the agent")
@@ -74,6 +81,9 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
         )
     except AgentRpcError as exc:
         return _ENC.encode(results.error_result(agent.id, exc.code, exc.message))
+    if answer.state == "input-required" and answer.task_id is not None:
+        if asking.can_elicit(envelope, "modern"):
+            return _ENC.encode(asking.input_required(agent.id, answer.task_id, answer))
     return _ENC.encode(results.call_result(agent.id, agent.slug, answer))
 
 

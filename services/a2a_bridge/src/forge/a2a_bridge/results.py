@@ -102,3 +102,13 @@ def error_result(agent_id: str, code: object, message: str) -> dict[str, Any]:
         "isError": True,
         "_meta": {META: {"agentId": agent_id, "error": {"code": code, "message": message}}},
     }
+
+
+def declined(agent_id: str, task_id: str, context_id: str | None) -> dict[str, Any]:
+    """A modern client declined (or cancelled) the agent's question: the task still waits."""
+    text = f"the agent's question was not answered; its task {task_id} waits for input"
+    found: dict[str, Any] = {"agentId": agent_id, "kind": "task", "taskId": task_id}
+    found["state"] = "input-required"
+    if context_id is not None:
+        found["contextId"] = context_id
+    return {"content": [{"type": "text", "text": text}], "isError": False, "_meta": {META: found}}

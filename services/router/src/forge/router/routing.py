@@ -26,6 +26,7 @@ DEFAULT_PAGE_SIZE = 100
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ARGUMENTS = msgspec.json.Decoder(dict[str, object])
 _META = msgspec.json.Decoder(dict[str, object])
+_STATE = msgspec.json.Decoder(str | None)
 _ENC = msgspec.json.Encoder()
 
 
@@ -87,18 +88,28 @@ async def forward(envelope: Envelope, ctx: Context, gateway_id: str) -> bytes:
 
 async def forward_agent(envelope: Envelope, ctx: Context, agent_id: str) -> bytes:
     """Send a tools/call of an A2A agent's tool to the a2a-bridge (`forge.a2a.<agent>.call`):
-    the tool's arguments, the caller's era and progress token, as `AgentCallParams`."""
+    the tool's arguments, the caller's era and progress token, and a modern client's retry of an
+    input_required round (inputResponses, requestState), as `AgentCallParams`."""
     members = fields(bytes(envelope.params))
     try:
         arguments = _ARGUMENTS.decode(members.get("arguments") or b"{}")
         meta = _META.decode(members.get("_meta") or b"{}")
+        responses = members.get("inputResponses")
+        answers = None if responses is None else _ARGUMENTS.decode(responses)
+        state = members.get("requestState")
+        request_state = None if state is None else _STATE.decode(state)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InvalidParamsError("tools/call arguments and _meta must be JSON objects") from exc
+        raise InvalidParamsError(
+            "tools/call arguments, _meta and inputResponses must be JSON objects, requestState"
+            " a string"
+        ) from exc
     token = meta.get("progressToken")
     params = AgentCallParams(
         arguments=arguments,
         era="modern" if modern(envelope) else "legacy",
         progress_token=token if isinstance(token, str | int) else None,
+        input_responses=answers,
+        request_state=request_state,
     )
     sent = msgspec.structs.replace(
         envelope, method="a2a.call", params=msgspec.Raw(_ENC.encode(params))
