@@ -28,6 +28,15 @@ PROTO = Path("libs/proto/src")
 
 # "<path under the root>:<class>" → why it never crosses NATS.
 IN_PROCESS: dict[str, str] = {
+    "services/a2a_bridge/src/forge/a2a_bridge/asking.py:_State": (
+        "encoded into the requestState a modern client holds and sends back (the bridge reads it)"
+    ),
+    "services/a2a_bridge/src/forge/a2a_bridge/tokens.py:_Token": (
+        "an OAuth token endpoint's answer, over HTTP"
+    ),
+    "services/a2a_bridge/src/forge/a2a_bridge/tokens.py:_Error": (
+        "an OAuth token endpoint's error answer, over HTTP"
+    ),
     "services/edge/src/forge/edge/rest/identity.py:_Claims": (
         "the expiry read from the caller's own JWT, at the edge"
     ),
