@@ -22,3 +22,13 @@ class SessionControl(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 SESSION_CONTROL_DECODER = msgspec.json.Decoder(SessionControl)
+
+
+class StreamOwner(msgspec.Struct, frozen=True, array_like=True):
+    """The first record of a resumable SSE answer's event log (`forge.log.<log>.<key>`), read
+    by whichever edge replica a client resumes on: who may resume the stream — the same
+    principal, on the same endpoint and legacy session."""
+
+    subject: str
+    endpoint: str
+    session: str | None

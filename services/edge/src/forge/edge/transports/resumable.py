@@ -25,6 +25,7 @@ from forge.edge.config import EdgeConfig
 from forge.edge.http import Message, Receive, Send
 from forge.edge.state import Edge
 from forge.edge.transports.sse import KEEPALIVE_S, SSE_HEADERS, disconnected
+from forge.proto.sessions import StreamOwner
 
 LOG = "sse"
 # A resume waits this long for the stream's first stored record (the owner may still be storing
@@ -40,12 +41,7 @@ LISTEN_STREAM_PREFIX = "l"
 _OWNER, _EVENT, _FINAL = b"o", b"m", b"f"
 
 
-class Owner(msgspec.Struct, frozen=True, array_like=True):
-    """Who may resume a stream: the same principal, on the same endpoint and legacy session."""
-
-    subject: str
-    endpoint: str
-    session: str | None
+Owner = StreamOwner  # who may resume a stream (forge.proto.sessions)
 
 
 _OWNER_DECODER = msgspec.json.Decoder(Owner)
