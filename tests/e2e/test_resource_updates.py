@@ -355,6 +355,25 @@ async def test_a_cancelled_listen_hears_nothing_more_while_another_on_the_stream
         assert not [m for m in session.seen if tag_of(m) == "A" and m.get("method") == UPDATED]
 
 
+async def test_an_sse_listen_posted_to_another_edge_replica_is_served_on_the_stream(
+    mesh: Mesh, second_edge: str, admin_token: str, upstreams: dict[str, str]
+) -> None:
+    """The SSE transport's stream is held by one replica; the listen, POSTed to another, is
+    admitted there and handed to the holder, which acknowledges it and writes its updates."""
+    async with (
+        legacy_session(mesh, admin_token, upstreams["modern"], "sse") as session,
+        asyncio.timeout(30),
+    ):
+        session.url = session.url.replace(mesh.url, second_edge)
+        params = {"notifications": {"resourceSubscriptions": [README]}, "_meta": META}
+        await session.post({"jsonrpc": "2.0", "id": "R", "method": LISTEN, "params": params})
+        ack = await session.next_tagged("R")
+        assert ack["method"] == "notifications/subscriptions/acknowledged"
+        await session.touch(README)
+        heard = await session.next_tagged("R")
+        assert (heard["method"], heard["params"]["uri"]) == (UPDATED, README)
+
+
 @pytest.mark.parametrize("kind", ["sse", "ws"])
 async def test_a_listening_client_hears_list_changes_only_tagged_on_sse_and_ws(
     mesh: Mesh, admin_token: str, demo: dict[str, Any], kind: str
