@@ -227,6 +227,7 @@ async def test_ready_waits_for_the_identity_snapshot(bus: NatsBus) -> None:
     for subject in (
         subjects.ROUTER_HEALTH,
         subjects.UPSTREAM_HEALTH,
+        subjects.A2A_HEALTH,
         subjects.registry_health(subjects.CATALOG),
     ):
         await bus.serve(subject, healthy)

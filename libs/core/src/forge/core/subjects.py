@@ -5,6 +5,7 @@ from __future__ import annotations
 ROUTER_RPC = "forge.router.rpc"
 ROUTER_HEALTH = "forge.router.health"
 UPSTREAM_HEALTH = "forge.upstream.health"
+A2A_HEALTH = "forge.a2a.health"
 CATALOG = "catalog"
 IDENTITY = "identity"
 

@@ -13,7 +13,7 @@ from forge.a2a_bridge.handlers import Context, call
 from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.wire import AgentClient
 from forge.core import claims, rpc, subjects
-from forge.core.bus import SUBJECT, Bus, NatsBus
+from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.netguard import NetGuard
 from forge.core.sealing import Keyring, SealingError
@@ -63,9 +63,14 @@ class Bridge:
         await self.calls.start()
         await self.agents.start()
         await rpc.serve_envelopes(self.bus, subjects.a2a_any("call"), self._call, queue=QUEUE)
+        # Served last: the edge's /ready counts the bridge once it serves the catalog's agents.
+        await self.bus.serve(subjects.A2A_HEALTH, self._health, queue=QUEUE)
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def _health(self, data: bytes, headers: Headers) -> bytes:
+        return b'{"result":{"status":"ok"}}'
 
     async def _call(self, envelope: Envelope) -> bytes:
         # Served on `forge.a2a.*.call`: the agent is the subject's third token.

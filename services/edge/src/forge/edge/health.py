@@ -19,6 +19,7 @@ SERVICES = {
     "router": subjects.ROUTER_HEALTH,
     "registry": subjects.registry_health(subjects.CATALOG),
     "upstream_proxy": subjects.UPSTREAM_HEALTH,
+    "a2a_bridge": subjects.A2A_HEALTH,
 }
 
 
