@@ -416,9 +416,13 @@ async def test_a_listen_naming_an_unknown_resource_or_malformed_is_invalid_param
             assert status in (None, 400)
         status, answer = await link.ask("subscriptions/listen", {"_meta": META})
         assert answer["error"]["code"] == -32602  # no filter at all
-        # A legacy request keeps resources/subscribe, and is refused an unknown URI alike.
+        # A legacy request keeps resources/subscribe, and is refused an unknown URI alike; it has
+        # no subscriptions/listen.
         _, answer = await link.ask("resources/subscribe", {"uri": "forge://nowhere/at-all"})
         assert answer["error"]["code"] == -32602
+        listen = {"notifications": {"resourceSubscriptions": [README]}}
+        _, answer = await link.ask("subscriptions/listen", listen)
+        assert answer["error"]["code"] == -32601
 
 
 @pytest.fixture(scope="module")

@@ -223,6 +223,9 @@ async def test_listen_subscribes_each_resource_at_its_upstream_and_answers_the_h
     plain = await ask(membus, envelope("subscriptions/listen", b'{"notifications":{}}'))
     assert plain["notifications"] == {}
     assert len(upstream.seen) == 2
+    legacy = envelope("subscriptions/listen", params, era="legacy")
+    assert (await error_of(membus, legacy)).code == METHOD_NOT_FOUND  # no such legacy method
+    assert len(upstream.seen) == 2
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TypeVar
 
 import msgspec
 
-from forge.core.errors import ForgeError, InvalidParamsError, LegacyResourceNotFoundError
+from forge.core.errors import (
+    ForgeError,
+    InvalidParamsError,
+    LegacyResourceNotFoundError,
+    MethodNotFoundError,
+)
 from forge.proto import mcp
 from forge.proto.catalog import PromptRecord
 from forge.proto.envelope import Envelope
@@ -99,7 +105,15 @@ async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
     if answered is not None:
         result = answered
     else:
-        result = await forward(envelope, ctx, served.gateway_id)
+        started, ok = time.perf_counter(), False
+        try:
+            result = await forward(envelope, ctx, served.gateway_id)
+            ok = True
+        finally:
+            elapsed = time.perf_counter() - started
+            ctx.metrics.call(
+                "resources", served.id, envelope.server_id, served.gateway_id, elapsed, ok
+            )
     if ctx.hooks.serves("resource_post_fetch"):
         result = await ctx.hooks.post("resource_post_fetch", envelope, result, served.team_id)
     return result
@@ -120,7 +134,15 @@ async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     else:
         # The upstream knows the prompt by its own name; arguments and _meta pass through.
         params = rewrite(bytes(envelope.params), "name", prompt.original_name)
-        result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
+        started, ok = time.perf_counter(), False
+        try:
+            result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
+            ok = True
+        finally:
+            elapsed = time.perf_counter() - started
+            ctx.metrics.call(
+                "prompts", prompt.id, envelope.server_id, prompt.gateway_id, elapsed, ok
+            )
     if ctx.hooks.serves("prompt_post_fetch"):
         result = await ctx.hooks.post("prompt_post_fetch", envelope, result, prompt.team_id)
     return result
@@ -209,6 +231,8 @@ async def listen(envelope: Envelope, ctx: Context) -> bytes:
     """A modern `subscriptions/listen`, before the edge opens its stream: the filter checked, each
     of its `resourceSubscriptions` a resource the caller can read (else -32602) and subscribed
     at its upstream, whatever the upstream's era. The result is the honoured filter."""
+    if not modern(envelope):  # no such method before 2026-07-28
+        raise MethodNotFoundError(f"Method not found: {envelope.method}")
     check_server(envelope, ctx)
     wanted = _decode(mcp.LISTEN_PARAMS_DECODER, envelope, "subscriptions/listen").notifications
     uris = list(dict.fromkeys(wanted.resourceSubscriptions or ()))

@@ -131,8 +131,10 @@ class SseTransport:
             if request_id is not None:  # perhaps a listen's: the stream's holder knows
                 await self.edge.bus.publish(subject, updates.unlisten_control(request_id))
             return False  # a call's cancel goes on as ever
-        if caller.protocol.era != "modern" or request.method != "subscriptions/listen":
+        if request.is_notification or request.method != "subscriptions/listen":
             return False
+        if caller.protocol.era != "modern":
+            return False  # the router answers a legacy one: -32601, as for any unknown method
         subscription = await streams.admit(self.exchange, request, caller)
         await self.edge.bus.publish(subject, updates.listen_control(subscription))
         return True
