@@ -16,7 +16,7 @@ from forge.proto import access, mcp
 from forge.proto.agents import Agent
 from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
-from forge.router import contents, headers, tasks
+from forge.router import contents, headers, metrics, tasks
 from forge.router.routing import (
     Context,
     Handler,
@@ -118,9 +118,18 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
                 forwarded = headers.for_upstream(forwarded, tool, members)
                 result = await forward(forwarded, ctx, tool.gateway_id)
                 result = tasks.tag_result(result, tool.gateway_id)
-            ok = True
+            ok = not metrics.failed(result)
         finally:
-            ctx.metrics.record(tool.id, time.perf_counter() - started, ok)
+            elapsed = time.perf_counter() - started
+            ctx.metrics.call(
+                "tools",
+                tool.id,
+                envelope.server_id,
+                tool.gateway_id,
+                elapsed,
+                ok,
+                agent=agent is not None,
+            )
     if ctx.hooks.serves("tool_post_invoke"):
         result = await ctx.hooks.post("tool_post_invoke", envelope, result, tool.team_id)
     return result
