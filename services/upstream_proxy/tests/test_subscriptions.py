@@ -134,3 +134,15 @@ async def test_the_old_stream_stays_until_the_new_one_is_acknowledged(
         assert server.closed.empty()
         server.hold.set()
         assert await server.closed.get() == ["file:///a"]
+
+
+async def test_subscribes_that_arrive_together_share_one_new_stream() -> None:
+    async with listening() as (server, subscriptions, _), asyncio.timeout(10):
+        await subscriptions.add("file:///a")
+        server.opened.get_nowait()
+        uris = [f"file:///n/{n}" for n in range(5)]
+        await asyncio.gather(*(subscriptions.add(uri) for uri in uris))
+        opened = [server.opened.get_nowait()[0] for _ in range(server.opened.qsize())]
+        # The first opens a stream for what was asked so far (its own); the ones that waited
+        # meanwhile share the next: two streams for five subscribes, not five.
+        assert opened == [["file:///a", uris[0]], ["file:///a", *uris]]

@@ -47,7 +47,8 @@ def listen_params(uris: list[str]) -> bytes:
 class _Stream:
     """One open listen stream: its task and whether the upstream acknowledged it."""
 
-    def __init__(self) -> None:
+    def __init__(self, uris: list[str]) -> None:
+        self.uris = frozenset(uris)
         self.acknowledged = asyncio.Event()
         # Acknowledged, or failed once: a subscribe waits no longer on a stream that keeps failing.
         self.settled = asyncio.Event()
@@ -68,13 +69,14 @@ class Subscriptions:
 
     async def add(self, uri: str) -> None:
         """Subscribe `uri`; return once the upstream acknowledged (or refused, or after a wait)."""
-        async with self._lock:
-            if uri in self.uris and self._stream is not None:
-                return
+        if uri not in self.uris:
             self.uris[uri] = None
             while len(self.uris) > MAX_URIS:
                 del self.uris[next(iter(self.uris))]
-            fresh = _Stream()
+        async with self._lock:
+            if self._stream is not None and uri in self._stream.uris:
+                return  # carried already; subscribes that waited together share one new stream
+            fresh = _Stream(list(self.uris))
             fresh.task = asyncio.create_task(self._run(fresh, list(self.uris)))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(ACK_WAIT_S):
