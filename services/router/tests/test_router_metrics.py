@@ -49,7 +49,7 @@ async def test_calls_count_for_the_entity_its_server_and_its_gateway_failures_in
     await ask(membus, envelope("tools/call", call))
     upstream.result = b'{"contents":[]}'
     await ask(membus, envelope("resources/read", b'{"uri":"file:///logo.png"}', server_id="s1"))
-    await ask(membus, envelope("prompts/get", b'{"name":"summary"}', server_id="s1"))
+    await ask(membus, envelope("prompts/get", b'{"name":"mirror-summary"}', server_id="s1"))
     batches = await published(membus, router)
     assert set(batches) == {"tools", "resources", "prompts", "servers", "gateways"}
     tool = batches["tools"]["x0"]
