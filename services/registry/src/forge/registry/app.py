@@ -20,6 +20,7 @@ from forge.proto.envelope import Envelope
 from forge.proto.identity import TokenUsage
 from forge.registry import pg
 from forge.registry.catalog.handlers import OPERATIONS, Context
+from forge.registry.catalog.metrics import Recorder
 from forge.registry.catalog.store import Store
 from forge.registry.config import RegistryConfig
 from forge.registry.identity import context as identity_context
@@ -137,11 +138,13 @@ class Registry:
         self.store = store
         self.config = config
         self.identity = identity
+        self.metrics = Recorder(bus, store, config, QUEUE)
 
     async def start(self) -> None:
         for (entity, op), handler in OPERATIONS.items():
             subject = subjects.registry(subjects.CATALOG, entity, op)
             await rpc.serve_envelopes(self.bus, subject, self._adapt(handler), queue=QUEUE)
+        await self.metrics.start()
         await self.bus.serve(subjects.registry_health(subjects.CATALOG), self._health, queue=QUEUE)
         if self.identity is not None:
             await self.identity.start()
@@ -184,6 +187,9 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
         # Pushed after the pools so it runs first: drain in-flight requests, then close the pools.
         stack.push_async_callback(bus.close)
         identity = IdentityRegistry(bus, identity_store, config)
-        await Registry(bus, store, config, identity).start()
+        registry = Registry(bus, store, config, identity)
+        await registry.start()
+        rollups = asyncio.create_task(registry.metrics.run(stop))
         log.info("registry ready")
         await stop.wait()
+        await rollups

@@ -81,3 +81,21 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "team: `private`)."
         ),
     ] = "team"
+    metrics_rollup_period_s: Annotated[
+        float,
+        msgspec.Meta(gt=0),
+        doc(
+            "Width of the periods per-entity metrics are rolled up into (one row per entity and "
+            "period; seconds)."
+        ),
+    ] = 3600.0
+    metrics_rollup_every_s: Annotated[
+        float,
+        msgspec.Meta(gt=0),
+        doc("How often each replica rolls up the raw metric rows of ended periods (seconds)."),
+    ] = 60.0
+    metrics_raw_retention_s: Annotated[
+        float,
+        msgspec.Meta(ge=0),
+        doc("How long raw metric rows are kept once rolled up (seconds; 7 days by default)."),
+    ] = 604800.0

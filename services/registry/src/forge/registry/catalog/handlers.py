@@ -26,7 +26,15 @@ from forge.proto.plugins import (
     ListPluginBindingsParams,
     UpdatePluginBindingParams,
 )
-from forge.registry.catalog import agents, bindings, contents, gateways, ownership, servers
+from forge.registry.catalog import (
+    agents,
+    bindings,
+    contents,
+    gateways,
+    metrics,
+    ownership,
+    servers,
+)
 from forge.registry.catalog.contents import Kind
 from forge.registry.catalog.operation import Context
 from forge.registry.catalog.store import MISSING_TOOL
@@ -100,3 +108,4 @@ for _entity, _kind in (
     ("prompts", contents.PROMPTS),
 ):
     OPERATIONS[(_entity, "list")], OPERATIONS[(_entity, "get")] = _entries(_kind)
+OPERATIONS.update(metrics.OPERATIONS)  # metrics.summary, metrics.get, metrics.reset
