@@ -387,11 +387,33 @@ async def test_a_listening_client_hears_list_changes_only_tagged_on_sse_and_ws(
         params = {"notifications": {"toolsListChanged": True}, "_meta": META}
         await session.post({"jsonrpc": "2.0", "id": "T", "method": LISTEN, "params": params})
         await session.next_tagged("T")  # the acknowledgement
+        session.seen.clear()  # before it, the session was a legacy one: list changes were due
         async with another_gateway(mesh, admin_token, demo):
             changed = await session.next_tagged("T")
         assert changed["method"] == "notifications/tools/list_changed"
         untagged = [m for m in session.seen if m.get("method", "").endswith("/list_changed")]
         assert untagged == [changed]
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+async def test_a_modern_client_that_does_not_listen_hears_no_list_changes(
+    mesh: Mesh, admin_token: str, demo: dict[str, Any], kind: str
+) -> None:
+    """2026-07-28 sends list changes only on listen streams. A legacy session's GET stream
+    observes when the change is announced; the modern client's stream, asked something after
+    that, must carry nothing before the answer."""
+    async with (
+        legacy_session(mesh, admin_token, None, kind) as client,
+        legacy_session(mesh, admin_token, None, "get-stream") as observer,
+        asyncio.timeout(30),
+    ):
+        await client.request("server/discover", {"_meta": META})
+        client.early.clear()  # while the session was a legacy one, list changes were its due
+        async with another_gateway(mesh, admin_token, demo):
+            while not (await observer.messages.get()).get("method", "").endswith("list_changed"):
+                pass
+        await client.request("tools/list", {"_meta": META})
+        assert not [m for m in client.early if m.get("method", "").endswith("list_changed")]
 
 
 LISTEN_TRANSPORTS = ("mcp", "sse", "ws")

@@ -8,6 +8,7 @@ from typing import Any
 from forge.core import subjects
 from forge.edge.transports.listens import Listen
 from forge.edge.transports.updates import (
+    MODERN_CONTROL,
     Updates,
     Watch,
     control,
@@ -74,6 +75,8 @@ async def test_a_listen_hears_the_updates_and_list_changes_it_names_tagged_with_
     assert not watch.modern
     assert watch.control(listen_control(listening))  # as the SSE transport's holder gets it
     assert watch.modern  # a 2026-07-28 client: no untagged list changes on this stream now
+    other = Watch(lambda message: None)
+    assert other.control(MODERN_CONTROL) and other.modern and not other.listens
     assert watch.control(listen_control(Listen(7, SubscriptionFilter())))
     assert [m["params"]["_meta"][SUB] for m in heard] == ["L", 7]  # each acknowledged first
     assert heard[0]["params"]["notifications"] == {

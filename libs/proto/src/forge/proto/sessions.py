@@ -11,7 +11,8 @@ class SessionControl(msgspec.Struct, frozen=True, omit_defaults=True):
     """For the replica holding a session's stream, from the replica that took a request: a
     legacy `resources/subscribe` (`forge: "subscribe"`, `uri`) or `unsubscribe` that succeeded;
     a modern `subscriptions/listen` admitted on that stream (`forge: "listen"`, the request's
-    `id` and the honoured filter in `notifications`), or cancelled (`forge: "unlisten"`, `id`).
+    `id` and the honoured filter in `notifications`), or cancelled (`forge: "unlisten"`, `id`);
+    a modern request on the SSE transport (`forge: "modern"`: no untagged list changes then).
     Told apart from the notifications on the same subject by its first bytes, `{"forge":`;
     never sent to a client."""
 

@@ -123,18 +123,21 @@ class SseTransport:
             await to_stream(reply)
 
     async def _listening(self, request: Request, caller: Caller, subject: str) -> bool:
-        """A modern `subscriptions/listen`, or a cancel of one: the replica holding the stream
-        is told (it acknowledges, then writes the subscription's messages); True if handled.
-        Raises ForgeError for a listen that cannot be honoured."""
+        """What the replica holding the stream must know: a modern request (its client gets no
+        untagged list changes), a modern `subscriptions/listen` (it acknowledges, then writes the
+        subscription's messages; True: handled) or a cancel of one. Raises ForgeError for a
+        listen that cannot be honoured."""
         if request.method == "notifications/cancelled":
             request_id = cancelled_request_id(request.params)
             if request_id is not None:  # perhaps a listen's: the stream's holder knows
                 await self.edge.bus.publish(subject, updates.unlisten_control(request_id))
             return False  # a call's cancel goes on as ever
-        if request.is_notification or request.method != "subscriptions/listen":
+        if caller.protocol.era != "modern" or request.is_notification:
+            return False  # a legacy listen: the router answers -32601, as for any unknown method
+        # A 2026-07-28 client is on the stream: it gets list changes only as its listens ask.
+        await self.edge.bus.publish(subject, updates.MODERN_CONTROL)
+        if request.method != "subscriptions/listen":
             return False
-        if caller.protocol.era != "modern":
-            return False  # the router answers a legacy one: -32601, as for any unknown method
         subscription = await streams.admit(self.exchange, request, caller)
         await self.edge.bus.publish(subject, updates.listen_control(subscription))
         return True

@@ -32,6 +32,10 @@ def control(method: str, uri: str) -> bytes:
     return _ENC.encode(SessionControl(forge=SUBSCRIBE_METHODS[method], uri=uri))
 
 
+# A modern request came on the SSE transport (the stream's holder sees no request).
+MODERN_CONTROL = _ENC.encode(SessionControl(forge="modern"))
+
+
 def listen_control(listen: Listen) -> bytes:
     """The control message of an admitted `subscriptions/listen` (SSE transport)."""
     return _ENC.encode(SessionControl(forge="listen", id=listen.id, notifications=listen.filter))
@@ -83,6 +87,8 @@ class Watch:
                 self.add(listen)
         elif message.forge == "unlisten" and message.id is not None:
             self.remove(message.id)
+        elif message.forge == "modern":
+            self.modern = True
         return True
 
     def add(self, listen: Listen) -> None:
