@@ -45,6 +45,9 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iter
             "FORGE_LOG_LEVEL": "info",
             "FORGE_STDIO_ALLOWED_COMMANDS": STDIO_ALLOWED,
             "FORGE_STDIO_USER": STDIO_USER,
+            # Per-entity metrics roll up within seconds, so the e2e test sees a roll-up happen.
+            "FORGE_REGISTRY_METRICS_ROLLUP_PERIOD_S": "2",
+            "FORGE_REGISTRY_METRICS_ROLLUP_EVERY_S": "1",
         },
         catalog_url=postgres_server.dsn_for("e2e_catalog"),
         identity_url=postgres_server.dsn_for("e2e_identity"),

@@ -29,6 +29,7 @@ from forge.edge.http import Receive, Scope, Send
 from forge.edge.rest import agents as agent_routes
 from forge.edge.rest import errors, plugins, rbac, sso, upstream_oauth
 from forge.edge.rest import identity as identity_routes
+from forge.edge.rest import metrics as metrics_routes
 from forge.edge.rest.admin import Admin
 from forge.edge.rest.identity import Identity
 from forge.edge.state import Edge
@@ -93,6 +94,7 @@ def build_app(edge: Edge) -> Starlette:
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
         *agent_routes.routes(edge),
+        *metrics_routes.routes(edge),  # ContextForge's JSON /metrics, /metrics/reset
     ]
     return Starlette(
         routes=routes,

@@ -14,6 +14,7 @@ from forge.core import subjects
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.registry_calls import registry_call
+from forge.edge.rest import metrics as entity_metrics
 from forge.edge.state import Edge
 from forge.proto import access
 from forge.proto.catalog import canonical_transport
@@ -230,6 +231,11 @@ class Admin:
                 decoded = _ANY.decode(result)
                 shaped = [view(t) for t in decoded] if isinstance(decoded, list) else view(decoded)
                 result = _ENC.encode(shaped)
+            if spec.op == "get" and spec.entity in entity_metrics.KINDS:  # ContextForge's `metrics`
+                view = await entity_metrics.with_metrics(
+                    self.edge, principal, spec.entity, str(entity_id), _ANY.decode(result)
+                )
+                result = _ENC.encode(view)
             return json_response(spec.status, result)
 
         return endpoint
