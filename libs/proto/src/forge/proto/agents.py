@@ -64,3 +64,28 @@ class AgentCallParams(msgspec.Struct, frozen=True, omit_defaults=True):
     # requestState the bridge gave it (which agent task the answers continue).
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
+
+
+class A2aRequestParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """`forge.a2a.<agent>.<op>` (`send`, `stream`, `task`, `card`, `invoke`): one request to
+    Forge's A2A endpoint (`/a2a/{agent}/`), as the edge read it; the subject's agent token is
+    the path's `agent` when it is a NATS token, else `_` (the bridge resolves `agent`: an id,
+    a slug or a name). `method` is the client's JSON-RPC method (either version), `params` its
+    params; `base_url` is Forge's URL of this agent, for its card."""
+
+    agent: str
+    method: str = ""
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    base_url: str = ""
+
+
+class A2aReply(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The bridge's answer to an A2aRequestParams: the JSON-RPC `result` in the client's
+    version, or the A2A `error` (`{code, message, data?}`: the agent's own, or A2A's such as
+    TaskNotFound -32001) to send back as it is. A streamed op's events went to
+    `forge.stream.<request id>` (each a reply of this shape); `events` counts them, so that
+    the edge relays every one before it ends the stream."""
+
+    result: Any = None
+    error: dict[str, Any] | None = None
+    events: int = 0

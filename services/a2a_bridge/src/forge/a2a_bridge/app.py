@@ -11,6 +11,7 @@ from forge.a2a_bridge.config import A2aBridgeConfig
 from forge.a2a_bridge.credentials import Credentials
 from forge.a2a_bridge.handlers import Context, call
 from forge.a2a_bridge.inflight import Calls
+from forge.a2a_bridge.serving import A2aServer
 from forge.a2a_bridge.wire import AgentClient
 from forge.core import claims, rpc, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
@@ -58,15 +59,19 @@ class Bridge:
             client=self.client,
             calls=self.calls,
         )
+        # Forge as an A2A server: the edge's /a2a/{agent}/ requests (serving.py).
+        self.server = A2aServer(bus, self.agents, self.credentials, self.client, self.calls)
 
     async def start(self) -> None:
         await self.calls.start()
         await self.agents.start()
         await rpc.serve_envelopes(self.bus, subjects.a2a_any("call"), self._call, queue=QUEUE)
+        await self.server.start(QUEUE)
         # Served last: the edge's /ready counts the bridge once it serves the catalog's agents.
         await self.bus.serve(subjects.A2A_HEALTH, self._health, queue=QUEUE)
 
     async def close(self) -> None:
+        await self.server.close()
         await self.client.close()
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:

@@ -26,8 +26,8 @@ from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
 from forge.edge.http import Receive, Scope, Send
+from forge.edge.rest import a2a_server, errors, plugins, rbac, sso, upstream_oauth
 from forge.edge.rest import agents as agent_routes
-from forge.edge.rest import errors, plugins, rbac, sso, upstream_oauth
 from forge.edge.rest import identity as identity_routes
 from forge.edge.rest import metrics as metrics_routes
 from forge.edge.rest.admin import Admin
@@ -94,6 +94,7 @@ def build_app(edge: Edge) -> Starlette:
         *upstream_oauth.routes(edge),
         *Admin(edge).routes(),
         *agent_routes.routes(edge),
+        *a2a_server.routes(edge),  # /a2a/{agent}/: Forge as an A2A server
         *metrics_routes.routes(edge),  # ContextForge's JSON /metrics, /metrics/reset
     ]
     return Starlette(

@@ -1,0 +1,170 @@
+"""Push-notification configs of tasks started through Forge's A2A endpoint, delivered by Forge.
+
+Forge does not hand a client's webhook to the agent (the agent would dial an address Forge
+never checked, and see the client's token): the configs are Forge's, stored in JetStream KV
+(bucket `forge_a2a_push`, key `<agent_id>.<sha256 of the agent's task id>`, the task's list of
+configs), and the bridge replica that stored one watches the task (GetTask every
+`POLL_S` until it ends, at most `WATCH_S`) and POSTs each new state to every config of the
+task then stored, through the SSRF guard: A2A 1.0's StreamResponse `{"task": ...}` for a
+config created by a 1.0 client, the 0.3 Task for a 0.3 one, with `X-A2A-Notification-Token`
+and the config's `authentication` as an `Authorization` header. A watch lives in the replica
+that started it (a replica that stops ends its watches: decision 0021).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx2
+import msgspec
+
+from forge.a2a_bridge import tasks, versions
+from forge.a2a_bridge.wire import AgentClient
+from forge.core.bus import Bus
+from forge.core.errors import ForgeError
+from forge.proto.agents import Agent
+
+log = logging.getLogger("forge.a2a_bridge.push")
+BUCKET = "forge_a2a_push"
+TTL_S = 7 * 24 * 3600.0
+POLL_S = 0.5
+WATCH_S = 600.0
+DELIVER_TIMEOUT_S = 10.0
+MAX_CONFIGS = 16
+_ENDED = frozenset(
+    {
+        "TASK_STATE_COMPLETED",
+        "TASK_STATE_FAILED",
+        "TASK_STATE_CANCELED",
+        "TASK_STATE_REJECTED",
+    }
+)
+_ENC = msgspec.json.Encoder()
+_LIST = msgspec.json.Decoder(list[dict[str, Any]])
+Poller = Callable[[str], Awaitable[Any]]
+
+
+class PushError(Exception):
+    """An A2A error on a config request (code, message)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _key(agent_id: str, upstream: str) -> str:
+    return f"{agent_id}.{hashlib.sha256(upstream.encode()).hexdigest()}"
+
+
+class Pushes:
+    def __init__(self, bus: Bus, client: AgentClient) -> None:
+        self.bus = bus
+        self.client = client
+        self.watching: dict[str, asyncio.Task[None]] = {}
+
+    async def close(self) -> None:
+        for task in list(self.watching.values()):
+            task.cancel()
+        for task in list(self.watching.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _configs(self, agent_id: str, upstream: str) -> list[dict[str, Any]]:
+        data = await self.bus.kv_get(BUCKET, _key(agent_id, upstream))
+        if not data:
+            return []
+        try:
+            return _LIST.decode(data)
+        except msgspec.DecodeError:
+            return []
+
+    async def _store(self, agent_id: str, upstream: str, configs: list[dict[str, Any]]) -> None:
+        await self.bus.kv_put(BUCKET, _key(agent_id, upstream), _ENC.encode(configs))
+
+    async def handle(
+        self, agent: Agent, method: str, params: dict[str, Any], version: str, poll: Poller
+    ) -> Any:
+        """One config method (1.0 form; `taskId` already the agent's): its 1.0-form result."""
+        upstream = str(params.get("taskId"))
+        forge_id = tasks.tag(agent.id, upstream)
+        configs = await self._configs(agent.id, upstream)
+        shown = [{**c.get("config", {}), "taskId": forge_id} for c in configs]
+        wanted = params.get("id")
+        if method == "ListTaskPushNotificationConfigs":
+            return {"configs": shown}
+        if method == "GetTaskPushNotificationConfig":
+            for config in shown:
+                if wanted in (None, config.get("id")):
+                    return config
+            raise PushError(tasks.TASK_NOT_FOUND, f"no push-notification config {wanted!r}")
+        if method == "DeleteTaskPushNotificationConfig":
+            kept = [c for c in configs if c.get("config", {}).get("id") != wanted]
+            await self._store(agent.id, upstream, kept)
+            return {}
+        config = {k: v for k, v in params.items() if k not in ("taskId", "tenant")}
+        url = config.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise PushError(-32602, "a push-notification config needs an http(s) `url`")
+        config.setdefault("id", uuid.uuid4().hex)
+        configs = [c for c in configs if c.get("config", {}).get("id") != config["id"]]
+        if len(configs) >= MAX_CONFIGS:
+            raise PushError(-32602, f"a task holds at most {MAX_CONFIGS} push-notification configs")
+        configs.append({"config": config, "version": version})
+        await self._store(agent.id, upstream, configs)
+        self.watch(agent, upstream, poll)
+        return {**config, "taskId": forge_id}
+
+    def watch(self, agent: Agent, upstream: str, poll: Poller) -> None:
+        key = _key(agent.id, upstream)
+        if key not in self.watching:
+            task = asyncio.create_task(self._watch(agent, upstream, poll))
+            self.watching[key] = task
+            task.add_done_callback(lambda _: self.watching.pop(key, None))
+
+    async def _watch(self, agent: Agent, upstream: str, poll: Poller) -> None:
+        """Poll the task; each new state goes to every config stored for it."""
+        seen: object = None
+        until = time.monotonic() + WATCH_S
+        while time.monotonic() < until:
+            try:
+                task = await poll(upstream)
+            except (ForgeError, Exception) as exc:  # an agent that fails ends the watch
+                log.warning("push watch of a task of %s ended: %s", agent.name, type(exc).__name__)
+                return
+            status = task.get("status") if isinstance(task, dict) else None
+            state = status.get("state") if isinstance(status, dict) else None
+            if _ENC.encode(status) != seen:
+                seen = _ENC.encode(status)
+                await self._deliver(agent, upstream, task)
+            if state in _ENDED:
+                return
+            await asyncio.sleep(POLL_S)
+
+    async def _deliver(self, agent: Agent, upstream: str, task: Any) -> None:
+        tagged = tasks.tag_task(msgspec.json.decode(_ENC.encode(task)), agent.id)
+        for entry in await self._configs(agent.id, upstream):
+            config = entry.get("config", {})
+            body = {"task": tagged} if entry.get("version") != "0.3" else versions.task_down(tagged)
+            headers = {"Content-Type": "application/json"}
+            if isinstance(config.get("token"), str):
+                headers["X-A2A-Notification-Token"] = config["token"]
+            auth = config.get("authentication")
+            if isinstance(auth, dict) and isinstance(auth.get("credentials"), str):
+                headers["Authorization"] = f"{auth.get('scheme') or 'Bearer'} {auth['credentials']}"
+            try:
+                await self.client.http.post(
+                    str(config.get("url")),
+                    content=_ENC.encode(body),
+                    headers=headers,
+                    timeout=DELIVER_TIMEOUT_S,
+                )
+            except (httpx2.HTTPError, ForgeError) as exc:
+                log.warning("a push notification was not delivered: %s", type(exc).__name__)

@@ -1,0 +1,414 @@
+"""Forge as an A2A server through the whole mesh: `/a2a/{agent}/` serves a registered agent over
+A2A's JSON-RPC binding, with a2a-sdk's client (1.0, and its 0.3 compat transport) as the
+client and the sample agents (a2a-sdk's A2A 1.0 echo, the plain A2A 0.3 echo) behind: cards at
+Forge's URL, blocking and streaming sends across versions, Forge's task ids (fetched and
+cancelled through another bridge replica, refused to another user), visibility and
+permissions, ContextForge's invoke, and bad requests answered as A2A errors."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from a2a.client import ClientConfig, ClientFactory
+from a2a.client.card_resolver import parse_agent_card
+from a2a.client.errors import A2AClientError
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.types import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Role,
+    SendMessageConfiguration,
+    SendMessageRequest,
+    TaskState,
+)
+from a2a.utils.errors import TaskNotFoundError
+
+from forge.cli.mesh import Mesh, spawn, stop_process
+from forge.embedded.process import free_port
+from forge.servers.process import ServerProcess
+from forge.servers.process import spawn as spawn_server
+from forge.testing import eventually
+from tests.e2e.security_kit import login, make_user
+
+VERSIONS = ["1.0", "0.3"]
+
+
+def register(mesh: Mesh, token: str, name: str, url: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=mesh.url, headers=headers, timeout=30) as rest:
+        for agent in rest.get("/a2a").json():
+            if agent["name"] == name:
+                rest.delete(f"/a2a/{agent['id']}")
+        created = rest.post("/a2a", json={"name": name, "url": url, "visibility": "public"})
+        assert created.status_code == 201, created.text
+        return dict(created.json())
+
+
+@pytest.fixture(scope="module")
+def echo_agent() -> Iterator[ServerProcess]:
+    with spawn_server("forge.agents.echo", path="/") as agent:
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def echo03_agent() -> Iterator[ServerProcess]:
+    with spawn_server("forge.agents.echo03", path="/") as agent:
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def echo(mesh: Mesh, admin_token: str, echo_agent: ServerProcess) -> dict[str, Any]:
+    return register(mesh, admin_token, "a2a server echo", echo_agent.url)
+
+
+@pytest.fixture(scope="module")
+def echo03(mesh: Mesh, admin_token: str, echo03_agent: ServerProcess) -> dict[str, Any]:
+    return register(mesh, admin_token, "a2a server echo 03", echo03_agent.url)
+
+
+def endpoint(mesh: Mesh, agent: dict[str, Any], by: str = "slug") -> str:
+    return f"{mesh.url}/a2a/{agent[by]}/"
+
+
+@pytest.fixture
+async def http(admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        yield client
+
+
+async def a2a_client(
+    http: httpx.AsyncClient, url: str, version: str, streaming: bool = False
+) -> Any:
+    """a2a-sdk's client for Forge's card, on its interface of `version` (0.3: the SDK's compat
+    JSON-RPC transport)."""
+    headers = {"A2A-Version": "1.0"} if version == "1.0" else {}
+    answer = await http.get(url + ".well-known/agent-card.json", headers=headers)
+    assert answer.status_code == 200, answer.text
+    card = parse_agent_card(answer.json())
+    interfaces = [i for i in card.supported_interfaces if i.protocol_version.startswith(version)]
+    assert interfaces, card
+    del card.supported_interfaces[:]
+    card.supported_interfaces.extend(interfaces)
+    config = ClientConfig(httpx_client=http, streaming=streaming)
+    return ClientFactory(config).create(card)
+
+
+def request(text: str, task_id: str = "", blocking: bool = True) -> SendMessageRequest:
+    message = new_text_message(text, role=Role.ROLE_USER)
+    if task_id:
+        message.task_id = task_id
+    config = SendMessageConfiguration(return_immediately=not blocking)
+    return SendMessageRequest(message=message, configuration=config)
+
+
+async def send(client: Any, text: str, **kw: Any) -> Any:
+    """The last StreamResponse of a send (blocking: the only one)."""
+    last = None
+    async for event in client.send_message(request(text, **kw)):
+        last = event
+    assert last is not None
+    return last
+
+
+def rpc(method: str, params: dict[str, Any], rid: int = 1) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+
+
+# -- cards
+
+
+async def test_the_card_is_at_forges_url_with_forges_security(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any], echo03: dict[str, Any]
+) -> None:
+    for agent in (echo, echo03):
+        for by in ("id", "slug"):
+            url = endpoint(mesh, agent, by)
+            v1 = (
+                await http.get(url + ".well-known/agent-card.json", headers={"A2A-Version": "1.0"})
+            ).json()
+            assert {i["url"] for i in v1["supportedInterfaces"]} == {url}
+            assert {i["protocolVersion"] for i in v1["supportedInterfaces"]} == {"1.0", "0.3"}
+            assert "httpAuthSecurityScheme" in v1["securitySchemes"]["forge"]
+            assert v1["skills"] and "url" not in v1
+            v03 = (await http.get(url + ".well-known/agent-card.json")).json()
+            assert v03["url"] == url and v03["protocolVersion"] == "0.3.0"
+            assert v03["securitySchemes"]["forge"]["scheme"] == "bearer"
+    async with httpx.AsyncClient() as nobody:
+        anonymous = await nobody.get(endpoint(mesh, echo) + ".well-known/agent-card.json")
+    assert anonymous.status_code == 401
+    assert "www-authenticate" in anonymous.headers
+
+
+# -- sends, both versions on both sides
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("which", ["echo", "echo03"])
+async def test_blocking_sends_reach_either_agent_from_either_client(
+    mesh: Mesh,
+    http: httpx.AsyncClient,
+    echo: dict[str, Any],
+    echo03: dict[str, Any],
+    version: str,
+    which: str,
+) -> None:
+    agent = echo if which == "echo" else echo03
+    client = await a2a_client(http, endpoint(mesh, agent), version)
+    answer = await send(client, f"hello {version}")
+    assert answer.HasField("message")
+    assert answer.message.parts[0].text == f"hello {version}"
+    done = await send(client, "task done")
+    assert done.task.status.state == TaskState.TASK_STATE_COMPLETED
+    assert done.task.id.startswith(agent["id"] + ":")
+    assert done.task.artifacts[0].parts[0].text == "task done"
+    fetched = await client.get_task(GetTaskRequest(id=done.task.id))
+    assert fetched.id == done.task.id
+    assert fetched.status.state == TaskState.TASK_STATE_COMPLETED
+    # input-required, continued on the same (Forge) task id
+    asked = await send(client, "ask me")
+    assert asked.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    more = await send(client, "more", task_id=asked.task.id)
+    assert more.task.status.state == TaskState.TASK_STATE_COMPLETED
+    assert more.task.id == asked.task.id
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_streamed_send_relays_the_agents_events(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any], version: str
+) -> None:
+    client = await a2a_client(http, endpoint(mesh, echo), version, streaming=True)
+    events = [e async for e in client.send_message(request("slow 2 steps"))]
+    kinds = [e.WhichOneof("payload") for e in events]
+    assert kinds[0] == "task" and "status_update" in kinds and "artifact_update" in kinds
+    said = [
+        e.status_update.status.message.parts[0].text
+        for e in events
+        if e.HasField("status_update") and e.status_update.status.message.parts
+    ]
+    assert "step 1 of 2" in said and "step 2 of 2" in said
+    assert all(e.task.id.startswith(echo["id"] + ":") for e in events if e.HasField("task"))
+    last = events[-1]
+    assert last.status_update.status.state == TaskState.TASK_STATE_COMPLETED
+
+
+async def test_a_0_3_agent_answers_a_streaming_client_in_one_event(
+    mesh: Mesh, http: httpx.AsyncClient, echo03: dict[str, Any]
+) -> None:
+    body = rpc(
+        "SendStreamingMessage",
+        {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "task once"}]}},
+    )
+    async with http.stream(
+        "POST", endpoint(mesh, echo03), json=body, headers={"A2A-Version": "1.0"}
+    ) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = [line async for line in answer.aiter_lines() if line.startswith("data:")]
+    assert len(lines) == 1
+    assert '"TASK_STATE_COMPLETED"' in lines[0]
+
+
+# -- task ids: another replica, another user
+
+
+def second_bridge(mesh: Mesh) -> Any:
+    """Another a2a-bridge replica (the test stops the mesh's own one meanwhile)."""
+    env = mesh.service_env()
+    env["FORGE_A2A_BRIDGE_OPS_PORT"] = str(free_port())
+    with open(mesh.log_path("a2a_bridge-2"), "ab") as log:
+        return spawn([sys.executable, "-m", "forge.a2a_bridge"], env, log)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_task_is_fetched_and_cancelled_through_another_bridge_replica(
+    mesh: Mesh,
+    http: httpx.AsyncClient,
+    echo: dict[str, Any],
+    version: str,
+) -> None:
+    client = await a2a_client(http, endpoint(mesh, echo), version)
+    other = second_bridge(mesh)
+    started = await send(client, "slow 20 long", blocking=False)
+    task_id = started.task.id
+    stop_process(mesh.procs["a2a_bridge"])
+    try:
+
+        async def fetched() -> Any:
+            return await client.get_task(GetTaskRequest(id=task_id))
+
+        task = await eventually(fetched, within_s=20, retry_on=(A2AClientError, httpx.HTTPError))
+        assert task.id == task_id
+        assert task.status.state in (TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING)
+        cancelled = await client.cancel_task(CancelTaskRequest(id=task_id))
+        assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+    finally:
+        mesh.start_service("a2a_bridge")
+        stop_process(other)
+        # Served again by the mesh's own replica.
+        await eventually(
+            lambda: _card(http, endpoint(mesh, echo)), within_s=30, retry_on=(AssertionError,)
+        )
+
+
+async def _card(http: httpx.AsyncClient, url: str) -> bool:
+    answer = await http.get(url + ".well-known/agent-card.json")
+    assert answer.status_code == 200, answer.text
+    return True
+
+
+async def test_another_users_task_id_is_not_found(
+    mesh: Mesh, admin_token: str, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    email = f"carol-{run}@example.com"
+    make_user(mesh, admin_token, email, "developer")
+    carol = login(mesh, email)
+    mine = await send(await a2a_client(http, endpoint(mesh, echo), "1.0"), "task mine")
+    headers = {"Authorization": f"Bearer {carol.token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as theirs:
+        client = await a2a_client(theirs, endpoint(mesh, echo), "1.0")
+        with pytest.raises(TaskNotFoundError):
+            await client.get_task(GetTaskRequest(id=mine.task.id))
+        with pytest.raises(TaskNotFoundError):
+            await client.cancel_task(CancelTaskRequest(id=mine.task.id))
+        with pytest.raises(TaskNotFoundError):
+            await send(client, "let me in", task_id=mine.task.id)
+        # an id of no agent at all, or the agent's own untagged id: the same answer
+        with pytest.raises(TaskNotFoundError):
+            await client.get_task(GetTaskRequest(id=mine.task.id.split(":", 1)[1]))
+
+
+# -- who may see and do what
+
+
+def test_another_teams_private_agent_is_invisible_and_a_viewer_cannot_send(
+    mesh: Mesh, admin_token: str, echo_agent: ServerProcess
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    emails = {k: f"{k}-{run}@example.com" for k in ("alice", "bob", "vic")}
+    make_user(mesh, admin_token, emails["alice"], "developer")
+    make_user(mesh, admin_token, emails["bob"], "developer")
+    make_user(mesh, admin_token, emails["vic"], "viewer")
+    alice, bob, vic = (login(mesh, emails[k]) for k in ("alice", "bob", "vic"))
+    with httpx.Client(base_url=mesh.url, headers=alice.headers, timeout=30) as rest:
+        body = {"name": f"hidden echo {run}", "url": echo_agent.url, "visibility": "private"}
+        agent = rest.post("/a2a", json=body).json()
+    ghost = {"slug": f"no-such-agent-{run}", "id": uuid.uuid4().hex}
+    send_body = rpc(
+        "SendMessage",
+        {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+    )
+    answers = []
+    for target in (agent, ghost):
+        for by in ("id", "slug"):
+            url = endpoint(mesh, target, by)
+            card = httpx.get(url + ".well-known/agent-card.json", headers=bob.headers)
+            sent = httpx.post(url, json=send_body, headers=bob.headers)
+            answers.append((card.status_code, card.json(), sent.status_code))
+    assert {(a[0], a[2]) for a in answers} == {(404, 404)}
+    assert all("not found" in a[1]["detail"] for a in answers)
+    mine = httpx.post(endpoint(mesh, agent), json=send_body, headers=alice.headers)
+    assert mine.status_code == 200 and mine.json()["result"]["message"]["parts"][0]["text"] == "hi"
+    public = {"name": f"public echo {run}", "url": echo_agent.url, "visibility": "public"}
+    with httpx.Client(base_url=mesh.url, headers=alice.headers, timeout=30) as rest:
+        shared = rest.post("/a2a", json=public).json()
+    seen = httpx.get(endpoint(mesh, shared) + ".well-known/agent-card.json", headers=vic.headers)
+    assert seen.status_code == 200
+    refused = httpx.post(endpoint(mesh, shared), json=send_body, headers=vic.headers)
+    assert refused.status_code == 403
+    assert "a2a.invoke" in refused.json()["error"]["message"]
+
+
+def test_a_forged_token_is_refused(mesh: Mesh, echo: dict[str, Any]) -> None:
+    from forge.cli.tokens import mint
+
+    forged = mint("x" * 40, "admin@forge.local", admin=True)
+    headers = {"Authorization": f"Bearer {forged}"}
+    body = rpc(
+        "SendMessage",
+        {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+    )
+    assert httpx.post(endpoint(mesh, echo), json=body, headers=headers).status_code == 401
+    card = httpx.get(endpoint(mesh, echo) + ".well-known/agent-card.json", headers=headers)
+    assert card.status_code == 401
+
+
+# -- bad input, bad agents
+
+
+async def test_bad_requests_are_a2a_errors_and_the_bridge_keeps_serving(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    url = endpoint(mesh, echo)
+    v1 = {"A2A-Version": "1.0"}
+    cases = [
+        (b"{not json", 200, -32700),
+        (b"[1, 2]", 200, -32600),
+        (b'{"jsonrpc": "2.0", "id": 3}', 200, -32600),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "NoSuchMethod", "params": {}}', 200, -32601),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "SendMessage", "params": []}', 200, -32600),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "SendMessage", "params": {}}', 200, -32602),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "GetTask", "params": {"id": 5}}', 200, -32001),
+    ]
+    for body, status, code in cases:
+        answer = await http.post(
+            url, content=body, headers={**v1, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == status, (body, answer.text)
+        assert answer.json()["error"]["code"] == code, (body, answer.text)
+    huge = (
+        b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"x":"'
+        + b"a" * (5 * 1024 * 1024)
+        + b'"}}'
+    )
+    too_big = await http.post(url, content=huge, headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413
+    client = await a2a_client(http, url, "1.0")
+    assert (await send(client, "still here")).message.parts[0].text == "still here"
+
+
+async def test_an_unreachable_agent_is_a_clear_error(
+    mesh: Mesh, admin_token: str, http: httpx.AsyncClient
+) -> None:
+    with spawn_server("forge.agents.echo03", path="/") as doomed:
+        gone = register(mesh, admin_token, f"a2a server gone {uuid.uuid4().hex[:6]}", doomed.url)
+    body = rpc(
+        "message/send",
+        {
+            "message": {
+                "kind": "message",
+                "messageId": "m",
+                "role": "user",
+                "parts": [{"kind": "text", "text": "anyone?"}],
+            }
+        },
+    )
+    answer = await http.post(endpoint(mesh, gone), json=body)
+    assert answer.status_code == 200
+    error = answer.json()["error"]
+    assert error["code"] == -32603 and error["data"]["forgeCode"] == -32001
+    assert "unreachable" in error["message"]
+
+
+# -- ContextForge's invoke
+
+
+async def test_contextforge_invoke_answers_the_agents_response(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any], echo03: dict[str, Any]
+) -> None:
+    for agent in (echo, echo03):
+        answer = await http.post(
+            f"{mesh.url}/a2a/{agent['slug']}/invoke",
+            json={"parameters": {"query": "task invoked", "n": 3}, "interaction_type": "query"},
+        )
+        assert answer.status_code == 200, answer.text
+        task = answer.json()["task"]
+        assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert task["artifacts"][0]["parts"][0]["text"] == "task invoked"
+    bad = await http.post(f"{mesh.url}/a2a/{echo['slug']}/invoke", json={"nothing": 1})
+    assert bad.status_code == 502 and bad.json()["error"]["code"] == -32602
