@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import calls, plugins, report, scanners, stack, worker
+from bench import a2a, calls, plugins, report, scanners, stack, worker
 from forge.cli.mesh import MeshError
 
 
@@ -27,6 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-plugins", action="store_true", help="skip the PII/secrets/exfil plugin phase"
     )
+    parser.add_argument("--no-a2a", action="store_true", help="skip the A2A agent phase")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     started = time.monotonic()
     plugin_file = state_dir / "plugins.yaml"
     plugin_phase: dict[str, Any] | None = None
+    a2a_phase: dict[str, Any] | None = None
     with stack.running(state_dir, plugins_config=plugin_file) as running:
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
         roots = running.pids()
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
                 results[era][target.name] = measure(target, args, roots)
         if not args.no_plugins:
             plugin_phase = plugins.measure(running, plugin_file, args)
+        if not args.no_a2a:
+            a2a_phase = a2a.measure(running, args)
     config = {
         "calls": args.calls,
         "concurrency": args.concurrency,
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     doc = report.record(config, results)
     if plugin_phase is not None:
         doc["plugins"] = plugin_phase
+    if a2a_phase is not None:
+        doc["a2a"] = a2a_phase
     return doc
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from bench import plugins, scanners
+from bench import a2a, plugins, scanners
 from bench.worker import Phase
 
 RESULTS = Path(__file__).parent / "results"
@@ -151,6 +151,8 @@ def table(doc: dict[str, Any]) -> str:
     lines.append(f"errors in all phases: {doc['errors_total']}")
     if "plugins" in doc:
         lines.extend(["", *plugins.lines(doc["plugins"])])
+    if "a2a" in doc:
+        lines.extend(["", *a2a.lines(doc["a2a"])])
     if "scanners" in doc:
         lines.extend(["", scanners.report(doc["scanners"])])
     return "\n".join(lines)
