@@ -7,10 +7,13 @@ permissions, ContextForge's invoke, and bad requests answered as A2A errors."""
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -20,10 +23,13 @@ from a2a.client.errors import A2AClientError
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.types import (
     CancelTaskRequest,
+    GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
     Role,
     SendMessageConfiguration,
     SendMessageRequest,
+    TaskPushNotificationConfig,
     TaskState,
 )
 from a2a.utils.errors import TaskNotFoundError
@@ -412,3 +418,65 @@ async def test_contextforge_invoke_answers_the_agents_response(
         assert task["artifacts"][0]["parts"][0]["text"] == "task invoked"
     bad = await http.post(f"{mesh.url}/a2a/{echo['slug']}/invoke", json={"nothing": 1})
     assert bad.status_code == 502 and bad.json()["error"]["code"] == -32602
+
+
+# -- push notifications, delivered by Forge
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    got: ClassVar[list[tuple[dict[str, str], Any]]] = []
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(size) or b"null")
+        self.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], Any]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.got = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_push_notifications_are_stored_and_delivered_by_forge(
+    mesh: Mesh,
+    http: httpx.AsyncClient,
+    echo: dict[str, Any],
+    receiver: tuple[str, list[tuple[dict[str, str], Any]]],
+) -> None:
+    url, got = receiver
+    client = await a2a_client(http, endpoint(mesh, echo), "1.0")
+    started = await send(client, "slow 3 pushed", blocking=False)
+    task_id = started.task.id
+    config = TaskPushNotificationConfig(task_id=task_id, url=url, token="tok-1")
+    created = await client.create_task_push_notification_config(config)
+    assert created.task_id == task_id and created.id
+    listed = await client.list_task_push_notification_configs(
+        ListTaskPushNotificationConfigsRequest(task_id=task_id)
+    )
+    assert [c.url for c in listed.configs] == [url]
+
+    def completed() -> bool | None:
+        states = [body["task"]["status"]["state"] for _, body in got]
+        return True if "TASK_STATE_COMPLETED" in states else None
+
+    await eventually(completed, within_s=30)
+    headers, body = got[-1]
+    assert headers["x-a2a-notification-token"] == "tok-1"
+    assert body["task"]["id"] == task_id
+    fetched = await client.get_task_push_notification_config(
+        GetTaskPushNotificationConfigRequest(task_id=task_id, id=created.id)
+    )
+    assert fetched.url == url
