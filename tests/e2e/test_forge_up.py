@@ -61,6 +61,11 @@ def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
         assert token in "".join(output)
         children = descendants(proc.pid)
         assert len(children) >= 9  # nats, postgres, six services, demo server, echo agent
+        # Each service's ops port, as printed: alive, and distinct.
+        ops = [line.split()[-1] for line in output if line.startswith("forge:   ")]
+        assert len(set(ops)) == 6, "".join(output)
+        for url in ops:
+            assert httpx.get(url + "/livez", timeout=10).status_code == 200, url
         response = httpx.post(
             f"http://127.0.0.1:{port}/mcp",
             headers={"Authorization": f"Bearer {token}"},

@@ -19,6 +19,9 @@ from forge.cli.tokens import mint
 from forge.core.config import ConfigError
 
 DEFAULT_PORT = 4444
+# The ops ports `forge up` gives its services, in SERVICES order, when free (9101 registry ...
+# 9106 edge): what docs/observability/prometheus.yml scrapes.
+DEFAULT_OPS_BASE = 9101
 
 
 def _state_dir() -> Path:
@@ -32,6 +35,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         state_dir=state,
         port=port,
         allow_loopback_upstreams=args.demo,
+        ops_base=DEFAULT_OPS_BASE,
         stdio_allowed_commands=demo_commands() if args.demo else "",
     )
     stopping = threading.Event()
@@ -59,6 +63,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
+        print("forge: ops ports (/metrics, /livez, /readyz; docs/observability.md):", flush=True)
+        for name in SERVICES:
+            print(f"forge:   {name:<15} {mesh.ops_url(name)}", flush=True)
         print(f"forge: admin token (also in {token_file}):\n{token}", flush=True)
         print(
             f"forge: admin login {mesh.admin_email}, password in {state / 'admin-password'}",

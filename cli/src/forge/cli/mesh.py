@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,15 @@ CATALOG_DB = "forge_catalog"
 IDENTITY_DB = "forge_identity"
 ADMIN_EMAIL = "admin@forge.local"
 LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class MeshError(RuntimeError):
@@ -90,10 +100,30 @@ class Mesh:
     # The commands stdio gateways may run (FORGE_STDIO_ALLOWED_COMMANDS) unless the operator set
     # them: `forge up --demo` allows its demo's; a bare `forge up` none.
     stdio_allowed_commands: str = ""
+    # Each service's ops port (/metrics, /livez, /readyz), chosen at start unless
+    # FORGE_<SERVICE>_OPS_PORT names one; given to that service alone (a replica a test starts
+    # from `service_env()` has none, so it never collides with the mesh's).
+    ops_ports: dict[str, int] = field(default_factory=dict)
+    # When set, service number i (in SERVICES order) gets ops port `ops_base + i` if it is free
+    # (`forge up`: the ports docs/observability/prometheus.yml scrapes); else any free port.
+    ops_base: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def ops_url(self, name: str) -> str:
+        """Where the service `name` serves its ops endpoints."""
+        return f"http://127.0.0.1:{self.ops_ports[name]}"
+
+    def _ops_port(self, name: str) -> int:
+        setting = f"FORGE_{name.upper()}_OPS_PORT"
+        chosen = self.env.get(setting) or os.environ.get(setting)
+        if chosen:
+            return int(chosen)
+        if self.ops_base and _free(self.ops_base + SERVICES.index(name)):
+            return self.ops_base + SERVICES.index(name)
+        return free_port()
 
     def log_path(self, name: str) -> Path:
         return self.state_dir / "logs" / f"{name}.log"
@@ -171,10 +201,12 @@ class Mesh:
             raise MeshError(f"migrations failed:\n{self.tail('migrate')}")
 
     def start_service(self, name: str) -> None:
+        env = self.service_env()
+        if name not in self.ops_ports:
+            self.ops_ports[name] = self._ops_port(name)
+        env[f"FORGE_{name.upper()}_OPS_PORT"] = str(self.ops_ports[name])
         with open(self.log_path(name), "ab") as log:
-            self.procs[name] = spawn(
-                [sys.executable, "-m", f"forge.{name}"], self.service_env(), log
-            )
+            self.procs[name] = spawn([sys.executable, "-m", f"forge.{name}"], env, log)
 
     def tail(self, name: str, lines: int = 30) -> str:
         try:

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import pluggy
 
+from forge.core import metrics
 from forge.core.errors import InternalError, PluginViolationError
 from forge.plugins.conditions import matches
 from forge.plugins.config import BLOCKING, PluginEntry, PluginsConfig, specificity
@@ -126,7 +127,9 @@ class PluginSet:
             entry = link.entry
             audit = entry.mode == "audit"
             given = _copy(outcome.payload) if audit else outcome.payload
+            started = time.perf_counter()
             answer = await self._call(link, given, ctx)
+            metrics.plugin_timed(entry.name, hook, started)
             if answer is None:
                 continue
             if answer.violation is not None:

@@ -8,6 +8,7 @@ import contextvars
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from forge.core import claims, subjects
+from forge.core import claims, metrics, subjects
 from forge.core.errors import DeadlineExceededError, ForgeError, ServiceUnavailableError
 
 log = logging.getLogger("forge.bus")
@@ -141,17 +142,53 @@ async def _on_reconnected() -> None:
     log.info("nats: reconnected")
 
 
+# Every live connection of this process (one, in a service), read when /metrics is scraped.
+_BUSES: weakref.WeakSet[NatsBus] = weakref.WeakSet()
+
+
+def _bus_gauges() -> None:
+    def each(read: Callable[[NatsBus], float]) -> Callable[[], list[tuple[tuple[str, ...], float]]]:
+        return lambda: [((), float(sum(read(bus) for bus in list(_BUSES))))]
+
+    metrics.gauge(
+        "forge_nats_connected",
+        "NATS connections of this process that are up (1 in a service; 0 while reconnecting).",
+        [],
+        each(lambda bus: bus.connected()),
+    )
+    metrics.gauge(
+        "forge_nats_pending_bytes",
+        "Bytes written to NATS and not yet flushed to the server.",
+        [],
+        each(lambda bus: bus.nc.pending_data_size),
+    )
+    metrics.gauge(
+        "forge_bus_requests_in_flight",
+        "Requests this service received over NATS and is still answering.",
+        [],
+        each(lambda bus: len(bus._tasks)),
+    )
+
+
+_bus_gauges()
+
+
 class NatsBus:
     """The bus over a real NATS connection."""
 
     def __init__(self, nc: NATS) -> None:
         self.nc = nc
+        _BUSES.add(self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._buckets: dict[str, Any] = {}
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
         self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
         self._holding: Any = None  # the subscription serving held bodies, from the first one
         self._logs: set[str] = set()  # event logs known to exist
+
+    def connected(self) -> bool:
+        """Whether the connection to NATS is up now (not reconnecting, not closed)."""
+        return bool(self.nc.is_connected)
 
     def _inline(self, payload: bytes) -> bool:
         # max_payload comes from the server's INFO, so this follows whatever NATS we are on.
@@ -237,12 +274,18 @@ class NatsBus:
         if not self._inline(payload):
             sent = await self._claim(payload, sent, timeout, once=True)
             payload = b""
+        series = metrics.nats_series(subject)
+        series.requests.inc()
+        started = time.perf_counter()
         try:
             msg = await self.nc.request(subject, payload, timeout=timeout, headers=sent)
         except nats.errors.NoRespondersError as exc:
+            metrics.nats_failed(series, "no_responders")
             raise ServiceUnavailableError(f"no service is answering on {subject}") from exc
         except nats.errors.TimeoutError as exc:
+            metrics.nats_failed(series, "timeout")
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+        series.duration.observe(time.perf_counter() - started)
         return await self._body(msg)
 
     async def serve(

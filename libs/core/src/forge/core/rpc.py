@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from forge.core import logs, metrics
 from forge.core.bus import Bus, Headers
 from forge.core.errors import (
+    DEADLINE_EXCEEDED,
     INTERNAL_ERROR,
     DeadlineExceededError,
     ForgeError,
@@ -35,6 +37,17 @@ def internal_error(exc: BaseException, where: str) -> ErrorObject:
     return ErrorObject(code=INTERNAL_ERROR, message=f"internal error (error id {error_id})")
 
 
+def _answered(series: metrics.RpcSeries, started: float, error_code: int | None) -> None:
+    metrics.rpc_done(series, started, error_code)
+    if log.isEnabledFor(logging.DEBUG):  # an access log line per envelope, at debug only
+        log.debug(
+            "answered %s on %s",
+            series.method,
+            series.subject,
+            extra={"code": error_code or 0, "ms": round((time.perf_counter() - started) * 1e3, 3)},
+        )
+
+
 async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:
     """Run one envelope handler and encode its reply: where service errors become replies."""
     try:
@@ -43,14 +56,21 @@ async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:
         return error_reply(InvalidRequestError(f"malformed envelope: {exc}").to_object())
     except msgspec.DecodeError:
         return error_reply(InvalidRequestError("malformed envelope").to_object())
+    series = metrics.rpc_series(where, envelope.method)
+    started = time.perf_counter()
+    logs.REQUEST_ID.set(envelope.id)
     if envelope.deadline < time.time():
+        _answered(series, started, DEADLINE_EXCEEDED)
         return error_reply(DeadlineExceededError("the request's deadline has passed").to_object())
     try:
         result = await handler(envelope)
     except ForgeError as exc:
+        _answered(series, started, exc.code)
         return error_reply(exc.to_object())
     except Exception as exc:  # adapter boundary: nothing unexpected leaks to the caller
+        _answered(series, started, INTERNAL_ERROR)
         return error_reply(internal_error(exc, where))
+    _answered(series, started, None)
     return b'{"result":' + result + b"}"
 
 

@@ -31,6 +31,29 @@ LogLevel = Annotated[
         "warnings only."
     ),
 ]
+LogFormat = Annotated[
+    Literal["text", "json"],
+    doc(
+        "Log lines as plain text (for a terminal) or JSON objects (for a log pipeline); both "
+        "carry the trace and span ids and the request id of the request being handled."
+    ),
+]
+OpsHost = Annotated[
+    str,
+    doc(
+        "The address the ops port (`/metrics`, `/livez`, `/readyz`; docs/observability.md) "
+        "binds; `0.0.0.0` in a container a Prometheus or a Kubernetes probe reaches."
+    ),
+]
+OpsPort = Annotated[
+    int,
+    msgspec.Meta(ge=0, le=65535),
+    doc(
+        "The ops port (`/metrics`, `/livez`, `/readyz`); 0: none. Off by default so replicas "
+        "started side by side never collide; `forge up` gives each service one of its own, "
+        "a deployment sets one (e.g. 9464) per container."
+    ),
+]
 RequestTimeoutS = Annotated[
     float, doc("The deadline (seconds) every hop of an MCP request works to.")
 ]
@@ -117,6 +140,9 @@ StdioMaxCpuS = Annotated[
 SHARED: dict[str, object] = {
     "nats_url": NatsUrl,
     "log_level": LogLevel,
+    "log_format": LogFormat,
+    "ops_host": OpsHost,
+    "ops_port": OpsPort,
     "request_timeout_s": RequestTimeoutS,
     "jwt_secret": JwtSecret,
     "jwt_audience": JwtAudience,

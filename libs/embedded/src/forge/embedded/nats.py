@@ -65,20 +65,26 @@ class EmbeddedNats:
 
 
 def start_nats(
-    dir: str | Path, timeout: float = 10.0, *, max_payload: int | None = None
+    dir: str | Path,
+    timeout: float = 10.0,
+    *,
+    max_payload: int | None = None,
+    port: int | None = None,
 ) -> EmbeddedNats:
     """Start nats-server with JetStream state and its log in `dir` (created if missing).
 
     The port is chosen by the server itself (`-p -1`) and read back from its ports file, so
     there is no race for a free port. The server gets SIGTERM if this process dies.
     `max_payload` overrides the server's message size limit (1 MiB by default); Forge needs no
-    larger one (the bus sends larger messages by claim), tests use a smaller one.
+    larger one (the bus sends larger messages by claim), tests use a smaller one. `port` starts
+    it on that port instead (a restart where clients reconnect to the same URL).
     """
     base = Path(dir).resolve()
     base.mkdir(parents=True, exist_ok=True)
     exe = nats_server_path()
     log_path = base / "nats.log"
-    args = [str(exe), "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(base / "js")]
+    chosen = "-1" if port is None else str(port)
+    args = [str(exe), "-a", "127.0.0.1", "-p", chosen, "-js", "-sd", str(base / "js")]
     args += ["--ports_file_dir", str(base)]
     if max_payload is not None:
         # No command-line flag sets it: only a configuration file does.

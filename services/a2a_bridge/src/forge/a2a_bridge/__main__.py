@@ -12,7 +12,7 @@ from forge.core import config, logs, service
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(A2aBridgeConfig, "a2a_bridge")
-        logs.setup("a2a-bridge", settings.log_level)
+        logs.setup("a2a-bridge", settings.log_level, settings.log_format)
         await main(stop, settings)
 
     service.run(start)

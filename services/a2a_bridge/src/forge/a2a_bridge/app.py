@@ -13,7 +13,7 @@ from forge.a2a_bridge.handlers import Context, call
 from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.serving import A2aServer
 from forge.a2a_bridge.wire import AgentClient
-from forge.core import claims, rpc, subjects
+from forge.core import claims, ops, rpc, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.netguard import NetGuard
@@ -92,6 +92,14 @@ async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:
         stack.push_async_callback(bus.close)
         # Start waits for the registry as long as it takes; a SIGTERM meanwhile must still stop.
         starting = asyncio.create_task(bridge.start())
+        started = ops.flag("the agents are not loaded yet", starting.done)
+        await ops.serve(
+            stack,
+            "a2a-bridge",
+            config.ops_host,
+            config.ops_port,
+            ops.all_of(ops.nats(bus), started),
+        )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():

@@ -9,8 +9,11 @@ import msgspec
 
 from forge.core.settings import (
     JwtSecret,
+    LogFormat,
     LogLevel,
     NatsUrl,
+    OpsHost,
+    OpsPort,
     SecretKeys,
     UpstreamAllowedNetworks,
     doc,
@@ -20,6 +23,9 @@ from forge.core.settings import (
 class A2aBridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     # Connecting has its own limit; the rest of a call is bounded by its deadline.
     connect_timeout_s: Annotated[float, doc("How long connecting to an agent may take.")] = 5.0
     max_result_bytes: Annotated[

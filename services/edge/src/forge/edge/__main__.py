@@ -12,7 +12,7 @@ from forge.edge.config import EdgeConfig
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(EdgeConfig, "edge")
-        logs.setup("edge", settings.log_level)
+        logs.setup("edge", settings.log_level, settings.log_format)
         await main(stop, settings)
 
     service.run(start)

@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from forge.core import metrics, ops
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
 from forge.core.sealing import derive_key
-from forge.edge import health, http_hooks, inputs, timeouts
+from forge.edge import health, http_hooks, http_metrics, inputs, timeouts
 from forge.edge.auth import metadata, proxies
 from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
@@ -134,7 +135,8 @@ def build_asgi(edge: Edge) -> Any:
             await starlette(scope, receive, send)
 
     trusted = proxies.TrustedProxies(proxies.parse_networks(edge.config.trusted_proxies))
-    return trusted.wrap(inputs.gate(app))
+    routed = http_metrics.routed(app, _MCP_PATHS)
+    return http_metrics.measured(trusted.wrap(inputs.gate(routed)))
 
 
 # How far over FORGE_EDGE_MAX_BODY_BYTES a WebSocket frame is still read (to answer it).
@@ -193,6 +195,12 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         await edge.sessions.watch(bus)
         await edge.hooks.start()  # which plugin hooks are served: manifests, then announcements
         await edge.identity.start()  # loads in the background; /ready waits for it
+        edge.identity.listeners.append(metrics.invalidated("edge_identity"))
+        metrics.cache_sizes("edge_identity", edge.identity.sizes)
+        loaded = ops.flag("identity snapshot not loaded", edge.identity.loaded.is_set)
+        await ops.serve(
+            stack, "edge", config.ops_host, config.ops_port, ops.all_of(ops.nats(bus), loaded)
+        )
         stack.push_async_callback(edge.identity.close)
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes

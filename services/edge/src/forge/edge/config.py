@@ -10,8 +10,11 @@ from forge.core.settings import (
     JwtAudience,
     JwtIssuer,
     JwtSecret,
+    LogFormat,
     LogLevel,
     NatsUrl,
+    OpsHost,
+    OpsPort,
     PublicUrl,
     RequestTimeoutS,
     SessionSecret,
@@ -23,6 +26,9 @@ from forge.core.settings import (
 class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     host: Annotated[
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")
     ] = "127.0.0.1"

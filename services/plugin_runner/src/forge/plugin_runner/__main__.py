@@ -12,7 +12,7 @@ from forge.plugin_runner.config import PluginRunnerConfig
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(PluginRunnerConfig, "plugin_runner")
-        logs.setup("plugin-runner", settings.log_level)
+        logs.setup("plugin-runner", settings.log_level, settings.log_format)
         await main(stop, settings)
 
     service.run(start)

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import ops, rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.netguard import SETTING, NetGuard
@@ -265,6 +265,10 @@ async def main(stop: asyncio.Event, settings: PluginRunnerConfig) -> None:
         follower = catalog_bindings.Follower(bus, runner.bind, settings)
         stack.push_async_callback(follower.close)  # runs first
         await follower.start()
+        ready = ops.nats(bus)  # started: its plugins and the catalog's bindings are loaded
+        await ops.serve(
+            stack, "plugin-runner", settings.ops_host, settings.ops_port, ops.all_of(ready)
+        )
         watcher = asyncio.create_task(runner.watch(stop))
         log.info("plugin-runner ready", extra={"hooks": len(runner.plugins.served())})
         await stop.wait()

@@ -7,12 +7,23 @@ from typing import Annotated
 
 import msgspec
 
-from forge.core.settings import LogLevel, NatsUrl, UpstreamAllowedNetworks, doc
+from forge.core.settings import (
+    LogFormat,
+    LogLevel,
+    NatsUrl,
+    OpsHost,
+    OpsPort,
+    UpstreamAllowedNetworks,
+    doc,
+)
 
 
 class PluginRunnerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     plugins_config: Annotated[
         str, doc("The plugin configuration file (YAML, see docs/plugins.md); empty: no plugins.")
     ] = ""

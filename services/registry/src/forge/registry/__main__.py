@@ -19,7 +19,7 @@ def run_migrations() -> None:
     except config.ConfigError as exc:
         print(f"forge: {exc}", file=sys.stderr)
         sys.exit(2)
-    logs.setup("registry", settings.log_level)
+    logs.setup("registry", settings.log_level, settings.log_format)
     try:
         asyncio.run(migrate(settings.catalog_database_url))
         asyncio.run(migrate_identity(settings.identity_database_url))
@@ -38,7 +38,7 @@ def run() -> None:
 
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(RegistryConfig, "registry")
-        logs.setup("registry", settings.log_level)
+        logs.setup("registry", settings.log_level, settings.log_format)
         await main(stop, settings)
 
     service.run(start)

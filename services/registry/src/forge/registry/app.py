@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import metrics, ops, rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.errors import ForgeError, InvalidParamsError, ServiceUnavailableError
 from forge.core.operations import Operation
@@ -169,6 +169,27 @@ class Registry:
         return b'{"result":{"status":"ok"}}'
 
 
+_POOL = (
+    "forge_db_pool_connections",
+    "Connections of a database pool, by database (catalog, identity) and state "
+    "(open, idle, in_use, max).",
+    ["database", "state"],
+)
+
+
+def _ready(bus: NatsBus, stores: tuple[Store, IdentityStore]) -> ops.Readiness:
+    async def ready() -> str | None:
+        if not bus.connected():
+            return "not connected to NATS"
+        for store in stores:
+            reason = await store.unreachable()
+            if reason is not None:
+                return reason
+        return None
+
+    return ready
+
+
 async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
         store = await Store.connect(
@@ -186,10 +207,16 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
         bus = await NatsBus.connect(config.nats_url, "forge-registry")
         # Pushed after the pools so it runs first: drain in-flight requests, then close the pools.
         stack.push_async_callback(bus.close)
+        stores = (store, identity_store)
+        metrics.gauge(
+            *_POOL,
+            lambda: [((s.database, k), n) for s in stores for k, n in s.pool_sizes().items()],
+        )
         identity = IdentityRegistry(bus, identity_store, config)
         registry = Registry(bus, store, config, identity)
         await registry.start()
         rollups = asyncio.create_task(registry.metrics.run(stop))
+        await ops.serve(stack, "registry", config.ops_host, config.ops_port, _ready(bus, stores))
         log.info("registry ready")
         await stop.wait()
         await rollups

@@ -11,8 +11,11 @@ from forge.core.settings import (
     CatalogDatabaseUrl,
     IdentityDatabaseUrl,
     JwtSecret,
+    LogFormat,
     LogLevel,
     NatsUrl,
+    OpsHost,
+    OpsPort,
     SecretKeys,
     StdioAllowedCommands,
     ToolNameSeparator,
@@ -25,6 +28,9 @@ from forge.core.settings import (
 class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     catalog_database_url: CatalogDatabaseUrl = "postgresql://postgres@127.0.0.1:5432/forge_catalog"
     tool_name_separator: ToolNameSeparator = "-"
     upstream_discover_timeout_s: Annotated[

@@ -5,6 +5,7 @@ registry module that imports asyncpg (app.py takes `INPUT_ERRORS` from here to t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, ClassVar, Self
 
@@ -45,6 +46,22 @@ class PooledStore:
 
     def alive(self) -> bool:
         return not self.pool.is_closing()
+
+    async def unreachable(self, timeout_s: float = 1.0) -> str | None:
+        """Why the database cannot be used now (a readiness probe), or None when it answers."""
+        if self.pool.is_closing():
+            return f"the {self.database} database pool is closed"
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.pool.fetchval("SELECT 1")
+        except (*_OPEN_ERRORS, TimeoutError):
+            return f"the {self.database} database does not answer"
+        return None
+
+    def pool_sizes(self) -> dict[str, int]:
+        """The pool's connections: open, idle (the rest are in use) and the most it opens."""
+        size, idle = self.pool.get_size(), self.pool.get_idle_size()
+        return {"open": size, "idle": idle, "in_use": size - idle, "max": self.pool.get_max_size()}
 
 
 async def apply_migrations(

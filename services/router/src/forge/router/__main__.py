@@ -12,7 +12,7 @@ from forge.router.config import RouterConfig
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(RouterConfig, "router")
-        logs.setup("router", settings.log_level)
+        logs.setup("router", settings.log_level, settings.log_format)
         await main(stop, settings)
 
     service.run(start)

@@ -8,7 +8,7 @@ import logging
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import metrics, ops, rpc, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.snapshot import load_snapshot
 from forge.proto.envelope import Envelope
@@ -19,6 +19,7 @@ from forge.router.hooks import Hooks
 from forge.router.metrics import Metrics
 
 log = logging.getLogger("forge.router")
+_INVALIDATED = metrics.invalidated("router_catalog")
 
 
 class Router:
@@ -56,6 +57,7 @@ class Router:
             return
         try:
             self.ctx.catalog.apply(subject, data)
+            _INVALIDATED()
         except msgspec.DecodeError:
             log.warning("ignored a malformed catalog event on %s", subject)
 
@@ -66,6 +68,7 @@ class Router:
         """Ask the registry for the whole catalog, retrying until it answers."""
         snapshot = await load_snapshot(self.bus, "forge-router", self.config.snapshot_timeout_s)
         self.ctx.catalog.load(snapshot)
+        _INVALIDATED()
         pending, self._pending = self._pending or [], None
         for subject, data in pending:
             self.ctx.catalog.apply(subject, data)
@@ -91,6 +94,12 @@ async def main(stop: asyncio.Event, config: RouterConfig) -> None:
         bus = await NatsBus.connect(config.nats_url, "forge-router")
         stack.push_async_callback(bus.close)
         router = Router(bus, config)
+        catalog = router.ctx.catalog
+        metrics.cache_sizes("router_catalog", catalog.sizes)
+        loaded = ops.flag("catalog not loaded", lambda: catalog.loaded)
+        await ops.serve(
+            stack, "router", config.ops_host, config.ops_port, ops.all_of(ops.nats(bus), loaded)
+        )
         # Pushed after the bus so it runs first: inline plugins stop before the bus drains.
         stack.push_async_callback(router.ctx.hooks.close)
         await router.start()

@@ -117,6 +117,19 @@ class Catalog:
             found = self._indexes[what] = self._by(by_id, "name")
         return found
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held, by kind (the ops port's `forge_cache_entries`)."""
+        return {
+            "gateways": len(self.gateways),
+            "agents": len(self.agents),
+            "tools": len(self.tools_by_id),
+            "resources": len(self.resources_by_id),
+            "resource_templates": len(self.templates_by_id),
+            "prompts": len(self.prompts_by_id),
+            "servers": len(self.servers),
+            "memoised_lists": len(self._memo),
+        }
+
     def load(self, snapshot: Snapshot) -> None:
         self.gateways = {g.id: g for g in snapshot.gateways}
         self.agents = {a.id: a for a in snapshot.agents}

@@ -6,12 +6,15 @@ from typing import Annotated
 
 import msgspec
 
-from forge.core.settings import LogLevel, NatsUrl, doc
+from forge.core.settings import LogFormat, LogLevel, NatsUrl, OpsHost, OpsPort, doc
 
 
 class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     snapshot_timeout_s: Annotated[
         float,
         doc("How long the router waits for the registry's catalog snapshot before it retries."),

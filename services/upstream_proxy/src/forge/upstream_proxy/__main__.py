@@ -14,7 +14,7 @@ from forge.upstream_proxy.transports.launcher import INHERITED
 def run() -> None:
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(UpstreamProxyConfig, "upstream_proxy")
-        logs.setup("upstream-proxy", settings.log_level)
+        logs.setup("upstream-proxy", settings.log_level, settings.log_format)
         # stdio children inherit only a few variables: passed down, read nowhere else.
         inherited = {k: v for k, v in os.environ.items() if k in INHERITED}
         await main(stop, settings, inherited)

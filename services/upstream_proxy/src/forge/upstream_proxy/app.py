@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from forge.core import claims, rpc, subjects
+from forge.core import claims, metrics, ops, rpc, subjects
 from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
@@ -175,6 +175,13 @@ class UpstreamProxy:
         return b'{"result":{"status":"ok"}}'
 
 
+_SESSIONS = (
+    "forge_upstream_sessions",
+    "Upstream sessions this replica holds open, by transport and kind (shared, per_user).",
+    ["transport", "kind"],
+)
+
+
 async def main(
     stop: asyncio.Event, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]
 ) -> None:
@@ -188,6 +195,15 @@ async def main(
         stack.push_async_callback(proxy.release)
         # Start waits for the registry as long as it takes; a SIGTERM meanwhile must still stop.
         starting = asyncio.create_task(proxy.start())
+        metrics.gauge(*_SESSIONS, proxy.pool.sizes)
+        started = ops.flag("the gateways are not loaded yet", starting.done)
+        await ops.serve(
+            stack,
+            "upstream-proxy",
+            config.ops_host,
+            config.ops_port,
+            ops.all_of(ops.nats(bus), started),
+        )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():

@@ -9,8 +9,11 @@ import msgspec
 
 from forge.core.settings import (
     JwtSecret,
+    LogFormat,
     LogLevel,
     NatsUrl,
+    OpsHost,
+    OpsPort,
     PublicUrl,
     SecretKeys,
     StdioAllowedCommands,
@@ -27,6 +30,9 @@ from forge.core.settings import (
 class UpstreamProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    ops_host: OpsHost = "127.0.0.1"
+    ops_port: OpsPort = 0
     # Connecting has its own limit; the rest of a call is bounded by its deadline.
     connect_timeout_s: Annotated[float, doc("How long connecting to an upstream may take.")] = 5.0
     max_connections_per_gateway: Annotated[

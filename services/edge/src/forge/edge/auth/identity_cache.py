@@ -67,6 +67,10 @@ class IdentityCache:
         self._sub = await self.bus.subscribe(subjects.IDENTITY_EVENTS, self._on_event)
         self._task = asyncio.create_task(self._keep_loaded())
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held, by kind (the ops port's `forge_cache_entries`)."""
+        return {"users": len(self.users), "tokens": len(self.tokens), "revoked": len(self.revoked)}
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -100,6 +100,16 @@ class Pool:
         self.user_sessions: dict[str, dict[tuple[str, str], Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
+    def sizes(self) -> list[tuple[tuple[str, str], float]]:
+        """Open sessions by (transport, shared or per_user): the ops port's gauge."""
+        counts: dict[tuple[str, str], float] = {}
+        for kind, held in (("shared", self.sessions), ("per_user", self.user_sessions)):
+            for by_era in held.values():
+                for session in by_era.values():
+                    key = (canonical_transport(session.gateway.transport) or "unknown", kind)
+                    counts[key] = counts.get(key, 0) + 1
+        return list(counts.items())
+
     def new(
         self, gateway: Gateway, caller: Principal | None = None, era: str = "modern"
     ) -> Session:
