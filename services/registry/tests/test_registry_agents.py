@@ -226,17 +226,17 @@ async def test_credentials_are_sealed_with_the_agent_id_and_never_shown(
     sealed = (await store.get_agent(agent["id"])).auth
     assert sealed is not None
     assert json.loads(keys.open(sealed, agent["id"].encode()))["headers"] == {"X-Api-Key": "k"}
-    error = await error_of(
-        client(
-            "agents",
-            "create",
-            params(
-                agent_server,
-                "Q",
-                auth={"type": "query_param", "query_param": "k", "query_value": "v"},
-            ),
-        )
-    )
+    # An API key in a query parameter (an A2A apiKey scheme `in: query`): the bridge adds it.
+    query = {"type": "query_param", "query_param": "k", "query_value": "v"}
+    keyed = await client("agents", "create", params(agent_server, "Q", auth=query))
+    assert keyed["auth_type"] == "query_param" and keyed["auth"] is None
+    sealed = (await store.get_agent(keyed["id"])).auth
+    assert sealed is not None
+    assert json.loads(keys.open(sealed, keyed["id"].encode())) == query
+    # Per-user OAuth and mTLS are not an agent's (the bridge cannot open them).
+    code = {"type": "oauth_authorization_code", "token_url": "https://idp.example.com/token"}
+    code |= {"authorize_url": "https://idp.example.com/authorize", "client_id": "c"}
+    error = await error_of(client("agents", "create", params(agent_server, "C", auth=code)))
     assert (error.code, error.data) == (INVALID_PARAMS, {"field": "auth_type"})
 
 

@@ -7,8 +7,8 @@ have the shapes of forge.agents.echo (`task`, `file`, `fail`, `ask` as the first
 else a Message `[text, data]`). `POST /garbage` answers an HTML page: a peer that is not an
 A2A agent at all, for tests of what Forge says then; with `--broken` the card names `/garbage`
 as the agent's endpoint; with `--show-auth` the data part also holds the `Authorization` header
-it got (a test aid: it shows what credentials reached it), and `--refuse-first` answers the
-first request 401 (a credential refused once).
+and the query string it got (a test aid: it shows what credentials reached it), and
+`--refuse-first` answers the first request 401 (a credential refused once).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Echo03:
         self.show_auth = show_auth
         self.refusals = 1 if refuse_first else 0
 
-    def send(self, params: Json, authorization: str | None = None) -> Json:
+    def send(self, params: Json, authorization: str | None = None, query: str = "") -> Json:
         message = params.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("parts"), list):
             raise RpcError(-32602, "params.message with parts is required")
@@ -93,6 +93,7 @@ class Echo03:
         echoed = {"echo": text, "data": data, "context_id": context_id}
         if self.show_auth:
             echoed["authorization"] = authorization
+            echoed["query"] = query
         word = text.split(" ", 1)[0]
         if task is None and word not in ("task", "file", "fail", "ask"):
             reply = _agent_message(text, context_id)
@@ -168,7 +169,7 @@ def app(
         try:
             params = params if isinstance(params, dict) else {}
             if method == agent.send:
-                result = agent.send(params, request.headers.get("authorization"))
+                result = agent.send(params, request.headers.get("authorization"), request.url.query)
             else:
                 result = method(params)
         except RpcError as exc:
@@ -199,7 +200,9 @@ def _error(rid: object, code: int, message: str) -> Response:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--broken", action="store_true", help="the card names /garbage")
-    parser.add_argument("--show-auth", action="store_true", help="echo the Authorization header")
+    parser.add_argument(
+        "--show-auth", action="store_true", help="echo the Authorization header and the query"
+    )
     parser.add_argument("--refuse-first", action="store_true", help="answer the first POST 401")
 
     def make(url: str, args: argparse.Namespace) -> Starlette:

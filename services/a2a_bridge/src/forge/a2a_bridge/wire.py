@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import httpx2
@@ -75,6 +76,14 @@ def message_of(agent: Agent, sent: Outgoing) -> dict[str, Any]:
     return message
 
 
+def under(url: str, path: str, query: str = "") -> str:
+    """`path` below the agent's URL (an HTTP+JSON operation), with the URL's own query (an API
+    key credential, `query_param`) kept after it and `query` (encoded) added."""
+    parts = urlsplit(url)
+    joined = "&".join(q for q in (parts.query, query) if q)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{path}", query=joined))
+
+
 def request_of(
     agent: Agent, url: str, sent: Outgoing, streaming: bool = False
 ) -> tuple[str, dict[str, str], bytes]:
@@ -93,7 +102,7 @@ def request_of(
     headers = {"A2A-Version": "1.0"}
     if agent.binding == "http+json":
         path = "message:stream" if streaming else "message:send"
-        return f"{url.rstrip('/')}/{path}", headers, _ENC.encode({"message": message})
+        return under(url, path), headers, _ENC.encode({"message": message})
     if agent.binding != "jsonrpc":
         raise UpstreamUnavailableError(
             f"agent {agent.name!r} uses the {agent.binding} binding, which the a2a-bridge does "

@@ -32,8 +32,9 @@ from forge.registry.catalog.params import check_name, check_tags, check_url, slu
 from forge.registry.catalog.store import MISSING_AGENT
 
 log = logging.getLogger("forge.registry")
-# The credentials an agent may hold (UpstreamAuth.type): what A2A agents' security schemes use.
-AUTH_TYPES = ("none", "bearer", "headers", "basic", "oauth_client_credentials")
+# The credentials an agent may hold (UpstreamAuth.type): what A2A agents' security schemes use
+# (an API key in a query parameter is one of them); the a2a-bridge opens each of these.
+AUTH_TYPES = ("none", "bearer", "headers", "basic", "query_param", "oauth_client_credentials")
 
 
 def shown(agent: Agent) -> Agent:
