@@ -7,15 +7,18 @@ permissions, ContextForge's invoke, and bad requests answered as A2A errors."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import msgspec
 import pytest
 from a2a.client import ClientConfig, ClientFactory
 from a2a.client.card_resolver import parse_agent_card
@@ -35,6 +38,8 @@ from a2a.types import (
 from a2a.utils.errors import TaskNotFoundError
 
 from forge.cli.mesh import Mesh, spawn, stop_process
+from forge.core import subjects
+from forge.core.bus import NatsBus
 from forge.embedded.process import free_port
 from forge.servers.process import ServerProcess
 from forge.servers.process import spawn as spawn_server
@@ -480,3 +485,96 @@ async def test_push_notifications_are_stored_and_delivered_by_forge(
         GetTaskPushNotificationConfigRequest(task_id=task_id, id=created.id)
     )
     assert fetched.url == url
+
+
+# -- agent hooks and metrics
+
+GUARDRAIL = """plugins:
+  - name: secrets
+    kind: secrets_detection
+    hooks: [agent_pre_invoke]
+    conditions: {agents: ["a2a server echo"]}
+    config: {action: block}
+"""
+
+
+@pytest.fixture
+async def guarded(mesh: Mesh, tmp_path: Path) -> AsyncIterator[None]:
+    """The mesh's plugin-runner replaced by one running a secrets guardrail on the agent hook,
+    until the router, edge and bridges heard it (and back afterwards)."""
+    path = tmp_path / "plugins.yaml"
+    path.write_text(GUARDRAIL)
+    bus = await NatsBus.connect(mesh.nats_url, "e2e-a2a-hooks")
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def on(subject: str, data: bytes) -> None:
+        await heard.put(msgspec.json.decode(data))
+
+    await bus.subscribe(subjects.PLUGINS_MANIFEST, on)
+    stop_process(mesh.procs.pop("plugin_runner"))
+    env = mesh.service_env()
+    env.update(
+        FORGE_PLUGIN_RUNNER_PLUGINS_CONFIG=str(path),
+        FORGE_PLUGIN_RUNNER_MANIFEST_INTERVAL_S="0.3",
+    )
+    with mesh.log_path("plugin-runner-a2a").open("ab") as log:
+        proc = spawn([sys.executable, "-m", "forge.plugin_runner"], env, log)
+    try:
+        async with asyncio.timeout(30):
+            while "agent_pre_invoke" not in (await heard.get())["hooks"]:
+                pass
+            await heard.get()  # the next announcement: every listener has had it too
+        yield
+    finally:
+        stop_process(proc)
+        mesh.start_service("plugin_runner")
+        async with asyncio.timeout(30):
+            while (await heard.get())["hooks"]:
+                pass
+        await bus.close()
+
+
+async def test_a_guardrail_on_the_agent_hook_blocks_a_secret_in_an_a2a_message(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any], guarded: None
+) -> None:
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    for method, version in (("SendMessage", {"A2A-Version": "1.0"}), ("message/send", {})):
+        message: dict[str, Any] = {"messageId": "m", "parts": [{"text": f"token {token}"}]}
+        if version:
+            message["role"] = "ROLE_USER"
+        else:
+            message.update(kind="message", role="user")
+            message["parts"] = [{"kind": "text", "text": f"token {token}"}]
+        answer = await http.post(
+            endpoint(mesh, echo), json=rpc(method, {"message": message}), headers=version
+        )
+        assert answer.status_code == 200
+        error = answer.json()["error"]
+        assert error["code"] == -32013, error
+        assert token not in answer.text
+    client = await a2a_client(http, endpoint(mesh, echo), "1.0")
+    assert (await send(client, "nothing secret")).message.parts[0].text == "nothing secret"
+
+
+async def test_a2a_sends_count_in_the_agents_metrics(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    bus = await NatsBus.connect(mesh.nats_url, "e2e-a2a-metrics")
+    batches: list[dict[str, Any]] = []
+
+    async def on(subject: str, data: bytes) -> None:
+        batches.append(msgspec.json.decode(data))
+
+    try:
+        await bus.subscribe(subjects.metrics("agents"), on)
+        client = await a2a_client(http, endpoint(mesh, echo), "1.0")
+        for n in range(3):
+            await send(client, f"counted {n}")
+
+        def counted() -> int | None:
+            calls = sum(b[echo["id"]]["calls"] for b in batches if echo["id"] in b)
+            return calls if calls >= 3 else None
+
+        assert await eventually(counted, within_s=20) >= 3
+    finally:
+        await bus.close()

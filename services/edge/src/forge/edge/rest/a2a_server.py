@@ -36,6 +36,7 @@ from forge.core.errors import (
     ForgeError,
     InvalidRequestError,
     ParseError,
+    PluginViolationError,
 )
 from forge.edge import inputs
 from forge.edge.auth import guard
@@ -73,6 +74,8 @@ def _rpc_error(rid: Any, code: int, message: str, data: Any = None) -> dict[str,
 def _of_forge(rid: Any, exc: ForgeError) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON-RPC error) of a Forge error on the A2A surface."""
     status = exc.http_status if exc.http_status in _HTTP_STATUSES else 200
+    if isinstance(exc, PluginViolationError):
+        status = 200  # a guardrail's refusal is an answer to the request, as on /mcp
     code = int(exc.code)
     if code in A2A_RANGE:  # Forge's meaning, not A2A's: say so without the clash
         data = {"forgeCode": code}
