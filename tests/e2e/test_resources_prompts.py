@@ -65,10 +65,16 @@ async def test_resources_and_prompts_are_listed_over_rest_with_contextforge_fiel
     readme = next(r for r in resources if r["uri"] == README and r["gatewayId"] == demo["id"])
     assert readme["mimeType"] == "text/plain"
     fetched = await client.get(f"/v1/resources/{readme['id']}")
-    assert fetched.status_code == 200 and fetched.json() == readme
+    assert fetched.status_code == 200
+    # One entry's view is the listed one plus its metrics (ContextForge's, issue 13).
+    shown = fetched.json()
+    assert shown.pop("metrics")["totalExecutions"] >= 0
+    assert shown == readme
     prompts = (await client.get("/v1/prompts")).json()
     greeting = next(p for p in prompts if p["name"] == "demo-greeting")
     assert greeting["originalName"] == "greeting"
     assert [a["name"] for a in greeting["arguments"]] == ["name"]
-    assert (await client.get(f"/prompts/{greeting['id']}")).json() == greeting
+    one = (await client.get(f"/prompts/{greeting['id']}")).json()
+    assert one.pop("metrics")["totalExecutions"] >= 0
+    assert one == greeting
     assert (await client.get("/prompts/no-such-id")).status_code == 404
