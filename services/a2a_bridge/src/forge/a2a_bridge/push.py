@@ -8,7 +8,7 @@ configs), and the bridge replica that stored one watches the task (GetTask every
 task then stored, through the SSRF guard: A2A 1.0's StreamResponse `{"task": ...}` for a
 config created by a 1.0 client, the 0.3 Task for a 0.3 one, with `X-A2A-Notification-Token`
 and the config's `authentication` as an `Authorization` header. A watch lives in the replica
-that started it (a replica that stops ends its watches: decision 0021).
+that started it (a replica that stops ends its watches: decision 0022).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Forge's A2A task ids: tagged with the agent, bound to the user who started the task.
 
 A task an agent creates through Forge's A2A endpoint is known to the client as
-`<agent_id>:<the agent's task id>` (decision 0020): any bridge replica serves `GetTask`,
+`<agent_id>:<the agent's task id>` (decision 0022): any bridge replica serves `GetTask`,
 `CancelTask`, `SubscribeToTask` on it, since the task lives in the agent and the id says which.
 Forge reaches every agent with one set of credentials, so the agent cannot tell Forge's users
 apart: the bridge records who started each task in JetStream KV (bucket `forge_a2a_tasks`, key
