@@ -1,5 +1,5 @@
 """Metrics events: what services publish about their work for others to aggregate, and the
-per-entity metrics the catalog registry answers with (docs/decisions/0021-entity-metrics.md)."""
+per-entity metrics the catalog registry answers with (docs/decisions/0020-entity-metrics.md)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TypeVar
 
 import msgspec
@@ -104,7 +105,15 @@ async def read_resource(envelope: Envelope, ctx: Context) -> bytes:
     if answered is not None:
         result = answered
     else:
-        result = await forward(envelope, ctx, served.gateway_id)
+        started, ok = time.perf_counter(), False
+        try:
+            result = await forward(envelope, ctx, served.gateway_id)
+            ok = True
+        finally:
+            elapsed = time.perf_counter() - started
+            ctx.metrics.call(
+                "resources", served.id, envelope.server_id, served.gateway_id, elapsed, ok
+            )
     if ctx.hooks.serves("resource_post_fetch"):
         result = await ctx.hooks.post("resource_post_fetch", envelope, result, served.team_id)
     return result
@@ -125,7 +134,15 @@ async def get_prompt(envelope: Envelope, ctx: Context) -> bytes:
     else:
         # The upstream knows the prompt by its own name; arguments and _meta pass through.
         params = rewrite(bytes(envelope.params), "name", prompt.original_name)
-        result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
+        started, ok = time.perf_counter(), False
+        try:
+            result = await forward(with_params(envelope, params), ctx, prompt.gateway_id)
+            ok = True
+        finally:
+            elapsed = time.perf_counter() - started
+            ctx.metrics.call(
+                "prompts", prompt.id, envelope.server_id, prompt.gateway_id, elapsed, ok
+            )
     if ctx.hooks.serves("prompt_post_fetch"):
         result = await ctx.hooks.post("prompt_post_fetch", envelope, result, prompt.team_id)
     return result
