@@ -22,7 +22,7 @@ from forge.core.errors import ServiceUnavailableError
 from forge.core.plugin_hooks import PluginManifests
 from forge.proto.agents import Agent
 from forge.proto.envelope import Envelope
-from forge.proto.metrics import ToolStats
+from forge.proto.metrics import ToolStats, bucket_of
 from forge.proto.plugins import HOOK_REPLY_DECODER
 
 _ENC = msgspec.json.Encoder()
@@ -98,6 +98,11 @@ class AgentMetrics:
         stats.failures += not ok
         stats.total_s += elapsed
         stats.max_s = max(stats.max_s, elapsed)
+        # What the catalog registry keeps besides (minimum, last call, latency histogram).
+        stats.min_s = elapsed if stats.min_s is None else min(stats.min_s, elapsed)
+        stats.last_at = time.time()
+        index = bucket_of(elapsed)
+        stats.buckets[index] = stats.buckets.get(index, 0) + 1
 
     async def flush(self, bus: Bus) -> None:
         if not self.batch:
