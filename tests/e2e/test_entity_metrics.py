@@ -1,7 +1,8 @@
 """Issue 13, per-entity metrics through the real mesh: calls made with the official SDK client
 through a virtual server are counted exactly for the tools, resource, prompt, server and gateway,
 served by ContextForge's REST routes, unchanged by the registry's roll-up (the mesh rolls up
-every 2 s), reset by an admin, and invisible to a user of another team."""
+every 2 s), reset by an admin, and invisible to a user of another team; an A2A agent's tool
+counts for the tool and the agent."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mcp import MCPError
 
 from forge.cli.demo import Demo, register, start_server
 from forge.cli.mesh import Mesh
+from forge.servers.process import spawn
 from forge.testing import eventually_sync
 from tests.e2e.conftest import sdk_client
 from tests.e2e.security_kit import login, make_user, ok, rest
@@ -199,3 +201,30 @@ async def test_a_reset_is_an_admins_and_another_teams_user_sees_none_of_it(
         assert metrics(admin, f"/tools/{metered['echo']}")["totalExecutions"] == 0
         assert metrics(admin, f"/tools/{metered['fail']}")["totalExecutions"] > 0
         assert metrics(admin, f"/servers/{metered['server']}")["totalExecutions"] > 0
+
+
+async def test_an_agents_tool_calls_count_for_the_tool_and_the_agent(
+    mesh: Mesh, admin_token: str
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    with spawn("forge.agents.echo", path="/") as agent_server, rest(mesh, admin_token) as http:
+        body = {"name": f"metered agent {run}", "url": agent_server.url, "visibility": "private"}
+        agent = ok(http.post("/a2a", json=body))
+        tool = next(t for t in ok(http.get("/tools")) if t["gatewayId"] == agent["id"])
+        sdk_http, client = sdk_client(mesh.url + "/mcp", admin_token, "legacy")
+        async with sdk_http, client:
+            for message in ("one", "two"):
+                assert not (await client.call_tool(tool["name"], {"message": message})).is_error
+            assert (await client.call_tool(tool["name"], {"message": "fail please"})).is_error
+
+        def shown() -> tuple[tuple[int, int], tuple[int, int]]:
+            of_agent = metrics(http, f"/a2a/{agent['id']}")
+            of_tool = metrics(http, f"/tools/{tool['id']}")
+            return (
+                (of_agent["totalExecutions"], of_agent["failedExecutions"]),
+                (of_tool["totalExecutions"], of_tool["failedExecutions"]),
+            )
+
+        eventually_sync(lambda: shown() == ((3, 1), (3, 1)), within_s=20)
+        assert ok(http.get("/metrics"))["a2a_agents"]["total_executions"] >= 3
+        http.delete(f"/a2a/{agent['id']}")
