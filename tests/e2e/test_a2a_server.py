@@ -29,13 +29,15 @@ from a2a.types import (
     GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
     ListTaskPushNotificationConfigsRequest,
+    ListTasksRequest,
     Role,
     SendMessageConfiguration,
     SendMessageRequest,
+    SubscribeToTaskRequest,
     TaskPushNotificationConfig,
     TaskState,
 )
-from a2a.utils.errors import TaskNotFoundError
+from a2a.utils.errors import TaskNotCancelableError, TaskNotFoundError
 
 from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.core import subjects
@@ -578,3 +580,56 @@ async def test_a2a_sends_count_in_the_agents_metrics(
         assert await eventually(counted, within_s=20) >= 3
     finally:
         await bus.close()
+
+
+# -- more task operations
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_client_resubscribes_to_a_running_task(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any], version: str
+) -> None:
+    started = await send(
+        await a2a_client(http, endpoint(mesh, echo), version), "slow 3 watched", blocking=False
+    )
+    assert started.task.id
+    client = await a2a_client(http, endpoint(mesh, echo), version, streaming=True)
+    events = [e async for e in client.subscribe(SubscribeToTaskRequest(id=started.task.id))]
+    assert events, "no event"
+    states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+    assert states[-1] == TaskState.TASK_STATE_COMPLETED
+    for event in events:
+        which = event.WhichOneof("payload")
+        task_id = event.task.id if which == "task" else getattr(event, which).task_id
+        assert task_id == started.task.id
+
+
+async def test_list_tasks_shows_the_callers_tasks_only(
+    mesh: Mesh, admin_token: str, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    email = f"dora-{run}@example.com"
+    make_user(mesh, admin_token, email, "developer")
+    dora = login(mesh, email)
+    mine = await send(await a2a_client(http, endpoint(mesh, echo), "1.0"), "task listed")
+    headers = {"Authorization": f"Bearer {dora.token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as theirs:
+        client = await a2a_client(theirs, endpoint(mesh, echo), "1.0")
+        hers = await send(client, "task hers")
+        listed = await client.list_tasks(ListTasksRequest())
+    ids = {t.id for t in listed.tasks}
+    assert hers.task.id in ids and mine.task.id not in ids
+    assert all(i.startswith(echo["id"] + ":") for i in ids)
+
+
+async def test_the_agents_own_errors_pass_through(
+    mesh: Mesh, http: httpx.AsyncClient, echo03: dict[str, Any]
+) -> None:
+    client = await a2a_client(http, endpoint(mesh, echo03), "0.3")
+    done = await send(client, "task finished")
+    with pytest.raises(TaskNotCancelableError):
+        await client.cancel_task(CancelTaskRequest(id=done.task.id))
+    listing = await http.post(
+        endpoint(mesh, echo03), json=rpc("ListTasks", {}), headers={"A2A-Version": "1.0"}
+    )
+    assert listing.json()["error"]["code"] == -32004  # a 0.3 agent has no ListTasks
