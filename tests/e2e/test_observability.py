@@ -139,6 +139,9 @@ def test_counters_move_by_exactly_the_calls_made(scene: Scene) -> None:
         assert "result" in scene.call("demo-echo")
     for _ in range(FAILED_CALLS):
         assert scene.call(f"no-such-tool-{uuid.uuid4().hex[:6]}")["error"]["code"] == -32602
+    for path in ("/no-such-page", f"/tools/{uuid.uuid4()}/nothing"):
+        assert httpx.get(scene.mesh.url + path).status_code == 404
+    assert httpx.get(scene.mesh.url + "/health").status_code == 200
     after = {name: scene.scrape(name) for name in SERVICES}
 
     def moved(name: str, metric: str, **labels: str) -> float:
@@ -155,6 +158,9 @@ def test_counters_move_by_exactly_the_calls_made(scene: Scene) -> None:
     assert moved("router", "forge_nats_requests_total", subject="forge.upstream.*.rpc") == CALLS
     mcp = {"route": "/mcp", "method": "POST", "status": "200"}
     assert moved("edge", "forge_http_requests_total", **mcp) == CALLS + FAILED_CALLS
+    # Paths no route serves count under one label, whatever they are.
+    assert moved("edge", "forge_http_requests_total", route="unmatched", status="404") == 2
+    assert moved("edge", "forge_http_requests_total", route="/health", status="200") == 1
     assert moved("edge", "forge_nats_requests_total", subject="forge.router.rpc") == (
         CALLS + FAILED_CALLS
     )
