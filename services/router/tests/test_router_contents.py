@@ -198,6 +198,12 @@ async def test_subscribe_reaches_only_gateways_that_support_it_and_answers_empty
     hidden = msgspec.structs.replace(hidden, server_id="s1")
     assert (await error_of(membus, hidden)).code == INVALID_PARAMS  # not on this server
     assert len(upstream.seen) == 1
+    # A URI nobody lists, on a server over one upstream (mirror): that upstream decides, as for
+    # a client connected to it (mirror does not declare resources.subscribe: nothing is sent).
+    unlisted = envelope("resources/subscribe", b'{"uri":"x:/watched"}', era="legacy")
+    unlisted = msgspec.structs.replace(unlisted, server_id="s1")
+    assert await ask(membus, unlisted) == {}
+    assert len(upstream.seen) == 1
 
 
 async def test_listen_subscribes_each_resource_at_its_upstream_and_answers_the_honoured_filter(

@@ -356,6 +356,22 @@ class Catalog:
         served = self.serving(uri, server_id, principal)
         return served.gateway_id if served is not None else None
 
+    def sole_source(self, server_id: str | None, principal: Principal) -> str | None:
+        """The one gateway whose resources and templates the server (or, without one, the whole
+        catalog) offers the principal, or None when there are several or none: where a URI
+        nobody lists can still go, as a client connected to that upstream would send it."""
+        field = "associated_resources"
+        resources = self._offered(server_id, field, self.resources_by_id, principal)
+        templates = self._offered(server_id, field, self.templates_by_id, principal)
+        sources = {r.gateway_id for r in resources} | {t.gateway_id for t in templates}
+        return sources.pop() if len(sources) == 1 else None
+
+    def lists(self, gateway_id: str, uri: str) -> bool:
+        """Whether the gateway lists `uri` as a resource, for anyone."""
+        return any(
+            r.gateway_id == gateway_id and r.uri == uri for r in self.resources_by_id.values()
+        )
+
     def owner_of_template(
         self, uri_template: str, server_id: str | None, principal: Principal
     ) -> str | None:

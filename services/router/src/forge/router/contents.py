@@ -182,12 +182,19 @@ async def complete(envelope: Envelope, ctx: Context) -> bytes:
 
 def _subscribed_owner(envelope: Envelope, ctx: Context, uri: str) -> str:
     """The gateway serving `uri` to the caller (a listed resource or a template's match, the
-    visibility of a read), or -32602: what a caller may not see is unknown to them."""
+    visibility of a read), or -32602: what a caller may not see is unknown to them.
+
+    A URI nobody lists goes to the one upstream the caller reaches here (a virtual server over
+    one gateway), which decides, as it would for a client connected to it directly (upstreams
+    watch resources they do not list); with several upstreams there is nowhere to send it."""
     catalog, server_id, principal = ctx.catalog, envelope.server_id, envelope.principal
     owner = catalog.owner_of(uri, server_id, principal) or catalog.owner_of_template(
         uri, server_id, principal
     )
     if owner is None:
+        sole = catalog.sole_source(server_id, principal)
+        if sole is not None and not catalog.lists(sole, uri):
+            return sole
         raise InvalidParamsError(
             f"Resource not found: no resource you can read here has the URI {uri!r}",
             {"uri": uri},
