@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from forge.core.bus import TRACEPARENT
+from forge.core.logs import trace_ids
 from forge.registry.identity.store import Row, Tx
 
 _ENC = msgspec.json.Encoder()
@@ -14,7 +16,11 @@ _ENC = msgspec.json.Encoder()
 async def write(
     tx: Tx, actor: str, action: str, target: str | None, details: dict[str, Any] | None = None
 ) -> None:
-    """Record who did what to what; `details` must never hold a secret."""
+    """Record who did what to what; `details` must never hold a secret. The entry carries the
+    trace id of the request that made the change (`details.trace_id`), when it came with one."""
+    ids = trace_ids(TRACEPARENT.get())
+    if ids is not None:
+        details = {**(details or {}), "trace_id": ids[0]}
     await tx.execute(
         "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)",
         actor,
