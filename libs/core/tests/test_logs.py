@@ -121,3 +121,4 @@ def test_setup_installs_the_chosen_format_on_the_root_logger() -> None:
     finally:
         root.handlers[:] = saved
         root.setLevel(level)
+        logging.captureWarnings(False)

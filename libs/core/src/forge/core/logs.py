@@ -136,6 +136,7 @@ def setup(service: str, level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a line in the same format
     # Chatty libraries stay at warning unless asked for debug.
     if level.lower() != "debug":
         for name in ("nats", "hypercorn.access", "asyncio", "aiohttp.access"):
