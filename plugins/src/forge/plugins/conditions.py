@@ -27,8 +27,19 @@ def matches(conditions: Conditions, ctx: HookContext) -> bool:
             return False
     by_kind = conditions.names()
     if by_kind:
-        kind = ctx.target_kind
+        kind, target = ctx.target_kind, ctx.target
         patterns = by_kind.get(kind) if kind is not None else None
-        if patterns is None or ctx.target is None or not _any(patterns, ctx.target):
+        if patterns is None and kind == "agent":
+            # An agent's hook call is a call of its MCP tool too (`a2a-<slug>`, the request's
+            # `name` beside `agent`), from the router and from Forge's A2A endpoint alike: a
+            # tool condition (a team's binding on its agent's tool) holds there as well.
+            patterns, target = by_kind.get("tool"), _agent_tool(ctx.request)
+        if patterns is None or target is None or not _any(patterns, target):
             return False
     return True
+
+
+def _agent_tool(request: object) -> str | None:
+    if isinstance(request, dict) and "agent" in request and isinstance(request.get("name"), str):
+        return str(request["name"])
+    return None

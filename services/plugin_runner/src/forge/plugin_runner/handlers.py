@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from typing import Any
 
 import msgspec
 
 from forge.core.errors import InvalidParamsError
 from forge.plugins.chain import PluginSet
-from forge.plugins.context import decode_json, of_envelope, target_of
+from forge.plugins.context import decode_json, of_envelope
 from forge.plugins.hookspec import PRE_HOOKS
 from forge.plugins.result import KEEP
 from forge.proto.envelope import Envelope
@@ -38,9 +38,11 @@ async def run_bare(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
     return _ENC.encode(outcome.payload) if outcome.modified else params
 
 
-def _target(hook: str, call: HookCall) -> str | None:
-    """The call's target, read without decoding the payload (a post hook's result may be
-    large): from the request, or for a pre hook without one, the payload."""
+def _naming(hook: str, call: HookCall) -> dict[str, Any] | None:
+    """The members of the call's request that name its target (`name`, `uri`, `agent`), read
+    without decoding the payload (a post hook's result may be large): from the request, or for
+    a pre hook without one, the payload. An agent hook's `name` is its agent's tool, which a
+    tool condition matches (forge.plugins.conditions)."""
     raw: bytes | msgspec.Raw | None = call.request
     if not len(call.request) or bytes(call.request).strip() == b"null":
         raw = call.payload if hook in PRE_HOOKS else None  # as run_wrapped takes the request
@@ -50,9 +52,7 @@ def _target(hook: str, call: HookCall) -> str | None:
         named = HOOK_TARGET_DECODER.decode(raw)
     except msgspec.DecodeError:
         return None  # not an object (or not JSON: the full decode says so)
-    return target_of(
-        hook, {k: v for k, v in msgspec.structs.asdict(named).items() if v is not None}
-    )
+    return {k: v for k, v in msgspec.structs.asdict(named).items() if v is not None}
 
 
 async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> bytes:
@@ -66,9 +66,7 @@ async def run_wrapped(hook: str, envelope: Envelope, plugins: PluginSet) -> byte
         call = HOOK_CALL_DECODER.decode(envelope.params)
     except msgspec.DecodeError as exc:
         raise InvalidParamsError(f"malformed hook call: {exc}") from exc
-    peek = dataclasses.replace(
-        of_envelope(hook, envelope, None, call.team), target=_target(hook, call)
-    )
+    peek = of_envelope(hook, envelope, _naming(hook, call), call.team)
     if not plugins.select(hook, peek):
         return UNCHANGED
     payload = decode_json(call.payload, "payload")
