@@ -26,6 +26,7 @@ from a2a.client.errors import A2AClientError
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.types import (
     CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
     GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
     ListTaskPushNotificationConfigsRequest,
@@ -96,7 +97,7 @@ async def http(admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def a2a_client(
-    http: httpx.AsyncClient, url: str, version: str, streaming: bool = False
+    http: httpx.AsyncClient, url: str, version: str, streaming: bool = False, binding: str = ""
 ) -> Any:
     """a2a-sdk's client for Forge's card, on its interface of `version` (0.3: the SDK's compat
     JSON-RPC transport)."""
@@ -109,6 +110,8 @@ async def a2a_client(
     del card.supported_interfaces[:]
     card.supported_interfaces.extend(interfaces)
     config = ClientConfig(httpx_client=http, streaming=streaming)
+    if binding:
+        config.supported_protocol_bindings = [binding]
     return ClientFactory(config).create(card)
 
 
@@ -145,8 +148,15 @@ async def test_the_card_is_at_forges_url_with_forges_security(
             v1 = (
                 await http.get(url + ".well-known/agent-card.json", headers={"A2A-Version": "1.0"})
             ).json()
-            assert {i["url"] for i in v1["supportedInterfaces"]} == {url}
-            assert {i["protocolVersion"] for i in v1["supportedInterfaces"]} == {"1.0", "0.3"}
+            interfaces = {
+                (i["protocolBinding"], i["protocolVersion"], i["url"])
+                for i in v1["supportedInterfaces"]
+            }
+            assert interfaces == {
+                ("JSONRPC", "1.0", url),
+                ("JSONRPC", "0.3", url),
+                ("HTTP+JSON", "1.0", url.rstrip("/")),
+            }
             assert "httpAuthSecurityScheme" in v1["securitySchemes"]["forge"]
             assert v1["skills"] and "url" not in v1
             v03 = (await http.get(url + ".well-known/agent-card.json")).json()
@@ -633,3 +643,53 @@ async def test_the_agents_own_errors_pass_through(
         endpoint(mesh, echo03), json=rpc("ListTasks", {}), headers={"A2A-Version": "1.0"}
     )
     assert listing.json()["error"]["code"] == -32004  # a 0.3 agent has no ListTasks
+
+
+# -- the HTTP+JSON binding
+
+
+async def test_the_http_json_binding_serves_every_task_operation(
+    mesh: Mesh,
+    http: httpx.AsyncClient,
+    echo: dict[str, Any],
+    echo03: dict[str, Any],
+    receiver: tuple[str, list[tuple[dict[str, str], Any]]],
+) -> None:
+    for agent in (echo, echo03):
+        client = await a2a_client(http, endpoint(mesh, agent), "1.0", binding="HTTP+JSON")
+        assert (await send(client, "over rest")).message.parts[0].text == "over rest"
+        done = await send(client, "task over rest")
+        assert done.task.id.startswith(agent["id"] + ":")
+        fetched = await client.get_task(GetTaskRequest(id=done.task.id))
+        assert fetched.status.state == TaskState.TASK_STATE_COMPLETED
+        with pytest.raises(TaskNotFoundError):
+            await client.get_task(GetTaskRequest(id=agent["id"] + ":nothing-here"))
+    client = await a2a_client(
+        http, endpoint(mesh, echo), "1.0", streaming=True, binding="HTTP+JSON"
+    )
+    events = [e async for e in client.send_message(request("slow 1 rest stream"))]
+    assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    client = await a2a_client(http, endpoint(mesh, echo), "1.0", binding="HTTP+JSON")
+    started = await send(client, "slow 20 rest cancel", blocking=False)
+    listed = await client.list_tasks(ListTasksRequest())
+    assert started.task.id in {t.id for t in listed.tasks}
+    url, _ = receiver
+    config = TaskPushNotificationConfig(task_id=started.task.id, url=url, token="t")
+    created = await client.create_task_push_notification_config(config)
+    got = await client.get_task_push_notification_config(
+        GetTaskPushNotificationConfigRequest(task_id=started.task.id, id=created.id)
+    )
+    assert got.url == url
+    await client.delete_task_push_notification_config(
+        DeleteTaskPushNotificationConfigRequest(task_id=started.task.id, id=created.id)
+    )
+    left = await client.list_task_push_notification_configs(
+        ListTaskPushNotificationConfigsRequest(task_id=started.task.id)
+    )
+    assert list(left.configs) == []
+    cancelled = await client.cancel_task(CancelTaskRequest(id=started.task.id))
+    assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+    async with httpx.AsyncClient() as nobody:
+        refused = await nobody.post(endpoint(mesh, echo) + "message:send", json={})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["status"] == "UNAUTHENTICATED"

@@ -49,6 +49,9 @@ def card_of(
             {"url": base_url, "protocolBinding": "JSONRPC", "protocolVersion": v}
             for v in ("1.0", "0.3")
         ]
+        # The HTTP+JSON binding's paths hang off the agent's path: `<url>/message:send`, ...
+        rest = {"url": base_url.rstrip("/"), "protocolBinding": "HTTP+JSON"}
+        card["supportedInterfaces"].append({**rest, "protocolVersion": "1.0"})
         bearer = {"scheme": "Bearer", "bearerFormat": "JWT"}
         card["securitySchemes"] = {SCHEME: {"httpAuthSecurityScheme": bearer}}
         card["securityRequirements"] = [{"schemes": {SCHEME: {"list": []}}}]

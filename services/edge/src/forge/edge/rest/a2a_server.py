@@ -23,7 +23,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from starlette.requests import Request
@@ -40,11 +40,26 @@ from forge.core.errors import (
 )
 from forge.edge import inputs
 from forge.edge.auth import guard
+from forge.edge.rest import a2a_rest
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
 
 _ENC = msgspec.json.Encoder()
+
+
+class Framing(Protocol):
+    """How a binding frames the bridge's answers: an answer, one streamed event, a failure."""
+
+    def answer(self, reply: A2aReply) -> tuple[int, Any]: ...
+
+    def event(self, reply: A2aReply) -> bytes: ...
+
+    def failure(self, exc: ForgeError) -> tuple[int, Any]: ...
+
+    def failed(self, exc: ForgeError) -> bytes: ...
+
+
 _ANY = msgspec.json.Decoder()
 _REPLY = msgspec.json.Decoder(A2aReply)
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -92,6 +107,25 @@ def _json(status: int, body: Any, exc: ForgeError | None = None) -> Response:
     return Response(_ENC.encode(body), status, headers=headers, media_type="application/json")
 
 
+class JsonRpc:
+    """How the JSON-RPC binding frames answers: the request's id, JSON-RPC responses."""
+
+    def __init__(self, rid: Any = None) -> None:
+        self.rid = rid
+
+    def answer(self, reply: A2aReply) -> tuple[int, Any]:
+        return 200, _response(self.rid, reply)
+
+    def event(self, reply: A2aReply) -> bytes:
+        return _sse(_response(self.rid, reply))
+
+    def failure(self, exc: ForgeError) -> tuple[int, Any]:
+        return _of_forge(self.rid, exc)
+
+    def failed(self, exc: ForgeError) -> bytes:
+        return _sse(_of_forge(self.rid, exc)[1])
+
+
 class A2aServer:
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
@@ -113,9 +147,7 @@ class A2aServer:
     def base_url(self, agent: str) -> str:
         return f"{self.edge.urls.base}/a2a/{agent}/"
 
-    async def _ask(
-        self, principal: Principal, agent: str, op: str, p: A2aRequestParams
-    ) -> A2aReply:
+    async def ask(self, principal: Principal, agent: str, op: str, p: A2aRequestParams) -> A2aReply:
         envelope = self._envelope(principal, p.method, p, self.edge.config.request_timeout_s)
         return _REPLY.decode(await rpc.call(self.edge.bus, self._subject(agent, op), envelope))
 
@@ -132,7 +164,7 @@ class A2aServer:
                 params={"version": "1.0" if version.startswith("1") else "0.3"},
                 base_url=self.base_url(agent),
             )
-            reply = await self._ask(principal, agent, "card", p)
+            reply = await self.ask(principal, agent, "card", p)
         except ForgeError as exc:
             status = exc.http_status if exc.http_status in _HTTP_STATUSES else 502
             return _json(status, {"detail": exc.message}, exc)
@@ -146,7 +178,7 @@ class A2aServer:
             principal = await guard.rest_principal(self.edge, request, None)
             body = await inputs.read_object(self.edge.config, request.scope, request.receive)
             p = A2aRequestParams(agent=agent, method="invoke", params=body)
-            reply = await self._ask(principal, agent, "invoke", p)
+            reply = await self.ask(principal, agent, "invoke", p)
         except ForgeError as exc:
             status = exc.http_status if exc.http_status in _HTTP_STATUSES else 502
             return _json(status, {"detail": exc.message}, exc)
@@ -166,19 +198,21 @@ class A2aServer:
             )
             rid = body.get("id")
             method, params = _request_of(body)
-            p = A2aRequestParams(agent=agent, method=method, params=params)
+            base = self.base_url(agent)
+            p = A2aRequestParams(agent=agent, method=method, params=params, base_url=base)
             op = _op(method)
             if op == "stream":
-                return await self._stream(principal, agent, rid, p)
-            reply = await self._ask(principal, agent, op, p)
+                return await self.stream(principal, agent, p, JsonRpc(rid))
+            reply = await self.ask(principal, agent, op, p)
         except ForgeError as exc:
             status, error = _of_forge(rid, exc)
             return _json(status, error, exc)
         return _json(200, _response(rid, reply))
 
-    async def _stream(
-        self, principal: Principal, agent: str, rid: Any, p: A2aRequestParams
+    async def stream(
+        self, principal: Principal, agent: str, p: A2aRequestParams, frame: Framing
     ) -> Response:
+        """A streamed request: its events as server-sent events, framed by `frame`."""
         envelope = self._envelope(principal, p.method, p, STREAM_TIMEOUT_S)
         events: asyncio.Queue[bytes] = asyncio.Queue()
         await self.edge.await_stream(envelope.id, lambda data, reply: events.put_nowait(data))
@@ -194,11 +228,11 @@ class A2aServer:
             self.edge.forget_stream(envelope.id)
             exc = call.exception()
             if isinstance(exc, ForgeError):
-                status, error = _of_forge(rid, exc)
+                status, error = frame.failure(exc)
                 return _json(status, error, exc)
             raise exc  # type: ignore[misc]
         return StreamingResponse(
-            self._events(envelope, rid, events, first, call),
+            self._events(envelope, frame, events, first, call),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
@@ -206,7 +240,7 @@ class A2aServer:
     async def _events(
         self,
         envelope: Envelope,
-        rid: Any,
+        frame: Framing,
         events: asyncio.Queue[bytes],
         first: asyncio.Task[bytes],
         call: asyncio.Task[bytes],
@@ -218,7 +252,7 @@ class A2aServer:
                 await asyncio.wait({pending, call}, return_when=asyncio.FIRST_COMPLETED)
                 if pending.done():
                     sent += 1
-                    yield _sse(_response(rid, _REPLY.decode(pending.result())))
+                    yield frame.event(_REPLY.decode(pending.result()))
                     pending = asyncio.create_task(events.get())
                     continue
                 # The bridge answered: the events it counts may still be on their way.
@@ -227,15 +261,15 @@ class A2aServer:
                 try:
                     reply = _REPLY.decode(call.result())
                 except ForgeError as exc:
-                    yield _sse(_of_forge(rid, exc)[1])
+                    yield frame.failed(exc)
                     return
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(STREAM_TAIL_S):
                         while sent < reply.events:
                             sent += 1
-                            yield _sse(_response(rid, _REPLY.decode(await events.get())))
+                            yield frame.event(_REPLY.decode(await events.get()))
                 if reply.error is not None or reply.result is not None:
-                    yield _sse(_response(rid, reply))
+                    yield frame.event(reply)
         finally:
             self.edge.forget_stream(envelope.id)
             if not call.done():  # the client went away: the bridge stops asking the agent
@@ -250,6 +284,7 @@ class A2aServer:
                 Route(base + "/.well-known/agent-card.json", self.card, methods=["GET"]),
                 Route(base + "/.well-known/agent.json", self.card, methods=["GET"]),
                 Route(base + "/invoke", self.invoke, methods=["POST"]),
+                *a2a_rest.routes(self, base),
                 Route(base + "/", self.rpc, methods=["POST"]),
                 Route(base, self.rpc, methods=["POST"]),
             ]
