@@ -38,12 +38,13 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
         for name in ("overhead_p50_ms", "overhead_p99_ms", "forge_rps", "direct_over_forge_rps"):
             assert {"measured", "target", "met"} <= targets[name].keys()
     assert "overhead p50" in done.stdout
-    # The A2A phase: the echo agent straight and through Forge, every call answered.
+    # The A2A phase: the echo agent straight and through Forge (MCP and A2A), every call answered.
     a2a = doc["a2a"]
-    for side in ("direct", "forge"):
+    for side in ("direct", "forge", "forge-a2a"):
         measured = a2a["sides"][side]
         assert measured["latency"]["ok"] == a2a["rounds"] * doc["config"]["calls"]
         assert measured["latency"]["errors"] == {} and measured["throughput"]["errors"] == {}
         assert measured["throughput"]["ok"] > 0
     assert {"added_p50_ms", "added_p99_ms", "target_p50_ms", "met"} <= a2a.keys()
+    assert {"a2a_added_p50_ms", "a2a_added_p99_ms", "a2a_met"} <= a2a.keys()
     assert "A2A (" in done.stdout
