@@ -46,7 +46,7 @@ from forge.core.bus import NatsBus
 from forge.embedded.process import free_port
 from forge.servers.process import ServerProcess
 from forge.servers.process import spawn as spawn_server
-from forge.testing import eventually
+from forge.testing import eventually, eventually_sync
 from tests.e2e.security_kit import login, make_user
 
 VERSIONS = ["1.0", "0.3"]
@@ -693,3 +693,95 @@ async def test_the_http_json_binding_serves_every_task_operation(
         refused = await nobody.post(endpoint(mesh, echo) + "message:send", json={})
     assert refused.status_code == 401
     assert refused.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+# -- a virtual server as an A2A agent
+
+
+def _tool_ids(mesh: Mesh, token: str, names: set[str]) -> list[str]:
+    with httpx.Client(base_url=mesh.url, headers={"Authorization": f"Bearer {token}"}) as rest:
+
+        def found() -> list[str] | None:
+            tools = {t["name"]: t["id"] for t in rest.get("/tools").json()}
+            return [tools[n] for n in sorted(names)] if names <= set(tools) else None
+
+        return eventually_sync(found, within_s=20)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_virtual_server_is_an_a2a_agent_whose_skills_are_its_tools(
+    mesh: Mesh,
+    admin_token: str,
+    http: httpx.AsyncClient,
+    demo: dict[str, Any],
+    echo: dict[str, Any],
+    version: str,
+) -> None:
+    agent_tool = f"a2a-{echo['slug']}"
+    names = {agent_tool, "demo-echo", "demo-add", "demo-fail"}
+    body = {
+        "name": f"a2a srv {uuid.uuid4().hex[:6]}",
+        "associated_tools": _tool_ids(mesh, admin_token, names),
+    }
+    server = (await http.post(f"{mesh.url}/servers", json=body)).json()
+    url = f"{mesh.url}/servers/{server['id']}/a2a"
+    headers = {"A2A-Version": "1.0"} if version == "1.0" else {}
+    card = (await http.get(url + "/.well-known/agent-card.json", headers=headers)).json()
+    assert {s["id"] for s in card["skills"]} == names
+    assert card["name"] == body["name"]
+    skills = {s["id"]: s for s in card["skills"]}
+    assert skills[agent_tool]["tags"] == ["agent"] and skills["demo-add"]["tags"] == ["tool"]
+    parsed = parse_agent_card(card)
+    assert parsed.skills
+
+    def message(text: str = "", **extra: Any) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"text": text}] if text else []
+        if version == "0.3":
+            parts = [{"kind": "text", "text": text}] if text else []
+        out: dict[str, Any] = {"messageId": uuid.uuid4().hex, "parts": parts, **extra}
+        out["role"] = "ROLE_USER" if version == "1.0" else "user"
+        return out
+
+    send_method = "SendMessage" if version == "1.0" else "message/send"
+
+    async def call(params: dict[str, Any]) -> dict[str, Any]:
+        answer = await http.post(url, json=rpc(send_method, params), headers=headers)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    added = await call(
+        {"message": message(metadata={"skill": "demo-add", "arguments": {"a": 2, "b": 3}})}
+    )
+    result = added["result"]
+    parts = result["message"]["parts"] if version == "1.0" else result["parts"]
+    assert parts[0]["text"] == "5.0"
+    data = {"skill": "demo-echo", "arguments": {"text": "via data"}}
+    data_part = {"data": data} if version == "1.0" else {"kind": "data", "data": data}
+    echoed = await call({"message": {**message(), "parts": [data_part]}})
+    parts = echoed["result"]["message"]["parts"] if version == "1.0" else echoed["result"]["parts"]
+    assert parts[0]["text"] == "via data"
+    # An agent held by the server: the message's text is what the agent's tool is sent.
+    relayed = await call({"message": message("through the server", metadata={"skill": agent_tool})})
+    parts = (
+        relayed["result"]["message"]["parts"] if version == "1.0" else relayed["result"]["parts"]
+    )
+    assert parts[0]["text"] == "through the server"
+    failed = await call(
+        {"message": message(metadata={"skill": "demo-fail", "arguments": {"message": "no"}})}
+    )
+    state = (
+        failed["result"]["task"]["status"]["state"]
+        if version == "1.0"
+        else failed["result"]["status"]["state"]
+    )
+    assert state in ("TASK_STATE_FAILED", "failed")
+    missing = await call({"message": message("which one?")})
+    assert missing["error"]["code"] == -32602 and "skill" in missing["error"]["message"]
+    unknown = await call({"message": message(metadata={"skill": "demo-nope"})})
+    assert unknown["error"]["code"] == -32602 and "demo-add" in unknown["error"]["message"]
+    ghost = f"{mesh.url}/servers/{uuid.uuid4().hex}/a2a"
+    assert (await http.get(ghost + "/.well-known/agent-card.json")).status_code == 404
+    gone = await http.post(
+        ghost, json=rpc(send_method, {"message": message("hi")}), headers=headers
+    )
+    assert gone.status_code == 404

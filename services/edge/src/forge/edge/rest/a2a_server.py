@@ -40,7 +40,7 @@ from forge.core.errors import (
 )
 from forge.edge import inputs
 from forge.edge.auth import guard
-from forge.edge.rest import a2a_rest
+from forge.edge.rest import a2a_rest, a2a_servers
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
@@ -323,4 +323,5 @@ def _sse(message: dict[str, Any]) -> bytes:
 
 
 def routes(edge: Edge) -> list[BaseRoute]:
-    return A2aServer(edge).routes()
+    """`/a2a/{agent}/...` (both bindings), and virtual servers as agents (`/servers/{id}/a2a`)."""
+    return [*A2aServer(edge).routes(), *a2a_servers.ServerAgent(edge).routes()]
