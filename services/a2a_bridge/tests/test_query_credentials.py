@@ -8,6 +8,8 @@ import pytest
 from bridge_harness import agent, call
 
 from conftest import StartBridge
+from forge.a2a_bridge import dial
+from forge.a2a_bridge.credentials import Access
 from forge.a2a_bridge.wire import under
 from forge.core.bus import NatsBus
 from forge.core.sealing import Keyring, new_key_spec
@@ -65,3 +67,27 @@ async def test_an_http_json_agent_with_a_query_key_is_sent_to_its_operation_path
     result = await call(bus, target.id, {"message": "task over rest"})
     assert result["isError"] is False
     assert result["content"][0]["text"] == "task over rest"
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "verb", "path"),
+    [
+        ("SendMessage", {"message": {}}, "POST", "/rest/message:send?api_key=k"),
+        (
+            "GetTask",
+            {"id": "t/1", "historyLength": 2},
+            "GET",
+            "/rest/tasks/t%2F1?api_key=k&historyLength=2",
+        ),
+        ("ListTasks", {}, "GET", "/rest/tasks?api_key=k"),
+        ("CancelTask", {"id": "t1"}, "POST", "/rest/tasks/t1:cancel?api_key=k"),
+        ("SubscribeToTask", {"id": "t1"}, "GET", "/rest/tasks/t1:subscribe?api_key=k"),
+    ],
+)
+def test_the_a2a_endpoints_http_json_requests_keep_the_key_after_the_path(
+    method: str, params: dict[str, object], verb: str, path: str
+) -> None:
+    target = agent("http://a:1/rest", binding="http+json")
+    access = Access("http://a:1/rest?api_key=k")
+    sent = dial.request_of(target, access, method, dict(params))
+    assert sent[:2] == (verb, "http://a:1" + path)

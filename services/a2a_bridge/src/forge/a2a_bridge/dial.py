@@ -20,7 +20,7 @@ import msgspec
 
 from forge.a2a_bridge import versions
 from forge.a2a_bridge.credentials import Access
-from forge.a2a_bridge.wire import AgentClient, AgentRpcError, _event, _payload
+from forge.a2a_bridge.wire import AgentClient, AgentRpcError, _event, _payload, under
 from forge.core import httpx_dialer
 from forge.core.errors import (
     ResultTooLargeError,
@@ -39,23 +39,24 @@ def _unsupported(agent: Agent, method: str) -> AgentRpcError:
 
 
 def _http_json(agent: Agent, url: str, method: str, params: dict[str, Any]) -> tuple[str, str, Any]:
-    """(HTTP method, URL, JSON body or None) of a request on the HTTP+JSON binding."""
-    base = url.rstrip("/")
+    """(HTTP method, URL, JSON body or None) of a request on the HTTP+JSON binding; the path
+    goes below the agent's URL, before its query (an API key credential: `wire.under`)."""
     task = urllib.parse.quote(str(params.get("id") or ""), safe="")
     if method == "SendMessage":
-        return "POST", f"{base}/message:send", params
+        return "POST", under(url, "message:send"), params
     if method == "SendStreamingMessage":
-        return "POST", f"{base}/message:stream", params
+        return "POST", under(url, "message:stream"), params
     if method == "GetTask":
         query = {"historyLength": params["historyLength"]} if "historyLength" in params else {}
-        return "GET", f"{base}/tasks/{task}?{urllib.parse.urlencode(query)}".rstrip("?"), None
+        return "GET", under(url, f"tasks/{task}", urllib.parse.urlencode(query)), None
     if method == "ListTasks":
         query = {k: v for k, v in params.items() if isinstance(v, str | int | bool)}
-        return "GET", f"{base}/tasks?{urllib.parse.urlencode(query)}".rstrip("?"), None
+        return "GET", under(url, "tasks", urllib.parse.urlencode(query)), None
     if method == "CancelTask":
-        return "POST", f"{base}/tasks/{task}:cancel", {"metadata": params.get("metadata") or {}}
+        body = {"metadata": params.get("metadata") or {}}
+        return "POST", under(url, f"tasks/{task}:cancel"), body
     if method == "SubscribeToTask":
-        return "GET", f"{base}/tasks/{task}:subscribe", None
+        return "GET", under(url, f"tasks/{task}:subscribe"), None
     raise _unsupported(agent, method)
 
 
