@@ -26,7 +26,7 @@ import httpx2
 import msgspec
 
 from forge.a2a_bridge import tasks, versions
-from forge.a2a_bridge.wire import AgentClient
+from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core.bus import Bus
 from forge.core.errors import ForgeError
 from forge.proto.agents import Agent
@@ -136,7 +136,7 @@ class Pushes:
         while time.monotonic() < until:
             try:
                 task = await poll(upstream)
-            except (ForgeError, Exception) as exc:  # an agent that fails ends the watch
+            except (ForgeError, AgentRpcError, httpx2.HTTPError) as exc:  # the watch ends
                 log.warning("push watch of a task of %s ended: %s", agent.name, type(exc).__name__)
                 return
             status = task.get("status") if isinstance(task, dict) else None
@@ -160,11 +160,14 @@ class Pushes:
             if isinstance(auth, dict) and isinstance(auth.get("credentials"), str):
                 headers["Authorization"] = f"{auth.get('scheme') or 'Bearer'} {auth['credentials']}"
             try:
-                await self.client.http.post(
+                # The webhook's answer is not read: only that it was delivered matters.
+                async with self.client.http.stream(
+                    "POST",
                     str(config.get("url")),
                     content=_ENC.encode(body),
                     headers=headers,
                     timeout=DELIVER_TIMEOUT_S,
-                )
+                ):
+                    pass
             except (httpx2.HTTPError, ForgeError) as exc:
                 log.warning("a push notification was not delivered: %s", type(exc).__name__)
