@@ -366,11 +366,9 @@ class Catalog:
         sources = {r.gateway_id for r in resources} | {t.gateway_id for t in templates}
         return sources.pop() if len(sources) == 1 else None
 
-    def lists(self, gateway_id: str, uri: str) -> bool:
-        """Whether the gateway lists `uri` as a resource, for anyone."""
-        return any(
-            r.gateway_id == gateway_id and r.uri == uri for r in self.resources_by_id.values()
-        )
+    def listed(self, uri: str) -> bool:
+        """Whether any gateway lists `uri` as a resource, for anyone."""
+        return any(r.uri == uri for r in self.resources_by_id.values())
 
     def owner_of_template(
         self, uri_template: str, server_id: str | None, principal: Principal

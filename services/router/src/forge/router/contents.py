@@ -193,7 +193,9 @@ def _subscribed_owner(envelope: Envelope, ctx: Context, uri: str) -> str:
     )
     if owner is None:
         sole = catalog.sole_source(server_id, principal)
-        if sole is not None and not catalog.lists(sole, uri):
+        # Never a URI listed anywhere for others: the edge delivers a session every update of
+        # the URIs it subscribed, whichever upstream sends them.
+        if sole is not None and not catalog.listed(uri):
             return sole
         raise InvalidParamsError(
             f"Resource not found: no resource you can read here has the URI {uri!r}",
