@@ -301,6 +301,10 @@ async def test_another_users_task_id_is_not_found(
             await client.cancel_task(CancelTaskRequest(id=mine.task.id))
         with pytest.raises(TaskNotFoundError):
             await send(client, "let me in", task_id=mine.task.id)
+        with pytest.raises(TaskNotFoundError):
+            await client.list_task_push_notification_configs(
+                ListTaskPushNotificationConfigsRequest(task_id=mine.task.id)
+            )
         # an id of no agent at all, or the agent's own untagged id: the same answer
         with pytest.raises(TaskNotFoundError):
             await client.get_task(GetTaskRequest(id=mine.task.id.split(":", 1)[1]))
@@ -416,6 +420,12 @@ async def test_an_unreachable_agent_is_a_clear_error(
     error = answer.json()["error"]
     assert error["code"] == -32603 and error["data"]["forgeCode"] == -32001
     assert "unreachable" in error["message"]
+    with spawn_server("forge.agents.echo03", "--broken", path="/") as broken:
+        html = register(mesh, admin_token, f"a2a server html {uuid.uuid4().hex[:6]}", broken.url)
+        answer = await http.post(endpoint(mesh, html), json=body)
+    error = answer.json()["error"]
+    assert error["code"] == -32603 and error["data"]["forgeCode"] == -32003
+    assert "did not answer as an A2A agent" in error["message"]
 
 
 # -- ContextForge's invoke
