@@ -388,6 +388,15 @@ async def test_bad_requests_are_a2a_errors_and_the_bridge_keeps_serving(
         )
         assert answer.status_code == status, (body, answer.text)
         assert answer.json()["error"]["code"] == code, (body, answer.text)
+    future = await http.post(
+        url,
+        json=rpc("SendMessage", {}),
+        headers={"A2A-Version": "2.0"},
+    )
+    assert future.json()["error"]["code"] == -32009  # VersionNotSupported
+    future_rest = await http.post(url + "message:send", json={}, headers={"A2A-Version": "2.0"})
+    assert future_rest.status_code == 400
+    assert future_rest.json()["error"]["details"][0]["reason"] == "VERSION_NOT_SUPPORTED"
     huge = (
         b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"x":"'
         + b"a" * (5 * 1024 * 1024)

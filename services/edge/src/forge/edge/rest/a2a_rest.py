@@ -58,6 +58,19 @@ _GRPC = {
     504: "DEADLINE_EXCEEDED",
 }
 _INTS = ("pageSize", "historyLength")
+VERSIONS = ("1.0", "0.3")
+VERSION_NOT_SUPPORTED = -32009
+
+
+def unsupported_version(request: Request) -> str | None:
+    """What to say when the request's `A2A-Version` names a version Forge does not speak."""
+    said = request.headers.get("a2a-version")
+    if said is None or not said.strip():
+        return None
+    major_minor = ".".join(said.strip().split(".")[:2])
+    if major_minor in VERSIONS or major_minor == "1":
+        return None
+    return f"A2A version {said.strip()!r} is not supported: Forge speaks {', '.join(VERSIONS)}"
 
 
 def _payload(status: int, grpc: str, message: str, reason: str, meta: dict[str, str]) -> Any:
@@ -147,6 +160,10 @@ def routes(server: Forwarder, prefix: str) -> list[BaseRoute]:
             agent = request.path_params["agent"]
             try:
                 principal = await guard.rest_principal(edge, request, None)
+                refused = unsupported_version(request)
+                if refused is not None:
+                    status, answer = a2a_error({"code": VERSION_NOT_SUPPORTED, "message": refused})
+                    return Response(_ENC.encode(answer), status, media_type="application/json")
                 params = await read(request)
                 base = server.base_url(agent)
                 p = A2aRequestParams(agent=agent, method=method, params=params, base_url=base)

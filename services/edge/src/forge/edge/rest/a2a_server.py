@@ -197,6 +197,9 @@ class A2aServer:
                 await inputs.read_json(self.edge.config, request.scope, request.receive)
             )
             rid = body.get("id")
+            refused = a2a_rest.unsupported_version(request)
+            if refused is not None:
+                return _json(200, _rpc_error(rid, a2a_rest.VERSION_NOT_SUPPORTED, refused))
             method, params = _request_of(body)
             base = self.base_url(agent)
             p = A2aRequestParams(agent=agent, method=method, params=params, base_url=base)
