@@ -2,9 +2,11 @@
 sees and calls; another team's user does not see a team's agent on /mcp (tools/list,
 tools/call: an unknown tool, -32602, as for any tool they cannot see), on REST (`/a2a`,
 `/a2a/{id}` and its operations: 404), on Forge's A2A endpoint (`/a2a/{agent}/`, its card,
-`invoke`: 404) or in a public virtual server; forged, expired, wrong-audience and wrong-issuer
-tokens are 401 on every `/a2a` route; a secrets guardrail bound to the agent's tool refuses a
-secret in the message sent to it (-32013 on MCP, both eras)."""
+`invoke`: 404) or in a public virtual server (its tools, and its card and skills when served as
+an A2A agent); forged, expired, wrong-audience and wrong-issuer tokens are 401 on every `/a2a`
+route and on a server served as an agent; a secrets guardrail bound to the agent's tool refuses
+a secret in the message sent to it (-32013 on MCP in both eras, and the A2A error on
+`/a2a/{agent}/` and through a server served as an agent)."""
 
 from __future__ import annotations
 
@@ -211,6 +213,41 @@ def test_a_public_server_does_not_show_or_call_another_teams_agent(
     assert names(_mcp(mesh, agents.alice, LIST, path)) == {tool["name"]}
 
 
+def _skill_send(skill: str, text: str) -> dict[str, Any]:
+    message = {
+        "messageId": "m",
+        "role": "ROLE_USER",
+        "parts": [{"text": text}],
+        "metadata": {"skill": skill},
+    }
+    return {**SEND, "params": {"message": message}}
+
+
+def test_a_public_server_served_as_an_a2a_agent_does_not_offer_another_teams_agent(
+    mesh: Mesh, agents: Agents
+) -> None:
+    tool, base = agents.tool["name"], f"{mesh.url}/servers/{agents.server}/a2a"
+    card_path = base + "/.well-known/agent-card.json"
+    headers = {"A2A-Version": "1.0"}
+    theirs = httpx.get(card_path, headers={**headers, **agents.bob.headers})
+    assert theirs.status_code == 200, theirs.text
+    assert [s["id"] for s in theirs.json()["skills"]] == []
+    for secret in (tool, agents.agent["name"], agents.agent["slug"]):
+        assert secret not in theirs.text
+    sent = httpx.post(
+        base, json=_skill_send(tool, "let me in"), headers={**headers, **agents.bob.headers}
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["error"]["code"] == -32602
+    assert agents.agent["name"] not in sent.text
+    mine = httpx.get(card_path, headers={**headers, **agents.alice.headers})
+    assert [s["id"] for s in mine.json()["skills"]] == [tool]
+    ours = httpx.post(
+        base, json=_skill_send(tool, "ours"), headers={**headers, **agents.alice.headers}
+    )
+    assert ours.json()["result"]["message"]["parts"][0]["text"] == "ours", ours.text
+
+
 # --- tokens that must not open the /a2a routes ---------------------------------------------------
 
 
@@ -240,6 +277,8 @@ def test_bad_tokens_are_refused_on_the_a2a_routes(mesh: Mesh, agents: Agents, ki
         ("POST", f"/a2a/{agent['slug']}/invoke", {"parameters": {"query": "hi"}}),
         ("POST", f"/a2a/{agent['slug']}/", SEND),
         ("GET", f"/a2a/{agent['slug']}/.well-known/agent-card.json", None),
+        ("POST", f"/servers/{agents.server}/a2a", _skill_send(agents.tool["name"], "hi")),
+        ("GET", f"/servers/{agents.server}/a2a/.well-known/agent-card.json", None),
     ]
     for method, path, body in attempts:
         answer = httpx.request(method, mesh.url + path, json=body, headers=headers, timeout=30)
@@ -312,3 +351,18 @@ def test_a_guardrail_blocks_a_secret_sent_to_an_agent_on_the_a2a_endpoint(
             assert answer.json()["result"]["message"]["parts"][0]["text"] == text
         else:
             assert answer.json()["error"]["code"] == -32013, answer.text
+
+
+def test_a_guardrail_blocks_a_secret_sent_to_an_agent_through_a_server_served_as_an_agent(
+    mesh: Mesh, agents: Agents, guarded: None
+) -> None:
+    headers = {**agents.alice.headers, "A2A-Version": "1.0"}
+    url = f"{mesh.url}/servers/{agents.server}/a2a"
+    answer = httpx.post(
+        url, json=_skill_send(agents.tool["name"], f"use {SECRET}"), headers=headers
+    )
+    # The A2A error shape; the HTTP status is the endpoint's own (403 here today, 200 on
+    # /a2a/{agent}/): what matters is that the message never reached the agent.
+    assert answer.status_code in (200, 403), answer.text
+    assert SECRET not in answer.text
+    assert answer.json()["error"]["code"] == -32013, answer.text
