@@ -8,6 +8,7 @@ generated from `CODES` (`python -m forge.core.errors_doc`), and a test fails whe
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any, ClassVar, NamedTuple
 
 import msgspec
@@ -44,6 +45,26 @@ UNSUPPORTED_PROTOCOL_VERSION = -32022
 REQUEST_CANCELLED = -32800
 FORGE_RANGE = range(-32019, -31999)  # -32000..-32019
 MCP_RANGE = range(-32099, -32019)  # -32020..-32099
+
+
+class A2aCode(IntEnum):
+    """A2A's own JSON-RPC errors (the A2A specification, both versions). They reuse numbers of
+    Forge's range with A2A's meaning, so they are no rows of `CODES`: only Forge's A2A endpoints
+    (`/a2a/{agent}/`, `/servers/{id}/a2a`) send them, and there Forge's own codes in this range
+    go out as -32603 with `data.forgeCode` (docs/errors.md, "A2A endpoints")."""
+
+    TASK_NOT_FOUND = -32001
+    TASK_NOT_CANCELABLE = -32002
+    PUSH_NOTIFICATION_NOT_SUPPORTED = -32003
+    UNSUPPORTED_OPERATION = -32004
+    CONTENT_TYPE_NOT_SUPPORTED = -32005
+    INVALID_AGENT_RESPONSE = -32006
+    EXTENDED_AGENT_CARD_NOT_CONFIGURED = -32007
+    EXTENSION_SUPPORT_REQUIRED = -32008
+    VERSION_NOT_SUPPORTED = -32009
+
+
+A2A_RANGE = range(-32009, -32000)  # -32001..-32009: A2A's meanings on the A2A endpoints
 
 
 def defined_by(code: int) -> str:
