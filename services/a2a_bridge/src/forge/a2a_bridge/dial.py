@@ -23,6 +23,7 @@ from forge.a2a_bridge.credentials import Access
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, _event, _payload, under
 from forge.core import httpx_dialer
 from forge.core.errors import (
+    A2aCode,
     ResultTooLargeError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -35,7 +36,9 @@ STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 
 def _unsupported(agent: Agent, method: str) -> AgentRpcError:
-    return AgentRpcError(-32004, f"agent {agent.name!r} does not support {method}")
+    return AgentRpcError(
+        A2aCode.UNSUPPORTED_OPERATION, f"agent {agent.name!r} does not support {method}"
+    )
 
 
 def _http_json(agent: Agent, url: str, method: str, params: dict[str, Any]) -> tuple[str, str, Any]:

@@ -28,7 +28,7 @@ import msgspec
 from forge.a2a_bridge import tasks, versions
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core.bus import Bus
-from forge.core.errors import ForgeError
+from forge.core.errors import INVALID_PARAMS, ForgeError
 from forge.proto.agents import Agent
 
 log = logging.getLogger("forge.a2a_bridge.push")
@@ -112,11 +112,13 @@ class Pushes:
         config = {k: v for k, v in params.items() if k not in ("taskId", "tenant")}
         url = config.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise PushError(-32602, "a push-notification config needs an http(s) `url`")
+            raise PushError(INVALID_PARAMS, "a push-notification config needs an http(s) `url`")
         config.setdefault("id", uuid.uuid4().hex)
         configs = [c for c in configs if c.get("config", {}).get("id") != config["id"]]
         if len(configs) >= MAX_CONFIGS:
-            raise PushError(-32602, f"a task holds at most {MAX_CONFIGS} push-notification configs")
+            raise PushError(
+                INVALID_PARAMS, f"a task holds at most {MAX_CONFIGS} push-notification configs"
+            )
         configs.append({"config": config, "version": version})
         await self._store(agent.id, upstream, configs)
         self.watch(agent, upstream, poll)

@@ -30,6 +30,9 @@ from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core import operations, rpc, subjects
 from forge.core.bus import SUBJECT, Bus
 from forge.core.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
     ForbiddenError,
     NotFoundError,
     UpstreamUnavailableError,
@@ -52,8 +55,6 @@ _READS = frozenset(
 )
 # Which op carries which methods (the edge picks the op from the method; checked again here).
 _OP_OF = {"SendMessage": "send", "SendStreamingMessage": "stream", "SubscribeToTask": "stream"}
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
 REPLY_MARGIN_S = 0.1
 METRICS_FLUSH_S = 5.0
 _ENC = msgspec.json.Encoder()
@@ -201,7 +202,7 @@ class A2aServer:
         except (A2aError, push.PushError) as exc:
             return _error(exc.code, exc.message)
         except AgentRpcError as exc:
-            return _error(exc.code if isinstance(exc.code, int) else -32603, exc.message)
+            return _error(exc.code if isinstance(exc.code, int) else INTERNAL_ERROR, exc.message)
         return A2aReply(result=request.answer(result))
 
     async def _untag(self, r: Request) -> None:
@@ -303,7 +304,7 @@ class A2aServer:
                 answer = await self.calls.race(r.envelope.id, once)
                 await relay(answer if method == "SendMessage" else {"task": answer})
         except AgentRpcError as exc:
-            code = exc.code if isinstance(exc.code, int) else -32603
+            code = exc.code if isinstance(exc.code, int) else INTERNAL_ERROR
             count += 1
             await self.bus.publish(where, _ENC.encode(_error(code, exc.message)))
         return count

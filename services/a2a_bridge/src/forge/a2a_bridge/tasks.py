@@ -16,11 +16,12 @@ from collections import OrderedDict
 from typing import Any
 
 from forge.core.bus import Bus
+from forge.core.errors import A2aCode
 
 BUCKET = "forge_a2a_tasks"
 TTL_S = 7 * 24 * 3600.0
 SEPARATOR = ":"
-TASK_NOT_FOUND = -32001  # A2A's TaskNotFoundError (both versions)
+TASK_NOT_FOUND = A2aCode.TASK_NOT_FOUND  # both versions
 _REMEMBERED = 4096  # claims this replica has checked, kept to skip the KV round trip
 
 

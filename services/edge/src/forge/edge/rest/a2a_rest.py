@@ -18,7 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core.errors import ForgeError, InvalidRequestError
+from forge.core.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    A2aCode,
+    ForgeError,
+    InvalidRequestError,
+)
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.state import Edge
@@ -30,20 +39,28 @@ ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 DOMAIN = "a2a-protocol.org"
 # An A2A (JSON-RPC) error code as the HTTP+JSON binding says it: HTTP status, gRPC status, reason.
 REASONS: dict[int, tuple[int, str, str]] = {
-    -32001: (404, "NOT_FOUND", "TASK_NOT_FOUND"),
-    -32002: (400, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"),
-    -32003: (400, "FAILED_PRECONDITION", "PUSH_NOTIFICATION_NOT_SUPPORTED"),
-    -32004: (400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"),
-    -32005: (400, "INVALID_ARGUMENT", "CONTENT_TYPE_NOT_SUPPORTED"),
-    -32006: (500, "INTERNAL", "INVALID_AGENT_RESPONSE"),
-    -32007: (400, "FAILED_PRECONDITION", "EXTENDED_AGENT_CARD_NOT_CONFIGURED"),
-    -32008: (400, "FAILED_PRECONDITION", "EXTENSION_SUPPORT_REQUIRED"),
-    -32009: (400, "FAILED_PRECONDITION", "VERSION_NOT_SUPPORTED"),
-    -32700: (400, "INVALID_ARGUMENT", "INVALID_REQUEST"),
-    -32600: (400, "INVALID_ARGUMENT", "INVALID_REQUEST"),
-    -32601: (404, "NOT_FOUND", "METHOD_NOT_FOUND"),
-    -32602: (400, "INVALID_ARGUMENT", "INVALID_PARAMS"),
-    -32603: (500, "INTERNAL", "INTERNAL_ERROR"),
+    A2aCode.TASK_NOT_FOUND: (404, "NOT_FOUND", "TASK_NOT_FOUND"),
+    A2aCode.TASK_NOT_CANCELABLE: (400, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"),
+    A2aCode.PUSH_NOTIFICATION_NOT_SUPPORTED: (
+        400,
+        "FAILED_PRECONDITION",
+        "PUSH_NOTIFICATION_NOT_SUPPORTED",
+    ),
+    A2aCode.UNSUPPORTED_OPERATION: (400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"),
+    A2aCode.CONTENT_TYPE_NOT_SUPPORTED: (400, "INVALID_ARGUMENT", "CONTENT_TYPE_NOT_SUPPORTED"),
+    A2aCode.INVALID_AGENT_RESPONSE: (500, "INTERNAL", "INVALID_AGENT_RESPONSE"),
+    A2aCode.EXTENDED_AGENT_CARD_NOT_CONFIGURED: (
+        400,
+        "FAILED_PRECONDITION",
+        "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+    ),
+    A2aCode.EXTENSION_SUPPORT_REQUIRED: (400, "FAILED_PRECONDITION", "EXTENSION_SUPPORT_REQUIRED"),
+    A2aCode.VERSION_NOT_SUPPORTED: (400, "FAILED_PRECONDITION", "VERSION_NOT_SUPPORTED"),
+    PARSE_ERROR: (400, "INVALID_ARGUMENT", "INVALID_REQUEST"),
+    INVALID_REQUEST: (400, "INVALID_ARGUMENT", "INVALID_REQUEST"),
+    METHOD_NOT_FOUND: (404, "NOT_FOUND", "METHOD_NOT_FOUND"),
+    INVALID_PARAMS: (400, "INVALID_ARGUMENT", "INVALID_PARAMS"),
+    INTERNAL_ERROR: (500, "INTERNAL", "INTERNAL_ERROR"),
 }
 _GRPC = {
     400: "INVALID_ARGUMENT",
@@ -59,7 +76,7 @@ _GRPC = {
 }
 _INTS = ("pageSize", "historyLength")
 VERSIONS = ("1.0", "0.3")
-VERSION_NOT_SUPPORTED = -32009
+VERSION_NOT_SUPPORTED = A2aCode.VERSION_NOT_SUPPORTED
 
 
 def unsupported_version(request: Request) -> str | None:
@@ -81,7 +98,9 @@ def _payload(status: int, grpc: str, message: str, reason: str, meta: dict[str, 
 def a2a_error(error: dict[str, Any]) -> tuple[int, Any]:
     """An A2A error (`{code, message}`, the agent's or the bridge's) in the REST shape."""
     code = error.get("code")
-    status, grpc, reason = REASONS.get(code if isinstance(code, int) else 0, REASONS[-32603])
+    status, grpc, reason = REASONS.get(
+        code if isinstance(code, int) else 0, REASONS[INTERNAL_ERROR]
+    )
     return status, _payload(status, grpc, str(error.get("message")), reason, {})
 
 

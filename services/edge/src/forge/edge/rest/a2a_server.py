@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
 from forge.core.errors import (
+    A2A_RANGE,
     INTERNAL_ERROR,
     ForgeError,
     InvalidRequestError,
@@ -68,7 +69,6 @@ _STREAMS = frozenset(
 )
 _SENDS = frozenset({"SendMessage", "message/send"})
 _HTTP_STATUSES = frozenset({401, 403, 404, 408, 413})
-A2A_RANGE = range(-32009, -32000)  # -32001..-32009: A2A's own errors
 STREAM_TIMEOUT_S = 600.0  # a streamed task (or a resubscription) may run this long
 STREAM_TAIL_S = 2.0  # how long the last events may trail the bridge's reply
 

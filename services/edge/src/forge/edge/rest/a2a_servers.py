@@ -24,7 +24,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
-from forge.core.errors import ForgeError, InvalidRequestError, ParseError
+from forge.core.errors import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    A2aCode,
+    ForgeError,
+    InvalidRequestError,
+    ParseError,
+)
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.registry_calls import registry_call
@@ -40,7 +47,7 @@ TASK_METHODS = frozenset(
     {"GetTask", "CancelTask", "SubscribeToTask", "tasks/get", "tasks/cancel", "tasks/resubscribe"}
 )
 MAX_PAGES = 50
-INVALID_PARAMS, METHOD_NOT_FOUND, TASK_NOT_FOUND = -32602, -32601, -32001
+TASK_NOT_FOUND = A2aCode.TASK_NOT_FOUND
 
 
 class SkillError(Exception):
