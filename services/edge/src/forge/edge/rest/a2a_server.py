@@ -69,6 +69,7 @@ _STREAMS = frozenset(
 )
 _SENDS = frozenset({"SendMessage", "message/send"})
 _HTTP_STATUSES = frozenset({401, 403, 404, 408, 413})
+_CANCELS: set[asyncio.Future[None]] = set()  # cancels on their way to the bridge
 STREAM_TIMEOUT_S = 600.0  # a streamed task (or a resubscription) may run this long
 STREAM_TAIL_S = 2.0  # how long the last events may trail the bridge's reply
 
@@ -277,7 +278,10 @@ class A2aServer:
             self.edge.forget_stream(envelope.id)
             if not call.done():  # the client went away: the bridge stops asking the agent
                 call.cancel()
-                await self.edge.bus.publish(subjects.cancel(envelope.id), b"")
+                # A task of its own: this one may be cancelled itself, and its awaits with it.
+                cancel = self.edge.bus.publish(subjects.cancel(envelope.id), b"")
+                _CANCELS.add(task := asyncio.ensure_future(cancel))
+                task.add_done_callback(_CANCELS.discard)
 
     def routes(self) -> list[BaseRoute]:
         out: list[BaseRoute] = []
