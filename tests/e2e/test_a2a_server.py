@@ -804,3 +804,27 @@ async def test_a_virtual_server_is_an_a2a_agent_whose_skills_are_its_tools(
         ghost, json=rpc(send_method, {"message": message("hi")}), headers=headers
     )
     assert gone.status_code == 404
+
+
+async def test_an_agent_slower_than_the_deadline_and_a_disabled_one_are_clear_errors(
+    mesh: Mesh, admin_token: str, http: httpx.AsyncClient, echo_agent: ServerProcess
+) -> None:
+    agent = register(mesh, admin_token, f"a2a server slow {uuid.uuid4().hex[:6]}", echo_agent.url)
+    url = endpoint(mesh, agent)
+    v1 = {"A2A-Version": "1.0"}
+    slow = {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "slow 20 too long"}]}
+    answer = await http.post(url, json=rpc("SendMessage", {"message": slow}), headers=v1)
+    error = answer.json()["error"]
+    assert error["code"] == -32011 and "did not answer in time" in error["message"]
+    off = await http.post(f"{mesh.url}/a2a/{agent['id']}/toggle", params={"activate": "false"})
+    assert off.status_code == 200
+
+    async def disabled() -> dict[str, Any] | None:
+        hi = {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
+        sent = await http.post(url, json=rpc("SendMessage", {"message": hi}), headers=v1)
+        body = dict(sent.json())
+        return body if "error" in body else None
+
+    refused = await eventually(disabled, within_s=20)
+    assert refused["error"]["data"]["forgeCode"] == -32001
+    assert "disabled" in refused["error"]["message"]
