@@ -185,6 +185,11 @@ class NatsBus:
         self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
         self._holding: Any = None  # the subscription serving held bodies, from the first one
         self._logs: set[str] = set()  # event logs known to exist
+        # Queue-group subscriptions serving requests: drained first at shutdown (stop_serving).
+        self._serving: list[Any] = []
+        self._stopped_serving = False
+        # How long `close` lets requests in flight finish (FORGE_DRAIN_TIMEOUT_S, set by the app).
+        self.drain_timeout_s = 20.0
 
     def connected(self) -> bool:
         """Whether the connection to NATS is up now (not reconnecting, not closed)."""
@@ -298,6 +303,8 @@ class NatsBus:
             task.add_done_callback(self._tasks.discard)
 
         sub: Any = await self.nc.subscribe(subject, queue=queue or "", cb=on_message)
+        if queue:
+            self._serving.append(sub)
         return sub  # type: ignore[no-any-return]
 
     async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
@@ -511,17 +518,43 @@ class NatsBus:
     async def flush(self) -> None:
         await self.nc.flush()
 
+    async def stop_serving(self, timeout_s: float) -> None:
+        """Stop taking requests and let the ones in flight finish, for at most `timeout_s`.
+
+        Each queue-group subscription is drained (unsubscribed, then the messages the server
+        had already sent are handled), so the group sends new requests to the other replicas;
+        the connection stays open meanwhile, so a request in flight can still ask other
+        services and send its reply. Idempotent.
+        """
+        if self.nc.is_closed or self._stopped_serving:
+            return
+        self._stopped_serving = True
+        serving, self._serving = self._serving, []
+        deadline = time.monotonic() + timeout_s
+        for sub in serving:
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await sub.drain()
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        if self._tasks:
+            log.warning(
+                "requests still in flight after the drain timeout",
+                extra={"count": len(self._tasks)},
+            )
+
     async def close(self) -> None:
-        """Stop taking requests, finish the ones in flight, then close."""
+        """Stop taking requests, finish the ones in flight (`stop_serving`), then close."""
         if self.nc.is_closed:
             return
+        await self.stop_serving(self.drain_timeout_s)
         for watch in self._watches:
             watch.cancel()
         try:
             await self.nc.drain()
         except (nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError, TimeoutError):
             pass
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10)
+        if self._tasks:  # requests on a subject of this replica's own, taken during the drain
+            await asyncio.wait(set(self._tasks), timeout=1)
         if not self.nc.is_closed:
             await self.nc.close()
