@@ -13,6 +13,13 @@ from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
 
 log = logging.getLogger("forge.service")
+DRAINING = "shutting down: finishing the requests in flight"
+
+
+def draining(stop: asyncio.Event) -> Callable[[], str | None]:
+    """A readiness check (forge.core.ops) failing once `stop` is set: from SIGTERM on, `/readyz`
+    answers 503 while the service drains (docs/deployment.md)."""
+    return lambda: DRAINING if stop.is_set() else None
 
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -54,6 +54,16 @@ OpsPort = Annotated[
         "a deployment sets one (e.g. 9464) per container."
     ),
 ]
+DrainTimeoutS = Annotated[
+    float,
+    msgspec.Meta(ge=0),
+    doc(
+        "On SIGTERM the service stops taking requests (the edge closes its listener and "
+        "`/readyz` answers 503; a NATS service leaves its queue groups) and lets the ones in "
+        "flight finish for at most this many seconds, then exits 0 (docs/deployment.md). Keep "
+        "it below the orchestrator's grace period (Kubernetes: 30 s)."
+    ),
+]
 RequestTimeoutS = Annotated[
     float, doc("The deadline (seconds) every hop of an MCP request works to.")
 ]
@@ -144,6 +154,7 @@ SHARED: dict[str, object] = {
     "ops_host": OpsHost,
     "ops_port": OpsPort,
     "request_timeout_s": RequestTimeoutS,
+    "drain_timeout_s": DrainTimeoutS,
     "jwt_secret": JwtSecret,
     "jwt_audience": JwtAudience,
     "jwt_issuer": JwtIssuer,

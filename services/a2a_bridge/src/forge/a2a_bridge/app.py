@@ -13,7 +13,7 @@ from forge.a2a_bridge.handlers import Context, call
 from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.serving import A2aServer
 from forge.a2a_bridge.wire import AgentClient
-from forge.core import claims, ops, rpc, subjects
+from forge.core import claims, ops, rpc, service, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.netguard import NetGuard
@@ -98,7 +98,7 @@ async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:
             "a2a-bridge",
             config.ops_host,
             config.ops_port,
-            ops.all_of(ops.nats(bus), started),
+            ops.all_of(ops.nats(bus), started, service.draining(stop)),
         )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -111,3 +111,4 @@ async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:
         starting.result()  # a failed start raises here
         log.info("a2a-bridge ready", extra={"agents": len(bridge.agents.by_id)})
         await stop.wait()
+        await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from typing import Any
 
 import uvicorn
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from forge.core import metrics, ops
+from forge.core import metrics, ops, service
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
@@ -158,7 +159,8 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
             access_log=False,
             log_config=None,
             timeout_keep_alive=75,
-            timeout_graceful_shutdown=10,
+            # On SIGTERM: the listener closes, requests in flight finish within this.
+            timeout_graceful_shutdown=math.ceil(config.drain_timeout_s),
             # The server drops far larger WebSocket frames itself (close 1009), unread; the
             # endpoint answers one a little over the body limit with a JSON-RPC error first.
             ws_max_size=config.max_body_bytes + WS_FRAME_SLACK,
@@ -181,7 +183,7 @@ async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) ->
     # header timeout as well, so it may not exceed that (hypercorn reads no proxy headers).
     hyper.keep_alive_timeout = min(75, config.header_timeout_s)
     hyper.keep_alive_max_requests = 1_000_000_000  # clients reuse connections; never cut them
-    hyper.graceful_timeout = 10
+    hyper.graceful_timeout = config.drain_timeout_s  # on SIGTERM, for requests in flight
     hyper.websocket_max_message_size = config.max_body_bytes + WS_FRAME_SLACK
     await serve(app, hyper, shutdown_trigger=stop.wait)
 
@@ -198,9 +200,8 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge.identity.listeners.append(metrics.invalidated("edge_identity"))
         metrics.cache_sizes("edge_identity", edge.identity.sizes)
         loaded = ops.flag("identity snapshot not loaded", edge.identity.loaded.is_set)
-        await ops.serve(
-            stack, "edge", config.ops_host, config.ops_port, ops.all_of(ops.nats(bus), loaded)
-        )
+        ready = ops.all_of(ops.nats(bus), loaded, service.draining(stop))
+        await ops.serve(stack, "edge", config.ops_host, config.ops_port, ready)
         stack.push_async_callback(edge.identity.close)
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from forge.core.settings import (
+    DrainTimeoutS,
     JwtAudience,
     JwtIssuer,
     JwtSecret,
@@ -29,6 +30,7 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_format: LogFormat = "text"
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
+    drain_timeout_s: DrainTimeoutS = 20.0
     host: Annotated[
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")
     ] = "127.0.0.1"

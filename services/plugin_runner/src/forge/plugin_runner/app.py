@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core import ops, rpc, subjects
+from forge.core import ops, rpc, service, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.config import ConfigError
 from forge.core.netguard import SETTING, NetGuard
@@ -267,11 +267,16 @@ async def main(stop: asyncio.Event, settings: PluginRunnerConfig) -> None:
         await follower.start()
         ready = ops.nats(bus)  # started: its plugins and the catalog's bindings are loaded
         await ops.serve(
-            stack, "plugin-runner", settings.ops_host, settings.ops_port, ops.all_of(ready)
+            stack,
+            "plugin-runner",
+            settings.ops_host,
+            settings.ops_port,
+            ops.all_of(ready, service.draining(stop)),
         )
         watcher = asyncio.create_task(runner.watch(stop))
         log.info("plugin-runner ready", extra={"hooks": len(runner.plugins.served())})
         await stop.wait()
+        await bus.stop_serving(settings.drain_timeout_s)  # in-flight requests finish first
         await watcher
 
 

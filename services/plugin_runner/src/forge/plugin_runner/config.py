@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from forge.core.settings import (
+    DrainTimeoutS,
     LogFormat,
     LogLevel,
     NatsUrl,
@@ -24,6 +25,7 @@ class PluginRunnerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     log_format: LogFormat = "text"
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
+    drain_timeout_s: DrainTimeoutS = 20.0
     plugins_config: Annotated[
         str, doc("The plugin configuration file (YAML, see docs/plugins.md); empty: no plugins.")
     ] = ""

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core import metrics, ops, rpc, subjects
+from forge.core import metrics, ops, rpc, service, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.errors import ForgeError, InvalidParamsError, ServiceUnavailableError
 from forge.core.operations import Operation
@@ -177,8 +177,10 @@ _POOL = (
 )
 
 
-def _ready(bus: NatsBus, stores: tuple[Store, IdentityStore]) -> ops.Readiness:
+def _ready(bus: NatsBus, stores: tuple[Store, IdentityStore], stop: asyncio.Event) -> ops.Readiness:
     async def ready() -> str | None:
+        if stop.is_set():
+            return service.DRAINING
         if not bus.connected():
             return "not connected to NATS"
         for store in stores:
@@ -216,7 +218,9 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
         registry = Registry(bus, store, config, identity)
         await registry.start()
         rollups = asyncio.create_task(registry.metrics.run(stop))
-        await ops.serve(stack, "registry", config.ops_host, config.ops_port, _ready(bus, stores))
+        ready = _ready(bus, stores, stop)
+        await ops.serve(stack, "registry", config.ops_host, config.ops_port, ready)
         log.info("registry ready")
         await stop.wait()
+        await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
         await rollups

@@ -9,6 +9,7 @@ import msgspec
 
 from forge.core.settings import (
     CatalogDatabaseUrl,
+    DrainTimeoutS,
     IdentityDatabaseUrl,
     JwtSecret,
     LogFormat,
@@ -31,6 +32,7 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_format: LogFormat = "text"
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
+    drain_timeout_s: DrainTimeoutS = 20.0
     catalog_database_url: CatalogDatabaseUrl = "postgresql://postgres@127.0.0.1:5432/forge_catalog"
     tool_name_separator: ToolNameSeparator = "-"
     upstream_discover_timeout_s: Annotated[

@@ -8,7 +8,7 @@ import logging
 
 import msgspec
 
-from forge.core import metrics, ops, rpc, subjects
+from forge.core import metrics, ops, rpc, service, subjects
 from forge.core.bus import Bus, Headers, NatsBus
 from forge.core.snapshot import load_snapshot
 from forge.proto.envelope import Envelope
@@ -97,13 +97,13 @@ async def main(stop: asyncio.Event, config: RouterConfig) -> None:
         catalog = router.ctx.catalog
         metrics.cache_sizes("router_catalog", catalog.sizes)
         loaded = ops.flag("catalog not loaded", lambda: catalog.loaded)
-        await ops.serve(
-            stack, "router", config.ops_host, config.ops_port, ops.all_of(ops.nats(bus), loaded)
-        )
+        ready = ops.all_of(ops.nats(bus), loaded, service.draining(stop))
+        await ops.serve(stack, "router", config.ops_host, config.ops_port, ready)
         # Pushed after the bus so it runs first: inline plugins stop before the bus drains.
         stack.push_async_callback(router.ctx.hooks.close)
         await router.start()
         flusher = asyncio.create_task(router.flush_metrics(stop))
         log.info("router ready")
         await stop.wait()
+        await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
         await flusher

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import msgspec
 
-from forge.core.settings import LogFormat, LogLevel, NatsUrl, OpsHost, OpsPort, doc
+from forge.core.settings import (
+    DrainTimeoutS,
+    LogFormat,
+    LogLevel,
+    NatsUrl,
+    OpsHost,
+    OpsPort,
+    doc,
+)
 
 
 class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -15,6 +23,7 @@ class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_format: LogFormat = "text"
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
+    drain_timeout_s: DrainTimeoutS = 20.0
     snapshot_timeout_s: Annotated[
         float,
         doc("How long the router waits for the registry's catalog snapshot before it retries."),

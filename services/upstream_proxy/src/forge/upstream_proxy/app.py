@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from forge.core import claims, metrics, ops, rpc, subjects
+from forge.core import claims, metrics, ops, rpc, service, subjects
 from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
 from forge.core.config import ConfigError
@@ -202,7 +202,7 @@ async def main(
             "upstream-proxy",
             config.ops_host,
             config.ops_port,
-            ops.all_of(ops.nats(bus), started),
+            ops.all_of(ops.nats(bus), started, service.draining(stop)),
         )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -215,3 +215,4 @@ async def main(
         starting.result()  # a failed start raises here
         log.info("upstream-proxy ready", extra={"gateways": len(proxy.gateways.by_id)})
         await stop.wait()
+        await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
