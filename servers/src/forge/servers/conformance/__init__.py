@@ -1,5 +1,6 @@
-"""`python -m forge.servers.conformance`: the tools, prompts and resources the MCP conformance
-suite's server scenarios call, in both eras (Streamable HTTP on /mcp).
+"""The tools, prompts and resources the MCP conformance
+suite's server scenarios call, in both eras (Streamable HTTP on /mcp;
+`python -m forge.servers.conformance` serves them; the tasks extension is in `.tasks`).
 
 Names, arguments and answers follow the scenario texts of the pinned `@modelcontextprotocol/
 conformance` package (`conformance list --server`; each scenario describes what it expects).
@@ -7,17 +8,13 @@ conformance` package (`conformance list --server`; each scenario describes what 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import itertools
 import json
-import socket
 from collections import OrderedDict
 from typing import Annotated, Any
 
-import uvicorn
-import uvloop
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.prompts.base import UserMessage
@@ -46,7 +43,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field
 
-from forge.servers.ports import announce, bind_loopback
+from forge.servers.conformance.tasks import TasksExtension
 
 # A 1x1 PNG and a header-only WAV: the scenarios check type and mime type, not the pixels.
 PNG = (
@@ -55,7 +52,7 @@ PNG = (
 )
 WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
-server = MCPServer("forge-conformance", version="0.1.0")
+server = MCPServer("forge-conformance", version="0.1.0", extensions=[TasksExtension()])
 
 
 @server.tool()
@@ -278,6 +275,18 @@ def json_schema_2020_12_tool(
 
 # The scenario checks the schema keyword by keyword, so it is the literal one, not a derived one.
 server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12  # type: ignore[union-attr]
+
+
+_REGION_HEADER: dict[str, Any] = {"x-mcp-header": "Region"}
+
+
+@server.tool()
+def test_custom_header(
+    region: Annotated[str, Field(description="Where to run", json_schema_extra=_REGION_HEADER)],
+) -> str:
+    """Mirrors `region` into the `Mcp-Param-Region` header (x-mcp-header, SEP-2243): the SDK
+    checks the header against the argument."""
+    return f"Region: {region}"
 
 
 # --- 2026-07-28 input_required flows (SEP-2322), hand-rolled to use the scenarios' keys ---
@@ -588,30 +597,3 @@ class MemoryEventStore(EventStore):
 
 # The reconnection delay the priming event asks for (milliseconds).
 RETRY_MS = 500
-
-
-async def serve(sock: socket.socket, host: str) -> None:
-    # `host` decides which Host/Origin headers the SDK's DNS-rebinding guard accepts.
-    app = server.streamable_http_app(
-        host=host, event_store=MemoryEventStore(), retry_interval=RETRY_MS
-    )
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    announce(sock)
-    await uvicorn.Server(config).serve(sockets=[sock])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m forge.servers.conformance", description=__doc__
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    parser.add_argument("--port", type=int, default=8004, help="0 picks a free port")
-    args = parser.parse_args()
-    try:
-        uvloop.run(serve(bind_loopback(args.host, args.port), args.host))
-    except KeyboardInterrupt:
-        pass
-
-
-if __name__ == "__main__":
-    main()
