@@ -129,6 +129,13 @@ def _outgoing_headers(headers: Headers | None) -> Headers | None:
     return merged
 
 
+def _incoming_trace(msg: Msg) -> None:
+    """The one place the trace context is read from a message (request, event, stream message):
+    what the handler sends next carries it, and its spans are its children."""
+    headers = msg.headers
+    TRACEPARENT.set(headers.get("traceparent") if headers else None)
+
+
 async def _on_error(exc: Exception) -> None:
     # One line, no traceback: connection trouble is expected while NATS restarts.
     log.warning("nats: %s", exc or type(exc).__name__)
@@ -309,7 +316,7 @@ class NatsBus:
 
     async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
         headers = msg.headers or {}
-        TRACEPARENT.set(headers.get("traceparent"))
+        _incoming_trace(msg)
         SUBJECT.set(msg.subject)
         try:
             reply = await handler(await self._body(msg), headers)
@@ -319,11 +326,12 @@ class NatsBus:
             await self._reply(msg.reply, reply)
 
     async def _reply(self, subject: str, payload: bytes) -> None:
+        headers = _outgoing_headers(None)  # a reply carries the trace too (docs/decisions/0024)
         if self._inline(payload):
-            await self.nc.publish(subject, payload)
+            await self.nc.publish(subject, payload, headers=headers)
             return
         try:
-            claim = await self._claim(payload, None, claims.PUBLISHED_TTL_S, once=True)
+            claim = await self._claim(payload, headers, claims.PUBLISHED_TTL_S, once=True)
         except ForgeError as exc:  # larger than the bus carries: the caller gets why
             await self.nc.publish(subject, _error_reply(exc))
             return
@@ -345,6 +353,7 @@ class NatsBus:
 
     async def subscribe(self, subject: str, handler: EventHandler) -> Subscription:
         async def on_message(msg: Msg) -> None:
+            _incoming_trace(msg)
             data = await self._event_body(msg)
             if data is not None:
                 await handler(msg.subject, data)
@@ -359,6 +368,7 @@ class NatsBus:
         """
 
         async def on_message(msg: Msg) -> None:
+            _incoming_trace(msg)
             data = await self._event_body(msg)
             if data is not None:
                 await handler(msg.subject, data, msg.reply or "")

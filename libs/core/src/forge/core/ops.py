@@ -17,6 +17,8 @@ from typing import Protocol
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from forge.core import tracing
+
 log = logging.getLogger("forge.ops")
 
 # None when ready, else a short reason (e.g. "not connected to NATS").
@@ -138,7 +140,10 @@ class OpsServer:
 async def serve(
     stack: contextlib.AsyncExitStack, service: str, host: str, port: int, ready: Readiness
 ) -> OpsServer | None:
-    """Start the ops port (none when `port` is 0), closed when `stack` unwinds."""
+    """Start the ops port (none when `port` is 0), closed when `stack` unwinds; and traces,
+    when the `OTEL_*` variables ask for them (forge.core.tracing), flushed when it unwinds."""
+    if tracing.start(service):
+        stack.callback(tracing.shutdown)
     if port == 0:
         return None
     server = OpsServer(service, ready)

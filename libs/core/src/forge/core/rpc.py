@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from forge.core import logs, metrics
+from forge.core import logs, metrics, tracing
 from forge.core.bus import Bus, Headers
 from forge.core.errors import (
     DEADLINE_EXCEEDED,
@@ -56,19 +56,44 @@ async def answer(handler: EnvelopeHandler, data: bytes, where: str) -> bytes:
         return error_reply(InvalidRequestError(f"malformed envelope: {exc}").to_object())
     except msgspec.DecodeError:
         return error_reply(InvalidRequestError("malformed envelope").to_object())
+    if not tracing.enabled():
+        return await _run(handler, envelope, where)
+    with tracing.span(envelope.method, tracing.SERVER, _span_attributes(envelope, where)):
+        return await _run(handler, envelope, where)
+
+
+def _span_attributes(envelope: Envelope, where: str) -> dict[str, str]:
+    """A handled envelope's span attributes (docs/observability.md, Spans): never its params."""
+    found = {
+        "rpc.system": "jsonrpc",
+        "rpc.method": envelope.method,
+        "mcp.method": envelope.method,
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": where,
+    }
+    if envelope.server_id is not None:
+        found["forge.server.id"] = envelope.server_id
+    return found
+
+
+async def _run(handler: EnvelopeHandler, envelope: Envelope, where: str) -> bytes:
     series = metrics.rpc_series(where, envelope.method)
     started = time.perf_counter()
     logs.REQUEST_ID.set(envelope.id)
     if envelope.deadline < time.time():
         _answered(series, started, DEADLINE_EXCEEDED)
+        tracing.failed(DEADLINE_EXCEEDED, "deadline passed")
         return error_reply(DeadlineExceededError("the request's deadline has passed").to_object())
     try:
         result = await handler(envelope)
     except ForgeError as exc:
         _answered(series, started, exc.code)
+        tracing.failed(exc.code, exc.message)
         return error_reply(exc.to_object())
     except Exception as exc:  # adapter boundary: nothing unexpected leaks to the caller
         _answered(series, started, INTERNAL_ERROR)
+        tracing.failed(INTERNAL_ERROR, type(exc).__name__)
         return error_reply(internal_error(exc, where))
     _answered(series, started, None)
     return b'{"result":' + result + b"}"
