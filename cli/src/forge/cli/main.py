@@ -95,8 +95,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    sys.argv = [f"forge.{args.service}", *args.rest]
-    runpy.run_module(f"forge.{args.service}", run_name="__main__", alter_sys=True)
+    module = "forge." + args.service.replace("-", "_")  # plugin-runner or plugin_runner
+    sys.argv = [module, *args.rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0
 
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.set_defaults(func=cmd_up)
     run = sub.add_parser("run", help="run one service in the foreground")
-    run.add_argument("service", choices=[*SERVICES])
+    run.add_argument("service", choices=[*SERVICES, *(s.replace("_", "-") for s in SERVICES)])
     run.add_argument("rest", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
     token = sub.add_parser("token", help="mint a bearer token signed with the JWT secret")
