@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import pluggy
 
-from forge.core import metrics
+from forge.core import metrics, tracing
 from forge.core.errors import InternalError, PluginViolationError
 from forge.plugins.conditions import matches
 from forge.plugins.config import BLOCKING, PluginEntry, PluginsConfig, specificity
@@ -128,7 +128,11 @@ class PluginSet:
             audit = entry.mode == "audit"
             given = _copy(outcome.payload) if audit else outcome.payload
             started = time.perf_counter()
-            answer = await self._call(link, given, ctx)
+            if tracing.enabled():
+                with tracing.span(f"plugin {entry.name}", tracing.INTERNAL, _traced(entry, hook)):
+                    answer = await self._call(link, given, ctx)
+            else:
+                answer = await self._call(link, given, ctx)
             metrics.plugin_timed(entry.name, hook, started)
             if answer is None:
                 continue
@@ -266,4 +270,13 @@ def _fields(entry: PluginEntry, ctx: HookContext) -> dict[str, Any]:
         "hook": ctx.hook,
         "request_id": ctx.request_id,
         "target": ctx.target or "",
+    }
+
+
+def _traced(entry: PluginEntry, hook: str) -> dict[str, str]:
+    """A plugin run's span attributes (docs/observability.md, Spans)."""
+    return {
+        "forge.plugin.name": entry.name,
+        "forge.plugin.hook": hook,
+        "forge.plugin.mode": entry.mode,
     }

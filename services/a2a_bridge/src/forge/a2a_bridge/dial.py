@@ -21,9 +21,11 @@ import msgspec
 from forge.a2a_bridge import versions
 from forge.a2a_bridge.credentials import Access
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, _event, _payload, under
-from forge.core import httpx_dialer
+from forge.core import httpx_dialer, tracing
+from forge.core.bus import TRACEPARENT
 from forge.core.errors import (
     A2aCode,
+    ForgeError,
     ResultTooLargeError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -101,6 +103,8 @@ def _read(agent: Agent, method: str, payload: object) -> Any:
 async def _headers(access: Access, headers: dict[str, str]) -> dict[str, str]:
     if access.tokens is not None:
         headers["Authorization"] = await access.tokens.header()
+    if tracing.enabled() and (trace := TRACEPARENT.get()) is not None:
+        headers["traceparent"] = trace  # W3C propagation to the agent
     return headers
 
 
@@ -128,6 +132,29 @@ async def request(
 ) -> Any:
     """One request answered once: its result in 1.0's form."""
     verb, url, headers, body = request_of(agent, access, method, params)
+    if not tracing.enabled():
+        return await _request(client, agent, access, method, deadline, verb, url, headers, body)
+    attributes = tracing.http_client_attributes(verb, url)
+    attributes["rpc.method"] = method
+    with tracing.span(verb, tracing.CLIENT, attributes):
+        try:
+            return await _request(client, agent, access, method, deadline, verb, url, headers, body)
+        except ForgeError as exc:
+            tracing.failed(exc.code, exc.message)
+            raise
+
+
+async def _request(
+    client: AgentClient,
+    agent: Agent,
+    access: Access,
+    method: str,
+    deadline: float,
+    verb: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> Any:
     timeout = _timeout(client, agent, deadline)
     try:
         async with asyncio.timeout(deadline - time.time()):

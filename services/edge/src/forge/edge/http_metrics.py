@@ -4,10 +4,13 @@ status (`forge_http_*`, docs/observability.md)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from forge.core import tracing
+from forge.core.bus import TRACEPARENT
 from forge.core.metrics import BUCKETS, OTHER
 from forge.edge.http import Receive, Scope, Send
 
@@ -54,14 +57,17 @@ def measured(app: Any) -> Any:
         routed: list[str | None] = [None]
         scope[_KEY] = routed
 
-        async def sending(message: dict[str, Any]) -> None:
+        async def sending(message: Any) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
 
         try:
-            await app(scope, receive, sending)
+            if tracing.enabled():
+                await _traced(app, scope, receive, sending, lambda: (routed[0], status))
+            else:
+                await app(scope, receive, sending)
         except BaseException:
             status = status or 500
             raise
@@ -69,6 +75,32 @@ def measured(app: Any) -> Any:
             _record(routed[0] or UNMATCHED, scope["method"], status, time.perf_counter() - started)
 
     return measure
+
+
+async def _traced(
+    app: Any, scope: Scope, receive: Receive, send: Send, outcome: Callable[[], tuple[Any, int]]
+) -> None:
+    """The HTTP request in the edge's SERVER span, continuing the client's `traceparent`."""
+    incoming = None
+    for name, value in scope.get("headers", ()):
+        if name == b"traceparent":
+            incoming = value.decode("latin-1")
+            break
+    TRACEPARENT.set(tracing.parse(incoming))
+    method = scope["method"] if scope["method"] in _METHODS else OTHER
+    attributes = {"http.request.method": method, "url.path": scope["path"]}
+    with tracing.span(method, tracing.SERVER, attributes) as span:
+        try:
+            await app(scope, receive, send)
+        finally:
+            route, status = outcome()
+            if span is not None and span.is_recording():
+                if route:
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status or 500)
+                if not status or status >= 500:
+                    tracing.mark_failed(span)
 
 
 def routed(app: Any, fixed: frozenset[str]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self
 
 import asyncpg
 
+from forge.core import tracing
 from forge.core.errors import ServiceUnavailableError
 
 # Opening a pool or migrating happens only at start: the driver's text (a refused password, an
@@ -21,6 +22,43 @@ _OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 # of an argument (it raises the same class), and text with no UTF-8 form (an unpaired
 # surrogate). The edge refuses these first; should one get through, the caller made a mistake.
 INPUT_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, UnicodeEncodeError)
+
+
+def _traced(database: str) -> type[asyncpg.Connection]:
+    """Connections whose every query is a CLIENT span when tracing is on (off: the shared
+    do-nothing context, no span): the database and the statement's operation (SELECT, INSERT,
+    ...), never the statement or its values."""
+
+    def span(query: str) -> Any:
+        if not tracing.enabled():
+            return tracing.span("")
+        words = query.split(None, 1)
+        operation = words[0].upper() if words else ""
+        attributes = {"db.system": "postgresql", "db.operation": operation, "db.name": database}
+        return tracing.span(f"{operation} {database}", tracing.CLIENT, attributes)
+
+    class Traced(asyncpg.Connection):  # type: ignore[misc]
+        async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+            with span(query):
+                return await super().execute(query, *args, **kwargs)
+
+        async def executemany(self, command: str, *args: Any, **kwargs: Any) -> Any:
+            with span(command):
+                return await super().executemany(command, *args, **kwargs)
+
+        async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+            with span(query):
+                return await super().fetch(query, *args, **kwargs)
+
+        async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+            with span(query):
+                return await super().fetchrow(query, *args, **kwargs)
+
+        async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+            with span(query):
+                return await super().fetchval(query, *args, **kwargs)
+
+    return Traced
 
 
 class PooledStore:
@@ -34,7 +72,9 @@ class PooledStore:
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Self:
         try:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, connection_class=_traced(cls.database)
+            )
         except _OPEN_ERRORS as exc:
             raise ServiceUnavailableError(
                 f"cannot open the {cls.database} database: {exc}"

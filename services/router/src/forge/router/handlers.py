@@ -6,6 +6,7 @@ import time
 
 import msgspec
 
+from forge.core import tracing
 from forge.core.errors import (
     ForbiddenError,
     InvalidParamsError,
@@ -87,6 +88,8 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
     found = ctx.catalog.resolve(name, envelope.server_id, envelope.principal)
     tool = _callable(found, name, envelope.principal)
     headers.check(envelope, tool, members)
+    if tracing.enabled():
+        tracing.annotate(_traced(tool))
     answered: bytes | None = None
     if name != tool.name:
         # Called by a virtual server's own name (original or alias): plugins and their
@@ -151,6 +154,15 @@ async def _call_agent(envelope: Envelope, ctx: Context, tool: ToolRecord, agent:
     if ctx.hooks.serves("agent_post_invoke"):
         result = await ctx.hooks.post("agent_post_invoke", envelope, result, tool.team_id)
     return result
+
+
+def _traced(tool: ToolRecord) -> dict[str, str]:
+    """The router's span attributes for a tool call (docs/observability.md, Spans)."""
+    found = {"mcp.tool.name": tool.name, "forge.tool.id": tool.id}
+    found["forge.gateway.id"] = tool.gateway_id
+    if tool.team_id is not None:
+        found["forge.team.id"] = tool.team_id
+    return found
 
 
 def _callable(tool: ToolRecord | None, name: str, principal: Principal) -> ToolRecord:

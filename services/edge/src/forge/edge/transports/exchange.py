@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from forge.core import rpc, subjects
+from forge.core import rpc, subjects, tracing
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
 from forge.core.results import complete_result
@@ -141,7 +141,43 @@ class Exchange:
             server_id=caller.server_id,
             param_headers=caller.param_headers,
         )
+        if tracing.enabled():
+            return await self._traced(request, caller, envelope, deliver, on_pause)
         TRACEPARENT.set(new_traceparent(caller.traceparent))
+        return await self._send(request, caller, envelope, deliver, on_pause)
+
+    async def _traced(
+        self,
+        request: Request,
+        caller: Caller,
+        envelope: Envelope,
+        deliver: Deliver | None,
+        on_pause: OnPause | None,
+    ) -> bytes:
+        """`_send` in the edge's span of this MCP request: a child of the HTTP request's span,
+        or the SERVER span itself (continuing the client's `traceparent`) on a WebSocket."""
+        inside = tracing.inside()
+        if not inside:
+            TRACEPARENT.set(tracing.parse(caller.traceparent))
+        attributes = tracing.mcp_attributes(request.method, request.params)
+        if caller.server_id is not None:
+            attributes["forge.server.id"] = caller.server_id
+        kind = tracing.INTERNAL if inside else tracing.SERVER
+        with tracing.span(tracing.mcp_span_name(attributes), kind, attributes):
+            try:
+                return await self._send(request, caller, envelope, deliver, on_pause)
+            except ForgeError as exc:
+                tracing.failed(exc.code, exc.message)
+                raise
+
+    async def _send(
+        self,
+        request: Request,
+        caller: Caller,
+        envelope: Envelope,
+        deliver: Deliver | None,
+        on_pause: OnPause | None,
+    ) -> bytes:
         bus = self.edge.bus
         if request.method in SUBSCRIBE_METHODS:
             result = await rpc.call(bus, subjects.ROUTER_RPC, envelope)

@@ -11,7 +11,9 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from forge.core import tracing
 from forge.core.aiohttp_dialer import refusal
+from forge.core.bus import TRACEPARENT
 from forge.core.errors import (
     ForgeError,
     UpstreamBadResponseError,
@@ -86,6 +88,37 @@ async def exchange(
     on_message: OnMessage | None = None,
     resume: Resume | None = None,
     on_pause: OnPause | None = None,
+) -> Answer:
+    """POST one message; for a request (`request_id` set) return its result or raise its error.
+
+    Traced, the POST is a CLIENT span whose context the upstream gets in `traceparent`.
+    """
+    if not tracing.enabled():
+        return await _exchange(
+            http, url, body, headers, request_id, label, session_404, on_message, resume, on_pause
+        )
+    with tracing.span("POST", tracing.CLIENT, tracing.http_client_attributes("POST", url)):
+        sent = {**headers, "traceparent": TRACEPARENT.get() or ""}
+        try:
+            return await _exchange(
+                http, url, body, sent, request_id, label, session_404, on_message, resume, on_pause
+            )
+        except ForgeError as exc:
+            tracing.failed(exc.code, exc.message)
+            raise
+
+
+async def _exchange(
+    http: Poster,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    request_id: RequestId | None,
+    label: str,
+    session_404: bool,
+    on_message: OnMessage | None,
+    resume: Resume | None,
+    on_pause: OnPause | None,
 ) -> Answer:
     """POST one message; for a request (`request_id` set) return its result or raise its error.
 
