@@ -1,0 +1,341 @@
+{{/*
+One Forge service: its Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget,
+NetworkPolicy and (when asked or when the Prometheus operator is installed) ServiceMonitor.
+Each service subchart's templates/service.yaml is `{{ include "forge.service" . }}`; what
+differs between services is in that subchart's values.yaml (component, the `forge run` name,
+the secrets it reads, whether it may dial out, the edge's HTTP port).
+*/}}
+{{- define "forge.service" -}}
+{{- $c := .Values.component -}}
+{{- $ctx := dict "root" . "component" $c -}}
+{{- $name := include "forge.componentName" $ctx -}}
+{{- $g := .Values.global -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not .Values.autoscaling.enabled }}
+  replicas: {{ .Values.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "forge.selectorLabels" $ctx | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: 1
+  template:
+    metadata:
+      labels:
+        {{- include "forge.labels" $ctx | nindent 8 }}
+        forge.dev/nats-client: "true"
+        {{- if eq $c "registry" }}
+        forge.dev/postgresql-client: "true"
+        {{- end }}
+      annotations:
+        checksum/nats-auth: {{ toJson $g.nats.auth | sha256sum | trunc 16 }}
+        {{- with .Values.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+      securityContext:
+        {{- include "forge.podSecurityContext" . | nindent 8 }}
+      {{- with $g.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ $c }}
+          image: {{ include "forge.image" . | quote }}
+          imagePullPolicy: {{ $g.image.pullPolicy }}
+          args: ["{{ .Values.service }}"]
+          ports:
+            - name: ops
+              containerPort: {{ $g.opsPort }}
+              protocol: TCP
+            {{- if .Values.http }}
+            - name: http
+              containerPort: {{ .Values.http.port }}
+              protocol: TCP
+            {{- end }}
+          env:
+            {{- include "forge.env" . | nindent 12 }}
+          {{- with .Values.extraEnvFrom }}
+          envFrom:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          livenessProbe:
+            httpGet: {path: /livez, port: ops}
+            periodSeconds: 10
+            timeoutSeconds: 3
+            failureThreshold: 3
+          readinessProbe:
+            httpGet: {path: /readyz, port: ops}
+            periodSeconds: 5
+            timeoutSeconds: 3
+            failureThreshold: 2
+          startupProbe:
+            httpGet: {path: /livez, port: ops}
+            periodSeconds: 2
+            failureThreshold: 60
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+          securityContext:
+            {{- include "forge.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: {{ .Values.tmpSize }}
+      {{- with .Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels:
+              {{- include "forge.selectorLabels" $ctx | nindent 14 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+  {{- with (and .Values.http .Values.http.serviceAnnotations) }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ if .Values.http }}{{ .Values.http.serviceType }}{{ else }}ClusterIP{{ end }}
+  selector:
+    {{- include "forge.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    {{- if .Values.http }}
+    - name: http
+      port: {{ .Values.http.port }}
+      targetPort: http
+      protocol: TCP
+    {{- end }}
+    - name: ops
+      port: {{ $g.opsPort }}
+      targetPort: ops
+      protocol: TCP
+{{- if .Values.autoscaling.enabled }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ $name }}
+  minReplicas: {{ .Values.autoscaling.minReplicas }}
+  maxReplicas: {{ .Values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .Values.autoscaling.targetCPUUtilizationPercentage }}
+    {{- if .Values.autoscaling.inFlight.enabled }}
+    - type: Pods
+      pods:
+        metric:
+          name: {{ .Values.autoscaling.inFlight.metric }}
+        target:
+          type: AverageValue
+          averageValue: {{ .Values.autoscaling.inFlight.averageValue | quote }}
+    {{- end }}
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 300
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+spec:
+  maxUnavailable: {{ .Values.podDisruptionBudget.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "forge.selectorLabels" $ctx | nindent 6 }}
+{{- end }}
+{{- if $g.networkPolicy.enabled }}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "forge.selectorLabels" $ctx | nindent 6 }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    {{- if .Values.http }}
+    # The edge alone takes traffic from outside, on its HTTP port.
+    - ports:
+        - {port: http, protocol: TCP}
+      {{- with .Values.http.ingressFrom }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
+    # The ops port (/metrics, /livez, /readyz): Prometheus. Kubelet probes come from the node.
+    - ports:
+        - {port: ops, protocol: TCP}
+      from:
+        {{- toYaml $g.networkPolicy.metricsFrom | nindent 8 }}
+  egress:
+    {{- include "forge.dnsEgress" . | nindent 4 }}
+    {{- include "forge.natsEgress" . | nindent 4 }}
+    {{- if eq $c "registry" }}
+    {{- include "forge.pgEgress" (dict "root" . "db" "catalog") | nindent 4 }}
+    {{- include "forge.pgEgress" (dict "root" . "db" "identity") | nindent 4 }}
+    {{- end }}
+    {{- if .Values.egress.internet }}
+    # Dials out (upstream MCP servers, A2A agents, ...): anywhere but the cluster's own ranges.
+    - to:
+        - ipBlock:
+            cidr: 0.0.0.0/0
+            except:
+              {{- toYaml $g.networkPolicy.internalCIDRs | nindent 14 }}
+        {{- if $g.networkPolicy.ipv6 }}
+        - ipBlock:
+            cidr: ::/0
+            except:
+              {{- toYaml $g.networkPolicy.internalCIDRsV6 | nindent 14 }}
+        {{- end }}
+    {{- end }}
+    {{- range .Values.egress.extra }}
+    - {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- end }}
+{{- if or .Values.serviceMonitor.enabled $g.serviceMonitor.enabled (and $g.serviceMonitor.auto (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "forge.labels" $ctx | nindent 4 }}
+    {{- with $g.serviceMonitor.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "forge.selectorLabels" $ctx | nindent 6 }}
+  endpoints:
+    - port: ops
+      path: /metrics
+      interval: {{ $g.serviceMonitor.interval }}
+      relabelings:
+        - targetLabel: service
+          replacement: {{ $c }}
+{{- end }}
+{{- end -}}
+
+{{/* The container's environment: shared settings, secrets, then the service's own. */}}
+{{- define "forge.env" -}}
+{{- $g := .Values.global -}}
+{{- $c := .Values.component -}}
+{{- if $g.nats.auth.enabled }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "forge.natsAuthSecret" . }}
+      key: {{ $c }}
+{{- $url := include "forge.natsUrl" . -}}
+{{- $scheme := regexFind "^[a-z]+://" $url }}
+- name: FORGE_NATS_URL
+  value: {{ printf "%s%s:$(NATS_PASSWORD)@%s" $scheme (index $g.nats.auth.users $c).user (trimPrefix $scheme $url) | quote }}
+{{- else }}
+- name: FORGE_NATS_URL
+  value: {{ include "forge.natsUrl" . | quote }}
+{{- end }}
+- name: FORGE_OPS_HOST
+  value: "0.0.0.0"
+- name: FORGE_OPS_PORT
+  value: {{ $g.opsPort | quote }}
+- name: FORGE_LOG_LEVEL
+  value: {{ $g.logLevel | quote }}
+- name: FORGE_LOG_FORMAT
+  value: {{ $g.logFormat | quote }}
+# Drain in-flight requests on SIGTERM for at most the grace period less 10 s (then exit 0).
+- name: FORGE_DRAIN_TIMEOUT_S
+  value: {{ max 0 (sub (int .Values.terminationGracePeriodSeconds) 10) | quote }}
+{{- range $var, $key := .Values.secretEnv }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "forge.secretName" $ }}
+      key: {{ $key }}
+{{- end }}
+{{- if and .Values.publicUrl $g.publicUrl }}
+- name: FORGE_PUBLIC_URL
+  value: {{ $g.publicUrl | quote }}
+{{- end }}
+{{- if $g.upstreamAllowedNetworks }}
+- name: FORGE_UPSTREAM_ALLOWED_NETWORKS
+  value: {{ $g.upstreamAllowedNetworks | quote }}
+{{- end }}
+{{- if .Values.http }}
+- name: FORGE_EDGE_HOST
+  value: "0.0.0.0"
+- name: FORGE_EDGE_PORT
+  value: {{ .Values.http.port | quote }}
+{{- end }}
+{{- if eq $c "registry" }}
+- name: FORGE_CATALOG_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "forge.pgSecret" (dict "root" . "db" "catalog") }}
+      key: {{ include "forge.pgSecretKey" (dict "root" . "db" "catalog") }}
+- name: FORGE_IDENTITY_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "forge.pgSecret" (dict "root" . "db" "identity") }}
+      key: {{ include "forge.pgSecretKey" (dict "root" . "db" "identity") }}
+{{- end }}
+{{- range $var, $value := .Values.env }}
+- name: {{ $var }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
