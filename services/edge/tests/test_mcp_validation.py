@@ -173,3 +173,26 @@ def test_a_message_transport_request_is_in_the_era_its_meta_declares() -> None:
     assert isinstance(unknown, Request)
     with pytest.raises(UnsupportedProtocolVersionError):
         declared_protocol(unknown)
+
+
+def task_request(method: str, task_id: str = "g1~o~t1") -> Request:
+    body = msgspec.json.encode(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": method,
+            "params": {"taskId": task_id, "_meta": msgspec.json.decode(META)},
+        }
+    )
+    request = parse(body)
+    assert isinstance(request, Request)
+    return request
+
+
+@pytest.mark.parametrize("method", ["tasks/get", "tasks/update", "tasks/cancel"])
+def test_a_tasks_mcp_name_must_repeat_the_task_id(method: str) -> None:
+    # SEP-2663: Mcp-Name carries params.taskId; surrounding whitespace is not part of it.
+    check_modern(task_request(method), headers(method, " g1~o~t1 "), "2026-07-28")
+    check_modern(task_request(method), headers(method, None), "2026-07-28")  # not sent: taken
+    with pytest.raises(HeaderMismatchError):
+        check_modern(task_request(method), headers(method, "g1~o~other"), "2026-07-28")

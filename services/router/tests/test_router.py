@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
-from router_harness import envelope
+from router_harness import FakeUpstream, envelope
 
-from forge.core import rpc, subjects
+from forge.core import rpc, subjects, tasks
 from forge.core.errors import (
     InvalidParamsError,
     MethodNotFoundError,
+    MissingClientCapabilityError,
     NotFoundError,
     ServiceUnavailableError,
 )
@@ -197,6 +200,17 @@ async def test_tools_call_passes_every_other_param_member_through_to_the_upstrea
     }
 
 
+OWNER = tasks.owner("tester")  # the harness's principal
+DECLARED = b'{"extensions":{"io.modelcontextprotocol/tasks":{}}}'
+
+
+def declaring(env: Envelope, capabilities: bytes = DECLARED) -> Envelope:
+    """The envelope of a modern client that declared the tasks extension."""
+    assert env.protocol is not None
+    protocol = msgspec.structs.replace(env.protocol, capabilities=msgspec.Raw(capabilities))
+    return msgspec.structs.replace(env, protocol=protocol)
+
+
 async def test_a_task_handle_names_its_gateway_and_tasks_requests_reach_it(
     router: Router, membus: MemoryBus
 ) -> None:
@@ -210,14 +224,43 @@ async def test_a_task_handle_names_its_gateway_and_tasks_requests_reach_it(
 
     await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream, queue=None)
     handle = msgspec.json.decode(
-        await ask(membus, envelope("tools/call", b'{"name":"one-echo","task":{}}'))
+        await ask(membus, declaring(envelope("tools/call", b'{"name":"one-echo"}')))
     )
-    assert handle["taskId"] == "g1~t-42"
-    polled = msgspec.json.decode(await ask(membus, envelope("tasks/get", b'{"taskId":"g1~t-42"}')))
-    assert polled["taskId"] == "g1~t-42" and polled["status"] == "completed"
+    assert handle["taskId"] == f"g1~{OWNER}~t-42"
+    get = declaring(envelope("tasks/get", msgspec.json.encode({"taskId": handle["taskId"]})))
+    polled = msgspec.json.decode(await ask(membus, get))
+    assert polled["taskId"] == handle["taskId"] and polled["status"] == "completed"
     assert msgspec.json.decode(seen[-1].params) == {"taskId": "t-42"}
     with pytest.raises(InvalidParamsError):
-        await ask(membus, envelope("tasks/get", b'{"taskId":"nowhere~t-1"}'))
+        await ask(membus, declaring(envelope("tasks/get", b'{"taskId":"nowhere~t-1"}')))
+
+
+async def test_another_principals_task_id_is_an_unknown_task(
+    router: Router, membus: MemoryBus
+) -> None:
+    upstream = FakeUpstream(b'{"taskId":"t-1","status":"working","resultType":"complete"}')
+    await rpc.serve_envelopes(membus, subjects.upstream_any("rpc"), upstream.rpc, queue=None)
+    theirs = f"g1~{tasks.owner('someone-else')}~t-1"
+    for method in ("tasks/get", "tasks/cancel", "tasks/update"):
+        params = msgspec.json.encode({"taskId": theirs})
+        with pytest.raises(InvalidParamsError, match="unknown task"):
+            await ask(membus, declaring(envelope(method, params)))
+    assert upstream.seen == []  # refused before any upstream heard of it
+
+
+async def test_a_modern_client_without_the_extension_gets_32021_and_no_removed_methods(
+    router: Router, membus: MemoryBus
+) -> None:
+    mine = msgspec.json.encode({"taskId": f"g1~{OWNER}~t-1"})
+    for method in ("tasks/get", "tasks/update", "tasks/cancel"):
+        with pytest.raises(MissingClientCapabilityError) as refused:
+            await ask(membus, envelope(method, mine))
+        assert refused.value.data == {
+            "requiredCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+        }
+    for method in ("tasks/result", "tasks/list"):  # gone in 2026-07-28 (SEP-2663)
+        with pytest.raises(MethodNotFoundError):
+            await ask(membus, declaring(envelope(method, mine)))
 
 
 async def test_a_legacy_task_handle_is_tagged_inside_its_task_member(
@@ -230,7 +273,7 @@ async def test_a_legacy_task_handle_is_tagged_inside_its_task_member(
     result = msgspec.json.decode(
         await ask(membus, envelope("tools/call", b'{"name":"one-echo"}', era="legacy"))
     )
-    assert result["task"]["taskId"] == "g1~abc"
+    assert result["task"]["taskId"] == f"g1~{OWNER}~abc"
 
 
 async def test_tasks_list_gathers_every_task_capable_gateways_tasks_with_tagged_ids(
@@ -254,5 +297,44 @@ async def test_tasks_list_gathers_every_task_capable_gateways_tasks_with_tagged_
     router = Router(membus, RouterConfig())
     await router.start()
     listed = msgspec.json.decode(await ask(membus, envelope("tasks/list", era="legacy")))
-    assert [t["taskId"] for t in listed["tasks"]] == ["g2~a", "g2~b"]
+    assert [t["taskId"] for t in listed["tasks"]] == [f"g2~{OWNER}~a", f"g2~{OWNER}~b"]
     assert membus.requests[-1][0] == subjects.upstream("g2", "rpc")
+
+
+async def test_discovery_and_the_handshake_offer_the_tasks_extension_of_the_servers_upstreams(
+    membus: MemoryBus,
+) -> None:
+    offered = {"extensions": {"io.modelcontextprotocol/tasks": {}, "com.example/other": {}}}
+    tasks_gateway = Gateway(
+        id="g2", name="two", slug="two", url="http://127.0.0.1:2/mcp", capabilities=offered
+    )
+    slow = ToolRecord(
+        id="t3", name="two-slow", original_name="slow", gateway_id="g2", tool=Tool(name="slow")
+    )
+    with_tasks = Server(id="s2", name="with-tasks", associated_tools=["t3"])
+    snapshot = Snapshot(
+        gateways=[GATEWAY, tasks_gateway], tools=[ECHO, slow], servers=[SERVER, with_tasks]
+    )
+
+    async def serve_snapshot(env: Envelope) -> bytes:
+        return msgspec.json.encode(snapshot)
+
+    await rpc.serve_envelopes(
+        membus, subjects.registry(subjects.CATALOG, "snapshot", "get"), serve_snapshot, queue=None
+    )
+    router = Router(membus, RouterConfig())
+    await router.start()
+
+    async def capabilities(server_id: str | None, method: str = "server/discover") -> Any:
+        params = b'{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{}}'
+        era = "legacy" if method == "initialize" else "modern"
+        env = envelope(method, params, era=era, server_id=server_id)
+        return msgspec.json.decode(await ask(membus, env))["capabilities"]
+
+    # Only the extension Forge knows how to route is passed on.
+    assert (await capabilities("s2"))["extensions"] == {"io.modelcontextprotocol/tasks": {}}
+    assert (await capabilities(None))["extensions"] == {"io.modelcontextprotocol/tasks": {}}
+    assert (await capabilities("s2", "initialize"))["extensions"] == {
+        "io.modelcontextprotocol/tasks": {}
+    }
+    assert "extensions" not in await capabilities("s1")  # its only upstream offers none

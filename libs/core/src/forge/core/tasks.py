@@ -1,10 +1,17 @@
-"""Task ids of the tasks extension, tagged with their gateway so that any replica can route them.
+"""Task ids of the tasks extension, tagged with their gateway and their owner so that any replica
+can route them, and only their owner use them.
 
-An upstream's task id `T` reaches the client as `<gateway id>~T`. Both shapes of a task handle
-are handled: the 2025-11-25 `{"task": {"taskId": …}}` and the 2026-07-28 top-level `taskId`.
+An upstream's task id `T`, created by a call of the principal whose subject is `S`, reaches the
+client as `<gateway id>~<owner(S)>~T`, where `owner(S)` is the first 16 hex digits of SHA-256 of
+`S`: no state anywhere, and another user who holds the id cannot use it (the router refuses a
+task id whose owner is not the caller's, as it refuses an unknown one). Both shapes of a task
+handle are handled: the 2025-11-25 `{"task": {"taskId": …}}` and the 2026-07-28 top-level
+`taskId`.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import msgspec
 
@@ -14,23 +21,30 @@ _STR = msgspec.json.Decoder(str)
 _ENC = msgspec.json.Encoder()
 
 
-def _tagged(raw: msgspec.Raw, gateway_id: str) -> msgspec.Raw:
-    return msgspec.Raw(_ENC.encode(gateway_id + SEPARATOR + _STR.decode(raw)))
+def owner(subject: str) -> str:
+    """What a task id says of the principal who created it (not their subject itself)."""
+    return hashlib.sha256(subject.encode()).hexdigest()[:16]
 
 
-def tag(body: bytes, gateway_id: str) -> bytes:
-    """A result or notification params with its task id made routable; anything else as it was."""
+def _tagged(raw: msgspec.Raw, prefix: str) -> msgspec.Raw:
+    return msgspec.Raw(_ENC.encode(prefix + _STR.decode(raw)))
+
+
+def tag(body: bytes, gateway_id: str, subject: str) -> bytes:
+    """A result or notification params with its task id made routable (to `gateway_id`, for
+    the principal `subject` only); anything else as it was."""
     if b'"taskId"' not in body:  # the common case: not about a task, left untouched
         return body
+    prefix = gateway_id + SEPARATOR + owner(subject) + SEPARATOR
     try:
         members = _FIELDS.decode(body)
         if "taskId" in members:
-            members["taskId"] = _tagged(members["taskId"], gateway_id)
+            members["taskId"] = _tagged(members["taskId"], prefix)
         elif "task" in members:
             task = _FIELDS.decode(members["task"])
             if "taskId" not in task:
                 return body
-            task["taskId"] = _tagged(task["taskId"], gateway_id)
+            task["taskId"] = _tagged(task["taskId"], prefix)
             members["task"] = msgspec.Raw(_ENC.encode(task))
         else:
             return body
@@ -39,7 +53,7 @@ def tag(body: bytes, gateway_id: str) -> bytes:
     return _ENC.encode(members)
 
 
-def tag_notification(message: bytes, gateway_id: str) -> bytes:
+def tag_notification(message: bytes, gateway_id: str, subject: str) -> bytes:
     """A `notifications/tasks…` message with the task id in its params tagged."""
     if b'"notifications/tasks' not in message:
         return message
@@ -50,11 +64,15 @@ def tag_notification(message: bytes, gateway_id: str) -> bytes:
     params = members.get("params")
     if params is None:
         return message
-    members["params"] = msgspec.Raw(tag(bytes(params), gateway_id))
+    members["params"] = msgspec.Raw(tag(bytes(params), gateway_id, subject))
     return _ENC.encode(members)
 
 
-def untag(task_id: str) -> tuple[str, str] | None:
-    """(gateway id, upstream task id) of a tagged id, or None if it is not one of ours."""
-    gateway_id, _, upstream_id = task_id.partition(SEPARATOR)
-    return (gateway_id, upstream_id) if gateway_id and upstream_id else None
+def untag(task_id: str, subject: str) -> tuple[str, str] | None:
+    """(gateway id, upstream task id) of a tagged id, or None if it is not one of ours or not
+    the principal `subject`'s."""
+    gateway_id, _, rest = task_id.partition(SEPARATOR)
+    owned, _, upstream_id = rest.partition(SEPARATOR)
+    if not gateway_id or not upstream_id or owned != owner(subject):
+        return None
+    return gateway_id, upstream_id

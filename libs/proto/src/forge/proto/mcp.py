@@ -24,6 +24,17 @@ REMOVED_METHODS = frozenset(
 
 # Methods whose body carries a name that the modern `Mcp-Name` header must repeat.
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+# The tasks extension's methods (SEP-2663): their `Mcp-Name` header repeats params.taskId.
+TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
+
+
+class TaskParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The task id of a tasks/* request."""
+
+    taskId: str | None = None
+
+
+TASK_PARAMS_DECODER = msgspec.json.Decoder(TaskParams)
 
 
 class Implementation(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import msgspec
 
@@ -48,12 +49,18 @@ _NAME = msgspec.json.Decoder(str)
 EXECUTE = "tools.execute"
 
 
+def _capabilities(envelope: Envelope, ctx: Context) -> Mapping[str, object]:
+    """Forge's own, with the extensions the server's upstreams offer that Forge passes on."""
+    found = tasks.extensions(envelope, ctx)
+    return {**CAPABILITIES, "extensions": found} if found else CAPABILITIES
+
+
 async def discover(envelope: Envelope, ctx: Context) -> bytes:
     check_server(envelope, ctx)
     return _ENC.encode(
         {
             "supportedVersions": list(mcp.SUPPORTED_VERSIONS),
-            "capabilities": CAPABILITIES,
+            "capabilities": _capabilities(envelope, ctx),
             "resultType": "complete",
             "ttlMs": 0,
             "cacheScope": "private",
@@ -71,7 +78,11 @@ async def initialize(envelope: Envelope, ctx: Context) -> bytes:
     requested = params.protocolVersion
     version = requested if requested in mcp.LEGACY_VERSIONS else mcp.LEGACY
     return _ENC.encode(
-        {"protocolVersion": version, "capabilities": CAPABILITIES, "serverInfo": SERVER_INFO}
+        {
+            "protocolVersion": version,
+            "capabilities": _capabilities(envelope, ctx),
+            "serverInfo": SERVER_INFO,
+        }
     )
 
 
@@ -120,7 +131,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
             else:
                 forwarded = headers.for_upstream(forwarded, tool, members)
                 result = await forward(forwarded, ctx, tool.gateway_id)
-                result = tasks.tag_result(result, tool.gateway_id)
+                result = tasks.tag_result(result, tool.gateway_id, envelope.principal)
             ok = not metrics.failed(result)
         finally:
             elapsed = time.perf_counter() - started

@@ -111,7 +111,21 @@ def check_modern(request: Request, headers: dict[str, str], version: str) -> Pro
             raise HeaderMismatchError(
                 f"the Mcp-Name header must repeat the body's {name_field} for {request.method}"
             )
+    elif request.method in mcp.TASK_METHODS and (named_task := headers.get("mcp-name")):
+        _check_task_name(request, named_task)
     return _modern_protocol(request, version, meta)
+
+
+def _check_task_name(request: Request, header: str) -> None:
+    """A tasks/* request's Mcp-Name, when sent, must repeat its taskId (SEP-2663)."""
+    try:
+        task_id = mcp.TASK_PARAMS_DECODER.decode(request.params).taskId
+    except msgspec.DecodeError as exc:  # a taskId that is not a string
+        raise InvalidParamsError(f"invalid params: {exc}", {"field": "taskId"}) from exc
+    if header.strip() != task_id:
+        raise HeaderMismatchError(
+            f"the Mcp-Name header must repeat the body's taskId for {request.method}"
+        )
 
 
 def declared_protocol(request: Request) -> Protocol | None:

@@ -71,6 +71,7 @@ class InFlight:
         self._tasks: set[asyncio.Task[None]] = set()
         self._racing: asyncio.Task[Any] | None = None
         self.gateway_id = ""  # set by whoever knows it: task ids in notifications are tagged
+        self.subject = envelope.principal.subject  # ... for the caller only (forge.core.tasks)
 
     async def race(self, work: Awaitable[T]) -> T:
         """Await `work`, unless the client cancels first (then CallCancelledError).
@@ -109,7 +110,7 @@ class InFlight:
 
     async def notify(self, raw: bytes) -> None:
         if self.gateway_id:  # task status notifications name tasks as the client knows them
-            raw = tasks.tag_notification(raw, self.gateway_id)
+            raw = tasks.tag_notification(raw, self.gateway_id, self.subject)
         await self.bus.publish(subjects.stream(self.id), raw)
 
     async def ask_client(self, method: str, request: bytes) -> bytes:

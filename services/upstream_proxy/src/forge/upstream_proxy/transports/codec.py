@@ -19,6 +19,7 @@ from forge.proto.mcp import (
     META_PROTOCOL_VERSION,
     MODERN,
     NAMED_METHODS,
+    TASK_METHODS,
 )
 
 CLIENT_INFO = {"name": "forge", "version": "0.1.0"}
@@ -101,7 +102,7 @@ def modern_params(
         meta.setdefault(META_LOG_LEVEL, msgspec.Raw(b'"debug"'))
     fields["_meta"] = msgspec.Raw(_ENC.encode(meta))
     name: str | None = None
-    key = NAMED_METHODS.get(method)
+    key = NAMED_METHODS.get(method) or ("taskId" if method in TASK_METHODS else None)
     if key is not None and (raw := fields.get(key)) is not None:
         value = msgspec.json.decode(raw)  # already valid JSON: it came out of a decoded object
         name = value if isinstance(value, str) else None
