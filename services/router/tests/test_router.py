@@ -304,7 +304,9 @@ async def test_tasks_list_gathers_every_task_capable_gateways_tasks_with_tagged_
 async def test_discovery_and_the_handshake_offer_the_tasks_extension_of_the_servers_upstreams(
     membus: MemoryBus,
 ) -> None:
-    offered = {"extensions": {"io.modelcontextprotocol/tasks": {}, "com.example/other": {}}}
+    offered: dict[str, Any] = {
+        "extensions": {"io.modelcontextprotocol/tasks": {}, "com.example/other": {}}
+    }
     tasks_gateway = Gateway(
         id="g2", name="two", slug="two", url="http://127.0.0.1:2/mcp", capabilities=offered
     )
