@@ -828,3 +828,27 @@ async def test_an_agent_slower_than_the_deadline_and_a_disabled_one_are_clear_er
     refused = await eventually(disabled, within_s=20)
     assert refused["error"]["data"]["forgeCode"] == -32001
     assert "disabled" in refused["error"]["message"]
+
+
+async def test_streamed_events_arrive_while_the_task_still_works(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    url = endpoint(mesh, echo)
+    v1 = {"A2A-Version": "1.0"}
+    live = {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "slow 6 live"}]}
+    body = rpc("SendStreamingMessage", {"message": live})
+    states: list[str] = []
+    async with http.stream("POST", url, json=body, headers=v1) as answer:
+        async for line in answer.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            result = json.loads(line[5:])["result"]
+            if "statusUpdate" in result and not states:
+                # The first step is here before the agent has finished: ask it meanwhile.
+                task_id = result["statusUpdate"]["taskId"]
+                got = await http.post(url, json=rpc("GetTask", {"id": task_id}), headers=v1)
+                states.append(got.json()["result"]["status"]["state"])
+            if "statusUpdate" in result:
+                states.append(result["statusUpdate"]["status"]["state"])
+    assert states[0] == "TASK_STATE_WORKING"
+    assert states[-1] == "TASK_STATE_COMPLETED"
