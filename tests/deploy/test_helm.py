@@ -6,22 +6,34 @@ generated once and kept, and a wrong value is refused by values.schema.json."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import kubernetes_validate
+import kubernetes_validate.utils
+import nats
+import nats.errors
 import pytest
 import yaml
+from nats.aio.client import Client as NATS
 
 from forge.cli.mesh import SERVICES
 from forge.core.settings import SHARED
 from forge.core.settings_doc import load_configs, settings_of
+from forge.embedded.nats import nats_server_path
+from forge.embedded.process import free_port
+from forge.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "forge"
+PERMISSIONS = CHART / "files" / "nats-permissions.json"
 # The Kubernetes version the manifests are checked against (kubernetes-validate ships its
 # schemas; the chart's kubeVersion is >=1.27).
 KUBE = "1.33.0"
@@ -34,6 +46,12 @@ DIAL_OUT = {"upstream-proxy", "a2a-bridge", "registry"}  # registry: A2A agent c
 CRD_KINDS = {"ServiceMonitor", "HTTPRoute"}
 
 Manifest = dict[str, Any]
+
+# kubernetes-validate reads a kind's schema and the shared definitions (megabytes of JSON) from
+# disk at every call: read each once, so a few hundred manifests take a second, not twenty.
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents
+)
 
 EXTERNAL = {
     "global": {
@@ -452,7 +470,7 @@ def test_secrets_are_generated_once_and_kept(defaults: list[Manifest]) -> None:
     assert key_id == "k1" and len(base64.b64decode(key)) == 32  # forge.core.sealing's format
     auth = secrets["rel-forge-nats-auth"]
     assert auth["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert set(auth["data"]) == set(FORGE)
+    assert set(auth["data"]) == set(SERVICES)
     # Another render (no cluster: lookup finds nothing) makes new values: on a cluster the
     # template reads the stored Secret back instead (see secrets.yaml).
     again = of(render(), "Secret")["rel-forge-secrets"]["data"]
@@ -469,31 +487,135 @@ def test_secrets_are_generated_once_and_kept(defaults: list[Manifest]) -> None:
     )
 
 
-def test_nats_accounts_follow_the_permission_table(defaults: list[Manifest]) -> None:
-    with helm.Chart.load(CHART) as chart:
-        users = chart.values["global"]["nats"]["auth"]["users"]
-    accounts = of(defaults, "Secret")["rel-forge-nats-accounts"]["stringData"]["accounts.conf"]
+def nats_table() -> dict[str, Any]:
+    table: dict[str, Any] = json.loads(PERMISSIONS.read_text())
+    return table
+
+
+def test_nats_users_follow_the_permission_table(defaults: list[Manifest]) -> None:
+    table = nats_table()
+    assert set(table) == set(SERVICES)  # one NATS user per service, named as `forge run` does
+    auth = of(defaults, "Secret")["rel-forge-nats-auth-config"]["stringData"]["auth.conf"]
     passwords = {
-        svc: base64.b64decode(v).decode()
-        for svc, v in of(defaults, "Secret")["rel-forge-nats-auth"]["data"].items()
+        user: base64.b64decode(v).decode()
+        for user, v in of(defaults, "Secret")["rel-forge-nats-auth"]["data"].items()
     }
-    assert set(users) == set(FORGE)
-    for svc, user in users.items():
-        assert f'user: "{user["user"]}"' in accounts
-        assert f'password: "{passwords[svc]}"' in accounts
-    # Nobody but the registry serves the registries; the upstream-proxy cannot ask identity.
-    for svc, user in users.items():
-        if svc != "registry":
-            assert "forge.registry.>" not in user["subscribe"], svc
-    assert not any(
-        s.startswith("forge.registry.identity") or s == "forge.registry.>"
-        for s in users["upstream-proxy"]["publish"]
-    )
-    assert not any(s.startswith("forge.events.catalog") for s in users["edge"]["publish"])
+    assert set(passwords) == set(SERVICES)
+    for user, perms in table.items():
+        line = f'{{user: "{user}", password: "{passwords[user]}", permissions: '
+        assert line + json.dumps(perms, separators=(",", ":"), sort_keys=True) + "}" in auth
+    # Nobody but the registry serves the registries; the upstream-proxy cannot ask identity;
+    # the edge cannot announce catalog changes.
+    for user, perms in table.items():
+        serves = perms["subscribe"]["allow"]
+        assert (user == "registry") == any(s.startswith("forge.registry.") for s in serves), user
+    upstream = table["upstream_proxy"]["publish"]["allow"]
+    assert not any(s.startswith(("forge.registry.identity", "forge.registry.>")) for s in upstream)
+    assert not any(s.startswith("forge.events.catalog") for s in table["edge"]["publish"]["allow"])
     for svc, deploy in by_component(defaults, "Deployment").items():
+        user = FORGE[svc]
         url = env_of(deploy)["FORGE_NATS_URL"]["value"]
-        assert url == f"nats://{users[svc]['user']}:$(NATS_PASSWORD)@rel-forge-nats:4222"
-        assert env_of(deploy)["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == svc
+        assert url == f"nats://{user}:$(NATS_PASSWORD)@rel-forge-nats:4222"
+        assert env_of(deploy)["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == user
+
+
+def bundled_nats_files(docs: list[Manifest], into: Path) -> Path:
+    """The bundled NATS's configuration and users as its pods see them, written under `into`
+    (the data and pid paths moved there)."""
+    conf = of(docs, "ConfigMap")["rel-forge-nats"]["data"]["nats.conf"]
+    auth = of(docs, "Secret")["rel-forge-nats-auth-config"]["stringData"]["auth.conf"]
+    (into / "auth").mkdir()
+    (into / "auth" / "auth.conf").write_text(auth)
+    conf = conf.replace("/data/jetstream", str(into / "js"))
+    conf = conf.replace("/var/run/nats/nats.pid", str(into / "nats.pid"))
+    (into / "nats.conf").write_text(conf)
+    return into / "nats.conf"
+
+
+def test_the_bundled_nats_configuration_is_valid(defaults: list[Manifest], tmp_path: Path) -> None:
+    conf = bundled_nats_files(defaults, tmp_path)
+    checked = subprocess.run(
+        [str(nats_server_path()), "-t", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        env={"POD_NAME": "rel-forge-nats-0"},
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "is valid" in checked.stdout + checked.stderr
+
+
+async def test_the_rendered_users_hold_on_a_real_nats_server(
+    defaults: list[Manifest], tmp_path: Path
+) -> None:
+    auth = of(defaults, "Secret")["rel-forge-nats-auth-config"]["stringData"]["auth.conf"]
+    passwords = {
+        user: base64.b64decode(v).decode()
+        for user, v in of(defaults, "Secret")["rel-forge-nats-auth"]["data"].items()
+    }
+    port = free_port()
+    (tmp_path / "auth.conf").write_text(auth)
+    (tmp_path / "nats.conf").write_text(
+        f"listen: 127.0.0.1:{port}\njetstream {{ store_dir: {json.dumps(str(tmp_path / 'js'))} }}\n"
+        "include ./auth.conf\n"
+    )
+    server = await asyncio.create_subprocess_exec(
+        str(nats_server_path()),
+        "-c",
+        str(tmp_path / "nats.conf"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    refused: dict[str, list[str]] = {user: [] for user in passwords}
+    clients: dict[str, NATS] = {}
+    try:
+
+        async def connect(user: str) -> NATS:
+            async def on_error(exc: Exception) -> None:
+                refused[user].append(str(exc))
+
+            url = f"nats://{user}:{passwords[user]}@127.0.0.1:{port}"
+            nc = await nats.connect(url, error_cb=on_error, max_reconnect_attempts=0)
+            clients[user] = nc
+            return nc
+
+        async def up() -> NATS | None:
+            try:
+                return await connect("upstream_proxy")
+            except (OSError, nats.errors.NoServersError):
+                return None
+
+        proxy = await eventually(up, what="the rendered nats-server to take connections")
+        router = await connect("router")
+        edge = await connect("edge")
+        for errors in refused.values():
+            errors.clear()  # the refused connections while the server started
+
+        # The router asks an upstream-proxy, which answers: both sides as the table allows.
+        async def answer(msg: Any) -> None:
+            await msg.respond(b"ok")
+
+        await proxy.subscribe("forge.upstream.*.rpc", queue="upstream-proxy", cb=answer)
+        await proxy.flush()
+        reply = await router.request("forge.upstream.gw1.rpc", b"{}", timeout=5)
+        assert reply.data == b"ok"
+        # What the table does not allow is refused by the server, named in its error.
+        await proxy.publish("forge.registry.identity.users.get", b"{}")
+        await edge.publish("forge.events.catalog.tools.changed", b"{}")
+        await proxy.flush()
+        await edge.flush()
+        await eventually(
+            lambda: refused["upstream_proxy"] and refused["edge"],
+            what="the permission violations",
+        )
+        assert "forge.registry.identity.users.get" in refused["upstream_proxy"][0]
+        assert "forge.events.catalog.tools.changed" in refused["edge"][0]
+        assert refused["router"] == []
+    finally:
+        for nc in clients.values():
+            await nc.close()
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
 
 
 @pytest.mark.parametrize(
@@ -534,7 +656,7 @@ def leaves(values: dict[str, Any], prefix: str = "") -> Iterator[str]:
     resources, the subcharts (listed as <service>.*) and maps of free keys."""
     for key, value in values.items():
         path = f"{prefix}{key}"
-        whole = key in FORGE or key in STOP or path == "global.nats.auth.users"
+        whole = key in FORGE or key in STOP
         if isinstance(value, dict) and value and not whole:
             yield from leaves(value, f"{path}.")
         else:

@@ -38,7 +38,7 @@ spec:
         forge.dev/postgresql-client: "true"
         {{- end }}
       annotations:
-        checksum/nats-auth: {{ toJson $g.nats.auth | sha256sum | trunc 16 }}
+        checksum/nats-auth: {{ toJson $g.nats | sha256sum | trunc 16 }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -278,11 +278,11 @@ spec:
   valueFrom:
     secretKeyRef:
       name: {{ include "forge.natsAuthSecret" . }}
-      key: {{ $c }}
+      key: {{ .Values.service }}
 {{- $url := include "forge.natsUrl" . -}}
 {{- $scheme := regexFind "^[a-z]+://" $url }}
 - name: FORGE_NATS_URL
-  value: {{ printf "%s%s:$(NATS_PASSWORD)@%s" $scheme (index $g.nats.auth.users $c).user (trimPrefix $scheme $url) | quote }}
+  value: {{ printf "%s%s:$(NATS_PASSWORD)@%s" $scheme .Values.service (trimPrefix $scheme $url) | quote }}
 {{- else }}
 - name: FORGE_NATS_URL
   value: {{ include "forge.natsUrl" . | quote }}
