@@ -75,7 +75,10 @@ INGRESS = {
         "host": "forge.example.com",
         "tls": [{"secretName": "forge-tls", "hosts": ["forge.example.com"]}],
     },
-    "global": {"publicUrl": "https://forge.example.com"},
+    "global": {
+        "publicUrl": "https://forge.example.com",
+        "stdioAllowedCommands": "/opt/forge/bin/python -m forge.servers.fastecho",
+    },
 }
 MONITORED = {"global": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}
 HTTPROUTE = {
@@ -219,7 +222,13 @@ def test_probes_and_ops_port(rendered: tuple[str, list[Manifest]]) -> None:
 
 
 def test_each_service_gets_only_settings_it_reads(rendered: tuple[str, list[Manifest]]) -> None:
-    _, docs = rendered
+    name, docs = rendered
+    stdio = {
+        svc
+        for svc, deploy in by_component(docs, "Deployment").items()
+        if "FORGE_STDIO_ALLOWED_COMMANDS" in env_of(deploy)
+    }
+    assert stdio == ({"registry", "upstream-proxy"} if name == "ingress" else set())
     for svc, deploy in by_component(docs, "Deployment").items():
         forge_vars = {n for n in env_of(deploy) if n.startswith("FORGE_")}
         assert forge_vars <= reads(FORGE[svc]), (svc, forge_vars - reads(FORGE[svc]))

@@ -313,6 +313,10 @@ spec:
 - name: FORGE_UPSTREAM_ALLOWED_NETWORKS
   value: {{ $g.upstreamAllowedNetworks | quote }}
 {{- end }}
+{{- if and $g.stdioAllowedCommands (has .Values.service (list "registry" "upstream_proxy")) }}
+- name: FORGE_STDIO_ALLOWED_COMMANDS
+  value: {{ $g.stdioAllowedCommands | quote }}
+{{- end }}
 {{- if .Values.http }}
 - name: FORGE_EDGE_HOST
   value: "0.0.0.0"
