@@ -215,6 +215,12 @@ def test_probes_and_ops_port(rendered: tuple[str, list[Manifest]]) -> None:
         assert ports["ops"] == OPS_PORT
         assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "ops"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+        # docs/observability/prometheus.yml's Kubernetes job finds the pods by these and names
+        # the service by app.kubernetes.io/name.
+        pod = deploy["spec"]["template"]["metadata"]
+        assert pod["annotations"]["prometheus.io/scrape"] == "true"
+        assert pod["annotations"]["prometheus.io/port"] == str(OPS_PORT)
+        assert pod["labels"]["app.kubernetes.io/name"] == svc
         env = env_of(deploy)
         assert env["FORGE_OPS_PORT"]["value"] == str(OPS_PORT)
         assert env["FORGE_OPS_HOST"]["value"] == "0.0.0.0"

@@ -18,9 +18,11 @@ name it agree on one set of labels.
 {{- printf "%s-%s" (include "forge.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Labels that select a component's pods (stable across upgrades). */}}
+{{/* Labels that select a component's pods (stable across upgrades). The name is the
+component's (edge, router, ..., nats), which docs/observability/prometheus.yml's Kubernetes job
+takes as the `service` label. */}}
 {{- define "forge.selectorLabels" -}}
-app.kubernetes.io/name: forge
+app.kubernetes.io/name: {{ .component }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}

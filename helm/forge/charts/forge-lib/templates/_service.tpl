@@ -39,6 +39,11 @@ spec:
         {{- end }}
       annotations:
         checksum/nats-auth: {{ toJson $g.nats | sha256sum | trunc 16 }}
+        {{- if $g.prometheusAnnotations }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ $g.opsPort | quote }}
+        prometheus.io/path: /metrics
+        {{- end }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
