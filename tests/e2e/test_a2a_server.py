@@ -852,3 +852,20 @@ async def test_streamed_events_arrive_while_the_task_still_works(
                 states.append(result["statusUpdate"]["status"]["state"])
     assert states[0] == "TASK_STATE_WORKING"
     assert states[-1] == "TASK_STATE_COMPLETED"
+
+
+async def test_the_extended_card_and_an_agent_named_by_its_name(
+    mesh: Mesh, http: httpx.AsyncClient, echo: dict[str, Any]
+) -> None:
+    url = endpoint(mesh, echo)
+    v1 = {"A2A-Version": "1.0"}
+    extended = await http.post(url, json=rpc("GetExtendedAgentCard", {}), headers=v1)
+    card = extended.json()["result"]
+    assert card["supportedInterfaces"][0]["url"] == url and card["skills"]
+    old = await http.post(url, json=rpc("agent/getAuthenticatedExtendedCard", {}))
+    assert old.json()["result"]["url"] == url
+    # By name (not a NATS token: the bridge resolves it from the params)
+    by_name = f"{mesh.url}/a2a/{echo['name'].replace(' ', '%20')}/invoke"
+    invoked = await http.post(by_name, json={"message": "named"})
+    assert invoked.status_code == 200, invoked.text
+    assert invoked.json()["message"]["parts"][0]["text"] == "named"
