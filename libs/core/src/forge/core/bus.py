@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import logging
 import time
+import urllib.parse
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -138,7 +139,13 @@ def _incoming_trace(msg: Msg) -> None:
 
 async def _on_error(exc: Exception) -> None:
     # One line, no traceback: connection trouble is expected while NATS restarts.
-    log.warning("nats: %s", exc or type(exc).__name__)
+    text = str(exc) or type(exc).__name__
+    if "permissions violation" in text.lower():
+        # A subject this service's NATS user may not use (forge.core.permissions): the message
+        # is dropped, so a request to it ends at its deadline; the log says which.
+        log.error("nats refused: %s (see forge.core.permissions)", text.removeprefix("nats: "))
+        return
+    log.warning("nats: %s", text)
 
 
 async def _on_disconnected() -> None:
@@ -245,13 +252,20 @@ class NatsBus:
         """Connect, failing with a clear error if NATS cannot be reached within `within_s`.
 
         Once connected, a lost connection is retried forever: a NATS restart must not take
-        services down with it.
+        services down with it. A URL naming a user (`nats://<user>:<password>@host:port`, one
+        user per service: forge.core.permissions) gets its replies on that user's own inbox,
+        `_INBOX.<user>.`, the one its permissions let it subscribe to.
         """
+        parts = urllib.parse.urlsplit(url)
+        # Shown in errors and logs without the password.
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        inbox = subjects.inbox(urllib.parse.unquote(parts.username)) if parts.username else None
         try:
             nc = await asyncio.wait_for(
                 nats.connect(
                     url,
                     name=name,
+                    inbox_prefix=inbox or subjects.INBOX_PREFIX.rstrip("."),
                     error_cb=_on_error,
                     disconnected_cb=_on_disconnected,
                     reconnected_cb=_on_reconnected,
@@ -262,16 +276,18 @@ class NatsBus:
                 ),
                 within_s,
             )
+        except nats.errors.AuthorizationError as exc:
+            raise ServiceUnavailableError(f"NATS at {shown} refused the user and password") from exc
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
             raise ServiceUnavailableError(
-                f"cannot reach NATS at {url} within {within_s:.0f} s"
+                f"cannot reach NATS at {shown} within {within_s:.0f} s"
             ) from exc
         if nc.max_payload < claims.MIN_MAX_PAYLOAD:
             # Any larger limit works (bigger messages go by claim); a tiny one would send even
             # small calls by claim, a round trip each.
             await nc.close()
             raise ServiceUnavailableError(
-                f"NATS at {url} allows messages of {nc.max_payload} bytes; Forge needs its "
+                f"NATS at {shown} allows messages of {nc.max_payload} bytes; Forge needs its "
                 f"max_payload to be at least {claims.MIN_MAX_PAYLOAD} (the default 1 MiB is fine)"
             )
         return cls(nc)

@@ -119,6 +119,12 @@ RESOURCE_UPDATED_ANY = "forge.resource.updated.*"
 INBOX_PREFIX = "_INBOX."
 
 
+def inbox(user: str) -> str:
+    """The reply inbox prefix of a connection made as NATS user `user` (its own `_INBOX.<user>`;
+    forge.core.permissions lets each service subscribe to its own alone)."""
+    return INBOX_PREFIX + user
+
+
 def is_inbox(subject: str) -> bool:
     """A NATS reply subject a client may answer on: `_INBOX.` and plain tokens, no wildcards."""
     return (

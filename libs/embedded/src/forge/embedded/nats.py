@@ -70,6 +70,7 @@ def start_nats(
     *,
     max_payload: int | None = None,
     port: int | None = None,
+    authorization: str = "",
 ) -> EmbeddedNats:
     """Start nats-server with JetStream state and its log in `dir` (created if missing).
 
@@ -78,6 +79,8 @@ def start_nats(
     `max_payload` overrides the server's message size limit (1 MiB by default); Forge needs no
     larger one (the bus sends larger messages by claim), tests use a smaller one. `port` starts
     it on that port instead (a restart where clients reconnect to the same URL).
+    `authorization` is a configuration block of users and their permissions
+    (forge.core.permissions.nats_config); the file holding it is readable by its owner alone.
     """
     base = Path(dir).resolve()
     base.mkdir(parents=True, exist_ok=True)
@@ -86,10 +89,13 @@ def start_nats(
     chosen = "-1" if port is None else str(port)
     args = [str(exe), "-a", "127.0.0.1", "-p", chosen, "-js", "-sd", str(base / "js")]
     args += ["--ports_file_dir", str(base)]
-    if max_payload is not None:
-        # No command-line flag sets it: only a configuration file does.
+    if max_payload is not None or authorization:
+        # No command-line flag sets either: only a configuration file does.
         config = base / "nats.conf"
-        config.write_text(f"max_payload: {int(max_payload)}\n")
+        config.unlink(missing_ok=True)
+        config.touch(mode=0o600)
+        text = "" if max_payload is None else f"max_payload: {int(max_payload)}\n"
+        config.write_text(text + authorization)
         args += ["-c", str(config)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
