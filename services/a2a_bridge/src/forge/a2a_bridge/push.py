@@ -69,6 +69,7 @@ class Pushes:
         self.bus = bus
         self.client = client
         self.watching: dict[str, asyncio.Task[None]] = {}
+        self.created = False
 
     async def close(self) -> None:
         for task in list(self.watching.values()):
@@ -87,6 +88,11 @@ class Pushes:
             return []
 
     async def _store(self, agent_id: str, upstream: str, configs: list[dict[str, Any]]) -> None:
+        if not self.created:
+            # The bucket is made with its entries' lifetime by the first create (kv_put would
+            # make it without one): a task's configs go TTL_S after they last changed.
+            await self.bus.kv_create(BUCKET, "bucket", b"", ttl_s=TTL_S)
+            self.created = True
         await self.bus.kv_put(BUCKET, _key(agent_id, upstream), _ENC.encode(configs))
 
     async def handle(
