@@ -89,6 +89,19 @@ HTTPROUTE = {
     }
 }
 IN_FLIGHT = {"edge": {"autoscaling": {"inFlight": {"enabled": True, "averageValue": "30"}}}}
+COLLECTOR = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "otel"}}}
+OTEL = {
+    "global": {
+        "env": {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.otel:4318",
+            "FORGE_LOG_LEVEL": "debug",
+        },
+        "networkPolicy": {
+            "extraEgress": [{"to": [COLLECTOR], "ports": [{"port": 4318, "protocol": "TCP"}]}]
+        },
+    },
+    "router": {"env": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://router-collector:4318"}},
+}
 NO_NETPOL = {"global": {"networkPolicy": {"enabled": False}, "nats": {"auth": {"enabled": False}}}}
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -99,6 +112,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "httproute": HTTPROUTE,
     "in-flight": IN_FLIGHT,
     "no-netpol": NO_NETPOL,
+    "otel": OTEL,
 }
 
 
@@ -243,6 +257,20 @@ def test_each_service_gets_only_settings_it_reads(rendered: tuple[str, list[Mani
                 assert "valueFrom" in entry, f"{svc}: {var} written inline"
 
 
+def test_settings_for_every_service(rendered: tuple[str, list[Manifest]]) -> None:
+    name, docs = rendered
+    for svc, deploy in by_component(docs, "Deployment").items():
+        env = env_of(deploy)
+        names = [e["name"] for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]]
+        assert len(names) == len(set(names)), f"{svc}: a variable set twice"
+        if name != "otel":
+            assert not any(n.startswith("OTEL_") for n in env)
+            continue
+        want = "http://router-collector:4318" if svc == "router" else "http://collector.otel:4318"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == want  # the service's own wins
+        assert env["FORGE_LOG_LEVEL"]["value"] == "debug"
+
+
 def test_security_context_is_restricted(rendered: tuple[str, list[Manifest]]) -> None:
     _, docs = rendered
     pods = [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "Job")]
@@ -376,7 +404,7 @@ def test_network_policies(rendered: tuple[str, list[Manifest]]) -> None:
             for p, ports in peers
             if p not in nats and p not in pg and p not in wide and ports != {53}
         ]
-        assert others == [], (svc, others)
+        assert others == ([COLLECTOR] if name == "otel" else []), (svc, others)
     if external:
         assert "nats" not in policies and "postgresql-catalog" not in policies
         return

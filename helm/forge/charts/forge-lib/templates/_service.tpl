@@ -245,6 +245,9 @@ spec:
               {{- toYaml $g.networkPolicy.internalCIDRsV6 | nindent 14 }}
         {{- end }}
     {{- end }}
+    {{- range $g.networkPolicy.extraEgress }}
+    - {{- toYaml . | nindent 6 }}
+    {{- end }}
     {{- range .Values.egress.extra }}
     - {{- toYaml . | nindent 6 }}
     {{- end }}
@@ -274,75 +277,63 @@ spec:
 {{- end }}
 {{- end -}}
 
-{{/* The container's environment: shared settings, secrets, then the service's own. */}}
+{{/* The container's environment: the chart's settings, the secrets, then `global.env` and the
+service's own `env`, each name once (a later one replaces an earlier one). NATS_PASSWORD comes
+first: FORGE_NATS_URL refers to it, and Kubernetes expands $(VAR) from earlier entries only. */}}
 {{- define "forge.env" -}}
 {{- $g := .Values.global -}}
-{{- $c := .Values.component -}}
+{{- $env := dict -}}
+{{- if $g.nats.auth.enabled }}
+{{- $url := include "forge.natsUrl" . -}}
+{{- $scheme := regexFind "^[a-z]+://" $url -}}
+{{- $_ := set $env "FORGE_NATS_URL" (dict "value" (printf "%s%s:$(NATS_PASSWORD)@%s" $scheme .Values.service (trimPrefix $scheme $url))) -}}
+{{- else }}
+{{- $_ := set $env "FORGE_NATS_URL" (dict "value" (include "forge.natsUrl" .)) -}}
+{{- end }}
+{{- $_ := set $env "FORGE_OPS_HOST" (dict "value" "0.0.0.0") -}}
+{{- $_ := set $env "FORGE_OPS_PORT" (dict "value" (toString $g.opsPort)) -}}
+{{- $_ := set $env "FORGE_LOG_LEVEL" (dict "value" $g.logLevel) -}}
+{{- $_ := set $env "FORGE_LOG_FORMAT" (dict "value" $g.logFormat) -}}
+{{- /* Drain in-flight requests on SIGTERM for at most the grace period less 10 s. */ -}}
+{{- $_ := set $env "FORGE_DRAIN_TIMEOUT_S" (dict "value" (toString (max 0 (sub (int .Values.terminationGracePeriodSeconds) 10)))) -}}
+{{- range $var, $key := .Values.secretEnv }}
+{{- $_ := set $env $var (dict "valueFrom" (dict "secretKeyRef" (dict "name" (include "forge.secretName" $) "key" $key))) -}}
+{{- end }}
+{{- if and .Values.publicUrl $g.publicUrl }}
+{{- $_ := set $env "FORGE_PUBLIC_URL" (dict "value" $g.publicUrl) -}}
+{{- end }}
+{{- if $g.upstreamAllowedNetworks }}
+{{- $_ := set $env "FORGE_UPSTREAM_ALLOWED_NETWORKS" (dict "value" $g.upstreamAllowedNetworks) -}}
+{{- end }}
+{{- if and $g.stdioAllowedCommands (has .Values.service (list "registry" "upstream_proxy")) }}
+{{- $_ := set $env "FORGE_STDIO_ALLOWED_COMMANDS" (dict "value" $g.stdioAllowedCommands) -}}
+{{- end }}
+{{- if .Values.http }}
+{{- $_ := set $env "FORGE_EDGE_HOST" (dict "value" "0.0.0.0") -}}
+{{- $_ := set $env "FORGE_EDGE_PORT" (dict "value" (toString .Values.http.port)) -}}
+{{- end }}
+{{- if eq .Values.service "registry" }}
+{{- range $db := list "catalog" "identity" }}
+{{- $ref := dict "name" (include "forge.pgSecret" (dict "root" $ "db" $db)) "key" (include "forge.pgSecretKey" (dict "root" $ "db" $db)) -}}
+{{- $_ := set $env (printf "FORGE_%s_DATABASE_URL" (upper $db)) (dict "valueFrom" (dict "secretKeyRef" $ref)) -}}
+{{- end }}
+{{- end }}
+{{- range $var, $value := $g.env }}
+{{- $_ := set $env $var (dict "value" (toString $value)) -}}
+{{- end }}
+{{- range $var, $value := .Values.env }}
+{{- $_ := set $env $var (dict "value" (toString $value)) -}}
+{{- end }}
 {{- if $g.nats.auth.enabled }}
 - name: NATS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "forge.natsAuthSecret" . }}
       key: {{ .Values.service }}
-{{- $url := include "forge.natsUrl" . -}}
-{{- $scheme := regexFind "^[a-z]+://" $url }}
-- name: FORGE_NATS_URL
-  value: {{ printf "%s%s:$(NATS_PASSWORD)@%s" $scheme .Values.service (trimPrefix $scheme $url) | quote }}
-{{- else }}
-- name: FORGE_NATS_URL
-  value: {{ include "forge.natsUrl" . | quote }}
 {{- end }}
-- name: FORGE_OPS_HOST
-  value: "0.0.0.0"
-- name: FORGE_OPS_PORT
-  value: {{ $g.opsPort | quote }}
-- name: FORGE_LOG_LEVEL
-  value: {{ $g.logLevel | quote }}
-- name: FORGE_LOG_FORMAT
-  value: {{ $g.logFormat | quote }}
-# Drain in-flight requests on SIGTERM for at most the grace period less 10 s (then exit 0).
-- name: FORGE_DRAIN_TIMEOUT_S
-  value: {{ max 0 (sub (int .Values.terminationGracePeriodSeconds) 10) | quote }}
-{{- range $var, $key := .Values.secretEnv }}
+{{- range $var, $entry := $env }}
 - name: {{ $var }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "forge.secretName" $ }}
-      key: {{ $key }}
-{{- end }}
-{{- if and .Values.publicUrl $g.publicUrl }}
-- name: FORGE_PUBLIC_URL
-  value: {{ $g.publicUrl | quote }}
-{{- end }}
-{{- if $g.upstreamAllowedNetworks }}
-- name: FORGE_UPSTREAM_ALLOWED_NETWORKS
-  value: {{ $g.upstreamAllowedNetworks | quote }}
-{{- end }}
-{{- if and $g.stdioAllowedCommands (has .Values.service (list "registry" "upstream_proxy")) }}
-- name: FORGE_STDIO_ALLOWED_COMMANDS
-  value: {{ $g.stdioAllowedCommands | quote }}
-{{- end }}
-{{- if .Values.http }}
-- name: FORGE_EDGE_HOST
-  value: "0.0.0.0"
-- name: FORGE_EDGE_PORT
-  value: {{ .Values.http.port | quote }}
-{{- end }}
-{{- if eq $c "registry" }}
-- name: FORGE_CATALOG_DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "forge.pgSecret" (dict "root" . "db" "catalog") }}
-      key: {{ include "forge.pgSecretKey" (dict "root" . "db" "catalog") }}
-- name: FORGE_IDENTITY_DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "forge.pgSecret" (dict "root" . "db" "identity") }}
-      key: {{ include "forge.pgSecretKey" (dict "root" . "db" "identity") }}
-{{- end }}
-{{- range $var, $value := .Values.env }}
-- name: {{ $var }}
-  value: {{ $value | quote }}
+  {{- toYaml $entry | nindent 2 }}
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
