@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ import pytest
 import yaml
 
 from forge.cli.mesh import SERVICES
+from forge.core.permissions import env_password, nats_config
 from forge.core.settings import SHARED
+from forge.embedded.nats import nats_server_path
 from forge.core.settings_doc import CONFIGS, load_configs, settings_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +29,8 @@ COMPOSE = ROOT / "compose"
 BASE = COMPOSE / "compose.yaml"
 OTEL = COMPOSE / "compose.otel.yaml"
 ENV_EXAMPLE = COMPOSE / "env.example"
+NATS_CONF = COMPOSE / "nats" / "nats.conf"
+NATS_AUTH = COMPOSE / "nats" / "auth.conf"
 SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 
@@ -39,7 +45,7 @@ NO_HEALTHCHECK = {
 }
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # Environment names whose values are secrets, whatever the service.
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|KEYS|TOKEN|DATABASE_URL")
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|KEYS|TOKEN|DATABASE_URL|NATS_URL")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -161,7 +167,7 @@ def test_base_and_otel_override_merged_validate(schema: dict[str, Any]) -> None:
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318", name
         assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] in ("http/protobuf", "grpc"), name
         # The override adds to the base's settings, it does not replace them.
-        assert env["FORGE_NATS_URL"] == "nats://nats:4222", name
+        assert env["FORGE_NATS_URL"].endswith("@nats:4222"), name
         assert "nats" in services[name]["depends_on"], name
     assert "bus" in services["otel-collector"]["networks"]
     assert "ports" not in services["otel-collector"]
@@ -296,3 +302,47 @@ def test_every_variable_is_documented_in_env_example() -> None:
         used |= {name for name, _, _ in VAR.findall(path.read_text())}
     missing = sorted(used - documented_variables())
     assert not missing, f"compose/env.example does not document {missing}"
+
+
+def test_each_service_connects_to_nats_as_its_own_user() -> None:
+    services = default_config(BASE)["services"]
+    env = example_env()
+    nats_env = services["nats"]["environment"]
+    for name, module in FORGE.items():
+        url = urllib.parse.urlsplit(services[name]["environment"]["FORGE_NATS_URL"])
+        assert (url.hostname, url.port) == ("nats", 4222), name
+        assert url.username == module, name
+        assert url.password == env[env_password(module)], name
+        assert nats_env[env_password(module)] == env[env_password(module)], name
+    assert set(nats_env) == {env_password(module) for module in FORGE.values()}
+
+
+def test_the_nats_users_are_forge_core_permissions() -> None:
+    text = NATS_AUTH.read_text()
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    assert body == nats_config(), "compose/nats/auth.conf is stale: regenerate it (its header)"
+    assert "include ./auth.conf" in NATS_CONF.read_text()
+
+
+def test_nats_server_accepts_the_configuration(tmp_path: Path) -> None:
+    env = {env_password(module): "0123abcd" for module in FORGE.values()}
+    result = subprocess.run(
+        [str(nats_server_path()), "-t", "-c", str(NATS_CONF)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Without the passwords in its environment the server refuses to start.
+    missing = subprocess.run(
+        [str(nats_server_path()), "-t", "-c", str(NATS_CONF)],
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert "FORGE_NATS_EDGE_PASSWORD" in missing.stdout + missing.stderr
