@@ -325,13 +325,21 @@ def test_another_teams_private_agent_is_invisible_and_a_viewer_cannot_send(
     with httpx.Client(base_url=mesh.url, headers=alice.headers, timeout=30) as rest:
         body = {"name": f"hidden echo {run}", "url": echo_agent.url, "visibility": "private"}
         agent = rest.post("/a2a", json=body).json()
+        teamed = {
+            "name": f"team echo {run}",
+            "url": echo_agent.url,
+            "visibility": "team",
+            "team_id": alice.teams[0],
+        }
+        team_agent = rest.post("/a2a", json=teamed).json()
+        assert team_agent["visibility"] == "team", team_agent
     ghost = {"slug": f"no-such-agent-{run}", "id": uuid.uuid4().hex}
     send_body = rpc(
         "SendMessage",
         {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
     )
     answers = []
-    for target in (agent, ghost):
+    for target in (agent, team_agent, ghost):
         for by in ("id", "slug"):
             url = endpoint(mesh, target, by)
             card = httpx.get(url + ".well-known/agent-card.json", headers=bob.headers)
@@ -339,6 +347,10 @@ def test_another_teams_private_agent_is_invisible_and_a_viewer_cannot_send(
             answers.append((card.status_code, card.json(), sent.status_code))
     assert {(a[0], a[2]) for a in answers} == {(404, 404)}
     assert all("not found" in a[1]["detail"] for a in answers)
+    ours = httpx.get(
+        endpoint(mesh, team_agent) + ".well-known/agent-card.json", headers=alice.headers
+    )
+    assert ours.status_code == 200
     mine = httpx.post(endpoint(mesh, agent), json=send_body, headers=alice.headers)
     assert mine.status_code == 200 and mine.json()["result"]["message"]["parts"][0]["text"] == "hi"
     public = {"name": f"public echo {run}", "url": echo_agent.url, "visibility": "public"}
