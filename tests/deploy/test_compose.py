@@ -21,8 +21,8 @@ import yaml
 from forge.cli.mesh import SERVICES
 from forge.core.permissions import env_password, nats_config
 from forge.core.settings import SHARED
-from forge.embedded.nats import nats_server_path
 from forge.core.settings_doc import CONFIGS, load_configs, settings_of
+from forge.embedded.nats import nats_server_path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
