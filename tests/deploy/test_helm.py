@@ -25,6 +25,7 @@ import yaml
 from nats.aio.client import Client as NATS
 
 from forge.cli.mesh import SERVICES
+from forge.core import permissions
 from forge.core.settings import SHARED
 from forge.core.settings_doc import load_configs, settings_of
 from forge.embedded.nats import nats_server_path
@@ -535,6 +536,17 @@ def nats_table() -> dict[str, Any]:
     return table
 
 
+def test_the_chart_permission_table_is_forge_core_permissions() -> None:
+    """files/nats-permissions.json is forge.core.permissions' table (what `forge up` gives its
+    embedded NATS), written out for the chart; after a change there, rewrite it with
+    `.venv/bin/python -m tests.deploy.test_helm`."""
+    assert nats_table() == expected_table(), "helm/forge/files/nats-permissions.json is stale"
+
+
+def expected_table() -> dict[str, Any]:
+    return {user: permissions.permissions(user) for user in permissions.SERVICES}
+
+
 def test_nats_users_follow_the_permission_table(defaults: list[Manifest]) -> None:
     table = nats_table()
     assert set(table) == set(SERVICES)  # one NATS user per service, named as `forge run` does
@@ -618,7 +630,13 @@ async def test_the_rendered_users_hold_on_a_real_nats_server(
                 refused[user].append(str(exc))
 
             url = f"nats://{user}:{passwords[user]}@127.0.0.1:{port}"
-            nc = await nats.connect(url, error_cb=on_error, max_reconnect_attempts=0)
+            # Its replies come to its own inbox, as NatsBus.connect arranges for a named user.
+            nc = await nats.connect(
+                url,
+                error_cb=on_error,
+                max_reconnect_attempts=0,
+                inbox_prefix=f"_INBOX.{user}".encode(),
+            )
             clients[user] = nc
             return nc
 
@@ -707,3 +725,8 @@ def leaves(values: dict[str, Any], prefix: str = "") -> Iterator[str]:
 
 
 STOP = {"forge-lib", "resources", "secretEnv", "dnsSelector", "requests", "limits"}
+
+
+if __name__ == "__main__":
+    PERMISSIONS.write_text(json.dumps(expected_table(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {PERMISSIONS.relative_to(ROOT)}")
