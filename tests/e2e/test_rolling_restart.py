@@ -31,6 +31,7 @@ import pytest
 from forge.cli.demo import Demo, register, start_server
 from forge.cli.mesh import SERVICES, Mesh, spawn, stop_process
 from forge.cli.tokens import mint
+from forge.core.service import DRAINING
 from forge.embedded.process import free_port
 from forge.testing import eventually
 
@@ -190,9 +191,10 @@ def more(load: Load, than: int) -> bool:
     return load.ok > than
 
 
-async def terminate(replica: Replica) -> int:
-    replica.proc.send_signal(signal.SIGTERM)
-    return await asyncio.to_thread(replica.proc.wait, 30)
+async def draining(replica: Replica) -> bool:
+    async with httpx.AsyncClient(timeout=2) as http:
+        got = await http.get(f"http://127.0.0.1:{replica.ops_port}/readyz")
+    return got.status_code == 503 and got.json()["reason"] == DRAINING
 
 
 async def test_a_rolling_restart_of_every_service_loses_no_request(
@@ -216,16 +218,19 @@ async def test_a_rolling_restart_of_every_service_loses_no_request(
                         load.edges.remove(url)  # out of the rotation first
                         # A call the stopping edge has accepted must still be answered.
                         slow = asyncio.create_task(
-                            http.post(url + "/mcp", **call("demo-slow", {"seconds": 1.0}))
+                            http.post(url + "/mcp", **call("demo-slow", {"seconds": 2.0}))
                         )
                         await asyncio.sleep(0.5)  # it reached the edge (a refused one fails)
-                    code = await terminate(old)
+                    old.proc.send_signal(signal.SIGTERM)
+                    if slow is not None:  # while it finishes that call, it says it is leaving
+                        await eventually(functools.partial(draining, old), within_s=10)
+                    code = await asyncio.to_thread(old.proc.wait, 30)
                     assert code == 0, f"{service} exited {code}:\n{mesh.tail(service)}"
                     new = start(mesh, service, f"r{index}", old.port)
                     running[service][index] = new
                     await ready(new)
                     if slow is not None:
-                        assert check(await slow, "slept 1.0s") is None
+                        assert check(await slow, "slept 2.0s") is None
                         load.edges.append(url)
                     # Calls keep succeeding once the new replica serves.
                     await eventually(functools.partial(more, load, before + CLIENTS), within_s=30)
