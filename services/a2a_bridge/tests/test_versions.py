@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from forge.a2a_bridge import tasks, versions
+from forge.a2a_bridge.serving import code_of
+from forge.core.errors import INTERNAL_ERROR, INVALID_PARAMS, A2aCode
 
 MESSAGE_03: dict[str, Any] = {
     "kind": "message",
@@ -149,3 +151,24 @@ def test_task_ids_are_tagged_with_the_agent_and_checked_back() -> None:
     listed = tasks.tag_result({"tasks": [{"id": "t3", "status": {}}]}, "agent1")
     assert listed["tasks"][0]["id"] == "agent1:t3"
     assert tasks.task_ids({"message": {"messageId": "m"}}) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "method", "expected"),
+    [
+        (A2aCode.TASK_NOT_CANCELABLE, "CancelTask", A2aCode.TASK_NOT_CANCELABLE),
+        ("NOT_FOUND", "GetTask", A2aCode.TASK_NOT_FOUND),
+        ("NOT_FOUND", "SendMessage", A2aCode.TASK_NOT_FOUND),
+        ("FAILED_PRECONDITION", "CancelTask", A2aCode.TASK_NOT_CANCELABLE),
+        ("FAILED_PRECONDITION", "ListTasks", A2aCode.UNSUPPORTED_OPERATION),
+        ("UNIMPLEMENTED", "ListTasks", A2aCode.UNSUPPORTED_OPERATION),
+        ("INVALID_ARGUMENT", "SendMessage", INVALID_PARAMS),
+        ("INTERNAL", "SendMessage", INTERNAL_ERROR),
+        (None, "GetTask", INTERNAL_ERROR),
+        (True, "GetTask", INTERNAL_ERROR),
+    ],
+)
+def test_an_http_json_agents_status_is_the_a2a_error_it_stands_for(
+    code: object, method: str, expected: int
+) -> None:
+    assert code_of(code, method) == expected

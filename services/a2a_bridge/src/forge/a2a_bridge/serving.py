@@ -33,6 +33,7 @@ from forge.core.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
+    A2aCode,
     ForbiddenError,
     NotFoundError,
     UpstreamUnavailableError,
@@ -202,7 +203,7 @@ class A2aServer:
         except (A2aError, push.PushError) as exc:
             return _error(exc.code, exc.message)
         except AgentRpcError as exc:
-            return _error(exc.code if isinstance(exc.code, int) else INTERNAL_ERROR, exc.message)
+            return _error(code_of(exc.code, method), exc.message)
         return A2aReply(result=request.answer(result))
 
     async def _untag(self, r: Request) -> None:
@@ -304,7 +305,7 @@ class A2aServer:
                 answer = await self.calls.race(r.envelope.id, once)
                 await relay(answer if method == "SendMessage" else {"task": answer})
         except AgentRpcError as exc:
-            code = exc.code if isinstance(exc.code, int) else INTERNAL_ERROR
+            code = code_of(exc.code, r.method)
             count += 1
             await self.bus.publish(where, _ENC.encode(_error(code, exc.message)))
         return count
@@ -320,6 +321,24 @@ class A2aServer:
             return await dial.request(self.client, agent, access_, "GetTask", params, deadline)
 
         return get
+
+
+def code_of(code: object, method: str) -> int:
+    """The JSON-RPC code of an agent's error: as it is, or an HTTP+JSON agent's gRPC status
+    (`NOT_FOUND`, ...) as the A2A error it stands for in that method."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    if code == "NOT_FOUND" and ("Task" in method or method == "SendMessage"):
+        return A2aCode.TASK_NOT_FOUND
+    if code == "FAILED_PRECONDITION":
+        if method == "CancelTask":
+            return A2aCode.TASK_NOT_CANCELABLE
+        return A2aCode.UNSUPPORTED_OPERATION
+    if code == "UNIMPLEMENTED":
+        return A2aCode.UNSUPPORTED_OPERATION
+    if code == "INVALID_ARGUMENT":
+        return INVALID_PARAMS
+    return INTERNAL_ERROR
 
 
 def _error(code: int, message: str) -> A2aReply:
