@@ -25,8 +25,10 @@ import msgspec
 
 from forge.a2a_bridge.credentials import Access
 from forge.a2a_bridge.parts import Answer, Collector, NotA2AError, read_result
-from forge.core import aiohttp_dialer, httpx_dialer
+from forge.core import aiohttp_dialer, httpx_dialer, tracing
+from forge.core.bus import TRACEPARENT
 from forge.core.errors import (
+    ForgeError,
     ResultTooLargeError,
     UpstreamBadResponseError,
     UpstreamTimeoutError,
@@ -194,7 +196,28 @@ class AgentClient:
         agent: Agent,
         on_event: Callable[[str], Awaitable[None]] | None,
     ) -> Answer | tuple[int, str, bytes]:
-        """A streamed answer gathered, or (status, content type, body) of any other."""
+        """A streamed answer gathered, or (status, content type, body) of any other.
+
+        Traced, the POST is a CLIENT span whose context the agent gets in `traceparent`."""
+        if not tracing.enabled():
+            return await self._send(url, headers, body, limits, agent, on_event)
+        with tracing.span("POST", tracing.CLIENT, tracing.http_client_attributes("POST", url)):
+            headers = {**headers, "traceparent": TRACEPARENT.get() or ""}
+            try:
+                return await self._send(url, headers, body, limits, agent, on_event)
+            except ForgeError as exc:
+                tracing.failed(exc.code, exc.message)
+                raise
+
+    async def _send(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        limits: httpx2.Timeout,
+        agent: Agent,
+        on_event: Callable[[str], Awaitable[None]] | None,
+    ) -> Answer | tuple[int, str, bytes]:
         if on_event is None and url.startswith("http://"):
             # The caller's asyncio.timeout bounds the whole exchange; connecting has its own.
             async with self._session().post(

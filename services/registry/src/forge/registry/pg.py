@@ -6,6 +6,7 @@ registry module that imports asyncpg (app.py takes `INPUT_ERRORS` from here to t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar, Self
 
@@ -24,6 +25,9 @@ _OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 INPUT_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, UnicodeEncodeError)
 
 
+_OPERATION = re.compile(r"\s*([A-Za-z]+)")  # a statement's first word: SELECT, BEGIN, ...
+
+
 def _traced(database: str) -> type[asyncpg.Connection]:
     """Connections whose every query is a CLIENT span when tracing is on (off: the shared
     do-nothing context, no span): the database and the statement's operation (SELECT, INSERT,
@@ -32,8 +36,8 @@ def _traced(database: str) -> type[asyncpg.Connection]:
     def span(query: str) -> Any:
         if not tracing.enabled():
             return tracing.span("")
-        words = query.split(None, 1)
-        operation = words[0].upper() if words else ""
+        found = _OPERATION.match(query)
+        operation = found.group(1).upper() if found else ""
         attributes = {"db.system": "postgresql", "db.operation": operation, "db.name": database}
         return tracing.span(f"{operation} {database}", tracing.CLIENT, attributes)
 
