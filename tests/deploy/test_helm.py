@@ -6,30 +6,30 @@ generated once and kept, and a wrong value is refused by values.schema.json."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import json
+import logging
 import subprocess
+import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import kubernetes_validate
 import kubernetes_validate.utils
-import nats
-import nats.errors
 import pytest
 import yaml
-from nats.aio.client import Client as NATS
 
 from forge.cli.mesh import SERVICES
 from forge.core import permissions
+from forge.core.bus import Headers, NatsBus
+from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
 from forge.core.settings import SHARED
 from forge.core.settings_doc import load_configs, settings_of
-from forge.embedded.nats import nats_server_path
-from forge.embedded.process import free_port
+from forge.embedded.nats import nats_server_path, start_nats
 from forge.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -600,83 +600,59 @@ def test_the_bundled_nats_configuration_is_valid(defaults: list[Manifest], tmp_p
     assert "is valid" in checked.stdout + checked.stderr
 
 
+def logged_refusal(caplog: pytest.LogCaptureFixture, subject: str) -> bool:
+    """Whether the bus logged the server's refusal to let it publish on `subject`."""
+    return any(
+        "permissions violation for publish" in r.getMessage().lower() and subject in r.getMessage()
+        for r in caplog.records
+    )
+
+
 async def test_the_rendered_users_hold_on_a_real_nats_server(
-    defaults: list[Manifest], tmp_path: Path
+    defaults: list[Manifest], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The bundled NATS's users as the chart renders them, on a real nats-server, with each
+    service's connection as it makes it (NatsBus, the URL the Deployment gives it)."""
     auth = of(defaults, "Secret")["rel-forge-nats-auth-config"]["stringData"]["auth.conf"]
     passwords = {
         user: base64.b64decode(v).decode()
         for user, v in of(defaults, "Secret")["rel-forge-nats-auth"]["data"].items()
     }
-    port = free_port()
-    (tmp_path / "auth.conf").write_text(auth)
-    (tmp_path / "nats.conf").write_text(
-        f"listen: 127.0.0.1:{port}\njetstream {{ store_dir: {json.dumps(str(tmp_path / 'js'))} }}\n"
-        "include ./auth.conf\n"
-    )
-    server = await asyncio.create_subprocess_exec(
-        str(nats_server_path()),
-        "-c",
-        str(tmp_path / "nats.conf"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    refused: dict[str, list[str]] = {user: [] for user in passwords}
-    clients: dict[str, NATS] = {}
+    server = start_nats(tmp_path, authorization=auth)
+    buses: dict[str, NatsBus] = {}
     try:
+        host = server.url.removeprefix("nats://")
+        for user in ("router", "upstream_proxy", "edge"):
+            url = f"nats://{user}:{passwords[user]}@{host}"
+            buses[user] = await NatsBus.connect(url, f"forge-{user}")
 
-        async def connect(user: str) -> NATS:
-            async def on_error(exc: Exception) -> None:
-                refused[user].append(str(exc))
-
-            url = f"nats://{user}:{passwords[user]}@127.0.0.1:{port}"
-            # Its replies come to its own inbox, as NatsBus.connect arranges for a named user.
-            nc = await nats.connect(
-                url,
-                error_cb=on_error,
-                max_reconnect_attempts=0,
-                inbox_prefix=f"_INBOX.{user}".encode(),
-            )
-            clients[user] = nc
-            return nc
-
-        async def up() -> NATS | None:
-            try:
-                return await connect("upstream_proxy")
-            except (OSError, nats.errors.NoServersError):
-                return None
-
-        proxy = await eventually(up, what="the rendered nats-server to take connections")
-        router = await connect("router")
-        edge = await connect("edge")
-        for errors in refused.values():
-            errors.clear()  # the refused connections while the server started
+        async def echo(data: bytes, headers: Headers) -> bytes:
+            return b"echo:" + data
 
         # The router asks an upstream-proxy, which answers: both sides as the table allows.
-        async def answer(msg: Any) -> None:
-            await msg.respond(b"ok")
-
-        await proxy.subscribe("forge.upstream.*.rpc", queue="upstream-proxy", cb=answer)
-        await proxy.flush()
-        reply = await router.request("forge.upstream.gw1.rpc", b"{}", timeout=5)
-        assert reply.data == b"ok"
-        # What the table does not allow is refused by the server, named in its error.
-        await proxy.publish("forge.registry.identity.users.get", b"{}")
-        await edge.publish("forge.events.catalog.tools.changed", b"{}")
-        await proxy.flush()
-        await edge.flush()
-        await eventually(
-            lambda: refused["upstream_proxy"] and refused["edge"],
-            what="the permission violations",
+        await buses["upstream_proxy"].serve("forge.upstream.*.rpc", echo, queue="upstream-proxy")
+        await buses["upstream_proxy"].flush()
+        reply = await eventually(
+            lambda: buses["router"].request(
+                "forge.upstream.gw1.rpc", b"hi", deadline=time.time() + 5
+            ),
+            retry_on=(ServiceUnavailableError,),
         )
-        assert "forge.registry.identity.users.get" in refused["upstream_proxy"][0]
-        assert "forge.events.catalog.tools.changed" in refused["edge"][0]
-        assert refused["router"] == []
+        assert reply == b"echo:hi"
+        # What the table does not allow is refused by the server, and the service says so.
+        with caplog.at_level(logging.ERROR, "forge.bus"):
+            with pytest.raises(DeadlineExceededError):
+                await buses["upstream_proxy"].request(
+                    "forge.registry.identity.users.get", b"{}", deadline=time.time() + 0.5
+                )
+            await buses["edge"].publish("forge.events.catalog.tools.changed", b"{}")
+            await buses["edge"].flush()
+            for subject in ("forge.registry.identity.users.get", "forge.events.catalog.tools"):
+                await eventually(partial(logged_refusal, caplog, subject), what=subject)
     finally:
-        for nc in clients.values():
-            await nc.close()
-        server.terminate()
-        await asyncio.wait_for(server.wait(), 10)
+        for bus in buses.values():
+            await bus.close()
+        server.stop()
 
 
 @pytest.mark.parametrize(
