@@ -520,6 +520,37 @@ def test_the_table_agrees_with_the_architectures_subjects_table() -> None:
     assert checked > 30
 
 
+_NAMED_OPS = re.compile(r"\b(" + "|".join(re.escape(n) for n in _SERVICE_NAMES) + r") \(([^()]*)\)")
+
+
+def test_the_operations_the_architecture_names_per_caller_are_allowed() -> None:
+    """`router (`catalog.snapshot.get`, `gateways.get`) → registry`: the router may ask
+    `forge.registry.catalog.snapshot.get` (the ops fill the subject's last placeholders)."""
+    checked = 0
+    for pattern, parties, kind in _rows():
+        if not kind.startswith("request/reply"):
+            continue
+        for segment in parties.split(";"):
+            callers = segment.split("→", 1)[0] if "→" in segment else ""
+            for name, inside in _NAMED_OPS.findall(callers):
+                tokens = pattern.split(".")
+                wildcards = [i for i, t in enumerate(tokens) if t == "*"]
+                for op in re.findall(r"`([a-z_.-]+)`", inside):
+                    parts = op.split(".")
+                    if len(parts) > len(wildcards):
+                        continue
+                    concrete = list(tokens)
+                    for index, part in zip(wildcards[-len(parts) :], parts, strict=True):
+                        concrete[index] = part
+                    subject = ".".join(concrete)
+                    service = _SERVICE_NAMES[name]
+                    assert any(_overlap(subject, s) for s in _allowed(service, "publish")), (
+                        f"{service} may not ask {subject} ({segment.strip()[:80]})"
+                    )
+                    checked += 1
+    assert checked > 5
+
+
 def test_every_service_has_rights_and_an_inbox_of_its_own() -> None:
     assert set(permissions.TABLE) == set(permissions.SERVICES)
     for service in permissions.SERVICES:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from forge.core import sealing
+from forge.core import permissions, sealing
 from forge.embedded import process
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
@@ -107,6 +107,12 @@ class Mesh:
     # When set, service number i (in SERVICES order) gets ops port `ops_base + i` if it is free
     # (`forge up`: the ports docs/observability/prometheus.yml scrapes); else any free port.
     ops_base: int = 0
+    # The embedded NATS (started when no NATS URL is given) has one user per service, allowed
+    # its own subjects alone (forge.core.permissions), with passwords made afresh at each start;
+    # `nats_url` is then the operator's (every right, for tests and tools) and each service gets
+    # its own URL in FORGE_<SERVICE>_NATS_URL. False: no users, anyone may do anything.
+    lock_nats: bool = True
+    service_nats_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -142,6 +148,11 @@ class Mesh:
             FORGE_EDGE_PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
+        if self.service_nats_urls and self.nats is not None:
+            # Each service its own user; nothing else gets a user by default.
+            env["FORGE_NATS_URL"] = self.nats.url
+            for name, url in self.service_nats_urls.items():
+                env[f"FORGE_{name.upper()}_NATS_URL"] = url
         if self.allow_loopback_upstreams:
             env["FORGE_UPSTREAM_ALLOWED_NETWORKS"] = LOOPBACK_NETWORKS
         if self.stdio_allowed_commands and "FORGE_STDIO_ALLOWED_COMMANDS" not in env:
@@ -166,8 +177,7 @@ class Mesh:
         self.port = self.port or free_port()
         self.nats_url = self.nats_url or os.environ.get("FORGE_NATS_URL", "")
         if not self.nats_url:
-            self.nats = start_nats(self.state_dir / "nats")
-            self.nats_url = self.nats.url
+            self.start_nats()
         self.catalog_url = self.catalog_url or os.environ.get("FORGE_CATALOG_DATABASE_URL", "")
         if not self.catalog_url:
             self.postgres = start_postgres(self.state_dir / "postgres")
@@ -186,6 +196,22 @@ class Mesh:
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready(ready_timeout)
+
+    def start_nats(self) -> None:
+        """The embedded NATS, locked down unless `lock_nats` is False."""
+        if not self.lock_nats:
+            self.nats = start_nats(self.state_dir / "nats")
+            self.nats_url = self.nats.url
+            return
+        users = [*permissions.SERVICES, permissions.OPERATOR]
+        # Kept only in the server's configuration file (mode 0600) and the services' environment.
+        passwords = {user: secrets.token_urlsafe(24) for user in users}
+        config = permissions.nats_config(passwords, operator=True)
+        self.nats = start_nats(self.state_dir / "nats", authorization=config)
+        host = self.nats.url.removeprefix("nats://")
+        urls = {user: f"nats://{user}:{passwords[user]}@{host}" for user in users}
+        self.nats_url = urls.pop(permissions.OPERATOR)
+        self.service_nats_urls = urls
 
     def migrate(self) -> None:
         with open(self.log_path("migrate"), "ab") as log:

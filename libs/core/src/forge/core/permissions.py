@@ -135,6 +135,7 @@ TABLE: dict[str, Rights] = {
             "forge.upstream.>",
             subjects.stream("*"),
             subjects.resource_updated("*"),
+            subjects.registry(subjects.CATALOG, "snapshot", "get"),
             subjects.registry(subjects.CATALOG, "gateways", "get"),
             subjects.AUDIT_LAUNCH,
         ),
