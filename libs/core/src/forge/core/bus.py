@@ -202,8 +202,9 @@ class NatsBus:
         # Queue-group subscriptions serving requests: drained first at shutdown (stop_serving).
         self._serving: list[Any] = []
         self._stopped_serving = False
-        # How long `close` lets requests in flight finish (FORGE_DRAIN_TIMEOUT_S, set by the app).
-        self.drain_timeout_s = 20.0
+        # How long `close` lets requests in flight finish when `stop_serving` was not called
+        # first (a service calls it on SIGTERM with its FORGE_DRAIN_TIMEOUT_S).
+        self.drain_timeout_s = 10.0
 
     def connected(self) -> bool:
         """Whether the connection to NATS is up now (not reconnecting, not closed)."""
