@@ -28,6 +28,13 @@ def _state_dir() -> Path:
     return Path(os.environ.get("FORGE_STATE_DIR", ".forge")).resolve()
 
 
+def otlp_env(url: str | None, protocol: str) -> dict[str, str]:
+    """The OTEL_* settings that send every service's traces to `url` (none without one)."""
+    if not url:
+        return {}
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state = _state_dir()
     port = int(os.environ.get("FORGE_EDGE_PORT", DEFAULT_PORT))
@@ -37,6 +44,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         allow_loopback_upstreams=args.demo,
         ops_base=DEFAULT_OPS_BASE,
         stdio_allowed_commands=demo_commands() if args.demo else "",
+        env=otlp_env(args.otlp, args.otlp_protocol),
     )
     stopping = threading.Event()
 
@@ -73,6 +81,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         if args.demo:
             print("forge: loopback upstreams are allowed (--demo); a bare `forge up` refuses them")
+        if args.otlp:
+            print(f"forge: traces go to {args.otlp} ({args.otlp_protocol})", flush=True)
         print("forge: press Ctrl-C to stop", flush=True)
         while not stopping.wait(0.5):
             for name, proc in mesh.procs.items():
@@ -152,6 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         "--demo",
         action="store_true",
         help="also start and register a demo MCP server and a demo A2A agent",
+    )
+    up.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="export every service's traces over OTLP to URL (e.g. http://127.0.0.1:4318; "
+        "sets OTEL_EXPORTER_OTLP_ENDPOINT; other OTEL_* variables pass through as they are)",
+    )
+    up.add_argument(
+        "--otlp-protocol",
+        choices=["http/protobuf", "grpc"],
+        default="http/protobuf",
+        help="the OTLP protocol of --otlp (grpc: usually port 4317)",
     )
     up.set_defaults(func=cmd_up)
     run = sub.add_parser("run", help="run one service in the foreground")
