@@ -281,7 +281,7 @@ def test_security_context_is_restricted(rendered: tuple[str, list[Manifest]]) ->
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["automountServiceAccountToken"] is False
-        for container in pod["containers"]:
+        for container in pod["containers"] + pod.get("initContainers", []):
             ctx = container["securityContext"]
             assert ctx["runAsNonRoot"] is True
             assert ctx["readOnlyRootFilesystem"] is True
@@ -501,6 +501,18 @@ def test_migrations_run_as_a_hook(rendered: tuple[str, list[Manifest]]) -> None:
     env = {e["name"] for e in container["env"]}
     assert {"FORGE_CATALOG_DATABASE_URL", "FORGE_IDENTITY_DATABASE_URL"} <= env
     assert not any("JWT" in e or "NATS" in e for e in env)  # what a pre-install hook can read
+    # The registry's pods migrate before they start, too (a first install's bundled databases
+    # exist before the post-install hook runs); no other service has an init container.
+    for svc, deploy in by_component(docs, "Deployment").items():
+        inits = deploy["spec"]["template"]["spec"].get("initContainers", [])
+        if svc != "registry":
+            assert inits == []
+            continue
+        (init,) = inits
+        assert init["args"] == ["registry", "migrate"]
+        assert {e["name"]: e for e in init["env"]}["FORGE_CATALOG_DATABASE_URL"] == env_of(deploy)[
+            "FORGE_CATALOG_DATABASE_URL"
+        ]
 
 
 def test_secrets_are_generated_once_and_kept(defaults: list[Manifest]) -> None:

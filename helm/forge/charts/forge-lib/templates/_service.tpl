@@ -57,6 +57,31 @@ spec:
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if .Values.migrateAtStart }}
+      # The migrations before the registry starts (idempotent, under advisory locks): on a first
+      # install with bundled databases the hook Job runs only after the pods exist.
+      initContainers:
+        - name: migrate
+          image: {{ include "forge.image" . | quote }}
+          imagePullPolicy: {{ $g.image.pullPolicy }}
+          args: ["registry", "migrate"]
+          env:
+            - {name: FORGE_LOG_FORMAT, value: {{ $g.logFormat | quote }}}
+            {{- range $db := list "catalog" "identity" }}
+            - name: FORGE_{{ upper $db }}_DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "forge.pgSecret" (dict "root" $ "db" $db) }}
+                  key: {{ include "forge.pgSecretKey" (dict "root" $ "db" $db) }}
+            {{- end }}
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+          securityContext:
+            {{- include "forge.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      {{- end }}
       containers:
         - name: {{ $c }}
           image: {{ include "forge.image" . | quote }}
