@@ -1,11 +1,12 @@
-"""The `forge` command: `up` runs the mesh, `run` one service, `token` mints a JWT, and the
-stdio bridges `wrapper` and `translate`."""
+"""The `forge` command: `up` runs the mesh, `run` one service, `token` mints a JWT,
+`nats-config` prints the services' NATS users, and the stdio bridges `wrapper` and `translate`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import runpy
 import signal
@@ -129,6 +130,17 @@ def cmd_wrapper(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nats_config(args: argparse.Namespace) -> int:
+    from forge.core import permissions
+
+    if args.json:
+        table = {user: permissions.permissions(user) for user in permissions.SERVICES}
+        print(json.dumps(table, indent=2, sort_keys=True))
+    else:
+        print(permissions.nats_config(), end="")
+    return 0
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     if args.connect:
         from forge.cli.bridge import bridge
@@ -192,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     wrapper.add_argument("--url", help="the Forge MCP endpoint (default: $FORGE_URL)")
     wrapper.add_argument("--token", help="bearer token (default: $FORGE_TOKEN)")
     wrapper.set_defaults(func=cmd_wrapper)
+    nats_config = sub.add_parser(
+        "nats-config",
+        help="print the NATS users and permissions of the services (a nats-server authorization"
+        " block; each password read from $FORGE_NATS_<USER>_PASSWORD)",
+    )
+    nats_config.add_argument(
+        "--json", action="store_true", help="print the permissions table as JSON instead"
+    )
+    nats_config.set_defaults(func=cmd_nats_config)
     translate = sub.add_parser("translate", help="bridge MCP transports: stdio <-> HTTP")
     translate.add_argument("--stdio", help="a stdio MCP server command to expose over HTTP")
     translate.add_argument("--port", type=int, help="loopback port to serve on (0: any)")
