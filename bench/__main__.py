@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import a2a, calls, plugins, report, scanners, stack, worker
+from bench import a2a, calls, plugins, report, scanners, stack, tracing, worker
 from forge.cli.mesh import MeshError
 
 
@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-plugins", action="store_true", help="skip the PII/secrets/exfil plugin phase"
     )
     parser.add_argument("--no-a2a", action="store_true", help="skip the A2A agent phase")
+    parser.add_argument(
+        "--no-tracing", action="store_true", help="skip the tracing off vs on phase"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             plugin_phase = plugins.measure(running, plugin_file, args)
         if not args.no_a2a:
             a2a_phase = a2a.measure(running, args)
+    tracing_phase = None if args.no_tracing else tracing.measure(args, state_dir / "tracing")
     config = {
         "calls": args.calls,
         "concurrency": args.concurrency,
@@ -102,6 +106,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         doc["plugins"] = plugin_phase
     if a2a_phase is not None:
         doc["a2a"] = a2a_phase
+    if tracing_phase is not None:
+        doc["tracing"] = tracing_phase
     return doc
 
 

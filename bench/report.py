@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from bench import a2a, plugins, scanners
+from bench import a2a, plugins, scanners, tracing
 from bench.worker import Phase
 
 RESULTS = Path(__file__).parent / "results"
@@ -153,6 +153,8 @@ def table(doc: dict[str, Any]) -> str:
         lines.extend(["", *plugins.lines(doc["plugins"])])
     if "a2a" in doc:
         lines.extend(["", *a2a.lines(doc["a2a"])])
+    if "tracing" in doc:
+        lines.extend(["", *tracing.lines(doc["tracing"])])
     if "scanners" in doc:
         lines.extend(["", scanners.report(doc["scanners"])])
     return "\n".join(lines)

@@ -87,13 +87,18 @@ def wait_callable(target: calls.Target, timeout_s: float = 30.0) -> None:
 
 @contextlib.contextmanager
 def running(
-    state_dir: Path, *, log_level: str = "warning", plugins_config: Path | None = None
+    state_dir: Path,
+    *,
+    log_level: str = "warning",
+    plugins_config: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start everything, register fastecho as gateway `echo`, and stop it all on the way out.
 
     `plugins_config`: the YAML file the plugin-runner watches (the plugin phase rewrites it).
+    `env`: more settings for every service (the tracing phase's OTEL_*).
     """
-    env = {"FORGE_LOG_LEVEL": log_level}
+    env = {"FORGE_LOG_LEVEL": log_level, **(env or {})}
     if plugins_config is not None:
         plugins_config.write_text("plugins: []\n")
         env["FORGE_PLUGIN_RUNNER_PLUGINS_CONFIG"] = str(plugins_config)

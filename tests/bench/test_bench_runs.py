@@ -12,14 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--era", "both", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=170,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -48,3 +48,10 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
     assert {"added_p50_ms", "added_p99_ms", "target_p50_ms", "met"} <= a2a.keys()
     assert {"a2a_added_p50_ms", "a2a_added_p99_ms", "a2a_met"} <= a2a.keys()
     assert "A2A (" in done.stdout
+    # The tracing phase: the same call through a mesh with tracing off and one exporting every
+    # span to a local OTLP sink, every call answered on both.
+    traced = doc["tracing"]
+    assert traced["errors"] == {"off": 0, "on": 0}
+    assert {"p50", "p99"} <= traced["latency_ms"]["on"].keys()
+    assert {"on_added_p50_ms", "on_met", "off_us_per_hop", "off_met"} <= traced.keys()
+    assert "Tracing (" in done.stdout
