@@ -55,9 +55,21 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iter
     )
     try:
         mesh.start()
+        assert mesh.nats is not None and mesh.service_nats_urls  # locked: a user per service
+        nats_log = mesh.nats.log_path
         yield mesh
     finally:
         mesh.stop()
+    # Every e2e test ran with each service's own NATS user (forge.core.permissions): nothing a
+    # service did may have been refused.
+    refused = service_violations(nats_log)
+    assert not refused, "NATS refused what a service did:\n" + "\n".join(refused[:20])
+
+
+def service_violations(nats_log: Path) -> list[str]:
+    """The permission violations nats-server logged for the services' own connections."""
+    lines = nats_log.read_text(errors="replace").splitlines()
+    return [line for line in lines if "Violation" in line and ":forge-" in line]
 
 
 @pytest.fixture(scope="session")
