@@ -23,7 +23,15 @@ def secret(description: str) -> msgspec.Meta:
     return msgspec.Meta(description=description, extra={"secret": True})
 
 
-NatsUrl = Annotated[str, doc("The NATS server the service connects to.")]
+NatsUrl = Annotated[
+    str,
+    doc(
+        "The NATS server the service connects to; `nats://<user>:<password>@host:port` connects "
+        "as that user (one per service, allowed only its own subjects: docs/deployment.md, "
+        "NATS permissions; never logged with the password). `forge up` gives each service its "
+        "own in `FORGE_<SERVICE>_NATS_URL`."
+    ),
+]
 LogLevel = Annotated[
     Literal["debug", "info", "warning", "error", "critical"],
     doc(
@@ -52,6 +60,14 @@ OpsPort = Annotated[
         "The ops port (`/metrics`, `/livez`, `/readyz`); 0: none. Off by default so replicas "
         "started side by side never collide; `forge up` gives each service one of its own, "
         "a deployment sets one (e.g. 9464) per container."
+    ),
+]
+TraceArguments = Annotated[
+    bool,
+    doc(
+        "Record a tools/call's arguments (as JSON) on the edge's span of the call, as "
+        "`mcp.tool.arguments`, when traces are on (docs/observability.md, Traces). Off: spans "
+        "never carry arguments, results or tokens."
     ),
 ]
 DrainTimeoutS = Annotated[
@@ -155,6 +171,7 @@ SHARED: dict[str, object] = {
     "ops_port": OpsPort,
     "request_timeout_s": RequestTimeoutS,
     "drain_timeout_s": DrainTimeoutS,
+    "trace_arguments": TraceArguments,
     "jwt_secret": JwtSecret,
     "jwt_audience": JwtAudience,
     "jwt_issuer": JwtIssuer,
