@@ -25,12 +25,15 @@ from starlette.routing import BaseRoute, Route
 
 from forge.core import rpc, subjects
 from forge.core.errors import (
+    A2A_RANGE,
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     A2aCode,
     ForgeError,
     InvalidRequestError,
     ParseError,
+    PluginViolationError,
 )
 from forge.edge import inputs
 from forge.edge.auth import guard
@@ -273,7 +276,11 @@ class ServerAgent:
             return _json(200, _rpc(rid, error={"code": exc.code, "message": exc.message}))
         except ForgeError as exc:
             status = exc.http_status if exc.http_status in (401, 403, 404, 413) else 200
-            error = {"code": int(exc.code), "message": exc.message}
+            if isinstance(exc, PluginViolationError):
+                status = 200  # a guardrail's refusal answers the request, as on /a2a/{agent}/
+            error: dict[str, Any] = {"code": int(exc.code), "message": exc.message}
+            if error["code"] in A2A_RANGE:  # Forge's meaning, not A2A's: as on /a2a/{agent}/
+                error = {**error, "code": INTERNAL_ERROR, "data": {"forgeCode": error["code"]}}
             return _json(status, _rpc(rid, error=error), exc)
         if method in STREAMS:  # one event: the answer
             frame = b"data: " + _ENC.encode(_rpc(rid, answer)) + b"\n\n"
