@@ -45,7 +45,7 @@ class Kept(SpanExporter):
 def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[Kept]:
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
     exporter = Kept()
-    assert tracing.start("test", {"FORGE_TRACE_ARGUMENTS": "false"}, exporter=exporter)
+    assert tracing.start("test", {}, exporter=exporter)
     try:
         yield exporter
     finally:
@@ -127,11 +127,7 @@ def test_mcp_attributes_name_the_tool_and_never_the_arguments_unless_asked() -> 
     assert tracing.mcp_span_name(found) == "tools/call echo"
     assert tracing.mcp_attributes("tools/list", b"{}") == {"mcp.method": "tools/list"}
     assert tracing.mcp_attributes("tools/call", b"not json") == {"mcp.method": "tools/call"}
-    tracing._state.arguments = True
-    try:
-        asked = tracing.mcp_attributes("tools/call", params)
-    finally:
-        tracing._state.arguments = False
+    asked = tracing.mcp_attributes("tools/call", params, arguments=True)
     assert asked["mcp.tool.arguments"] == '{"token":"s3cret"}'
 
 

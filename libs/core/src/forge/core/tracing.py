@@ -56,7 +56,6 @@ class _State:
     tracer: trace.Tracer | None = None
     provider: Any = None  # the SDK's TracerProvider, for shutdown
     service = ""
-    arguments = False  # FORGE_TRACE_ARGUMENTS: tools/call arguments as a span attribute
 
 
 _state = _State()
@@ -65,11 +64,6 @@ _state = _State()
 def enabled() -> bool:
     """Whether spans are recorded in this process."""
     return _state.tracer is not None
-
-
-def arguments_recorded() -> bool:
-    """Whether `FORGE_TRACE_ARGUMENTS` asks for a tool call's arguments on its span."""
-    return _state.arguments
 
 
 def _flag(value: str | None) -> bool:
@@ -129,7 +123,6 @@ def start(service: str, env: Mapping[str, str] | None = None, exporter: Any = No
     configured one (tests).
     """
     env = os.environ if env is None else env
-    _state.arguments = _flag(env.get("FORGE_TRACE_ARGUMENTS"))
     name = "given" if exporter is not None else _exporter_name(env)
     if name is None or _state.tracer is not None:
         return _state.tracer is not None
@@ -226,9 +219,12 @@ def inside() -> bool:
     return _CURRENT.get() is not None
 
 
-def mcp_attributes(method: str, params: bytes) -> dict[str, str | int | float | bool]:
+def mcp_attributes(
+    method: str, params: bytes, *, arguments: bool = False
+) -> dict[str, str | int | float | bool]:
     """An MCP request's span attributes: its method and the tool, prompt or resource it names;
-    the tool's arguments (as JSON) only when FORGE_TRACE_ARGUMENTS asks. Never a result."""
+    the tool's arguments (as JSON) only when `arguments` (FORGE_TRACE_ARGUMENTS). Never a
+    result."""
     found: dict[str, str | int | float | bool] = {"mcp.method": method}
     if method not in _NAMED:
         return found
@@ -240,13 +236,13 @@ def mcp_attributes(method: str, params: bytes) -> dict[str, str | int | float | 
         found[_NAMED[method]] = named.name
     if named.uri is not None:
         found["mcp.resource.uri"] = named.uri
-    if _state.arguments and method == "tools/call":
+    if arguments and method == "tools/call":
         try:
-            arguments = bytes(_ARGUMENTS.decode(params).arguments)
+            raw = bytes(_ARGUMENTS.decode(params).arguments)
         except msgspec.DecodeError:
             return found
-        if arguments:
-            found["mcp.tool.arguments"] = arguments.decode()
+        if raw:
+            found["mcp.tool.arguments"] = raw.decode()
     return found
 
 

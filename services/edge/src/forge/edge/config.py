@@ -19,6 +19,7 @@ from forge.core.settings import (
     PublicUrl,
     RequestTimeoutS,
     SessionSecret,
+    TraceArguments,
     UpstreamAllowedNetworks,
     doc,
 )
@@ -31,6 +32,7 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    trace_arguments: TraceArguments = False
     host: Annotated[
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")
     ] = "127.0.0.1"

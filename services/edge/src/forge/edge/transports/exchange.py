@@ -159,7 +159,9 @@ class Exchange:
         inside = tracing.inside()
         if not inside:
             TRACEPARENT.set(tracing.parse(caller.traceparent))
-        attributes = tracing.mcp_attributes(request.method, request.params)
+        attributes = tracing.mcp_attributes(
+            request.method, request.params, arguments=self.edge.config.trace_arguments
+        )
         if caller.server_id is not None:
             attributes["forge.server.id"] = caller.server_id
         kind = tracing.INTERNAL if inside else tracing.SERVER
