@@ -117,9 +117,14 @@ class Receiver:
         with self.lock:
             return [s for s in self.spans if s.trace_id == trace_id]
 
-    def traces_of(self, name: str) -> set[str]:
+    def traces_of(self, tool: str) -> set[str]:
+        """The traces whose edge span is a tools/call of `tool`."""
         with self.lock:
-            return {s.trace_id for s in self.spans if s.name == name}
+            return {
+                s.trace_id
+                for s in self.spans
+                if s.service == "forge-edge" and s.attributes.get("mcp.tool.name") == tool
+            }
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -247,7 +252,7 @@ def test_a_tools_call_is_one_trace_from_the_edge_through_router_plugins_and_upst
     scene: Scene,
 ) -> None:
     secret = f"argument-{uuid.uuid4().hex}"
-    name = "tools/call demo-echo"
+    name = "demo-echo"
     want = {"forge-edge", "forge-router", "forge-plugin-runner", "forge-upstream-proxy"}
     trace: list[Span] = []
 
@@ -277,8 +282,11 @@ def test_a_tools_call_is_one_trace_from_the_edge_through_router_plugins_and_upst
     post = next(s for s in trace if s.service == "forge-upstream-proxy" and s.kind == 3)
     assert post.attributes["server.address"] == "127.0.0.1"
     assert post.attributes["http.request.method"] == "POST"
-    edge = next(s for s in trace if s.name == name)
+    # One HTTP request, one MCP request: the edge's SERVER span carries the MCP attributes too.
+    edge = assert_linked(trace, "")
     assert edge.attributes["mcp.method"] == "tools/call"
+    assert edge.attributes["mcp.tool.name"] == "demo-echo"
+    assert [s.name for s in trace if s.service == "forge-edge"] == ["POST /mcp"]
     # Never the arguments (FORGE_TRACE_ARGUMENTS is off), never a token.
     assert not [s for s in trace if secret in repr(s.attributes)]
     assert not [s for s in trace if scene.token in repr(s.attributes)]

@@ -222,3 +222,17 @@ async def test_an_event_without_a_traceparent_clears_the_one_before(bus: NatsBus
     await bus.publish("test.tracing.clear", b"2")
     await eventually(lambda: len(got) == 2)
     assert got == [CLIENT, None]
+
+
+async def test_the_first_mcp_request_claims_the_open_span_and_a_second_opens_its_own(
+    kept: Kept,
+) -> None:
+    assert not tracing.claim({"mcp.method": "ping"})  # no span open
+    with tracing.span("POST /mcp", tracing.SERVER):
+        assert tracing.claim({"mcp.method": "tools/call", "mcp.tool.name": "echo"})
+        assert not tracing.claim({"mcp.method": "ping"})  # a batch's next request
+    await eventually(lambda: len(kept.spans) == 1)
+    assert dict(kept.spans[0].attributes or {}) == {
+        "mcp.method": "tools/call",
+        "mcp.tool.name": "echo",
+    }

@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,22 +181,28 @@ def parse(traceparent: str | None) -> str | None:
     return traceparent if _parent(traceparent) is not None else None
 
 
-@contextlib.contextmanager
-def _span(
-    tracer: trace.Tracer, name: str, kind: SpanKind, attributes: Attributes | None
-) -> Iterator[trace.Span]:
-    span = tracer.start_span(name, _parent(TRACEPARENT.get()), kind, attributes)
-    outer = TRACEPARENT.set(traceparent_of(span))
-    current = _CURRENT.set(span)
-    try:
-        yield span
-    except BaseException as exc:
-        if span.is_recording():
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-        raise
-    finally:
-        _CURRENT.reset(current)
-        TRACEPARENT.reset(outer)
+class _Span:
+    """One open span: the child of `TRACEPARENT`, and `TRACEPARENT` itself until it ends (a
+    class, not a generator: it runs on every hop of every traced call)."""
+
+    __slots__ = ("_current", "_outer", "span")
+
+    def __init__(
+        self, tracer: trace.Tracer, name: str, kind: SpanKind, attributes: Attributes | None
+    ) -> None:
+        self.span = tracer.start_span(name, _parent(TRACEPARENT.get()), kind, attributes)
+
+    def __enter__(self) -> trace.Span:
+        self._outer = TRACEPARENT.set(traceparent_of(self.span))
+        self._current = _CURRENT.set(self.span)
+        return self.span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        span = self.span
+        if kind is not None and span.is_recording():
+            span.set_status(Status(StatusCode.ERROR, kind.__name__))
+        _CURRENT.reset(self._current)
+        TRACEPARENT.reset(self._outer)
         span.end()
 
 
@@ -211,7 +217,7 @@ def span(
     tracer = _state.tracer
     if tracer is None:
         return _NOOP
-    return _span(tracer, name, kind, attributes)
+    return _Span(tracer, name, kind, attributes)
 
 
 def inside() -> bool:
@@ -269,6 +275,20 @@ def mcp_span_name(attributes: Attributes) -> str:
     method = str(attributes.get("mcp.method", ""))
     target = attributes.get("mcp.tool.name") or attributes.get("mcp.prompt.name")
     return f"{method} {target}" if target else method
+
+
+def claim(attributes: Attributes) -> bool:
+    """Put an MCP request's attributes on the current span if no request claimed it yet (one
+    HTTP request, one MCP request: no span of its own needed); False when it cannot (no span,
+    or a batch's second request), so the caller opens one."""
+    current = _CURRENT.get()
+    if current is None or not current.is_recording():
+        return False
+    held = getattr(current, "attributes", None)
+    if held is None or "mcp.method" in held:
+        return False
+    current.set_attributes(attributes)
+    return True
 
 
 def annotate(attributes: Attributes) -> None:

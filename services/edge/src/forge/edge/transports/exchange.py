@@ -154,23 +154,37 @@ class Exchange:
         deliver: Deliver | None,
         on_pause: OnPause | None,
     ) -> bytes:
-        """`_send` in the edge's span of this MCP request: a child of the HTTP request's span,
-        or the SERVER span itself (continuing the client's `traceparent`) on a WebSocket."""
-        inside = tracing.inside()
-        if not inside:
-            TRACEPARENT.set(tracing.parse(caller.traceparent))
+        """`_send` in the edge's span of this MCP request: the HTTP request's SERVER span when
+        it carries this one request (its attributes added), else a span of its own: the SERVER
+        span on a WebSocket (continuing the client's `traceparent`), a child in a batch."""
         attributes = tracing.mcp_attributes(
             request.method, request.params, arguments=self.edge.config.trace_arguments
         )
         if caller.server_id is not None:
             attributes["forge.server.id"] = caller.server_id
+        if tracing.claim(attributes):
+            return await self._failing(request, caller, envelope, deliver, on_pause)
+        inside = tracing.inside()
+        if not inside:
+            TRACEPARENT.set(tracing.parse(caller.traceparent))
         kind = tracing.INTERNAL if inside else tracing.SERVER
         with tracing.span(tracing.mcp_span_name(attributes), kind, attributes):
-            try:
-                return await self._send(request, caller, envelope, deliver, on_pause)
-            except ForgeError as exc:
-                tracing.failed(exc.code, exc.message)
-                raise
+            return await self._failing(request, caller, envelope, deliver, on_pause)
+
+    async def _failing(
+        self,
+        request: Request,
+        caller: Caller,
+        envelope: Envelope,
+        deliver: Deliver | None,
+        on_pause: OnPause | None,
+    ) -> bytes:
+        """`_send`, its error's code on the current span."""
+        try:
+            return await self._send(request, caller, envelope, deliver, on_pause)
+        except ForgeError as exc:
+            tracing.failed(exc.code, exc.message)
+            raise
 
     async def _send(
         self,
