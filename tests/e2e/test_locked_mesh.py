@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from forge.core import permissions, subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import DeadlineExceededError, ServiceUnavailableError
 from forge.testing import eventually
+from tests.e2e.conftest import service_violations
 
 Connect = Callable[[str], Awaitable[NatsBus]]
 
@@ -98,3 +100,17 @@ async def test_the_edges_user_cannot_announce_catalog_changes(
 
     await eventually(announced_then_marker, detail=lambda: str(heard))
     assert set(heard) == {marker}
+
+
+def test_no_service_has_been_refused_anything_so_far(mesh: Mesh, tmp_path: Path) -> None:
+    assert mesh.nats is not None
+    assert service_violations(mesh.nats.log_path) == []
+    # What a refusal looks like in nats-server's log, as the session's last check reads it.
+    planted = tmp_path / "nats.log"
+    planted.write_text(
+        '[1] 2026/12/06 08:00:20.832302 [ERR] 127.0.0.1:55874 - cid:5 - "v2.16.0:python3:'
+        'forge-edge" - "$G/user:edge" - Publish Violation - Subject "forge.events.catalog.x"\n'
+        '[1] 2026/12/06 08:00:21.000000 [ERR] 127.0.0.1:55875 - cid:6 - "v2.16.0:python3:'
+        'locked-test-edge" - "$G/user:edge" - Publish Violation - Subject "forge.events.x"\n'
+    )
+    assert len(service_violations(planted)) == 1
