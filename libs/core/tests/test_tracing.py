@@ -7,9 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Sequence
+from concurrent import futures
 
+import grpc
 import msgspec
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -236,3 +243,43 @@ async def test_the_first_mcp_request_claims_the_open_span_and_a_second_opens_its
         "mcp.method": "tools/call",
         "mcp.tool.name": "echo",
     }
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+    """A real OTLP/gRPC trace receiver, keeping the names of the spans it is sent."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def Export(
+        self, request: ExportTraceServiceRequest, context: object
+    ) -> ExportTraceServiceResponse:
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                self.names.extend(span.name for span in scope.spans)
+        return ExportTraceServiceResponse()
+
+
+def test_spans_reach_an_otlp_grpc_receiver_and_are_flushed_at_shutdown() -> None:
+    collector = _Collector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        }
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)  # the exporter reads its endpoint itself
+            assert tracing.start("router", env)
+        with tracing.span("over grpc", tracing.SERVER):
+            pass
+        tracing.shutdown()  # exports what is buffered
+        assert collector.names == ["over grpc"]
+    finally:
+        tracing.shutdown()
+        server.stop(None)
