@@ -141,9 +141,10 @@ async def serve(
     stack: contextlib.AsyncExitStack, service: str, host: str, port: int, ready: Readiness
 ) -> OpsServer | None:
     """Start the ops port (none when `port` is 0), closed when `stack` unwinds; and traces,
-    when the `OTEL_*` variables ask for them (forge.core.tracing), flushed when it unwinds."""
+    when the `OTEL_*` variables ask for them (forge.core.tracing), flushed when it unwinds and
+    at exit."""
     if tracing.start(service):
-        stack.callback(tracing.shutdown)
+        stack.callback(tracing.flush)
     if port == 0:
         return None
     server = OpsServer(service, ready)

@@ -38,6 +38,7 @@ CONSUMER = SpanKind.CONSUMER
 Attributes = Mapping[str, str | int | float | bool]
 
 _NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
+_FLUSH_MS = 5000
 _NAMED = {"tools/call": "mcp.tool.name", "prompts/get": "mcp.prompt.name", "resources/read": ""}
 
 
@@ -138,6 +139,14 @@ def start(service: str, env: Mapping[str, str] | None = None, exporter: Any = No
     _state.tracer = provider.get_tracer("forge")
     log.info("tracing on: %s spans of forge-%s", name, service)
     return True
+
+
+def flush() -> None:
+    """Export what is buffered now (a service stopping). Spans that end later, while its bus
+    drains, are exported when the process exits (the SDK's own exit handler)."""
+    provider = _state.provider
+    if provider is not None:
+        provider.force_flush(_FLUSH_MS)
 
 
 def shutdown() -> None:
