@@ -28,6 +28,9 @@ PROTO = Path("libs/proto/src")
 
 # "<path under the root>:<class>" → why it never crosses NATS.
 IN_PROCESS: dict[str, str] = {
+    "libs/core/src/forge/core/tracing.py:_Arguments": (
+        "reads only a tools/call's arguments out of params already received, for a span attribute"
+    ),
     "services/a2a_bridge/src/forge/a2a_bridge/asking.py:_State": (
         "encoded into the requestState a modern client holds and sends back (the bridge reads it)"
     ),
