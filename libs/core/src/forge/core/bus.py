@@ -261,13 +261,20 @@ class NatsBus:
         # Shown in errors and logs without the password.
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         inbox = subjects.inbox(urllib.parse.unquote(parts.username)) if parts.username else None
+        refused: list[Exception] = []  # a wrong user or password: nats-py retries until within_s
+
+        async def on_error(exc: Exception) -> None:
+            if "authorization violation" in str(exc).lower():  # nats-py's plain Error then
+                refused.append(exc)
+            await _on_error(exc)
+
         try:
             nc = await asyncio.wait_for(
                 nats.connect(
                     url,
                     name=name,
                     inbox_prefix=inbox or subjects.INBOX_PREFIX.rstrip("."),
-                    error_cb=_on_error,
+                    error_cb=on_error,
                     disconnected_cb=_on_disconnected,
                     reconnected_cb=_on_reconnected,
                     max_reconnect_attempts=-1,
@@ -280,6 +287,10 @@ class NatsBus:
         except nats.errors.AuthorizationError as exc:
             raise ServiceUnavailableError(f"NATS at {shown} refused the user and password") from exc
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+            if refused:
+                raise ServiceUnavailableError(
+                    f"NATS at {shown} refused the user and password"
+                ) from exc
             raise ServiceUnavailableError(
                 f"cannot reach NATS at {shown} within {within_s:.0f} s"
             ) from exc
