@@ -554,6 +554,12 @@ class NatsBus:
                 await sub.unsubscribe()
 
     async def flush(self) -> None:
+        # nats-py (2.16) writes flush()'s PING straight to the socket, ahead of commands still
+        # queued for its flusher task (the SUB of a subscription just made), so one PONG does
+        # not prove the server has them: a publish from another connection could then find no
+        # subscriber (seen: a lost first event, "no responders" right after serve). The first
+        # round trip lets the flusher write what was queued; the second PING goes after it.
+        await self.nc.flush()
         await self.nc.flush()
 
     async def stop_serving(self, timeout_s: float) -> None:
