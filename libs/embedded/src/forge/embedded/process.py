@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -49,12 +50,26 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] 
     return preexec
 
 
+# Below Linux's ephemeral range (32768-60999 by default), where the kernel picks the source
+# ports of outgoing connections: a port chosen there and bound seconds later by a child was, now
+# and then, taken meanwhile by one of the mesh's own connections (EADDRINUSE at start).
+_PORTS = (20000, 32767)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (callers retry on a race)."""
-    with socket.socket() as s:
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.randint(*_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the range is full: any free port, as before
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        chosen: int = s.getsockname()[1]
+        return chosen
 
 
 def tail(path: Path, chars: int = TAIL_CHARS) -> str:
