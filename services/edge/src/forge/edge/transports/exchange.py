@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from forge.core import rpc, subjects, tracing
+from forge.core import logs, rpc, subjects, tracing
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import ForgeError
 from forge.core.results import complete_result
@@ -141,6 +141,7 @@ class Exchange:
             server_id=caller.server_id,
             param_headers=caller.param_headers,
         )
+        logs.REQUEST_ID.set(envelope.id)  # the edge's log lines of this request carry its id
         if tracing.enabled():
             return await self._traced(request, caller, envelope, deliver, on_pause)
         TRACEPARENT.set(new_traceparent(caller.traceparent))
