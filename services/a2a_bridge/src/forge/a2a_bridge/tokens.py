@@ -19,6 +19,7 @@ import msgspec
 
 from forge.core import httpx_dialer
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
+from forge.core.upstream_auth import bearer
 from forge.proto.catalog import UpstreamAuth
 
 # RFC 6750 §2.1 b64token: what may follow "Bearer " (and nothing that could split a header).
@@ -61,11 +62,11 @@ class ClientCredentials:
         async with self._lock:
             if self._token is None or time.time() >= self._renew_at:
                 self._token, self._renew_at = await self._grant()
-            return f"Bearer {self._token}"
+            return bearer(self._token)
 
     def refused(self, header: str) -> None:
         """The agent answered 401 to `header`: that token is not used again."""
-        if self._token is not None and header == f"Bearer {self._token}":
+        if self._token is not None and header == bearer(self._token):
             self._token = None
 
     async def _grant(self) -> tuple[str, float]:

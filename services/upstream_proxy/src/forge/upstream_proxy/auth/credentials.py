@@ -8,21 +8,18 @@ memory only; it is never logged and never put in an error message.
 
 from __future__ import annotations
 
-import base64
 import os
-import re
 import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
-
-import msgspec
+from urllib.parse import urlsplit
 
 from forge.core.aiohttp_dialer import Dialer
 from forge.core.bus import Bus
 from forge.core.errors import ForgeError, UpstreamUnavailableError
-from forge.core.sealing import Keyring, SealingError
+from forge.core.sealing import Keyring
+from forge.core.upstream_auth import STATIC, bearer, open_sealed, static_part
 from forge.proto.catalog import Gateway, UpstreamAuth
 from forge.proto.envelope import Principal
 from forge.upstream_proxy.auth.grants import (
@@ -31,15 +28,12 @@ from forge.upstream_proxy.auth.grants import (
     TokenExchange,
     TokenSource,
 )
-from forge.upstream_proxy.auth.oauth import TokenClient, bearer
+from forge.upstream_proxy.auth.oauth import TokenClient
 from forge.upstream_proxy.auth.usertokens import UserTokens
 from forge.upstream_proxy.config import UpstreamProxyConfig
 
 # Auth types whose token depends on who calls: their sessions are never shared between users.
 PER_USER = frozenset({"oauth_authorization_code", "token_exchange"})
-_AUTH = msgspec.json.Decoder(UpstreamAuth)
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,12 +64,6 @@ class Access:
 
     def refused(self, caller: Principal | None, error: ForgeError) -> ForgeError:
         return error if self.tokens is None else self.tokens.refused(caller, error)
-
-
-def with_query(url: str, name: str, value: str) -> str:
-    parts = urlsplit(url)
-    extra = urlencode({name: value})
-    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
 
 
 def tls_context(auth: UpstreamAuth, label: str) -> ssl.SSLContext:
@@ -109,14 +97,6 @@ def _load_client_certificate(context: ssl.SSLContext, cert: str, key: str) -> No
             paths.append(path)
         # An encrypted key gets an empty password (and fails) rather than a prompt on the tty.
         context.load_cert_chain(paths[0], paths[1], password=lambda: b"")
-
-
-def _checked(headers: dict[str, str], label: str) -> dict[str, str]:
-    # Values reach the wire verbatim (the lean client writes them as they are): no line breaks.
-    for name, value in headers.items():
-        if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
-            raise UpstreamUnavailableError(f"gateway {label} has a malformed credential header")
-    return headers
 
 
 class Credentials:
@@ -167,50 +147,21 @@ class Credentials:
         self._access.pop(gateway_id, None)
 
     def open(self, gateway: Gateway) -> UpstreamAuth:
-        label = repr(gateway.name)
-        if gateway.auth is None:
-            if gateway.auth_type not in ("", "none"):
-                raise UpstreamUnavailableError(
-                    f"gateway {label} is set for {gateway.auth_type} auth but holds no credentials"
-                )
-            return UpstreamAuth()
-        try:
-            return _AUTH.decode(self.keyring().open(gateway.auth, gateway.id.encode()))
-        except SealingError as exc:
-            raise UpstreamUnavailableError(
-                f"the credentials of gateway {label} do not open: {exc}"
-            ) from None
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamUnavailableError(
-                f"the credentials of gateway {label} are malformed"
-            ) from None
+        what = f"gateway {gateway.name!r}"
+        return open_sealed(gateway.auth, gateway.auth_type, gateway.id, what, self.keyring)
 
     def _build(self, gateway: Gateway) -> Access:
         auth = self.open(gateway)
         label = repr(gateway.name)
         env = {name: value for name, value in gateway.env.items() if value}  # rows before sealing
         env.update(auth.env)
-        url, kind = gateway.url, auth.type
-        headers: dict[str, str] = {}
-        query = None
-        if kind == "basic":
-            pair = f"{auth.username or ''}:{auth.password or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        elif kind == "bearer":
-            if not auth.token:
-                raise UpstreamUnavailableError(f"gateway {label} has bearer auth but no token")
-            headers["Authorization"] = bearer(auth.token)
-        elif kind == "headers":
-            headers.update(auth.headers)
-        elif kind == "query_param":
-            if not auth.query_param:
-                raise UpstreamUnavailableError(f"gateway {label} has query_param auth but no name")
-            query = (auth.query_param, auth.query_value or "")
-            url = with_query(url, *query)
-        elif kind not in ("none", "mtls", *PER_USER, "oauth_client_credentials"):
+        kind = auth.type
+        if kind not in (*STATIC, "mtls", *PER_USER, "oauth_client_credentials"):
             raise UpstreamUnavailableError(
                 f"gateway {label} uses auth type {kind!r}, which this upstream-proxy does not know"
             )
+        static = static_part(auth, gateway.url, f"gateway {label}")
+        url = static.url
         tls = None
         if (auth.client_cert_pem or auth.ca_pem) and urlsplit(url).scheme in ("https", "wss"):
             tls = tls_context(auth, label)
@@ -231,7 +182,7 @@ class Credentials:
                 store=self.users,
                 authorize_url=self.authorize_url(gateway.id),
             )
-        return Access(kind, url, _checked(headers, label), tls, env, tokens, query)
+        return Access(kind, url, static.headers, tls, env, tokens, static.query)
 
     def authorize_url(self, gateway_id: str) -> str:
         """Where a user starts authorizing Forge at this gateway's authorization server."""

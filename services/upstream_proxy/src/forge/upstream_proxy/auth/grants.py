@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from forge.core.errors import ForbiddenError, ForgeError, UpstreamUnavailableError
+from forge.core.upstream_auth import bearer
 from forge.proto.catalog import UpstreamAuth
 from forge.proto.envelope import Principal
 from forge.proto.upstream import UserToken
@@ -24,7 +25,6 @@ from forge.upstream_proxy.auth.oauth import (
     GrantRefusedError,
     TokenClient,
     TokenResponse,
-    bearer,
 )
 from forge.upstream_proxy.auth.usertokens import UserTokens
 

@@ -64,10 +64,6 @@ class GrantRefusedError(Exception):
         self.error = error
 
 
-def bearer(token: str) -> str:
-    return "Bearer " + token
-
-
 def client_authentication(auth: UpstreamAuth) -> tuple[dict[str, str], dict[str, str]]:
     """(headers, form fields) that authenticate Forge as the OAuth client of this gateway."""
     if auth.client_id and auth.client_secret:

@@ -10,8 +10,9 @@ import aiohttp
 
 from forge.core.aiohttp_dialer import Dialer, refusal
 from forge.core.errors import UpstreamBadResponseError, UpstreamUnavailableError
+from forge.core.upstream_auth import with_query
 from forge.proto.catalog import Gateway
-from forge.upstream_proxy.auth.credentials import Access, with_query
+from forge.upstream_proxy.auth.credentials import Access
 from forge.upstream_proxy.config import UpstreamProxyConfig
 from forge.upstream_proxy.transports.channel import ChannelClosedError, ChannelSession
 from forge.upstream_proxy.transports.exchange import CredentialsRejectedError, SseParser
