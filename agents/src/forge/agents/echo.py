@@ -29,13 +29,10 @@ from a2a.helpers.proto_helpers import (
 )
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
-from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
-from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.server.tasks import TaskUpdater
 from a2a.types import (
     AgentCapabilities,
     AgentCard,
-    AgentInterface,
     AgentSkill,
     Message,
     TaskState,
@@ -43,6 +40,7 @@ from a2a.types import (
 from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
 
+from forge.agents import sdk
 from forge.agents.serving import run
 
 NAME = "Forge echo agent"
@@ -109,9 +107,7 @@ class EchoExecutor(AgentExecutor):
             await asyncio.sleep(0.5)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        if context.current_task is not None:
-            task = context.current_task
-            await TaskUpdater(event_queue, task.id, task.context_id).cancel()
+        await sdk.cancel_current(context, event_queue)
 
 
 def card(base_url: str) -> AgentCard:
@@ -119,14 +115,7 @@ def card(base_url: str) -> AgentCard:
         name=NAME,
         description="Answers every message with the text and data it got.",
         version="1.0.0",
-        supported_interfaces=[
-            AgentInterface(url=base_url, protocol_binding="JSONRPC", protocol_version="1.0"),
-            AgentInterface(
-                url=f"{base_url.rstrip('/')}/rest",
-                protocol_binding="HTTP+JSON",
-                protocol_version="1.0",
-            ),
-        ],
+        supported_interfaces=sdk.interfaces(base_url),
         capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain", "application/json"],
         default_output_modes=["text/plain", "application/json"],
@@ -143,16 +132,7 @@ def card(base_url: str) -> AgentCard:
 
 
 def app(base_url: str) -> Starlette:
-    agent_card = card(base_url)
-    handler = DefaultRequestHandler(
-        agent_executor=EchoExecutor(), task_store=InMemoryTaskStore(), agent_card=agent_card
-    )
-    routes = [
-        *create_agent_card_routes(agent_card),
-        *create_jsonrpc_routes(handler, "/", enable_v0_3_compat=True),
-        *create_rest_routes(handler, path_prefix="/rest"),
-    ]
-    return Starlette(routes=routes)
+    return sdk.app(card(base_url), EchoExecutor())
 
 
 def main() -> None:

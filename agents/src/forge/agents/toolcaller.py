@@ -37,15 +37,14 @@ from a2a.helpers.proto_helpers import (
 )
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
-from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
-from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
-from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill, Message, Part
+from a2a.server.tasks import TaskUpdater
+from a2a.types import AgentCapabilities, AgentCard, AgentSkill, Message, Part
 from google.protobuf.json_format import MessageToDict
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 
+from forge.agents import sdk
 from forge.agents.serving import run
 
 NAME = "Forge tool-calling agent"
@@ -171,9 +170,7 @@ class ToolCallerExecutor(AgentExecutor):
             await updater.failed(said)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        if context.current_task is not None:
-            task = context.current_task
-            await TaskUpdater(event_queue, task.id, task.context_id).cancel()
+        await sdk.cancel_current(context, event_queue)
 
 
 def card(base_url: str) -> AgentCard:
@@ -181,14 +178,7 @@ def card(base_url: str) -> AgentCard:
         name=NAME,
         description="Answers a message by calling the MCP tool it names (call <tool> <json>).",
         version="1.0.0",
-        supported_interfaces=[
-            AgentInterface(url=base_url, protocol_binding="JSONRPC", protocol_version="1.0"),
-            AgentInterface(
-                url=f"{base_url.rstrip('/')}/rest",
-                protocol_binding="HTTP+JSON",
-                protocol_version="1.0",
-            ),
-        ],
+        supported_interfaces=sdk.interfaces(base_url),
         capabilities=AgentCapabilities(streaming=False),
         default_input_modes=["text/plain", "application/json"],
         default_output_modes=["text/plain", "application/json"],
@@ -205,18 +195,7 @@ def card(base_url: str) -> AgentCard:
 
 
 def app(base_url: str, endpoint: Endpoint) -> Starlette:
-    agent_card = card(base_url)
-    handler = DefaultRequestHandler(
-        agent_executor=ToolCallerExecutor(endpoint),
-        task_store=InMemoryTaskStore(),
-        agent_card=agent_card,
-    )
-    routes = [
-        *create_agent_card_routes(agent_card),
-        *create_jsonrpc_routes(handler, "/", enable_v0_3_compat=True),
-        *create_rest_routes(handler, path_prefix="/rest"),
-    ]
-    return Starlette(routes=routes)
+    return sdk.app(card(base_url), ToolCallerExecutor(endpoint))
 
 
 def endpoint_of(args: argparse.Namespace) -> Endpoint:
