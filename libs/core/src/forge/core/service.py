@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -20,6 +21,21 @@ def draining(stop: asyncio.Event) -> Callable[[], str | None]:
     """A readiness check (forge.core.ops) failing once `stop` is set: from SIGTERM on, `/readyz`
     answers 503 while the service drains (docs/deployment.md)."""
     return lambda: DRAINING if stop.is_set() else None
+
+
+async def started(starting: asyncio.Task[None], stop: asyncio.Event) -> bool:
+    """Wait for a start that may wait on other services as long as it takes: True once it has
+    finished (raising if it failed), False when `stop` came first (the start is cancelled)."""
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
+    starting.result()  # a failed start raises here
+    return True
 
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -204,15 +204,8 @@ async def main(
             config.ops_port,
             ops.all_of(ops.nats(bus), started, service.draining(stop)),
         )
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+        if not await service.started(starting, stop):
             return
-        stopping.cancel()
-        starting.result()  # a failed start raises here
         log.info("upstream-proxy ready", extra={"gateways": len(proxy.gateways.by_id)})
         await stop.wait()
         await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
