@@ -1,4 +1,5 @@
-"""`python -m forge.agents.echo`: an A2A 1.0 echo agent on a2a-sdk (JSON-RPC and HTTP+JSON).
+"""`python -m forge.agents.echo`: an A2A 1.0 echo agent on a2a-sdk (JSON-RPC and HTTP+JSON;
+with `--grpc`, gRPC alone).
 
 It answers a message with the text it got and a data part. What the text starts with picks the
 shape of the answer, so one agent exercises every way an A2A answer can look:
@@ -16,7 +17,10 @@ Streaming (`SendStreamingMessage`) comes with the SDK for the same answers.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import functools
+from collections.abc import Awaitable
 from typing import Any
 
 from a2a.helpers.proto_helpers import (
@@ -33,6 +37,7 @@ from a2a.server.tasks import TaskUpdater
 from a2a.types import (
     AgentCapabilities,
     AgentCard,
+    AgentInterface,
     AgentSkill,
     Message,
     TaskState,
@@ -110,12 +115,12 @@ class EchoExecutor(AgentExecutor):
         await sdk.cancel_current(context, event_queue)
 
 
-def card(base_url: str) -> AgentCard:
+def card(base_url: str, interfaces: list[AgentInterface] | None = None) -> AgentCard:
     return AgentCard(
         name=NAME,
         description="Answers every message with the text and data it got.",
         version="1.0.0",
-        supported_interfaces=sdk.interfaces(base_url),
+        supported_interfaces=interfaces or sdk.interfaces(base_url),
         capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain", "application/json"],
         default_output_modes=["text/plain", "application/json"],
@@ -136,7 +141,20 @@ def app(base_url: str) -> Starlette:
 
 
 def main() -> None:
-    run(__doc__.splitlines()[0], 9100, lambda base_url, args: app(base_url))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--grpc",
+        action="store_true",
+        help="serve A2A 1.0 over gRPC alone (a port of its own; the card lists only that)",
+    )
+
+    def make(base_url: str, args: argparse.Namespace) -> Starlette | Awaitable[Starlette]:
+        if args.grpc:
+            make_card = functools.partial(card, base_url)
+            return sdk.grpc_app(make_card, EchoExecutor(), args.host)
+        return app(base_url)
+
+    run(__doc__.splitlines()[0], 9100, make, parser)
 
 
 if __name__ == "__main__":

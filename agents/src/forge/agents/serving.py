@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -14,11 +15,12 @@ from starlette.applications import Starlette
 def run(
     description: str,
     default_port: int,
-    make_app: Callable[[str, argparse.Namespace], Starlette],
+    make_app: Callable[[str, argparse.Namespace], Starlette | Awaitable[Starlette]],
     parser: argparse.ArgumentParser | None = None,
 ) -> None:
     """Parse `--host` / `--port` (and what `parser` adds), listen, print `PORT <n>`, serve
-    `make_app(base_url, args)`.
+    `make_app(base_url, args)` (awaited, in the server's loop, when it is a coroutine: one that
+    starts a gRPC server beside it).
 
     The `PORT <n>` line is what tests and benches wait for (forge.servers.process.spawn).
     """
@@ -35,7 +37,12 @@ def run(
     sock.listen(128)  # listening before PORT is printed: a client may connect at once
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    app = make_app(f"http://{shown}:{port}/", args)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    print(f"PORT {port}", flush=True)
-    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+    async def serve() -> None:
+        made = make_app(f"http://{shown}:{port}/", args)
+        app = await made if inspect.isawaitable(made) else made
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        print(f"PORT {port}", flush=True)
+        await uvicorn.Server(config).serve(sockets=[sock])
+
+    asyncio.run(serve())

@@ -131,6 +131,8 @@ async def request(
     deadline: float,
 ) -> Any:
     """One request answered once: its result in 1.0's form."""
+    if agent.binding == "grpc" and agent.protocol_version != "0.3":
+        return await client.grpc.request(agent, access, method, params, deadline)
     verb, url, headers, body = request_of(agent, access, method, params)
     if not tracing.enabled():
         return await _request(client, agent, access, method, deadline, verb, url, headers, body)
@@ -200,6 +202,9 @@ async def stream(
     """A streamed request: each event's payload in 1.0's form told to `on_event` as it
     arrives. An agent that answers with one JSON body instead (it does not stream) tells that
     one answer."""
+    if agent.binding == "grpc" and agent.protocol_version != "0.3":
+        await client.grpc.stream(agent, access, method, params, deadline, on_event)
+        return
     verb, url, headers, body = request_of(agent, access, method, params)
     timeout = _timeout(client, agent, deadline)
     try:

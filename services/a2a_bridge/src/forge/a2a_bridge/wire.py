@@ -23,7 +23,9 @@ import aiohttp
 import httpx2
 import msgspec
 
+from forge.a2a_bridge.agent_error import AgentRpcError as AgentRpcError
 from forge.a2a_bridge.credentials import Access
+from forge.a2a_bridge.grpc_dial import GrpcDialer
 from forge.a2a_bridge.parts import Answer, Collector, NotA2AError, read_result
 from forge.core import aiohttp_dialer, httpx_dialer, tracing
 from forge.core.bus import TRACEPARENT
@@ -39,15 +41,6 @@ from forge.proto.agents import Agent
 
 _DECODER = msgspec.json.Decoder()
 _ENC = msgspec.json.Encoder()
-
-
-class AgentRpcError(Exception):
-    """The agent answered with an error of its own (not Forge's): the model should read it."""
-
-    def __init__(self, code: object, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -129,6 +122,8 @@ class AgentClient:
         self.http = httpx_dialer.client(guard, follow_redirects=False)
         self._dialer = aiohttp_dialer.Dialer(guard, connect_timeout_s)
         self._fast: aiohttp.ClientSession | None = None
+        # Agents whose card offers only A2A 1.0's gRPC binding.
+        self.grpc = GrpcDialer(guard, connect_timeout_s=connect_timeout_s, max_bytes=max_bytes)
 
     def _session(self) -> aiohttp.ClientSession:
         # Made on first use: an aiohttp session belongs to the running loop.
@@ -138,6 +133,7 @@ class AgentClient:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.grpc.close()
         if self._fast is not None:
             await self._fast.close()
 
@@ -153,6 +149,8 @@ class AgentClient:
 
         An OAuth token the agent refuses (401) is replaced once, and the message sent again.
         """
+        if agent.binding == "grpc":
+            return await self._grpc_send(agent, access, sent, deadline, on_event)
         url, headers, body = request_of(agent, access.url, sent, on_event is not None)
         headers = {**access.headers, **headers, "Content-Type": "application/json"}
         headers["Accept"] = "text/event-stream" if on_event is not None else "application/json"
@@ -186,6 +184,34 @@ class AgentClient:
                 f"agent {agent.name!r} is unreachable ({type(exc).__name__})"
             ) from None
         return _answer(agent, status, kind, data)
+
+    async def _grpc_send(
+        self,
+        agent: Agent,
+        access: Access,
+        sent: Outgoing,
+        deadline: float,
+        on_event: Callable[[str], Awaitable[None]] | None,
+    ) -> Answer:
+        """The send over A2A 1.0's gRPC binding (grpc_dial.py)."""
+        params = {"message": message_of(agent, sent)}
+        if on_event is None:
+            result = await self.grpc.request(agent, access, "SendMessage", params, deadline)
+            return _read(agent, result, 200, "application/grpc")
+        collector = Collector()
+
+        async def each(event: Any) -> None:
+            try:
+                said = collector.feed(event)
+            except NotA2AError as exc:
+                raise _not_a2a(agent, 200, "application/grpc", str(exc)) from None
+            await on_event(said)
+
+        await self.grpc.stream(agent, access, "SendStreamingMessage", params, deadline, each)
+        try:
+            return collector.answer()
+        except NotA2AError as exc:
+            raise _not_a2a(agent, 200, "application/grpc", str(exc)) from None
 
     async def _post(
         self,

@@ -107,6 +107,19 @@ def _http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _grpc_url(url: str) -> bool:
+    """A gRPC interface's address: `host:port` (as a2a-sdk's cards write it), or a
+    grpc(s):// / http(s):// URL."""
+    if len(url) > MAX_URL:
+        return False
+    try:
+        parts = urlsplit(url if "://" in url else f"grpc://{url}")
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("grpc", "grpcs", "http", "https") and bool(parts.hostname)
+
+
 def read_card(card: Any, card_url: str) -> Card:
     """The card's name, endpoint, version, binding and streaming; 422 if it is not a card Forge
     can use."""
@@ -130,7 +143,7 @@ def read_card(card: Any, card_url: str) -> Card:
             " (JSONRPC, HTTP+JSON or GRPC; A2A 1.0 or 0.3)"
         )
     url, binding, version = usable[0]
-    if not _http_url(url):
+    if not (_grpc_url(url) if binding == "grpc" else _http_url(url)):
         raise _bad(f"the agent card at {card_url} names an endpoint that is not an http(s) URL")
     capabilities = card.get("capabilities")
     streaming = isinstance(capabilities, dict) and capabilities.get("streaming") is True
