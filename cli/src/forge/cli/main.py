@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 from forge.cli.demo import DEMO_AGENT, demo_commands, start_demo, start_demo_agent
-from forge.cli.mesh import SERVICES, Mesh, MeshError, load_secret
+from forge.cli.mesh import SERVICES, STATE_FILE, Mesh, MeshError, load_secret
+from forge.cli.supervisor import Supervisor
 from forge.cli.tokens import mint
 from forge.core.config import ConfigError
 
@@ -23,6 +24,34 @@ DEFAULT_PORT = 4444
 # The ops ports `forge up` gives its services, in SERVICES order, when free (9101 registry ...
 # 9106 edge): what docs/observability/prometheus.yml scrapes.
 DEFAULT_OPS_BASE = 9101
+# How often `forge up` looks for a dead process (a restart waits its backoff on top).
+SUPERVISE_EVERY_S = 0.1
+MAX_REPLICAS = 16
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`router=2,edge=2` (or `all=2`, later entries overriding) -> {service: count}; service
+    names with `-` or `_`. ValueError with what is wrong."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, number = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not number.strip().isdigit():
+            raise ValueError(f"{item!r} is not SERVICE=COUNT")
+        count = int(number)
+        if not 1 <= count <= MAX_REPLICAS:
+            raise ValueError(f"{item!r}: the count must be between 1 and {MAX_REPLICAS}")
+        if name == "all":
+            counts.update(dict.fromkeys(SERVICES, count))
+        elif name in SERVICES:
+            counts[name] = count
+        else:
+            raise ValueError(f"{item!r}: no service {name!r} (one of all, {', '.join(SERVICES)})")
+    return counts
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _state_dir() -> Path:
@@ -39,7 +68,13 @@ def otlp_env(url: str | None, protocol: str) -> dict[str, str]:
 def cmd_up(args: argparse.Namespace) -> int:
     state = _state_dir()
     port = int(os.environ.get("FORGE_EDGE_PORT", DEFAULT_PORT))
+    try:
+        replicas = parse_replicas(args.replicas or "")
+    except ValueError as exc:
+        print(f"forge up: --replicas {exc}", file=sys.stderr)
+        return 2
     mesh = Mesh(
+        replicas=replicas,
         state_dir=state,
         port=port,
         allow_loopback_upstreams=args.demo,
@@ -72,9 +107,12 @@ def cmd_up(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
+        for url in mesh.urls[1:]:
+            print(f"forge: another edge replica at {url}  (MCP endpoint {url}/mcp)", flush=True)
         print("forge: ops ports (/metrics, /livez, /readyz; docs/observability.md):", flush=True)
-        for name in SERVICES:
-            print(f"forge:   {name:<15} {mesh.ops_url(name)}", flush=True)
+        for name in mesh.procs:
+            print(f"forge:   {name:<17} {mesh.ops_url(name)}", flush=True)
+        print(f"forge: processes (pids, ports, restarts) in {state / STATE_FILE}", flush=True)
         print(f"forge: admin token (also in {token_file}):\n{token}", flush=True)
         print(
             f"forge: admin login {mesh.admin_email}, password in {state / 'admin-password'}",
@@ -85,12 +123,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.otlp:
             print(f"forge: traces go to {args.otlp} ({args.otlp_protocol})", flush=True)
         print("forge: press Ctrl-C to stop", flush=True)
-        while not stopping.wait(0.5):
-            for name, proc in mesh.procs.items():
-                if proc.poll() is not None:
-                    print(f"forge: the {name} service exited ({proc.returncode}):", file=sys.stderr)
-                    print(mesh.tail(name), file=sys.stderr)
-                    return 1
+        # A process that dies from here on is started again (with backoff), never the whole mesh
+        # stopped for it; at start (mesh.start) an exit is fatal: a misconfiguration, said so.
+        supervisor = Supervisor(mesh, _say)
+        while not stopping.wait(SUPERVISE_EVERY_S):
+            supervisor.step()
         return 0
     except MeshError as exc:
         print(f"forge: {exc}", file=sys.stderr)
@@ -186,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=["http/protobuf", "grpc"],
         default="http/protobuf",
         help="the OTLP protocol of --otlp (grpc: usually port 4317)",
+    )
+    up.add_argument(
+        "--replicas",
+        metavar="SERVICE=N,...",
+        help="run N processes of a service (e.g. router=2,edge=2, or all=2): each replica its own"
+        " ops port and log; edge replicas listen on the next ports (4445, ...) and all serve the"
+        " same sessions, behind whatever balances clients between them",
     )
     up.set_defaults(func=cmd_up)
     run = sub.add_parser("run", help="run one service in the foreground")

@@ -1,7 +1,9 @@
-"""The whole mesh on one machine: embedded NATS and PostgreSQL, migrations, the six services."""
+"""The whole mesh on one machine: embedded NATS and PostgreSQL, migrations, the six services
+(one or more replicas of each)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -27,6 +29,13 @@ CATALOG_DB = "forge_catalog"
 IDENTITY_DB = "forge_identity"
 ADMIN_EMAIL = "admin@forge.local"
 LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+# Where `forge up` says which process is which (pids, ports, restarts): for operators and tests.
+STATE_FILE = "processes.json"
+
+
+def replica_key(name: str, replica: int) -> str:
+    """The name of one replica's process, log and ops port: `router`, then `router-2`, ..."""
+    return name if replica == 1 else f"{name}-{replica}"
 
 
 def _free(port: int) -> bool:
@@ -36,6 +45,15 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _answers(url: str) -> bool:
+    """Whether `url` answers 200 now."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 class MeshError(RuntimeError):
@@ -113,16 +131,42 @@ class Mesh:
     # its own URL in FORGE_<SERVICE>_NATS_URL. False: no users, anyone may do anything.
     lock_nats: bool = True
     service_nats_urls: dict[str, str] = field(default_factory=dict)
+    # How many processes of each service to run (1 when absent). Replica 1 of a service is named
+    # as the service (`router`), the others `router-2`, ...: procs, ops ports and logs use that
+    # name. Each edge replica listens on its own port (`edge_ports`): `port`, then `port + 1`...
+    replicas: dict[str, int] = field(default_factory=dict)
+    edge_ports: dict[str, int] = field(default_factory=dict)
+    # How often the supervisor (forge.cli.supervisor) started each process again.
+    restarts: dict[str, int] = field(default_factory=dict)
+    started_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each start
+    nats_authorization: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def urls(self) -> list[str]:
+        """Every edge replica's URL, the first one's (`url`) first."""
+        return [self.url] + [
+            f"http://127.0.0.1:{port}" for key, port in self.edge_ports.items() if key != "edge"
+        ]
+
+    def replica_keys(self, name: str) -> list[str]:
+        return [replica_key(name, i) for i in range(1, self.replicas.get(name, 1) + 1)]
+
+    def replica_of(self, key: str) -> tuple[str, int]:
+        """(service, replica number) of a process name from `replica_key`."""
+        name, _, number = key.partition("-")
+        return name, int(number or 1)
+
     def ops_url(self, name: str) -> str:
         """Where the service `name` serves its ops endpoints."""
         return f"http://127.0.0.1:{self.ops_ports[name]}"
 
-    def _ops_port(self, name: str) -> int:
+    def _ops_port(self, name: str, replica: int = 1) -> int:
+        if replica > 1:  # the configured or conventional port is replica 1's
+            return free_port()
         setting = f"FORGE_{name.upper()}_OPS_PORT"
         chosen = self.env.get(setting) or os.environ.get(setting)
         if chosen:
@@ -194,7 +238,9 @@ class Mesh:
             self.identity_url = self.postgres.dsn_for(IDENTITY_DB)
         self.migrate()
         for name in SERVICES:
-            self.start_service(name)
+            for replica in range(1, self.replicas.get(name, 1) + 1):
+                self.start_service(name, replica)
+        self.write_state()
         self.wait_ready(ready_timeout)
 
     def start_nats(self) -> None:
@@ -207,11 +253,20 @@ class Mesh:
         # Kept only in the server's configuration file (mode 0600) and the services' environment.
         passwords = {user: secrets.token_urlsafe(24) for user in users}
         config = permissions.nats_config(passwords, operator=True)
+        self.nats_authorization = config
         self.nats = start_nats(self.state_dir / "nats", authorization=config)
         host = self.nats.url.removeprefix("nats://")
         urls = {user: f"nats://{user}:{passwords[user]}@{host}" for user in users}
         self.nats_url = urls.pop(permissions.OPERATOR)
         self.service_nats_urls = urls
+
+    def restart_nats(self) -> None:
+        """Start the embedded NATS again on its port, with its users and JetStream state: the
+        services' connections find it at the URL they know and reconnect by themselves."""
+        if self.nats is None:
+            return
+        port = int(self.nats.url.rsplit(":", 1)[1])
+        self.nats = start_nats(self.nats.dir, port=port, authorization=self.nats_authorization)
 
     def migrate(self) -> None:
         with open(self.log_path("migrate"), "ab") as log:
@@ -226,20 +281,59 @@ class Mesh:
         if code != 0:
             raise MeshError(f"migrations failed:\n{self.tail('migrate')}")
 
-    def start_service(self, name: str) -> None:
+    def start_service(self, name: str, replica: int = 1) -> None:
+        """Start (or start again: same ports, same log) replica `replica` of the service `name`."""
+        key = replica_key(name, replica)
         env = self.service_env()
-        if name not in self.ops_ports:
-            self.ops_ports[name] = self._ops_port(name)
-        env[f"FORGE_{name.upper()}_OPS_PORT"] = str(self.ops_ports[name])
-        with open(self.log_path(name), "ab") as log:
-            self.procs[name] = spawn([sys.executable, "-m", f"forge.{name}"], env, log)
+        if key not in self.ops_ports:
+            self.ops_ports[key] = self._ops_port(name, replica)
+        env[f"FORGE_{name.upper()}_OPS_PORT"] = str(self.ops_ports[key])
+        if name == "edge":
+            if key not in self.edge_ports:
+                wanted = self.port + replica - 1
+                self.edge_ports[key] = wanted if replica == 1 or _free(wanted) else free_port()
+            env["FORGE_EDGE_PORT"] = str(self.edge_ports[key])
+        with open(self.log_path(key), "ab") as log:
+            self.procs[key] = spawn([sys.executable, "-m", f"forge.{name}"], env, log)
+        self.started_at[key] = time.monotonic()
 
     def tail(self, name: str, lines: int = 30) -> str:
+        return self.tail_file(self.log_path(name), lines)
+
+    @staticmethod
+    def tail_file(path: Path, lines: int = 30) -> str:
         try:
-            text = self.log_path(name).read_text(errors="replace")
+            text = path.read_text(errors="replace")
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def write_state(self) -> None:
+        """Write `processes.json` in the state folder: each process's pid, ports and restarts
+        (no secrets), replaced whole so a reader never sees half of it."""
+        processes = []
+        for key, proc in self.procs.items():
+            name, replica = self.replica_of(key)
+            entry: dict[str, object] = {
+                "name": key,
+                "service": name,
+                "replica": replica,
+                "pid": proc.pid,
+                "ops_port": self.ops_ports.get(key, 0),
+                "restarts": self.restarts.get(key, 0),
+            }
+            if key in self.edge_ports:
+                entry["url"] = f"http://127.0.0.1:{self.edge_ports[key]}"
+            processes.append(entry)
+        state = {
+            "services": processes,
+            "nats_pid": self.nats.proc.pid if self.nats else None,
+            "postgres_pid": self.postgres.proc.pid if self.postgres else None,
+        }
+        path = self.state_dir / STATE_FILE
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(state, indent=2) + "\n")
+        partial.replace(path)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -249,14 +343,24 @@ class Mesh:
                     raise MeshError(
                         f"the {name} service exited with code {proc.returncode}:\n{self.tail(name)}"
                     )
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            if _answers(self.url + "/ready") and all(map(_answers, self._replica_checks())):
+                return
             time.sleep(0.1)
         raise MeshError(f"the mesh was not ready within {timeout:.0f} s; see {self.state_dir}/logs")
+
+    def _replica_checks(self) -> list[str]:
+        """What says the replicas past the first are ready: their /readyz (the edges' /ready).
+        None with one replica each: the first edge's /ready asks the services behind it."""
+        urls = []
+        for key in self.procs:
+            name, replica = self.replica_of(key)
+            if replica > 1:
+                urls.append(
+                    f"http://127.0.0.1:{self.edge_ports[key]}/ready"
+                    if name == "edge"
+                    else self.ops_url(key) + "/readyz"
+                )
+        return urls
 
     def stop(self) -> None:
         # The edge first so no new request arrives, then the services behind it.
