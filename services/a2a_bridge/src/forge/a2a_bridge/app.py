@@ -61,6 +61,7 @@ class Bridge:
         )
         # Forge as an A2A server: the edge's /a2a/{agent}/ requests (serving.py).
         self.server = A2aServer(bus, self.agents, self.credentials, self.client, self.calls)
+        self.ctx.hooks = self.server.hooks  # the agent hooks a tool call's progress passes
 
     async def start(self) -> None:
         await self.calls.start()

@@ -12,6 +12,7 @@ import msgspec
 from forge.a2a_bridge import asking, results
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Access, Credentials
+from forge.a2a_bridge.hooks import AgentHooks
 from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.parts import Answer
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
@@ -34,6 +35,7 @@ class Context:
     credentials: Credentials
     client: AgentClient
     calls: Calls
+    hooks: AgentHooks | None = None  # what a progress message's text passes (hooks.progress)
 
 
 def outgoing(arguments: dict[str, Any]) -> Outgoing:
@@ -74,7 +76,7 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
     if agent.streaming and params.progress_token is not None:
         # The client asked for progress and the agent streams: each event is a progress
         # notification on the request's stream (the edge relays it), the answer as before.
-        on_event = _progress(ctx.bus, envelope.id, params.progress_token)
+        on_event = _progress(ctx, envelope, agent, params.arguments, params.progress_token)
     try:
         answer = await ctx.calls.race(
             envelope.id, _converse(ctx, envelope, agent, access, sent, deadline, on_event)
@@ -111,14 +113,24 @@ async def _converse(
     return answer
 
 
-def _progress(bus: Bus, request_id: str, token: str | int) -> Callable[[str], Awaitable[None]]:
+def _progress(
+    ctx: Context, envelope: Envelope, agent: Agent, arguments: dict[str, Any], token: str | int
+) -> Callable[[str], Awaitable[None]]:
     count = 0
 
     async def notify(said: str) -> None:
         nonlocal count
         count += 1
-        params = {"progressToken": token, "progress": count, "message": said}
+        params: dict[str, Any] = {"progressToken": token, "progress": count}
+        # The agent's words as the post hooks let them through (none where they cannot check).
+        shown = (
+            said
+            if ctx.hooks is None
+            else await ctx.hooks.progress(envelope, agent, arguments, said)
+        )
+        if shown is not None:
+            params["message"] = shown
         notification = {"jsonrpc": "2.0", "method": "notifications/progress", "params": params}
-        await bus.publish(subjects.stream(request_id), _ENC.encode(notification))
+        await ctx.bus.publish(subjects.stream(envelope.id), _ENC.encode(notification))
 
     return notify

@@ -1,42 +1,58 @@
-"""`agent_pre_invoke` / `agent_post_invoke` around the A2A endpoint's requests, and per-agent
-call metrics.
+"""`agent_pre_invoke` / `agent_post_invoke` where the bridge runs them, and per-agent call
+metrics.
 
 The router runs the agent hooks around an agent's MCP tool call; a request to Forge's A2A
-endpoint does not pass the router, so the bridge asks the plugin-runner itself (the wrapped
-call of forge.core.plugin_hooks, fail closed as everywhere). The payload is the router's
-shape: `name` (the agent's tool, `a2a-<slug>`), `agent` (its name) and `arguments` (the A2A
-request's params, 1.0 form); a plugin's change to `arguments` is what is sent, a block is the
-A2A error -32013. Inline chains are not run here: every hook goes to the plugin-runner.
+endpoint does not pass the router, so the bridge runs them itself with the router's machinery
+(forge.plugins.inline_hooks: a pure built-in chain in-process, the plugin-runner otherwise,
+fail closed as everywhere). The payload is the router's shape: `name` (the agent's tool,
+`a2a-<slug>`), `agent` (its name) and `arguments` (the A2A request's params, 1.0 form); a
+plugin's change to `arguments` is what is sent, its `result` answers in the agent's place
+(`answer_message`), a block is -32013. The post hook sees every answer sent to the client: a
+blocking send's result, and each event of a stream.
+
+On the MCP path the router runs the post hooks on the tool's result, but a streaming agent's
+progress notifications leave from the bridge: `progress` passes their text through the same
+post hooks first (as the one text content of a CallToolResult, the router's payload shape),
+and drops it where it cannot (a tool post hook that is not inline).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import msgspec
 
 from forge.core import subjects
 from forge.core.bus import Bus
-from forge.core.errors import ServiceUnavailableError
-from forge.core.plugin_hooks import PluginManifests
+from forge.core.errors import PluginViolationError
+from forge.plugins.inline_hooks import InlineHooks
 from forge.proto.agents import Agent
 from forge.proto.envelope import Envelope
 from forge.proto.metrics import ToolStats, bucket_of
-from forge.proto.plugins import HOOK_REPLY_DECODER
 
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
 PRE = "agent_pre_invoke"
 POST = "agent_post_invoke"
+TOOL_POST = "tool_post_invoke"
 
 
-def _team(agent: Agent) -> bytes:
-    return b',"team":' + _ENC.encode(agent.team_id) if agent.team_id is not None else b""
+def _request(agent: Agent, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"name": f"a2a-{agent.slug}", "agent": agent.name, "arguments": arguments}
 
 
-class AgentHooks(PluginManifests):
-    """The served hooks (from the plugin-runners' manifests) and the two agent hooks."""
+def _with(envelope: Envelope, request: dict[str, Any]) -> Envelope:
+    return msgspec.structs.replace(envelope, params=msgspec.Raw(_ENC.encode(request)))
+
+
+class AgentHooks(InlineHooks):
+    """The served hooks (from the plugin-runners' manifests), the inline chains, and the two
+    agent hooks."""
+
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus, replica="a2a-bridge")
 
     async def start(self) -> None:
         await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
@@ -45,41 +61,82 @@ class AgentHooks(PluginManifests):
     async def _on_manifest(self, subject: str, data: bytes) -> None:
         self.on_manifest(data)
 
-    async def _wrapped(self, hook: str, envelope: Envelope, call: bytes) -> Any:
-        sent = msgspec.structs.replace(envelope, params=msgspec.Raw(call))
-        data = await self.call_wrapped(hook, sent)
-        if data is None:
-            return None
-        try:
-            return HOOK_REPLY_DECODER.decode(data)
-        except msgspec.DecodeError as exc:
-            raise ServiceUnavailableError(f"malformed {hook} reply from the plugin-runner") from exc
-
-    async def pre(self, envelope: Envelope, agent: Agent, params: dict[str, Any]) -> dict[str, Any]:
-        """The params as the plugins left them (a block raises PluginViolationError)."""
+    async def pre_answer(
+        self, envelope: Envelope, agent: Agent, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        """The params as the plugins left them, and the answer a plugin gave in the agent's
+        place (None: ask the agent). A block raises PluginViolationError."""
         if not self.serves(PRE):
-            return params
-        payload = {"name": f"a2a-{agent.slug}", "agent": agent.name, "arguments": params}
-        reply = await self._wrapped(
-            PRE, envelope, b'{"payload":' + _ENC.encode(payload) + _team(agent) + b"}"
+            return params, None
+        changed, answered = await super().pre(
+            PRE, _with(envelope, _request(agent, params)), agent.team_id
         )
-        if reply is None or not reply.modified or not len(reply.payload):
-            return params
-        changed = _ANY.decode(reply.payload)
-        arguments = changed.get("arguments") if isinstance(changed, dict) else None
-        return arguments if isinstance(arguments, dict) else params
+        request = _ANY.decode(changed.params)
+        arguments = request.get("arguments") if isinstance(request, dict) else None
+        params = arguments if isinstance(arguments, dict) else params
+        return params, None if answered is None else _ANY.decode(answered)
 
-    async def post(
+    async def post_answer(
         self, envelope: Envelope, agent: Agent, params: dict[str, Any], result: Any
     ) -> Any:
+        """The answer as the plugins left it (a block raises PluginViolationError)."""
         if not self.serves(POST):
             return result
-        request = {"name": f"a2a-{agent.slug}", "agent": agent.name, "arguments": params}
-        call = b'{"payload":' + _ENC.encode(result) + b',"request":' + _ENC.encode(request)
-        reply = await self._wrapped(POST, envelope, call + _team(agent) + b"}")
-        if reply is None or not reply.modified or not len(reply.payload):
-            return result
-        return _ANY.decode(reply.payload)
+        sent = _with(envelope, _request(agent, params))
+        return _ANY.decode(await super().post(POST, sent, _ENC.encode(result), agent.team_id))
+
+    async def progress(
+        self, envelope: Envelope, agent: Agent, arguments: dict[str, Any], said: str
+    ) -> str | None:
+        """A progress message of an agent's MCP tool call as it may reach the client: through
+        the post hooks its final result passes (`tool_post_invoke`, then `agent_post_invoke`,
+        each where served); None (a progress without a message) when one blocks it. The tool
+        hook runs here only inline (pure plugins): a stateful chain (a cache, a rate limiter)
+        must see the tool's one result, so then the text is not sent at all."""
+        result: Any = {"content": [{"type": "text", "text": said}]}
+        try:
+            if self.serves(TOOL_POST):
+                if TOOL_POST not in self.inline:
+                    return None
+                call = _with(envelope, {"name": f"a2a-{agent.slug}", "arguments": arguments})
+                result = _ANY.decode(
+                    await super().post(TOOL_POST, call, _ENC.encode(result), agent.team_id)
+                )
+            result = await self.post_answer(envelope, agent, arguments, result)
+        except PluginViolationError:
+            return None
+        return _text_of(result)
+
+
+def _text_of(result: Any) -> str | None:
+    """The text of a CallToolResult-shaped progress payload as a plugin left it."""
+    content = result.get("content") if isinstance(result, dict) else None
+    if not isinstance(content, list):
+        return None
+    texts = [c["text"] for c in content if isinstance(c, dict) and isinstance(c.get("text"), str)]
+    return "\n".join(texts) if texts else None
+
+
+def answer_message(answer: Any, context_id: object = None) -> dict[str, Any]:
+    """A pre hook's answer in the agent's place as an A2A 1.0 Message (SendMessage's
+    `message`): a CallToolResult's text contents become text parts and its structured content
+    a data part (the router's answers are tool results), a string one text part, anything else
+    one data part."""
+    parts: list[dict[str, Any]] = []
+    if isinstance(answer, str):
+        parts.append({"text": answer})
+    elif isinstance(answer, dict) and isinstance(answer.get("content"), list):
+        for item in answer["content"]:
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                parts.append({"text": item["text"]})
+        if answer.get("structuredContent") is not None:
+            parts.append({"data": answer["structuredContent"]})
+    elif answer is not None:
+        parts.append({"data": answer})
+    message: dict[str, Any] = {"messageId": uuid.uuid4().hex, "role": "ROLE_AGENT", "parts": parts}
+    if isinstance(context_id, str):
+        message["contextId"] = context_id
+    return message
 
 
 class AgentMetrics:

@@ -24,7 +24,7 @@ import msgspec
 from forge.a2a_bridge import cards, dial, push, tasks, versions
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Credentials
-from forge.a2a_bridge.hooks import AgentHooks, AgentMetrics
+from forge.a2a_bridge.hooks import AgentHooks, AgentMetrics, answer_message
 from forge.a2a_bridge.inflight import Calls
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core import operations, rpc, subjects
@@ -36,6 +36,7 @@ from forge.core.errors import (
     A2aCode,
     ForbiddenError,
     NotFoundError,
+    PluginViolationError,
     UpstreamUnavailableError,
 )
 from forge.proto import access
@@ -125,6 +126,7 @@ class A2aServer:
             self._flusher.cancel()
         await self.push.close()
         await self.metrics.flush(self.bus)
+        await self.hooks.close()
 
     async def _flush(self) -> None:
         while True:
@@ -250,7 +252,9 @@ class A2aServer:
         if r.method == "GetExtendedAgentCard":
             return cards.card_of(r.agent, r.base_url, r.version)
         if r.method == "SendMessage":
-            r.params = await self.hooks.pre(r.envelope, r.agent, r.params)
+            answered = await self._pre(r)
+            if answered is not None:  # a plugin answered in the agent's place
+                return await self.hooks.post_answer(r.envelope, r.agent, r.params, answered)
         access_ = self.credentials.access(r.agent)
         result = await self.calls.race(
             r.envelope.id,
@@ -261,8 +265,18 @@ class A2aServer:
         else:
             await self._claim(r, result)
         if r.method == "SendMessage":
-            result = await self.hooks.post(r.envelope, r.agent, r.params, result)
+            result = await self.hooks.post_answer(r.envelope, r.agent, r.params, result)
         return result
+
+    async def _pre(self, r: Request) -> Any:
+        """agent_pre_invoke on a send: r.params as the plugins left them, and a plugin's
+        answer in the agent's place as SendMessage's result (a Message), or None."""
+        r.params, answered = await self.hooks.pre_answer(r.envelope, r.agent, r.params)
+        if answered is None:
+            return None
+        message = r.params.get("message")
+        context_id = message.get("contextId") if isinstance(message, dict) else None
+        return {"message": answer_message(answered, context_id)}
 
     async def _mine(self, r: Request, result: Any) -> Any:
         """ListTasks: only the caller's tasks of the agent's answer."""
@@ -279,19 +293,24 @@ class A2aServer:
         return {**result, "tasks": mine, "totalSize": len(mine)}
 
     async def _stream(self, r: Request) -> int:
-        if r.method == "SendStreamingMessage":
-            r.params = await self.hooks.pre(r.envelope, r.agent, r.params)
-        access_ = self.credentials.access(r.agent)
         where = subjects.stream(r.envelope.id)
         count = 0
 
         async def relay(event: Any) -> None:
             nonlocal count
             await self._claim(r, event)
+            # Every event passes the post hook before it leaves: a redaction is what is sent,
+            # a block ends the stream here (below), nothing of the blocked event sent.
+            event = await self.hooks.post_answer(r.envelope, r.agent, r.params, event)
             count += 1
             await self.bus.publish(where, _ENC.encode(A2aReply(result=r.answer(event))))
 
         try:
+            answered = await self._pre(r) if r.method == "SendStreamingMessage" else None
+            if answered is not None:  # a plugin answered in the agent's place: one event
+                await relay(answered)
+                return count
+            access_ = self.credentials.access(r.agent)
             if r.agent.streaming:
                 streamed = dial.stream(
                     self.client, r.agent, access_, r.method, r.params, self._deadline(r), relay
@@ -308,6 +327,14 @@ class A2aServer:
             code = code_of(exc.code, r.method)
             count += 1
             await self.bus.publish(where, _ENC.encode(_error(code, exc.message)))
+        except PluginViolationError as exc:
+            if not count:  # before any event: the request's error, as for a blocking send
+                raise
+            # Mid-stream: the error the blocking send answers (-32013, the plugin's data) is
+            # the stream's last event; the agent's stream was closed by the raise.
+            count += 1
+            error = {"code": exc.code, "message": exc.message, "data": exc.data}
+            await self.bus.publish(where, _ENC.encode(A2aReply(error=error)))
         return count
 
     def _poller(self, r: Request) -> Callable[[str], Any]:
