@@ -98,8 +98,12 @@ class Bus(Protocol):
 
     async def kv_delete(self, bucket: str, key: str) -> None: ...
 
+    async def kv_entry(self, bucket: str, key: str) -> tuple[bytes, int] | None: ...
+
+    async def kv_update(self, bucket: str, key: str, value: bytes, revision: int) -> int | None: ...
+
     async def kv_watch(
-        self, bucket: str, handler: Callable[[str, bytes | None], None]
+        self, bucket: str, handler: Callable[[str, bytes | None], None], *, keys: str = ">"
     ) -> Subscription: ...
 
     async def log_append(self, log: str, key: str, record: bytes, limits: LogLimits) -> None: ...
@@ -462,12 +466,37 @@ class NatsBus:
         kv = await self._bucket(bucket)
         await kv.delete(key)
 
-    async def kv_watch(
-        self, bucket: str, handler: Callable[[str, bytes | None], None]
-    ) -> Subscription:
-        """Call `handler(key, value)` for every current and future entry (value None: deleted)."""
+    async def kv_entry(self, bucket: str, key: str) -> tuple[bytes, int] | None:
+        """The key's value and revision (for `kv_update`); None as `kv_get`. Never creates."""
+        kv = self._buckets.get(bucket)
+        if kv is None:
+            try:
+                kv = await self.nc.jetstream().key_value(bucket)
+            except nats.js.errors.BucketNotFoundError:
+                return None
+            self._buckets[bucket] = kv
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return entry.value or b"", int(entry.revision or 0)
+
+    async def kv_update(self, bucket: str, key: str, value: bytes, revision: int) -> int | None:
+        """Store a value only if the key is still at `revision` (compare-and-set): the new
+        revision, or None when another writer changed or deleted the key meanwhile."""
         kv = await self._bucket(bucket)
-        watcher = await kv.watchall()
+        try:
+            return int(await kv.update(key, value, last=revision))
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return None
+
+    async def kv_watch(
+        self, bucket: str, handler: Callable[[str, bytes | None], None], *, keys: str = ">"
+    ) -> Subscription:
+        """Call `handler(key, value)` for every current and future entry (value None: deleted)
+        whose key matches `keys` (NATS wildcards: `watch.>`)."""
+        kv = await self._bucket(bucket)
+        watcher = await kv.watch(keys)
         ready = asyncio.Event()
 
         async def pump() -> None:

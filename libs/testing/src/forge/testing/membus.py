@@ -64,6 +64,8 @@ class MemoryBus:
         self.published: list[tuple[str, bytes]] = []
         self.requests: list[tuple[str, bytes]] = []
         self.kv: dict[str, dict[str, bytes]] = {}
+        self.revisions: dict[tuple[str, str], int] = {}  # a key's revision, as JetStream's
+        self._revision = itertools.count(1)
         self.watchers: list[tuple[str, Callable[[str, bytes | None], None]]] = []
         self.inboxes: dict[str, asyncio.Future[bytes]] = {}
         self._inbox_seq = itertools.count()
@@ -157,6 +159,7 @@ class MemoryBus:
 
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
         self.kv.setdefault(bucket, {})[key] = value
+        self.revisions[(bucket, key)] = next(self._revision)
         for watched, handler in list(self.watchers):
             if watched == bucket:
                 handler(key, value)
@@ -179,10 +182,27 @@ class MemoryBus:
             if watched == bucket:
                 handler(key, None)
 
-    async def kv_watch(self, bucket: str, handler: Callable[[str, bytes | None], None]) -> _Watch:
+    async def kv_entry(self, bucket: str, key: str) -> tuple[bytes, int] | None:
+        value = self.kv.get(bucket, {}).get(key)
+        return None if value is None else (value, self.revisions[(bucket, key)])
+
+    async def kv_update(self, bucket: str, key: str, value: bytes, revision: int) -> int | None:
+        held = key in self.kv.get(bucket, {})
+        if (self.revisions.get((bucket, key), 0) if held else 0) != revision:
+            return None
+        await self.kv_put(bucket, key, value)
+        return self.revisions[(bucket, key)]
+
+    async def kv_watch(
+        self, bucket: str, handler: Callable[[str, bytes | None], None], *, keys: str = ">"
+    ) -> _Watch:
+        def wanted(key: str, value: bytes | None) -> None:
+            if matches(keys, key):
+                handler(key, value)
+
         for key, value in self.kv.get(bucket, {}).items():
-            handler(key, value)
-        entry = (bucket, handler)
+            wanted(key, value)
+        entry = (bucket, wanted)
         self.watchers.append(entry)
         return _Watch(self, entry)
 

@@ -106,3 +106,4 @@ async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:
         log.info("a2a-bridge ready", extra={"agents": len(bridge.agents.by_id)})
         await stop.wait()
         await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
+        await bridge.server.push.release()  # another replica carries on its push watches

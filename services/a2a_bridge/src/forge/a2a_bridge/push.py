@@ -3,29 +3,30 @@
 Forge does not hand a client's webhook to the agent (the agent would dial an address Forge
 never checked, and see the client's token): the configs are Forge's, stored in JetStream KV
 (bucket `forge_a2a_push`, key `<agent_id>.<sha256 of the agent's task id>`, the task's list of
-configs), and the bridge replica that stored one watches the task (GetTask every
-`POLL_S` until it ends, at most `WATCH_S`) and POSTs each new state to every config of the
-task then stored, through the SSRF guard: A2A 1.0's StreamResponse `{"task": ...}` for a
-config created by a 1.0 client, the 0.3 Task for a 0.3 one, with `X-A2A-Notification-Token`
-and the config's `authentication` as an `Authorization` header. A watch lives in the replica
-that started it (a replica that stops ends its watches: decision 0022).
+configs). Storing a config starts a watch of the task (GetTask every `POLL_S` until it ends,
+at most `WATCH_S`) that POSTs each new state to every config of the task then stored, through
+the SSRF guard: A2A 1.0's StreamResponse `{"task": ...}` for a config created by a 1.0 client,
+the 0.3 Task for a 0.3 one, with `X-A2A-Notification-Token` and the config's `authentication`
+as an `Authorization` header. A watch is held by a lease in the same bucket (watches.py): when
+the replica holding it stops or dies, another carries it on from the last state delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx2
 import msgspec
 
-from forge.a2a_bridge import tasks, versions
+from forge.a2a_bridge import dial, tasks, versions
+from forge.a2a_bridge.agents import Agents
+from forge.a2a_bridge.credentials import Credentials
+from forge.a2a_bridge.watches import Held, Watches
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core.bus import Bus
 from forge.core.errors import INVALID_PARAMS, ForgeError
@@ -37,6 +38,7 @@ TTL_S = 7 * 24 * 3600.0
 POLL_S = 0.5
 WATCH_S = 600.0
 DELIVER_TIMEOUT_S = 10.0
+POLL_TIMEOUT_S = 30.0
 MAX_CONFIGS = 16
 _ENDED = frozenset(
     {
@@ -48,7 +50,6 @@ _ENDED = frozenset(
 )
 _ENC = msgspec.json.Encoder()
 _LIST = msgspec.json.Decoder(list[dict[str, Any]])
-Poller = Callable[[str], Awaitable[Any]]
 
 
 class PushError(Exception):
@@ -65,18 +66,26 @@ def _key(agent_id: str, upstream: str) -> str:
 
 
 class Pushes:
-    def __init__(self, bus: Bus, client: AgentClient) -> None:
+    def __init__(
+        self, bus: Bus, client: AgentClient, agents: Agents, credentials: Credentials
+    ) -> None:
         self.bus = bus
         self.client = client
-        self.watching: dict[str, asyncio.Task[None]] = {}
+        self.agents = agents
+        self.credentials = credentials
+        self.watches = Watches(bus, BUCKET, self._watch)
         self.created = False
 
+    async def start(self) -> None:
+        """Follow the watches of every replica, to carry on those nobody holds."""
+        await self.watches.start()
+
+    async def release(self) -> None:
+        """Hand this replica's watches to the others (called while draining, NATS still up)."""
+        await self.watches.release()
+
     async def close(self) -> None:
-        for task in list(self.watching.values()):
-            task.cancel()
-        for task in list(self.watching.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.watches.close()
 
     async def _configs(self, agent_id: str, upstream: str) -> list[dict[str, Any]]:
         data = await self.bus.kv_get(BUCKET, _key(agent_id, upstream))
@@ -95,9 +104,7 @@ class Pushes:
             self.created = True
         await self.bus.kv_put(BUCKET, _key(agent_id, upstream), _ENC.encode(configs))
 
-    async def handle(
-        self, agent: Agent, method: str, params: dict[str, Any], version: str, poll: Poller
-    ) -> Any:
+    async def handle(self, agent: Agent, method: str, params: dict[str, Any], version: str) -> Any:
         """One config method (1.0 form; `taskId` already the agent's): its 1.0-form result."""
         upstream = str(params.get("taskId"))
         forge_id = tasks.tag(agent.id, upstream)
@@ -127,34 +134,43 @@ class Pushes:
             )
         configs.append({"config": config, "version": version})
         await self._store(agent.id, upstream, configs)
-        self.watch(agent, upstream, poll)
+        await self.watches.begin(_key(agent.id, upstream), agent.id, upstream, WATCH_S)
         return {**config, "taskId": forge_id}
 
-    def watch(self, agent: Agent, upstream: str, poll: Poller) -> None:
-        key = _key(agent.id, upstream)
-        if key not in self.watching:
-            task = asyncio.create_task(self._watch(agent, upstream, poll))
-            self.watching[key] = task
-            task.add_done_callback(lambda _: self.watching.pop(key, None))
+    async def _agent(self, agent_id: str) -> Agent:
+        agent = self.agents.get(agent_id)
+        return agent if agent is not None else await self.agents.fetch(agent_id, time.time() + 10)
 
-    async def _watch(self, agent: Agent, upstream: str, poll: Poller) -> None:
-        """Poll the task; each new state goes to every config stored for it."""
-        seen: object = None
-        until = time.monotonic() + WATCH_S
-        while time.monotonic() < until:
+    async def _watch(self, held: Held) -> None:
+        """Poll the task; each new state goes to every config stored for it, then is recorded
+        in the lease (so a replica carrying the watch on does not send it again)."""
+        upstream = held.lease.task
+        try:
+            agent = await self._agent(held.lease.agent)
+            access = self.credentials.access(agent)
+        except ForgeError as exc:  # the agent is gone, or its credentials do not open
+            log.warning("push watch of a task ended: %s", type(exc).__name__)
+            await self.watches.end(held)
+            return
+        while time.time() < held.lease.until:
             try:
-                task = await poll(upstream)
+                deadline = time.time() + POLL_TIMEOUT_S
+                params = {"id": upstream}
+                task = await dial.request(self.client, agent, access, "GetTask", params, deadline)
             except (ForgeError, AgentRpcError, httpx2.HTTPError) as exc:  # the watch ends
                 log.warning("push watch of a task of %s ended: %s", agent.name, type(exc).__name__)
-                return
+                break
             status = task.get("status") if isinstance(task, dict) else None
             state = status.get("state") if isinstance(status, dict) else None
-            if _ENC.encode(status) != seen:
-                seen = _ENC.encode(status)
+            seen = hashlib.sha256(_ENC.encode(status)).hexdigest()[:32]
+            if seen != held.lease.last:
                 await self._deliver(agent, upstream, task)
+                if not await self.watches.record(held, seen):
+                    return  # another replica holds the watch now
             if state in _ENDED:
-                return
+                break
             await asyncio.sleep(POLL_S)
+        await self.watches.end(held)
 
     async def _deliver(self, agent: Agent, upstream: str, task: Any) -> None:
         tagged = tasks.tag_task(msgspec.json.decode(_ENC.encode(task)), agent.id)

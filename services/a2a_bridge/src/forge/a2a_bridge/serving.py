@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,13 +111,14 @@ class A2aServer:
         self.owners = tasks.Owners(bus)
         self.hooks = AgentHooks(bus)
         self.metrics = AgentMetrics()
-        self.push = push.Pushes(bus, client)
+        self.push = push.Pushes(bus, client, agents, credentials)
         self._flusher: asyncio.Task[None] | None = None
 
     async def start(self, queue: str) -> None:
         await self.hooks.start()
         for op in OPS:
             await rpc.serve_envelopes(self.bus, subjects.a2a_any(op), self._serve, queue=queue)
+        await self.push.start()  # carries on the watches other replicas left
         self._flusher = asyncio.create_task(self._flush())
 
     async def close(self) -> None:
@@ -248,7 +248,7 @@ class A2aServer:
 
     async def _once(self, r: Request) -> Any:
         if "PushNotificationConfig" in r.method:
-            return await self.push.handle(r.agent, r.method, r.params, r.version, self._poller(r))
+            return await self.push.handle(r.agent, r.method, r.params, r.version)
         if r.method == "GetExtendedAgentCard":
             return cards.card_of(r.agent, r.base_url, r.version)
         if r.method == "SendMessage":
@@ -336,18 +336,6 @@ class A2aServer:
             error = {"code": exc.code, "message": exc.message, "data": exc.data}
             await self.bus.publish(where, _ENC.encode(A2aReply(error=error)))
         return count
-
-    def _poller(self, r: Request) -> Callable[[str], Any]:
-        """How push.py asks the agent for a task (GetTask, 1.0 form) while it watches it."""
-        access_ = self.credentials.access(r.agent)
-        agent = r.agent
-
-        async def get(upstream: str) -> Any:
-            deadline = time.time() + 30.0
-            params = {"id": upstream}
-            return await dial.request(self.client, agent, access_, "GetTask", params, deadline)
-
-        return get
 
 
 def code_of(code: object, method: str) -> int:
