@@ -113,7 +113,8 @@ class IdentityRegistry:
 
 
 async def _stored(work: Awaitable[Any]) -> Any:
-    """`work`'s result; a value the database cannot store is the caller's error (-32602)."""
+    """`work`'s result; a value the database cannot store is the caller's error (-32602), a
+    database that cannot be reached now is unavailable (-32000, retryable)."""
     try:
         return await work
     except pg.INPUT_ERRORS as exc:
@@ -121,6 +122,9 @@ async def _stored(work: Awaitable[Any]) -> Any:
             "a value cannot be stored: it holds a NUL character, an unpaired surrogate,"
             " text where an id belongs, or a number out of range"
         ) from exc
+    except pg.UNAVAILABLE_ERRORS as exc:
+        # A database down or restarting (the identity store says which one itself).
+        raise ServiceUnavailableError("the registry's database is unavailable; retry") from exc
 
 
 class Registry:
@@ -206,7 +210,9 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
             max_size=config.pool_max_size,
         )
         stack.push_async_callback(identity_store.close)
-        bus = await NatsBus.connect(config.nats_url, "forge-registry")
+        bus = await NatsBus.connect(
+            config.nats_url, "forge-registry", max_inflight=config.max_inflight
+        )
         # Pushed after the pools so it runs first: drain in-flight requests, then close the pools.
         stack.push_async_callback(bus.close)
         stores = (store, identity_store)

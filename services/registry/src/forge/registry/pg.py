@@ -23,6 +23,20 @@ _OPEN_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 # of an argument (it raises the same class), and text with no UTF-8 form (an unpaired
 # surrogate). The edge refuses these first; should one get through, the caller made a mistake.
 INPUT_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, UnicodeEncodeError)
+# How long opening one connection may take (asyncpg waits 60 s by default): a database whose
+# host drops packets makes a request that needs a new connection fail as unavailable after
+# this, rather than hang until its caller's deadline.
+CONNECT_TIMEOUT_S = 3.0
+# The database is not there now (refused or dropped connection, a server shutting down or
+# starting, a pool being closed, a connection not made within CONNECT_TIMEOUT_S, which is a
+# TimeoutError and so an OSError): the operation may succeed later, so the caller gets
+# "unavailable" (503, retryable), never an internal error.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+)
 
 
 _OPERATION = re.compile(r"\s*([A-Za-z]+)")  # a statement's first word: SELECT, BEGIN, ...
@@ -77,7 +91,11 @@ class PooledStore:
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Self:
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, connection_class=_traced(cls.database)
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                connection_class=_traced(cls.database),
+                timeout=CONNECT_TIMEOUT_S,
             )
         except _OPEN_ERRORS as exc:
             raise ServiceUnavailableError(
