@@ -23,7 +23,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from forge.core import claims, metrics, subjects
-from forge.core.errors import DeadlineExceededError, ForgeError, ServiceUnavailableError
+from forge.core.errors import (
+    DeadlineExceededError,
+    ForgeError,
+    OverloadedError,
+    ServiceUnavailableError,
+)
 
 log = logging.getLogger("forge.bus")
 
@@ -37,6 +42,17 @@ SUBJECT: contextvars.ContextVar[str] = contextvars.ContextVar("subject", default
 
 Headers = dict[str, str]
 _ERROR_ENCODER = msgspec.json.Encoder()
+# Requests a service works on at once (FORGE_MAX_INFLIGHT); past it, each one more is refused at
+# once with OverloadedError (docs/decisions/0027-bounded-requests-in-flight.md).
+DEFAULT_MAX_INFLIGHT = 256
+# What a refusal tells the caller to wait before it retries (HTTP Retry-After counts in seconds).
+RETRY_AFTER_S = 1
+# What nats-py may queue for one serving subscription before it drops messages (slow consumer,
+# logged): the callback only counts and starts a task (or refuses), so a queue this long means a
+# stalled event loop; nats-py's default (512 Ki messages, 128 MiB per subscription) would let
+# such a stall hold far more memory.
+PENDING_MSGS = 8192
+PENDING_BYTES = 64 * 1024 * 1024
 # Key-value entries (session revocations, leases) outlive any single process by this long.
 KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
@@ -77,7 +93,12 @@ class Bus(Protocol):
     ) -> bytes: ...
 
     async def serve(
-        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+        self,
+        subject: str,
+        handler: RequestHandler,
+        *,
+        queue: str | None = None,
+        bounded: bool = False,
     ) -> Subscription: ...
 
     async def publish(self, subject: str, payload: bytes) -> None: ...
@@ -194,10 +215,14 @@ _bus_gauges()
 class NatsBus:
     """The bus over a real NATS connection."""
 
-    def __init__(self, nc: NATS) -> None:
+    def __init__(self, nc: NATS, max_inflight: int = DEFAULT_MAX_INFLIGHT) -> None:
         self.nc = nc
         _BUSES.add(self)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Requests of `bounded` subscriptions being answered, and how many may be at once.
+        self.max_inflight = max_inflight
+        self.admitted = 0
+        self.refused = 0  # requests refused since start
         self._buckets: dict[str, Any] = {}
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
         self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
@@ -253,7 +278,14 @@ class NatsBus:
         return await claims.pull(headers, self._fetch_piece)
 
     @classmethod
-    async def connect(cls, url: str, name: str, within_s: float = 10.0) -> NatsBus:
+    async def connect(
+        cls,
+        url: str,
+        name: str,
+        within_s: float = 10.0,
+        *,
+        max_inflight: int = DEFAULT_MAX_INFLIGHT,
+    ) -> NatsBus:
         """Connect, failing with a clear error if NATS cannot be reached within `within_s`.
 
         Once connected, a lost connection is retried forever: a NATS restart must not take
@@ -306,7 +338,7 @@ class NatsBus:
                 f"NATS at {shown} allows messages of {nc.max_payload} bytes; Forge needs its "
                 f"max_payload to be at least {claims.MIN_MAX_PAYLOAD} (the default 1 MiB is fine)"
             )
-        return cls(nc)
+        return cls(nc, max_inflight)
 
     async def request(
         self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
@@ -325,7 +357,10 @@ class NatsBus:
             msg = await self.nc.request(subject, payload, timeout=timeout, headers=sent)
         except nats.errors.NoRespondersError as exc:
             metrics.nats_failed(series, "no_responders")
-            raise ServiceUnavailableError(f"no service is answering on {subject}") from exc
+            # At once, not at the deadline: NATS says so when no subscriber had the request.
+            raise ServiceUnavailableError(
+                f"no service is answering on {subject}", {"retry_after_s": RETRY_AFTER_S}
+            ) from exc
         except nats.errors.TimeoutError as exc:
             metrics.nats_failed(series, "timeout")
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
@@ -333,18 +368,57 @@ class NatsBus:
         return await self._body(msg)
 
     async def serve(
-        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+        self,
+        subject: str,
+        handler: RequestHandler,
+        *,
+        queue: str | None = None,
+        bounded: bool = False,
     ) -> Subscription:
+        """Answer requests on `subject`, each in its own task.
+
+        `bounded`: the requests count towards `max_inflight`, shared by every bounded
+        subscription of this connection; one past it is answered at once with OverloadedError
+        (unread, unqueued), so that the caller can retry elsewhere or later instead of waiting
+        out its deadline behind work this replica cannot finish in time.
+        """
+
         async def on_message(msg: Msg) -> None:
+            if bounded:
+                if self.admitted >= self.max_inflight:
+                    await self._refuse(msg)
+                    return
+                self.admitted += 1
             # Handle every request in its own task: a slow call must not hold up the next one.
             task = asyncio.create_task(self._answer(msg, handler))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if bounded:
+                task.add_done_callback(self._release)
 
-        sub: Any = await self.nc.subscribe(subject, queue=queue or "", cb=on_message)
+        sub: Any = await self.nc.subscribe(
+            subject,
+            queue=queue or "",
+            cb=on_message,
+            pending_msgs_limit=PENDING_MSGS,
+            pending_bytes_limit=PENDING_BYTES,
+        )
         if queue:
             self._serving.append(sub)
         return sub  # type: ignore[no-any-return]
+
+    def _release(self, task: asyncio.Task[None]) -> None:
+        self.admitted -= 1
+
+    async def _refuse(self, msg: Msg) -> None:
+        self.refused += 1
+        metrics.overload_refused(metrics.subject_label(msg.subject))
+        if msg.reply:
+            refusal = OverloadedError(
+                f"this service has {self.max_inflight} requests in flight, its limit; retry",
+                {"retry_after_s": RETRY_AFTER_S},
+            )
+            await self.nc.publish(msg.reply, _error_reply(refusal))
 
     async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
         headers = msg.headers or {}

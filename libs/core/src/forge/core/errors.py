@@ -37,6 +37,7 @@ UPSTREAM_TIMEOUT = -32011  # not -32002: legacy MCP clients read that as "resour
 TOO_MANY_REQUESTS = -32012  # login lockout, rate limits
 PLUGIN_VIOLATION = -32013  # a guardrail plugin blocked the request (data names plugin, code)
 RESULT_TOO_LARGE = -32014  # an upstream's result exceeds FORGE_UPSTREAM_PROXY_MAX_RESULT_BYTES
+OVERLOADED = -32015  # a service is at its bound on requests in flight: retry later
 # MCP's reserved range: -32020..-32099
 HEADER_MISMATCH = -32020
 MISSING_CLIENT_CAPABILITY = -32021  # what the MCP SDK's server answers (2026-07-28)
@@ -210,6 +211,15 @@ class DeadlineExceededError(ForgeError):
     http_status = 504
 
 
+class OverloadedError(ForgeError):
+    """A service already has as many requests in flight as it takes (FORGE_MAX_INFLIGHT), so it
+    refused this one at once instead of queueing it; nothing was done, so a retry is safe
+    (data: `retry_after_s`). The edge answers it with 503 and `Retry-After`."""
+
+    code = OVERLOADED
+    http_status = 503
+
+
 class TooManyRequestsError(ForgeError):
     code = TOO_MANY_REQUESTS
     http_status = 429
@@ -365,6 +375,13 @@ CODES: tuple[Code, ...] = (
         RESULT_TOO_LARGE,
         ResultTooLargeError,
         "the upstream's result is over `FORGE_UPSTREAM_PROXY_MAX_RESULT_BYTES`",
+    ),
+    Code(
+        "OVERLOADED",
+        OVERLOADED,
+        OverloadedError,
+        "a service is at its bound on requests in flight (`FORGE_MAX_INFLIGHT`): refused at once,"
+        " nothing done; retry after `data.retry_after_s` (HTTP `Retry-After`)",
     ),
     Code(
         "HEADER_MISMATCH",

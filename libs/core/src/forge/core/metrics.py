@@ -57,6 +57,12 @@ NATS_ROUND_TRIP = Histogram(
     ["subject"],
     buckets=BUCKETS,
 )
+OVERLOAD_REFUSALS = Counter(
+    "forge_overload_refusals",
+    "Requests refused at once (-32015) because the service was at FORGE_MAX_INFLIGHT, by the "
+    "subject they came on (the edge: its MCP route).",
+    ["subject"],
+)
 CACHE_INVALIDATIONS = Counter(
     "forge_cache_invalidations",
     "Changes applied to a service's cache (catalog or identity events, snapshots), by cache.",
@@ -183,6 +189,10 @@ def nats_series(subject: str) -> _Nats:
 
 def nats_failed(series: _Nats, reason: str) -> None:
     NATS_REQUEST_FAILURES.labels(series.subject, reason).inc()
+
+
+def overload_refused(subject: str) -> None:
+    OVERLOAD_REFUSALS.labels(_SUBJECTS(subject)).inc()
 
 
 class GaugeSource(Collector):

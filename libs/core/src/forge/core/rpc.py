@@ -102,10 +102,15 @@ async def _run(handler: EnvelopeHandler, envelope: Envelope, where: str) -> byte
 async def serve_envelopes(
     bus: Bus, subject: str, handler: EnvelopeHandler, *, queue: str | None
 ) -> None:
+    """Serve envelopes on `subject`. They count towards the service's bound on requests in
+    flight (FORGE_MAX_INFLIGHT): past it, one is refused at once with -32015, not queued.
+    Health checks and other plain `bus.serve` subjects are not bounded (an overloaded replica
+    is alive, and says so)."""
+
     async def on_request(data: bytes, headers: Headers) -> bytes:
         return await answer(handler, data, subject)
 
-    await bus.serve(subject, on_request, queue=queue)
+    await bus.serve(subject, on_request, queue=queue, bounded=True)
 
 
 async def call(bus: Bus, subject: str, envelope: Envelope, *, margin: float = 0.0) -> bytes:

@@ -80,6 +80,16 @@ DrainTimeoutS = Annotated[
         "it below the orchestrator's grace period (Kubernetes: 30 s)."
     ),
 ]
+MaxInflight = Annotated[
+    int,
+    msgspec.Meta(ge=1),
+    doc(
+        "Requests the service works on at once (a NATS service: envelopes it answers; the edge: "
+        "MCP POSTs). One more is refused at once with -32015 and `data.retry_after_s` (at the "
+        "edge: HTTP 503 with `Retry-After`), never queued: a caller retries later or elsewhere "
+        "instead of waiting out its deadline (docs/decisions/0027-bounded-requests-in-flight.md)."
+    ),
+]
 RequestTimeoutS = Annotated[
     float, doc("The deadline (seconds) every hop of an MCP request works to.")
 ]
@@ -171,6 +181,7 @@ SHARED: dict[str, object] = {
     "ops_port": OpsPort,
     "request_timeout_s": RequestTimeoutS,
     "drain_timeout_s": DrainTimeoutS,
+    "max_inflight": MaxInflight,
     "trace_arguments": TraceArguments,
     "jwt_secret": JwtSecret,
     "jwt_audience": JwtAudience,

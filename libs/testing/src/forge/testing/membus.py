@@ -125,7 +125,12 @@ class MemoryBus:
         return await sub.request(payload, headers)
 
     async def serve(
-        self, subject: str, handler: RequestHandler, *, queue: str | None = None
+        self,
+        subject: str,
+        handler: RequestHandler,
+        *,
+        queue: str | None = None,
+        bounded: bool = False,  # no bound on requests in flight here: NatsBus has it
     ) -> _Sub:
         sub = _Sub(self, subject, queue, request=handler)
         self.subs.add(sub)

@@ -13,6 +13,7 @@ from forge.core.settings import (
     JwtSecret,
     LogFormat,
     LogLevel,
+    MaxInflight,
     NatsUrl,
     OpsHost,
     OpsPort,
@@ -32,6 +33,7 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    max_inflight: MaxInflight = 256
     trace_arguments: TraceArguments = False
     host: Annotated[
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")

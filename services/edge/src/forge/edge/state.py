@@ -39,6 +39,8 @@ class Edge:
     # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
     # (not one per call: a subscription per call costs NATS and nats-py more than the call).
     waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
+    # MCP POSTs being answered, bounded by `config.max_inflight` (transports.mcp_http).
+    mcp_inflight: int = 0
     _streams: Subscription | None = None
     _streams_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -257,7 +257,9 @@ class Runner:
 
 async def main(stop: asyncio.Event, settings: PluginRunnerConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        bus = await NatsBus.connect(settings.nats_url, "forge-plugin-runner")
+        bus = await NatsBus.connect(
+            settings.nats_url, "forge-plugin-runner", max_inflight=settings.max_inflight
+        )
         runner = Runner(bus, settings)
         stack.push_async_callback(runner.close)  # runs after the bus has drained
         stack.push_async_callback(bus.close)

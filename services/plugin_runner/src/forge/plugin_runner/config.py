@@ -11,6 +11,7 @@ from forge.core.settings import (
     DrainTimeoutS,
     LogFormat,
     LogLevel,
+    MaxInflight,
     NatsUrl,
     OpsHost,
     OpsPort,
@@ -26,6 +27,7 @@ class PluginRunnerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    max_inflight: MaxInflight = 256
     plugins_config: Annotated[
         str, doc("The plugin configuration file (YAML, see docs/plugins.md); empty: no plugins.")
     ] = ""

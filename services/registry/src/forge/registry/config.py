@@ -14,6 +14,7 @@ from forge.core.settings import (
     JwtSecret,
     LogFormat,
     LogLevel,
+    MaxInflight,
     NatsUrl,
     OpsHost,
     OpsPort,
@@ -33,6 +34,7 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    max_inflight: MaxInflight = 256
     catalog_database_url: CatalogDatabaseUrl = "postgresql://postgres@127.0.0.1:5432/forge_catalog"
     tool_name_separator: ToolNameSeparator = "-"
     upstream_discover_timeout_s: Annotated[

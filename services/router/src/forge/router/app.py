@@ -91,7 +91,9 @@ class Router:
 
 async def main(stop: asyncio.Event, config: RouterConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        bus = await NatsBus.connect(config.nats_url, "forge-router")
+        bus = await NatsBus.connect(
+            config.nats_url, "forge-router", max_inflight=config.max_inflight
+        )
         stack.push_async_callback(bus.close)
         router = Router(bus, config)
         catalog = router.ctx.catalog

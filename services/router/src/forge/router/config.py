@@ -10,6 +10,7 @@ from forge.core.settings import (
     DrainTimeoutS,
     LogFormat,
     LogLevel,
+    MaxInflight,
     NatsUrl,
     OpsHost,
     OpsPort,
@@ -24,6 +25,7 @@ class RouterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    max_inflight: MaxInflight = 256
     snapshot_timeout_s: Annotated[
         float,
         doc("How long the router waits for the registry's catalog snapshot before it retries."),

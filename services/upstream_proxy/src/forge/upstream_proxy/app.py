@@ -186,7 +186,9 @@ async def main(
     stop: asyncio.Event, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        bus = await NatsBus.connect(config.nats_url, "forge-upstream-proxy")
+        bus = await NatsBus.connect(
+            config.nats_url, "forge-upstream-proxy", max_inflight=config.max_inflight
+        )
         proxy = UpstreamProxy(bus, config, inherited_env)
         # Exit order is the reverse: give leases up, drain the bus (in-flight calls finish),
         # then close every pooled upstream session (stdio children are killed there).

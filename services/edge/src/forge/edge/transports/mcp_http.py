@@ -8,8 +8,14 @@ from typing import Any
 
 import msgspec
 
-from forge.core import errors, rpc
-from forge.core.errors import ForgeError, InvalidRequestError, SessionNotFoundError
+from forge.core import errors, metrics, rpc
+from forge.core.bus import RETRY_AFTER_S
+from forge.core.errors import (
+    ForgeError,
+    InvalidRequestError,
+    OverloadedError,
+    SessionNotFoundError,
+)
 from forge.edge import inputs
 from forge.edge.auth import guard
 from forge.edge.http import Receive, Scope, Send, header_map, respond
@@ -52,6 +58,7 @@ _LEGACY_STATUS = {
 }
 _COMMON_STATUS = {
     errors.SERVICE_UNAVAILABLE: 503,
+    errors.OVERLOADED: 503,
     errors.UNAUTHORIZED: 401,
     errors.FORBIDDEN: 403,
     errors.NOT_FOUND: 404,
@@ -70,6 +77,30 @@ LEGACY_DEFAULT = "2025-03-26"  # what a client that sends no version header spea
 # initialize answer stays JSON (it opens the session).
 _STREAMED_LOCAL = LOCAL_METHODS - {"initialize"}
 RESUMABLE_SINCE = "2025-11-25"  # the first version with priming events and SSE polling
+
+
+def retry_after(exc: ForgeError) -> list[tuple[bytes, bytes]]:
+    """`Retry-After` for an error that says when to come back (`data.retry_after_s`: an
+    overloaded or absent service, throttling); none otherwise."""
+    if isinstance(exc.data, dict) and isinstance(exc.data.get("retry_after_s"), int):
+        return [(b"retry-after", str(exc.data["retry_after_s"]).encode())]
+    return []
+
+
+class _Admission:
+    """An MCP POST's place in the edge's bound on requests in flight, given back once."""
+
+    __slots__ = ("edge", "held")
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.held = True
+        edge.mcp_inflight += 1
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.edge.mcp_inflight -= 1
 
 
 def status_of(error_code: int, modern: bool) -> int:
@@ -110,6 +141,11 @@ class McpEndpoint:
         server_id: str | None = scope.get("path_params", {}).get("server_id")
         version_header = headers.get("mcp-protocol-version")
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
+        if scope["method"] == "POST" and self.edge.mcp_inflight >= self.edge.config.max_inflight:
+            # Before the token, the body, anything that costs: refusing must stay cheap when
+            # the edge is already behind (docs/decisions/0027-bounded-requests-in-flight.md).
+            await self._overloaded(send)
+            return
         try:
             # A token seen before costs no await; a new one is verified once, then cached.
             principal = guard.mcp_cached(self.edge, scope, headers, server_id)
@@ -121,7 +157,13 @@ class McpEndpoint:
         method = scope["method"]
         has_session = _SESSION_HEADER.decode() in headers
         if method == "POST":
-            await self._post(scope, receive, send, headers, principal, server_id, version_header)
+            admission = _Admission(self.edge)
+            try:
+                await self._post(
+                    scope, receive, send, headers, principal, server_id, version_header, admission
+                )
+            finally:
+                admission.release()
         elif method == "GET" and not modern and "last-event-id" in headers:
             await self._resume(receive, send, headers, principal, server_id)
         elif method == "GET" and not modern and has_session:
@@ -141,6 +183,7 @@ class McpEndpoint:
         principal: Principal,
         server_id: str | None,
         version_header: str | None,
+        admission: _Admission,
     ) -> None:
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
         request: Request | None = None
@@ -176,6 +219,7 @@ class McpEndpoint:
                 return
             if modern and request.method == "subscriptions/listen":
                 assert request.id is not None
+                admission.release()  # a stream that lasts as long as the client wants: no work
                 numbered = resumable.numbered(send, resumable.LISTEN_STREAM_PREFIX)
                 await streams.listen(self.edge, self.exchange, receive, numbered, request, caller)
                 return
@@ -384,9 +428,23 @@ class McpEndpoint:
     ) -> None:
         error = ENCODER.encode(exc.to_object())
         status = answer_status(exc, modern)
+        extra = [*(extra or []), *retry_after(exc)]
         await self._answer(
             send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
         )
+
+    async def _overloaded(self, send: Send) -> None:
+        """503 + Retry-After, with a JSON-RPC error body (the body is not read: the id is null).
+        JSON whatever the Accept header: MCP SDK clients read a JSON-RPC error from a non-2xx
+        answer only when it is application/json."""
+        metrics.overload_refused("/mcp")
+        refusal = OverloadedError(
+            f"the edge has {self.edge.config.max_inflight} MCP requests in flight, its limit; "
+            "retry",
+            {"retry_after_s": RETRY_AFTER_S},
+        )
+        body = jsonrpc.error_bytes(None, ENCODER.encode(refusal.to_object()))
+        await respond(send, 503, body, retry_after(refusal))
 
 
 def _endpoint(server_id: str | None) -> str:

@@ -1,0 +1,131 @@
+"""Overload at the edge, on a real nats-server: past its bound on MCP requests in flight the edge
+answers 503 with `Retry-After` and a JSON-RPC error (-32015) at once, and a router at its own
+bound makes the edge answer the same; both serve normally once the calls in flight are done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import pytest
+from edge_harness import SECRET, IdentityRegistry, client, edge_on, rpc_body, stop, user
+
+from forge.cli.tokens import mint
+from forge.core import rpc, subjects
+from forge.core.bus import RETRY_AFTER_S, NatsBus
+from forge.core.errors import OVERLOADED
+from forge.edge.state import Edge
+from forge.proto.envelope import Envelope
+
+ALICE = user("alice@example.com", "developer")
+HOLD = rpc_body("tools/call", {"name": "hold"})
+QUICK = rpc_body("tools/call", {"name": "quick"})
+MODERN = "2026-07-28"
+_PARAMS = msgspec.json.Decoder(dict[str, Any])
+
+
+@dataclass
+class HoldingRouter:
+    """A router whose `hold` tool answers only once released; `quick` answers at once."""
+
+    held: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, envelope: Envelope) -> bytes:
+        if _PARAMS.decode(envelope.params).get("name") == "hold":
+            self.held += 1
+            self.changed.set()
+            await self.release.wait()
+        return b'{"content":[{"type":"text","text":"done"}]}'
+
+    async def holding(self, count: int) -> None:
+        while self.held < count:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+@pytest.fixture
+async def router_bus(nats_url: str) -> AsyncIterator[NatsBus]:
+    """The router's own connection, bounded at one envelope in flight."""
+    connected = await NatsBus.connect(nats_url, "router", max_inflight=1)
+    try:
+        yield connected
+    finally:
+        await connected.close()
+
+
+async def _edge(bus: NatsBus, router_bus: NatsBus, **settings: Any) -> tuple[Edge, HoldingRouter]:
+    await IdentityRegistry(bus, [ALICE]).start()
+    router = HoldingRouter()
+    await rpc.serve_envelopes(router_bus, subjects.ROUTER_RPC, router.handle, queue=None)
+    await router_bus.flush()
+    return await edge_on(bus, **settings), router
+
+
+def _refused(response: Any, request_id: int | None) -> None:
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == str(RETRY_AFTER_S)
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["id"] == request_id
+    assert body["error"]["code"] == OVERLOADED
+    assert body["error"]["data"] == {"retry_after_s": RETRY_AFTER_S}
+
+
+async def test_past_its_bound_the_edge_answers_503_with_retry_after_at_once_and_serves_after(
+    bus: NatsBus, router_bus: NatsBus
+) -> None:
+    router_bus.max_inflight = 100  # only the edge's bound is under test here
+    edge, router = await _edge(bus, router_bus, max_inflight=2)
+    try:
+        async with client(edge, mint(SECRET, ALICE.email)) as http, asyncio.timeout(30):
+            held = [
+                asyncio.create_task(
+                    http.post("/mcp", json=rpc_body("tools/call", {"name": "hold"}, n))
+                )
+                for n in (1, 2)
+            ]
+            await router.holding(2)
+            assert edge.mcp_inflight == 2
+            # Both eras, refused before the body or the token is read: the id is unknown.
+            _refused(await http.post("/mcp", json=QUICK), None)
+            modern = {
+                "MCP-Protocol-Version": MODERN,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "quick",
+            }
+            _refused(await http.post("/mcp", json=QUICK, headers=modern), None)
+            assert not any(task.done() for task in held)
+            router.release.set()
+            assert [(await task).status_code for task in held] == [200, 200]
+            assert edge.mcp_inflight == 0
+            answered = await http.post("/mcp", json=QUICK)
+            assert answered.status_code == 200
+            assert answered.json()["result"]["content"][0]["text"] == "done"
+    finally:
+        router.release.set()
+        await stop(edge)
+
+
+async def test_a_router_at_its_bound_makes_the_edge_answer_503_with_retry_after(
+    bus: NatsBus, router_bus: NatsBus
+) -> None:
+    edge, router = await _edge(bus, router_bus)
+    try:
+        async with client(edge, mint(SECRET, ALICE.email)) as http, asyncio.timeout(30):
+            held = asyncio.create_task(http.post("/mcp", json=HOLD))
+            await router.holding(1)
+            _refused(await http.post("/mcp", json=rpc_body("tools/call", {"name": "quick"}, 7)), 7)
+            assert router_bus.refused == 1
+            assert not held.done()
+            router.release.set()
+            assert (await held).status_code == 200
+            answered = await http.post("/mcp", json=QUICK)
+            assert answered.status_code == 200
+    finally:
+        router.release.set()
+        await stop(edge)
