@@ -64,6 +64,23 @@ class AgentCallParams(msgspec.Struct, frozen=True, omit_defaults=True):
     # requestState the bridge gave it (which agent task the answers continue).
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
+    # The client asked for a task (a legacy `params.task`, or a modern client that declared
+    # the tasks extension): the message is sent without waiting, the answer a task handle.
+    task: bool = False
+
+
+class AgentTaskParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """`forge.a2a.<agent_id>.call` with method `a2a.task`: an MCP `tasks/get`, `tasks/result`,
+    `tasks/update` or `tasks/cancel` of a task an agent's tool call created (decision 0025).
+
+    `task_id` is the agent's own task id (the router took it out of the client's tagged id, and
+    checked that the id is the caller's); `handle` is the id the client knows, for errors."""
+
+    method: str
+    task_id: str
+    handle: str = ""
+    era: str = "legacy"  # the calling client's MCP era: legacy | modern
+    input_responses: dict[str, Any] | None = None  # tasks/update's
 
 
 class A2aRequestParams(msgspec.Struct, frozen=True, omit_defaults=True):

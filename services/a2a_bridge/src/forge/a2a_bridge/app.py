@@ -9,9 +9,11 @@ import logging
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.config import A2aBridgeConfig
 from forge.a2a_bridge.credentials import Credentials
-from forge.a2a_bridge.handlers import Context, call
+from forge.a2a_bridge.handlers import Context, call, task
 from forge.a2a_bridge.inflight import Calls
+from forge.a2a_bridge.mcp_tasks import Follower
 from forge.a2a_bridge.serving import A2aServer
+from forge.a2a_bridge.tasks import Owners
 from forge.a2a_bridge.wire import AgentClient
 from forge.core import claims, ops, rpc, service, subjects
 from forge.core.bus import SUBJECT, Bus, Headers, NatsBus
@@ -58,6 +60,7 @@ class Bridge:
             credentials=self.credentials,
             client=self.client,
             calls=self.calls,
+            follower=Follower(self.client, Owners(bus)),
         )
         # Forge as an A2A server: the edge's /a2a/{agent}/ requests (serving.py).
         self.server = A2aServer(bus, self.agents, self.credentials, self.client, self.calls)
@@ -79,8 +82,12 @@ class Bridge:
         return b'{"result":{"status":"ok"}}'
 
     async def _call(self, envelope: Envelope) -> bytes:
-        # Served on `forge.a2a.*.call`: the agent is the subject's third token.
-        return await call(envelope, subjects.agent_of(SUBJECT.get()), self.ctx)
+        # Served on `forge.a2a.*.call`: the agent is the subject's third token. The router
+        # sends a tool call there, and the tasks/* of the MCP tasks such calls made (`a2a.task`).
+        agent_id = subjects.agent_of(SUBJECT.get())
+        if envelope.method == "a2a.task":
+            return await task(envelope, agent_id, self.ctx)
+        return await call(envelope, agent_id, self.ctx)
 
 
 async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:

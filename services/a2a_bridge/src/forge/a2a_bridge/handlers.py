@@ -14,6 +14,7 @@ from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Access, Credentials
 from forge.a2a_bridge.hooks import AgentHooks
 from forge.a2a_bridge.inflight import Calls
+from forge.a2a_bridge.mcp_tasks import Follower
 from forge.a2a_bridge.parts import Answer
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, Outgoing
 from forge.core import operations, subjects
@@ -35,6 +36,7 @@ class Context:
     credentials: Credentials
     client: AgentClient
     calls: Calls
+    follower: Follower  # MCP tasks of agents' tools (mcp_tasks)
     hooks: AgentHooks | None = None  # what a progress message's text passes (hooks.progress)
 
 
@@ -72,6 +74,11 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
     if agent.timeout_s is not None:
         deadline = min(deadline, time.time() + agent.timeout_s)
     access = ctx.credentials.access(agent)
+    if params.task and params.request_state is None:  # the client follows it as an MCP task
+        created = await ctx.calls.race(
+            envelope.id, ctx.follower.create(envelope, agent, access, sent, params.era, deadline)
+        )
+        return _ENC.encode(created)
     on_event = None
     if agent.streaming and params.progress_token is not None:
         # The client asked for progress and the agent streams: each event is a progress
@@ -87,6 +94,22 @@ async def call(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
         if asking.can_elicit(envelope, "modern"):
             return _ENC.encode(asking.input_required(agent.id, answer.task_id, answer))
     return _ENC.encode(results.call_result(agent.id, agent.slug, answer))
+
+
+async def task(envelope: Envelope, agent_id: str, ctx: Context) -> bytes:
+    """`forge.a2a.<agent_id>.call`, method `a2a.task`: an MCP tasks/* request on a task of the
+    agent's tool (`AgentTaskParams`), answered in the client's era's shape (mcp_tasks)."""
+    deadline = envelope.deadline - REPLY_MARGIN_S
+    if deadline <= time.time():
+        raise DeadlineExceededError("no time left to ask the agent")
+    agent = ctx.agents.get(agent_id) or await ctx.agents.fetch(agent_id, envelope.deadline)
+    if not agent.enabled:
+        raise UpstreamUnavailableError(f"agent {agent.name!r} is disabled")
+    access = ctx.credentials.access(agent)
+    followed = await ctx.calls.race(
+        envelope.id, ctx.follower.follow(envelope, agent, access, deadline)
+    )
+    return _ENC.encode(followed)
 
 
 async def _converse(

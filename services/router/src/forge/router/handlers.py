@@ -52,7 +52,15 @@ EXECUTE = "tools.execute"
 def _capabilities(envelope: Envelope, ctx: Context) -> Mapping[str, object]:
     """Forge's own, with the extensions the server's upstreams offer that Forge passes on."""
     found = tasks.extensions(envelope, ctx)
-    return {**CAPABILITIES, "extensions": found} if found else CAPABILITIES
+    legacy = tasks.legacy_capability(envelope, ctx)
+    if not found and legacy is None:
+        return CAPABILITIES
+    offered: dict[str, object] = {**CAPABILITIES}
+    if found:
+        offered["extensions"] = found
+    if legacy is not None:
+        offered["tasks"] = legacy
+    return offered
 
 
 async def discover(envelope: Envelope, ctx: Context) -> bytes:
@@ -161,7 +169,13 @@ async def _call_agent(envelope: Envelope, ctx: Context, tool: ToolRecord, agent:
         envelope, answered = await ctx.hooks.pre(
             "agent_pre_invoke", with_params(envelope, params), tool.team_id
         )
-    result = answered if answered is not None else await forward_agent(envelope, ctx, agent.id)
+    if answered is not None:
+        result = answered
+    else:
+        task = tasks.wanted(envelope)
+        result = await forward_agent(envelope, ctx, agent.id, task=task)
+        if task:  # a task handle's id names the agent and the caller (router.tasks)
+            result = tasks.tag_result(result, agent.id, envelope.principal)
     if ctx.hooks.serves("agent_post_invoke"):
         result = await ctx.hooks.post("agent_post_invoke", envelope, result, tool.team_id)
     return result

@@ -86,10 +86,13 @@ async def forward(envelope: Envelope, ctx: Context, gateway_id: str) -> bytes:
         raise ServiceUnavailableError("no upstream-proxy is running to reach this gateway") from exc
 
 
-async def forward_agent(envelope: Envelope, ctx: Context, agent_id: str) -> bytes:
+async def forward_agent(
+    envelope: Envelope, ctx: Context, agent_id: str, *, task: bool = False
+) -> bytes:
     """Send a tools/call of an A2A agent's tool to the a2a-bridge (`forge.a2a.<agent>.call`):
-    the tool's arguments, the caller's era and progress token, and a modern client's retry of an
-    input_required round (inputResponses, requestState), as `AgentCallParams`."""
+    the tool's arguments, the caller's era and progress token, a modern client's retry of an
+    input_required round (inputResponses, requestState), and whether the client asked for a
+    task (`task`, router.tasks), as `AgentCallParams`."""
     members = fields(bytes(envelope.params))
     try:
         arguments = _ARGUMENTS.decode(members.get("arguments") or b"{}")
@@ -110,6 +113,7 @@ async def forward_agent(envelope: Envelope, ctx: Context, agent_id: str) -> byte
         progress_token=token if isinstance(token, str | int) else None,
         input_responses=answers,
         request_state=request_state,
+        task=task,
     )
     sent = msgspec.structs.replace(
         envelope, method="a2a.call", params=msgspec.Raw(_ENC.encode(params))

@@ -11,6 +11,12 @@ them, and a task id is the caller's own or unknown. The eras differ:
 
 Discovery and the handshake advertise the extension when an upstream the server offers tools
 of advertises it (`extensions`).
+
+An A2A agent's tool makes tasks too (decision 0025): a call that asks for one (`wanted`) reaches
+the a2a-bridge with `task`, which answers a handle whose id the router tags with the agent, as
+a gateway's; `tasks/*` on such an id go to the bridge (`forge.a2a.<agent>.call`, method
+`a2a.task`, `AgentTaskParams`). The handshake offers the legacy `tasks` capability, and
+discovery the extension, when the server's tools include an agent's.
 """
 
 from __future__ import annotations
@@ -20,16 +26,19 @@ from typing import Any
 
 import msgspec
 
-from forge.core import tasks
+from forge.core import rpc, subjects, tasks
 from forge.core.errors import (
     InvalidParamsError,
     MethodNotFoundError,
     MissingClientCapabilityError,
+    ServiceUnavailableError,
 )
+from forge.proto.agents import Agent, AgentTaskParams
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import TASK_LIST_DECODER
 from forge.router.catalog import can_see, may
 from forge.router.routing import (
+    UPSTREAM_MARGIN_S,
     Context,
     Handler,
     check_server,
@@ -42,12 +51,16 @@ from forge.router.routing import (
 _ENC = msgspec.json.Encoder()
 _STR = msgspec.json.Decoder(str)
 _CAPABILITIES = msgspec.json.Decoder(dict[str, Any])
+_RESPONSES = msgspec.json.Decoder(dict[str, Any])
 EXECUTE = "tools.execute"  # what tasks/* need, on the task's gateway's team
 EXTENSION = "io.modelcontextprotocol/tasks"
 # The extensions Forge passes through: what it knows how to route.
 PASSED_EXTENSIONS = (EXTENSION,)
 # In the 2026-07-28 era the result is inlined on tasks/get and there is no list (SEP-2663).
 REMOVED_IN_MODERN = frozenset({"tasks/result", "tasks/list"})
+# The 2025-11-25 `tasks` capability of a server whose tools include an agent's (agents' tasks
+# are not listed: tasks/list merges the gateways' only).
+LEGACY_CAPABILITY: dict[str, Any] = {"cancel": {}, "requests": {"tools": {"call": {}}}}
 
 
 def tag_result(result: bytes, gateway_id: str, principal: Principal) -> bytes:
@@ -67,6 +80,14 @@ def declared(envelope: Envelope) -> bool:
         return False
     found = capabilities.get("extensions")
     return isinstance(found, dict) and EXTENSION in found
+
+
+def wanted(envelope: Envelope) -> bool:
+    """Whether a tools/call asks for a task: a legacy one with `params.task`, a modern one from
+    a client that declared the extension (SEP-2663: the server then may answer a task)."""
+    if modern(envelope):
+        return declared(envelope)
+    return b'"task"' in bytes(envelope.params) and "task" in fields(bytes(envelope.params))
 
 
 def _check_era(envelope: Envelope) -> None:
@@ -94,13 +115,57 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
         raise InvalidParamsError(f"{envelope.method} needs a string taskId") from exc
     principal = envelope.principal
     owner = tasks.untag(task_id, principal.subject)
-    gateway = None if owner is None else ctx.catalog.gateway(owner[0], principal)
-    if owner is None or gateway is None or not may(principal, gateway, EXECUTE):
+    if owner is None:
+        raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
+    agent = ctx.catalog.agent(owner[0])
+    if agent is not None:
+        return await _agent_task(envelope, ctx, agent, task_id, owner[1], members)
+    gateway = ctx.catalog.gateway(owner[0], principal)
+    if gateway is None or not may(principal, gateway, EXECUTE):
         raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
     gateway_id, upstream_id = owner
     members["taskId"] = msgspec.Raw(_ENC.encode(upstream_id))
     result = await forward(with_params(envelope, _ENC.encode(members)), ctx, gateway_id)
     return tag_result(result, gateway_id, principal)
+
+
+async def _agent_task(
+    envelope: Envelope,
+    ctx: Context,
+    agent: Agent,
+    task_id: str,
+    agent_task_id: str,
+    members: dict[str, msgspec.Raw],
+) -> bytes:
+    """A task of an agent's tool: to the a2a-bridge, which asks the agent (A2A GetTask,
+    CancelTask, a message on the task) and answers in MCP's shape of the caller's era. The
+    agent is refused as an unknown task when the caller cannot see it or may not call it."""
+    principal = envelope.principal
+    if not agent.enabled or not may(principal, agent, EXECUTE):
+        raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
+    responses = None
+    if "inputResponses" in members:
+        try:
+            responses = _RESPONSES.decode(members["inputResponses"])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidParamsError("inputResponses must be a JSON object") from exc
+    params = AgentTaskParams(
+        method=envelope.method,
+        task_id=agent_task_id,
+        handle=task_id,
+        era="modern" if modern(envelope) else "legacy",
+        input_responses=responses,
+    )
+    sent = msgspec.structs.replace(
+        envelope, method="a2a.task", params=msgspec.Raw(_ENC.encode(params))
+    )
+    try:
+        result = await rpc.call(
+            ctx.bus, subjects.a2a(agent.id, "call"), sent, margin=UPSTREAM_MARGIN_S
+        )
+    except ServiceUnavailableError as exc:
+        raise ServiceUnavailableError("no a2a-bridge is running to reach this agent") from exc
+    return tag_result(result, agent.id, principal)
 
 
 async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
@@ -147,6 +212,8 @@ def extensions(envelope: Envelope, ctx: Context) -> dict[str, Any]:
     else:
         gateways = [g for g in catalog.gateways.values() if can_see(envelope.principal, g)]
     found: dict[str, Any] = {}
+    if _offers_agent(envelope, ctx):
+        found[EXTENSION] = {}
     for gateway in gateways:
         offered = gateway.capabilities.get("extensions") if gateway.enabled else None
         if isinstance(offered, dict):
@@ -154,6 +221,29 @@ def extensions(envelope: Envelope, ctx: Context) -> dict[str, Any]:
                 if name in offered and name not in found:
                     found[name] = offered[name] if isinstance(offered[name], dict) else {}
     return found
+
+
+def _offers_agent(envelope: Envelope, ctx: Context) -> bool:
+    """Whether the server's tools (without a server: the agents the caller sees) include an A2A
+    agent's, whose calls can be tasks."""
+    catalog = ctx.catalog
+    if envelope.server_id is None:
+        return any(a.enabled and can_see(envelope.principal, a) for a in catalog.agents.values())
+    server = catalog.servers.get(envelope.server_id)
+    for tool_id in server.associated_tools if server is not None else ():
+        tool = catalog.tools_by_id.get(tool_id)
+        agent = None if tool is None else catalog.agent(tool.gateway_id)
+        if agent is not None and agent.enabled:
+            return True
+    return False
+
+
+def legacy_capability(envelope: Envelope, ctx: Context) -> dict[str, Any] | None:
+    """The 2025-11-25 `tasks` capability, for a legacy client of a server that offers an
+    agent's tool (whose calls can be tasks); else None."""
+    if modern(envelope) or not _offers_agent(envelope, ctx):
+        return None
+    return LEGACY_CAPABILITY
 
 
 METHODS: dict[str, Handler] = {
@@ -164,4 +254,4 @@ METHODS: dict[str, Handler] = {
     },
 }
 
-__all__ = ["METHODS", "extensions", "tag_result"]
+__all__ = ["METHODS", "extensions", "legacy_capability", "tag_result", "wanted"]

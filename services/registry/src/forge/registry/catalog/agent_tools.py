@@ -42,8 +42,14 @@ def tool_name(agent: Agent) -> str:
 def definition(agent: Agent) -> Tool:
     """The tool as MCP lists it: named after the agent's slug, described by the agent."""
     description = agent.description or f"Send a message to the A2A agent {agent.name}"
+    # A call may be a task (2025-11-25 `taskSupport`; decision 0025): the a2a-bridge follows
+    # the agent's A2A task for the client.
     return Tool(
-        name=agent.slug, title=agent.name, description=description, inputSchema=INPUT_SCHEMA
+        name=agent.slug,
+        title=agent.name,
+        description=description,
+        inputSchema=INPUT_SCHEMA,
+        execution={"taskSupport": "optional"},
     )
 
 
