@@ -156,6 +156,7 @@ async def test_the_card_is_at_forges_url_with_forges_security(
                 ("JSONRPC", "1.0", url),
                 ("JSONRPC", "0.3", url),
                 ("HTTP+JSON", "1.0", url.rstrip("/")),
+                ("GRPC", "1.0", f"127.0.0.1:{mesh.a2a_grpc_port}"),  # the edge's gRPC listener
             }
             assert "httpAuthSecurityScheme" in v1["securitySchemes"]["forge"]
             assert v1["skills"] and "url" not in v1

@@ -136,6 +136,9 @@ class Mesh:
     # name. Each edge replica listens on its own port (`edge_ports`): `port`, then `port + 1`...
     replicas: dict[str, int] = field(default_factory=dict)
     edge_ports: dict[str, int] = field(default_factory=dict)
+    # Forge's A2A gRPC listener (FORGE_EDGE_A2A_GRPC_PORT), on the first edge replica, at the
+    # edge's host (loopback): this port, or FORGE_EDGE_A2A_GRPC_PORT's, or a free one; -1: off.
+    a2a_grpc_port: int = 0
     # How often the supervisor (forge.cli.supervisor) started each process again.
     restarts: dict[str, int] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each start
@@ -219,6 +222,10 @@ class Mesh:
             or _kept(self.state_dir, "admin-password", lambda: secrets.token_urlsafe(18))
         )
         self.port = self.port or free_port()
+        chosen = self.env.get("FORGE_EDGE_A2A_GRPC_PORT") or os.environ.get(
+            "FORGE_EDGE_A2A_GRPC_PORT"
+        )
+        self.a2a_grpc_port = self.a2a_grpc_port or int(chosen or 0) or free_port()
         self.nats_url = self.nats_url or os.environ.get("FORGE_NATS_URL", "")
         if not self.nats_url:
             self.start_nats()
@@ -293,6 +300,8 @@ class Mesh:
                 wanted = self.port + replica - 1
                 self.edge_ports[key] = wanted if replica == 1 or _free(wanted) else free_port()
             env["FORGE_EDGE_PORT"] = str(self.edge_ports[key])
+            grpc_port = self.a2a_grpc_port if replica == 1 and self.a2a_grpc_port > 0 else 0
+            env["FORGE_EDGE_A2A_GRPC_PORT"] = str(grpc_port)
         with open(self.log_path(key), "ab") as log:
             self.procs[key] = spawn([sys.executable, "-m", f"forge.{name}"], env, log)
         self.started_at[key] = time.monotonic()
@@ -312,6 +321,7 @@ class Mesh:
         """Write `processes.json` in the state folder: each process's pid, ports and restarts
         (no secrets), replaced whole so a reader never sees half of it."""
         processes = []
+        now = time.time()
         for key, proc in self.procs.items():
             name, replica = self.replica_of(key)
             entry: dict[str, object] = {
@@ -321,6 +331,8 @@ class Mesh:
                 "pid": proc.pid,
                 "ops_port": self.ops_ports.get(key, 0),
                 "restarts": self.restarts.get(key, 0),
+                # UNIX time of its (last) start.
+                "started_at": round(now - (time.monotonic() - self.started_at.get(key, 0.0)), 3),
             }
             if key in self.edge_ports:
                 entry["url"] = f"http://127.0.0.1:{self.edge_ports[key]}"

@@ -22,7 +22,7 @@ from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
 from forge.core.sealing import derive_key
-from forge.edge import health, http_hooks, http_metrics, inputs, timeouts
+from forge.edge import a2a_grpc, health, http_hooks, http_metrics, inputs, timeouts
 from forge.edge.auth import metadata, proxies
 from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
@@ -205,6 +205,9 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         stack.push_async_callback(edge.identity.close)
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes
+        if config.a2a_grpc_port:  # Forge as an A2A server over gRPC too
+            grpc_server = await a2a_grpc.start(edge)
+            stack.push_async_callback(grpc_server.stop, config.drain_timeout_s)
         log.info(
             "edge listening",
             extra={"url": f"http://{config.host}:{config.port}", "server": config.http_server},

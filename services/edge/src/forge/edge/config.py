@@ -39,6 +39,13 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")
     ] = "127.0.0.1"
     port: Annotated[int, doc("The port to listen on.")] = 4444
+    a2a_grpc_port: Annotated[
+        int,
+        doc(
+            "Serve A2A 1.0's gRPC binding on this port (at `FORGE_EDGE_HOST`, plaintext: TLS "
+            "terminates in front, as for HTTP); agents' cards list it. 0: off."
+        ),
+    ] = 0
     jwt_secret: JwtSecret = ""
     jwt_audience: JwtAudience = "forge"
     jwt_issuer: JwtIssuer = "forge"

@@ -1,0 +1,343 @@
+"""Forge as an A2A server over A2A 1.0's gRPC binding (`lf.a2a.v1.A2AService`), beside
+`/a2a/{agent}/` (rest/a2a_server.py), when `FORGE_EDGE_A2A_GRPC_PORT` is set.
+
+Each call names its agent (id, slug or name) in the request's `tenant` field, as A2A 1.0
+addresses an agent behind a shared gRPC endpoint (Forge's card lists this interface with the
+agent as its tenant), or else in the `x-forge-agent` metadata. The `authorization` metadata is
+checked as a bearer token is on HTTP; the request, read into 1.0's JSON form, goes to the
+a2a-bridge on `forge.a2a.<agent>.<op>` exactly as the JSON-RPC binding's does, and the answer
+comes back as the method's message; a streamed answer's events are relayed as they arrive. A
+missing or bad token is UNAUTHENTICATED, a missing permission PERMISSION_DENIED, an agent the
+caller cannot see NOT_FOUND (as one that does not exist); an agent's A2A error is the status
+a2a-sdk gives it, with its `ErrorInfo` reason. Messages over `FORGE_EDGE_MAX_BODY_BYTES` are
+refused by gRPC itself (RESOURCE_EXHAUSTED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import grpc
+import grpc.aio
+import msgspec
+from a2a.types import a2a_pb2, a2a_pb2_grpc
+from a2a.utils.errors import A2A_ERROR_REASONS, JSON_RPC_ERROR_CODE_MAP
+from google.protobuf import any_pb2, empty_pb2, json_format
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+
+from forge.core import rpc, subjects
+from forge.core.errors import ForgeError, UnauthorizedError
+from forge.edge.config import EdgeConfig
+from forge.edge.state import Edge
+from forge.proto.agents import A2aReply, A2aRequestParams
+from forge.proto.envelope import Envelope, Principal
+
+log = logging.getLogger("forge.edge.a2a_grpc")
+SERVICE = "lf.a2a.v1.A2AService"
+AGENT_METADATA = "x-forge-agent"
+STREAM_TIMEOUT_S = 600.0  # as /a2a/{agent}/: a streamed task may run this long
+STREAM_TAIL_S = 2.0
+_REPLY = msgspec.json.Decoder(A2aReply)
+_ENC = msgspec.json.Encoder()
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_CANCELS: set[asyncio.Future[None]] = set()
+# The gRPC status of an A2A error code, and its ErrorInfo reason (a2a-sdk's own mapping).
+_A2A_STATUS: dict[int, tuple[grpc.StatusCode, str]] = {}
+for _cls, _code in JSON_RPC_ERROR_CODE_MAP.items():
+    _name = _cls.__name__
+    _status = grpc.StatusCode.INTERNAL
+    if _name in ("TaskNotFoundError", "MethodNotFoundError"):
+        _status = grpc.StatusCode.NOT_FOUND
+    elif _name in ("InvalidParamsError", "InvalidRequestError", "ContentTypeNotSupportedError"):
+        _status = grpc.StatusCode.INVALID_ARGUMENT
+    elif _name.endswith(("NotCancelableError", "NotSupportedError", "NotConfiguredError")):
+        _status = grpc.StatusCode.FAILED_PRECONDITION
+    elif _name in ("UnsupportedOperationError", "ExtensionSupportRequiredError"):
+        _status = grpc.StatusCode.FAILED_PRECONDITION
+    _A2A_STATUS[_code] = (_status, A2A_ERROR_REASONS.get(_cls, "UNKNOWN_ERROR"))
+# Forge's errors by HTTP status, as the gRPC status a client reads.
+_HTTP_STATUS = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    408: grpc.StatusCode.DEADLINE_EXCEEDED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    502: grpc.StatusCode.UNAVAILABLE,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+# The unary methods: request type, answer type.
+_UNARY: dict[str, type[Message]] = {
+    "SendMessage": a2a_pb2.SendMessageResponse,
+    "GetTask": a2a_pb2.Task,
+    "ListTasks": a2a_pb2.ListTasksResponse,
+    "CancelTask": a2a_pb2.Task,
+    "CreateTaskPushNotificationConfig": a2a_pb2.TaskPushNotificationConfig,
+    "GetTaskPushNotificationConfig": a2a_pb2.TaskPushNotificationConfig,
+    "ListTaskPushNotificationConfigs": a2a_pb2.ListTaskPushNotificationConfigsResponse,
+    "DeleteTaskPushNotificationConfig": empty_pb2.Empty,
+    "GetExtendedAgentCard": a2a_pb2.AgentCard,
+}
+
+
+def address(config: EdgeConfig, public_url: str) -> str | None:
+    """Where A2A clients reach the gRPC listener (`host:port`, the public URL's host), or None
+    when it is off."""
+    if not config.a2a_grpc_port:
+        return None
+    host = urlsplit(public_url).hostname or config.host
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{config.a2a_grpc_port}"
+
+
+def with_interface(card: Any, agent: str, where: str | None) -> Any:
+    """A 1.0 card (Forge's, for `agent`) with the gRPC interface added, when it is on."""
+    if where is None or not isinstance(card, dict):
+        return card
+    interfaces = card.get("supportedInterfaces")
+    if not isinstance(interfaces, list):
+        return card
+    grpc_interface = {
+        "url": where,
+        "protocolBinding": "GRPC",
+        "protocolVersion": "1.0",
+        "tenant": agent,
+    }
+    return {**card, "supportedInterfaces": [*interfaces, grpc_interface]}
+
+
+def _op(method: str) -> str:
+    if method in ("SendStreamingMessage", "SubscribeToTask"):
+        return "stream"
+    return "send" if method == "SendMessage" else "task"
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: ForgeError) -> NoReturn:
+    code = _HTTP_STATUS.get(exc.http_status, grpc.StatusCode.INTERNAL)
+    await context.abort(code, exc.message)
+    raise AssertionError("abort raises")  # pragma: no cover
+
+
+async def _a2a_abort(
+    context: grpc.aio.ServicerContext[Any, Any], error: dict[str, Any]
+) -> NoReturn:
+    """An A2A error `{code, message}` as a2a-sdk's servers send it: the status, and a
+    `google.rpc.Status` with the `ErrorInfo` reason in `grpc-status-details-bin`."""
+    code = error.get("code")
+    message = str(error.get("message") or "error")
+    status, reason = _A2A_STATUS.get(
+        code if isinstance(code, int) else 0, (grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
+    )
+    rich = status_pb2.Status(code=status.value[0], message=message)
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="a2a-protocol.org"))
+    rich.details.append(detail)
+    context.set_trailing_metadata((("grpc-status-details-bin", rich.SerializeToString()),))
+    await context.abort(status, message)
+    raise AssertionError("abort raises")  # pragma: no cover
+
+
+class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
+    """The A2A service's methods, each forwarded to the a2a-bridge."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+
+    async def _principal(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        metadata = {k.lower(): v for k, v in context.invocation_metadata() or ()}
+        authorization = metadata.get("authorization")
+        peer = context.peer() or ""
+        client_ip = peer.split(":", 1)[1].rsplit(":", 1)[0].strip("[]") if ":" in peer else None
+        try:
+            return await self.edge.auth.authenticate(
+                authorization if isinstance(authorization, str) else None,
+                client_ip=client_ip,
+                resource=self.edge.urls.resource(None),
+                server_id=None,
+            )
+        except UnauthorizedError as exc:
+            await _abort(context, exc)
+
+    @staticmethod
+    def _agent(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> str:
+        agent = getattr(request, "tenant", "")
+        if not agent:
+            metadata = {k.lower(): v for k, v in context.invocation_metadata() or ()}
+            named = metadata.get(AGENT_METADATA)
+            agent = named if isinstance(named, str) else ""
+        return str(agent)
+
+    async def _params(
+        self, method: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> tuple[Principal, str, A2aRequestParams]:
+        principal = await self._principal(context)
+        agent = self._agent(request, context)
+        if not agent:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"name the agent in the request's tenant or the {AGENT_METADATA} metadata",
+            )
+        params = json_format.MessageToDict(request)
+        params.pop("tenant", None)
+        base = f"{self.edge.urls.base}/a2a/{agent}/"
+        return principal, agent, A2aRequestParams(agent, method, params, base_url=base)
+
+    def _envelope(self, principal: Principal, p: A2aRequestParams, ttl: float) -> Envelope:
+        return Envelope(
+            id=uuid.uuid4().hex,
+            method=f"a2a/{p.method}",
+            params=msgspec.Raw(_ENC.encode(p)),
+            principal=principal,
+            deadline=time.time() + ttl,
+        )
+
+    @staticmethod
+    def _subject(agent: str, op: str) -> str:
+        return subjects.a2a(agent if _TOKEN.match(agent) else "_", op)
+
+    async def _unary(
+        self, method: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Message:
+        principal, agent, p = await self._params(method, request, context)
+        ttl = self.edge.config.request_timeout_s
+        remaining = context.time_remaining()
+        if remaining is not None:
+            ttl = min(ttl, remaining)
+        envelope = self._envelope(principal, p, ttl)
+        try:
+            raw = await rpc.call(self.edge.bus, self._subject(agent, _op(method)), envelope)
+            reply = _REPLY.decode(raw)
+        except ForgeError as exc:
+            await _abort(context, exc)
+        if reply.error is not None:
+            await _a2a_abort(context, reply.error)
+        answer = _UNARY[method]()
+        json_format.ParseDict(reply.result or {}, answer, ignore_unknown_fields=True)
+        return answer
+
+    async def _stream(
+        self, method: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[a2a_pb2.StreamResponse]:
+        principal, agent, p = await self._params(method, request, context)
+        envelope = self._envelope(principal, p, STREAM_TIMEOUT_S)
+        events: asyncio.Queue[bytes] = asyncio.Queue()
+        await self.edge.await_stream(envelope.id, lambda data, reply: events.put_nowait(data))
+        subject = self._subject(agent, "stream")
+        call = asyncio.create_task(rpc.call(self.edge.bus, subject, envelope))
+        pending: asyncio.Task[bytes] | None = asyncio.create_task(events.get())
+        sent = 0
+        try:
+            while pending is not None:
+                await asyncio.wait({pending, call}, return_when=asyncio.FIRST_COMPLETED)
+                if pending.done():
+                    sent += 1
+                    yield await self._event(context, pending.result())
+                    pending = asyncio.create_task(events.get())
+                    continue
+                pending.cancel()
+                pending = None
+                try:
+                    reply = _REPLY.decode(call.result())
+                except ForgeError as exc:
+                    await _abort(context, exc)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STREAM_TAIL_S):
+                        while sent < reply.events:
+                            sent += 1
+                            yield await self._event(context, await events.get())
+                if reply.error is not None:
+                    await _a2a_abort(context, reply.error)
+                if reply.result is not None:
+                    yield await self._event(context, _ENC.encode(reply))
+        finally:
+            if pending is not None:
+                pending.cancel()
+            self.edge.forget_stream(envelope.id)
+            if not call.done():  # the client went away: the bridge stops asking the agent
+                call.cancel()
+                cancel = self.edge.bus.publish(subjects.cancel(envelope.id), b"")
+                _CANCELS.add(task := asyncio.ensure_future(cancel))
+                task.add_done_callback(_CANCELS.discard)
+
+    @staticmethod
+    async def _event(
+        context: grpc.aio.ServicerContext[Any, Any], data: bytes
+    ) -> a2a_pb2.StreamResponse:
+        reply = _REPLY.decode(data)
+        if reply.error is not None:
+            await _a2a_abort(context, reply.error)
+        event = a2a_pb2.StreamResponse()
+        json_format.ParseDict(reply.result or {}, event, ignore_unknown_fields=True)
+        return event
+
+    # -- the service's methods (names as the generated servicer has them)
+
+    async def SendMessage(self, request: Message, context: Any) -> Message:
+        return await self._unary("SendMessage", request, context)
+
+    async def GetTask(self, request: Message, context: Any) -> Message:
+        return await self._unary("GetTask", request, context)
+
+    async def ListTasks(self, request: Message, context: Any) -> Message:
+        return await self._unary("ListTasks", request, context)
+
+    async def CancelTask(self, request: Message, context: Any) -> Message:
+        return await self._unary("CancelTask", request, context)
+
+    async def CreateTaskPushNotificationConfig(self, request: Message, context: Any) -> Message:
+        return await self._unary("CreateTaskPushNotificationConfig", request, context)
+
+    async def GetTaskPushNotificationConfig(self, request: Message, context: Any) -> Message:
+        return await self._unary("GetTaskPushNotificationConfig", request, context)
+
+    async def ListTaskPushNotificationConfigs(self, request: Message, context: Any) -> Message:
+        return await self._unary("ListTaskPushNotificationConfigs", request, context)
+
+    async def DeleteTaskPushNotificationConfig(self, request: Message, context: Any) -> Message:
+        return await self._unary("DeleteTaskPushNotificationConfig", request, context)
+
+    async def GetExtendedAgentCard(self, request: Message, context: Any) -> Message:
+        return await self._unary("GetExtendedAgentCard", request, context)
+
+    async def SendStreamingMessage(
+        self, request: Message, context: Any
+    ) -> AsyncIterator[a2a_pb2.StreamResponse]:
+        # An async generator function itself: grpc.aio serves those as streams.
+        async for event in self._stream("SendStreamingMessage", request, context):
+            yield event
+
+    async def SubscribeToTask(
+        self, request: Message, context: Any
+    ) -> AsyncIterator[a2a_pb2.StreamResponse]:
+        # An async generator function itself: grpc.aio serves those as streams.
+        async for event in self._stream("SubscribeToTask", request, context):
+            yield event
+
+
+async def start(edge: Edge) -> grpc.aio.Server:
+    """The gRPC listener on FORGE_EDGE_HOST:FORGE_EDGE_A2A_GRPC_PORT, started."""
+    config = edge.config
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", config.max_body_bytes),
+            ("grpc.so_reuseport", 0),  # a port another process holds is an error, not shared
+        ]
+    )
+    a2a_pb2_grpc.add_A2AServiceServicer_to_server(A2aGrpc(edge), server)  # type: ignore[no-untyped-call]
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    server.add_insecure_port(f"{host}:{config.a2a_grpc_port}")
+    await server.start()
+    log.info("edge serving A2A over gRPC", extra={"address": f"{host}:{config.a2a_grpc_port}"})
+    return server
