@@ -44,5 +44,8 @@ def run(
         config = uvicorn.Config(app, log_level="warning", lifespan="off")
         print(f"PORT {port}", flush=True)
         await uvicorn.Server(config).serve(sockets=[sock])
+        beside = getattr(app.state, "grpc", None)  # sdk.grpc_app's server: stopped with it
+        if beside is not None:
+            await beside.stop(0)
 
     asyncio.run(serve())

@@ -209,7 +209,7 @@ class GrpcDialer:
         return metadata_of(headers)
 
     def _check(self, agent: Agent, access: Access) -> None:
-        if access.url != agent.url:  # a query-parameter credential: gRPC has no query
+        if "?" in access.url:  # a query-parameter credential: gRPC has no query
             raise UpstreamUnavailableError(
                 f"agent {agent.name!r} is reached over gRPC, which cannot carry a credential "
                 "in a URL query parameter"

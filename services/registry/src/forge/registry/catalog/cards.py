@@ -107,17 +107,20 @@ def _http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _grpc_url(url: str) -> bool:
-    """A gRPC interface's address: `host:port` (as a2a-sdk's cards write it), or a
-    grpc(s):// / http(s):// URL."""
+def _grpc_target(url: str) -> tuple[str, int] | None:
+    """A gRPC interface's (host, port): `host:port` (as a2a-sdk's cards write it), or a
+    grpc(s):// / http(s):// URL; None when it is neither."""
     if len(url) > MAX_URL:
-        return False
+        return None
     try:
         parts = urlsplit(url if "://" in url else f"grpc://{url}")
-        _ = parts.port
+        tls = parts.scheme in ("grpcs", "https")
+        port = parts.port or (443 if tls else 80)
     except ValueError:
-        return False
-    return parts.scheme in ("grpc", "grpcs", "http", "https") and bool(parts.hostname)
+        return None
+    if parts.scheme not in ("grpc", "grpcs", "http", "https") or not parts.hostname:
+        return None
+    return parts.hostname, port
 
 
 def read_card(card: Any, card_url: str) -> Card:
@@ -143,7 +146,7 @@ def read_card(card: Any, card_url: str) -> Card:
             " (JSONRPC, HTTP+JSON or GRPC; A2A 1.0 or 0.3)"
         )
     url, binding, version = usable[0]
-    if not (_grpc_url(url) if binding == "grpc" else _http_url(url)):
+    if not (_grpc_target(url) if binding == "grpc" else _http_url(url)):
         raise _bad(f"the agent card at {card_url} names an endpoint that is not an http(s) URL")
     capabilities = card.get("capabilities")
     streaming = isinstance(capabilities, dict) and capabilities.get("streaming") is True
@@ -245,5 +248,9 @@ async def fetch(guard: NetGuard, base: str, timeout_s: float = CARD_TIMEOUT_S) -
         raise _bad(f"the agent card at {url} is not JSON") from exc
     check_tree(document, url)
     card = read_card(document, url)
-    await guard.check_url(card.url, "card.url")
+    target = _grpc_target(card.url) if card.binding == "grpc" else None
+    if target is not None:  # checked again by the a2a-bridge when it dials
+        await guard.addresses(*target)
+    else:
+        await guard.check_url(card.url, "card.url")
     return card
