@@ -19,6 +19,7 @@ from forge.core.operations import Operation
 from forge.proto.envelope import Envelope
 from forge.proto.identity import TokenUsage
 from forge.registry import pg
+from forge.registry.catalog.card_refresh import CardRefresher
 from forge.registry.catalog.handlers import OPERATIONS, Context
 from forge.registry.catalog.metrics import Recorder
 from forge.registry.catalog.store import Store
@@ -224,9 +225,11 @@ async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
         registry = Registry(bus, store, config, identity)
         await registry.start()
         rollups = asyncio.create_task(registry.metrics.run(stop))
+        refreshes = asyncio.create_task(CardRefresher(bus, store, config).run(stop))
         ready = _ready(bus, stores, stop)
         await ops.serve(stack, "registry", config.ops_host, config.ops_port, ready)
         log.info("registry ready")
         await stop.wait()
         await bus.stop_serving(config.drain_timeout_s)  # in-flight requests finish first
         await rollups
+        await refreshes

@@ -91,6 +91,15 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "team: `private`)."
         ),
     ] = "team"
+    agent_card_refresh_s: Annotated[
+        float,
+        msgspec.Meta(ge=0),
+        doc(
+            "How often each enabled A2A agent's card is fetched again, the agent following its "
+            "endpoint, version, binding and streaming (seconds; 0: only at registration and on "
+            "`POST /a2a/{id}/card/refresh`)."
+        ),
+    ] = 3600.0
     metrics_rollup_period_s: Annotated[
         float,
         msgspec.Meta(gt=0),

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core.errors import InvalidParamsError
+from forge.core.errors import ForgeError, InvalidParamsError
 from forge.core.sealing import Keyring, SealingError
 from forge.proto.agents import Agent, AgentsChanged
 from forge.proto.catalog import Deleted, ToolsChanged, UpstreamAuth
@@ -242,10 +242,34 @@ async def toggle_agent(p: ToggleAgentParams, ctx: Context) -> Agent:
 async def refresh_agent(params: IdParams, ctx: Context) -> Agent:
     """Fetch the card again from where it was fetched; the agent follows what it says now."""
     current = await _managed(ctx, params.id, "a2a.update")
-    base = current.card_url or current.url
-    card = await _card(ctx, base, None)
+    card = await _card(ctx, current.card_url or current.url, None)
+    return await _store(ctx, _recarded(current, card))
+
+
+def _recarded(current: Agent, card: cards.Card) -> Agent:
+    """The agent with its card fetched again: a description the caller chose stays."""
     description = current.description if current.description != _card_description(current) else None
-    return await _store(ctx, _carded(current, card, description))
+    return _carded(current, card, description)
+
+
+async def refresh_card(ctx: Context, current: Agent) -> Agent | None:
+    """The periodic refresh of one agent's card (catalog/card_refresh.py): the agent as stored
+    and announced when its card (or whether it is reachable) changed, None when nothing did.
+    An agent whose card cannot be fetched keeps its last one, marked unreachable."""
+    try:
+        card = await _card(ctx, current.card_url or current.url, None)
+    except ForgeError as exc:  # unreachable, refused by the guard, not a card: logged, kept
+        log.warning(
+            "agent card not refreshed; the agent keeps its last card",
+            extra={"agent_id": current.id, "code": exc.code, "reason": exc.message},
+        )
+        if not current.reachable:
+            return None
+        return await _store(ctx, msgspec.structs.replace(current, reachable=False))
+    refreshed = _recarded(current, card)
+    if refreshed == current:
+        return None
+    return await _store(ctx, refreshed)
 
 
 def _card_description(agent: Agent) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +32,9 @@ __all__ = [
 
 # Key of the advisory lock that serialises migrations across replicas ("forge.registry").
 MIGRATION_LOCK = 0x666F726765
+# The class of the advisory locks held while one agent's card is refreshed ("card"), the
+# object being hashtext(agent id).
+CARD_REFRESH_LOCK = 0x63617264
 # What an unknown id is told; an entry the caller cannot see is told exactly the same.
 MISSING_GATEWAY = "no gateway has this id"
 MISSING_TOOL = "no tool has this id"
@@ -459,6 +463,39 @@ class Store(PooledStore):
                         *(a.id, a.auth_type, a.auth),
                     )
                 return await agent_tools.put(conn, a, tool)
+
+    async def claim_card_refreshes(
+        self, every_s: float, limit: int, done: Sequence[str] = ()
+    ) -> list[Agent]:
+        """Claim up to `limit` enabled agents (not in `done`, this round's) whose card was last
+        fetched `every_s` ago or more, stamping them fetched now: a row another replica is
+        claiming is skipped, a claimed one is not due again for `every_s`."""
+        found = await self.pool.fetch(
+            "UPDATE agents SET card_refreshed_at = now() WHERE id IN (SELECT id FROM agents"
+            " WHERE enabled AND card_refreshed_at <= now() - make_interval(secs => $1)"
+            " AND NOT (id = ANY($3::text[]))"
+            " ORDER BY card_refreshed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING *",
+            every_s,
+            limit,
+            list(done),
+        )
+        return [rows.agent(r) for r in found]
+
+    @contextlib.asynccontextmanager
+    async def card_refresh_lock(self, agent_id: str) -> AsyncIterator[bool]:
+        """Whether this replica holds the agent's refresh lock (a session advisory lock, on a
+        connection kept for the refresh): a refresh outlasting `every_s` is not run twice."""
+        async with self.pool.acquire() as conn:
+            held = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", CARD_REFRESH_LOCK, agent_id
+            )
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock($1, hashtext($2))", CARD_REFRESH_LOCK, agent_id
+                    )
 
     async def sealed_agents(self) -> list[str]:
         """Ids of the agents that hold sealed credentials."""
