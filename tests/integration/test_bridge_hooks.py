@@ -240,6 +240,13 @@ async def test_every_streamed_event_passes_the_post_hook(bench: Bench, version: 
     assert reply.events == len(events) >= 2 and all(e.error is None for e in events)
     assert SECRET not in json.dumps([e.result for e in events])
     assert "task" in json.dumps([e.result for e in events])  # masked, not dropped
+    # A task read back is masked as its events were.
+    [started] = [e.result for e in events[:1]]
+    forge_id = started["id"] if version == "0.3" else started["task"]["id"]
+    got, _ = await bench.a2a(
+        echo, "task", "GetTask" if version == "1.0" else "tasks/get", {"id": forge_id}
+    )
+    assert SECRET not in json.dumps(got.result) and forge_id in json.dumps(got.result)
     # A block on the first event: the request's error, nothing streamed.
     await bench.configure([{**masking, "config": {"action": "block"}}])
     with pytest.raises(ForgeError) as blocked:

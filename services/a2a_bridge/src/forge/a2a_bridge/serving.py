@@ -56,6 +56,9 @@ _READS = frozenset(
 )
 # Which op carries which methods (the edge picks the op from the method; checked again here).
 _OP_OF = {"SendMessage": "send", "SendStreamingMessage": "stream", "SubscribeToTask": "stream"}
+# The answers carrying what the agent said, which agent_post_invoke sees (a task read back
+# holds the history and artifacts a send's post hook saw): streamed events too (_stream).
+_ANSWERS = frozenset({"SendMessage", "GetTask", "CancelTask", "ListTasks"})
 REPLY_MARGIN_S = 0.1
 METRICS_FLUSH_S = 5.0
 _ENC = msgspec.json.Encoder()
@@ -264,7 +267,7 @@ class A2aServer:
             result = await self._mine(r, result)
         else:
             await self._claim(r, result)
-        if r.method == "SendMessage":
+        if r.method in _ANSWERS:
             result = await self.hooks.post_answer(r.envelope, r.agent, r.params, result)
         return result
 
