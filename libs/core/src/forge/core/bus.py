@@ -10,7 +10,7 @@ import time
 import urllib.parse
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -225,6 +225,9 @@ class NatsBus:
         self.refused = 0  # requests refused since start
         self._buckets: dict[str, Any] = {}
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
+        # What restarts each KV watch after a reconnect (kv_watch): a restarted NATS has lost
+        # the watch's consumer, which nats-py notices only after two missed heartbeats (10-20 s).
+        self._rewatches: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._held = claims.Holder(subjects.bodies(uuid.uuid4().hex))
         self._holding: Any = None  # the subscription serving held bodies, from the first one
         self._logs: set[str] = set()  # event logs known to exist
@@ -298,6 +301,12 @@ class NatsBus:
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         inbox = subjects.inbox(urllib.parse.unquote(parts.username)) if parts.username else None
         refused: list[Exception] = []  # a wrong user or password: nats-py retries until within_s
+        made: list[NatsBus] = []  # the bus, once made: its KV watches restart on a reconnect
+
+        async def on_reconnected() -> None:
+            await _on_reconnected()
+            for bus in made:
+                bus._rewatch()
 
         async def on_error(exc: Exception) -> None:
             if "authorization violation" in str(exc).lower():  # nats-py's plain Error then
@@ -312,7 +321,7 @@ class NatsBus:
                     inbox_prefix=inbox or subjects.INBOX_PREFIX.rstrip("."),
                     error_cb=on_error,
                     disconnected_cb=_on_disconnected,
-                    reconnected_cb=_on_reconnected,
+                    reconnected_cb=on_reconnected,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     connect_timeout=2,
@@ -338,7 +347,9 @@ class NatsBus:
                 f"NATS at {shown} allows messages of {nc.max_payload} bytes; Forge needs its "
                 f"max_payload to be at least {claims.MIN_MAX_PAYLOAD} (the default 1 MiB is fine)"
             )
-        return cls(nc, max_inflight)
+        bus = cls(nc, max_inflight)
+        made.append(bus)
+        return bus
 
     async def request(
         self, subject: str, payload: bytes, *, deadline: float, headers: Headers | None = None
@@ -570,10 +581,10 @@ class NatsBus:
         """Call `handler(key, value)` for every current and future entry (value None: deleted)
         whose key matches `keys` (NATS wildcards: `watch.>`)."""
         kv = await self._bucket(bucket)
-        watcher = await kv.watch(keys)
         ready = asyncio.Event()
+        current: dict[str, Any] = {"watcher": await kv.watch(keys)}
 
-        async def pump() -> None:
+        async def pump(watcher: Any) -> None:
             async for entry in watcher:
                 if entry is None:  # end of the initial values
                     ready.set()
@@ -581,17 +592,48 @@ class NatsBus:
                 deleted = entry.operation in ("DEL", "PURGE")
                 handler(entry.key, None if deleted else entry.value)
 
-        task = asyncio.create_task(pump())
-        self._watches.add(task)
+        def follow(watcher: Any) -> None:
+            task = asyncio.create_task(pump(watcher))
+            self._watches.add(task)
+            task.add_done_callback(self._watches.discard)
+            current["task"] = task
+
+        async def rewatch() -> None:
+            """After a reconnect: a new watch (every current entry again, then what follows)
+            replaces the old one, tried until JetStream answers or the watch is stopped."""
+            current["task"].cancel()
+            with contextlib.suppress(Exception):
+                await current["watcher"].stop()
+            while not self.nc.is_closed and rewatch in self._rewatches:
+                try:
+                    current["watcher"] = await kv.watch(keys)
+                except Exception as exc:  # JetStream still recovering after a restart
+                    log.warning("nats: watching %s again failed (%s); retrying", bucket, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                follow(current["watcher"])
+                return
+
+        follow(current["watcher"])
+        self._rewatches.append(rewatch)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), 5)
+        rewatches = self._rewatches
 
         class _Watch:
             async def unsubscribe(self) -> None:
-                task.cancel()
-                await watcher.stop()
+                if rewatch in rewatches:
+                    rewatches.remove(rewatch)
+                current["task"].cancel()
+                await current["watcher"].stop()
 
         return _Watch()
+
+    def _rewatch(self) -> None:
+        for rewatch in list(self._rewatches):
+            task = asyncio.create_task(rewatch())
+            self._watches.add(task)
+            task.add_done_callback(self._watches.discard)
 
     async def _log(self, log: str, limits: LogLimits) -> None:
         if log in self._logs:
@@ -695,7 +737,8 @@ class NatsBus:
         if self.nc.is_closed:
             return
         await self.stop_serving(self.drain_timeout_s)
-        for watch in self._watches:
+        self._rewatches.clear()
+        for watch in list(self._watches):
             watch.cancel()
         try:
             await self.nc.drain()
