@@ -12,6 +12,7 @@ import runpy
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from forge.cli.demo import DEMO_AGENT, demo_commands, start_demo, start_demo_agent
@@ -51,7 +52,10 @@ def parse_replicas(text: str) -> dict[str, int]:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    """A supervisor's report, on stderr, its first line stamped with the time (UTC, as the
+    services' log lines are)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    print(f"{stamp} {text}", file=sys.stderr, flush=True)
 
 
 def _state_dir() -> Path:

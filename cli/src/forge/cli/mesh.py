@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -375,9 +376,18 @@ class Mesh:
         return urls
 
     def stop(self) -> None:
-        # The edge first so no new request arrives, then the services behind it.
-        for name in reversed(list(self.procs)):
-            stop_process(self.procs[name])
+        # The edge first so no new request arrives, then the services behind it; the replicas
+        # of one service together (each drains its own requests in flight).
+        for name in reversed(SERVICES):
+            procs = [self.procs[key] for key in self.replica_keys(name) if key in self.procs]
+            for proc in procs:
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                stop_process(proc)
+        for proc in self.procs.values():  # any other (none today)
+            stop_process(proc)
         self.procs.clear()
         if self.postgres is not None:
             self.postgres.stop()

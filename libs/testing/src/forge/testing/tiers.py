@@ -1,9 +1,9 @@
 """pytest plugin: every test gets exactly one tier marker, from where it lives.
 
-`tests/e2e`, `tests/conformance` and `tests/bench` are their own tiers; every other test
-(handler tests on the in-memory bus, one service against a real nats-server and PostgreSQL) is
-`unit`, the tier `make test-fast` runs. Markers come from the location rather than from
-decorators so that a new test cannot be forgotten; a decorator naming another tier than its
+`tests/e2e`, `tests/conformance`, `tests/bench` and `tests/faults` are their own tiers; every
+other test (handler tests on the in-memory bus, one service against a real nats-server and
+PostgreSQL) is `unit`, the tier `make test-fast` runs. Markers come from the location rather than
+from decorators so that a new test cannot be forgotten; a decorator naming another tier than its
 location is refused, so `-m unit` never silently takes in a mesh test.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 UNIT = "unit"
 # The top-level folders under tests/ that are tiers of their own.
-FOLDERS = ("e2e", "conformance", "bench")
+FOLDERS = ("e2e", "conformance", "bench", "faults")
 TIERS = (UNIT, *FOLDERS)
 
 
