@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import a2a, calls, plugins, report, scanners, stack, tracing, worker
+from bench import a2a, calls, overload, plugins, report, scanners, soak, stack, tracing, worker
 from forge.cli.mesh import MeshError
 
 
@@ -31,6 +31,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-tracing", action="store_true", help="skip the tracing off vs on phase"
     )
+    parser.add_argument("--no-overload", action="store_true", help="skip the 10x overload phase")
+    parser.add_argument(
+        "--soak-s", type=float, help="soak seconds (default: FORGE_BENCH_SOAK_S, else 600)"
+    )
+    parser.add_argument("--no-soak", action="store_true", help="skip the soak phase")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -75,7 +80,9 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     plugin_file = state_dir / "plugins.yaml"
     plugin_phase: dict[str, Any] | None = None
     a2a_phase: dict[str, Any] | None = None
-    with stack.running(state_dir, plugins_config=plugin_file) as running:
+    overload_phase: dict[str, Any] | None = None
+    soak_phase: dict[str, Any] | None = None
+    with stack.running(state_dir, plugins_config=plugin_file, env=overload.env(args)) as running:
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
         roots = running.pids()
         for era in eras:
@@ -86,10 +93,14 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             for target in (direct, forge):
                 print(f"measuring {era} {target.name} ...", flush=True)
                 results[era][target.name] = measure(target, args, roots)
+        if not args.no_overload:
+            overload_phase = overload.measure(running, args)
         if not args.no_plugins:
             plugin_phase = plugins.measure(running, plugin_file, args)
         if not args.no_a2a:
             a2a_phase = a2a.measure(running, args)
+        if not args.no_soak:
+            soak_phase = soak.measure(running, args)
     tracing_phase = None if args.no_tracing else tracing.measure(args, state_dir / "tracing")
     config = {
         "calls": args.calls,
@@ -108,6 +119,10 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         doc["a2a"] = a2a_phase
     if tracing_phase is not None:
         doc["tracing"] = tracing_phase
+    if overload_phase is not None:
+        doc["overload"] = overload_phase
+    if soak_phase is not None:
+        doc["soak"] = soak_phase
     return doc
 
 
@@ -127,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         doc["scanners"] = scanners.measure(quick=args.quick)
     print()
     print(report.table(doc))
+    if "overload" in doc:
+        print("\n" + "\n".join(overload.lines(doc["overload"])))
     path = report.write(doc, args.out)
     print(f"\nwrote {path} and {path.parent / 'latest.json'}")
     return 0

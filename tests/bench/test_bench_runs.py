@@ -55,3 +55,14 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
     assert {"p50", "p99"} <= traced["latency_ms"]["on"].keys()
     assert {"on_added_p50_ms", "on_met", "off_us_per_hop", "off_met"} <= traced.keys()
     assert "Tracing (" in done.stdout
+    # The overload phase: 10x the clients its edge's bound admits, polite (waiting Retry-After)
+    # and eager; what is not admitted is refused with 503 + Retry-After, nothing else fails, and
+    # the edge serves normally after.
+    overload = doc["overload"]
+    for name in ("polite", "eager"):
+        assert overload[name]["admitted"] > 0 and overload[name]["refused"] > 0
+        assert overload[name]["retry_after"] == ["1"]
+        assert overload[name]["other_errors"] == {}, overload[name]["error_sample"]
+    assert overload["after"]["admitted"] > 0 and overload["after"]["other_errors"] == {}
+    assert {"before", "peak", "after"} <= overload["rss_mb"].keys()
+    assert "Overload (" in done.stdout
