@@ -92,7 +92,9 @@ class Bridge:
 
 async def main(stop: asyncio.Event, config: A2aBridgeConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        bus = await NatsBus.connect(config.nats_url, "forge-a2a-bridge")
+        bus = await NatsBus.connect(
+            config.nats_url, "forge-a2a-bridge", max_inflight=config.max_inflight
+        )
         bridge = Bridge(bus, config)
         # Exit order is the reverse: drain the bus (in-flight calls finish), then close the
         # HTTP client.

@@ -12,6 +12,7 @@ from forge.core.settings import (
     JwtSecret,
     LogFormat,
     LogLevel,
+    MaxInflight,
     NatsUrl,
     OpsHost,
     OpsPort,
@@ -28,6 +29,7 @@ class A2aBridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ops_host: OpsHost = "127.0.0.1"
     ops_port: OpsPort = 0
     drain_timeout_s: DrainTimeoutS = 20.0
+    max_inflight: MaxInflight = 256
     # Connecting has its own limit; the rest of a call is bounded by its deadline.
     connect_timeout_s: Annotated[float, doc("How long connecting to an agent may take.")] = 5.0
     max_result_bytes: Annotated[
