@@ -2,11 +2,13 @@
 for a task (2026-07-28: it declared io.modelcontextprotocol/tasks; 2025-11-25: `params.task`)
 gets a handle at once while the agent (a2a-sdk's echo agent, its `slow` and `ask` answers)
 works, and follows it with tasks/get, tasks/update, tasks/result and tasks/cancel, from another
-edge too; another user holding the id, or naming the task under their own owner tag, gets an
+edge, or through another router replica while the mesh's own is stopped (no replica holds a
+task); another user holding the id, or naming the task under their own owner tag, gets an
 unknown task. The official MCP SDK client does not create tasks: raw JSON-RPC over httpx."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -14,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from forge.cli.mesh import Mesh
+from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.core import tasks
-from forge.servers.process import ServerProcess, spawn
+from forge.embedded.process import free_port
+from forge.servers.process import spawn as spawn_server
 from forge.testing import eventually
 from tests.e2e.conftest import INIT
 from tests.e2e.security_kit import login, make_user
@@ -29,12 +32,13 @@ LEGACY = "2025-11-25"
 @pytest.fixture(scope="module")
 def agent(mesh: Mesh, admin_token: str) -> Iterator[dict[str, Any]]:
     """The echo agent, registered public: its record (`id`, `slug`)."""
-    with spawn("forge.agents.echo", path="/") as process:
-        yield _registered(mesh, admin_token, process)
-
-
-def _registered(mesh: Mesh, token: str, process: ServerProcess) -> dict[str, Any]:
-    return register(mesh, token, f"tasks echo {uuid.uuid4().hex[:6]}", process.url)
+    with spawn_server("forge.agents.echo", path="/") as process:
+        registered = register(mesh, admin_token, f"tasks echo {uuid.uuid4().hex[:6]}", process.url)
+        try:
+            yield registered
+        finally:  # gone with its process: no dead agent's tool left for later tests
+            headers = {"Authorization": f"Bearer {admin_token}"}
+            httpx.delete(f"{mesh.url}/a2a/{registered['id']}", headers=headers, timeout=30)
 
 
 @pytest.fixture
@@ -190,3 +194,39 @@ async def test_a_legacy_client_creates_gets_awaits_and_cancels_an_agents_task(
     assert task["statusMessage"] == "what else should I echo?"
     question = await legacy(http, admin_token, session, "tasks/result", {"taskId": asked})
     assert question["_meta"]["forge/a2a"]["state"] == "input-required"
+
+
+def replica(mesh: Mesh, name: str) -> Any:
+    """Another replica of the service `name`, on the mesh's bus."""
+    env = mesh.service_env()
+    env[f"FORGE_{name.upper()}_OPS_PORT"] = str(free_port())
+    with open(mesh.log_path(f"{name}-tasks"), "ab") as log:
+        return spawn([sys.executable, "-m", f"forge.{name}"], env, log)
+
+
+async def test_a_task_is_followed_through_another_router_replica(
+    mesh: Mesh, admin_token: str, agent: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    task_id = await created(http, admin_token, agent, "slow 4")
+    other = replica(mesh, "router")
+    stop_process(mesh.procs["router"])
+    try:
+
+        async def finished() -> dict[str, Any]:
+            task = await modern(http, admin_token, "tasks/get", {"taskId": task_id})
+            assert task["status"] == "completed", task
+            return task
+
+        done = await eventually(
+            finished, within_s=30, every_s=0.2, retry_on=(Rejected, AssertionError)
+        )
+        assert done["result"]["content"][-2]["text"] == "slow 4"
+    finally:
+        mesh.start_service("router")
+        stop_process(other)
+
+        async def answered() -> bool:
+            params = {"name": tool(agent), "arguments": {"message": "back"}}
+            return bool((await modern(http, admin_token, "tools/call", params))["content"])
+
+        await eventually(answered, within_s=30, retry_on=(Rejected, httpx.HTTPError))
