@@ -3,6 +3,9 @@ processes that die (the services themselves: tests/faults)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +85,31 @@ def test_a_dead_process_is_logged_and_started_again_with_growing_delays(tmp_path
     assert any("router started again" in line for line in said)
     assert supervisor.watched["router"].backoff.last_s >= 0.8
     assert isinstance(mesh.procs["router"], subprocess.Popen)
+
+
+def test_a_killed_embedded_nats_is_started_again_on_its_port_with_its_users(
+    tmp_path: Path,
+) -> None:
+    mesh = Mesh(state_dir=tmp_path)
+    mesh.start_nats()
+    assert mesh.nats is not None
+    url, log = mesh.nats.url, mesh.nats.log_path
+    said: list[str] = []
+    supervisor = Supervisor(mesh, said.append)
+    try:
+        os.kill(mesh.nats.proc.pid, signal.SIGKILL)
+
+        def restarted() -> bool:
+            supervisor.step()
+            return supervisor.nats.restarts == 1
+
+        eventually_sync(restarted, within_s=30)
+        assert mesh.nats.url == url  # the services' URLs still lead to it
+        host, port = url.removeprefix("nats://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            info = conn.recv(4096)
+        assert info.startswith(b"INFO ") and b'"auth_required":true' in info
+        assert any("nats was killed by SIGKILL" in line for line in said)
+        assert "Server is ready" in log.read_text()
+    finally:
+        mesh.nats.stop()

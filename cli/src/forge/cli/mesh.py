@@ -255,6 +255,7 @@ class Mesh:
         """The embedded NATS, locked down unless `lock_nats` is False."""
         if not self.lock_nats:
             self.nats = start_nats(self.state_dir / "nats")
+            self.started_at["nats"] = time.monotonic()
             self.nats_url = self.nats.url
             return
         users = [*permissions.SERVICES, permissions.OPERATOR]
@@ -263,6 +264,7 @@ class Mesh:
         config = permissions.nats_config(passwords, operator=True)
         self.nats_authorization = config
         self.nats = start_nats(self.state_dir / "nats", authorization=config)
+        self.started_at["nats"] = time.monotonic()
         host = self.nats.url.removeprefix("nats://")
         urls = {user: f"nats://{user}:{passwords[user]}@{host}" for user in users}
         self.nats_url = urls.pop(permissions.OPERATOR)
@@ -275,6 +277,7 @@ class Mesh:
             return
         port = int(self.nats.url.rsplit(":", 1)[1])
         self.nats = start_nats(self.nats.dir, port=port, authorization=self.nats_authorization)
+        self.started_at["nats"] = time.monotonic()
 
     def migrate(self) -> None:
         with open(self.log_path("migrate"), "ab") as log:

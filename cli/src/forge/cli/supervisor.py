@@ -74,7 +74,7 @@ class Supervisor:
         self.clock = clock
         now = clock()
         self.watched = {key: Watched(mesh.started_at.get(key, now)) for key in mesh.procs}
-        self.nats = Watched(now)
+        self.nats = Watched(mesh.started_at.get("nats", now))
 
     def step(self) -> None:
         now = self.clock()
