@@ -186,7 +186,11 @@ async def test_forges_grpc_listener_serves_a2a_sdks_grpc_client(
         with pytest.raises(grpc.aio.AioRpcError) as invisible:
             await stub.SendMessage(sent, metadata=as_dev, timeout=30)
         assert invisible.value.code() == grpc.StatusCode.NOT_FOUND
-        sent.tenant = ""  # the agent named in metadata instead
+        sent.tenant = ""
+        with pytest.raises(grpc.aio.AioRpcError) as unnamed:
+            await stub.SendMessage(sent, metadata=as_dev, timeout=30)
+        assert unnamed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # The agent named in metadata instead.
         named = [*as_dev, ("x-forge-agent", grpc_echo["id"])]
         answer = await stub.SendMessage(sent, metadata=named, timeout=30)
         assert answer.message.parts[0].text == "hello"

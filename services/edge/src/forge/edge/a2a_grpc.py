@@ -22,7 +22,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -42,6 +42,7 @@ from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
 
 log = logging.getLogger("forge.edge.a2a_grpc")
+_M = TypeVar("_M", bound=Message)
 SERVICE = "lf.a2a.v1.A2AService"
 AGENT_METADATA = "x-forge-agent"
 STREAM_TIMEOUT_S = 600.0  # as /a2a/{agent}/: a streamed task may run this long
@@ -149,6 +150,23 @@ async def _a2a_abort(
     raise AssertionError("abort raises")  # pragma: no cover
 
 
+async def _message(context: grpc.aio.ServicerContext[Any, Any], result: Any, message: _M) -> _M:
+    """The bridge's answer (1.0's JSON form) as the method's message; one that does not fit it
+    is INTERNAL with an error id in the log (the text never reaches the client)."""
+    try:
+        json_format.ParseDict(result or {}, message, ignore_unknown_fields=True)
+    except json_format.ParseError:
+        error_id = uuid.uuid4().hex[:12]
+        log.warning(
+            "an A2A answer does not fit the gRPC binding",
+            extra={"error_id": error_id, "type": type(message).__name__},
+        )
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"the answer does not fit the gRPC binding (id {error_id})"
+        )
+    return message
+
+
 class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
     """The A2A service's methods, each forwarded to the a2a-bridge."""
 
@@ -223,15 +241,15 @@ class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
             await _abort(context, exc)
         if reply.error is not None:
             await _a2a_abort(context, reply.error)
-        answer = _UNARY[method]()
-        json_format.ParseDict(reply.result or {}, answer, ignore_unknown_fields=True)
-        return answer
+        return await _message(context, reply.result, _UNARY[method]())
 
     async def _stream(
         self, method: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[a2a_pb2.StreamResponse]:
         principal, agent, p = await self._params(method, request, context)
-        envelope = self._envelope(principal, p, STREAM_TIMEOUT_S)
+        remaining = context.time_remaining()
+        ttl = STREAM_TIMEOUT_S if remaining is None else min(STREAM_TIMEOUT_S, remaining)
+        envelope = self._envelope(principal, p, ttl)
         events: asyncio.Queue[bytes] = asyncio.Queue()
         await self.edge.await_stream(envelope.id, lambda data, reply: events.put_nowait(data))
         subject = self._subject(agent, "stream")
@@ -278,9 +296,7 @@ class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
         reply = _REPLY.decode(data)
         if reply.error is not None:
             await _a2a_abort(context, reply.error)
-        event = a2a_pb2.StreamResponse()
-        json_format.ParseDict(reply.result or {}, event, ignore_unknown_fields=True)
-        return event
+        return await _message(context, reply.result, a2a_pb2.StreamResponse())
 
     # -- the service's methods (names as the generated servicer has them)
 
