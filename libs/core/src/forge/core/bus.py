@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import time
 import urllib.parse
 import uuid
@@ -53,6 +54,8 @@ RETRY_AFTER_S = 1
 # such a stall hold far more memory.
 PENDING_MSGS = 8192
 PENDING_BYTES = 64 * 1024 * 1024
+# nats-py's text (lower-cased) of nats-server's refusal of a publish: the subject.
+_REFUSED_PUBLISH = re.compile(r'permissions violation for publish to "([^"]+)"')
 # Key-value entries (session revocations, leases) outlive any single process by this long.
 KV_TTL_S = 7 * 24 * 3600
 RequestHandler = Callable[[bytes, Headers], Awaitable[bytes]]
@@ -167,7 +170,7 @@ async def _on_error(exc: Exception) -> None:
     text = str(exc) or type(exc).__name__
     if "permissions violation" in text.lower():
         # A subject this service's NATS user may not use (forge.core.permissions): the message
-        # is dropped, so a request to it ends at its deadline; the log says which.
+        # is dropped (a request to it fails at once: `_refused_publish`); the log says which.
         log.error("nats refused: %s (see forge.core.permissions)", text.removeprefix("nats: "))
         return
     log.warning("nats: %s", text)
@@ -223,6 +226,9 @@ class NatsBus:
         self.max_inflight = max_inflight
         self.admitted = 0
         self.refused = 0  # requests refused since start
+        # Requests this connection is waiting on, by subject, and those NATS refused to send.
+        self._asking: dict[str, set[asyncio.Task[Any] | None]] = {}
+        self._denied: set[asyncio.Task[Any] | None] = set()
         self._buckets: dict[str, Any] = {}
         self._watches: set[asyncio.Task[None]] = set()  # run until close, not drained
         # What restarts each KV watch after a reconnect (kv_watch): a restarted NATS has lost
@@ -309,8 +315,12 @@ class NatsBus:
                 bus._rewatch()
 
         async def on_error(exc: Exception) -> None:
-            if "authorization violation" in str(exc).lower():  # nats-py's plain Error then
+            text = str(exc).lower()
+            if "authorization violation" in text:  # nats-py's plain Error then
                 refused.append(exc)
+            elif (found := _REFUSED_PUBLISH.search(text)) is not None:
+                for bus in made:
+                    bus._refused_publish(found.group(1))
             await _on_error(exc)
 
         try:
@@ -364,8 +374,21 @@ class NatsBus:
         series = metrics.nats_series(subject)
         series.requests.inc()
         started = time.perf_counter()
+        task = asyncio.current_task()
+        asking = self._asking.setdefault(subject, set())
+        asking.add(task)
         try:
             msg = await self.nc.request(subject, payload, timeout=timeout, headers=sent)
+        except asyncio.CancelledError as exc:
+            if task not in self._denied:
+                raise
+            self._denied.discard(task)
+            if task is not None:
+                task.uncancel()
+            metrics.nats_failed(series, "refused")
+            raise ServiceUnavailableError(
+                f"NATS does not let this service send to {subject} (forge.core.permissions)"
+            ) from exc
         except nats.errors.NoRespondersError as exc:
             metrics.nats_failed(series, "no_responders")
             # At once, not at the deadline: NATS says so when no subscriber had the request.
@@ -375,8 +398,20 @@ class NatsBus:
         except nats.errors.TimeoutError as exc:
             metrics.nats_failed(series, "timeout")
             raise DeadlineExceededError(f"no answer on {subject} before the deadline") from exc
+        finally:
+            asking.discard(task)
+            if not asking:
+                self._asking.pop(subject, None)
         series.duration.observe(time.perf_counter() - started)
         return await self._body(msg)
+
+    def _refused_publish(self, subject: str) -> None:
+        """NATS refused a publish to `subject` (this service's user may not send there): the
+        requests waiting on it would otherwise wait out their deadlines; they fail now."""
+        for task in self._asking.get(subject, ()):
+            if task is not None:
+                self._denied.add(task)
+                task.cancel()
 
     async def serve(
         self,
