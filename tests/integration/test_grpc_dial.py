@@ -1,7 +1,8 @@
 """The a2a-bridge's gRPC dialer against a real gRPC agent (a2a-sdk's echo agent, `--grpc`):
 the SSRF guard checks the address when it dials (a loopback agent is refused unless the
 operator allowed loopback, before any connection), the agent's A2A errors come back as A2A
-codes, and a unary method asked as a stream answers its one event."""
+codes, a unary method asked as a stream answers its one event; credentials go as metadata and
+the card's tenant on the request (a recording gRPC agent in the test)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
+import grpc.aio
 import httpx
 import msgspec
 import pytest
+from a2a.types import a2a_pb2, a2a_pb2_grpc
 
 from forge.a2a_bridge.agent_error import AgentRpcError
 from forge.a2a_bridge.credentials import Access
@@ -90,3 +94,47 @@ async def test_the_agents_errors_are_a2a_codes_and_a_unary_method_streams_one_ev
             await dialer.request(gone, Access(gone.url), "GetTask", {"id": "x"}, deadline)
     finally:
         await dialer.close()
+
+
+class Recorder(a2a_pb2_grpc.A2AServiceServicer):  # type: ignore[misc]
+    """A gRPC agent that keeps what each SendMessage carried and answers a Message."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, str], str]] = []
+
+    async def SendMessage(self, request: Any, context: Any) -> Any:
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        self.seen.append((metadata, request.tenant))
+        said = a2a_pb2.Message(message_id="r", role=a2a_pb2.ROLE_AGENT)
+        said.parts.add(text="recorded")
+        return a2a_pb2.SendMessageResponse(message=said)
+
+
+async def test_credentials_go_as_metadata_and_the_cards_tenant_on_the_request() -> None:
+    recorder = Recorder()
+    server = grpc.aio.server()
+    a2a_pb2_grpc.add_A2AServiceServicer_to_server(recorder, server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("localhost:0")  # each of its addresses
+    await server.start()
+    url = f"localhost:{port}"  # a name: resolved and checked by the bridge, never by gRPC
+    interface = {"url": url, "protocolBinding": "GRPC", "protocolVersion": "1.0", "tenant": "t7"}
+    fields = {"id": "a2", "name": "recorder", "slug": "recorder", "owner": "t", "url": url}
+    card = {"name": "recorder", "supportedInterfaces": [interface]}
+    agent = msgspec.convert({**fields, "binding": "grpc", "card": card}, Agent)
+    dialer = GrpcDialer(NetGuard("127.0.0.0/8,::1/128"), connect_timeout_s=5, max_bytes=1 << 20)
+    access = Access(url, {"Authorization": "Bearer s3cret", "X-Api-Key": "k1"})
+    try:
+        answer = await dialer.request(agent, access, "SendMessage", send("hi"), time.time() + 10)
+        assert answer["message"]["parts"] == [{"text": "recorded"}]
+        with pytest.raises(UpstreamUnavailableError):  # gRPC has nowhere to put a query key
+            await dialer.request(
+                agent, Access(url + "?key=k"), "SendMessage", send("hi"), time.time() + 10
+            )
+    finally:
+        await dialer.close()
+        await server.stop(0)
+    [(metadata, tenant)] = recorder.seen
+    assert metadata["authorization"] == "Bearer s3cret"
+    assert metadata["x-api-key"] == "k1"
+    assert metadata["a2a-version"] == "1.0"
+    assert tenant == "t7"
