@@ -25,8 +25,9 @@ META = {
     "io.modelcontextprotocol/clientInfo": {"name": "faults-load", "version": "1"},
     "io.modelcontextprotocol/clientCapabilities": {},
 }
-# What a client waits for before trying again when every edge refused its connection.
-REFUSED_PAUSE_S = 0.05
+# What a client waits for after a failed call before its next one (a client backs off; this
+# keeps probing a recovery every 50 ms without spending the machine on refusals).
+FAILED_PAUSE_S = 0.05
 
 # The kinds of outcome:
 OK = "ok"  # the tool's answer, holding what was sent
@@ -109,8 +110,8 @@ class Load:
                 text = f"{call.echoed} {number}-{next(sequence)}"
                 outcome, edge = await self._send(http, number, call, text, edge, edges)
                 self.outcomes.append(outcome)
-                if outcome.kind == REFUSED:
-                    await asyncio.sleep(REFUSED_PAUSE_S)
+                if outcome.kind != OK:
+                    await asyncio.sleep(FAILED_PAUSE_S)
 
     async def _send(
         self,
