@@ -28,7 +28,7 @@ from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
 from forge.edge.config import EdgeConfig
 from forge.edge.http import Receive, Scope, Send
-from forge.edge.rest import a2a_server, errors, plugins, rbac, sso, upstream_oauth
+from forge.edge.rest import a2a_server, errors, openapi, plugins, rbac, sso, upstream_oauth
 from forge.edge.rest import agents as agent_routes
 from forge.edge.rest import identity as identity_routes
 from forge.edge.rest import metrics as metrics_routes
@@ -36,7 +36,7 @@ from forge.edge.rest.admin import Admin
 from forge.edge.rest.identity import Identity
 from forge.edge.state import Edge
 from forge.edge.transports.legacy_sse import Asgi, SseTransport
-from forge.edge.transports.mcp_http import McpEndpoint
+from forge.edge.transports.mcp_http import McpEndpoint, bounded
 from forge.edge.transports.sessions import Sessions
 from forge.edge.transports.ws import WsEndpoint
 
@@ -99,6 +99,7 @@ def build_app(edge: Edge) -> Starlette:
         *a2a_server.routes(edge),  # /a2a/{agent}/: Forge as an A2A server
         *metrics_routes.routes(edge),  # ContextForge's JSON /metrics, /metrics/reset
     ]
+    routes.append(openapi.route(edge, routes))  # GET /openapi.json, generated from `routes`
     return Starlette(
         routes=routes,
         # Every REST route raises its ForgeErrors; this one handler answers them all.
@@ -114,8 +115,9 @@ def build_asgi(edge: Edge) -> Any:
     """The edge's ASGI app: `/mcp` goes straight to its endpoint, everything else via Starlette.
 
     `/mcp` is the hot path; skipping the router and middleware stack there saves per-call work.
-    In front of everything: the client address from trusted proxies only, then the request line
-    and header checks (`inputs.gate`), before any plugin hook or route sees the request.
+    In front of everything: the bound on MCP POSTs in flight (`mcp_http.bounded`), the client
+    address from trusted proxies only, then the request line and header checks (`inputs.gate`),
+    before any plugin hook or route sees the request.
     """
     starlette = build_app(edge)
     endpoint = McpEndpoint(edge)
@@ -137,7 +139,8 @@ def build_asgi(edge: Edge) -> Any:
 
     trusted = proxies.TrustedProxies(proxies.parse_networks(edge.config.trusted_proxies))
     routed = http_metrics.routed(app, _MCP_PATHS)
-    return http_metrics.measured(trusted.wrap(inputs.gate(routed)))
+    # Outermost, the bound on MCP POSTs in flight: a refusal costs no other layer.
+    return bounded(edge, http_metrics.measured(trusted.wrap(inputs.gate(routed))))
 
 
 # How far over FORGE_EDGE_MAX_BODY_BYTES a WebSocket frame is still read (to answer it).

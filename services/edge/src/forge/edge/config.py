@@ -96,6 +96,13 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = ""
     upstream_allowed_networks: UpstreamAllowedNetworks = ""
     allow_signup: Annotated[bool, doc("Self-service sign-up at `/auth/email/register`.")] = False
+    openapi_public: Annotated[
+        bool,
+        doc(
+            "Serve `GET /openapi.json` (the API's OpenAPI document) without a token; by default "
+            "any authenticated caller may read it."
+        ),
+    ] = False
     session_secret: SessionSecret = ""
     session_ttl_s: Annotated[int, doc("Legacy (SSE) session lifetime, in seconds.")] = 24 * 3600
     max_body_bytes: Annotated[
