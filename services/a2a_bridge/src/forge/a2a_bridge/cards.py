@@ -60,6 +60,12 @@ def card_of(
     card["protocolVersion"] = "0.3.0"
     card["url"] = base_url
     card["preferredTransport"] = "JSONRPC"
+    # Both bindings: 0.3's HTTP+JSON paths hang off the agent's path under `v1/`
+    # (`<url>/v1/message:send`, ...).
+    card["additionalInterfaces"] = [
+        {"url": base_url, "transport": "JSONRPC"},
+        {"url": base_url.rstrip("/"), "transport": "HTTP+JSON"},
+    ]
     card["securitySchemes"] = {SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     card["security"] = [{SCHEME: []}]
     return card

@@ -1,5 +1,6 @@
-"""Forge as an A2A server: `/a2a/{agent}/` speaks A2A (JSON-RPC binding, 1.0 and 0.3) for a
-registered agent, and `POST /a2a/{agent}/invoke` is ContextForge's invoke.
+"""Forge as an A2A server: `/a2a/{agent}/` speaks A2A (JSON-RPC binding, 1.0 and 0.3; HTTP+JSON,
+1.0's under the same path (rest/a2a_rest.py) and 0.3's under its `v1/` (rest/a2a_rest03.py)) for
+a registered agent, and `POST /a2a/{agent}/invoke` is ContextForge's invoke.
 
 The edge authenticates (the same bearer tokens as /mcp), reads the JSON-RPC request within the
 body limits, and forwards it to the a2a-bridge on `forge.a2a.<agent>.<op>`
@@ -41,7 +42,7 @@ from forge.core.errors import (
 )
 from forge.edge import a2a_grpc, inputs
 from forge.edge.auth import guard
-from forge.edge.rest import a2a_rest, a2a_servers
+from forge.edge.rest import a2a_rest, a2a_rest03, a2a_servers
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
@@ -293,6 +294,7 @@ class A2aServer:
                 Route(base + "/.well-known/agent.json", self.card, methods=["GET"]),
                 Route(base + "/invoke", self.invoke, methods=["POST"]),
                 *a2a_rest.routes(self, base),
+                *a2a_rest03.routes(self, base),
                 Route(base + "/", self.rpc, methods=["POST"]),
                 Route(base, self.rpc, methods=["POST"]),
             ]
