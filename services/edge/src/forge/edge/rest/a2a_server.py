@@ -182,8 +182,8 @@ class A2aServer:
             body = await inputs.read_object(self.edge.config, request.scope, request.receive)
             p = A2aRequestParams(agent=agent, method="invoke", params=body)
             reply = await self.ask(principal, agent, "invoke", p)
-        except ForgeError as exc:
-            status = exc.http_status if exc.http_status in _HTTP_STATUSES else 502
+        except ForgeError as exc:  # the caller's mistake (a body that is not an object): 4xx
+            status = exc.http_status if exc.http_status < 500 else 502
             return _json(status, {"detail": exc.message}, exc)
         if reply.error is not None:
             return _json(502, {"detail": reply.error.get("message"), "error": reply.error})
