@@ -15,9 +15,10 @@ too large -32014, no answer in time -32011.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ from forge.core.bus import TRACEPARENT
 from forge.core.errors import (
     INVALID_PARAMS,
     A2aCode,
+    ForgeError,
     ResultTooLargeError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -224,7 +226,7 @@ class GrpcDialer:
         kinds = METHODS[method]
         if kinds[2]:
             raise AgentRpcError(A2aCode.UNSUPPORTED_OPERATION, f"{method} is streamed")
-        with tracing.span(f"{SERVICE}/{method}", tracing.CLIENT, _attributes(method, agent)):
+        with _traced(method):
             for retry in (False, True):
                 metadata = await self._metadata(access)
                 left = deadline - time.time()
@@ -264,7 +266,7 @@ class GrpcDialer:
         if not kinds[2]:
             await on_event(await self.request(agent, access, method, params, deadline))
             return
-        with tracing.span(f"{SERVICE}/{method}", tracing.CLIENT, _attributes(method, agent)):
+        with _traced(method):
             metadata = await self._metadata(access)
             left = deadline - time.time()
             if left <= 0:
@@ -310,10 +312,20 @@ class GrpcDialer:
         return True
 
 
-def _attributes(method: str, agent: Agent) -> dict[str, str | int | float | bool] | None:
+@contextlib.contextmanager
+def _traced(method: str) -> Iterator[None]:
+    """A CLIENT span `lf.a2a.v1.A2AService/<method>` (its context goes to the agent in
+    `traceparent` metadata), failed with Forge's code when the call fails."""
     if not tracing.enabled():
-        return None
-    return {"rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method}
+        yield
+        return
+    attributes = {"rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method}
+    with tracing.span(f"{SERVICE}/{method}", tracing.CLIENT, attributes):
+        try:
+            yield
+        except ForgeError as exc:
+            tracing.failed(exc.code, exc.message)
+            raise
 
 
 def _error(agent: Agent, exc: grpc.aio.AioRpcError, limit: int) -> Exception:
