@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from forge.core import rpc, subjects
+from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, UnauthorizedError
 from forge.edge.config import EdgeConfig
 from forge.edge.state import Edge
@@ -346,14 +347,22 @@ async def start(edge: Edge) -> grpc.aio.Server:
     """The gRPC listener on FORGE_EDGE_HOST:FORGE_EDGE_A2A_GRPC_PORT, started."""
     config = edge.config
     server = grpc.aio.server(
+        # Past FORGE_MAX_INFLIGHT calls, one more is refused at once (RESOURCE_EXHAUSTED),
+        # never queued (decision 0027); the MCP POSTs' bound is the edge's own, apart.
+        maximum_concurrent_rpcs=config.max_inflight,
         options=[
             ("grpc.max_receive_message_length", config.max_body_bytes),
             ("grpc.so_reuseport", 0),  # a port another process holds is an error, not shared
-        ]
+        ],
     )
     a2a_pb2_grpc.add_A2AServiceServicer_to_server(A2aGrpc(edge), server)  # type: ignore[no-untyped-call]
     host = f"[{config.host}]" if ":" in config.host else config.host
-    server.add_insecure_port(f"{host}:{config.a2a_grpc_port}")
+    try:
+        server.add_insecure_port(f"{host}:{config.a2a_grpc_port}")
+    except RuntimeError:  # grpc's way of saying the port could not be bound
+        raise ConfigError(
+            f"FORGE_EDGE_A2A_GRPC_PORT: cannot listen on {host}:{config.a2a_grpc_port}"
+        ) from None
     await server.start()
     log.info("edge serving A2A over gRPC", extra={"address": f"{host}:{config.a2a_grpc_port}"})
     return server
