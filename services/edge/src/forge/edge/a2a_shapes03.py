@@ -88,6 +88,8 @@ def message_in(message: Any) -> Json:
     if not isinstance(parts, list):
         raise InvalidRequestError("a message needs its parts (`content`)")
     role = m.get("role", "ROLE_USER")
+    if not isinstance(role, (str, int)):
+        raise InvalidRequestError("a message's `role` must be ROLE_USER or ROLE_AGENT")
     out: Json = {
         "kind": "message",
         "messageId": field(m, "messageId") or "",
@@ -107,8 +109,9 @@ def push_config_in(config: Any) -> Json:
         _put(out, name, c.get(name))
     auth = c.get("authentication")
     if isinstance(auth, dict):
+        schemes = auth.get("schemes")
         out["authentication"] = {
-            "schemes": list(auth.get("schemes") or []),
+            "schemes": [str(x) for x in schemes] if isinstance(schemes, list) else [],
             "credentials": auth.get("credentials"),
         }
     return out
