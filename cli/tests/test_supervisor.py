@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from forge.cli.main import parse_replicas
+from forge.cli.main import main, parse_replicas
 from forge.cli.mesh import SERVICES, Mesh, replica_key, spawn
 from forge.cli.supervisor import Backoff, Supervisor, describe_exit
 from forge.testing import eventually_sync
@@ -113,3 +113,12 @@ def test_a_killed_embedded_nats_is_started_again_on_its_port_with_its_users(
         assert "Server is ready" in log.read_text()
     finally:
         mesh.nats.stop()
+
+
+def test_forge_up_refuses_a_wrong_replicas_option_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORGE_STATE_DIR", str(tmp_path / "state"))
+    assert main(["up", "--replicas", "gateway=2"]) == 2
+    assert "no service 'gateway'" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()

@@ -23,7 +23,18 @@ import pytest
 
 from forge.testing import eventually
 from tests.faults.forge_up import ForgeUp
-from tests.faults.load import DROPPED, ERROR, OK, REFUSED, Call, Load, Outcome, summary
+from tests.faults.load import (
+    DROPPED,
+    ERROR,
+    OK,
+    REFUSED,
+    UNANSWERED,
+    WRONG,
+    Call,
+    Load,
+    Outcome,
+    summary,
+)
 
 # Short, so that a request lost inside a killed process ends soon; long for a loaded machine.
 REQUEST_TIMEOUT_S = 3.0
@@ -113,6 +124,12 @@ def supervised(forge: ForgeUp, kills: list[Kill]) -> None:
         assert f"forge: {name} started again" in log
 
 
+def answered(load: Load) -> None:
+    """Every request was answered in time (by its deadline, with some slack), and rightly."""
+    unanswered = [o for o in load.outcomes if o.kind in (UNANSWERED, WRONG)]
+    assert not unanswered, unanswered[:5]
+
+
 def clear(o: Outcome, service: str) -> bool:
     """A failure a client can act on: a JSON-RPC error; an edge's dropped or refused connection."""
     return o.kind == ERROR or (service == "edge" and o.kind in (DROPPED, REFUSED))
@@ -139,6 +156,7 @@ async def test_a_killed_replica_costs_only_the_requests_inside_it(
     last = kills[-1].restarted
     report.append(f"restarted replicas all ready {ready - last:.2f} s after the last restart")
     report.append(f"all: {summary(load.outcomes)}")
+    answered(load)
     # A failure is allowed only to a request in flight at a kill, and must say so clearly.
     for o in load.failed():
         at = [k for k in kills if k.inside(o)]
@@ -157,6 +175,8 @@ async def test_a_service_with_every_replica_killed_fails_clearly_and_serves_afte
         settled = len(load.outcomes)
         await eventually(lambda: len(load.outcomes) > settled + 10, within_s=30)
     supervised(forge, kills)
+    report.append(f"all: {summary(load.outcomes)}")
+    answered(load)
     ends = [k.at for k in kills[1:]] + [time.time()]
     for k, end in zip(kills, ends, strict=True):
         others = [other for other in kills if other is not k]
@@ -177,5 +197,4 @@ async def test_a_service_with_every_replica_killed_fails_clearly_and_serves_afte
             f" {k.restarted - k.at:.2f} s, restarted → ready {k.ready - k.restarted:.2f} s,"
             f" restarted → serving {max(0.0, resumed - k.restarted):.2f} s"
         )
-    report.append(f"all: {summary(load.outcomes)}")
     assert not [o for o in load.outcomes if o.ended < kills[0].at and o.kind != OK]
