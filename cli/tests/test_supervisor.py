@@ -3,6 +3,7 @@ processes that die (the services themselves: tests/faults)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -122,3 +123,36 @@ def test_forge_up_refuses_a_wrong_replicas_option_before_starting_anything(
     assert main(["up", "--replicas", "gateway=2"]) == 2
     assert "no service 'gateway'" in capsys.readouterr().err
     assert not (tmp_path / "state").exists()
+
+
+class UnforkableMesh(ScriptMesh):
+    """Its restarts fail as a fork does when the machine is out of processes, twice."""
+
+    failures = 2
+
+    def start_service(self, name: str, replica: int = 1) -> None:
+        if self.procs and self.failures:
+            self.failures -= 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        super().start_service(name, replica)
+
+
+def test_a_restart_that_cannot_fork_is_said_and_tried_again(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    mesh = UnforkableMesh(state_dir=tmp_path)
+    mesh.start_service("router")
+    said: list[str] = []
+    supervisor = Supervisor(mesh, said.append)
+
+    def restarted() -> bool:
+        supervisor.step()
+        return supervisor.watched["router"].restarts >= 1
+
+    try:
+        eventually_sync(restarted, within_s=30)
+    finally:
+        for proc in mesh.procs.values():
+            proc.wait()
+    refused = [line for line in said if "could not be started again" in line]
+    assert len(refused) == 2 and "Resource temporarily unavailable" in refused[0]
+    assert json.loads((tmp_path / "processes.json").read_text())["services"][0]["restarts"] == 1

@@ -315,8 +315,11 @@ class Mesh:
 
     @staticmethod
     def tail_file(path: Path, lines: int = 30) -> str:
+        """The last `lines` lines of a log (read from its last 64 KiB: logs grow for days)."""
         try:
-            text = path.read_text(errors="replace")
+            with open(path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 65536))
+                text = log.read().decode(errors="replace")
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from forge.cli.mesh import Mesh, MeshError
+from forge.cli.mesh import STATE_FILE, Mesh, MeshError
 
 # A process that dies is started again after FIRST_S, then after twice the last delay each time
 # it dies again, up to MAX_S; once it has stayed up RESET_AFTER_S the next delay is FIRST_S again.
@@ -85,14 +85,29 @@ class Supervisor:
             if watched.restart_at is None and proc.poll() is not None:
                 self._died(key, proc.returncode, watched, now, self.mesh.tail(key, LOG_LINES))
             if watched.restart_at is not None and now >= watched.restart_at:
-                service, replica = self.mesh.replica_of(key)
-                self.mesh.start_service(service, replica)
-                watched.restarts += 1
-                watched.started_at, watched.restart_at = now, None
-                self.mesh.restarts[key] = watched.restarts
-                self.mesh.write_state()
-                pid = self.mesh.procs[key].pid
-                self.say(f"forge: {key} started again (pid {pid}, restart {watched.restarts})")
+                self._start(key, watched, now)
+
+    def _start(self, key: str, watched: Watched, now: float) -> None:
+        service, replica = self.mesh.replica_of(key)
+        try:
+            self.mesh.start_service(service, replica)
+        except OSError as exc:  # no fork (EAGAIN, ENOMEM), the log not writable: try again later
+            watched.started_at = now
+            watched.restart_at = now + watched.backoff.after(0.0)
+            self.say(f"forge: {key} could not be started again ({exc}); trying again")
+            return
+        watched.restarts += 1
+        watched.started_at, watched.restart_at = now, None
+        self.mesh.restarts[key] = watched.restarts
+        self._write_state()
+        pid = self.mesh.procs[key].pid
+        self.say(f"forge: {key} started again (pid {pid}, restart {watched.restarts})")
+
+    def _write_state(self) -> None:
+        try:
+            self.mesh.write_state()
+        except OSError as exc:  # a full disk must not stop the supervision
+            self.say(f"forge: could not write {STATE_FILE} ({exc})")
 
     def _died(self, name: str, code: int, watched: Watched, now: float, log: str) -> None:
         up_for = now - watched.started_at
@@ -114,14 +129,14 @@ class Supervisor:
         if self.nats.restart_at is not None and now >= self.nats.restart_at:
             try:
                 self.mesh.restart_nats()
-            except RuntimeError as exc:  # the port still held, or the server refused to start
+            except (RuntimeError, OSError) as exc:  # the port still held, no fork, ...
                 self.say(f"forge: nats did not start again: {exc}")
                 self.nats.started_at = now
                 self.nats.restart_at = now + self.nats.backoff.after(0.0)
                 return
             self.nats.restarts += 1
             self.nats.started_at, self.nats.restart_at = now, None
-            self.mesh.write_state()
+            self._write_state()
             self.say(f"forge: nats started again on the same port (restart {self.nats.restarts})")
 
     def _postgres(self) -> None:
