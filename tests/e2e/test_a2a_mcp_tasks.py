@@ -176,6 +176,10 @@ async def test_a_legacy_client_creates_gets_awaits_and_cancels_an_agents_task(
     assert result["content"][-2]["text"] == "slow 2" and result["isError"] is False
     after = await legacy(http, admin_token, session, "tasks/get", {"taskId": task_id})
     assert after["status"] == "completed"
+    listed = await legacy(http, admin_token, session, "tasks/list", {})
+    assert {"taskId": task_id, "status": "completed"}.items() <= next(
+        t for t in listed["tasks"] if t["taskId"] == task_id
+    ).items()
     # Cancelled: tasks/cancel answers the Task, tasks/result the agent's canceled task (an error).
     long = (await call("slow 20"))["task"]["taskId"]
     cancelled = await legacy(http, admin_token, session, "tasks/cancel", {"taskId": long})

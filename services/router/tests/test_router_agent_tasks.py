@@ -13,7 +13,7 @@ from router_harness import envelope, start_router
 
 from forge.core import rpc, subjects, tasks
 from forge.core.bus import SUBJECT
-from forge.core.errors import InvalidParamsError
+from forge.core.errors import InvalidParamsError, PluginViolationError
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.agents import Agent, AgentCallParams, AgentTaskParams
 from forge.proto.catalog import Snapshot, ToolRecord
@@ -113,8 +113,89 @@ async def test_only_a_call_that_asks_for_a_task_is_one_and_the_handshake_offers_
     assert msgspec.json.decode(bridge.seen[-1][1].params, type=AgentCallParams).task
     init = b'{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t"}}'
     offered = (await ask(membus, sent("initialize", init, era="legacy")))["capabilities"]
-    assert offered["tasks"] == {"cancel": {}, "requests": {"tools": {"call": {}}}}
+    assert offered["tasks"] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
     discovered = (await ask(membus, sent("server/discover", b"{}")))["capabilities"]
     assert "io.modelcontextprotocol/tasks" in discovered["extensions"] and "tasks" not in discovered
     hidden = (await ask(membus, sent("server/discover", b"{}", CAROL)))["capabilities"]
     assert "extensions" not in hidden
+
+
+async def test_legacy_tasks_list_asks_the_bridge_for_the_callers_tasks_of_each_agent(
+    router: Router, membus: MemoryBus
+) -> None:
+    seen: list[AgentTaskParams] = []
+
+    async def bridge(env: Envelope) -> bytes:
+        seen.append(msgspec.json.decode(env.params, type=AgentTaskParams))
+        return b'{"tasks":[{"taskId":"t-7","status":"working"}]}'
+
+    await rpc.serve_envelopes(membus, subjects.a2a_any("call"), bridge, queue=None)
+    listed = await ask(membus, sent("tasks/list", b"{}", era="legacy"))
+    assert listed == {
+        "tasks": [{"taskId": f"a1~{tasks.owner('alice@x')}~t-7", "status": "working"}]
+    }
+    assert [p.method for p in seen] == ["tasks/list"]
+    assert await ask(membus, sent("tasks/list", b"{}", CAROL, era="legacy")) == {"tasks": []}
+    assert len(seen) == 1  # carol may not call the agent: it is not asked for her
+
+
+async def test_an_agents_task_passes_the_agents_guardrails_as_a_blocking_call_does(
+    router: Router, membus: MemoryBus
+) -> None:
+    """What tasks/update sends the agent passes the pre hooks (a refusal reaches no bridge);
+    what the agent said reaches the client through the post hooks: the inlined result, and
+    the status message (a refused one left out)."""
+    told: list[tuple[str, Any]] = []
+
+    async def bridge(env: Envelope) -> bytes:
+        told.append((env.method, msgspec.json.decode(env.params)))
+        if msgspec.json.decode(env.params, type=AgentTaskParams).method == "tasks/update":
+            return b'{"resultType":"complete"}'
+        text = {"content": [{"type": "text", "text": "the secret is 42"}], "isError": False}
+        return msgspec.json.encode(
+            {
+                "resultType": "complete",
+                "taskId": "t-42",
+                "status": "completed",
+                "statusMessage": "forbidden words",
+                "result": text,
+            }
+        )
+
+    async def plugins(env: Envelope) -> bytes:
+        hook = SUBJECT.get().rsplit(".", 1)[-1]
+        call = msgspec.json.decode(env.params)
+        if hook == "tool_pre_invoke":
+            answers = call["payload"]["inputResponses"]
+            if "forbidden" in str(answers):
+                raise PluginViolationError("refused by the guardrail")
+            return b'{"modified":false}'
+        assert call["request"]["name"] == "a2a-echo" and call["team"] == "team-a"
+        text = call["payload"]["content"][0]["text"]
+        if "forbidden" in text:
+            raise PluginViolationError("refused by the guardrail")
+        masked = {"content": [{"type": "text", "text": text.replace("42", "**")}], "isError": False}
+        return msgspec.json.encode({"modified": True, "payload": masked})
+
+    await rpc.serve_envelopes(membus, subjects.a2a_any("call"), bridge, queue=None)
+    for hook in ("tool_pre_invoke", "agent_post_invoke"):
+        await rpc.serve_envelopes(membus, subjects.plugins_call(hook), plugins, queue=None)
+    await membus.publish(
+        subjects.PLUGINS_MANIFEST,
+        b'{"hooks":["tool_pre_invoke","agent_post_invoke"],"replica":"runner-1"}',
+    )
+    handle = f"a1~{tasks.owner('alice@x')}~t-42"
+    got = await ask(membus, sent("tasks/get", msgspec.json.encode({"taskId": handle})))
+    assert got["result"]["content"][0]["text"] == "the secret is **"
+    assert "statusMessage" not in got and got["taskId"] == handle
+    refused = {"a2a": {"action": "accept", "content": {"message": "forbidden words"}}}
+    with pytest.raises(PluginViolationError):
+        update = {"taskId": handle, "inputResponses": refused}
+        await ask(membus, sent("tasks/update", msgspec.json.encode(update)))
+    assert [params["method"] for _, params in told] == ["tasks/get"]  # the refusal never left
+    fine = {"a2a": {"action": "accept", "content": {"message": "fine"}}}
+    update = {"taskId": handle, "inputResponses": fine}
+    assert await ask(membus, sent("tasks/update", msgspec.json.encode(update))) == {
+        "resultType": "complete"
+    }
+    assert told[-1][1]["input_responses"] == fine

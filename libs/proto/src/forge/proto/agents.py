@@ -71,13 +71,15 @@ class AgentCallParams(msgspec.Struct, frozen=True, omit_defaults=True):
 
 class AgentTaskParams(msgspec.Struct, frozen=True, omit_defaults=True):
     """`forge.a2a.<agent_id>.call` with method `a2a.task`: an MCP `tasks/get`, `tasks/result`,
-    `tasks/update` or `tasks/cancel` of a task an agent's tool call created (decision 0025).
+    `tasks/update`, `tasks/cancel` or `tasks/list` of tasks an agent's tool calls created
+    (decision 0028).
 
     `task_id` is the agent's own task id (the router took it out of the client's tagged id, and
-    checked that the id is the caller's); `handle` is the id the client knows, for errors."""
+    checked that the id is the caller's); `handle` is the id the client knows, for errors. A
+    legacy `tasks/list` names no task: the caller's tasks of the agent."""
 
     method: str
-    task_id: str
+    task_id: str = ""
     handle: str = ""
     era: str = "legacy"  # the calling client's MCP era: legacy | modern
     input_responses: dict[str, Any] | None = None  # tasks/update's

@@ -8,7 +8,8 @@ agent that answers a Message or a finished Task right away gets the usual CallTo
 handle's id is the agent's task id (the router tags it with the agent and the caller); the
 caller is recorded as the task's owner in `forge_a2a_tasks` as for Forge's A2A endpoint, and
 every later request is checked against it. The bridge holds nothing else: `tasks/get` is A2A
-`GetTask`, `tasks/cancel` `CancelTask`, `tasks/update` a message on the task.
+`GetTask`, `tasks/cancel` `CancelTask`, `tasks/update` a message on the task, legacy
+`tasks/list` `ListTasks` filtered to the caller's tasks.
 
 States: submitted and working are `working`; input-required (and auth-required) is
 `input_required` (modern: the question as one `inputRequests` elicitation, answered by
@@ -46,6 +47,7 @@ TERMINAL = frozenset({"completed", "failed", "rejected", "canceled"})
 POLL_S = 0.25  # tasks/result asks the agent this often until the task ends
 POLL_MS = 1000  # what a client is told to poll at
 TTL_MS = int(TTL_S * 1000)  # as long as the owner record lives
+LIST_SIZE = 100  # legacy tasks/list looks among the agent's latest this many (A2A's maximum)
 _ENC = msgspec.json.Encoder()
 
 
@@ -144,8 +146,11 @@ class Follower:
     async def follow(
         self, envelope: Envelope, agent: Agent, access: Access, deadline: float
     ) -> dict[str, Any]:
-        """tasks/get, tasks/result, tasks/cancel or tasks/update of a task this caller owns."""
+        """tasks/get, tasks/result, tasks/cancel or tasks/update of a task this caller owns; a
+        legacy tasks/list of the caller's tasks of this agent."""
         params = operations.decode(AgentTaskParams, envelope.params)
+        if params.method == "tasks/list":
+            return {"tasks": await self._mine(envelope, agent, access, deadline)}
         if not await self.owners.owns(agent.id, params.task_id, envelope.principal.subject):
             raise InvalidParamsError(f"unknown task {params.handle!r}", {"taskId": params.handle})
         era = params.era
@@ -175,6 +180,32 @@ class Follower:
                     raise InvalidParamsError(refused) from None
             return {"resultType": "complete"}
         raise InvalidParamsError(f"{params.method} is not a tasks request")
+
+    async def _mine(
+        self, envelope: Envelope, agent: Agent, access: Access, deadline: float
+    ) -> list[dict[str, Any]]:
+        """Legacy tasks/list: the caller's tasks among the agent's latest `LIST_SIZE` (A2A
+        ListTasks lists everyone's: Forge reaches the agent with one set of credentials). An
+        agent without ListTasks (A2A 0.3 has none) lists nothing."""
+        try:
+            result = await dial.request(
+                self.client, agent, access, "ListTasks", {"pageSize": LIST_SIZE}, deadline
+            )
+        except AgentRpcError:
+            return []
+        listed = result.get("tasks") if isinstance(result, dict) else None
+        subject = envelope.principal.subject
+        mine = []
+        for task in listed if isinstance(listed, list) else ():
+            if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+                continue
+            if not await self.owners.owns(agent.id, task["id"], subject):
+                continue
+            try:
+                mine.append(handle(agent.id, task, read_task(task), "legacy"))
+            except NotA2AError:
+                continue
+        return mine
 
     async def _send(self, agent: Agent, access: Access, sent: Outgoing, deadline: float) -> Any:
         """SendMessage without waiting for the task to end (dial takes 1.0's form and turns it

@@ -12,11 +12,11 @@ them, and a task id is the caller's own or unknown. The eras differ:
 Discovery and the handshake advertise the extension when an upstream the server offers tools
 of advertises it (`extensions`).
 
-An A2A agent's tool makes tasks too (decision 0025): a call that asks for one (`wanted`) reaches
+An A2A agent's tool makes tasks too (decision 0028): a call that asks for one (`wanted`) reaches
 the a2a-bridge with `task`, which answers a handle whose id the router tags with the agent, as
-a gateway's; `tasks/*` on such an id go to the bridge (`forge.a2a.<agent>.call`, method
-`a2a.task`, `AgentTaskParams`). The handshake offers the legacy `tasks` capability, and
-discovery the extension, when the server's tools include an agent's.
+a gateway's; `tasks/*` on such an id go to the bridge (`agent_tasks`). The handshake offers
+the legacy `tasks` capability, and discovery the extension, when the server's tools include an
+agent's; legacy `tasks/list` has the caller's agents' tasks too.
 """
 
 from __future__ import annotations
@@ -26,19 +26,18 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects, tasks
+from forge.core import tasks
 from forge.core.errors import (
     InvalidParamsError,
     MethodNotFoundError,
     MissingClientCapabilityError,
-    ServiceUnavailableError,
 )
-from forge.proto.agents import Agent, AgentTaskParams
+from forge.proto.agents import AgentTaskParams
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import TASK_LIST_DECODER
+from forge.router import agent_tasks
 from forge.router.catalog import can_see, may
 from forge.router.routing import (
-    UPSTREAM_MARGIN_S,
     Context,
     Handler,
     check_server,
@@ -51,16 +50,14 @@ from forge.router.routing import (
 _ENC = msgspec.json.Encoder()
 _STR = msgspec.json.Decoder(str)
 _CAPABILITIES = msgspec.json.Decoder(dict[str, Any])
-_RESPONSES = msgspec.json.Decoder(dict[str, Any])
 EXECUTE = "tools.execute"  # what tasks/* need, on the task's gateway's team
 EXTENSION = "io.modelcontextprotocol/tasks"
 # The extensions Forge passes through: what it knows how to route.
 PASSED_EXTENSIONS = (EXTENSION,)
 # In the 2026-07-28 era the result is inlined on tasks/get and there is no list (SEP-2663).
 REMOVED_IN_MODERN = frozenset({"tasks/result", "tasks/list"})
-# The 2025-11-25 `tasks` capability of a server whose tools include an agent's (agents' tasks
-# are not listed: tasks/list merges the gateways' only).
-LEGACY_CAPABILITY: dict[str, Any] = {"cancel": {}, "requests": {"tools": {"call": {}}}}
+# The 2025-11-25 `tasks` capability of a server whose tools include an agent's.
+LEGACY_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 
 
 def tag_result(result: bytes, gateway_id: str, principal: Principal) -> bytes:
@@ -119,7 +116,7 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
         raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
     agent = ctx.catalog.agent(owner[0])
     if agent is not None:
-        return await _agent_task(envelope, ctx, agent, task_id, owner[1], members)
+        return await agent_tasks.request(envelope, ctx, agent, task_id, owner[1], members)
     gateway = ctx.catalog.gateway(owner[0], principal)
     if gateway is None or not may(principal, gateway, EXECUTE):
         raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
@@ -129,60 +126,27 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     return tag_result(result, gateway_id, principal)
 
 
-async def _agent_task(
-    envelope: Envelope,
-    ctx: Context,
-    agent: Agent,
-    task_id: str,
-    agent_task_id: str,
-    members: dict[str, msgspec.Raw],
-) -> bytes:
-    """A task of an agent's tool: to the a2a-bridge, which asks the agent (A2A GetTask,
-    CancelTask, a message on the task) and answers in MCP's shape of the caller's era. The
-    agent is refused as an unknown task when the caller cannot see it or may not call it."""
-    principal = envelope.principal
-    if not agent.enabled or not may(principal, agent, EXECUTE):
-        raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
-    responses = None
-    if "inputResponses" in members:
-        try:
-            responses = _RESPONSES.decode(members["inputResponses"])
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise InvalidParamsError("inputResponses must be a JSON object") from exc
-    params = AgentTaskParams(
-        method=envelope.method,
-        task_id=agent_task_id,
-        handle=task_id,
-        era="modern" if modern(envelope) else "legacy",
-        input_responses=responses,
-    )
-    sent = msgspec.structs.replace(
-        envelope, method="a2a.task", params=msgspec.Raw(_ENC.encode(params))
-    )
-    try:
-        result = await rpc.call(
-            ctx.bus, subjects.a2a(agent.id, "call"), sent, margin=UPSTREAM_MARGIN_S
-        )
-    except ServiceUnavailableError as exc:
-        raise ServiceUnavailableError("no a2a-bridge is running to reach this agent") from exc
-    return tag_result(result, agent.id, principal)
-
-
 async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
-    """Legacy tasks/list: every task-capable gateway's tasks, ids tagged, in one list.
+    """Legacy tasks/list: every task-capable gateway's tasks, and the caller's tasks of every
+    agent they may call (the a2a-bridge keeps only theirs), ids tagged, in one list.
 
-    A gateway that fails to answer is left out rather than failing the whole list. An upstream
-    lists the tasks of everyone who called it through Forge: only the caller's are kept (an id
-    tagged for another principal would be refused anyway)."""
+    A gateway or agent that fails to answer is left out rather than failing the whole list. An
+    upstream lists the tasks of everyone who called it through Forge: only the caller's are kept
+    (an id tagged for another principal would be refused anyway)."""
     check_server(envelope, ctx)
     _check_era(envelope)
-    owners = [
+    principal = envelope.principal
+    gateways = [
         g.id
         for g in ctx.catalog.gateways.values()
-        if g.enabled and "tasks" in g.capabilities and may(envelope.principal, g, EXECUTE)
+        if g.enabled and "tasks" in g.capabilities and may(principal, g, EXECUTE)
     ]
+    agents = agent_tasks.callable_agents(envelope, ctx)
+    listing = AgentTaskParams(method="tasks/list")
+    owners = gateways + agents
     listed = await asyncio.gather(
-        *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in owners),
+        *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in gateways),
+        *(agent_tasks.ask_bridge(envelope, ctx, agent_id, listing) for agent_id in agents),
         return_exceptions=True,
     )
     subject = envelope.principal.subject
@@ -212,7 +176,7 @@ def extensions(envelope: Envelope, ctx: Context) -> dict[str, Any]:
     else:
         gateways = [g for g in catalog.gateways.values() if can_see(envelope.principal, g)]
     found: dict[str, Any] = {}
-    if _offers_agent(envelope, ctx):
+    if agent_tasks.offered(envelope, ctx):
         found[EXTENSION] = {}
     for gateway in gateways:
         offered = gateway.capabilities.get("extensions") if gateway.enabled else None
@@ -223,25 +187,10 @@ def extensions(envelope: Envelope, ctx: Context) -> dict[str, Any]:
     return found
 
 
-def _offers_agent(envelope: Envelope, ctx: Context) -> bool:
-    """Whether the server's tools (without a server: the agents the caller sees) include an A2A
-    agent's, whose calls can be tasks."""
-    catalog = ctx.catalog
-    if envelope.server_id is None:
-        return any(a.enabled and can_see(envelope.principal, a) for a in catalog.agents.values())
-    server = catalog.servers.get(envelope.server_id)
-    for tool_id in server.associated_tools if server is not None else ():
-        tool = catalog.tools_by_id.get(tool_id)
-        agent = None if tool is None else catalog.agent(tool.gateway_id)
-        if agent is not None and agent.enabled:
-            return True
-    return False
-
-
 def legacy_capability(envelope: Envelope, ctx: Context) -> dict[str, Any] | None:
     """The 2025-11-25 `tasks` capability, for a legacy client of a server that offers an
     agent's tool (whose calls can be tasks); else None."""
-    if modern(envelope) or not _offers_agent(envelope, ctx):
+    if modern(envelope) or not agent_tasks.offered(envelope, ctx):
         return None
     return LEGACY_CAPABILITY
 
