@@ -149,7 +149,7 @@ class AgentClient:
 
         An OAuth token the agent refuses (401) is replaced once, and the message sent again.
         """
-        if agent.binding == "grpc":
+        if agent.binding == "grpc" and agent.protocol_version != "0.3":  # else refused below
             return await self._grpc_send(agent, access, sent, deadline, on_event)
         url, headers, body = request_of(agent, access.url, sent, on_event is not None)
         headers = {**access.headers, **headers, "Content-Type": "application/json"}
