@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from forge.cli.main import main, parse_replicas
-from forge.cli.mesh import SERVICES, Mesh, replica_key, spawn
+from forge.cli.mesh import SERVICES, Mesh, MeshError, replica_key, spawn
 from forge.cli.supervisor import Backoff, Supervisor, describe_exit
+from forge.embedded.postgres import EmbeddedPostgres
 from forge.testing import eventually_sync
 
 
@@ -156,3 +157,14 @@ def test_a_restart_that_cannot_fork_is_said_and_tried_again(tmp_path: Path) -> N
     refused = [line for line in said if "could not be started again" in line]
     assert len(refused) == 2 and "Resource temporarily unavailable" in refused[0]
     assert json.loads((tmp_path / "processes.json").read_text())["services"][0]["restarts"] == 1
+
+
+def test_a_dead_embedded_postgres_stops_the_mesh_with_its_log(tmp_path: Path) -> None:
+    (tmp_path / "postgres.log").write_text("FATAL:  could not write to file\n")
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    dead.wait()
+    mesh = Mesh(state_dir=tmp_path)
+    mesh.postgres = EmbeddedPostgres(port=0, dir=tmp_path, bindir=tmp_path, proc=dead)
+    with pytest.raises(MeshError, match="PostgreSQL exited with code 1") as raised:
+        Supervisor(mesh, print).step()
+    assert "could not write to file" in str(raised.value)

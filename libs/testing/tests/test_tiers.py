@@ -14,6 +14,7 @@ from forge.testing.tiers import TIERS, TierError, tier_for, tier_of
         ("tests/e2e/plugins/test_x.py", "e2e"),
         ("tests/conformance/test_conformance.py", "conformance"),
         ("tests/bench/test_bench_runs.py", "bench"),
+        ("tests/faults/test_kills.py", "faults"),
         ("services/router/tests/test_router_inline.py", "unit"),
         ("libs/testing/tests/test_tiers.py", "unit"),
         ("plugins/tests/e2e/test_x.py", "unit"),  # only the top-level tests/ folders are tiers
