@@ -121,6 +121,9 @@ class Watches:
     async def _run(self, held: Held) -> None:
         try:
             await self.run(held)
+        except Exception as exc:  # a task's boundary (see _tend)
+            # Not renewed from now on: another replica takes the watch when the lease expires.
+            log.warning("a push watch failed here: %s", type(exc).__name__)
         finally:
             if self.held.get(held.key) is held:
                 del self.held[held.key]
@@ -197,8 +200,7 @@ class Watches:
         for held in list(self.held.values()):
             if held.task is not None:
                 held.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await held.task
+                await asyncio.wait({held.task})
             released = msgspec.structs.replace(held.lease, owner="", expires=0.0)
             with contextlib.suppress(Exception):  # kept until it expires, then claimed
                 await self.bus.kv_update(
@@ -213,6 +215,5 @@ class Watches:
         for held in list(self.held.values()):
             if held.task is not None:
                 held.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await held.task
+                await asyncio.wait({held.task})
         self.held.clear()
