@@ -234,3 +234,31 @@ async def test_a_task_is_followed_through_another_router_replica(
             return bool((await modern(http, admin_token, "tools/call", params))["content"])
 
         await eventually(answered, within_s=30, retry_on=(Rejected, httpx.HTTPError))
+
+
+async def test_an_a2a_0_3_agents_task_is_an_mcp_task_too(
+    mesh: Mesh, admin_token: str, http: httpx.AsyncClient
+) -> None:
+    """The plain 0.3 agent: `blocking: false`, `tasks/get` and a message on the task in 0.3's
+    shapes, read back into the same MCP task."""
+    with spawn_server("forge.agents.echo03", path="/") as process:
+        old = register(mesh, admin_token, f"tasks echo03 {uuid.uuid4().hex[:6]}", process.url)
+        try:
+            assert old["protocol_version"] == "0.3"
+            task_id = await created(http, admin_token, old, "ask first")
+            asking = await modern(http, admin_token, "tasks/get", {"taskId": task_id})
+            assert asking["status"] == "input_required"
+            assert asking["inputRequests"]["a2a"]["params"]["message"] == "what else should I echo?"
+            answer = {"a2a": {"action": "accept", "content": {"message": "then this"}}}
+            update = {"taskId": task_id, "inputResponses": answer}
+            await modern(http, admin_token, "tasks/update", update)
+            done = await until(http, admin_token, task_id, "completed")
+            assert done["result"]["content"][-2]["text"] == "then this"
+            # Finished at once: the tool's result, no task.
+            call = {"name": tool(old), "arguments": {"message": "task at once"}}
+            plain = await modern(http, admin_token, "tools/call", call)
+            assert plain["resultType"] == "complete" and plain["isError"] is False
+        finally:
+            headers = {"Authorization": f"Bearer {admin_token}"}
+            async with httpx.AsyncClient(base_url=mesh.url, headers=headers) as rest:
+                await rest.delete(f"/a2a/{old['id']}")
