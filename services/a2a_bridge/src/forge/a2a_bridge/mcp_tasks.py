@@ -141,6 +141,9 @@ class Follower:
             return results.call_result(agent.id, agent.slug, answer)
         await self.owners.claim(agent.id, answer.task_id, envelope.principal.subject)
         task = handle(agent.id, _raw_task(result), answer, era)
+        # The agent's words reach the client by tasks/get, through the router's post hooks
+        # (router.agent_tasks); a handle says only that the task runs.
+        task.pop("statusMessage", None)
         return {"task": task} if era == "legacy" else {"resultType": "task", **task}
 
     async def follow(
