@@ -201,12 +201,22 @@ class Watches:
             if held.task is not None:
                 held.task.cancel()
                 await asyncio.wait({held.task})
-            released = msgspec.structs.replace(held.lease, owner="", expires=0.0)
             with contextlib.suppress(Exception):  # kept until it expires, then claimed
-                await self.bus.kv_update(
-                    self.bucket, held.key, _ENC.encode(released), held.revision
-                )
+                await self._release(held)
         self.held.clear()
+
+    async def _release(self, held: Held) -> None:
+        released = msgspec.structs.replace(held.lease, owner="", expires=0.0)
+        value = _ENC.encode(released)
+        if await self.bus.kv_update(self.bucket, held.key, value, held.revision) is not None:
+            return
+        # A write cancelled above may still have landed (a newer revision, still this
+        # replica's): release that one.
+        entry = await self.bus.kv_entry(self.bucket, held.key)
+        lease = None if entry is None else _decode(entry[0])
+        if entry is not None and lease is not None and lease.owner == self.me:
+            released = msgspec.structs.replace(lease, owner="", expires=0.0)
+            await self.bus.kv_update(self.bucket, held.key, _ENC.encode(released), entry[1])
 
     async def close(self) -> None:
         """Stop (the bus may be gone already: leases not released expire)."""
