@@ -2,9 +2,10 @@
 outcome recorded with when it started and ended, for fault tests to judge afterwards.
 
 Each client is its own HTTP client (its own connections) and sends modern (2026-07-28) requests,
-which need no session, one after another, cycling through the calls it is given. Clients start
-on different edges. A connection an edge refuses is tried at once on the next edge, as a load
-balancer does with a replica that is down; a request whose connection breaks after it was sent is
+which need no session, one after another: each of the calls it is given through each edge in
+turn, as a round-robin balancer spreads them, the clients from different places in the round. A
+connection an edge refuses is tried at once on the next edge, as a load balancer does with a
+replica that is down; a request whose connection breaks after it was sent is
 not retried (a `tools/call` may not be idempotent): it is recorded as `dropped`.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,19 +97,16 @@ class Load:
 
     async def _client(self, number: int) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
-        edges = itertools.cycle(range(len(self.urls)))
-        for _ in range(number % len(self.urls)):
-            next(edges)
-        edge = next(edges)
-        calls = itertools.cycle(self.calls)
-        for _ in range(number % len(self.calls)):
-            next(calls)
+        # Every call through every edge in turn, each client from another place in the round.
+        plan = itertools.cycle(itertools.product(self.calls, range(len(self.urls))))
+        for _ in range(number):
+            next(plan)
         sequence = itertools.count()
         async with httpx.AsyncClient(headers=headers, timeout=self.timeout_s) as http:
             while not self._stop.is_set():
-                call = next(calls)
+                call, edge = next(plan)
                 text = f"{call.echoed} {number}-{next(sequence)}"
-                outcome, edge = await self._send(http, number, call, text, edge, edges)
+                outcome = await self._send(http, number, call, text, edge)
                 self.outcomes.append(outcome)
                 if outcome.kind != OK:
                     await asyncio.sleep(FAILED_PAUSE_S)
@@ -119,9 +117,8 @@ class Load:
         number: int,
         call: Call,
         text: str,
-        edge: int,
-        edges: Iterable[int],
-    ) -> tuple[Outcome, int]:
+        first: int,
+    ) -> Outcome:
         arguments = {k: (text if v == call.echoed else v) for k, v in call.arguments.items()}
         body = {
             "jsonrpc": "2.0",
@@ -136,23 +133,24 @@ class Load:
         }
         started = time.time()
 
+        edge = first
+
         def outcome(kind: str, **kw: Any) -> Outcome:
             url = self.urls[edge]
             return Outcome(number, call.tool, url, started, time.time(), kind, **kw)
 
-        edges = iter(edges)
-        for _ in range(len(self.urls)):
+        for attempt in range(len(self.urls)):
+            edge = (first + attempt) % len(self.urls)
             try:
                 response = await http.post(self.urls[edge] + "/mcp", json=body, headers=headers)
             except httpx.ConnectError:
-                edge = next(edges)  # refused: the balancer's next replica
-                continue
+                continue  # refused: the balancer's next replica
             except httpx.TimeoutException as exc:
-                return outcome(UNANSWERED, detail=type(exc).__name__), edge
+                return outcome(UNANSWERED, detail=type(exc).__name__)
             except httpx.TransportError as exc:
-                return outcome(DROPPED, detail=f"{type(exc).__name__}: {exc}"), next(edges)
-            return judged(outcome, response, text), edge
-        return outcome(REFUSED), edge
+                return outcome(DROPPED, detail=f"{type(exc).__name__}: {exc}")
+            return judged(outcome, response, text)
+        return outcome(REFUSED)
 
 
 def judged(outcome: Callable[..., Outcome], response: httpx.Response, text: str) -> Outcome:
