@@ -44,7 +44,7 @@ CLIENTS = 4
 # How long after a SIGKILL a request may still be handed to the dead process: until nats-server
 # has read the closed connection and dropped its subscriptions (well under this on loopback). A
 # request sent then went into the killed process as surely as one sent just before.
-NOTICED_S = 0.1
+NOTICED_S = 0.25
 # Edge first: the others' kills are then seen through both edges again.
 ORDER = ("edge", "router", "registry", "plugin_runner", "upstream_proxy", "a2a_bridge")
 CALLS = (
