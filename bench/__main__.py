@@ -9,7 +9,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import a2a, calls, overload, plugins, report, scanners, soak, stack, tracing, worker
+from bench import (
+    a2a,
+    calls,
+    contextforge,
+    overload,
+    plugins,
+    report,
+    scanners,
+    soak,
+    stack,
+    tracing,
+    worker,
+)
 from forge.cli.mesh import MeshError
 
 
@@ -36,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--soak-s", type=float, help="soak seconds (default: FORGE_BENCH_SOAK_S, else 600)"
     )
     parser.add_argument("--no-soak", action="store_true", help="skip the soak phase")
+    parser.add_argument(
+        "--no-contextforge", action="store_true", help="skip the side by side with ContextForge"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -82,6 +97,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     a2a_phase: dict[str, Any] | None = None
     overload_phase: dict[str, Any] | None = None
     soak_phase: dict[str, Any] | None = None
+    contextforge_phase: dict[str, Any] | None = None
     with stack.running(state_dir, plugins_config=plugin_file, env=overload.env(args)) as running:
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
         roots = running.pids()
@@ -99,6 +115,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             plugin_phase = plugins.measure(running, plugin_file, args)
         if not args.no_a2a:
             a2a_phase = a2a.measure(running, args)
+        if not args.no_contextforge and "legacy" in results:
+            contextforge_phase = contextforge.measure(running, args, results["legacy"])
         if not args.no_soak:
             soak_phase = soak.measure(running, args)
     tracing_phase = None if args.no_tracing else tracing.measure(args, state_dir / "tracing")
@@ -123,6 +141,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         doc["overload"] = overload_phase
     if soak_phase is not None:
         doc["soak"] = soak_phase
+    if contextforge_phase is not None:
+        doc["contextforge"] = contextforge_phase
     return doc
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from bench import a2a, plugins, scanners, tracing
+from bench import a2a, contextforge, plugins, scanners, soak, tracing
 from bench.worker import Phase
 
 RESULTS = Path(__file__).parent / "results"
@@ -155,6 +155,10 @@ def table(doc: dict[str, Any]) -> str:
         lines.extend(["", *a2a.lines(doc["a2a"])])
     if "tracing" in doc:
         lines.extend(["", *tracing.lines(doc["tracing"])])
+    if "soak" in doc:
+        lines.extend(["", *soak.lines(doc["soak"])])
+    if "contextforge" in doc:
+        lines.extend(["", *contextforge.lines(doc["contextforge"])])
     if "scanners" in doc:
         lines.extend(["", scanners.report(doc["scanners"])])
     return "\n".join(lines)

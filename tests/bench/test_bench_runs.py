@@ -66,3 +66,20 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
     assert overload["after"]["admitted"] > 0 and overload["after"]["other_errors"] == {}
     assert {"before", "peak", "after"} <= overload["rss_mb"].keys()
     assert "Overload (" in done.stdout
+    # The soak phase (2 s in --quick): every kind of request answered, every process sampled at
+    # the start and the end, NATS pending read from each service.
+    soaked = doc["soak"]
+    assert soaked["duration_s"] == 2.0
+    assert set(soaked["kinds"]) == {"tools/call", "tools/list", "resources/read", "prompts/get"}
+    for kind, measured in soaked["kinds"].items():
+        assert measured["ok"] > 0 and measured["errors"] == {}, (kind, measured["error_sample"])
+    assert soaked["errors_total"] == 0 and soaked["failed_kinds"] == {}
+    for moment in ("start", "end"):
+        sampled = soaked[moment]["processes"]
+        assert {"edge", "router", "registry", "nats", "postgres", "demo"} <= sampled.keys()
+        assert all(p["rss_mb"] > 0 and p["fds"] > 0 for p in sampled.values())
+        assert "forge_nats_pending_bytes" in soaked[moment]["nats"]["edge"]
+    assert "Soak (" in done.stdout
+    # The ContextForge side by side is not run in --quick, and says so.
+    assert "skipped" in doc["contextforge"]
+    assert "ContextForge side by side: not measured" in done.stdout
