@@ -36,7 +36,7 @@ from forge.edge.rest.admin import Admin
 from forge.edge.rest.identity import Identity
 from forge.edge.state import Edge
 from forge.edge.transports.legacy_sse import Asgi, SseTransport
-from forge.edge.transports.mcp_http import McpEndpoint
+from forge.edge.transports.mcp_http import McpEndpoint, bounded
 from forge.edge.transports.sessions import Sessions
 from forge.edge.transports.ws import WsEndpoint
 
@@ -115,8 +115,9 @@ def build_asgi(edge: Edge) -> Any:
     """The edge's ASGI app: `/mcp` goes straight to its endpoint, everything else via Starlette.
 
     `/mcp` is the hot path; skipping the router and middleware stack there saves per-call work.
-    In front of everything: the client address from trusted proxies only, then the request line
-    and header checks (`inputs.gate`), before any plugin hook or route sees the request.
+    In front of everything: the bound on MCP POSTs in flight (`mcp_http.bounded`), the client
+    address from trusted proxies only, then the request line and header checks (`inputs.gate`),
+    before any plugin hook or route sees the request.
     """
     starlette = build_app(edge)
     endpoint = McpEndpoint(edge)
@@ -138,7 +139,8 @@ def build_asgi(edge: Edge) -> Any:
 
     trusted = proxies.TrustedProxies(proxies.parse_networks(edge.config.trusted_proxies))
     routed = http_metrics.routed(app, _MCP_PATHS)
-    return http_metrics.measured(trusted.wrap(inputs.gate(routed)))
+    # Outermost, the bound on MCP POSTs in flight: a refusal costs no other layer.
+    return bounded(edge, http_metrics.measured(trusted.wrap(inputs.gate(routed))))
 
 
 # How far over FORGE_EDGE_MAX_BODY_BYTES a WebSocket frame is still read (to answer it).

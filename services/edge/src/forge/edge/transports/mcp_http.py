@@ -87,7 +87,7 @@ def retry_after(exc: ForgeError) -> list[tuple[bytes, bytes]]:
     return []
 
 
-class _Admission:
+class Admission:
     """An MCP POST's place in the edge's bound on requests in flight, given back once."""
 
     __slots__ = ("edge", "held")
@@ -101,6 +101,58 @@ class _Admission:
         if self.held:
             self.held = False
             self.edge.mcp_inflight -= 1
+
+
+_ADMISSION = "forge.admission"  # the scope key of a POST's Admission
+
+
+def _is_mcp(path: str) -> bool:
+    if path in ("/mcp", "/mcp/"):
+        return True
+    return path.startswith("/servers/") and path.endswith("/mcp") and path.count("/") == 3
+
+
+def bounded(edge: Edge, app: Any) -> Any:
+    """The edge's outermost layer: at most `max_inflight` MCP POSTs at once; one more is
+    answered 503 + Retry-After with a JSON-RPC error (-32015, id null: the body is not read)
+    before any other layer, token or body costs anything, so that refusing stays cheap when the
+    edge is already behind (docs/decisions/0027-bounded-requests-in-flight.md). JSON whatever
+    the Accept header: MCP SDK clients read a JSON-RPC error from a non-2xx answer only when it
+    is application/json."""
+    limit = edge.config.max_inflight
+    refusal = OverloadedError(
+        f"the edge has {limit} MCP requests in flight, its limit; retry",
+        {"retry_after_s": RETRY_AFTER_S},
+    )
+    body = jsonrpc.error_bytes(None, ENCODER.encode(refusal.to_object()))
+    start = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *retry_after(refusal),
+        ],
+    }
+    refused = metrics.OVERLOAD_REFUSALS.labels("/mcp")
+
+    async def bound(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not _is_mcp(scope["path"]):
+            await app(scope, receive, send)
+            return
+        if edge.mcp_inflight >= limit:
+            refused.inc()
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        admission = Admission(edge)
+        scope[_ADMISSION] = admission
+        try:
+            await app(scope, receive, send)
+        finally:
+            admission.release()
+
+    return bound
 
 
 def status_of(error_code: int, modern: bool) -> int:
@@ -141,11 +193,6 @@ class McpEndpoint:
         server_id: str | None = scope.get("path_params", {}).get("server_id")
         version_header = headers.get("mcp-protocol-version")
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
-        if scope["method"] == "POST" and self.edge.mcp_inflight >= self.edge.config.max_inflight:
-            # Before the token, the body, anything that costs: refusing must stay cheap when
-            # the edge is already behind (docs/decisions/0027-bounded-requests-in-flight.md).
-            await self._overloaded(send)
-            return
         try:
             # A token seen before costs no await; a new one is verified once, then cached.
             principal = guard.mcp_cached(self.edge, scope, headers, server_id)
@@ -157,13 +204,7 @@ class McpEndpoint:
         method = scope["method"]
         has_session = _SESSION_HEADER.decode() in headers
         if method == "POST":
-            admission = _Admission(self.edge)
-            try:
-                await self._post(
-                    scope, receive, send, headers, principal, server_id, version_header, admission
-                )
-            finally:
-                admission.release()
+            await self._post(scope, receive, send, headers, principal, server_id, version_header)
         elif method == "GET" and not modern and "last-event-id" in headers:
             await self._resume(receive, send, headers, principal, server_id)
         elif method == "GET" and not modern and has_session:
@@ -183,7 +224,6 @@ class McpEndpoint:
         principal: Principal,
         server_id: str | None,
         version_header: str | None,
-        admission: _Admission,
     ) -> None:
         modern = version_header is not None and version_header not in mcp.LEGACY_VERSIONS
         request: Request | None = None
@@ -219,7 +259,9 @@ class McpEndpoint:
                 return
             if modern and request.method == "subscriptions/listen":
                 assert request.id is not None
-                admission.release()  # a stream that lasts as long as the client wants: no work
+                admission: Admission | None = scope.get(_ADMISSION)
+                if admission is not None:  # a stream as long as the client wants: not work
+                    admission.release()
                 numbered = resumable.numbered(send, resumable.LISTEN_STREAM_PREFIX)
                 await streams.listen(self.edge, self.exchange, receive, numbered, request, caller)
                 return
@@ -432,19 +474,6 @@ class McpEndpoint:
         await self._answer(
             send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
         )
-
-    async def _overloaded(self, send: Send) -> None:
-        """503 + Retry-After, with a JSON-RPC error body (the body is not read: the id is null).
-        JSON whatever the Accept header: MCP SDK clients read a JSON-RPC error from a non-2xx
-        answer only when it is application/json."""
-        metrics.overload_refused("/mcp")
-        refusal = OverloadedError(
-            f"the edge has {self.edge.config.max_inflight} MCP requests in flight, its limit; "
-            "retry",
-            {"retry_after_s": RETRY_AFTER_S},
-        )
-        body = jsonrpc.error_bytes(None, ENCODER.encode(refusal.to_object()))
-        await respond(send, 503, body, retry_after(refusal))
 
 
 def _endpoint(server_id: str | None) -> str:
