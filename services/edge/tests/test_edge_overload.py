@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
-from edge_harness import SECRET, IdentityRegistry, client, edge_on, rpc_body, stop, user
+from edge_harness import SECRET, IdentityRegistry, client, edge_on, rpc_body, served, stop, user
 
 from forge.cli.tokens import mint
 from forge.core import rpc, subjects
@@ -81,24 +82,34 @@ async def test_past_its_bound_the_edge_answers_503_with_retry_after_at_once_and_
 ) -> None:
     router_bus.max_inflight = 100  # only the edge's bound is under test here
     edge, router = await _edge(bus, router_bus, max_inflight=2)
+    headers = {"Authorization": f"Bearer {mint(SECRET, ALICE.email)}"}
     try:
-        async with client(edge, mint(SECRET, ALICE.email)) as http, asyncio.timeout(30):
+        # Over a real socket (uvicorn, as in production), one keep-alive connection for the
+        # refused requests and the next one: refusing without reading the body keeps it usable.
+        async with (
+            served(edge) as url,
+            httpx.AsyncClient(base_url=url, headers=headers) as http,
+            httpx.AsyncClient(base_url=url, headers=headers) as holding,
+            asyncio.timeout(30),
+        ):
             held = [
                 asyncio.create_task(
-                    http.post("/mcp", json=rpc_body("tools/call", {"name": "hold"}, n))
+                    holding.post("/mcp", json=rpc_body("tools/call", {"name": "hold"}, n))
                 )
                 for n in (1, 2)
             ]
             await router.holding(2)
             assert edge.mcp_inflight == 2
             # Both eras, refused before the body or the token is read: the id is unknown.
-            _refused(await http.post("/mcp", json=QUICK), None)
+            first = await http.post("/mcp", json=QUICK)
+            _refused(first, None)
             modern = {
                 "MCP-Protocol-Version": MODERN,
                 "Mcp-Method": "tools/call",
                 "Mcp-Name": "quick",
             }
             _refused(await http.post("/mcp", json=QUICK, headers=modern), None)
+            _refused(await http.post("/servers/s-1/mcp", json=QUICK), None)
             assert not any(task.done() for task in held)
             router.release.set()
             assert [(await task).status_code for task in held] == [200, 200]
@@ -106,9 +117,16 @@ async def test_past_its_bound_the_edge_answers_503_with_retry_after_at_once_and_
             answered = await http.post("/mcp", json=QUICK)
             assert answered.status_code == 200
             assert answered.json()["result"]["content"][0]["text"] == "done"
+            assert _local_port(answered) == _local_port(first)
     finally:
         router.release.set()
         await stop(edge)
+
+
+def _local_port(response: httpx.Response) -> int:
+    """The client's port of the connection a response came on."""
+    port: int = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    return port
 
 
 async def test_a_router_at_its_bound_makes_the_edge_answer_503_with_retry_after(
