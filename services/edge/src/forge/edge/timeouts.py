@@ -5,7 +5,9 @@ a time holds its socket (and a slot of the server's) forever. This protocol arms
 connection opens and when a request's first byte arrives, and disarms it when the headers are
 complete; if it fires, the edge answers 408 and closes the connection. (hypercorn's keep-alive
 timer already runs until a request's headers are complete; see `app._serve_hypercorn`.) The body
-has its own timeout, in `inputs.read_json`, for both servers.
+has its own timeout, in `inputs.read_json`, for both servers; a connection whose request was
+answered before its body had all come is closed (as hypercorn does), so that a body trickled
+after the answer holds nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ def header_timeout_protocol(timeout_s: float) -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            # Answered before the request's body had all come (an early 401, a 408 body
+            # timeout, a route that reads no body): the rest is not waited for. A client still
+            # sending it would hold the connection as long as it liked, each byte deferring
+            # uvicorn's keep-alive timeout, and no header timer runs until a next request.
+            if self.cycle is not None and self.cycle.more_body:
+                self.transport.close()
+            super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
