@@ -46,3 +46,13 @@ def test_anything_else_passes_through_byte_for_byte() -> None:
     assert tasks.tag_notification(progress, "g1", "alice") == progress
     assert tasks.untag("no-separator", "alice") is None
     assert tasks.untag(f"g1~{ALICE}~", "alice") is None
+
+
+def test_a_task_id_names_the_tool_that_made_it_and_an_id_without_one_still_decodes() -> None:
+    tagged = msgspec.json.decode(tasks.tag(b'{"taskId":"a~b"}', "g1", "alice", "t9"))["taskId"]
+    assert tagged == f"g1.t9~{ALICE}~a~b"
+    assert tasks.decode(tagged, "alice") == tasks.Tagged("g1", "a~b", "t9")
+    assert tasks.untag(tagged, "alice") == ("g1", "a~b")
+    assert tasks.decode(f"g1~{ALICE}~a", "alice") == tasks.Tagged("g1", "a", None)
+    assert tasks.decode(f"g1.~{ALICE}~a", "alice") is None
+    assert tasks.decode(tagged, "bob") is None

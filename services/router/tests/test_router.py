@@ -226,7 +226,7 @@ async def test_a_task_handle_names_its_gateway_and_tasks_requests_reach_it(
     handle = msgspec.json.decode(
         await ask(membus, declaring(envelope("tools/call", b'{"name":"one-echo"}')))
     )
-    assert handle["taskId"] == f"g1~{OWNER}~t-42"
+    assert handle["taskId"] == f"g1.t1~{OWNER}~t-42"
     get = declaring(envelope("tasks/get", msgspec.json.encode({"taskId": handle["taskId"]})))
     polled = msgspec.json.decode(await ask(membus, get))
     assert polled["taskId"] == handle["taskId"] and polled["status"] == "completed"
@@ -273,7 +273,7 @@ async def test_a_legacy_task_handle_is_tagged_inside_its_task_member(
     result = msgspec.json.decode(
         await ask(membus, envelope("tools/call", b'{"name":"one-echo"}', era="legacy"))
     )
-    assert result["task"]["taskId"] == f"g1~{OWNER}~abc"
+    assert result["task"]["taskId"] == f"g1.t1~{OWNER}~abc"
 
 
 async def test_tasks_list_gathers_every_task_capable_gateways_tasks_with_tagged_ids(

@@ -7,6 +7,11 @@ client as `<gateway id>~<owner(S)>~T`, where `owner(S)` is the first 16 hex digi
 task id whose owner is not the caller's, as it refuses an unknown one). Both shapes of a task
 handle are handled: the 2025-11-25 `{"task": {"taskId": …}}` and the 2026-07-28 top-level
 `taskId`.
+
+A task a gateway's tool call made names the tool too (decision 0031): `<gateway id>.<tool
+id>~<owner(S)>~T`, so that `tasks/*` answers pass that tool's post hooks and its team's
+bindings. An id without the tool (made before, by a legacy `tasks/list`, or in a task
+notification during the call) still decodes, its tool unknown.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hashlib
 import msgspec
 
 SEPARATOR = "~"
+TOOL_SEPARATOR = "."  # between the gateway's id and the tool's (both hex: neither holds it)
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _STR = msgspec.json.Decoder(str)
 _ENC = msgspec.json.Encoder()
@@ -30,12 +36,22 @@ def _tagged(raw: msgspec.Raw, prefix: str) -> msgspec.Raw:
     return msgspec.Raw(_ENC.encode(prefix + _STR.decode(raw)))
 
 
-def tag(body: bytes, gateway_id: str, subject: str) -> bytes:
+class Tagged(msgspec.Struct, frozen=True):
+    """What a task id Forge made says: where it goes, and which tool made it (if it says)."""
+
+    gateway_id: str
+    upstream_id: str
+    tool_id: str | None = None
+
+
+def tag(body: bytes, gateway_id: str, subject: str, tool_id: str | None = None) -> bytes:
     """A result or notification params with its task id made routable (to `gateway_id`, for
-    the principal `subject` only); anything else as it was."""
+    the principal `subject` only, naming the tool `tool_id` that made it if given); anything
+    else as it was."""
     if b'"taskId"' not in body:  # the common case: not about a task, left untouched
         return body
-    prefix = gateway_id + SEPARATOR + owner(subject) + SEPARATOR
+    route = gateway_id if tool_id is None else gateway_id + TOOL_SEPARATOR + tool_id
+    prefix = route + SEPARATOR + owner(subject) + SEPARATOR
     try:
         members = _FIELDS.decode(body)
         if "taskId" in members:
@@ -68,11 +84,19 @@ def tag_notification(message: bytes, gateway_id: str, subject: str) -> bytes:
     return _ENC.encode(members)
 
 
+def decode(task_id: str, subject: str) -> Tagged | None:
+    """What a tagged id says, or None if it is not one of ours or not the principal
+    `subject`'s."""
+    route, _, rest = task_id.partition(SEPARATOR)
+    owned, _, upstream_id = rest.partition(SEPARATOR)
+    gateway_id, dot, tool_id = route.partition(TOOL_SEPARATOR)
+    if not gateway_id or not upstream_id or owned != owner(subject) or (dot and not tool_id):
+        return None
+    return Tagged(gateway_id, upstream_id, tool_id or None)
+
+
 def untag(task_id: str, subject: str) -> tuple[str, str] | None:
     """(gateway id, upstream task id) of a tagged id, or None if it is not one of ours or not
     the principal `subject`'s."""
-    gateway_id, _, rest = task_id.partition(SEPARATOR)
-    owned, _, upstream_id = rest.partition(SEPARATOR)
-    if not gateway_id or not upstream_id or owned != owner(subject):
-        return None
-    return gateway_id, upstream_id
+    found = decode(task_id, subject)
+    return None if found is None else (found.gateway_id, found.upstream_id)

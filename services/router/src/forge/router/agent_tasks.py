@@ -9,7 +9,8 @@ the agent passes the pre hooks (`tool_pre_invoke`, `agent_pre_invoke`) in the sh
 tools/call retry (`inputResponses`), and what the agent said reaches the client through the post
 hooks (`agent_post_invoke`, `tool_post_invoke`): the tool's result (modern `tasks/get`'s
 inlined `result`, legacy `tasks/result`) as a blocking call's would, the task's status message
-(and the question it asks) as a result of that one text, left out when a hook refuses it.
+(and the question it asks) as a result of that one text, left out when a hook refuses it
+(`task_hooks`, which a gateway's tasks pass too).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import msgspec
 
 from forge.core import rpc, subjects, tasks
-from forge.core.errors import InvalidParamsError, PluginViolationError, ServiceUnavailableError
+from forge.core.errors import InvalidParamsError, ServiceUnavailableError
 from forge.proto.agents import Agent, AgentTaskParams
 from forge.proto.envelope import Envelope
+from forge.router import task_hooks
 from forge.router.catalog import can_see, may
 from forge.router.routing import UPSTREAM_MARGIN_S, Context, modern, with_params
 
@@ -93,8 +95,7 @@ async def request(
         input_responses=responses,
     )
     answer = await ask_bridge(envelope, ctx, agent.id, params)
-    if envelope.method in ("tasks/get", "tasks/result"):
-        answer = await _checked_said(envelope, ctx, agent, answer)
+    answer = await _checked_said(envelope, ctx, agent, answer)
     return tasks.tag(answer, agent.id, principal.subject)
 
 
@@ -136,40 +137,12 @@ async def _post(envelope: Envelope, ctx: Context, agent: Agent, result: bytes) -
 
 
 async def _checked_said(envelope: Envelope, ctx: Context, agent: Agent, answer: bytes) -> bytes:
-    """A tasks/get or tasks/result answer with what the agent said through the post hooks."""
+    """A tasks/* answer with what the agent said through the post hooks (task_hooks)."""
     hooks = ctx.hooks
     if not (hooks.serves("agent_post_invoke") or hooks.serves("tool_post_invoke")):
         return answer
-    if envelope.method == "tasks/result":  # the tool's result itself
-        return await _post(envelope, ctx, agent, answer)
-    task = _ANY.decode(answer)
-    if isinstance(task.get("result"), dict):
-        task["result"] = msgspec.Raw(await _post(envelope, ctx, agent, _ENC.encode(task["result"])))
-    said = task.get("statusMessage")
-    if isinstance(said, str):
-        kept = await _text(envelope, ctx, agent, said)
-        if kept is None:
-            del task["statusMessage"]
-        else:
-            task["statusMessage"] = kept
-        asked = task.get("inputRequests")
-        if isinstance(asked, dict):
-            for question in asked.values():
-                params = question.get("params") if isinstance(question, dict) else None
-                if isinstance(params, dict):
-                    params["message"] = kept or "The agent needs more input to go on."
-    return _ENC.encode(task)
 
+    async def post(result: bytes) -> bytes:
+        return await _post(envelope, ctx, agent, result)
 
-async def _text(envelope: Envelope, ctx: Context, agent: Agent, said: str) -> str | None:
-    """The agent's words as the post hooks let them through, as the one text of a result; None
-    when a hook refuses them (the task's status is still told)."""
-    result = _ENC.encode({"content": [{"type": "text", "text": said}], "isError": False})
-    try:
-        checked = _ANY.decode(await _post(envelope, ctx, agent, result))
-    except PluginViolationError:
-        return None
-    content = checked.get("content")
-    first = content[0] if isinstance(content, list) and content else None
-    text = first.get("text") if isinstance(first, dict) else None
-    return text if isinstance(text, str) else None
+    return await task_hooks.checked(envelope.method, answer, post)

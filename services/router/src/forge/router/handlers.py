@@ -139,7 +139,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
             else:
                 forwarded = headers.for_upstream(forwarded, tool, members)
                 result = await forward(forwarded, ctx, tool.gateway_id)
-                result = tasks.tag_result(result, tool.gateway_id, envelope.principal)
+                result = tasks.tag_result(result, tool.gateway_id, envelope.principal, tool.id)
             ok = not metrics.failed(result)
         finally:
             elapsed = time.perf_counter() - started

@@ -17,6 +17,12 @@ the a2a-bridge with `task`, which answers a handle whose id the router tags with
 a gateway's; `tasks/*` on such an id go to the bridge (`agent_tasks`). The handshake offers
 the legacy `tasks` capability, and discovery the extension, when the server's tools include an
 agent's; legacy `tasks/list` has the caller's agents' tasks too.
+
+What a task says reaches the client through the post hooks its tool's call result passes
+(`task_hooks`): a gateway's task id names the tool that made it (`<gateway>.<tool>~…`,
+decision 0031), whose `tool_post_invoke` and team bindings the answers of `tasks/get`,
+`tasks/result` and `tasks/cancel` pass; an id without a tool passes every tool of the gateway's.
+Legacy `tasks/list` leaves out status messages (tasks/get tells them, checked).
 """
 
 from __future__ import annotations
@@ -33,9 +39,10 @@ from forge.core.errors import (
     MissingClientCapabilityError,
 )
 from forge.proto.agents import AgentTaskParams
+from forge.proto.catalog import ToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import TASK_LIST_DECODER
-from forge.router import agent_tasks
+from forge.router import agent_tasks, task_hooks
 from forge.router.catalog import can_see, may
 from forge.router.routing import (
     Context,
@@ -60,9 +67,12 @@ REMOVED_IN_MODERN = frozenset({"tasks/result", "tasks/list"})
 LEGACY_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 
 
-def tag_result(result: bytes, gateway_id: str, principal: Principal) -> bytes:
-    """A call's result, with a task handle's id made routable, for the caller only."""
-    return tasks.tag(result, gateway_id, principal.subject)
+def tag_result(
+    result: bytes, gateway_id: str, principal: Principal, tool_id: str | None = None
+) -> bytes:
+    """A call's result, with a task handle's id made routable, for the caller only, naming the
+    gateway's tool that made it (`tool_id`; an agent's id names its one tool)."""
+    return tasks.tag(result, gateway_id, principal.subject, tool_id)
 
 
 def declared(envelope: Envelope) -> bool:
@@ -111,19 +121,57 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     except (KeyError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidParamsError(f"{envelope.method} needs a string taskId") from exc
     principal = envelope.principal
-    owner = tasks.untag(task_id, principal.subject)
+    owner = tasks.decode(task_id, principal.subject)
+    unknown = InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
     if owner is None:
-        raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
-    agent = ctx.catalog.agent(owner[0])
+        raise unknown
+    agent = ctx.catalog.agent(owner.gateway_id)
     if agent is not None:
-        return await agent_tasks.request(envelope, ctx, agent, task_id, owner[1], members)
-    gateway = ctx.catalog.gateway(owner[0], principal)
+        if owner.tool_id is not None:
+            raise unknown
+        return await agent_tasks.request(envelope, ctx, agent, task_id, owner.upstream_id, members)
+    gateway = ctx.catalog.gateway(owner.gateway_id, principal)
     if gateway is None or not may(principal, gateway, EXECUTE):
-        raise InvalidParamsError(f"unknown task {task_id!r}", {"taskId": task_id})
-    gateway_id, upstream_id = owner
-    members["taskId"] = msgspec.Raw(_ENC.encode(upstream_id))
-    result = await forward(with_params(envelope, _ENC.encode(members)), ctx, gateway_id)
-    return tag_result(result, gateway_id, principal)
+        raise unknown
+    made_by = _tools(ctx, owner)
+    if made_by is None:
+        raise unknown
+    members["taskId"] = msgspec.Raw(_ENC.encode(owner.upstream_id))
+    result = await forward(with_params(envelope, _ENC.encode(members)), ctx, owner.gateway_id)
+    result = await _checked(envelope, ctx, made_by, result)
+    return tag_result(result, owner.gateway_id, principal, owner.tool_id)
+
+
+def _tools(ctx: Context, owner: tasks.Tagged) -> list[ToolRecord] | None:
+    """The tools whose post hooks a task's answers pass: the one that made it; for an id that
+    does not say (made before decision 0031, listed, or from a task notification), every tool
+    of its gateway, so that no tool's binding is skipped by leaving the tool out. None: the id
+    names a tool that is not the gateway's (an unknown task)."""
+    catalog = ctx.catalog
+    if owner.tool_id is None:
+        return [t for t in catalog.tools_by_id.values() if t.gateway_id == owner.gateway_id]
+    tool = catalog.tools_by_id.get(owner.tool_id)
+    if tool is None or tool.gateway_id != owner.gateway_id:
+        return None
+    return [tool]
+
+
+async def _checked(
+    envelope: Envelope, ctx: Context, made_by: list[ToolRecord], answer: bytes
+) -> bytes:
+    """A gateway's tasks/* answer through `tool_post_invoke` of the tools that made it, as the
+    call's result passes it (the tool's catalog name, its team's bindings; task_hooks)."""
+    hooks = ctx.hooks
+    if not hooks.serves("tool_post_invoke"):
+        return answer
+
+    async def post(result: bytes) -> bytes:
+        for tool in made_by:
+            call = with_params(envelope, _ENC.encode({"name": tool.name, "arguments": {}}))
+            result = await hooks.post("tool_post_invoke", call, result, tool.team_id)
+        return result
+
+    return await task_hooks.checked(envelope.method, answer, post)
 
 
 async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
@@ -159,7 +207,8 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
         merged.extend(
-            msgspec.Raw(tasks.tag(bytes(task), gateway_id, subject)) for task in found.tasks
+            msgspec.Raw(tasks.tag(task_hooks.without_words(bytes(task)), gateway_id, subject))
+            for task in found.tasks
         )
     return _ENC.encode({"tasks": merged})
 
