@@ -1,6 +1,8 @@
 """Overload at the edge, on a real nats-server: past its bound on MCP requests in flight the edge
 answers 503 with `Retry-After` and a JSON-RPC error (-32015) at once, and a router at its own
-bound makes the edge answer the same; both serve normally once the calls in flight are done."""
+bound makes the edge answer the same; both serve normally once the calls in flight are done. The
+MCP SDK's client reads that 503 as the JSON-RPC error it carries (code and data), not as a bare
+HTTP failure; it does not retry by itself."""
 
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import httpx2
 import msgspec
 import pytest
 from edge_harness import SECRET, IdentityRegistry, client, edge_on, rpc_body, served, stop, user
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from forge.cli.tokens import mint
 from forge.core import rpc, subjects
@@ -26,6 +32,10 @@ HOLD = rpc_body("tools/call", {"name": "hold"})
 QUICK = rpc_body("tools/call", {"name": "quick"})
 MODERN = "2026-07-28"
 _PARAMS = msgspec.json.Decoder(dict[str, Any])
+INITIALIZED = (
+    b'{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},'
+    b'"serverInfo":{"name":"holding-router","version":"1"}}'
+)
 
 
 @dataclass
@@ -37,6 +47,10 @@ class HoldingRouter:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, envelope: Envelope) -> bytes:
+        if envelope.method == "initialize":
+            return INITIALIZED
+        if envelope.method == "tools/list":  # the SDK client lists before its first call
+            return b'{"tools":[{"name":"quick","inputSchema":{"type":"object"}}]}'
         if _PARAMS.decode(envelope.params).get("name") == "hold":
             self.held += 1
             self.changed.set()
@@ -144,6 +158,36 @@ async def test_a_router_at_its_bound_makes_the_edge_answer_503_with_retry_after(
             assert (await held).status_code == 200
             answered = await http.post("/mcp", json=QUICK)
             assert answered.status_code == 200
+    finally:
+        router.release.set()
+        await stop(edge)
+
+
+async def test_an_mcp_sdk_client_sees_the_edges_refusal_as_a_retryable_error(
+    bus: NatsBus, router_bus: NatsBus
+) -> None:
+    router_bus.max_inflight = 100
+    edge, router = await _edge(bus, router_bus, max_inflight=1)
+    headers = {"Authorization": f"Bearer {mint(SECRET, ALICE.email)}"}
+    try:
+        async with (
+            served(edge) as url,
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(url + "/mcp", http_client=http), mode="legacy") as sdk,
+            httpx.AsyncClient(base_url=url, headers=headers) as holding,
+            asyncio.timeout(30),
+        ):
+            await sdk.list_tools()  # so that what is refused below is the call itself
+            held = asyncio.create_task(holding.post("/mcp", json=HOLD))
+            await router.holding(1)
+            with pytest.raises(MCPError) as refused:
+                await sdk.call_tool("quick", {})
+            assert refused.value.error.code == OVERLOADED
+            assert refused.value.error.data == {"retry_after_s": RETRY_AFTER_S}
+            router.release.set()
+            assert (await held).status_code == 200
+            result = await sdk.call_tool("quick", {})
+            assert result.content[0].text == "done"  # type: ignore[union-attr]
     finally:
         router.release.set()
         await stop(edge)
