@@ -6,21 +6,34 @@ that task; for a modern client (2026-07-28), an `input_required` result whose `r
 names the agent, task and context, so that the client's retry (`inputResponses`) continues the
 task from any bridge replica: A2A tasks live in the agent, the bridge holds nothing. Clients
 without elicitation get the question as the tool's result (with the task id to continue).
+
+The question is the agent's words shown to the client outside the tool's result, so it passes
+the post hooks the result would first (`checker`: `tool_post_invoke` where it runs inline, then
+`agent_post_invoke`, as a progress message's text does): a refusal ends the call with its error
+(-32013) and nothing is asked; a question the tool's hooks cannot check here is not asked, and
+becomes the tool's result (which passes them in the router).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
+from forge.a2a_bridge.hooks import TOOL_POST, AgentHooks
 from forge.a2a_bridge.parts import Answer
 from forge.core import subjects
 from forge.core.bus import Bus
 from forge.core.errors import DeadlineExceededError, InvalidParamsError, ServiceUnavailableError
+from forge.proto.agents import Agent
 from forge.proto.envelope import Envelope
+
+# A question as the client may see it; None: it cannot be checked here (not asked). A block
+# raises PluginViolationError.
+Check = Callable[[str], Awaitable[str | None]]
 
 # At most this many questions in one tool call: an agent that keeps asking ends as a result.
 MAX_ROUNDS = 5
@@ -63,10 +76,42 @@ def question(answer: Answer) -> str:
     return "\n".join(said) or "The agent needs more input to go on."
 
 
-async def ask(bus: Bus, envelope: Envelope, answer: Answer, deadline: float) -> str | None:
-    """The client's answer to the agent's question, or None (declined, cancelled, or the
-    client could not be asked): then the question is the tool's result."""
-    params = {"message": question(answer), "requestedSchema": SCHEMA}
+def checker(
+    hooks: AgentHooks, envelope: Envelope, agent: Agent, arguments: dict[str, Any]
+) -> Check:
+    """The post hooks an agent's question passes before the client sees it."""
+
+    async def check(said: str) -> str | None:
+        result: Any = {"content": [{"type": "text", "text": said}], "isError": False}
+        if hooks.serves(TOOL_POST):
+            if TOOL_POST not in hooks.inline:  # a stateful chain sees the tool's one result
+                return None
+            call = {"name": f"a2a-{agent.slug}", "arguments": arguments}
+            sent = msgspec.structs.replace(envelope, params=msgspec.Raw(_ENC.encode(call)))
+            checked = await hooks.post(TOOL_POST, sent, _ENC.encode(result), agent.team_id)
+            result = _ANY.decode(checked)
+        result = await hooks.post_answer(envelope, agent, arguments, result)
+        content = result.get("content") if isinstance(result, dict) else None
+        texts = [c.get("text") for c in content or () if isinstance(c, dict)]
+        shown = "\n".join(t for t in texts if isinstance(t, str))
+        return shown or None
+
+    return check
+
+
+async def ask(
+    bus: Bus, envelope: Envelope, answer: Answer, deadline: float, check: Check | None = None
+) -> str | None:
+    """The client's answer to the agent's question, or None (declined, cancelled, the client
+    could not be asked, or the question could not be checked): then the question is the
+    tool's result. A question a post hook refuses raises its PluginViolationError."""
+    said = question(answer)
+    if check is not None:
+        shown = await check(said)
+        if shown is None:
+            return None
+        said = shown
+    params = {"message": said, "requestedSchema": SCHEMA}
     request: dict[str, Any] = {"jsonrpc": "2.0", "id": "a2a-input", "method": "elicitation/create"}
     request["params"] = params
     try:

@@ -125,10 +125,11 @@ async def _converse(
     (elicitation, legacy clients), ask it and send its answer on the same task."""
     answer = await ctx.client.send(agent, access, sent, deadline, on_event)
     elicit = asking.can_elicit(envelope)
+    check = None if ctx.hooks is None else asking.checker(ctx.hooks, envelope, agent, {})
     for _ in range(asking.MAX_ROUNDS if elicit else 0):
         if answer.state != "input-required" or answer.task_id is None:
             break
-        reply = await asking.ask(ctx.bus, envelope, answer, deadline)
+        reply = await asking.ask(ctx.bus, envelope, answer, deadline, check)
         if reply is None:
             break
         sent = Outgoing(reply, None, answer.context_id, answer.task_id)

@@ -9,6 +9,13 @@ the SSRF guard: A2A 1.0's StreamResponse `{"task": ...}` for a config created by
 the 0.3 Task for a 0.3 one, with `X-A2A-Notification-Token` and the config's `authentication`
 as an `Authorization` header. A watch is held by a lease in the same bucket (watches.py): when
 the replica holding it stops or dies, another carries it on from the last state delivered.
+
+A delivery is an answer of the agent's too: each state passes `agent_post_invoke` as a GetTask
+answer of Forge's A2A endpoint does (the same payload, the agent's team's bindings), as the
+principal who stored the config (kept with it, without their token). A state a hook refuses,
+or that cannot be checked (no plugin-runner answers: fail closed), is delivered withheld: its
+id, context and status state, without the agent's message, artifacts or history, marked
+`metadata["forge.withheld"]` with the reason's JSON-RPC code.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ import msgspec
 from forge.a2a_bridge import dial, tasks, versions
 from forge.a2a_bridge.agents import Agents
 from forge.a2a_bridge.credentials import Credentials
+from forge.a2a_bridge.hooks import AgentHooks
 from forge.a2a_bridge.watches import Held, Watches
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError
 from forge.core.bus import Bus
 from forge.core.errors import INVALID_PARAMS, ForgeError
 from forge.proto.agents import Agent
+from forge.proto.envelope import Envelope, Principal
 
 log = logging.getLogger("forge.a2a_bridge.push")
 BUCKET = "forge_a2a_push"
@@ -50,6 +59,8 @@ _ENDED = frozenset(
 )
 _ENC = msgspec.json.Encoder()
 _LIST = msgspec.json.Decoder(list[dict[str, Any]])
+_PRINCIPAL = msgspec.json.Decoder(Principal)
+WITHHELD = "forge.withheld"  # the metadata key of a state delivered without its content
 
 
 class PushError(Exception):
@@ -67,9 +78,15 @@ def _key(agent_id: str, upstream: str) -> str:
 
 class Pushes:
     def __init__(
-        self, bus: Bus, client: AgentClient, agents: Agents, credentials: Credentials
+        self,
+        bus: Bus,
+        client: AgentClient,
+        agents: Agents,
+        credentials: Credentials,
+        hooks: AgentHooks | None = None,
     ) -> None:
         self.bus = bus
+        self.hooks = hooks
         self.client = client
         self.agents = agents
         self.credentials = credentials
@@ -104,8 +121,16 @@ class Pushes:
             self.created = True
         await self.bus.kv_put(BUCKET, _key(agent_id, upstream), _ENC.encode(configs))
 
-    async def handle(self, agent: Agent, method: str, params: dict[str, Any], version: str) -> Any:
-        """One config method (1.0 form; `taskId` already the agent's): its 1.0-form result."""
+    async def handle(
+        self,
+        agent: Agent,
+        method: str,
+        params: dict[str, Any],
+        version: str,
+        principal: Principal | None = None,
+    ) -> Any:
+        """One config method (1.0 form; `taskId` already the agent's): its 1.0-form result.
+        `principal` stores the config: deliveries pass the post hooks as theirs."""
         upstream = str(params.get("taskId"))
         forge_id = tasks.tag(agent.id, upstream)
         configs = await self._configs(agent.id, upstream)
@@ -132,7 +157,11 @@ class Pushes:
             raise PushError(
                 INVALID_PARAMS, f"a task holds at most {MAX_CONFIGS} push-notification configs"
             )
-        configs.append({"config": config, "version": version})
+        entry: dict[str, Any] = {"config": config, "version": version}
+        if principal is not None:  # never their bearer token (kept for token exchange only)
+            storable = msgspec.structs.replace(principal, subject_token=None)
+            entry["principal"] = msgspec.json.decode(_ENC.encode(storable))
+        configs.append(entry)
         await self._store(agent.id, upstream, configs)
         await self.watches.begin(_key(agent.id, upstream), agent.id, upstream, WATCH_S)
         return {**config, "taskId": forge_id}
@@ -172,10 +201,38 @@ class Pushes:
             await asyncio.sleep(POLL_S)
         await self.watches.end(held)
 
+    async def _checked(self, agent: Agent, upstream: str, task: Any, principal: Any) -> Any:
+        """The state as `agent_post_invoke` lets the config's principal see it; withheld when
+        a hook refuses it or it cannot be checked."""
+        hooks = self.hooks
+        if hooks is None or not hooks.serves("agent_post_invoke"):
+            return task
+        try:
+            who = _PRINCIPAL.decode(_ENC.encode(principal)) if principal else Principal("")
+        except msgspec.ValidationError:
+            who = Principal("")
+        envelope = Envelope(
+            id=uuid.uuid4().hex,
+            method="GetTask",
+            params=msgspec.Raw(b"{}"),
+            principal=who,
+            deadline=time.time() + DELIVER_TIMEOUT_S,
+        )
+        try:
+            return await hooks.post_answer(envelope, agent, {"id": upstream}, task)
+        except ForgeError as exc:
+            log.info("a push notification's state was withheld: %s", type(exc).__name__)
+            return withheld(task, exc.code)
+
     async def _deliver(self, agent: Agent, upstream: str, task: Any) -> None:
-        tagged = tasks.tag_task(msgspec.json.decode(_ENC.encode(task)), agent.id)
+        checked: dict[bytes, Any] = {}  # per principal: one hook run for their configs
         for entry in await self._configs(agent.id, upstream):
             config = entry.get("config", {})
+            who = _ENC.encode(entry.get("principal"))
+            if who not in checked:
+                shown = await self._checked(agent, upstream, task, entry.get("principal"))
+                checked[who] = tasks.tag_task(msgspec.json.decode(_ENC.encode(shown)), agent.id)
+            tagged = checked[who]
             body = {"task": tagged} if entry.get("version") != "0.3" else versions.task_down(tagged)
             headers = {"Content-Type": "application/json"}
             if isinstance(config.get("token"), str):
@@ -195,3 +252,14 @@ class Pushes:
                     pass
             except (httpx2.HTTPError, ForgeError) as exc:
                 log.warning("a push notification was not delivered: %s", type(exc).__name__)
+
+
+def withheld(task: Any, code: int) -> Any:
+    """A task's state without what the agent said: id, context, status state and time."""
+    if not isinstance(task, dict):
+        return {"metadata": {WITHHELD: code}}
+    status = task.get("status")
+    status = status if isinstance(status, dict) else {}
+    kept = {k: status[k] for k in ("state", "timestamp") if k in status}
+    shown = {k: task[k] for k in ("id", "contextId") if k in task}
+    return {**shown, "status": kept, "metadata": {WITHHELD: code}}

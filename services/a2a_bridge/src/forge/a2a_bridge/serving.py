@@ -114,7 +114,7 @@ class A2aServer:
         self.owners = tasks.Owners(bus)
         self.hooks = AgentHooks(bus)
         self.metrics = AgentMetrics()
-        self.push = push.Pushes(bus, client, agents, credentials)
+        self.push = push.Pushes(bus, client, agents, credentials, self.hooks)
         self._flusher: asyncio.Task[None] | None = None
 
     async def start(self, queue: str) -> None:
@@ -251,7 +251,9 @@ class A2aServer:
 
     async def _once(self, r: Request) -> Any:
         if "PushNotificationConfig" in r.method:
-            return await self.push.handle(r.agent, r.method, r.params, r.version)
+            return await self.push.handle(
+                r.agent, r.method, r.params, r.version, r.envelope.principal
+            )
         if r.method == "GetExtendedAgentCard":
             return cards.card_of(r.agent, r.base_url, r.version)
         if r.method == "SendMessage":
