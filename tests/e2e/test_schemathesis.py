@@ -67,8 +67,9 @@ def document(mesh: Mesh) -> dict[str, Any]:
 
 
 def test_every_rest_operation_answers_per_the_document(
-    mesh: Mesh, document: dict[str, Any]
+    mesh: Mesh, document: dict[str, Any], demo: dict[str, Any]
 ) -> None:
+    """With the demo gateway registered: the lists' records are checked against their views."""
     schema = schemathesis.openapi.from_dict(document)
     operations = [operation_of(r) for r in schema.get_all_operations()]
     chosen = [op for op in operations if fuzzed(op)]

@@ -36,6 +36,8 @@ from forge.edge.state import Edge
 from forge.proto import catalog_params as cp
 from forge.proto import identity_params as ip
 from forge.proto import plugins as pp
+from forge.proto.agents import Agent
+from forge.proto.catalog import Gateway, Server
 
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -321,7 +323,12 @@ def _forwarded(
 ) -> Doc:
     _, entity, op = key
     params = PARAMS.get(key, OBJECT)
-    response = ARRAY if op == "list" else OBJECT
+    shape = VIEWS.get(entity) if op in _SHAPED else None
+    if shape is None:
+        response = ARRAY if op == "list" else OBJECT
+    else:
+        ref = {"$ref": f"#/components/schemas/{shape}"}
+        response = {"type": "array", "items": ref} if op == "list" else ref
     # The registry checks every param it decodes (path parameters too): 422 when one is wrong.
     errors: tuple[int, ...] = (422, 409) if op in ("create", "update", "set", "grant") else (422,)
     return Doc(
@@ -335,6 +342,80 @@ def _forwarded(
         optional_body=optional_body,
         errors=(*errors, *((404,) if own else ())),
     )
+
+
+def _view(struct: Any, hidden: tuple[str, ...] = (), **added: Any) -> dict[str, Any]:
+    """The JSON Schema of a registry record as a route shows it: `hidden` members left out (a
+    view drops them), `added` ones described."""
+    _, components = msgspec.json.schema_components([struct])
+    schema = dict(components[struct.__name__])
+    properties = {k: v for k, v in schema["properties"].items() if k not in hidden}
+    schema["properties"] = {**properties, **added}
+    schema["required"] = [f for f in schema.get("required", []) if f not in hidden]
+    schema.pop("title", None)
+    return _rebase(schema)
+
+
+def _flat(required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """A catalog entry flattened the ContextForge way (rest.admin's *_view): `required` members
+    always there, `optional` ones there but possibly null, and the ownership ones."""
+    nullable = {k: {"anyOf": [v, {"type": "null"}]} for k, v in optional.items()}
+    return {
+        "type": "object",
+        "required": [*required, "gatewayId", "enabled", "annotations"],
+        "properties": {
+            **required,
+            **nullable,
+            "gatewayId": _STR,
+            "enabled": {"type": "boolean"},
+            "annotations": OBJECT,
+            "createdAt": {"anyOf": [_STR, {"type": "null"}]},
+            "updatedAt": {"anyOf": [_STR, {"type": "null"}]},
+            "owner": {"anyOf": [_STR, {"type": "null"}]},
+            "teamId": {"anyOf": [_STR, {"type": "null"}]},
+            "visibility": {"anyOf": [_STR, {"type": "null"}]},
+        },
+    }
+
+
+_STR: dict[str, Any] = {"type": "string"}
+# The ops whose answer is the entity's record (a list of them for `list`).
+_SHAPED = frozenset({"create", "list", "get", "update", "toggle"})
+# entity → the component describing its record as the REST routes show it (rest.admin,
+# rest.agents: no sealed credentials; `GET /{kind}/{id}` adds a `metrics` member).
+VIEWS: dict[str, str] = {
+    "gateways": "GatewayView",
+    "servers": "ServerView",
+    "agents": "AgentView",
+    "tools": "ToolView",
+    "resources": "ResourceView",
+    "resource_templates": "TemplateView",
+    "prompts": "PromptView",
+}
+
+
+def _view_components() -> dict[str, Any]:
+    return {
+        "GatewayView": _view(Gateway, ("auth",)),
+        "ServerView": _view(Server),
+        "AgentView": _view(Agent, ("auth",), endpoint_url=_STR),
+        "ToolView": _flat(
+            {"id": _STR, "name": _STR, "originalName": _STR, "inputSchema": OBJECT},
+            {"title": _STR, "description": _STR, "outputSchema": OBJECT},
+        ),
+        "ResourceView": _flat(
+            {"id": _STR, "uri": _STR, "name": _STR},
+            {"title": _STR, "description": _STR, "mimeType": _STR, "size": {"type": "integer"}},
+        ),
+        "TemplateView": _flat(
+            {"id": _STR, "uriTemplate": _STR, "name": _STR},
+            {"title": _STR, "description": _STR, "mimeType": _STR},
+        ),
+        "PromptView": _flat(
+            {"id": _STR, "name": _STR, "originalName": _STR, "arguments": ARRAY},
+            {"title": _STR, "description": _STR},
+        ),
+    }
 
 
 class Generator:
@@ -388,7 +469,7 @@ class Generator:
             self.types, ref_template="#/components/schemas/{name}"
         )
         components["Error"] = ERROR_SCHEMA
-        return components
+        return {**components, **_view_components()}
 
     def schema(self, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
