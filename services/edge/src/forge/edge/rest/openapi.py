@@ -353,7 +353,8 @@ def _view(struct: Any, hidden: tuple[str, ...] = (), **added: Any) -> dict[str, 
     schema["properties"] = {**properties, **added}
     schema["required"] = [f for f in schema.get("required", []) if f not in hidden]
     schema.pop("title", None)
-    return _rebase(schema)
+    rebased: dict[str, Any] = _rebase(schema)
+    return rebased
 
 
 def _flat(required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
