@@ -19,8 +19,9 @@ import msgspec
 from forge.core.errors import PluginViolationError
 
 Post = Callable[[bytes], Awaitable[bytes]]
-# The answers that carry the task's words (tasks/cancel: the legacy Task).
-CHECKED = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
+# The answers that may carry the task's words (tasks/cancel: the legacy Task; tasks/update: an
+# ack, unless an upstream says more).
+CHECKED = frozenset({"tasks/get", "tasks/result", "tasks/cancel", "tasks/update"})
 NEUTRAL_QUESTION = "More input is needed to go on."
 _ENC = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder(dict[str, Any])
