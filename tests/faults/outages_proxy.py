@@ -4,7 +4,8 @@ away and comes back without the process on the other side knowing).
 It runs its own event loop on a thread, so a test drives it with plain calls: `cut()` closes
 every connection it carries and makes new ones fail (`refuse`: accepted then closed at once, as a
 host whose port is closed answers; `blackhole`: accepted and never answered, as a dropped route
-looks), `restore()` lets connections through again, `retarget(port)` sends new connections to
+looks; `garbage`: each request read is answered at once with HTTP 200 and bytes that are no
+JSON), `restore()` lets connections through again, `retarget(port)` sends new connections to
 another port (a server restarted elsewhere). Loopback only.
 """
 
@@ -18,7 +19,9 @@ from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
-Mode = Literal["open", "refuse", "blackhole"]
+Mode = Literal["open", "refuse", "blackhole", "garbage"]
+# What the garbage mode answers any request with: a 200 that is not JSON.
+GARBAGE = b"\x00\xffnot json at all {{{" * 4
 
 
 class CuttableProxy:
@@ -80,6 +83,10 @@ class CuttableProxy:
         self._writers.add(writer)
         if self.mode == "blackhole":
             return  # held open, never answered, until restore-and-cut or stop closes it
+        if self.mode == "garbage":
+            await self._garbage(reader, writer)
+            self._writers.discard(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
@@ -93,6 +100,15 @@ class CuttableProxy:
         for end in (writer, up_writer):
             self._writers.discard(end)
             end.transport.abort()
+
+    async def _garbage(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: %d\r\n\r\n" % len(GARBAGE)
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while self.mode == "garbage" and await reader.read(65536):
+                writer.write(head + GARBAGE)
+                await writer.drain()
+        writer.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
