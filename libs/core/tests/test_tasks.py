@@ -56,3 +56,16 @@ def test_a_task_id_names_the_tool_that_made_it_and_an_id_without_one_still_decod
     assert tasks.decode(f"g1~{ALICE}~a", "alice") == tasks.Tagged("g1", "a", None)
     assert tasks.decode(f"g1.~{ALICE}~a", "alice") is None
     assert tasks.decode(tagged, "bob") is None
+
+
+def test_a_task_notification_says_nothing_the_post_hooks_did_not_check() -> None:
+    params = {
+        "taskId": "t9",
+        "status": "completed",
+        "statusMessage": "the secret is 42",
+        "result": {"content": [{"type": "text", "text": "42"}]},
+        "inputRequests": {"q": {"method": "elicitation/create", "params": {"message": "42?"}}},
+    }
+    note = {"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": params}
+    told = msgspec.json.decode(tasks.tag_notification(msgspec.json.encode(note), "g1", "alice"))
+    assert told["params"] == {"taskId": f"g1~{ALICE}~t9", "status": "completed"}

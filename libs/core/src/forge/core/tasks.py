@@ -25,6 +25,8 @@ TOOL_SEPARATOR = "."  # between the gateway's id and the tool's (both hex: neith
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _STR = msgspec.json.Decoder(str)
 _ENC = msgspec.json.Encoder()
+# What an upstream says on a task, left out of its notifications (no post hook runs there).
+UNCHECKED = ("statusMessage", "result", "inputRequests")
 
 
 def owner(subject: str) -> str:
@@ -70,17 +72,23 @@ def tag(body: bytes, gateway_id: str, subject: str, tool_id: str | None = None) 
 
 
 def tag_notification(message: bytes, gateway_id: str, subject: str) -> bytes:
-    """A `notifications/tasks…` message with the task id in its params tagged."""
+    """A `notifications/tasks…` message with the task id in its params tagged, and without
+    what the upstream said on the task (`statusMessage`, `result`, `inputRequests`): it leaves
+    the upstream-proxy for the client with no post hook, so the client reads those with
+    `tasks/get`, which passes them (decision 0031)."""
     if b'"notifications/tasks' not in message:
         return message
     try:
         members = _FIELDS.decode(message)
+        params = members.get("params")
+        if params is None:
+            return message
+        said = _FIELDS.decode(tag(bytes(params), gateway_id, subject))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return message
-    params = members.get("params")
-    if params is None:
-        return message
-    members["params"] = msgspec.Raw(tag(bytes(params), gateway_id, subject))
+    for member in UNCHECKED:
+        said.pop(member, None)
+    members["params"] = msgspec.Raw(_ENC.encode(said))
     return _ENC.encode(members)
 
 
