@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from forge.cli.mesh import SERVICES, Mesh
 
-EXAMPLES = 100  # per transport and era
+EXAMPLES = 50  # per transport and era: 300 inputs in all
 ANSWER_S = 10.0  # no hang: each answer (or probe answer) within this
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
 META = {

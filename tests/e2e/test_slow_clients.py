@@ -31,6 +31,7 @@ def slow_edge(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[str]:
         FORGE_EDGE_HTTP_SERVER=request.param,
         FORGE_EDGE_HEADER_TIMEOUT_S=str(SLOW_S),
         FORGE_EDGE_BODY_TIMEOUT_S=str(SLOW_S),
+        FORGE_EDGE_DRAIN_TIMEOUT_S="1",  # it stops at once when the module is done
     ) as url:
         yield url
 
