@@ -2,7 +2,8 @@
 that made it, and what `tasks/get`, `tasks/result` and `tasks/cancel` bring back from the
 upstream (the result, the status message, the questions) passes that tool's `tool_post_invoke`
 with its team, as the call's result does (decision 0031). An id without a tool passes every
-tool of the gateway's hooks; an id naming another gateway's tool is an unknown task."""
+tool of the gateway's hooks; an id naming another gateway's tool, or one the caller may not
+call, is an unknown task."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ TOOLS = [
     ),
     ToolRecord(
         id="t3", name="two-job", original_name="job", gateway_id="g2", tool=Tool(name="job")
+    ),
+    ToolRecord(
+        id="t4",
+        name="one-hidden",
+        original_name="hidden",
+        gateway_id="g1",
+        tool=Tool(name="hidden"),
+        owner="someone@else",
+        visibility="private",
     ),
 ]
 DECLARED = b'{"extensions":{"io.modelcontextprotocol/tasks":{}}}'
@@ -120,13 +130,13 @@ async def test_an_id_without_its_tool_passes_every_tool_of_the_gateway(
     old = f"g1~{tasks.owner(ME.subject)}~u-1"
     got = await ask(membus, sent("tasks/result", {"taskId": old}, era="legacy"))
     assert got["content"][0]["text"] == "done: ***"
-    assert sorted(hooked) == [("one-job", None), ("one-other", "team-x")]
+    assert sorted(hooked) == [("one-hidden", None), ("one-job", None), ("one-other", "team-x")]
 
 
-async def test_an_id_naming_another_gateways_tool_is_an_unknown_task(
+async def test_an_id_naming_a_tool_the_caller_could_not_call_is_an_unknown_task(
     membus: MemoryBus, hooked: list[tuple[str, str | None]]
 ) -> None:
-    for forged in ("g1.t3", "g1.nowhere", "g1."):
+    for forged in ("g1.t3", "g1.nowhere", "g1.", "g1.t4"):
         task_id = f"{forged}~{tasks.owner(ME.subject)}~u-1"
         with pytest.raises(InvalidParamsError, match="unknown task"):
             await ask(membus, sent("tasks/get", {"taskId": task_id}))

@@ -133,7 +133,7 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     gateway = ctx.catalog.gateway(owner.gateway_id, principal)
     if gateway is None or not may(principal, gateway, EXECUTE):
         raise unknown
-    made_by = _tools(ctx, owner)
+    made_by = _tools(ctx, owner, principal)
     if made_by is None:
         raise unknown
     members["taskId"] = msgspec.Raw(_ENC.encode(owner.upstream_id))
@@ -142,16 +142,17 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     return tag_result(result, owner.gateway_id, principal, owner.tool_id)
 
 
-def _tools(ctx: Context, owner: tasks.Tagged) -> list[ToolRecord] | None:
+def _tools(ctx: Context, owner: tasks.Tagged, principal: Principal) -> list[ToolRecord] | None:
     """The tools whose post hooks a task's answers pass: the one that made it; for an id that
     does not say (made before decision 0031, listed, or from a task notification), every tool
     of its gateway, so that no tool's binding is skipped by leaving the tool out. None: the id
-    names a tool that is not the gateway's (an unknown task)."""
+    names a tool that is not the gateway's or that the caller may not call (an unknown task:
+    a re-tagged id can only name a tool the caller could have called)."""
     catalog = ctx.catalog
     if owner.tool_id is None:
         return [t for t in catalog.tools_by_id.values() if t.gateway_id == owner.gateway_id]
     tool = catalog.tools_by_id.get(owner.tool_id)
-    if tool is None or tool.gateway_id != owner.gateway_id:
+    if tool is None or tool.gateway_id != owner.gateway_id or not may(principal, tool, EXECUTE):
         return None
     return [tool]
 
