@@ -37,6 +37,11 @@ install: .venv/.installed ## install everything into .venv (needs only python3.1
 			--release --uv --quiet -m rust/crates/forge-filters-py/Cargo.toml \
 			&& touch .venv/.scanners && echo "scanners: rust extension built"; \
 	fi
+	@# Bytecode compiled ahead, as the container image does (UV_COMPILE_BYTECODE): where
+	@# PYTHONDONTWRITEBYTECODE is set, every service start would otherwise compile each module it
+	@# imports from source, most of a start (issue 15). Up to date in seconds; a source edited
+	@# since is compiled again at import, as without this.
+	@$(PY) -m compileall -q -j 0 .venv/lib $(wildcard */src */*/src) >/dev/null
 
 # The MCP conformance suite and server-everything (tests/conformance), pinned by its lock file;
 # it brings its own Node 22. Needs npm; `make test` runs it, `make up` does not need it.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
+import importlib.util
 import logging
 import re
+import sys
 import time
 import urllib.parse
 import uuid
@@ -16,15 +19,49 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
-import nats
-import nats.errors
-import nats.js.api
-import nats.js.errors
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
-from forge.core import claims, metrics, subjects
-from forge.core.errors import (
+
+class _OnFirstUse:
+    """Stands for the module `name`, imported on the first attribute read."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+def _import_nats() -> None:
+    """Import nats-py without the aiohttp it imports for its WebSocket transport alone.
+
+    nats-py's transport module imports aiohttp (and multidict) at import, for ws:// NATS URLs:
+    half a second to seconds of a service's start on a loaded machine, in services that never
+    use aiohttp otherwise. That import is refused while nats-py loads, and the transport module
+    given stand-ins that import each on first use. Only when aiohttp is installed: without it
+    nats-py fails a ws:// URL exactly as before.
+    """
+    if "aiohttp" in sys.modules or importlib.util.find_spec("aiohttp") is None:
+        return
+    sys.modules["aiohttp"] = None  # type: ignore[assignment]  # makes `import aiohttp` fail
+    try:
+        import nats.aio.transport
+    finally:
+        del sys.modules["aiohttp"]
+    for name in ("aiohttp", "multidict"):  # both None now, as when aiohttp is not installed
+        setattr(nats.aio.transport, name, _OnFirstUse(name))
+
+
+_import_nats()
+
+import nats  # noqa: E402
+import nats.errors  # noqa: E402
+import nats.js.api  # noqa: E402
+import nats.js.errors  # noqa: E402
+from nats.aio.client import Client as NATS  # noqa: E402
+from nats.aio.msg import Msg  # noqa: E402
+
+from forge.core import claims, metrics, subjects  # noqa: E402
+from forge.core.errors import (  # noqa: E402
     DeadlineExceededError,
     ForgeError,
     OverloadedError,
@@ -478,12 +515,14 @@ class NatsBus:
             await self._reply(msg.reply, reply)
 
     async def _reply(self, subject: str, payload: bytes) -> None:
-        headers = _outgoing_headers(None)  # a reply carries the trace too (docs/decisions/0024)
+        # No traceparent on a reply: the requester knows its own context and reads none from
+        # the answer; a header block costs every hop's encode, the server and the parse
+        # (docs/decisions/0024).
         if self._inline(payload):
-            await self.nc.publish(subject, payload, headers=headers)
+            await self.nc.publish(subject, payload)
             return
         try:
-            claim = await self._claim(payload, headers, claims.PUBLISHED_TTL_S, once=True)
+            claim = await self._claim(payload, None, claims.PUBLISHED_TTL_S, once=True)
         except ForgeError as exc:  # larger than the bus carries: the caller gets why
             await self.nc.publish(subject, _error_reply(exc))
             return
