@@ -225,7 +225,8 @@ def aadhaar(valid: bool = True) -> str:
     v = verhoeff_complete(pick("23456789") + rand(DIG, 10))
     if not valid:
         v = v[:-1] + str((int(v[-1]) + 1 + rng.randrange(9)) % 10)
-    return f"{v[:4]} {v[4:8]} {v[8:]}" if rng.random() < 0.7 else v
+    # grouped 4-4-4: twelve bare digits are an Aadhaar only after a cue (issue 17)
+    return f"{v[:4]} {v[4:8]} {v[8:]}" if rng.random() < 0.7 else f"{v[:4]}-{v[4:8]}-{v[8:]}"
 
 
 def bad_steuer_id() -> str:

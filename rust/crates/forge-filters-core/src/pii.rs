@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use crate::checks;
-use crate::dob::{self, date_pattern, CUES, MONTH, ORDINAL};
+use crate::dob::{self, date_pattern_lower, CUES};
 use crate::finding::{resolve, Candidate, Claim, Finding};
 use crate::kinds::enabled_by_name;
 use crate::regions::{matches_in, Compiled};
@@ -89,17 +89,17 @@ pub fn patterns() -> Vec<(&'static str, String)> {
 fn plain_patterns() -> Vec<(&'static str, String)> {
     vec![
         ("EMAIL", r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}".to_string()),
-        ("CREDIT_CARD", r"[0-9](?:[ -]?[0-9]){12,18}".to_string()),
+        ("CREDIT_CARD", r"[0-9](?:[ -]?[0-9]){11,18}".to_string()),
         ("IBAN", r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?".to_string()),
-        ("US_SSN", r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}".to_string()),
+        ("US_SSN", r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}".to_string()),
         ("UK_NINO", r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]".to_string()),
         ("FR_INSEE", r"[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}".to_string()),
         ("DE_TAX_ID", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}".to_string()),
-        ("IN_AADHAAR", r"[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}".to_string()),
+        ("IN_AADHAAR", r"[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}".to_string()),
         ("IPV6", r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}".to_string()),
         ("IPV4", r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}".to_string()),
-        ("DATE_OF_BIRTH", date_pattern(MONTH, ORDINAL)),
-        ("PHONE", r"\+[1-9][0-9 ().-]{6,20}[0-9]|(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}|0[1-9](?:[ .-]?[0-9]{2}){4}|0[1-9][0-9]{1,3}[ /-]?[0-9]{3,4}[ -]?[0-9]{3,4}".to_string()),
+        ("DATE_OF_BIRTH", date_pattern_lower()),
+        ("PHONE", r"\+?\(?[0-9][0-9 ()./-]{5,24}[0-9]".to_string()),
         ("BIRTH_CUE", CUES.to_string()),
     ]
 }
@@ -119,6 +119,39 @@ const IN_REGIONS: [usize; 9] = [
 ];
 /// Kinds searched in the lowered text with their lowercase patterns.
 const LOWERED: [usize; 2] = [DATE_OF_BIRTH, BIRTH_CUE];
+
+/// Cue words (lowercase) just before a value, or in its table column's header.
+const PHONE_CUES: [&str; 19] = [
+    "phone", "tel", "mobil", "cell", "fax", "handy", "celular", "móvil", "movil", "whatsapp",
+    "call", "contact", "chiam", "llam", "appel", "ligue", "anruf", "電話", "携帯",
+];
+const CARD_CUES: [&str; 14] = [
+    "card",
+    "karte",
+    "carte",
+    "tarjeta",
+    "cartão",
+    "cartao",
+    "carta",
+    "kaart",
+    "visa",
+    "maestro",
+    "mastercard",
+    "amex",
+    "credit",
+    "カード",
+];
+const SSN_CUES: [&str; 4] = [
+    "ssn",
+    "social security",
+    "social_security",
+    "socialsecurity",
+];
+const AADHAAR_CUES: [&str; 4] = ["aadhaar", "aadhar", "uid", "आधार"];
+const VERSION_WORDS: [&str; 8] = [
+    "version", "ver", "ver.", "build", "release", "rev", "firmware", "kernel",
+];
+const URL_STOP: &[u8] = b" \t\r\n\"'<>()[]{},;";
 
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
@@ -152,7 +185,28 @@ fn email(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
     {
         return;
     }
+    // the userinfo of a URL (`https://user:token@host`, a Sentry DSN) is no address
+    let mut i = s;
+    while i > 0 && !URL_STOP.contains(&t.b[i - 1]) {
+        i -= 1;
+    }
+    if t.b[i..s].windows(3).any(|w| w == b"://") {
+        return;
+    }
     push(out, EMAIL, s, e, "");
+}
+
+/// Grouped the way cards are printed: 4 digits first, then groups of 4 (or 6, Amex and Diners),
+/// the last one 1 to 6 digits.
+fn card_groups(p: &[u8]) -> bool {
+    let lens: Vec<usize> = p
+        .split(|&b| b == b' ' || b == b'-')
+        .map(|g| g.len())
+        .collect();
+    let last = lens[lens.len() - 1];
+    lens[0] == 4
+        && lens[1..lens.len() - 1].iter().all(|&n| n == 4 || n == 6)
+        && (1..=6).contains(&last)
 }
 
 fn card(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
@@ -169,16 +223,26 @@ fn card(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
             continue;
         }
         let d = checks::digits(p);
-        if d.len() < 13 {
+        if d.len() < 12 {
             break;
         }
         if d.len() > 19 || !checks::luhn(&d) {
             continue;
         }
-        if let Some(brand) = checks::card_brand(&d) {
-            push(out, CREDIT_CARD, s, s + cut, brand);
-            return;
+        let Some(brand) = checks::card_brand(&d) else {
+            continue;
+        };
+        if p.len() != d.len() && !card_groups(p) {
+            continue;
         }
+        // 12 digits (Maestro) and barcodes (a compact 13 digits with a GS1 check digit) only
+        // after a card cue
+        let barcode = d.len() == 13 && p.len() == 13 && checks::gs1(&d);
+        if (d.len() == 12 || barcode) && !t.cue_before(s, &CARD_CUES) {
+            continue;
+        }
+        push(out, CREDIT_CARD, s, s + cut, brand);
+        return;
     }
 }
 
@@ -228,39 +292,171 @@ fn ipv4(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
     if t.byte_before(s) == Some(b'.') {
         return;
     }
-    if t.byte_at(e) == Some(b'.') && t.byte_at(e + 1).is_some_and(|b| b.is_ascii_digit()) {
+    if t.byte_at(e) == Some(b'.') && t.byte_at(e + 1).is_some_and(|b| b.is_ascii_alphanumeric()) {
         return;
     }
-    if t.after_ok(e) && checks::ipv4(&t.b[s..e]) {
-        push(out, IPV4, s, e, "");
+    if !t.after_ok(e) || !checks::ipv4(&t.b[s..e]) {
+        return;
     }
+    // a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address
+    let before = t
+        .lower_before(s, 24)
+        .trim_end_matches([' ', '\t', ':', '=', '[', '(', '#']);
+    for word in VERSION_WORDS {
+        if before.ends_with(word)
+            && !before.as_bytes()[..before.len() - word.len()]
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            return;
+        }
+    }
+    push(out, IPV4, s, e, "");
+}
+
+fn is_phone_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'.' | b'/' | b'-')
+}
+
+const DATE_SHAPES: [[usize; 3]; 5] = [[4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4]];
+
+/// (detail, needs a cue) of a phone-number candidate, or None when it is none.
+fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
+    if p.windows(2)
+        .any(|w| is_phone_sep(w[0]) && is_phone_sep(w[1]))
+    {
+        return None;
+    }
+    let opens = p.iter().filter(|&&b| b == b'(').count();
+    let closes = p.iter().filter(|&&b| b == b')').count();
+    if opens > 1 || opens != closes {
+        return None;
+    }
+    if opens == 1 {
+        let o = p.iter().position(|&b| b == b'(')?;
+        let c = p.iter().position(|&b| b == b')')?;
+        if o > c || !(1..=5).contains(&(c - o - 1)) || !p[o + 1..c].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    let groups: Vec<&[u8]> = p
+        .split(|&b| matches!(b, b'+' | b' ' | b'.' | b'/' | b'(' | b')' | b'-'))
+        .filter(|g| !g.is_empty())
+        .collect();
+    let ds: Vec<u8> = groups.concat();
+    let mut n = ds.len();
+    if n < 8 {
+        return None;
+    }
+    if p[0] == b'+' {
+        if p.windows(3).any(|w| w == b"(0)") {
+            n -= 1;
+        }
+        return ((8..=15).contains(&n) && ds[0] != b'0').then_some(("international", false));
+    }
+    if ds[0] == b'0' {
+        if ds[1] == b'0' {
+            // an international call prefix
+            return (p.starts_with(b"00") && (10..=17).contains(&n))
+                .then_some(("international", false));
+        }
+        if !(9..=12).contains(&n) {
+            return None;
+        }
+        return Some(("national", groups.len() == 1 && n != 10 && n != 11));
+    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    if lens.len() >= 3 && DATE_SHAPES.iter().any(|d| d[..] == lens[..3]) {
+        return None;
+    }
+    if lens.len() == 4
+        && lens.iter().all(|&l| l <= 3)
+        && p.iter().filter(|&&b| b == b'.').count() == 3
+    {
+        return None; // a dotted quad: an address or a version, never a phone number
+    }
+    if !(9..=11).contains(&n) {
+        return None;
+    }
+    if lens == [1, 3, 3, 4] && ds[0] == b'1' {
+        return Some(("nanp", false));
+    }
+    if lens == [3, 3, 4] {
+        // NANP: area code and exchange start with 2-9
+        return (!matches!(ds[0], b'0' | b'1') && !matches!(ds[3], b'0' | b'1'))
+            .then_some(("nanp", false));
+    }
+    if lens.len() >= 3 && lens.iter().all(|&l| l >= 2) && lens[0] <= 5 && lens != [3, 2, 4] {
+        return Some(("local", false));
+    }
+    Some(("local", true))
 }
 
 fn phone(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
-    if !t.after_ok(e) {
+    let m = &t.b[s..e];
+    // the whole match first, then shorter prefixes cut before a separator
+    let mut cuts: Vec<usize> = vec![m.len()];
+    cuts.extend(
+        (1..m.len())
+            .rev()
+            .filter(|&i| is_phone_sep(m[i]) && m[i - 1].is_ascii_digit()),
+    );
+    let mut cued: Option<bool> = None;
+    for cut in cuts {
+        if cut == m.len() && !t.after_ok(e) {
+            // an extension right after the number (`555-0100x123`)
+            let ext = matches!(t.b[e], b'x' | b'X')
+                && t.byte_at(e + 1).is_some_and(|b| b.is_ascii_digit());
+            if !ext {
+                continue;
+            }
+        }
+        let Some((detail, needs_cue)) = phone_shape(&m[..cut]) else {
+            continue;
+        };
+        if needs_cue && !*cued.get_or_insert_with(|| t.cued(s, &PHONE_CUES)) {
+            continue;
+        }
+        push(out, PHONE, s, s + cut, detail);
         return;
     }
+}
+
+fn ssn(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
+    // nine bare digits only after a cue (`"ssn": "123456789"`)
+    if e - s == 9 && !t.cued(s, &SSN_CUES) {
+        return;
+    }
+    if checks::us_ssn(&checks::digits(&t.b[s..e])) {
+        push(out, US_SSN, s, e, "US");
+    }
+}
+
+fn aadhaar(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
+    // grouped 4-4-4 (one separator), or twelve bare digits after a cue; never the tail of a
+    // longer number or an E.164 phone number
     let m = &t.b[s..e];
-    let detail = match m[0] {
-        b'+' => {
-            let n = checks::digits(m).len();
-            let seps = |b: u8| matches!(b, b' ' | b'.' | b'-');
-            if !(8..=15).contains(&n) || m.windows(2).any(|w| seps(w[0]) && seps(w[1])) {
-                return;
-            }
-            let opens = m.iter().filter(|&&b| b == b'(').count();
-            let closes = m.iter().filter(|&&b| b == b')').count();
-            let open_at = m.iter().position(|&b| b == b'(');
-            let close_at = m.iter().position(|&b| b == b')');
-            if opens > 1 || closes > 1 || opens != closes || open_at > close_at {
-                return;
-            }
-            "international"
+    if m.len() == 12 {
+        if !t.cued(s, &AADHAAR_CUES) {
+            return;
         }
-        b'0' => "national",
-        _ => "nanp",
-    };
-    push(out, PHONE, s, e, detail);
+    } else if m.len() != 14 || m[4] != m[9] {
+        return;
+    }
+    if t.byte_before(s) == Some(b'+') {
+        return;
+    }
+    let sep = |b: Option<u8>| matches!(b, Some(b' ' | b'-'));
+    let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    if s > 1 && sep(t.byte_before(s)) && digit(t.byte_before(s - 1)) {
+        return;
+    }
+    if sep(t.byte_at(e)) && digit(t.byte_at(e + 1)) {
+        return;
+    }
+    if checks::verhoeff(&checks::digits(m)) {
+        push(out, IN_AADHAAR, s, e, "IN");
+    }
 }
 
 /// Every PII finding in `text`, overlaps settled, ordered by start then kind.
@@ -310,7 +506,7 @@ pub fn scan(text: &str, config: &PiiConfig) -> Vec<Finding> {
                 IPV4 => ipv4(&t, s, e, &mut out),
                 PHONE => phone(&t, s, e, &mut out),
                 _ if !t.after_ok(e) => {}
-                US_SSN if checks::us_ssn(&checks::digits(d)) => push(&mut out, US_SSN, s, e, "US"),
+                US_SSN => ssn(&t, s, e, &mut out),
                 UK_NINO if checks::nino_prefix_ok(&d[..2]) => push(&mut out, UK_NINO, s, e, "GB"),
                 FR_INSEE => {
                     let compact: Vec<u8> = d.iter().copied().filter(|&b| b != b' ').collect();
@@ -321,9 +517,7 @@ pub fn scan(text: &str, config: &PiiConfig) -> Vec<Finding> {
                 DE_TAX_ID if checks::de_tax_id(&checks::digits(d)) => {
                     push(&mut out, DE_TAX_ID, s, e, "DE")
                 }
-                IN_AADHAAR if checks::verhoeff(&checks::digits(d)) => {
-                    push(&mut out, IN_AADHAAR, s, e, "IN")
-                }
+                IN_AADHAAR => aadhaar(&t, s, e, &mut out),
                 _ => {}
             }
         }
@@ -337,11 +531,7 @@ mod tests {
 
     #[test]
     fn lowered_patterns_are_the_case_insensitive_ones() {
-        // ci() of the whole date pattern touches only the month names and ordinals
-        assert_eq!(
-            patterns()[DATE_OF_BIRTH].1,
-            date_pattern(&ci(MONTH), &ci(ORDINAL))
-        );
+        assert_eq!(patterns()[DATE_OF_BIRTH].1, ci(&date_pattern_lower()));
     }
 
     #[test]

@@ -151,6 +151,78 @@ impl<'a> Text<'a> {
     }
 }
 
+/// Code points before a value searched for a cue word.
+pub(crate) const CUE_WINDOW: usize = 32;
+
+impl<'a> Text<'a> {
+    /// The byte offset `n` code points before `at` (or 0).
+    fn chars_back(&self, at: usize, n: usize) -> usize {
+        if self.ascii {
+            return at.saturating_sub(n);
+        }
+        if n == 0 {
+            return at;
+        }
+        self.s[..at]
+            .char_indices()
+            .rev()
+            .nth(n - 1)
+            .map_or(0, |(i, _)| i)
+    }
+
+    /// The start of the line `at` lies on.
+    pub fn line_start(&self, at: usize) -> usize {
+        self.s[..at].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    /// The lowered text of the `n` code points before `at` on its line.
+    pub fn lower_before(&self, at: usize, n: usize) -> &str {
+        let start = self.line_start(at).max(self.chars_back(at, n));
+        &self.lower()[start..at]
+    }
+
+    /// A cue word (lowercase) in the `CUE_WINDOW` code points before `at` on the same line.
+    pub fn cue_before(&self, at: usize, cues: &[&str]) -> bool {
+        let near = self.lower_before(at, CUE_WINDOW);
+        cues.iter().any(|c| near.contains(c))
+    }
+
+    /// The header of the table column `at` lies in, lowered, if it lies in a table: a block of
+    /// lines (a blank line or the text's start before it) whose first line (the header) holds
+    /// a delimiter: the first of `,` `;` tab `|` found in both the header and the line of `at`;
+    /// the column is the count of delimiters before `at` on its line. None outside a table,
+    /// and on the first line.
+    pub fn header_cell(&self, at: usize) -> Option<String> {
+        let line = self.s[..at].rfind('\n')? + 1;
+        let top = self.s[..line].rfind("\n\n").map_or(0, |i| i + 2);
+        if top >= line {
+            return None;
+        }
+        let end = top + self.s[top..].find('\n')?;
+        let header = &self.b[top..end];
+        let nl = self.s[at..].find('\n').map_or(self.b.len(), |i| at + i);
+        let row = &self.b[line..nl];
+        let delim = [b',', b';', b'\t', b'|']
+            .into_iter()
+            .find(|d| header.contains(d) && row.contains(d))?;
+        let col = self.b[line..at].iter().filter(|&&b| b == delim).count();
+        let cell = header.split(|&b| b == delim).nth(col)?;
+        let cell = std::str::from_utf8(cell).ok()?;
+        Some(
+            cell.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '"' | '\''))
+                .to_ascii_lowercase(),
+        )
+    }
+
+    /// A cue word before `at` on its line, or in the header of its table column.
+    pub fn cued(&self, at: usize, cues: &[&str]) -> bool {
+        self.cue_before(at, cues)
+            || self
+                .header_cell(at)
+                .is_some_and(|cell| cues.iter().any(|c| cell.contains(c)))
+    }
+}
+
 /// Code-point offsets to byte offsets, for offsets given in ascending order.
 pub(crate) struct CharCursor<'a> {
     s: &'a str,

@@ -43,7 +43,17 @@ def card_brand(d: list[int]) -> str | None:
         return "diners" if 14 <= n <= 19 else None
     if p2 == 62:
         return "unionpay" if 16 <= n <= 19 else None
+    if p4 in _MAESTRO or 56 <= p2 <= 58:
+        return "maestro" if 12 <= n <= 19 else None
     return None
+
+
+_MAESTRO = (5018, 5020, 5038, 5893, 6304, 6390, 6759, 6761, 6762, 6763)
+
+
+def gs1(d: list[int]) -> bool:
+    """The GS1 check digit (EAN-13, UPC-A, GTIN): weights 1, 3, 1, ... from the right."""
+    return sum(x * (3 if i % 2 == 1 else 1) for i, x in enumerate(reversed(d))) % 10 == 0
 
 
 IBAN_LENGTHS = {

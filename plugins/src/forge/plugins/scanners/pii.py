@@ -15,7 +15,17 @@ from itertools import pairwise
 from forge.plugins.scanners import checks, dob
 from forge.plugins.scanners.config import DEFAULT_PII, PII_KINDS, PiiConfig
 from forge.plugins.scanners.findings import Candidate, Finding, resolve
-from forge.plugins.scanners.text import after_ok, before_ok, ci, digits
+from forge.plugins.scanners.text import (
+    ALNUM,
+    DIGITS,
+    after_ok,
+    ascii_lower,
+    before_ok,
+    ci,
+    cue_before,
+    digits,
+    header_cell,
+)
 
 _SCORES = (0.95, 0.95, 0.95, 0.85, 0.85, 0.9, 0.8, 0.85, 0.9, 0.9, 0.8, 0.7)
 (
@@ -39,9 +49,9 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         "EMAIL",
         r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}",
     ),
-    ("CREDIT_CARD", r"[0-9](?:[ -]?[0-9]){12,18}"),
+    ("CREDIT_CARD", r"[0-9](?:[ -]?[0-9]){11,18}"),
     ("IBAN", r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"),
-    ("US_SSN", r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
+    ("US_SSN", r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}"),
     ("UK_NINO", r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]"),
     (
         "FR_INSEE",
@@ -49,22 +59,37 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"[0-9]{2}",
     ),
     ("DE_TAX_ID", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}"),
-    ("IN_AADHAAR", r"[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}"),
+    ("IN_AADHAAR", r"[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}"),
     ("IPV6", r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}"),
     ("IPV4", r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"),
     ("DATE_OF_BIRTH", dob.date_pattern()),
-    (
-        "PHONE",
-        r"\+[1-9][0-9 ().-]{6,20}[0-9]"
-        r"|(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
-        r"|0[1-9](?:[ .-]?[0-9]{2}){4}"
-        r"|0[1-9][0-9]{1,3}[ /-]?[0-9]{3,4}[ -]?[0-9]{3,4}",
-    ),
+    ("PHONE", r"\+?\(?[0-9][0-9 ()./-]{5,24}[0-9]"),
     ("BIRTH_CUE", ci(dob.CUES)),
 )
 _RES = tuple(re.compile(p) for _, p in PATTERNS)
 _CUE_RE = _RES[12]
-_PHONE_SEPS = frozenset(" .-")
+_PHONE_SEPS = frozenset(" ./-")
+# cue words (lowercase) just before a value, or in its table column's header
+PHONE_CUES = (
+    "phone", "tel", "mobil", "cell", "fax", "handy", "celular", "móvil", "movil", "whatsapp",
+    "call", "contact", "chiam", "llam", "appel", "ligue", "anruf", "電話", "携帯",
+)  # fmt: skip
+CARD_CUES = (
+    "card", "karte", "carte", "tarjeta", "cartão", "cartao", "carta", "kaart", "visa", "maestro",
+    "mastercard", "amex", "credit", "カード",
+)  # fmt: skip
+SSN_CUES = ("ssn", "social security", "social_security", "socialsecurity")
+AADHAAR_CUES = ("aadhaar", "aadhar", "uid", "आधार")
+VERSION_WORDS = ("version", "ver", "ver.", "build", "release", "rev", "firmware", "kernel")
+_URL_STOP = frozenset(" \t\r\n\"'<>()[]{},;")
+
+
+def _cued(text: str, s: int, cues: tuple[str, ...]) -> bool:
+    """A cue word just before `s` on its line, or in the header of its table column."""
+    if cue_before(text, s, cues):
+        return True
+    cell = header_cell(text, s)
+    return cell is not None and any(c in cell for c in cues)
 
 
 def _push(out: list[Candidate], kind: int, s: int, e: int, detail: str) -> None:
@@ -79,7 +104,20 @@ def _email(text: str, s: int, e: int, out: list[Candidate]) -> None:
         return
     if any(label.startswith("-") or label.endswith("-") for label in m[at + 1 :].split(".")):
         return
+    # the userinfo of a URL (`https://user:token@host`, a Sentry DSN) is no address
+    i = s
+    while i > 0 and text[i - 1] not in _URL_STOP:
+        i -= 1
+    if "://" in text[i:s]:
+        return
     _push(out, EMAIL, s, e, "")
+
+
+def _card_groups(p: str) -> bool:
+    """Grouped the way cards are printed: 4 digits first, then groups of 4 (or 6, Amex and
+    Diners), the last one 1 to 6 digits."""
+    lens = [len(g) for g in p.replace("-", " ").split(" ")]
+    return lens[0] == 4 and all(n in (4, 6) for n in lens[1:-1]) and 1 <= lens[-1] <= 6
 
 
 def _card(text: str, s: int, e: int, out: list[Candidate]) -> None:
@@ -93,14 +131,22 @@ def _card(text: str, s: int, e: int, out: list[Candidate]) -> None:
         if " " in p and "-" in p:
             continue
         d = digits(p)
-        if len(d) < 13:
+        if len(d) < 12:
             break
         if len(d) > 19 or not checks.luhn(d):
             continue
         brand = checks.card_brand(d)
-        if brand is not None:
-            _push(out, CREDIT_CARD, s, s + cut, brand)
-            return
+        if brand is None:
+            continue
+        # 12 digits (Maestro) and barcodes (a compact 13 digits with a GS1 check digit) only
+        # after a card cue
+        if len(p) != len(d) and not _card_groups(p):
+            continue
+        barcode = len(d) == 13 and len(p) == 13 and checks.gs1(d)
+        if (len(d) == 12 or barcode) and not cue_before(text, s, CARD_CUES):
+            continue
+        _push(out, CREDIT_CARD, s, s + cut, brand)
+        return
 
 
 def _iban(text: str, s: int, e: int, out: list[Candidate]) -> None:
@@ -133,36 +179,98 @@ def _ipv6(text: str, s: int, e: int, out: list[Candidate]) -> None:
 def _ipv4(text: str, s: int, e: int, out: list[Candidate]) -> None:
     if s > 0 and text[s - 1] == ".":
         return
-    if text[e : e + 1] == "." and text[e + 1 : e + 2].isascii() and text[e + 1 : e + 2].isdigit():
+    if text[e : e + 1] == "." and text[e + 1 : e + 2] in ALNUM:
         return
-    if after_ok(text, e) and checks.ipv4(text[s:e]):
-        _push(out, IPV4, s, e, "")
+    if not after_ok(text, e) or not checks.ipv4(text[s:e]):
+        return
+    # a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address
+    line = text.rfind("\n", 0, s) + 1
+    before = ascii_lower(text[max(line, s - 24) : s]).rstrip(" \t:=[(#")
+    for word in VERSION_WORDS:
+        if before.endswith(word) and before[-len(word) - 1 : -len(word)] not in ALNUM:
+            return
+    _push(out, IPV4, s, e, "")
+
+
+def _phone_shape(p: str) -> tuple[str, bool] | None:
+    """(detail, needs a cue) of a phone-number candidate, or None when it is none."""
+    if any(a in _PHONE_SEPS and b in _PHONE_SEPS for a, b in pairwise(p)):
+        return None
+    opens, closes = p.count("("), p.count(")")
+    if opens > 1 or opens != closes:
+        return None
+    if opens:
+        o, c = p.index("("), p.index(")")
+        inner = p[o + 1 : c]
+        if o > c or not 1 <= len(inner) <= 5 or any(x not in DIGITS for x in inner):
+            return None
+    groups = [g for g in _PHONE_SPLIT.split(p) if g]
+    ds = "".join(groups)
+    n = len(ds)
+    if n < 8:
+        return None
+    if p[0] == "+":
+        if "(0)" in p:
+            n -= 1
+        return ("international", False) if 8 <= n <= 15 and ds[0] != "0" else None
+    if ds[0] == "0":
+        if ds[1] == "0":  # an international call prefix
+            return ("international", False) if p[:2] == "00" and 10 <= n <= 17 else None
+        if not 9 <= n <= 12:
+            return None
+        return ("national", len(groups) == 1 and n not in (10, 11))
+    lens = [len(g) for g in groups]
+    if len(groups) >= 3 and (lens[:3] in _DATE_SHAPES):
+        return None
+    if len(groups) == 4 and max(lens) <= 3 and p.count(".") == 3:
+        return None  # a dotted quad: an address or a version, never a phone number
+    if not 9 <= n <= 11:
+        return None
+    if lens == [1, 3, 3, 4] and ds[0] == "1":
+        return ("nanp", False)
+    if lens == [3, 3, 4]:  # NANP: area code and exchange start with 2-9
+        return ("nanp", False) if ds[0] not in "01" and ds[3] not in "01" else None
+    if len(groups) >= 3 and min(lens) >= 2 and lens[0] <= 5 and lens != [3, 2, 4]:
+        return ("local", False)
+    return ("local", True)
+
+
+_PHONE_SPLIT = re.compile(r"[+ ./()-]+")
+_DATE_SHAPES = ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4])
 
 
 def _phone(text: str, s: int, e: int, out: list[Candidate]) -> None:
-    if not after_ok(text, e):
-        return
     m = text[s:e]
-    if m[0] == "+":
-        n = len(digits(m))
-        if not 8 <= n <= 15 or any(a in _PHONE_SEPS and b in _PHONE_SEPS for a, b in pairwise(m)):
-            return
-        opens, closes = m.count("("), m.count(")")
-        if opens > 1 or closes > 1 or opens != closes or m.find("(") > m.find(")"):
-            return
-        detail = "international"
-    elif m[0] == "0":
-        detail = "national"
-    else:
-        detail = "nanp"
-    _push(out, PHONE, s, e, detail)
+    # the whole match first, then shorter prefixes cut before a separator
+    cuts = [len(m)] + [
+        i for i in range(len(m) - 1, 0, -1) if m[i] in _PHONE_SEPS and m[i - 1] in DIGITS
+    ]
+    cued: bool | None = None
+    for cut in cuts:
+        if cut == len(m) and not after_ok(text, e):
+            # an extension right after the number (`555-0100x123`)
+            if not (text[e] in "xX" and e + 1 < len(text) and text[e + 1] in DIGITS):
+                continue
+        shape = _phone_shape(m[:cut])
+        if shape is None:
+            continue
+        if shape[1]:
+            if cued is None:
+                cued = _cued(text, s, PHONE_CUES)
+            if not cued:
+                continue
+        _push(out, PHONE, s, s + cut, shape[0])
+        return
 
 
 _SIMPLE = {US_SSN: "US", UK_NINO: "GB", FR_INSEE: "FR", DE_TAX_ID: "DE", IN_AADHAAR: "IN"}
 
 
-def _simple_ok(kind: int, m: str) -> bool:
+def _simple_ok(text: str, s: int, kind: int, m: str) -> bool:
     if kind == US_SSN:
+        # nine bare digits only after a cue (`"ssn": "123456789"`)
+        if len(m) == 9 and not _cued(text, s, SSN_CUES):
+            return False
         return checks.us_ssn(digits(m))
     if kind == UK_NINO:
         return checks.nino_prefix_ok(m[:2])
@@ -170,6 +278,20 @@ def _simple_ok(kind: int, m: str) -> bool:
         return checks.insee(m.replace(" ", ""))
     if kind == DE_TAX_ID:
         return checks.de_tax_id(digits(m))
+    # Aadhaar: grouped 4-4-4 (one separator), or twelve bare digits after a cue; never the
+    # tail of a longer number or an E.164 phone number
+    if len(m) == 12:
+        if not _cued(text, s, AADHAAR_CUES):
+            return False
+    elif len(m) != 14 or m[4] != m[9]:
+        return False
+    if s > 0 and text[s - 1] == "+":
+        return False
+    if s > 1 and text[s - 1] in " -" and text[s - 2] in DIGITS:
+        return False
+    e = s + len(m)
+    if e + 1 < len(text) and text[e] in " -" and text[e + 1] in DIGITS:
+        return False
     return checks.verhoeff(digits(m))
 
 
@@ -204,6 +326,6 @@ def scan(text: str, config: PiiConfig = DEFAULT_PII) -> list[Finding]:
                 continue
             elif kind == EMAIL:
                 _email(text, s, e, out)
-            elif _simple_ok(kind, m.group()):
+            elif _simple_ok(text, s, kind, m.group()):
                 _push(out, kind, s, e, _SIMPLE[kind])
     return resolve(out, by_score=False)
