@@ -65,7 +65,11 @@ def test_every_route_is_in_the_document_and_nothing_else(document: dict[str, Any
         else:
             assert isinstance(route, Route)
             served |= {(m.lower(), route.path) for m in route.methods or () if m != "HEAD"}
-    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    documented = {
+        (method, operation.get("x-forge-route", path))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
     assert documented == served
     assert (
         {s["path"] for s in document["x-forge-websockets"]}
@@ -76,6 +80,10 @@ def test_every_route_is_in_the_document_and_nothing_else(document: dict[str, Any
         }
     )
     assert len(served) > 150  # the REST API, MCP, A2A, each under /v1 too where it is
+    # OpenAPI: no two paths of one shape (`/a2a/{agent}` is described under `/a2a/{id}`).
+    shapes = [re.sub(r"{\w+}", "{}", path) for path in document["paths"]]
+    assert len(shapes) == len(set(shapes))
+    assert document["paths"]["/a2a/{id}"]["post"]["x-forge-route"] == "/a2a/{agent}"
 
 
 def test_every_route_is_described(document: dict[str, Any]) -> None:

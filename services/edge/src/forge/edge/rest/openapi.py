@@ -23,6 +23,7 @@ anyone with FORGE_EDGE_OPENAPI_PUBLIC=true.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import msgspec
@@ -45,6 +46,7 @@ ARRAY: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 ANY: dict[str, Any] = {}
 OPENAPI_PATH = "/openapi.json"
 _VERSIONED = "/v1"
+_PARAM = re.compile(r"{(\w+)}")
 
 # (registry, entity, op) → the params type the registry decodes (None: it reads none). The
 # registries' own tables are forge.registry.{catalog.handlers,identity.operations}.OPERATIONS.
@@ -435,6 +437,7 @@ class Generator:
 
     def build(self) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
+        keys: dict[str, str] = {}  # a path's shape (parameter names left out) → its key
         sockets: list[dict[str, Any]] = []
         for route in self.routes:
             if isinstance(route, WebSocketRoute):
@@ -445,8 +448,13 @@ class Generator:
                     if doc is None:
                         self.missing.append((method, route.path))
                         doc = Doc("(not described)", "undescribed", ANY, ANY, loose_errors=True)
-                    operation = self.operation(method, route, doc)
-                    paths.setdefault(route.path, {})[method.lower()] = operation
+                    # OpenAPI allows one path per shape: `/a2a/{agent}` (POST) joins `/a2a/{id}`
+                    # under the first one's parameter names, its own route named beside it.
+                    key = keys.setdefault(_PARAM.sub("{}", route.path), route.path)
+                    operation = self.operation(method, route, doc, _PARAM.findall(key))
+                    if key != route.path:
+                        operation["x-forge-route"] = route.path
+                    paths.setdefault(key, {})[method.lower()] = operation
         schemas = self.components()
         return {
             "openapi": "3.1.0",
@@ -478,7 +486,7 @@ class Generator:
         self.types.append(value)
         return {"$ref": f"#/components/schemas/{value.__name__}"}
 
-    def operation(self, method: str, route: Route, doc: Doc) -> dict[str, Any]:
+    def operation(self, method: str, route: Route, doc: Doc, names: list[str]) -> dict[str, Any]:
         path_names = list(route.param_convertors)
         op: dict[str, Any] = {
             "operationId": f"{method.lower()} {route.path}",
@@ -488,8 +496,7 @@ class Generator:
         if not doc.auth:
             op["security"] = []
         parameters = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in path_names
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
         ]
         if doc.query is not None:
             parameters += self.query(doc.query, set(path_names))
