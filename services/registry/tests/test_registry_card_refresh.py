@@ -6,14 +6,18 @@ refresh one agent twice at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
-from registry_harness import CONFIG, Client
+from registry_harness import ADMIN, CONFIG, Client
 
-from forge.registry.catalog.card_refresh import CardRefresher
+from forge.core.errors import ServiceUnavailableError
+from forge.proto.catalog_params import IdParams
+from forge.registry.catalog.card_refresh import FETCH_LEFT_S, CardRefresher, refresh_now
+from forge.registry.catalog.operation import Context
 from forge.registry.catalog.store import Store
 from forge.testing import eventually
 from forge.testing.card_server import CARD_PATH, CardServer, card_v03, card_v1
@@ -120,3 +124,55 @@ async def test_the_loop_picks_up_a_change_and_stops(
     off = msgspec.structs.replace(CONFIG, agent_card_refresh_s=0.0)
     async with asyncio.timeout(1):  # 0: off, returns at once
         await CardRefresher(membus, store, off).run(asyncio.Event())
+
+
+async def test_a_manual_refresh_waits_for_the_lock_the_periodic_refresh_holds(
+    client: Client,
+    membus: MemoryBus,
+    store: Store,
+    agent_server: CardServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = await register(client, agent_server)
+    tries = 0
+    locked = store.card_refresh_lock
+
+    def counted(agent_id: str) -> Any:
+        nonlocal tries
+        tries += 1
+        return locked(agent_id)
+
+    monkeypatch.setattr(store, "card_refresh_lock", counted)
+    agent_server.requests.clear()
+    agent_server.serve_card(card_v1(agent_server.url + "/v2", "Echo Agent"))
+    # A periodic refresh (another replica) holds the agent's lock: the manual one waits.
+    async with locked(agent["id"]) as held:
+        assert held
+        manual = asyncio.create_task(client("agents", "refresh", {"id": agent["id"]}))
+        await eventually(lambda: tries >= 3, within_s=10, what="the manual refresh tries the lock")
+        assert not manual.done()
+        assert agent_server.requests == []  # the card was not fetched meanwhile
+    async with asyncio.timeout(10):
+        refreshed = await manual
+    assert refreshed["url"] == agent_server.url + "/v2"
+    assert agent_server.requests == [CARD_PATH]
+    # While a manual refresh holds it, the periodic one leaves the agent alone.
+    async with locked(agent["id"]) as held:
+        assert held
+        assert await CardRefresher(membus, store, EVERY).refresh(agent["id"]) is False
+    assert agent_server.requests == [CARD_PATH]
+
+
+async def test_a_manual_refresh_is_a_503_when_the_lock_stays_held_past_its_deadline(
+    client: Client, membus: MemoryBus, store: Store, agent_server: CardServer
+) -> None:
+    agent = await register(client, agent_server)
+    agent_server.requests.clear()
+    # Half a second more than the fetch needs left: the lock is tried for about that long.
+    ctx = Context(membus, store, CONFIG, ADMIN, time.time() + FETCH_LEFT_S + 0.5)
+    async with store.card_refresh_lock(agent["id"]) as held:
+        assert held
+        with pytest.raises(ServiceUnavailableError, match="being refreshed"):
+            async with asyncio.timeout(10):
+                await refresh_now(IdParams(id=agent["id"]), ctx)
+    assert agent_server.requests == []

@@ -7,7 +7,8 @@ Every replica runs the loop. A replica claims the agents that are due (store.cla
 FOR UPDATE SKIP LOCKED, stamping `card_refreshed_at` in the same statement, so one claim per
 agent and period) and refreshes each under the agent's advisory lock (store.card_refresh_lock),
 so that no two refreshes of one agent run at once across replicas, even one outlasting the
-period.
+period. A manual refresh (`POST /a2a/{id}/card/refresh`, `refresh_now`) takes the same lock,
+waiting for a periodic one that holds it, so the two never overlap either.
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ import logging
 import time
 
 from forge.core.bus import Bus
-from forge.core.errors import NotFoundError
+from forge.core.errors import NotFoundError, ServiceUnavailableError
+from forge.proto.agents import Agent
+from forge.proto.catalog_params import IdParams
 from forge.proto.envelope import Principal
-from forge.registry.catalog import agents, cards
+from forge.registry.catalog import agents, cards, ownership
 from forge.registry.catalog.operation import Context
-from forge.registry.catalog.store import Store
+from forge.registry.catalog.store import MISSING_AGENT, Store
 from forge.registry.config import RegistryConfig
 
 log = logging.getLogger("forge.registry.card_refresh")
 BATCH = 16  # agents claimed at once: a replica holds no more claims than it works on soon
 LONGEST_WAIT_S = 60.0  # an agent registered meanwhile is due at most this late past its time
+LOCK_POLL_S = 0.05  # how often a manual refresh tries the lock a periodic one holds
+FETCH_LEFT_S = 2.0  # a manual refresh stops waiting for the lock when less would be left
 # Who the refresh acts as (it checks no permission; events carry no principal).
 REFRESHER = Principal(subject="forge-registry:card-refresh")
 
@@ -81,3 +86,22 @@ class CardRefresher:
             deadline = time.time() + cards.CARD_TIMEOUT_S + 2.0
             ctx = Context(self.bus, self.store, self.config, REFRESHER, deadline)
             return await agents.refresh_card(ctx, current) is not None
+
+
+async def refresh_now(params: IdParams, ctx: Context) -> Agent:
+    """`agents.refresh` (`POST /a2a/{id}/card/refresh`): agents.refresh_agent under the agent's
+    card-refresh lock. A periodic refresh holding it is waited for (its fetch is bounded by the
+    card timeout) while at least FETCH_LEFT_S of the request's deadline would be left for the
+    fetch; past that, a 503. Meanwhile the periodic refresh leaves the agent alone."""
+    agent = await ctx.store.get_agent(params.id)
+    # The caller's right first: a lock is never waited for on an agent they may not manage.
+    ownership.require_manager(ctx.principal, agent, MISSING_AGENT, "agent", "a2a.update")
+    while True:
+        async with ctx.store.card_refresh_lock(agent.id) as held:
+            if held:
+                return await agents.refresh_agent(params, ctx)
+        if time.time() + LOCK_POLL_S + FETCH_LEFT_S > ctx.deadline:
+            raise ServiceUnavailableError(
+                "the agent's card is being refreshed right now; try again shortly"
+            )
+        await asyncio.sleep(LOCK_POLL_S)

@@ -29,6 +29,7 @@ from forge.proto.plugins import (
 from forge.registry.catalog import (
     agents,
     bindings,
+    card_refresh,
     contents,
     gateways,
     metrics,
@@ -92,7 +93,7 @@ OPERATIONS: dict[tuple[str, str], Operation[Context]] = {
     ("agents", "get"): operation(IdParams, agents.get_agent),
     ("agents", "update"): operation(UpdateAgentParams, agents.update_agent),
     ("agents", "toggle"): operation(ToggleAgentParams, agents.toggle_agent),
-    ("agents", "refresh"): operation(IdParams, agents.refresh_agent),
+    ("agents", "refresh"): operation(IdParams, card_refresh.refresh_now),
     ("agents", "delete"): operation(IdParams, agents.delete_agent),
     ("snapshot", "get"): bare(get_snapshot),
     ("plugin_bindings", "create"): operation(CreatePluginBindingParams, bindings.create_binding),
