@@ -428,6 +428,52 @@ async def test_tools_stored_before_migration_8_still_go_with_their_gateway(
         await conn.close()
 
 
+async def test_migration_11_lets_agents_registered_before_take_tasks(
+    fresh_database: str,
+) -> None:
+    before = [m for m in load_migrations() if m.version < 11]
+    await apply_migrations(fresh_database, before)
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        for agent_id in ("a1", "a2"):
+            await conn.execute(
+                "INSERT INTO agents (id, name, slug, url, protocol_version, binding, visibility)"
+                " VALUES ($1, $1, $1, 'http://127.0.0.1:1/', '1.0', 'jsonrpc', 'public')",
+                agent_id,
+            )
+        await conn.execute(
+            "INSERT INTO gateways (id, name, slug, url, transport, visibility)"
+            " VALUES ('g1', 'G', 'g', 'http://127.0.0.1:1/mcp', 'streamablehttp', 'public')"
+        )
+        rows = [  # (id, gateway, agent, definition) as stored before
+            ("t1", "a1", "a1", {"name": "a1"}),  # an agent's tool from before decision 0028
+            ("t2", "a2", "a2", {"name": "a2", "execution": {"x": 1}}),
+            ("t3", "g1", None, {"name": "echo"}),  # a gateway's tool: its upstream's word
+        ]
+        for tool_id, gateway, agent, definition in rows:
+            await conn.execute(
+                "INSERT INTO tools (id, gateway_id, agent_id, name, original_name, definition,"
+                " visibility) VALUES ($1, $2, $3, $1, $1, $4::jsonb, 'public')",
+                *(tool_id, gateway, agent, json.dumps(definition)),
+            )
+        assert await migrate(fresh_database) == [m.version for m in load_migrations()][10:]
+        found = {
+            r["id"]: json.loads(r["definition"])
+            for r in await conn.fetch("SELECT id, definition FROM tools")
+        }
+        assert found["t1"] == {"name": "a1", "execution": {"taskSupport": "optional"}}
+        assert found["t2"] == {"name": "a2", "execution": {"x": 1, "taskSupport": "optional"}}
+        assert found["t3"] == {"name": "echo"}
+    finally:
+        await conn.close()
+    # What the registry serves from the store: the tool as decision 0028 defines it.
+    store = await Store.connect(fresh_database, min_size=1, max_size=2)
+    try:
+        assert (await store.get_tool("t1")).tool.execution == {"taskSupport": "optional"}
+    finally:
+        await store.close()
+
+
 async def test_contextforges_associated_a2a_agents_put_agents_tools_in_a_server(
     client: Client, agent_server: CardServer
 ) -> None:

@@ -43,7 +43,8 @@ def definition(agent: Agent) -> Tool:
     """The tool as MCP lists it: named after the agent's slug, described by the agent."""
     description = agent.description or f"Send a message to the A2A agent {agent.name}"
     # A call may be a task (2025-11-25 `taskSupport`; decision 0025): the a2a-bridge follows
-    # the agent's A2A task for the client.
+    # the agent's A2A task for the client. Migration 011 gave it to the tools of agents
+    # registered before.
     return Tool(
         name=agent.slug,
         title=agent.name,
