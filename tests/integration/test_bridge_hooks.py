@@ -123,6 +123,24 @@ class Bench:
         return reply, events
 
 
+class Counted:
+    """An agent's calls and failures in the bridge's metrics: published, and in its batch."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.metrics = bench.bridge.server.metrics
+        self.published: list[dict[str, Any]] = []
+
+    async def on(self, subject: str, data: bytes) -> None:
+        self.published.append(msgspec.json.decode(data))
+
+    def of(self, agent_id: str) -> tuple[int, int]:
+        seen = [b[agent_id] for b in self.published if agent_id in b]
+        batch = self.metrics.batch.get(agent_id)
+        calls = sum(s["calls"] for s in seen) + (batch.calls if batch else 0)
+        failures = sum(s["failures"] for s in seen) + (batch.failures if batch else 0)
+        return calls, failures
+
+
 def agent(url: str, name: str) -> Agent:
     return Agent(id=uuid.uuid4().hex[:12], name=name, slug=name, url=url, streaming=True)
 
@@ -210,6 +228,8 @@ async def test_a_pre_hooks_answer_is_the_a2a_answer_and_the_agent_is_not_dialled
 ) -> None:
     await bench.configure([{"name": "canned", "kind": "answer", "hooks": ["agent_pre_invoke"]}])
     nowhere = nowhere_of(bench)  # dialling it would fail: nothing listens there
+    counted = Counted(bench)
+    await bench.bus.subscribe(subjects.metrics("agents"), counted.on)
     reply, _ = await bench.a2a(nowhere, "send", SEND[version], message("canned please", version))
     answer = reply.result if version == "0.3" else reply.result["message"]
     texts = [p["text"] for p in answer["parts"] if "text" in p]
@@ -223,10 +243,16 @@ async def test_a_pre_hooks_answer_is_the_a2a_answer_and_the_agent_is_not_dialled
     [event] = events
     sent = event.result if version == "0.3" else event.result["message"]
     assert [p["text"] for p in sent["parts"] if "text" in p] == ["answered by a plugin"]
+    # Not calls of the agent: the per-agent metrics count none (as the router counts no call
+    # of a tool a pre hook answered), and forget the answered requests.
+    await bench.bus.flush()
+    assert counted.of(nowhere.id) == (0, 0) and not bench.bridge.server.metrics.answered
     # Without the plugin's answer the agent is dialled (and is not there).
     with pytest.raises(ForgeError) as unreachable:
         await bench.a2a(nowhere, "send", SEND[version], message("hello", version))
     assert unreachable.value.code == UPSTREAM_UNAVAILABLE
+    await bench.bus.flush()
+    assert counted.of(nowhere.id) == (1, 1)
 
 
 @pytest.mark.parametrize("version", ["1.0", "0.3"])

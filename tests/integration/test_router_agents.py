@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from forge.a2a_bridge.config import A2aBridgeConfig
 from forge.core import rpc, subjects
 from forge.core.bus import NatsBus
 from forge.core.errors import PLUGIN_VIOLATION, SERVICE_UNAVAILABLE, ForgeError
+from forge.plugins.loader import Loader
 from forge.proto.access import BUILTIN_ROLES
 from forge.proto.agents import Agent
 from forge.proto.catalog import Snapshot, ToolRecord
@@ -48,7 +50,18 @@ plugins:
     kind: regex_replace
     hooks: [agent_post_invoke]
     config: {rules: [{pattern: HELLO, replacement: HELLO-AGENT}]}
+  - name: canned
+    kind: answer
+    hooks: [agent_pre_invoke]
 """
+# An installed plugin answering "canned" messages in the agent's place.
+LOADER = Loader(
+    [
+        EntryPoint(
+            name="answer", value="tests.integration.test_bridge_hooks:Answer", group="forge.plugins"
+        )
+    ]
+)
 ME = Principal(subject="tester", permissions=BUILTIN_ROLES["developer"])
 
 
@@ -98,7 +111,7 @@ async def test_an_agents_tool_goes_through_hooks_and_metrics_to_the_agent(
     await serve_snapshot(bus, catalog(agent))
     path = tmp_path / "plugins.yaml"
     path.write_text(CONFIG)
-    async with running(bus, path):
+    async with running(bus, path, LOADER):
         router = Router(bus, RouterConfig())
         await router.start()
         # No a2a-bridge yet: a clear -32000, no hang.
@@ -123,8 +136,12 @@ async def test_an_agents_tool_goes_through_hooks_and_metrics_to_the_agent(
             with pytest.raises(ForgeError) as guarded:
                 await rpc.call(bus, subjects.ROUTER_RPC, tools_call({"message": "classified"}))
             assert guarded.value.code == PLUGIN_VIOLATION
+            # agent_pre_invoke answers in the agent's place: not a call of the tool or agent.
+            answered = await rpc.call(bus, subjects.ROUTER_RPC, tools_call({"message": "canned"}))
+            assert msgspec.json.decode(answered)["content"][0]["text"] == "answered by a plugin"
             stats = router.ctx.metrics.batch["t-echo"]
             # The first call (before the bridge ran) failed; the guarded one failed inside.
             assert (stats.calls, stats.failures) == (4, 2)
+            assert router.ctx.metrics.batches["agents"][agent.id].calls == 4
         finally:
             await bridge.close()

@@ -141,12 +141,26 @@ def answer_message(answer: Any, context_id: object = None) -> dict[str, Any]:
 
 class AgentMetrics:
     """Calls, failures and latency per agent, published in batches on
-    `forge.events.metrics.agents` (`{agent_id: ToolStats}`), as the router does for tools."""
+    `forge.events.metrics.agents` (`{agent_id: ToolStats}`), as the router does for tools.
+
+    A send a plugin answered in the agent's place (`agent_pre_invoke` returning a result) is
+    not a call of the agent and is not counted, as the router counts no call of a tool whose
+    pre hook answered (nor of the agent, on the MCP path)."""
 
     def __init__(self) -> None:
         self.batch: dict[str, ToolStats] = {}
+        self.answered: set[str] = set()  # requests (envelope ids) a plugin answered
 
-    def record(self, agent_id: str, started: float, ok: bool) -> None:
+    def pre_answered(self, request_id: str) -> None:
+        """The request `request_id` was answered by a plugin: its `record` counts nothing."""
+        self.answered.add(request_id)
+
+    def record(
+        self, agent_id: str, started: float, ok: bool, request_id: str | None = None
+    ) -> None:
+        if request_id is not None and request_id in self.answered:
+            self.answered.discard(request_id)
+            return
         elapsed = time.perf_counter() - started
         stats = self.batch.get(agent_id)
         if stats is None:

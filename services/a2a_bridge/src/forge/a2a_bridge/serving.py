@@ -177,7 +177,7 @@ class A2aServer:
             return _ENC.encode(reply)
         finally:
             if op in ("send", "stream", "invoke"):
-                self.metrics.record(agent.id, started, ok)
+                self.metrics.record(agent.id, started, ok, envelope.id)
 
     async def _request(
         self, envelope: Envelope, op: str, p: A2aRequestParams, agent: Agent
@@ -279,6 +279,7 @@ class A2aServer:
         r.params, answered = await self.hooks.pre_answer(r.envelope, r.agent, r.params)
         if answered is None:
             return None
+        self.metrics.pre_answered(r.envelope.id)  # not a call of the agent
         message = r.params.get("message")
         context_id = message.get("contextId") if isinstance(message, dict) else None
         return {"message": answer_message(answered, context_id)}

@@ -132,33 +132,36 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
         forwarded = with_params(envelope, _ENC.encode(members))
         agent = ctx.catalog.agent(tool.gateway_id)
         started = time.perf_counter()
-        ok = False
+        ok, called = False, True
         try:
             if agent is not None:  # an A2A agent's tool: the a2a-bridge sends the message
-                result = await _call_agent(forwarded, ctx, tool, agent)
+                result, called = await _call_agent(forwarded, ctx, tool, agent)
             else:
                 forwarded = headers.for_upstream(forwarded, tool, members)
                 result = await forward(forwarded, ctx, tool.gateway_id)
                 result = tasks.tag_result(result, tool.gateway_id, envelope.principal, tool.id)
             ok = not metrics.failed(result)
         finally:
-            elapsed = time.perf_counter() - started
-            ctx.metrics.call(
-                "tools",
-                tool.id,
-                envelope.server_id,
-                tool.gateway_id,
-                elapsed,
-                ok,
-                agent=agent is not None,
-            )
+            if called:  # an agent_pre_invoke answer is no call, as a tool_pre_invoke one
+                ctx.metrics.call(
+                    "tools",
+                    tool.id,
+                    envelope.server_id,
+                    tool.gateway_id,
+                    time.perf_counter() - started,
+                    ok,
+                    agent=agent is not None,
+                )
     if ctx.hooks.serves("tool_post_invoke"):
         result = await ctx.hooks.post("tool_post_invoke", envelope, result, tool.team_id)
     return result
 
 
-async def _call_agent(envelope: Envelope, ctx: Context, tool: ToolRecord, agent: Agent) -> bytes:
-    """An agent's tool call, inside the tool hooks: the agent hooks around the bridge's call.
+async def _call_agent(
+    envelope: Envelope, ctx: Context, tool: ToolRecord, agent: Agent
+) -> tuple[bytes, bool]:
+    """An agent's tool call, inside the tool hooks: the agent hooks around the bridge's call;
+    the result, and whether the agent was called (not when a pre hook answered).
 
     Their payload is the call's params with `agent` (the agent's name, what `agents`
     conditions match) and `name` (the tool's catalog name); a pre hook may change the
@@ -178,7 +181,7 @@ async def _call_agent(envelope: Envelope, ctx: Context, tool: ToolRecord, agent:
             result = tasks.tag_result(result, agent.id, envelope.principal)
     if ctx.hooks.serves("agent_post_invoke"):
         result = await ctx.hooks.post("agent_post_invoke", envelope, result, tool.team_id)
-    return result
+    return result, answered is None
 
 
 def _traced(tool: ToolRecord) -> dict[str, str]:
