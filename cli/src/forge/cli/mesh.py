@@ -244,10 +244,22 @@ class Mesh:
                 )
             self.postgres.create_database(IDENTITY_DB, exist_ok=True)
             self.identity_url = self.postgres.dsn_for(IDENTITY_DB)
-        self.migrate()
+        # Only the registry uses the databases: the other services start (Python start-up is
+        # most of their time to ready) while the migrations run, the registry once they are done.
+        migrating = self.start_migrate()
         for name in SERVICES:
-            for replica in range(1, self.replicas.get(name, 1) + 1):
-                self.start_service(name, replica)
+            if name != "registry":
+                self.start_replicas(name)
+        try:
+            self.finish_migrate(migrating)
+        except MeshError:
+            for proc in self.procs.values():
+                stop_process(proc)
+            self.procs.clear()
+            raise
+        self.start_replicas("registry")
+        # In SERVICES order, as they were started before (processes.json, `forge up`'s list).
+        self.procs = {key: self.procs[key] for name in SERVICES for key in self.replica_keys(name)}
         self.write_state()
         self.wait_ready(ready_timeout)
 
@@ -280,17 +292,26 @@ class Mesh:
         self.started_at["nats"] = time.monotonic()
 
     def migrate(self) -> None:
+        self.finish_migrate(self.start_migrate())
+
+    def start_migrate(self) -> subprocess.Popen[bytes]:
+        """Start applying the migrations of both databases (`finish_migrate` waits for it)."""
         with open(self.log_path("migrate"), "ab") as log:
-            code = subprocess.run(
+            return subprocess.Popen(
                 [sys.executable, "-m", "forge.registry", "migrate"],
                 env=self.service_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                check=False,
-            ).returncode
-        if code != 0:
+            )
+
+    def finish_migrate(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.wait() != 0:
             raise MeshError(f"migrations failed:\n{self.tail('migrate')}")
+
+    def start_replicas(self, name: str) -> None:
+        for replica in range(1, self.replicas.get(name, 1) + 1):
+            self.start_service(name, replica)
 
     def start_service(self, name: str, replica: int = 1) -> None:
         """Start (or start again: same ports, same log) replica `replica` of the service `name`."""
@@ -364,7 +385,7 @@ class Mesh:
                     )
             if _answers(self.url + "/ready") and all(map(_answers, self._replica_checks())):
                 return
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise MeshError(f"the mesh was not ready within {timeout:.0f} s; see {self.state_dir}/logs")
 
     def _replica_checks(self) -> list[str]:

@@ -8,7 +8,6 @@ import sys
 
 from forge.core import config, logs, service
 from forge.core.errors import ForgeError
-from forge.registry.app import main
 from forge.registry.config import RegistryConfig
 from forge.registry.migrate import migrate, migrate_identity
 
@@ -35,6 +34,8 @@ def run() -> None:
     if sys.argv[1:]:
         print("usage: python -m forge.registry [migrate]", file=sys.stderr)
         sys.exit(2)
+
+    from forge.registry.app import main  # here: `migrate` needs none of the registry's serving
 
     async def start(stop: asyncio.Event) -> None:
         settings = config.load(RegistryConfig, "registry")

@@ -199,23 +199,37 @@ def _ready(bus: NatsBus, stores: tuple[Store, IdentityStore], stop: asyncio.Even
 
 async def main(stop: asyncio.Event, config: RegistryConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        store = await Store.connect(
-            config.catalog_database_url,
-            min_size=config.pool_min_size,
-            max_size=config.pool_max_size,
+        # Both pools and the bus open at once (a restart serves sooner); each one opened is
+        # closed when the stack unwinds, also when another failed to open.
+        catalog = asyncio.create_task(
+            Store.connect(
+                config.catalog_database_url,
+                min_size=config.pool_min_size,
+                max_size=config.pool_max_size,
+            )
         )
-        stack.push_async_callback(store.close)
-        identity_store = await IdentityStore.connect(
-            config.identity_database_url,
-            min_size=config.pool_min_size,
-            max_size=config.pool_max_size,
+        identities = asyncio.create_task(
+            IdentityStore.connect(
+                config.identity_database_url,
+                min_size=config.pool_min_size,
+                max_size=config.pool_max_size,
+            )
         )
-        stack.push_async_callback(identity_store.close)
-        bus = await NatsBus.connect(
-            config.nats_url, "forge-registry", max_inflight=config.max_inflight
+        connecting = asyncio.create_task(
+            NatsBus.connect(config.nats_url, "forge-registry", max_inflight=config.max_inflight)
         )
-        # Pushed after the pools so it runs first: drain in-flight requests, then close the pools.
-        stack.push_async_callback(bus.close)
+        opening: tuple[asyncio.Task[Any], ...] = (catalog, identities, connecting)
+        try:
+            await asyncio.wait(opening)
+        finally:
+            # Pushed in this order so the bus closes first: drain in-flight requests, then close
+            # the pools.
+            for task in opening:
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled() and task.exception() is None:
+                    stack.push_async_callback(task.result().close)
+        store, identity_store, bus = catalog.result(), identities.result(), connecting.result()
         stores = (store, identity_store)
         metrics.gauge(
             *_POOL,
