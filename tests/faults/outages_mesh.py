@@ -9,10 +9,11 @@ disturb every other test.
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import Popen
+from subprocess import DEVNULL, STDOUT, Popen
 from typing import Any
 
 import httpx
@@ -20,8 +21,9 @@ import httpx
 from forge.cli.demo import register, start_server
 from forge.cli.mesh import Mesh, stop_process
 from forge.cli.tokens import mint
-from forge.embedded.nats import start_nats
+from forge.embedded.nats import EmbeddedNats, nats_server_path
 from forge.embedded.postgres import EmbeddedPostgres, start_postgres
+from forge.embedded.process import die_with_parent, tail
 from tests.faults.outages_proxy import CuttableProxy
 
 MODERN = "2026-07-28"
@@ -82,7 +84,21 @@ class OutageMesh:
         port = int(nats.url.rsplit(":", 1)[1])
         nats.stop()
         time.sleep(down_s)
-        self.mesh.nats = start_nats(nats.dir, port=port, authorization=authorization)
+        self.mesh.nats = _nats_with_reloadable_jetstream(nats.dir, port, authorization)
+
+    def jetstream(self, enabled: bool) -> None:
+        """Turn JetStream off or on by a configuration reload (SIGHUP), core NATS staying up:
+        a JetStream (KV) outage. Only after `restart_nats`, whose server has JetStream in its
+        configuration file (`-js` on the command line cannot be reloaded away)."""
+        nats = self.mesh.nats
+        assert nats is not None
+        config = nats.dir / "nats.conf"
+        lines = [line for line in config.read_text().splitlines() if "jetstream" not in line]
+        store = (
+            f'jetstream {{ store_dir: "{nats.dir / "js"}" }}' if enabled else "jetstream: disabled"
+        )
+        config.write_text("\n".join([store, *lines]) + "\n")
+        nats.proc.send_signal(signal.SIGHUP)
 
     def restart_postgres(self) -> None:
         """A fast shutdown of PostgreSQL and a start on the same data (on another port, which the
@@ -133,6 +149,32 @@ def start(state: Path, env: dict[str, str] | None = None) -> OutageMesh:
             stop_process(part) if isinstance(part, Popen) else part.stop()
         raise
     return OutageMesh(mesh, postgres, catalog_proxy, identity_proxy, upstream, upstream_url, token)
+
+
+def _nats_with_reloadable_jetstream(folder: Path, port: int, authorization: str) -> EmbeddedNats:
+    """nats-server on `port` with JetStream (its store in `folder`/js, as start_nats keeps it)
+    set in its configuration file rather than by `-js`, so a reload can turn it off and on."""
+    lines = [line for line in authorization.splitlines() if "jetstream" not in line]
+    config = folder / "nats.conf"
+    config.write_text("\n".join([f'jetstream {{ store_dir: "{folder / "js"}" }}', *lines]) + "\n")
+    args = [str(nats_server_path()), "-a", "127.0.0.1", "-p", str(port), "-c", str(config)]
+    args += ["--ports_file_dir", str(folder)]
+    with open(folder / "nats.log", "ab") as log:
+        proc = Popen(
+            args,
+            stdin=DEVNULL,
+            stdout=log,
+            stderr=STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+    ports = folder / f"{nats_server_path().name}_{proc.pid}.ports"
+    deadline = time.monotonic() + 10
+    while not ports.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"nats-server did not start: {tail(folder / 'nats.log')}")
+        time.sleep(0.01)
+    return EmbeddedNats(url=f"nats://127.0.0.1:{port}", dir=folder, proc=proc)
 
 
 def _via(dsn: str, port: int, proxy_port: int) -> str:

@@ -43,6 +43,8 @@ CLIENT_TIMEOUT_S = REQUEST_TIMEOUT_S + 6
 CLEAR = {(503, -32000), (200, -32010), (503, -32015)}
 # How long NATS stays away: requests are sent meanwhile.
 NATS_DOWN_S = 1.0
+# How long JetStream stays off, NATS up.
+JETSTREAM_DOWN_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +205,44 @@ async def test_a_nats_restart_fails_requests_in_flight_clearly_and_every_service
         # nats-py alone would notice the lost watch after two missed heartbeats (10-20 s):
         # the bus watches again as soon as it is reconnected.
         await eventually(refused_on_old_edge, within_s=5, every_s=0.1)
+
+        # A JetStream outage (off by a configuration reload, core NATS up): calls go on, and a
+        # revocation that cannot be stored is refused with 503, not taken by one edge alone.
+        during = await _session(admin, edge)
+        load = _load(outage_mesh)
+        async with load:
+            await asyncio.sleep(0.3)
+            outage_mesh.jetstream(False)
+            off = time.monotonic()
+            refused = await _eventually_refused(admin, edge, during)
+            await asyncio.sleep(max(0.0, JETSTREAM_DOWN_S - (time.monotonic() - off)))
+            outage_mesh.jetstream(True)
+            await asyncio.sleep(0.5)
+        print(f"JetStream outage: {loads.summary(load.outcomes)}")
+        assert refused.status_code == 503, refused.text
+        assert refused.headers.get("Retry-After") == "1"
+        assert not load.failed(), load.failed()[:5]
+        assert await _session_status(admin, edge, during) == 200  # still open: retry the end
+        assert await _session_status(admin, fresh, during) == 200
+
+        async def end_taken() -> bool:
+            reply = await admin.delete(edge + "/mcp", headers={"Mcp-Session-Id": during})
+            return reply.status_code in (200, 202, 204)
+
+        await eventually(end_taken, within_s=10, every_s=0.2)
+        assert await _session_status(admin, edge, during) == 404
     finally:
         stop_process(proc)
+
+
+async def _eventually_refused(http: httpx.AsyncClient, edge: str, session: str) -> httpx.Response:
+    """A DELETE of `session` once JetStream is seen to be off (the reload takes a moment)."""
+
+    async def refused() -> httpx.Response | None:
+        reply = await http.delete(edge + "/mcp", headers={"Mcp-Session-Id": session})
+        return reply if reply.status_code != 200 else None
+
+    return await eventually(refused, within_s=5, every_s=0.05)
 
 
 async def _status_of(url: str) -> bool:

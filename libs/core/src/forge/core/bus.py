@@ -221,6 +221,16 @@ async def _on_reconnected() -> None:
     log.info("nats: reconnected")
 
 
+# What JetStream's absence looks like to a KV write (JetStream off or restarting, NATS up): no
+# stream answered, the JetStream API answered 503, or nothing answered in time.
+_JETSTREAM_DOWN = (
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.errors.NoRespondersError,
+    nats.errors.TimeoutError,
+)
+
+
 # Every live connection of this process (one, in a service), read when /metrics is scraped.
 _BUSES: weakref.WeakSet[NatsBus] = weakref.WeakSet()
 
@@ -583,9 +593,16 @@ class NatsBus:
         return kv
 
     async def kv_put(self, bucket: str, key: str, value: bytes) -> None:
-        """Store a value in a JetStream key-value bucket, creating the bucket on first use."""
-        kv = await self._bucket(bucket)
-        await kv.put(key, value)
+        """Store a value in a JetStream key-value bucket, creating the bucket on first use.
+        JetStream not answering (off, restarting) is ServiceUnavailableError: retry later."""
+        try:
+            kv = await self._bucket(bucket)
+            await kv.put(key, value)
+        except _JETSTREAM_DOWN as exc:
+            raise ServiceUnavailableError(
+                f"JetStream did not store {bucket} ({type(exc).__name__})",
+                {"retry_after_s": RETRY_AFTER_S},
+            ) from exc
 
     async def kv_get(self, bucket: str, key: str) -> bytes | None:
         """The key's current value; None when the key, or the whole bucket, does not exist.

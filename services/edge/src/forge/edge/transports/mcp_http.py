@@ -440,7 +440,11 @@ class McpEndpoint:
         except SessionNotFoundError as exc:
             await self._error(send, None, exc, False)
             return
-        await self.edge.sessions.revoke(self.edge.bus, state)
+        try:
+            await self.edge.sessions.revoke(self.edge.bus, state)
+        except ForgeError as exc:  # JetStream could not store it: 503 + Retry-After, retry
+            await self._error(send, None, exc, False)
+            return
         await respond(send, 200, b"")
 
     async def _answer(

@@ -104,5 +104,7 @@ class Sessions:
         await bus.kv_watch(REVOKED_BUCKET, self.on_revoked)
 
     async def revoke(self, bus: Bus, state: SessionState) -> None:
-        self.revoked.add(state.sid)
+        # Stored first: when JetStream cannot take it the caller gets 503 and may retry, rather
+        # than a session refused here alone that the other replicas still accept.
         await bus.kv_put(REVOKED_BUCKET, state.sid, str(int(time.time())).encode())
+        self.revoked.add(state.sid)
