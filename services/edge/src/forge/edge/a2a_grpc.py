@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
 
 import grpc
 import grpc.aio
@@ -37,7 +36,6 @@ from google.rpc import error_details_pb2, status_pb2
 from forge.core import rpc, subjects
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, UnauthorizedError
-from forge.edge.config import EdgeConfig
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
@@ -92,32 +90,6 @@ _UNARY: dict[str, type[Message]] = {
     "DeleteTaskPushNotificationConfig": empty_pb2.Empty,
     "GetExtendedAgentCard": a2a_pb2.AgentCard,
 }
-
-
-def address(config: EdgeConfig, public_url: str) -> str | None:
-    """Where A2A clients reach the gRPC listener (`host:port`, the public URL's host), or None
-    when it is off."""
-    if not config.a2a_grpc_port:
-        return None
-    host = urlsplit(public_url).hostname or config.host
-    shown = f"[{host}]" if ":" in host else host
-    return f"{shown}:{config.a2a_grpc_port}"
-
-
-def with_interface(card: Any, agent: str, where: str | None) -> Any:
-    """A 1.0 card (Forge's, for `agent`) with the gRPC interface added, when it is on."""
-    if where is None or not isinstance(card, dict):
-        return card
-    interfaces = card.get("supportedInterfaces")
-    if not isinstance(interfaces, list):
-        return card
-    grpc_interface = {
-        "url": where,
-        "protocolBinding": "GRPC",
-        "protocolVersion": "1.0",
-        "tenant": agent,
-    }
-    return {**card, "supportedInterfaces": [*interfaces, grpc_interface]}
 
 
 def _op(method: str) -> str:

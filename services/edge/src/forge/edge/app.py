@@ -10,8 +10,6 @@ import math
 from typing import Any
 
 import uvicorn
-from hypercorn.asyncio import serve
-from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +20,7 @@ from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
 from forge.core.sealing import derive_key
-from forge.edge import a2a_grpc, health, http_hooks, http_metrics, inputs, timeouts
+from forge.edge import health, http_hooks, http_metrics, inputs, timeouts
 from forge.edge.auth import metadata, proxies
 from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
@@ -178,6 +176,10 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
 
 
 async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
+    # Imported here, at start, only when chosen (FORGE_EDGE_HTTP_SERVER): a third of a second.
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config as HypercornConfig
+
     hyper = HypercornConfig()
     hyper.bind = [f"{config.host}:{config.port}"]
     hyper.accesslog = None
@@ -209,6 +211,9 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes
         if config.a2a_grpc_port:  # Forge as an A2A server over gRPC too
+            # grpc and the A2A protobufs are imported only when the listener is on.
+            from forge.edge import a2a_grpc
+
             grpc_server = await a2a_grpc.start(edge)
             stack.push_async_callback(grpc_server.stop, config.drain_timeout_s)
         log.info(

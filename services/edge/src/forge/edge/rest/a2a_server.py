@@ -40,7 +40,7 @@ from forge.core.errors import (
     ParseError,
     PluginViolationError,
 )
-from forge.edge import a2a_grpc, inputs
+from forge.edge import a2a_grpc_card, inputs
 from forge.edge.auth import guard
 from forge.edge.rest import a2a_rest, a2a_rest03, a2a_servers
 from forge.edge.state import Edge
@@ -170,8 +170,8 @@ class A2aServer:
         except ForgeError as exc:
             status = exc.http_status if exc.http_status in _HTTP_STATUSES else 502
             return _json(status, {"detail": exc.message}, exc)
-        where = a2a_grpc.address(self.edge.config, self.edge.urls.base)  # the gRPC listener
-        return _json(200, a2a_grpc.with_interface(reply.result, agent, where))
+        where = a2a_grpc_card.address(self.edge.config, self.edge.urls.base)  # the gRPC listener
+        return _json(200, a2a_grpc_card.with_interface(reply.result, agent, where))
 
     # -- POST /a2a/{agent}/invoke (ContextForge)
 
