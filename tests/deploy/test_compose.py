@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
 BASE = COMPOSE / "compose.yaml"
 OTEL = COMPOSE / "compose.otel.yaml"
+A2A_GRPC = COMPOSE / "compose.a2a-grpc.yaml"
 ENV_EXAMPLE = COMPOSE / "env.example"
 NATS_CONF = COMPOSE / "nats" / "nats.conf"
 NATS_AUTH = COMPOSE / "nats" / "auth.conf"
@@ -36,6 +37,7 @@ SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e6
 
 OPS_PORT = "9464"
 EDGE_PORT = "4444"
+A2A_GRPC_PORT = "50051"
 # Compose service name of each Forge service (`forge run <name>`).
 FORGE = {name.replace("_", "-"): name for name in SERVICES}
 # Services that do not stay up, or whose image can run no check inside it, and why.
@@ -151,7 +153,7 @@ def test_the_schema_refuses_what_compose_refuses(schema: dict[str, Any]) -> None
         validate({"services": {"edge": {"image": "x", "deploy": {"replicas": [2]}}}}, schema)
 
 
-@pytest.mark.parametrize("path", [BASE, OTEL], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [BASE, OTEL, A2A_GRPC], ids=lambda p: p.name)
 def test_each_file_validates_raw_and_interpolated(path: Path, schema: dict[str, Any]) -> None:
     validate(load(path), schema)
     validate(interpolate(load(path), example_env()), schema)
@@ -180,13 +182,20 @@ def test_a_missing_secret_stops_compose() -> None:
         interpolate(load(BASE), env)
 
 
-@pytest.mark.parametrize("files", [(BASE,), (BASE, OTEL)], ids=["base", "base+otel"])
+@pytest.mark.parametrize(
+    "files", [(BASE,), (BASE, OTEL), (BASE, A2A_GRPC)], ids=["base", "base+otel", "base+grpc"]
+)
 def test_only_the_edge_is_published_on_loopback(files: tuple[Path, ...]) -> None:
     services = default_config(*files)["services"]
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"edge"}
-    assert services["edge"]["ports"] == [f"127.0.0.1:{EDGE_PORT}:{EDGE_PORT}"]
-    assert services["edge"]["environment"]["FORGE_EDGE_PORT"] == EDGE_PORT
+    # The A2A gRPC listener only with its override (decision 0029): off by default.
+    grpc = [f"127.0.0.1:{A2A_GRPC_PORT}:{A2A_GRPC_PORT}"] if A2A_GRPC in files else []
+    assert services["edge"]["ports"] == [f"127.0.0.1:{EDGE_PORT}:{EDGE_PORT}", *grpc]
+    env = services["edge"]["environment"]
+    assert env["FORGE_EDGE_PORT"] == EDGE_PORT
+    assert env.get("FORGE_EDGE_A2A_GRPC_PORT") == (A2A_GRPC_PORT if grpc else None)
+    assert services["edge"]["command"] == ["edge"]  # the override adds, it replaces nothing
     for name, service in services.items():
         assert "network_mode" not in service, name
         assert not service.get("expose"), name
@@ -298,7 +307,7 @@ def test_networks_keep_the_databases_and_the_bus_inside() -> None:
 
 def test_every_variable_is_documented_in_env_example() -> None:
     used = set()
-    for path in (BASE, OTEL):
+    for path in (BASE, OTEL, A2A_GRPC):
         used |= {name for name, _, _ in VAR.findall(path.read_text())}
     missing = sorted(used - documented_variables())
     assert not missing, f"compose/env.example does not document {missing}"

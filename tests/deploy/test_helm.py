@@ -69,6 +69,7 @@ REPLICAS = {
     name: {"autoscaling": {"enabled": False}, "replicas": n}
     for n, name in enumerate(FORGE, start=1)
 }
+A2A_GRPC_PORT = 50051
 INGRESS = {
     "ingress": {
         "enabled": True,
@@ -80,6 +81,8 @@ INGRESS = {
         "publicUrl": "https://forge.example.com",
         "stdioAllowedCommands": "/opt/forge/bin/python -m forge.servers.fastecho",
     },
+    # Forge's A2A gRPC listener on (decision 0029); off in every other set.
+    "edge": {"http": {"a2aGrpcPort": A2A_GRPC_PORT}},
 }
 MONITORED = {"global": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}
 HTTPROUTE = {
@@ -304,10 +307,18 @@ def test_only_the_edge_is_exposed(rendered: tuple[str, list[Manifest]]) -> None:
                 "postgresql",
             }
     edge = by_component(docs, "Service")["edge"]
+    grpc = {"a2a-grpc": A2A_GRPC_PORT} if name == "ingress" else {}  # on in that set only
     assert {p["name"]: p["port"] for p in edge["spec"]["ports"]} == {
         "http": EDGE_PORT,
+        **grpc,
         "ops": OPS_PORT,
     }
+    deploy = by_component(docs, "Deployment")["edge"]
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"ops": OPS_PORT, "http": EDGE_PORT, **grpc}
+    listens = env_of(deploy).get("FORGE_EDGE_A2A_GRPC_PORT")
+    assert listens == ({"name": "FORGE_EDGE_A2A_GRPC_PORT", "value": "50051"} if grpc else None)
     ingresses = list(of(docs, "Ingress").values())
     routes = list(of(docs, "HTTPRoute").values())
     if name == "ingress":
@@ -369,7 +380,10 @@ def test_network_policies(rendered: tuple[str, list[Manifest]]) -> None:
         # Ingress: the edge's HTTP port from anywhere; every service's ops port from monitoring.
         open_rules = [r for r in spec["ingress"] if "from" not in r]
         if svc == "edge":
-            assert [r["ports"] for r in open_rules] == [[{"port": "http", "protocol": "TCP"}]]
+            grpc = [{"port": "a2a-grpc", "protocol": "TCP"}] if name == "ingress" else []
+            assert [r["ports"] for r in open_rules] == [
+                [{"port": "http", "protocol": "TCP"}, *grpc]
+            ]
         else:
             assert open_rules == []
         for rule in spec["ingress"]:
@@ -681,6 +695,7 @@ async def test_the_rendered_users_hold_on_a_real_nats_server(
         ({"nats": {"replicas": 2}}, "/nats/replicas"),
         ({"ingress": {"pathType": "Anything"}}, "/ingress/pathType"),
         ({"edge": {"http": {"serviceType": "External"}}}, "serviceType"),
+        ({"edge": {"http": {"a2aGrpcPort": 70000}}}, "a2aGrpcPort"),
     ],
 )
 def test_a_wrong_value_is_refused_by_the_schema(values: dict[str, Any], where: str) -> None:

@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import grpc
 import httpx
+from a2a.types import a2a_pb2, a2a_pb2_grpc
 
 from forge.embedded.process import free_port
 
@@ -36,6 +39,20 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def grpc_answer(where: str, token: str, agent: str, text: str) -> str:
+    """The text an agent answers to `text` through Forge's A2A gRPC listener at `where`."""
+    request = a2a_pb2.SendMessageRequest(tenant=agent)
+    request.message.message_id = uuid.uuid4().hex
+    request.message.role = a2a_pb2.ROLE_USER
+    request.message.parts.add().text = text
+    with grpc.insecure_channel(where) as channel:
+        stub = a2a_pb2_grpc.A2AServiceStub(channel)  # type: ignore[no-untyped-call]
+        answer = stub.SendMessage(
+            request, metadata=[("authorization", f"Bearer {token}")], timeout=30
+        )
+    return str(answer.message.parts[0].text)
 
 
 def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
@@ -91,6 +108,10 @@ def test_forge_up_serves_a_tool_call_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=30,
         )
         assert agent.json()["result"]["content"][0]["text"] == "agent up"
+        # The A2A gRPC listener, at the address printed: the demo agent answers over it.
+        [grpc_line] = [line for line in output if "A2A over gRPC at" in line]
+        where = grpc_line.split(" at ", 1)[1].split()[0]
+        assert grpc_answer(where, token, "echo-agent", "grpc up") == "grpc up"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         left = [pid for pid in children if alive(pid)]

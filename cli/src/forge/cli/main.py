@@ -113,6 +113,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"forge: ready at {mesh.url}  (MCP endpoint {mesh.url}/mcp)", flush=True)
         for url in mesh.urls[1:]:
             print(f"forge: another edge replica at {url}  (MCP endpoint {url}/mcp)", flush=True)
+        if mesh.a2a_grpc_port > 0:  # FORGE_EDGE_A2A_GRPC_PORT, on the first replica (0029)
+            where = f"127.0.0.1:{mesh.a2a_grpc_port}"
+            print(f"forge: A2A over gRPC at {where}  (the agent in `tenant`)", flush=True)
         print("forge: ops ports (/metrics, /livez, /readyz; docs/observability.md):", flush=True)
         for name in mesh.procs:
             print(f"forge:   {name:<17} {mesh.ops_url(name)}", flush=True)

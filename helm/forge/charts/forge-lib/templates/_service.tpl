@@ -95,6 +95,11 @@ spec:
             - name: http
               containerPort: {{ .Values.http.port }}
               protocol: TCP
+            {{- if .Values.http.a2aGrpcPort }}
+            - name: a2a-grpc
+              containerPort: {{ .Values.http.a2aGrpcPort }}
+              protocol: TCP
+            {{- end }}
             {{- end }}
           env:
             {{- include "forge.env" . | nindent 12 }}
@@ -167,6 +172,12 @@ spec:
       port: {{ .Values.http.port }}
       targetPort: http
       protocol: TCP
+    {{- if .Values.http.a2aGrpcPort }}
+    - name: a2a-grpc
+      port: {{ .Values.http.a2aGrpcPort }}
+      targetPort: a2a-grpc
+      protocol: TCP
+    {{- end }}
     {{- end }}
     - name: ops
       port: {{ $g.opsPort }}
@@ -236,9 +247,12 @@ spec:
   policyTypes: [Ingress, Egress]
   ingress:
     {{- if .Values.http }}
-    # The edge alone takes traffic from outside, on its HTTP port.
+    # The edge alone takes traffic from outside, on its HTTP port (and A2A gRPC port, if on).
     - ports:
         - {port: http, protocol: TCP}
+        {{- if .Values.http.a2aGrpcPort }}
+        - {port: a2a-grpc, protocol: TCP}
+        {{- end }}
       {{- with .Values.http.ingressFrom }}
       from:
         {{- toYaml . | nindent 8 }}
@@ -336,6 +350,9 @@ first: FORGE_NATS_URL refers to it, and Kubernetes expands $(VAR) from earlier e
 {{- if .Values.http }}
 {{- $_ := set $env "FORGE_EDGE_HOST" (dict "value" "0.0.0.0") -}}
 {{- $_ := set $env "FORGE_EDGE_PORT" (dict "value" (toString .Values.http.port)) -}}
+{{- if .Values.http.a2aGrpcPort }}
+{{- $_ := set $env "FORGE_EDGE_A2A_GRPC_PORT" (dict "value" (toString .Values.http.a2aGrpcPort)) -}}
+{{- end }}
 {{- end }}
 {{- if eq .Values.service "registry" }}
 {{- range $db := list "catalog" "identity" }}
