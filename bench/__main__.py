@@ -19,6 +19,7 @@ from bench import (
     scanners,
     soak,
     stack,
+    startup,
     tracing,
     worker,
 )
@@ -51,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-contextforge", action="store_true", help="skip the side by side with ContextForge"
     )
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up phase")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -160,10 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_scanners:
         print("measuring the scanners, Rust vs Python ...", flush=True)
         doc["scanners"] = scanners.measure(quick=args.quick)
+    if not args.no_startup and not args.quick:  # its own meshes, after the others
+        doc["startup"] = startup.phase()
     print()
     print(report.table(doc))
     if "overload" in doc:
         print("\n" + "\n".join(overload.lines(doc["overload"])))
+    if "startup" in doc:
+        print("\n" + "\n".join(startup.lines(doc["startup"])))
     path = report.write(doc, args.out)
     print(f"\nwrote {path} and {path.parent / 'latest.json'}")
     return 0
