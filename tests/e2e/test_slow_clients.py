@@ -8,6 +8,9 @@ of FORGE_EDGE_HEADER_TIMEOUT_S / FORGE_EDGE_BODY_TIMEOUT_S; none holds the conne
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import re
 import time
 from collections.abc import Iterator
 
@@ -32,6 +35,7 @@ def slow_edge(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[str]:
         FORGE_EDGE_HEADER_TIMEOUT_S=str(SLOW_S),
         FORGE_EDGE_BODY_TIMEOUT_S=str(SLOW_S),
         FORGE_EDGE_DRAIN_TIMEOUT_S="1",  # it stops at once when the module is done
+        FORGE_EDGE_WS_PING_INTERVAL_S=str(SLOW_S),
     ) as url:
         yield url
 
@@ -121,3 +125,31 @@ async def test_bodies_sent_a_byte_at_a_time_are_cut_off(slow_edge: str, admin_to
     results = await asyncio.gather(*runs)
     for (name, (_, expected)), (received, _) in zip(cases.items(), results, strict=True):
         assert status_of(received) in expected, (name, received[:300])
+
+
+@pytest.mark.parametrize("slow_edge", ["uvicorn"], indirect=True)  # hypercorn pings no client
+async def test_a_websocket_frame_sent_a_byte_at_a_time_is_cut_off(
+    slow_edge: str, admin_token: str
+) -> None:
+    """A WebSocket client stuck in the middle of a frame cannot answer the edge's ping: it is
+    closed once its pong is FORGE_EDGE_WS_PING_INTERVAL_S late (1011), not held."""
+    key = base64.b64encode(os.urandom(16))
+    reader, writer = await opened(slow_edge)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: mcp\r\nAuthorization: Bearer "
+        + admin_token.encode()
+        + b"\r\n\r\n"
+    )
+    try:
+        async with asyncio.timeout(BOUND_S):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            # A masked text frame of 1000 bytes (mask 0: the payload as is), sent a byte a time.
+            writer.write(bytes([0x81, 0x80 | 126]) + (1000).to_bytes(2, "big") + b"\0\0\0\0")
+            trickle = trickler(writer, b'{"jsonrpc":"2.0"' + b" " * 984)
+            received = await read_until_closed(reader, trickle, idle_s=0.1)
+    finally:
+        writer.close()
+    # A ping (0x89) it could not answer, then a close frame (0x88) with code 1011.
+    assert re.search(rb"\x88[\x02-\x7d]\x03\xf3", received), received

@@ -165,6 +165,10 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
             # The server drops far larger WebSocket frames itself (close 1009), unread; the
             # endpoint answers one a little over the body limit with a JSON-RPC error first.
             ws_max_size=config.max_body_bytes + WS_FRAME_SLACK,
+            # A WebSocket client whose pong is late is closed: one stuck mid-frame (a slow body
+            # on WebSocket) or gone. (hypercorn closes for no missing pong.)
+            ws_ping_interval=config.ws_ping_interval_s,
+            ws_ping_timeout=config.ws_ping_interval_s,
         )
     )
     serving = asyncio.create_task(server.serve())

@@ -135,6 +135,14 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "REST and MCP alike (with a JSON-RPC error -32600 on MCP)."
         ),
     ] = 30.0
+    ws_ping_interval_s: Annotated[
+        float,
+        doc(
+            "With uvicorn, each WebSocket client is pinged this often and closed (1011) when its "
+            "pong does not come within as long: a peer that vanished, or one stuck in the "
+            "middle of a frame (hypercorn pings no client)."
+        ),
+    ] = 20.0
     trusted_proxies: Annotated[
         str,
         doc(
