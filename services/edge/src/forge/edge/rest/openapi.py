@@ -7,15 +7,20 @@ operation takes and answers comes from one place per kind of route:
 
 - the routes that are one registry operation (rest.admin.OPS, rest.agents.OPS, rest.identity's
   ACCOUNT and VERSIONED, rest.plugins.OPS) are read from those tables; their request body (and,
-  for GET and DELETE, their query parameters) is the JSON Schema of the registry operation's
-  params type, from `PARAMS` (tests/e2e/test_openapi.py checks it against the registries' own
-  tables), made by msgspec from the same Structs the registry decodes;
+  for GET, their query parameters) is the JSON Schema of the registry operation's params type,
+  from `PARAMS` (tests/e2e/test_openapi.py checks it against the registries' own tables), made
+  by msgspec from the same Structs the registry decodes; the catalog's records are answered as
+  `VIEWS` describe them (the registry's Structs less their sealed credentials, rest.admin's
+  flattened views), other records loosely (an object, or an array of objects);
+- Forge's A2A endpoint (every route under `/a2a/{agent}` and `/servers/{server_id}/a2a`) is
+  described by one rule: A2A's own bodies and errors, loosely;
 - every other route is described in `OTHER`, by method and path.
 
-A route in neither is still listed (with a loose description and `x-forge-undescribed`), and
-`undescribed()` names it: the test fails on any. Success answers whose shape is the registry's
-record are described loosely (an object, or an array of objects); every error answer of the
-REST API has one shape (rest.errors): `{"detail", "code"[, "data"]}`.
+A route in none is still listed (with a loose description and `x-forge-undescribed`), and
+`undescribed()` names it: the test fails on any. Every error answer of the REST API has one
+shape (rest.errors): `{"detail", "code"[, "data"]}`. OpenAPI allows one path per shape: a route
+whose path differs from an earlier one's only in its parameters' names is described under that
+one, its own path in `x-forge-route`.
 
 The document is served to any authenticated caller (it is a description, not data), or to
 anyone with FORGE_EDGE_OPENAPI_PUBLIC=true.
@@ -164,6 +169,7 @@ _RPC_BODY: dict[str, Any] = {
     "oneOf": [{"$ref": "#/components/schemas/JsonRpc"}, {"type": "array", "items": OBJECT}]
 }
 _MCP = "mcp"
+_UNDESCRIBED = "undescribed"
 _A2A = "a2a-server"
 _HTML = "text/html"
 _SSE = "text/event-stream"
@@ -447,13 +453,15 @@ class Generator:
                     doc = self.doc_of(method, route.path)
                     if doc is None:
                         self.missing.append((method, route.path))
-                        doc = Doc("(not described)", "undescribed", ANY, ANY, loose_errors=True)
+                        doc = Doc("(not described)", _UNDESCRIBED, ANY, ANY, loose_errors=True)
                     # OpenAPI allows one path per shape: `/a2a/{agent}` (POST) joins `/a2a/{id}`
                     # under the first one's parameter names, its own route named beside it.
                     key = keys.setdefault(_PARAM.sub("{}", route.path), route.path)
                     operation = self.operation(method, route, doc, _PARAM.findall(key))
                     if key != route.path:
                         operation["x-forge-route"] = route.path
+                    if doc.tag == _UNDESCRIBED:
+                        operation["x-forge-undescribed"] = True
                     paths.setdefault(key, {})[method.lower()] = operation
         schemas = self.components()
         return {
