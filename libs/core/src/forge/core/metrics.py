@@ -9,12 +9,15 @@ docs/observability.md; keep the two in step.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import REGISTRY
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 # Latency buckets (seconds) from well under a millisecond (an in-process answer) to a slow
 # upstream's tens of seconds.
@@ -24,6 +27,131 @@ OTHER = "other"
 # most this many values per metric; the rest count as "other" (a client must not be able to
 # grow the process's memory, or the scrape, by sending made-up methods).
 MAX_LABEL_VALUES = 100
+
+
+class _CounterChild:
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class _HistogramChild:
+    __slots__ = ("bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        # `le` is inclusive: the first bound >= amount.
+        self.counts[bisect_left(self.bounds, amount)] += 1
+        self.sum += amount
+
+
+_Child = TypeVar("_Child", _CounterChild, _HistogramChild)
+
+
+class _Labelled(Collector, Generic[_Child]):
+    """A labelled metric updated from the event loop's thread alone (every service is one
+    asyncio loop; /metrics is served on it too). prometheus-client's own Counter and Histogram
+    take a lock per update and walk the buckets in Python: 1.6 us per `inc` and 2.8 us per
+    `observe` on this machine, against about 0.2 us here, several times per call in every
+    service (issue 16). Exposed the same way: `_total`, `_bucket`, `_count`, `_sum`,
+    `_created`."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        registry: CollectorRegistry | None = REGISTRY,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self._children: dict[tuple[str, ...], _Child] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def _child(self) -> _Child:
+        raise NotImplementedError
+
+    def _family(self) -> Any:
+        raise NotImplementedError
+
+    def labels(self, *values: str) -> _Child:
+        """The series of these label values (created on first use): keep it, as `labels()` of
+        prometheus-client's metrics was kept."""
+        if len(values) != len(self.labelnames):
+            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
+        key = tuple(str(v) for v in values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = self._child()
+        return found
+
+    def describe(self) -> Iterator[Any]:
+        yield self._family()
+
+
+class Counter(_Labelled[_CounterChild]):
+    """A counter (`<name>_total`) with labels; see `_Labelled`."""
+
+    def _child(self) -> _CounterChild:
+        return _CounterChild()
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = self._family()
+        for values, child in list(self._children.items()):
+            family.add_metric(values, child.value, created=child.created)
+        yield family
+
+
+class Histogram(_Labelled[_HistogramChild]):
+    """A histogram with labels and fixed `buckets` (upper bounds, +Inf added); see `_Labelled`."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        buckets: Sequence[float] = BUCKETS,
+        registry: CollectorRegistry | None = REGISTRY,
+    ) -> None:
+        self.bounds = tuple(float(b) for b in buckets if b != float("inf"))
+        if list(self.bounds) != sorted(self.bounds):
+            raise ValueError("buckets must be in increasing order")
+        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+        super().__init__(name, documentation, labelnames, registry)
+
+    def _child(self) -> _HistogramChild:
+        return _HistogramChild(self.bounds)
+
+    def _family(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = self._family()
+        for values, child in list(self._children.items()):
+            total, buckets = 0, []
+            for le, count in zip(self._les, child.counts, strict=True):
+                total += count
+                buckets.append((le, float(total)))
+            family.add_metric(values, buckets, child.sum)
+            labels = dict(zip(self.labelnames, values, strict=True))
+            family.samples.append(Sample(self.name + "_created", labels, child.created))
+        yield family
+
 
 RPC_REQUESTS = Counter(
     "forge_rpc_requests",

@@ -7,11 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Counter, Histogram
-
 from forge.core import tracing
 from forge.core.bus import TRACEPARENT
-from forge.core.metrics import BUCKETS, OTHER
+from forge.core.metrics import BUCKETS, OTHER, Counter, Histogram
 from forge.edge.http import Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
