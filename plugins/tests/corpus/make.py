@@ -653,7 +653,10 @@ def exfil_cases() -> list[dict[str, Any]]:
         for i in range(14):
             raw = payload_text()
             value = enc(raw)
-            if kind == "BASE64URL" and "-" not in value and "_" not in value:
+            # unpadded base64url whose length is a multiple of four, without `-` or `_`, cannot
+            # be told from base64; shorter by its dropped padding it is base64url (issue 17)
+            plain = "-" not in value and "_" not in value
+            if kind == "BASE64URL" and plain and len(value) % 4 == 0:
                 kind_here = "BASE64"
             elif kind == "BASE64" and ("-" in value or "_" in value):
                 kind_here = "BASE64URL"
