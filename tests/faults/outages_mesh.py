@@ -98,7 +98,14 @@ class OutageMesh:
             f'jetstream {{ store_dir: "{nats.dir / "js"}" }}' if enabled else "jetstream: disabled"
         )
         config.write_text("\n".join([store, *lines]) + "\n")
+        done = "Reloaded server configuration"
+        before = nats.log_path.read_text(errors="replace").count(done)
         nats.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while nats.log_path.read_text(errors="replace").count(done) == before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server did not reload: {tail(nats.log_path)}")
+            time.sleep(0.02)
 
     def restart_postgres(self) -> None:
         """A fast shutdown of PostgreSQL and a start on the same data (on another port, which the

@@ -214,14 +214,19 @@ async def test_a_nats_restart_fails_requests_in_flight_clearly_and_every_service
             await asyncio.sleep(0.3)
             outage_mesh.jetstream(False)
             off = time.monotonic()
-            refused = await _eventually_refused(admin, edge, during)
+            refused = await admin.delete(edge + "/mcp", headers={"Mcp-Session-Id": during})
             await asyncio.sleep(max(0.0, JETSTREAM_DOWN_S - (time.monotonic() - off)))
             outage_mesh.jetstream(True)
             await asyncio.sleep(0.5)
         print(f"JetStream outage: {loads.summary(load.outcomes)}")
         assert refused.status_code == 503, refused.text
         assert refused.headers.get("Retry-After") == "1"
-        assert not load.failed(), load.failed()[:5]
+        # The reload that turns JetStream off or on resets nats-server's permissions, which
+        # refuses the replies of requests in flight at that instant (a "permissions violation"
+        # on the caller's inbox): those end at their deadline (-32010); nothing else fails.
+        unclear = _unclear(load.outcomes)
+        assert not unclear, unclear[:5]
+        assert len(load.failed()) <= load.clients * 2, loads.summary(load.outcomes)
         assert await _session_status(admin, edge, during) == 200  # still open: retry the end
         assert await _session_status(admin, fresh, during) == 200
 
@@ -233,16 +238,6 @@ async def test_a_nats_restart_fails_requests_in_flight_clearly_and_every_service
         assert await _session_status(admin, edge, during) == 404
     finally:
         stop_process(proc)
-
-
-async def _eventually_refused(http: httpx.AsyncClient, edge: str, session: str) -> httpx.Response:
-    """A DELETE of `session` once JetStream is seen to be off (the reload takes a moment)."""
-
-    async def refused() -> httpx.Response | None:
-        reply = await http.delete(edge + "/mcp", headers={"Mcp-Session-Id": session})
-        return reply if reply.status_code != 200 else None
-
-    return await eventually(refused, within_s=5, every_s=0.05)
 
 
 async def _status_of(url: str) -> bool:
