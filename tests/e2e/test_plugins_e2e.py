@@ -8,6 +8,7 @@ queue group would answer half the hook calls with "unchanged"); the mesh's comes
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -19,14 +20,20 @@ from pathlib import Path
 from string import Template
 from typing import IO, Any
 
+import grpc
+import grpc.aio
 import httpx
 import msgspec
 import pytest
+from a2a.types import a2a_pb2, a2a_pb2_grpc
 
 from forge.cli.mesh import Mesh, spawn, stop_process
 from forge.core import subjects
 from forge.core.bus import NatsBus
+from forge.servers.process import ServerProcess
+from forge.servers.process import spawn as spawn_server
 from forge.testing import eventually
+from tests.e2e.plugins.probe_server import PROBE_ANSWER
 from tests.e2e.security_kit import login, make_user
 
 FIXTURES = Path(__file__).parent / "plugins"
@@ -220,6 +227,54 @@ def people(mesh: Mesh, admin_token: str) -> dict[str, str]:
     return tokens
 
 
+@pytest.fixture(scope="module")
+def echo_agent() -> Iterator[ServerProcess]:
+    with spawn_server("forge.agents.echo", path="/") as agent:
+        yield agent
+
+
+def registered_agent(mesh: Mesh, token: str, name: str, url: str) -> Iterator[dict[str, Any]]:
+    """The agent at `url` registered (public) as `name` while the module runs."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=mesh.url, headers=headers, timeout=30) as rest:
+        created = rest.post("/a2a", json={"name": name, "url": url, "visibility": "public"})
+        assert created.status_code == 201, created.text
+        yield dict(created.json())
+        assert rest.delete(f"/a2a/{created.json()['id']}").status_code in (200, 204)
+
+
+@pytest.fixture(scope="module")
+def asked(mesh: Mesh, admin_token: str, echo_agent: ServerProcess) -> Iterator[dict[str, Any]]:
+    """The echo agent, registered as one the plugins let through to the agent."""
+    name = f"asked {uuid.uuid4().hex[:6]}"
+    yield from registered_agent(mesh, admin_token, name, echo_agent.url)
+
+
+@pytest.fixture(scope="module")
+def answered(mesh: Mesh, admin_token: str, echo_agent: ServerProcess) -> Iterator[dict[str, Any]]:
+    """The echo agent again, registered as the one agent_answer.yaml's probe answers for."""
+    name = f"answered {uuid.uuid4().hex[:6]}"
+    yield from registered_agent(mesh, admin_token, name, echo_agent.url)
+
+
+async def grpc_send(
+    mesh: Mesh, agent: dict[str, Any], text: str, metadata: dict[str, str]
+) -> str | grpc.StatusCode:
+    """SendMessage to `agent` through Forge's A2A gRPC listener: the answer's text, or the
+    status it was refused with."""
+    request = a2a_pb2.SendMessageRequest(tenant=agent["slug"])
+    request.message.message_id = uuid.uuid4().hex
+    request.message.role = a2a_pb2.ROLE_USER
+    request.message.parts.add().text = text
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.a2a_grpc_port}") as channel:
+        stub = a2a_pb2_grpc.A2AServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            answer = await stub.SendMessage(request, metadata=list(metadata.items()), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+    return str(answer.message.parts[0].text)
+
+
 def as_user(mesh: Mesh, token: str) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"}
     return httpx.AsyncClient(base_url=mesh.url, headers=headers, timeout=30)
@@ -354,7 +409,7 @@ async def test_list_hooks_and_prompt_and_resource_results_pass_the_plugins(
 
 
 async def test_http_hooks_refuse_requests_and_change_responses(
-    plugins: Plugins, mesh: Mesh, client: httpx.AsyncClient
+    plugins: Plugins, mesh: Mesh, client: httpx.AsyncClient, asked: dict[str, Any]
 ) -> None:
     async with httpx.AsyncClient(base_url=mesh.url, timeout=30) as anonymous:
         assert "content-type" in (await anonymous.get("/health")).headers
@@ -366,13 +421,19 @@ async def test_http_hooks_refuse_requests_and_change_responses(
     mcp = await echo(client, "hi", headers={"x-forbidden-probe": "1"})
     assert mcp["status"] == 403 and refused_by(mcp) == "headers"
     assert text_of(await echo(client, "hi")) == "hi"
+    # A2A over gRPC: the call's metadata are its headers (decision 0029).
+    as_admin = {"authorization": client.headers["authorization"]}
+    forbidden = await grpc_send(mesh, asked, "hi", {**as_admin, "x-forbidden-probe": "1"})
+    assert forbidden == grpc.StatusCode.PERMISSION_DENIED
+    assert await grpc_send(mesh, asked, "over grpc", as_admin) == "over grpc"
     await plugins.apply("http_strip")  # Authorization removed before the edge reads it
     stripped = await echo(client, "hi")
     assert stripped["status"] == 401
+    assert await grpc_send(mesh, asked, "hi", as_admin) == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_a_trusted_proxy_plugin_names_the_user_and_rbac_still_applies(
-    plugins: Plugins, mesh: Mesh, people: dict[str, str]
+    plugins: Plugins, mesh: Mesh, people: dict[str, str], asked: dict[str, Any]
 ) -> None:
     await plugins.apply("auth")
     user = people["proxied-email"]
@@ -386,6 +447,10 @@ async def test_a_trusted_proxy_plugin_names_the_user_and_rbac_still_applies(
         assert (await echo(anonymous, "hi", headers=forged))["status"] == 401
         unknown = {**proxy, "x-forwarded-user": "nobody@example.com"}
         assert (await echo(anonymous, "hi", headers=unknown))["status"] == 401
+    # Over gRPC too: the proxy's metadata name the user, no token sent.
+    assert await grpc_send(mesh, asked, "proxied grpc", proxy) == "proxied grpc"
+    assert await grpc_send(mesh, asked, "hi", forged) == grpc.StatusCode.UNAUTHENTICATED
+    assert await grpc_send(mesh, asked, "hi", unknown) == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_a_permission_plugin_grants_and_denies_beyond_rbac(
@@ -405,3 +470,49 @@ async def test_a_permission_plugin_grants_and_denies_beyond_rbac(
         assert (await deny.get("/tools")).status_code == 403
         assert refused_by(await rpc(block, "tools/list")) == "probe-auth"
         assert (await block.get("/tools")).status_code == 403
+
+
+# -- an answer in an agent's place
+
+
+async def test_a_pre_hooks_answer_is_the_agents_answer_on_every_path_for_its_agent_only(
+    plugins: Plugins,
+    mesh: Mesh,
+    client: httpx.AsyncClient,
+    answered: dict[str, Any],
+    asked: dict[str, Any],
+) -> None:
+    """agent_pre_invoke returning a result (the probe, for one agent by its `agents` condition):
+    Forge's A2A endpoint answers with it (JSON-RPC 1.0 and 0.3, gRPC), as the agent's MCP tool
+    does, and the agent is not asked; another agent is asked as before."""
+    manifest = await plugins.apply("agent_answer", agent=answered["name"])
+    assert "agent_pre_invoke" in manifest["hooks"]
+    v1 = {"A2A-Version": "1.0"}
+
+    def send(text: str) -> dict[str, Any]:
+        message = {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"text": text}]}
+        return {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+
+    def send03(text: str) -> dict[str, Any]:
+        parts = [{"kind": "text", "text": text}]
+        message = {"kind": "message", "messageId": uuid.uuid4().hex, "role": "user", "parts": parts}
+        return {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": message}}
+
+    url = f"/a2a/{answered['slug']}/"
+    reply = (await client.post(url, json=send("hello"), headers=v1)).json()
+    message = reply["result"]["message"]
+    assert message["role"] == "ROLE_AGENT"
+    assert [p["text"] for p in message["parts"]] == [PROBE_ANSWER]
+    reply = (await client.post(url, json=send03("hello"))).json()
+    assert reply["result"]["kind"] == "message"
+    assert [p["text"] for p in reply["result"]["parts"]] == [PROBE_ANSWER]
+    as_admin = {"authorization": client.headers["authorization"]}
+    assert await grpc_send(mesh, answered, "hello", as_admin) == PROBE_ANSWER
+    tool = await rpc(
+        client, "tools/call", {"name": f"a2a-{answered['slug']}", "arguments": {"message": "hi"}}
+    )
+    assert text_of(tool) == PROBE_ANSWER
+    # Another agent is asked: its answer is its own.
+    other = (await client.post(f"/a2a/{asked['slug']}/", json=send("hello"), headers=v1)).json()
+    assert PROBE_ANSWER not in json.dumps(other) and "hello" in json.dumps(other["result"])
+    assert await grpc_send(mesh, asked, "hello", as_admin) == "hello"

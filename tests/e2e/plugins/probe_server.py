@@ -1,5 +1,6 @@
 """An external plugin for the plugin e2e tests: an MCP server whose tools are named after the
-hooks no built-in plugin serves (list hooks, user resolution, permission checks).
+hooks no built-in plugin serves (list hooks, user resolution, permission checks, an answer in
+an agent's place).
 
 `python tests/e2e/plugins/probe_server.py --port 0` prints `PORT <n>` once it listens.
 """
@@ -66,6 +67,16 @@ def http_auth_check_permission(payload: dict[str, Any], context: dict[str, Any])
     if user.startswith("block-") and permission == "tools.read":
         return {"violation": {"code": "probe_refused", "reason": "the probe says no"}}
     return {}
+
+
+PROBE_ANSWER = "answered by the probe"
+
+
+@probe.tool()
+def agent_pre_invoke(payload: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Answer in the agent's place (the agent is not asked): a tool result, as on the MCP path.
+    Which agents, the entry's `agents` condition says (agent_answer.yaml)."""
+    return {"result": {"content": [{"type": "text", "text": PROBE_ANSWER}]}}
 
 
 async def serve(port: int) -> None:

@@ -4,7 +4,8 @@
 Each call names its agent (id, slug or name) in the request's `tenant` field, as A2A 1.0
 addresses an agent behind a shared gRPC endpoint (Forge's card lists this interface with the
 agent as its tenant), or else in the `x-forge-agent` metadata. The `authorization` metadata is
-checked as a bearer token is on HTTP; the request, read into 1.0's JSON form, goes to the
+checked as a bearer token is on HTTP (after the `http_pre_request` and `http_auth_resolve_user`
+plugin hooks, as an HTTP request's); the request, read into 1.0's JSON form, goes to the
 a2a-bridge on `forge.a2a.<agent>.<op>` exactly as the JSON-RPC binding's does, and the answer
 comes back as the method's message; a streamed answer's events are relayed as they arrive. A
 missing or bad token is UNAUTHENTICATED, a missing permission PERMISSION_DENIED, an agent the
@@ -35,7 +36,8 @@ from google.rpc import error_details_pb2, status_pb2
 
 from forge.core import rpc, subjects
 from forge.core.config import ConfigError
-from forge.core.errors import ForgeError, UnauthorizedError
+from forge.core.errors import ForgeError
+from forge.edge.auth import guard
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
 from forge.proto.envelope import Envelope, Principal
@@ -146,35 +148,54 @@ class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
 
-    async def _principal(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
-        metadata = {k.lower(): v for k, v in context.invocation_metadata() or ()}
-        authorization = metadata.get("authorization")
+    async def _principal(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> tuple[Principal, dict[str, str]]:
+        """Who calls, and the call's (text) metadata as the `http_pre_request` plugins left it.
+
+        The edge's HTTP plugin hooks apply as to an HTTP request to `/a2a/{agent}/`: the call
+        is the HTTP/2 POST gRPC makes it, to `/lf.a2a.v1.A2AService/<method>`, its metadata
+        the headers (decision 0029)."""
+        metadata = {
+            k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)
+        }
         peer = context.peer() or ""
         client_ip = peer.split(":", 1)[1].rsplit(":", 1)[0].strip("[]") if ":" in peer else None
+        scope = {"method": "POST", "path": f"/{SERVICE}/{method}", "client": (client_ip, 0)}
+        hooks = self.edge.hooks
         try:
-            return await self.edge.auth.authenticate(
-                authorization if isinstance(authorization, str) else None,
-                client_ip=client_ip,
-                resource=self.edge.urls.resource(None),
-                server_id=None,
-            )
-        except UnauthorizedError as exc:
+            if "http_pre_request" in hooks.served:  # may block, or change the metadata
+                request = {**scope, "headers": metadata, "client": client_ip}
+                changed = await hooks.call("http_pre_request", request, method="POST")
+                headers = changed.get("headers") if isinstance(changed, dict) else None
+                if changed is not request and isinstance(headers, dict):
+                    metadata = {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+            principal = None
+            if hooks.resolves_users:  # a plugin vouches for the caller (a trusted proxy's word)
+                principal = await guard.plugin_user(self.edge, scope, metadata)
+            if principal is None:
+                principal = await self.edge.auth.authenticate(
+                    metadata.get("authorization"),
+                    client_ip=client_ip,
+                    resource=self.edge.urls.resource(None),
+                    server_id=None,
+                )
+        except ForgeError as exc:  # 401 UNAUTHENTICATED, a plugin's block 403 PERMISSION_DENIED
             await _abort(context, exc)
+        return principal, metadata
 
     @staticmethod
-    def _agent(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    def _agent(request: Message, metadata: dict[str, str]) -> str:
         agent = getattr(request, "tenant", "")
         if not agent:
-            metadata = {k.lower(): v for k, v in context.invocation_metadata() or ()}
-            named = metadata.get(AGENT_METADATA)
-            agent = named if isinstance(named, str) else ""
+            agent = metadata.get(AGENT_METADATA, "")
         return str(agent)
 
     async def _params(
         self, method: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
     ) -> tuple[Principal, str, A2aRequestParams]:
-        principal = await self._principal(context)
-        agent = self._agent(request, context)
+        principal, metadata = await self._principal(method, context)
+        agent = self._agent(request, metadata)
         if not agent:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
