@@ -10,9 +10,14 @@ from forge.proto.catalog import Gateway
 
 
 class DiscoverParams(msgspec.Struct, frozen=True):
-    """`upstream.discover` (from the catalog registry): the gateway to handshake and list."""
+    """`upstream.discover` (from the catalog registry): the gateway to handshake and list.
+
+    The whole discovery works to the envelope's deadline; the handshake and each page of a list
+    to `page_timeout_s` (and the gateway's own `timeout_s`), so a large catalog is limited by
+    neither one page's deadline nor one message (the reply goes by claim check when large)."""
 
     gateway: Gateway
+    page_timeout_s: float | None = None
 
 
 class AuthorizeParams(msgspec.Struct, frozen=True):

@@ -39,7 +39,10 @@ class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tool_name_separator: ToolNameSeparator = "-"
     upstream_discover_timeout_s: Annotated[
         float,
-        doc("How long gateway registration and refresh wait for the upstream-proxy's discovery."),
+        doc(
+            "How long gateway registration and refresh wait for each step of discovery (the"
+            " handshake, each page of a list); the whole works to the request's deadline."
+        ),
     ] = 15.0
     pool_min_size: Annotated[
         int, doc("Connections each database pool (catalog, identity) keeps open at least.")

@@ -15,7 +15,7 @@ from forge.core.errors import (
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
-from forge.proto.catalog import DiscoverResult, Gateway
+from forge.proto.catalog import DiscoverResult
 from forge.proto.envelope import Envelope
 from forge.proto.upstream import DiscoverParams
 from forge.upstream_proxy.auth.grants import AuthorizationRequiredError
@@ -88,22 +88,32 @@ async def serve_pinned(envelope: Envelope, gateway_id: str, op: str, ctx: Contex
     return await discover_here(envelope, _discover_params(envelope), ctx)
 
 
-def _discover_params(envelope: Envelope) -> Gateway:
-    return operations.decode(DiscoverParams, envelope.params).gateway
+def _discover_params(envelope: Envelope) -> DiscoverParams:
+    return operations.decode(DiscoverParams, envelope.params)
+
+
+def _page_timeout(params: DiscoverParams) -> float | None:
+    """Each page's deadline: the registry's, within the gateway's own timeout."""
+    given = [t for t in (params.page_timeout_s, params.gateway.timeout_s) if t is not None]
+    return min(given) if given else None
 
 
 async def discover(envelope: Envelope, ctx: Context) -> bytes:
     """Handshake with a gateway (perhaps not in the catalog yet) and list all it offers."""
-    gateway = _discover_params(envelope)
+    params = _discover_params(envelope)
+    gateway = params.gateway
     known = ctx.gateways.get(gateway.id)
     pooled = known is not None and identity(known) == identity(gateway)
     if pooled and transport_of(gateway) == "stdio" and not ctx.leases.holds(gateway.id):
         return await _pinned(envelope, gateway.id, "pinned-discover", ctx)
-    return await discover_here(envelope, gateway, ctx)
+    return await discover_here(envelope, params, ctx)
 
 
-async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> bytes:
-    limit = budget(envelope, gateway)  # none left: no session is made for nothing
+async def discover_here(envelope: Envelope, params: DiscoverParams, ctx: Context) -> bytes:
+    gateway = params.gateway
+    # The whole works to the caller's deadline (none left: no session is made for nothing);
+    # the gateway's timeout bounds each page instead.
+    limit = budget(envelope, msgspec.structs.replace(gateway, timeout_s=None))
     known = ctx.gateways.get(gateway.id)
     pooled = known is not None and identity(known) == identity(gateway)
     # A gateway the catalog does not hold yet gets a session of its own (a stdio one: a child
@@ -112,7 +122,7 @@ async def discover_here(envelope: Envelope, gateway: Gateway, ctx: Context) -> b
     session = ctx.pool.get(gateway, caller) if pooled else ctx.pool.new(gateway, caller)
     try:
         async with asyncio.timeout(limit):
-            result = await discover_all(session)
+            result = await discover_all(session, _page_timeout(params))
     except AuthorizationRequiredError:
         if known is not None:
             raise  # a refresh by a user who has not authorized must not empty the catalog

@@ -14,6 +14,7 @@ from forge.core import rpc, subjects
 from forge.core.errors import UpstreamBadResponseError
 from forge.proto.catalog import DiscoverResult, Gateway
 from forge.proto.envelope import Envelope
+from forge.proto.upstream import DiscoverParams
 from forge.registry.catalog.contents import Contents, Entry
 from forge.registry.catalog.offers import NewTool
 
@@ -24,6 +25,7 @@ log = logging.getLogger("forge.registry")
 _ENC = msgspec.json.Encoder()
 _DISCOVER = msgspec.json.Decoder(DiscoverResult)
 T = TypeVar("T")
+STORE_RESERVE_S = 1.0
 
 
 def _unique(gateway: Gateway, what: str, items: list[T], key: Callable[[T], str]) -> list[T]:
@@ -39,12 +41,16 @@ def _unique(gateway: Gateway, what: str, items: list[T], key: Callable[[T], str]
 
 async def discover(ctx: Context, gateway: Gateway) -> tuple[Gateway, list[NewTool], Contents]:
     """The gateway with its discovery fields, its tools and its contents; errors propagate."""
+    # Each page within the setting, the whole within the request's deadline less a quarter
+    # of what is left (storing and announcing a large catalog takes its time too).
+    params = DiscoverParams(gateway, page_timeout_s=ctx.config.upstream_discover_timeout_s)
+    now = time.time()
     envelope = Envelope(
         id=uuid.uuid4().hex,
         method="upstream.discover",
-        params=msgspec.Raw(_ENC.encode({"gateway": gateway})),
+        params=msgspec.Raw(_ENC.encode(params)),
         principal=ctx.principal,
-        deadline=min(ctx.deadline, time.time() + ctx.config.upstream_discover_timeout_s),
+        deadline=ctx.deadline - max(STORE_RESERVE_S, (ctx.deadline - now) / 4),
     )
     data = await rpc.call(ctx.bus, subjects.upstream(gateway.id, "discover"), envelope)
     try:

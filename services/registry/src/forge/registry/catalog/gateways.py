@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -80,18 +81,30 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
         auth=credentials.seal(ctx.config, gateway_id, credentials.with_env(auth, p.env)),
     )
     await _check_addresses(ctx, gateway, auth)
+    started = time.perf_counter()
     gateway, tools, found = await discover(ctx, gateway)
-    await ctx.store.insert_gateway(gateway, tools, found)
+    discovered = time.perf_counter()
+    records = await ctx.store.insert_gateway(gateway, tools, found)
+    inserted = time.perf_counter()
     announced = False
     try:
         stored = await ctx.store.get_gateway(gateway.id)
         await publish(ctx, "gateways", "changed", stored)
-        await offers_changed(ctx, stored.id)
+        await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=stored.id, tools=records))
+        await contents_changed(ctx, stored.id, await ctx.store.gateway_contents(stored.id))
         announced = True
     finally:
         if not announced:
             # A gateway the caches may not have heard of must not stay half-registered.
             await _forget(ctx, gateway.id)
+    log.info(
+        "gateway registered: %d tools, discovery %.2f s, store %.2f s, announce %.2f s",
+        len(records),
+        discovered - started,
+        inserted - discovered,
+        time.perf_counter() - inserted,
+        extra={"gateway_id": gateway.id},
+    )
     return shown(stored)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +10,10 @@ import msgspec
 
 from forge.proto.catalog import Gateway, ToolRecord
 from forge.proto.mcp import Tool
-from forge.registry.catalog import contents, ownership, rows
+from forge.registry.catalog import contents, ownership
 from forge.registry.catalog.contents import Contents, Stored
 from forge.registry.catalog.ownership import Placement
+from forge.registry.times import timestamp
 
 _ENC = msgspec.json.Encoder()
 _AFFECTED = "SELECT DISTINCT server_id FROM server_tools WHERE tool_id = any($1::text[])"
@@ -39,42 +40,84 @@ class Replaced:
     contents: Stored
 
 
-async def insert_tool(conn: Any, gateway_id: str, new: NewTool, at: Placement) -> ToolRecord:
-    row = await conn.fetchrow(
-        "INSERT INTO tools (id, gateway_id, name, original_name, definition, owner, team_id,"
-        " visibility) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING *",
-        *(new.id, gateway_id, new.name, new.tool.name, _ENC.encode(new.tool).decode(), *at),
-    )
-    return rows.tool(row)
+# Bulk statements: tools travel to PostgreSQL by COPY (binary, one stream), and a tool-set swap
+# is set-based SQL against a staging table, so a gateway of 100,000 tools is stored in seconds;
+# the caller's transaction makes it one change (a failure leaves nothing behind).
+_COLUMNS = ("id", "gateway_id", "name", "original_name", "definition", "owner", "team_id")
+_STAGE = (
+    "CREATE TEMP TABLE staged_tools (id text, name text, original_name text, definition jsonb)"
+    " ON COMMIT DROP"
+)
+_GONE = (
+    "DELETE FROM tools t WHERE t.gateway_id = $1 AND NOT EXISTS"
+    " (SELECT 1 FROM staged_tools s WHERE s.original_name = t.original_name) RETURNING t.id"
+)
+_UPDATE = (
+    "UPDATE tools t SET name = s.name, definition = s.definition, updated_at = now()"
+    " FROM staged_tools s WHERE t.gateway_id = $1 AND t.original_name = s.original_name"
+    " AND (t.name <> s.name OR t.definition <> s.definition)"
+)
+_PLACE = (
+    "UPDATE tools SET owner = $2, team_id = $3, visibility = $4 WHERE gateway_id = $1"
+    " AND (owner IS DISTINCT FROM $2 OR team_id IS DISTINCT FROM $3 OR visibility <> $4)"
+)
+_FRESH = (
+    "INSERT INTO tools (id, gateway_id, name, original_name, definition, owner, team_id,"
+    " visibility) SELECT s.id, $1, s.name, s.original_name, s.definition, $2, $3, $4"
+    " FROM staged_tools s WHERE NOT EXISTS (SELECT 1 FROM tools t"
+    " WHERE t.gateway_id = $1 AND t.original_name = s.original_name)"
+)
+# A gateway's tools as ToolRecord JSON, built by PostgreSQL (one text, one typed decode):
+# the same fields and times (UTC, microseconds, `Z`) as `rows.tool` gives.
+_TIME = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+TOOLS_JSON = (
+    "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'original_name',"
+    " original_name, 'gateway_id', gateway_id, 'tool', definition, 'enabled', enabled,"
+    " 'owner', owner, 'team_id', team_id, 'visibility', visibility,"
+    f" 'created_at', to_char(created_at AT TIME ZONE 'UTC', {_TIME}),"
+    f" 'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {_TIME})) ORDER BY name), '[]')"
+    "::text FROM tools"
+)
+_RECORDS = msgspec.json.Decoder(list[ToolRecord])
+
+
+def _rows(
+    gateway_id: str | None, tools: Sequence[NewTool], at: Placement
+) -> Iterator[tuple[Any, ...]]:
+    """COPY rows: of `tools` for the gateway, or (no gateway) of the staging table."""
+    for t in tools:
+        definition = _ENC.encode(t.tool).decode()
+        if gateway_id is None:
+            yield (t.id, t.name, t.tool.name, definition)
+        else:
+            yield (t.id, gateway_id, t.name, t.tool.name, definition, *at)
+
+
+async def insert_tools(conn: Any, gateway_id: str, tools: Sequence[NewTool], at: Placement) -> None:
+    """Store new tools (no rows come back: read them with `tools_of`)."""
+    if tools:
+        await conn.copy_records_to_table(
+            "tools", records=_rows(gateway_id, tools, at), columns=(*_COLUMNS, "visibility")
+        )
 
 
 async def swap(conn: Any, gw: Gateway, tools: Sequence[NewTool], found: Contents) -> Replaced:
-    """Swap what the gateway offers for what discovery found, keeping ids by upstream name/key."""
+    """Swap what the gateway offers for what discovery found, keeping ids by upstream name."""
     at = ownership.of(gw)
-    old = {
-        r["original_name"]: r
-        for r in await conn.fetch("SELECT * FROM tools WHERE gateway_id = $1", gw.id)
-    }
-    keep = {t.tool.name for t in tools}
-    gone = [r["id"] for name, r in old.items() if name not in keep]
+    await conn.execute(_STAGE)
+    await conn.copy_records_to_table(
+        "staged_tools",
+        records=_rows(None, tools, at),
+        columns=("id", "name", "original_name", "definition"),
+    )
+    gone = [r["id"] for r in await conn.fetch(_GONE, gw.id)]
     servers = [r["server_id"] for r in await conn.fetch(_AFFECTED, gone)]
-    await conn.execute("DELETE FROM tools WHERE id = any($1::text[])", gone)
-    records, updated = [], 0
-    for new in tools:
-        prior = old.get(new.tool.name)
-        if prior is None:
-            records.append(await insert_tool(conn, gw.id, new, at))
-            continue
-        row = await conn.fetchrow(
-            "UPDATE tools SET name = $2, definition = $3::jsonb, owner = $4, team_id = $5,"
-            " visibility = $6, updated_at = CASE WHEN name = $2 AND definition = $3::jsonb"
-            " THEN updated_at ELSE now() END WHERE id = $1 RETURNING *",
-            *(prior["id"], new.name, _ENC.encode(new.tool).decode(), *at),
-        )
-        updated += row["updated_at"] != prior["updated_at"]
-        records.append(rows.tool(row))
+    await conn.execute(_PLACE, gw.id, *at)
+    updated = int((await conn.execute(_UPDATE, gw.id)).split()[-1])
+    added = int((await conn.execute(_FRESH, gw.id, *at)).split()[-1])
+    await conn.execute("DROP TABLE staged_tools")
+    records = await stored_records(conn, gw, tools)
     stored = await contents.replace_all(conn, gw.id, found, at)
-    added = len(records) - (len(old) - len(gone))
     affected = sorted({*servers, *stored.servers})
     return Replaced(records, added, len(gone), updated, affected, stored)
 
@@ -94,6 +137,50 @@ async def follow(conn: Any, gw: Gateway, prefix: str | None) -> None:
     await contents.follow(conn, gw.id, at, prefix)
 
 
+_STAMPS = (
+    "SELECT id, original_name, enabled, created_at, updated_at FROM tools WHERE gateway_id = $1"
+)
+
+
+async def stored_records(conn: Any, gw: Gateway, tools: Sequence[NewTool]) -> list[ToolRecord]:
+    """The gateway's tools as just stored from `tools`, by name: their definitions as given
+    (not read back: 100,000 of them would take seconds), ids, flags and times from their rows."""
+    stamps = {r["original_name"]: r for r in await conn.fetch(_STAMPS, gw.id)}
+    times: dict[Any, str] = {}  # one transaction's rows share their times: format each once
+
+    def at_time(value: Any) -> str:
+        found = times.get(value)
+        if found is None:
+            found = times[value] = timestamp(value)
+        return found
+
+    owner, team_id, visibility = ownership.of(gw)
+    records = [
+        ToolRecord(
+            id=row["id"],
+            name=t.name,
+            original_name=t.tool.name,
+            gateway_id=gw.id,
+            tool=t.tool,
+            enabled=row["enabled"],
+            owner=owner,
+            team_id=team_id,
+            visibility=visibility,
+            created_at=at_time(row["created_at"]),
+            updated_at=at_time(row["updated_at"]),
+        )
+        for t in tools
+        if (row := stamps.get(t.tool.name)) is not None
+    ]
+    records.sort(key=lambda r: r.name)
+    return records
+
+
 async def tools_of(conn: Any, gateway_id: str) -> list[ToolRecord]:
-    found = await conn.fetch("SELECT * FROM tools WHERE gateway_id = $1 ORDER BY name", gateway_id)
-    return [rows.tool(r) for r in found]
+    """The gateway's tools by name."""
+    return _RECORDS.decode(await conn.fetchval(TOOLS_JSON + " WHERE gateway_id = $1", gateway_id))
+
+
+async def all_tools(conn: Any) -> list[ToolRecord]:
+    """Every tool by name (the snapshot's)."""
+    return _RECORDS.decode(await conn.fetchval(TOOLS_JSON))

@@ -152,9 +152,9 @@ class Store(PooledStore):
                     *(gw.owner, gw.team_id, gw.visibility, gw.auth_type, gw.auth),
                 )
                 at = ownership.of(gw)
-                records = [await offers.insert_tool(conn, gw.id, t, at) for t in tools]
+                await offers.insert_tools(conn, gw.id, tools, at)
                 await contents.replace_all(conn, gw.id, found, at)
-                return records
+                return await offers.stored_records(conn, gw, tools)
 
     async def delete_gateway(self, gateway_id: str) -> list[str]:
         """Delete a gateway and (by cascade) all it offers; returns the servers that lost any."""
@@ -292,7 +292,8 @@ class Store(PooledStore):
             return await contents.resolve(conn, kinds, refs)
 
     async def list_tools(self) -> list[ToolRecord]:
-        return [rows.tool(r) for r in await self.pool.fetch("SELECT * FROM tools ORDER BY name")]
+        async with self.pool.acquire() as conn:
+            return await offers.all_tools(conn)
 
     async def get_tool(self, tool_id: str) -> ToolRecord:
         row = await self.pool.fetchrow("SELECT * FROM tools WHERE id = $1", tool_id)
@@ -530,7 +531,7 @@ class Store(PooledStore):
         async with self.pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 gateways = await conn.fetch("SELECT * FROM gateways ORDER BY created_at, id")
-                tools = await conn.fetch("SELECT * FROM tools ORDER BY name")
+                tools = await offers.all_tools(conn)
                 servers = await conn.fetch(_SERVERS + " ORDER BY s.created_at, s.id")
                 resources = await contents.every(conn, contents.RESOURCES)
                 templates = await contents.every(conn, contents.TEMPLATES)
@@ -538,7 +539,7 @@ class Store(PooledStore):
                 agents = await conn.fetch("SELECT * FROM agents ORDER BY created_at, id")
         return Snapshot(
             gateways=[rows.gateway(r) for r in gateways],
-            tools=[rows.tool(r) for r in tools],
+            tools=tools,
             servers=[rows.server(r) for r in servers],
             resources=resources,
             resource_templates=templates,

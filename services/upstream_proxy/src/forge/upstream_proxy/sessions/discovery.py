@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Generic, TypeVar
 
@@ -13,8 +15,9 @@ from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 from forge.upstream_proxy.sessions.pool import Session
 
 log = logging.getLogger("forge.upstream_proxy.sessions.discovery")
-# A misbehaving upstream that hands out cursors forever must not keep discovery busy forever.
-MAX_PAGES = 100
+# A misbehaving upstream that hands out cursors forever must not keep discovery busy forever:
+# a list ends at this many entries (pages may be of any size; each has its own deadline).
+MAX_ITEMS = 1_000_000
 T = TypeVar("T")
 _ENC = msgspec.json.Encoder()
 
@@ -47,12 +50,14 @@ class _Lister(Generic[T]):
         self.decoder = msgspec.json.Decoder(page)
         self.field = field
 
-    async def all(self, session: Session) -> list[T]:
+    async def all(self, session: Session, page_timeout: float | None = None) -> list[T]:
+        """Every page, following `nextCursor`; each page within `page_timeout` seconds."""
         items: list[T] = []
         cursor: str | None = None
-        for _ in range(MAX_PAGES):
+        while len(items) < MAX_ITEMS:
             params = b"{}" if cursor is None else _ENC.encode({"cursor": cursor})
-            data = await session.request(self.method, params)
+            async with _within(page_timeout):
+                data = await session.request(self.method, params)
             try:
                 page = self.decoder.decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -75,10 +80,14 @@ TEMPLATES: _Lister[ResourceTemplate] = _Lister(
 PROMPTS: _Lister[Prompt] = _Lister("prompts/list", _Prompts, "prompts")
 
 
-async def _optional(lister: _Lister[T], session: Session) -> list[T]:
+def _within(seconds: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+    return asyncio.timeout(seconds) if seconds is not None else contextlib.nullcontext()
+
+
+async def _optional(lister: _Lister[T], session: Session, page_timeout: float | None) -> list[T]:
     # Some servers declare `resources` yet have no templates method: that is an empty list.
     try:
-        return await lister.all(session)
+        return await lister.all(session, page_timeout)
     except UpstreamRpcError as exc:
         if exc.to_object().code != METHOD_NOT_FOUND:
             raise
@@ -86,19 +95,21 @@ async def _optional(lister: _Lister[T], session: Session) -> list[T]:
         return []
 
 
-async def discover_all(session: Session) -> DiscoverResult:
-    """Handshake, then list what the declared capabilities promise."""
-    await session.open()
+async def discover_all(session: Session, page_timeout: float | None = None) -> DiscoverResult:
+    """Handshake, then list what the declared capabilities promise; the handshake and each
+    page within `page_timeout` seconds (the whole within the caller's deadline)."""
+    async with _within(page_timeout):
+        await session.open()
     caps = session.capabilities
-    tools = await TOOLS.all(session) if "tools" in caps else []
+    tools = await TOOLS.all(session, page_timeout) if "tools" in caps else []
     resources: list[Resource] = []
     templates: list[ResourceTemplate] = []
     prompts: list[Prompt] = []
     if "resources" in caps:
-        resources = await _optional(RESOURCES, session)
-        templates = await _optional(TEMPLATES, session)
+        resources = await _optional(RESOURCES, session, page_timeout)
+        templates = await _optional(TEMPLATES, session, page_timeout)
     if "prompts" in caps:
-        prompts = await _optional(PROMPTS, session)
+        prompts = await _optional(PROMPTS, session, page_timeout)
     return DiscoverResult(
         protocol_version=session.protocol_version or "",
         capabilities=caps,
