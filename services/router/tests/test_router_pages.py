@@ -10,7 +10,9 @@ from router_harness import SNAPSHOT, TOOLS, ask, envelope, start_router
 
 from forge.core import subjects
 from forge.core.errors import INVALID_PARAMS, ForgeError
-from forge.proto.catalog import ToolsChanged
+from forge.proto.catalog import ToolRecord, ToolsChanged
+from forge.proto.mcp import Tool
+from forge.router import pages
 from forge.router.app import Router
 from forge.testing.membus import MemoryBus
 
@@ -75,16 +77,33 @@ async def test_a_cursor_of_another_list_is_invalid_params(
     assert await code_of(membus, "prompts/list", cursor) == INVALID_PARAMS
 
 
-async def test_a_cursor_from_before_a_catalog_change_is_invalid_params(
+async def test_a_catalog_listing_continues_by_name_across_a_change(
     router: Router, membus: MemoryBus
 ) -> None:
-    cursor = (await page(membus, "tools/list"))["nextCursor"]
-    assert (await page(membus, "tools/list", cursor))["tools"]  # valid while nothing changes
+    first = await page(membus, "tools/list")
+    assert [t["name"] for t in first["tools"]] == ["docs-t0", "docs-t1"]
+    # t0 (already served) and t3 (not yet) go, t9 comes: the walk goes on after docs-t1.
+    changed = [t for t in TOOLS if t.id not in ("x0", "x3")]
+    changed.append(ToolRecord("x9", "docs-t9", "t9", "g1", Tool(name="t9")))
     await membus.publish(
         subjects.event(subjects.CATALOG, "tools", "changed"),
-        msgspec.json.encode(ToolsChanged(gateway_id="g1", tools=TOOLS[:4])),
+        msgspec.json.encode(ToolsChanged(gateway_id="g1", tools=changed)),
     )
-    assert await code_of(membus, "tools/list", cursor) == INVALID_PARAMS
+    second = await page(membus, "tools/list", first["nextCursor"])
+    assert [t["name"] for t in second["tools"]] == ["docs-t2", "docs-t4"]
+    third = await page(membus, "tools/list", second["nextCursor"])
+    assert [t["name"] for t in third["tools"]] == ["docs-t9"] and "nextCursor" not in third
+
+
+async def test_an_offset_cursor_of_another_list_version_is_invalid_params(
+    router: Router, membus: MemoryBus
+) -> None:
+    # A virtual server's list is in its own order: its cursors are offsets bound to a digest.
+    cursor = (await page(membus, "resources/list", server_id="s1", era="legacy")).get("nextCursor")
+    templates = await page(membus, "resources/templates/list", era="legacy")
+    assert cursor is None and "nextCursor" not in templates  # small lists: one page each
+    forged = pages.cursor("resources", 1, "0000000000000000")
+    assert await code_of(membus, "resources/templates/list", forged) == INVALID_PARAMS
 
 
 async def test_a_cursor_is_honoured_by_another_replica_with_the_same_catalog(

@@ -32,6 +32,7 @@ from forge.proto.catalog import (
 from forge.proto.envelope import Principal
 from forge.router import uritemplate
 from forge.router.pages import Listing
+from forge.router.tool_index import ToolIndex
 
 log = logging.getLogger("forge.router.catalog")
 
@@ -96,7 +97,7 @@ class Catalog:
         self.gateways: dict[str, Gateway] = {}
         # A2A agents by id: an agent's tool has the agent's id as its gateway_id.
         self.agents: dict[str, Agent] = {}
-        self.tools_by_id: dict[str, ToolRecord] = {}
+        self._tools = ToolIndex()
         self.resources_by_id: dict[str, ResourceRecord] = {}
         self.templates_by_id: dict[str, TemplateRecord] = {}
         self.prompts_by_id: dict[str, PromptRecord] = {}
@@ -107,11 +108,17 @@ class Catalog:
         self.memo_size = memo_size
 
     @property
+    def tools_by_id(self) -> dict[str, ToolRecord]:
+        return self._tools.by_id
+
+    @property
     def tools(self) -> dict[str, ToolRecord]:
         """Tools by exposed name."""
-        return self._index("tools", self.tools_by_id)
+        return self._tools.by_name
 
     def _index(self, what: str, by_id: dict[str, Any]) -> dict[str, Any]:
+        if what == "tools":
+            return self._tools.by_name  # kept up to date per change
         found = self._indexes.get(what)
         if found is None:
             found = self._indexes[what] = self._by(by_id, "name")
@@ -133,7 +140,7 @@ class Catalog:
     def load(self, snapshot: Snapshot) -> None:
         self.gateways = {g.id: g for g in snapshot.gateways}
         self.agents = {a.id: a for a in snapshot.agents}
-        self.tools_by_id = {t.id: t for t in snapshot.tools}
+        self._tools = ToolIndex(snapshot.tools)
         self.resources_by_id = {r.id: r for r in snapshot.resources}
         self.templates_by_id = {t.id: t for t in snapshot.resource_templates}
         self.prompts_by_id = {p.id: p for p in snapshot.prompts}
@@ -150,7 +157,7 @@ class Catalog:
         elif entity == "gateways" and kind == "deleted":
             gone = _DELETED.decode(data).id
             self.gateways.pop(gone, None)
-            _replace(self.tools_by_id, gone, [])
+            self._tools.replace(gone, [])
             _replace(self.resources_by_id, gone, [])
             _replace(self.templates_by_id, gone, [])
             _replace(self.prompts_by_id, gone, [])
@@ -160,10 +167,10 @@ class Catalog:
         elif entity == "agents" and kind == "deleted":
             gone = _DELETED.decode(data).id
             self.agents.pop(gone, None)
-            _replace(self.tools_by_id, gone, [])
+            self._tools.replace(gone, [])
         elif entity == "tools" and kind == "changed":
             tools = _TOOLS_CHANGED.decode(data)
-            _replace(self.tools_by_id, tools.gateway_id, tools.tools)
+            self._tools.replace(tools.gateway_id, tools.tools)
         elif entity == "resources" and kind == "changed":
             resources = _RESOURCES_CHANGED.decode(data)
             _replace(self.resources_by_id, resources.gateway_id, resources.resources)
@@ -380,12 +387,41 @@ class Catalog:
         return None
 
     def listing(self, kind: str, server_id: str | None, principal: Principal) -> Listing:
-        """What `<kind>/list` shows the principal on the server (or everywhere), as MCP items,
-        with its digest."""
-        build = lambda: Listing.of(self._items(kind, server_id, principal))  # noqa: E731
+        """What `<kind>/list` shows the principal on the server (or everywhere), as MCP items:
+        the whole catalog's by key (names, uris: stable pages while it changes), a server's
+        in its own order with a digest."""
+        build = lambda: self._listing(kind, server_id, principal)  # noqa: E731
         permission = READ[_LISTED.get(kind, "associated_resources")]
         found = self._memoised(kind, server_id, principal, permission, build)
         return found  # type: ignore[no-any-return]
+
+    def tools_page(
+        self, principal: Principal, after: str | None, size: int
+    ) -> tuple[list[Any], str | None]:
+        """A page of the whole catalog's tools the principal reads, in name order after the
+        name `after`, and the name to continue after (keyset: stable while tools change)."""
+
+        def accept(record: ToolRecord) -> bool:
+            return self._live(record) and may(principal, record, "tools.read")
+
+        return self._tools.page(after, size, accept)
+
+    def _listing(self, kind: str, server_id: str | None, principal: Principal) -> Listing:
+        if server_id is None and kind == "prompts":
+            # Names are unique across the catalog: the name order is the whole order.
+            prompts = sorted(
+                (
+                    p
+                    for p in self.prompts_by_id.values()
+                    if self._live(p) and may(principal, p, "prompts.read")
+                ),
+                key=lambda p: p.name,
+            )
+            return Listing.keyed([_named_prompt(p) for p in prompts], [p.name for p in prompts])
+        if server_id is None and kind == "resources":
+            resources = sorted(self._resources(None, principal).values(), key=lambda r: r.uri)
+            return Listing.keyed([r.resource for r in resources], [r.uri for r in resources])
+        return Listing.of(self._items(kind, server_id, principal))
 
     def _exposed(self, record: ToolRecord | PromptRecord, server_id: str | None) -> str:
         server = self.servers.get(server_id) if server_id is not None else None
@@ -396,24 +432,23 @@ class Catalog:
     def _items(self, kind: str, server_id: str | None, principal: Principal) -> list[Any]:
         if kind == "tools":
             tools = self._offered(server_id, "associated_tools", self.tools_by_id, principal)
-            if server_id is None:
-                tools.sort(key=lambda t: t.name)
             return [
                 msgspec.structs.replace(t.tool, name=self._exposed(t, server_id)) for t in tools
             ]
         if kind == "prompts":
             prompts = self._offered(server_id, "associated_prompts", self.prompts_by_id, principal)
-            if server_id is None:
-                prompts.sort(key=lambda p: p.name)
             return [
                 msgspec.structs.replace(p.prompt, name=self._exposed(p, server_id)) for p in prompts
             ]
         if kind == "resources":
-            resources = list(self._resources(server_id, principal).values())
-            if server_id is None:
-                resources.sort(key=lambda r: r.uri)
-            return [r.resource for r in resources]
+            return [r.resource for r in self._resources(server_id, principal).values()]
         templates = self._templates(server_id, principal)  # memoised: sort a copy
         if server_id is None:
             templates = sorted(templates, key=lambda t: t.uri_template)
         return [t.template for t in templates]
+
+
+def _named_prompt(record: PromptRecord) -> Any:
+    if record.prompt.name == record.name:
+        return record.prompt
+    return msgspec.structs.replace(record.prompt, name=record.name)

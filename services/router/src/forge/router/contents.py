@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -68,8 +69,14 @@ def lister(method: str) -> Handler:
     async def handle(envelope: Envelope, ctx: Context) -> bytes:
         check_server(envelope, ctx)
         params = _decode(mcp.LIST_PARAMS_DECODER, envelope, method)
-        listing = ctx.catalog.listing(kind, envelope.server_id, envelope.principal)
-        items, following = pages.page(kind, listing, params.cursor, ctx.page_size)
+        items: Sequence[Any]
+        if kind == "tools" and envelope.server_id is None:  # the whole catalog: by name
+            after = pages.after_key(kind, params.cursor)
+            items, last = ctx.catalog.tools_page(envelope.principal, after, ctx.page_size)
+            following = pages.key_cursor(kind, last) if last is not None else None
+        else:
+            listing = ctx.catalog.listing(kind, envelope.server_id, envelope.principal)
+            items, following = pages.page(kind, listing, params.cursor, ctx.page_size)
         body = b'{"' + member + b'":' + _ENC.encode(items)
         if following is not None:
             body += b',"nextCursor":' + _ENC.encode(following)
