@@ -12,6 +12,7 @@ from typing import Any
 from bench import (
     a2a,
     calls,
+    catalog,
     contextforge,
     overload,
     plugins,
@@ -41,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-plugins", action="store_true", help="skip the PII/secrets/exfil plugin phase"
     )
     parser.add_argument("--no-a2a", action="store_true", help="skip the A2A agent phase")
+    parser.add_argument("--no-catalog", action="store_true", help="skip the large-catalog phase")
     parser.add_argument(
         "--no-tracing", action="store_true", help="skip the tracing off vs on phase"
     )
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             contextforge_phase = contextforge.measure(running, args, results["legacy"])
         if not args.no_soak:
             soak_phase = soak.measure(running, args)
+        catalog_phase = None if args.no_catalog else catalog.measure(running, args)
     tracing_phase = None if args.no_tracing else tracing.measure(args, state_dir / "tracing")
     config = {
         "calls": args.calls,
@@ -145,6 +148,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         doc["soak"] = soak_phase
     if contextforge_phase is not None:
         doc["contextforge"] = contextforge_phase
+    if catalog_phase is not None:
+        doc["catalog"] = catalog_phase
     return doc
 
 
@@ -168,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(doc))
     if "overload" in doc:
         print("\n" + "\n".join(overload.lines(doc["overload"])))
+    if "catalog" in doc:
+        print("\n" + "\n".join(catalog.lines(doc["catalog"])))
     if "startup" in doc:
         print("\n" + "\n".join(startup.lines(doc["startup"])))
     path = report.write(doc, args.out)
