@@ -3,8 +3,8 @@
 By id, by exposed name, by gateway, and every name in sorted order (tools/list without a
 server pages through it by key: `page`). A gateway's change swaps that gateway's entries only;
 the name order is re-sorted in near-linear time (the kept names are one sorted run, the new
-ones another). The listed form of each tool (the upstream's definition under its catalog name)
-is made once, when the tool arrives.
+ones another). The listed form of a tool (the upstream's definition under its catalog name)
+is made when a page shows it: nothing per tool is held twice.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class ToolIndex:
     def __init__(self, records: Iterable[ToolRecord] = ()) -> None:
         self.by_id: dict[str, ToolRecord] = {}
         self.by_name: dict[str, ToolRecord] = {}
-        self.listed: dict[str, Tool] = {}  # by id
         self._by_gateway: dict[str, list[str]] = {}
         for record in records:
             self._add(record)
@@ -37,7 +36,6 @@ class ToolIndex:
     def _add(self, record: ToolRecord) -> None:
         self.by_id[record.id] = record
         self.by_name[record.name] = record
-        self.listed[record.id] = _listed(record)
         self._by_gateway.setdefault(record.gateway_id, []).append(record.id)
 
     def replace(self, gateway_id: str, records: Iterable[ToolRecord]) -> None:
@@ -45,7 +43,6 @@ class ToolIndex:
         gone: set[str] = set()
         for tool_id in self._by_gateway.pop(gateway_id, []):
             record = self.by_id.pop(tool_id, None)
-            self.listed.pop(tool_id, None)
             if record is not None and self.by_name.get(record.name) is record:
                 del self.by_name[record.name]
                 gone.add(record.name)
@@ -84,6 +81,6 @@ class ToolIndex:
                 continue
             if len(found) == size:
                 return found, last  # one more follows
-            found.append(self.listed[record.id])
+            found.append(_listed(record))
             last = record.name
         return found, None
