@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,6 +62,50 @@ def _answers(url: str) -> bool:
 
 class MeshError(RuntimeError):
     """The mesh could not start; the message says which part and why."""
+
+
+class Migrations(threading.Thread):
+    """Both databases' migrations (forge.registry.migrate, as `python -m forge.registry migrate`
+    applies them) in this process: a process of their own took 1 to 2 s of `forge up`'s start
+    on a loaded machine, mostly Python's start-up. Logged to `log`; `error` says why they
+    failed (None: applied, or up to date)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__(name="forge-migrations", daemon=True)
+        self.env, self.log = env, log
+        self.error: str | None = None
+
+    def run(self) -> None:
+        handler = logging.FileHandler(self.log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("forge.registry.migrate")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            from forge.core import config
+            from forge.core.errors import ForgeError
+            from forge.registry.config import RegistryConfig
+            from forge.registry.migrate import migrate, migrate_identity
+
+            async def both() -> None:
+                # The registry's settings, as the registry reads them from this environment.
+                settings = config.load(RegistryConfig, "registry", self.env)
+                await migrate(settings.catalog_database_url)
+                await migrate_identity(settings.identity_database_url)
+
+            try:
+                asyncio.run(both())
+            except config.ConfigError as exc:
+                self.error = str(exc)
+            except ForgeError as exc:
+                self.error = exc.message
+            except Exception as exc:  # a migration's SQL failing, say: shown, not a traceback
+                self.error = f"{type(exc).__name__}: {exc}"
+            if self.error is not None:
+                logger.error("migrations failed: %s", self.error)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def spawn(args: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -246,12 +293,11 @@ class Mesh:
             self.identity_url = self.postgres.dsn_for(IDENTITY_DB)
         # Only the registry uses the databases: the other services start (Python start-up is
         # most of their time to ready) while the migrations run, the registry once they are done.
-        migrating = self.start_migrate()
         for name in SERVICES:
             if name != "registry":
                 self.start_replicas(name)
         try:
-            self.finish_migrate(migrating)
+            self.migrate()
         except MeshError:
             for proc in self.procs.values():
                 stop_process(proc)
@@ -292,22 +338,13 @@ class Mesh:
         self.started_at["nats"] = time.monotonic()
 
     def migrate(self) -> None:
-        self.finish_migrate(self.start_migrate())
-
-    def start_migrate(self) -> subprocess.Popen[bytes]:
-        """Start applying the migrations of both databases (`finish_migrate` waits for it)."""
-        with open(self.log_path("migrate"), "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "forge.registry", "migrate"],
-                env=self.service_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def finish_migrate(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.wait() != 0:
-            raise MeshError(f"migrations failed:\n{self.tail('migrate')}")
+        """Apply both databases' migrations (in a thread: a caller may run an event loop),
+        with no process started meanwhile (never a fork while another thread runs)."""
+        migrations = Migrations(self.service_env(), self.log_path("migrate"))
+        migrations.start()
+        migrations.join()
+        if migrations.error is not None:
+            raise MeshError(f"migrations failed: {migrations.error}")
 
     def start_replicas(self, name: str) -> None:
         for replica in range(1, self.replicas.get(name, 1) + 1):

@@ -17,6 +17,10 @@ from forge.proto.envelope import Envelope, Principal
 
 log = logging.getLogger("forge.snapshot")
 _SNAPSHOT = msgspec.json.Decoder(Snapshot)
+# The longest wait between two attempts: a registry that starts (or restarts) is seen within
+# this (it was 2 s: `forge up` waited up to that long after the registry was ready; issue 16).
+# An attempt while no registry runs costs one NATS message ("no responders").
+RETRY_MAX_S = 0.5
 
 
 async def load_snapshot(bus: Bus, who: str, timeout_s: float) -> Snapshot:
@@ -39,4 +43,4 @@ async def load_snapshot(bus: Bus, who: str, timeout_s: float) -> Snapshot:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("the catalog registry sent a malformed snapshot; retrying")
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 2.0)
+        delay = min(delay * 2, RETRY_MAX_S)

@@ -19,6 +19,7 @@ import msgspec
 from forge.core import subjects
 from forge.core.bus import Bus, Subscription
 from forge.core.errors import ForgeError, NotFoundError, ServiceUnavailableError
+from forge.core.snapshot import RETRY_MAX_S
 from forge.edge.registry_calls import registry_call
 from forge.proto.catalog import Deleted
 from forge.proto.envelope import Principal
@@ -111,7 +112,7 @@ class IdentityCache:
             except (msgspec.DecodeError, msgspec.ValidationError):
                 log.warning("the identity registry sent a malformed snapshot; retrying")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, RETRY_MAX_S)  # as for the catalog's snapshot
         pending, self._pending = self._pending or [], None
         for subject, data in pending:
             self.apply(subject, data)
