@@ -81,6 +81,34 @@ async def test_a_handler_slower_than_the_deadline_raises_deadline_exceeded(bus: 
         release.set()
 
 
+async def test_concurrent_requests_each_get_their_own_answer_on_the_shared_inbox(
+    bus: NatsBus,
+) -> None:
+    """Answers come back out of order on one inbox of the connection; an answer after its
+    request gave up is dropped, and nothing stays waiting."""
+    late = asyncio.Event()
+
+    async def reverse(data: bytes, headers: Headers) -> bytes:
+        if data == b"late":
+            await late.wait()
+        else:  # the later-sent ones answer first
+            await asyncio.sleep(0.002 * (20 - int(data)))
+        return data[::-1]
+
+    await bus.serve("test.reverse", reverse)
+    await bus.flush()
+    with pytest.raises(DeadlineExceededError):
+        await bus.request("test.reverse", b"late", deadline=time.time() + 0.1)
+    late.set()  # answered now: nobody waits for it
+    sent = [str(n).encode() for n in range(20)]
+    answers = await asyncio.gather(
+        *(bus.request("test.reverse", data, deadline=time.time() + 5) for data in sent)
+    )
+    assert answers == [data[::-1] for data in sent]
+    await bus.flush()
+    assert bus._answers == {}
+
+
 async def test_published_events_reach_wildcard_subscribers(bus: NatsBus) -> None:
     got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
