@@ -314,7 +314,13 @@ class McpEndpoint:
                 done, _ = await asyncio.wait({work}, timeout=poll_after)
                 if not done:
                     await stream.poll()
-            await asyncio.wait({work})
+            try:  # `await`, not asyncio.wait: 5 us less per call (issue 16); read below
+                await work
+            except asyncio.CancelledError:
+                if _cancelling():  # this request was cancelled, not only the work
+                    raise
+            except Exception:  # work.exception() is answered below
+                pass
         finally:
             work.cancel()
             await stream.stop()
@@ -478,6 +484,12 @@ class McpEndpoint:
         await self._answer(
             send, headers or {}, status, jsonrpc.error_bytes(request_id, error), extra
         )
+
+
+def _cancelling() -> bool:
+    """Whether the running task was asked to stop (not merely something it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _endpoint(server_id: str | None) -> str:
