@@ -196,9 +196,9 @@ class _Gen:
             yield self.case("config", t)
 
     def no_cue(self) -> Iterator[Case]:
-        for i in range(70):
+        for i in range(80):
             t = _Text()
-            form = i % 7
+            form = i % 8
             pw = self.password()
             if form == 0:  # URL userinfo
                 scheme = self.pick(SCHEMES)
@@ -239,6 +239,9 @@ class _Gen:
                     )
                 else:
                     t.s("vault login --password ").v("GENERIC_SECRET", pw)
+            elif form == 7:  # curl -u
+                t.s(f"curl -fsS -u {self.fake.user_name()}:").v("GENERIC_SECRET", pw)
+                t.s(f" https://{self.fake.domain_name()}/api/{self.fake.slug()}")
             else:  # a log line
                 t.s(f"{self.when()} WARN retrying {self.fake.uri()} with token=")
                 t.v("GENERIC_SECRET", self.rand(URLSAFE, self.rng.randrange(24, 40)))

@@ -97,7 +97,7 @@ pub fn patterns() -> Vec<(&'static str, String)> {
         ("BASE64", r"[A-Za-z0-9+/_-]{16,}={0,2}".to_string()),
         (
             "HEX",
-            r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{2,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"
+            r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"
                 .to_string(),
         ),
     ]

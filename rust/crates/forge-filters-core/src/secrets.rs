@@ -155,7 +155,7 @@ const GENERIC_CUE: &str = concat!(
     "|(?:(?:access|auth|refresh|session|id|api)[_-]?)?token",
     "|(?:api|access|private|encryption|signing|master|hmac|jwt|session|app)[_-]?key)"
 );
-const SEPARATOR: &str = r#"(?:["']?[ \t]{0,4}(?:=>|:=|[:=])[ \t]{0,4}["']?|>)"#;
+const SEPARATOR: &str = r#"(?:["']?[ \t]{0,4}(?:=>|:=|[:=])[ \t]{0,4}["']?|>|\(["'])"#;
 const AWS_SEPARATOR: &str = r#"["']?[ \t]{0,4}(?:=>|:=|[:=])?[ \t]{0,4}["']?"#;
 /// a value: printable ASCII up to a space, quote, comma, semicolon, colon or backslash
 const VALUE: &str = r"([A-Za-z0-9+/=_.!@#$%^&*()?~\[\]{}<>|-]+)";
@@ -171,12 +171,13 @@ enum Context {
     Netrc,
     Mysql,
     Cli,
+    Curl,
     Prose,
 }
 
 /// Secrets with no `key=value` cue: (context, the pattern before the value, after it); the
 /// context says how the value is checked (see `generic_ok`).
-const CONTEXTS: [(Context, &str, &str); 6] = [
+const CONTEXTS: [(Context, &str, &str); 7] = [
     // postgres://user:pw@host/db
     (
         Context::Userinfo,
@@ -186,7 +187,7 @@ const CONTEXTS: [(Context, &str, &str); 6] = [
     // Authorization: Basic dXNlcjpwdw== / Bearer <token>
     (
         Context::Auth,
-        r#"(?:authorization["']?[ \t]*[:=][ \t]*["']?)?(?:basic|bearer)[ \t]+"#,
+        r#"(?:authorization["']?[ \t]*[:=][ \t]*["']?)?(?:basic|bearer|token)[ \t]+"#,
         "",
     ),
     (
@@ -204,11 +205,18 @@ const CONTEXTS: [(Context, &str, &str); 6] = [
         r#"(?:sshpass -p|--password|--pass|--token|--api-key|--secret)[ \t]+["']?"#,
         "",
     ),
+    // curl -u user:pw (wget --user=u --password=pw is a cue already)
+    (
+        Context::Curl,
+        r#"curl[^\n]{0,80}? (?:-u|--user)[ =]["']?[A-Za-z0-9._@+-]{1,64}:"#,
+        "",
+    ),
     // "the password is Summer2024!"
     (
         Context::Prose,
         concat!(
-            r"(?:password|passphrase|passcode|pwd|token|secret)(?: for(?: [^ \t\r\n]{1,40}){1,3})?",
+            r"(?:password|passphrase|passcode|pwd|token|secret|api key)",
+            r"(?: for(?: [^ \t\r\n]{1,40}){1,3})?",
             r#"(?: is| was| to|:)(?: now| set to| still)?[ \t]+["'`]?"#
         ),
         "",
@@ -544,12 +552,16 @@ fn generic_ok(t: &Text, context: Context, ws: usize, s: usize, e: usize) -> bool
                 return false;
             }
             let v = &b[s..e];
-            let bare = !b[ws..s].to_ascii_lowercase().starts_with(b"authorization");
+            let head = b[ws..s].to_ascii_lowercase();
+            let bare = !head.starts_with(b"authorization");
+            if bare && head.starts_with(b"token") {
+                return false; // "token <word>" is prose; only a header names the token scheme
+            }
             !bare
                 || (v.iter().any(|c| c.is_ascii_digit())
                     && v.iter().any(|c| c.is_ascii_alphabetic()))
         }
-        Context::Netrc | Context::Cli => starts_clean(t, ws),
+        Context::Netrc | Context::Cli | Context::Curl => starts_clean(t, ws),
         Context::Mysql => {
             if !starts_clean(t, ws) {
                 return false;

@@ -53,7 +53,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("PERCENT_ENCODED", r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-]){12,}"),
     ("HEX", r"[0-9A-Fa-f]{16,}"),
     ("BASE64", r"[A-Za-z0-9+/_-]{16,}={0,2}"),
-    ("HEX", r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{2,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"),
+    ("HEX", r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"),
 )
 _RES = tuple(re.compile(p) for _, p in PATTERNS)
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")

@@ -23,7 +23,7 @@ _GENERIC_CUE = (
     "|(?:(?:access|auth|refresh|session|id|api)[_-]?)?token"
     "|(?:api|access|private|encryption|signing|master|hmac|jwt|session|app)[_-]?key)"
 )
-_SEPARATOR = r"""(?:["']?[ \t]{0,4}(?:=>|:=|[:=])[ \t]{0,4}["']?|>)"""
+_SEPARATOR = r"""(?:["']?[ \t]{0,4}(?:=>|:=|[:=])[ \t]{0,4}["']?|>|\(["'])"""
 _AWS_SEPARATOR = r"""["']?[ \t]{0,4}(?:=>|:=|[:=])?[ \t]{0,4}["']?"""
 # a value: printable ASCII up to a space, quote, comma, semicolon, colon or backslash
 _VALUE = r"([A-Za-z0-9+/=_.!@#$%^&*()?~\[\]{}<>|-]+)"
@@ -35,14 +35,17 @@ _CONTEXTS: tuple[tuple[str, str, str], ...] = (
     # postgres://user:pw@host/db
     ("userinfo", "[A-Za-z][A-Za-z0-9+.-]{1,15}://[A-Za-z0-9._~%!$&()*+=-]{0,64}:", "@"),
     # Authorization: Basic dXNlcjpwdw== / Bearer <token>
-    ("auth", r"""(?:authorization["']?[ \t]*[:=][ \t]*["']?)?(?:basic|bearer)[ \t]+""", ""),
+    ("auth", r"""(?:authorization["']?[ \t]*[:=][ \t]*["']?)?(?:basic|bearer|token)[ \t]+""", ""),
     ("netrc", r"login[ \t]+[^ \t\r\n]+[ \t\r\n]+password[ \t]+", ""),
     ("mysql", r"""(?:mysql|mysqldump|mysqladmin|mariadb)[^\n]{0,80}? -p["']?""", ""),
     ("cli", r"""(?:sshpass -p|--password|--pass|--token|--api-key|--secret)[ \t]+["']?""", ""),
+    # curl -u user:pw, wget --user=u --password=pw is a cue already
+    ("curl", r"""curl[^\n]{0,80}? (?:-u|--user)[ =]["']?[A-Za-z0-9._@+-]{1,64}:""", ""),
     # "the password is Summer2024!"
     (
         "prose",
-        r"(?:password|passphrase|passcode|pwd|token|secret)(?: for(?: [^ \t\r\n]{1,40}){1,3})?"
+        r"(?:password|passphrase|passcode|pwd|token|secret|api key)"
+        r"(?: for(?: [^ \t\r\n]{1,40}){1,3})?"
         r"""(?: is| was| to|:)(?: now| set to| still)?[ \t]+["'`]?""",
         "",
     ),
@@ -241,13 +244,15 @@ def _generic_ok(text: str, context: str, whole: tuple[int, int], s: int, e: int)
         if not _starts_clean(text, ws) and not _camel_boundary(text, ws):
             return False
         return not _word_before(text, ws).endswith(_NOT_SECRET_BEFORE)
-    if context in ("netrc", "mysql", "cli", "prose") and not _starts_clean(text, ws):
+    if context in ("netrc", "mysql", "cli", "curl", "prose") and not _starts_clean(text, ws):
         return False
     if context == "auth":
         if not _starts_clean(text, ws):
             return False
         v = text[s:e]
         bare = not text[ws:s].lower().startswith("authorization")
+        if bare and text[ws:s].lower().startswith("token"):
+            return False  # "token <word>" is prose; only a header names the token scheme
         return not bare or (any(c.isdigit() for c in v) and any(c.isalpha() for c in v))
     if context == "mysql":
         # the rule runs on any case; only a lowercase -p is a password (-P is the port)
