@@ -67,18 +67,14 @@ _FRESH = (
     " FROM staged_tools s WHERE NOT EXISTS (SELECT 1 FROM tools t"
     " WHERE t.gateway_id = $1 AND t.original_name = s.original_name)"
 )
-# A gateway's tools as ToolRecord JSON, built by PostgreSQL (one text, one typed decode):
-# the same fields and times (UTC, microseconds, `Z`) as `rows.tool` gives.
-_TIME = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
-TOOLS_JSON = (
-    "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'original_name',"
-    " original_name, 'gateway_id', gateway_id, 'tool', definition, 'enabled', enabled,"
-    " 'owner', owner, 'team_id', team_id, 'visibility', visibility,"
-    f" 'created_at', to_char(created_at AT TIME ZONE 'UTC', {_TIME}),"
-    f" 'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {_TIME})) ORDER BY name), '[]')"
-    "::text FROM tools"
+# Tools read in bulk: their columns as rows, their definitions as one JSON array (one typed
+# decode), in the same order; the same records as `rows.tool` makes of each row.
+_TOOL_COLUMNS = (
+    "SELECT id, name, original_name, gateway_id, enabled, owner, team_id, visibility,"
+    " created_at, updated_at FROM tools"
 )
-_RECORDS = msgspec.json.Decoder(list[ToolRecord])
+_DEFINITIONS = "SELECT coalesce(json_agg(definition ORDER BY name, id), '[]')::text FROM tools"
+_TOOLS = msgspec.json.Decoder(list[Tool])
 
 
 def _rows(
@@ -178,9 +174,46 @@ async def stored_records(conn: Any, gw: Gateway, tools: Sequence[NewTool]) -> li
 
 async def tools_of(conn: Any, gateway_id: str) -> list[ToolRecord]:
     """The gateway's tools by name."""
-    return _RECORDS.decode(await conn.fetchval(TOOLS_JSON + " WHERE gateway_id = $1", gateway_id))
+    return await _read(conn, " WHERE gateway_id = $1", gateway_id)
 
 
 async def all_tools(conn: Any) -> list[ToolRecord]:
     """Every tool by name (the snapshot's)."""
-    return _RECORDS.decode(await conn.fetchval(TOOLS_JSON))
+    return await _read(conn, "")
+
+
+async def _read(conn: Any, where: str, *args: Any) -> list[ToolRecord]:
+    """Both reads in one snapshot of the table (the caller's transaction, else a read-only one)."""
+    if conn.is_in_transaction():
+        return await _both(conn, where, args)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _both(conn, where, args)
+
+
+async def _both(conn: Any, where: str, args: tuple[Any, ...]) -> list[ToolRecord]:
+    found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
+    definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
+    times: dict[Any, str] = {}
+
+    def at_time(value: Any) -> str:
+        text = times.get(value)
+        if text is None:
+            text = times[value] = timestamp(value)
+        return text
+
+    return [
+        ToolRecord(
+            id=row["id"],
+            name=row["name"],
+            original_name=row["original_name"],
+            gateway_id=row["gateway_id"],
+            tool=tool,
+            enabled=row["enabled"],
+            owner=row["owner"],
+            team_id=row["team_id"],
+            visibility=row["visibility"],
+            created_at=at_time(row["created_at"]),
+            updated_at=at_time(row["updated_at"]),
+        )
+        for row, tool in zip(found, definitions, strict=True)
+    ]
