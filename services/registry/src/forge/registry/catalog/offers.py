@@ -49,8 +49,8 @@ _STAGE = (
     " ON COMMIT DROP"
 )
 _GONE = (
-    "DELETE FROM tools t WHERE t.gateway_id = $1 AND NOT EXISTS"
-    " (SELECT 1 FROM staged_tools s WHERE s.original_name = t.original_name) RETURNING t.id"
+    "SELECT t.id FROM tools t WHERE t.gateway_id = $1 AND NOT EXISTS"
+    " (SELECT 1 FROM staged_tools s WHERE s.original_name = t.original_name)"
 )
 _UPDATE = (
     "UPDATE tools t SET name = s.name, definition = s.definition, updated_at = now()"
@@ -107,7 +107,8 @@ async def swap(conn: Any, gw: Gateway, tools: Sequence[NewTool], found: Contents
         columns=("id", "name", "original_name", "definition"),
     )
     gone = [r["id"] for r in await conn.fetch(_GONE, gw.id)]
-    servers = [r["server_id"] for r in await conn.fetch(_AFFECTED, gone)]
+    servers = [r["server_id"] for r in await conn.fetch(_AFFECTED, gone)]  # before the cascade
+    await conn.execute("DELETE FROM tools WHERE id = any($1::text[])", gone)
     await conn.execute(_PLACE, gw.id, *at)
     updated = int((await conn.execute(_UPDATE, gw.id)).split()[-1])
     added = int((await conn.execute(_FRESH, gw.id, *at)).split()[-1])
