@@ -4,7 +4,8 @@ from typing import TypeAlias
 
 __all__ = ["ScannerError", "mask", "patterns", "scan_exfil", "scan_pii", "scan_secrets"]
 
-# (kind, start, end, score, detail); start and end are code-point offsets
+# (kind, start, end, score, detail); start and end are code-point offsets. The scans return
+# them as forge.plugins.scanners.findings.Finding (a NamedTuple of these), imported on first use.
 _Row: TypeAlias = tuple[str, int, int, float, str]
 
 class ScannerError(ValueError):

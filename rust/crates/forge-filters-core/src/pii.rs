@@ -12,7 +12,7 @@ use crate::checks;
 use crate::dob::{self, date_pattern_lower, CUES};
 use crate::finding::{resolve, Candidate, Claim, Finding};
 use crate::kinds::enabled_by_name;
-use crate::regions::{matches_in, Compiled};
+use crate::regions::{matches_in_counted, Compiled};
 use crate::text::{ci, Text};
 
 /// The kinds, in claiming order: an earlier kind wins an overlap.
@@ -117,6 +117,9 @@ const IN_REGIONS: [usize; 9] = [
     IPV4,
     PHONE,
 ];
+/// The fewest digits a finding of each kind holds (its checks refuse matches with fewer), so a
+/// region with fewer digits is not searched for that kind.
+const MIN_DIGITS: [usize; 12] = [0, 12, 2, 9, 6, 13, 11, 12, 0, 4, 0, 8];
 /// Kinds searched in the lowered text with their lowercase patterns.
 const LOWERED: [usize; 2] = [DATE_OF_BIRTH, BIRTH_CUE];
 
@@ -339,12 +342,29 @@ fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
             return None;
         }
     }
-    let groups: Vec<&[u8]> = p
-        .split(|&b| matches!(b, b'+' | b' ' | b'.' | b'/' | b'(' | b')' | b'-'))
-        .filter(|g| !g.is_empty())
-        .collect();
-    let ds: Vec<u8> = groups.concat();
-    let mut n = ds.len();
+    // the digit runs' lengths, and the first digits (no allocation: this runs per candidate)
+    let mut runs = [0usize; 32];
+    let mut first = [0u8; 4];
+    let (mut ng, mut cur, mut n) = (0usize, 0usize, 0usize);
+    for &b in p {
+        if b.is_ascii_digit() {
+            if n < 4 {
+                first[n] = b;
+            }
+            n += 1;
+            cur += 1;
+        } else if cur > 0 {
+            runs[ng.min(31)] = cur;
+            ng += 1;
+            cur = 0;
+        }
+    }
+    if cur > 0 {
+        runs[ng.min(31)] = cur;
+        ng += 1;
+    }
+    let lens = &runs[..ng.min(32)];
+    let ds = first;
     if n < 8 {
         return None;
     }
@@ -363,9 +383,8 @@ fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
         if !(9..=12).contains(&n) {
             return None;
         }
-        return Some(("national", groups.len() == 1 && n != 10 && n != 11));
+        return Some(("national", ng == 1 && n != 10 && n != 11));
     }
-    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     if lens.len() >= 3 && DATE_SHAPES.iter().any(|d| d[..] == lens[..3]) {
         return None;
     }
@@ -403,6 +422,9 @@ fn phone(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
     );
     let mut cued: Option<bool> = None;
     for cut in cuts {
+        if m[..cut].iter().filter(|b| b.is_ascii_digit()).count() < 8 {
+            break; // every shorter prefix has fewer digits still
+        }
         if cut == m.len() && !t.after_ok(e) {
             // an extension right after the number (`555-0100x123`)
             let ext = matches!(t.b[e], b'x' | b'X')
@@ -460,11 +482,12 @@ fn aadhaar(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
 }
 
 /// Every PII finding in `text`, overlaps settled, ordered by start then kind.
+#[allow(clippy::needless_range_loop)] // a kind indexes several tables
 pub fn scan(text: &str, config: &PiiConfig) -> Vec<Finding> {
     let t = Text::new(text);
     let c = compiled();
     let regions = if IN_REGIONS.iter().any(|&k| config.enabled[k]) {
-        c.regions.find(t.b)
+        c.regions.find_counted(t.b)
     } else {
         Vec::new()
     };
@@ -485,7 +508,7 @@ pub fn scan(text: &str, config: &PiiConfig) -> Vec<Finding> {
             continue;
         }
         let found: Vec<(usize, usize)> = if IN_REGIONS.contains(&kind) {
-            matches_in(&c.res[kind], text, &regions)
+            matches_in_counted(&c.res[kind], text, &regions, MIN_DIGITS[kind])
         } else {
             c.res[kind]
                 .find_iter(text)

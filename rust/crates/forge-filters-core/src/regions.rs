@@ -87,6 +87,54 @@ impl Regions {
     }
 }
 
+impl Regions {
+    /// As `find`, with the count of ASCII digits in each run.
+    pub fn find_counted(&self, b: &[u8]) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        let mut digits = 0;
+        for (i, &x) in b.iter().enumerate() {
+            match (self.allowed[x as usize], start) {
+                (true, None) => {
+                    start = Some(i);
+                    digits = usize::from(x.is_ascii_digit());
+                }
+                (true, Some(_)) => digits += usize::from(x.is_ascii_digit()),
+                (false, Some(s)) => {
+                    if i - s >= self.min_len {
+                        out.push((s, i, digits));
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            if b.len() - s >= self.min_len {
+                out.push((s, b.len(), digits));
+            }
+        }
+        out
+    }
+}
+
+/// Every match of `re` in `text` inside the `regions` that hold at least `min_digits` digits
+/// (a kind whose every finding needs that many digits skips the others: its matches there
+/// would all be refused), as absolute byte offsets.
+pub(crate) fn matches_in_counted(
+    re: &Regex,
+    text: &str,
+    regions: &[(usize, usize, usize)],
+    min_digits: usize,
+) -> Vec<(usize, usize)> {
+    let kept: Vec<(usize, usize)> = regions
+        .iter()
+        .filter(|r| r.2 >= min_digits)
+        .map(|&(a, e, _)| (a, e))
+        .collect();
+    matches_in(re, text, &kept)
+}
+
 /// A scanner's patterns, compiled in order, and the regions of the group of them that is searched
 /// only inside those.
 pub(crate) struct Compiled {
@@ -108,12 +156,23 @@ impl Compiled {
     }
 }
 
+/// Regions per KiB of text above which one pass over the whole text is cheaper than a search
+/// per region (each search has a fixed cost; finding-dense text has many short regions).
+const DENSE_PER_KIB: usize = 4;
+
 /// Every match of `re` in `text`, searching only inside `regions`, as absolute byte offsets.
+///
+/// Where the regions are many, the whole text is searched at once instead: the matches are the
+/// very same (a match holds only region bytes, so it lies inside one maximal run, and a run
+/// shorter than the shortest match holds none).
 pub(crate) fn matches_in(
     re: &Regex,
     text: &str,
     regions: &[(usize, usize)],
 ) -> Vec<(usize, usize)> {
+    if regions.len() > DENSE_PER_KIB * (text.len() / 1024 + 1) {
+        return re.find_iter(text).map(|m| (m.start(), m.end())).collect();
+    }
     let mut out = Vec::new();
     for &(a, e) in regions {
         out.extend(

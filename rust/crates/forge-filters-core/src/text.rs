@@ -78,6 +78,8 @@ pub(crate) struct Text<'a> {
     // chars before each 256-byte block
     marks: OnceCell<Vec<u32>>,
     lower: OnceCell<String>,
+    // the offsets of every "\n\n", ascending
+    blanks: OnceCell<Vec<usize>>,
 }
 
 const BLOCK: usize = 256;
@@ -96,6 +98,7 @@ impl<'a> Text<'a> {
             ascii: s.is_ascii(),
             marks: OnceCell::new(),
             lower: OnceCell::new(),
+            blanks: OnceCell::new(),
         }
     }
 
@@ -194,7 +197,17 @@ impl<'a> Text<'a> {
     /// and on the first line.
     pub fn header_cell(&self, at: usize) -> Option<String> {
         let line = self.s[..at].rfind('\n')? + 1;
-        let top = self.s[..line].rfind("\n\n").map_or(0, |i| i + 2);
+        // the last blank line that ends before `line` (found once per text, not per value)
+        let blanks = self.blanks.get_or_init(|| {
+            self.b
+                .windows(2)
+                .enumerate()
+                .filter(|(_, w)| w == b"\n\n")
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let k = blanks.partition_point(|&i| i + 2 <= line);
+        let top = if k == 0 { 0 } else { blanks[k - 1] + 2 };
         if top >= line {
             return None;
         }
