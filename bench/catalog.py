@@ -8,12 +8,14 @@
   `tools/list` shows its tool (polled every 2 ms through the edge: an upper bound).
 - memory: router and edge RSS before and after, per 10,000 tools held.
 
-`python -m bench.catalog [--quick]` runs this phase alone on a mesh of its own.
+`python -m bench.catalog [--quick]` runs this phase alone on a mesh of its own and writes
+bench/results/catalog-<UTC timestamp>.json; in `make bench` it is a phase of the run's file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from bench.report import RESULTS
 from forge.cli.mesh import Mesh
 from forge.cli.tokens import mint
 from forge.testing.catalog_server import CatalogServer
@@ -190,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             mesh.stop()
     print("\n".join(lines(result)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = RESULTS / f"catalog-{stamp}.json"
+    path.write_text(json.dumps({"timestamp": stamp, "catalog": result}, indent=2) + "\n")
+    print(f"wrote {path}")
     return 0
 
 
