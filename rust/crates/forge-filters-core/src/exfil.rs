@@ -97,7 +97,7 @@ pub fn patterns() -> Vec<(&'static str, String)> {
         ("BASE64", r"[A-Za-z0-9+/_-]{16,}={0,2}".to_string()),
         (
             "HEX",
-            r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"
+            r"[0-9A-Fa-f]{8,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"
                 .to_string(),
         ),
     ]
@@ -272,8 +272,15 @@ fn payloads<'a>(text: &'a str, enabled: &[bool; 5]) -> Vec<Payload<'a>> {
         }
     }
     if enabled[HEX] {
-        // hex split into DNS labels (`6a6f.686e.evil.example`): the labels, joined
-        for (ms, me) in found(4) {
+        // hex split into DNS labels (`6a6f686e20446f65.40.1.evil.example`): the labels, joined;
+        // the first holds 8 digits at least (tunnels send long labels; shorter runs are words)
+        // the labels need two dots at least: most runs (words, tokens, payloads) have fewer
+        let dotted: Vec<(usize, usize)> = regions
+            .iter()
+            .copied()
+            .filter(|&(a, e)| memchr::memchr_iter(b'.', &b[a..e]).nth(1).is_some())
+            .collect();
+        for (ms, me) in matches_in(&res[4], text, &dotted) {
             if ms > 0 && b[ms - 1].is_ascii_alphanumeric() {
                 continue; // the end of a longer run
             }

@@ -53,7 +53,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("PERCENT_ENCODED", r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-]){12,}"),
     ("HEX", r"[0-9A-Fa-f]{16,}"),
     ("BASE64", r"[A-Za-z0-9+/_-]{16,}={0,2}"),
-    ("HEX", r"[0-9A-Fa-f]{2,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"),
+    ("HEX", r"[0-9A-Fa-f]{8,63}(?:\.[0-9A-Fa-f]{1,63})+\.[A-Za-z0-9-]*[G-Zg-z-][A-Za-z0-9-]*"),
 )
 _RES = tuple(re.compile(p) for _, p in PATTERNS)
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -144,7 +144,8 @@ def _payloads(
             if enc.count("%") >= _MIN_ESCAPES:
                 yield PERCENT_ENCODED, m.start(), m.end(), enc, decode.percent(enc)
     if "HEX" in enabled:
-        # hex split into DNS labels (`6a6f.686e.evil.example`): the labels, joined
+        # hex split into DNS labels (`6a6f686e20446f65.40.1.evil.example`): the labels, joined; the
+        # first holds 8 digits at least (tunnels send long labels; shorter runs are words)
         for m in _RES[4].finditer(text):
             if m.start() > 0 and text[m.start() - 1] in ALNUM:
                 continue  # the end of a longer run
