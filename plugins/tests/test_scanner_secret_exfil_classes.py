@@ -80,6 +80,9 @@ SECRET_CLASSES: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("code references", 'client.setPassword("Xk9#mP2$vL8qW!z");', generic("Xk9#mP2$vL8qW!z")),
     ("code references", "openai.api_key = settings.OPENAI_API_KEY", []),
     ("code references", "print(password) and token(request)", []),
+    ("code references", "token = create_access_token(identity=user.id); secret = os.urandom(32)",
+     []),
+    ("code references", "connect(password=db_password, token=accessToken)", []),
     ("code references", 'String apiKey = System.getenv("API_KEY");', []),
     ("code references", 'password = os.environ["DB_PASSWORD"]', []),
 ]  # fmt: skip

@@ -301,6 +301,8 @@ class _Gen:
             'password = os.environ["DB_PASSWORD"]', "const token = process.env.GITHUB_TOKEN;",
             'client_secret=os.getenv("CLIENT_SECRET")', "$password = getenv('DB_PASS');",
             "secret_key = config.get('jwt.secret')", "PASSWORD = env('DATABASE_PASSWORD')",
+            "token = create_access_token(identity=user.id)", "secret = os.urandom(32)",
+            "db.connect(host, password=db_password)",
             "The password must be at least 12 characters long.",
             "Passwords are stored as bcrypt hashes; the token is required on every call.",
             "Our API uses Bearer authentication over TLS.", "mysql -h db -P 3306 -u app -p",

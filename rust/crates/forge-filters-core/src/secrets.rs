@@ -454,12 +454,17 @@ fn code_segment(p: &[u8]) -> bool {
     }
 }
 
-/// `settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `DB_PASSWORD`: code that names
-/// a secret without holding it.
+/// `settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `make_token(user.id)`,
+/// `DB_PASSWORD`, `db_password`: code that names a secret without holding it.
 fn code_reference(v: &[u8]) -> bool {
     let (head, bracket) = match v.iter().position(|&c| c == b'(' || c == b'[') {
-        // a call or subscript whose argument the value stops before (a quote)
-        Some(i) if matches!(&v[i + 1..], b"" | b")" | b"]") => (&v[..i], true),
+        // a call or subscript whose argument the value stops before (a quote), or whose
+        // arguments are names and numbers
+        Some(i)
+            if matches!(&v[i + 1..], b"" | b")" | b"]") || (i >= 3 && code_args(&v[i + 1..])) =>
+        {
+            (&v[..i], true)
+        }
         Some(_) => return false,
         None => (v, false),
     };
@@ -473,10 +478,36 @@ fn code_reference(v: &[u8]) -> bool {
     if bracket || parts > 1 {
         return true;
     }
-    head.contains(&b'_')
+    if head.contains(&b'_')
         && !head.iter().any(|c| c.is_ascii_lowercase())
         && !head.iter().any(|c| c.is_ascii_digit())
+    {
+        return true;
+    }
+    // a variable named after what it holds: password=db_password, token=accessToken
+    let lower = head.to_ascii_lowercase();
+    CUE_WORDS.iter().any(|w| contains(&lower, w.as_bytes()))
 }
+
+/// Call arguments that are names and numbers (`user.id)`, `identity=user)`, `32)`).
+fn code_args(rest: &[u8]) -> bool {
+    let body = match rest.last() {
+        Some(b')') | Some(b']') => &rest[..rest.len() - 1],
+        _ => rest,
+    };
+    body.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.' | b'='))
+}
+
+const CUE_WORDS: [&str; 7] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "pwd",
+    "credential",
+];
 
 /// The cue at `s` starts a word inside an identifier: `sessionToken`, `SMTPPassword`.
 fn camel_boundary(t: &Text, s: usize) -> bool {

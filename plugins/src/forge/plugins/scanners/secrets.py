@@ -145,6 +145,8 @@ _PLACEHOLDER_WORDS = ("your", "-here", "_here", "placeholder", "example", "chang
 _CODE_SEGMENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _ENV_NAME = re.compile(r"\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]*")
+_CODE_ARGS = re.compile(r"[A-Za-z0-9_$.=]*[)\]]?")
+_CUE_WORDS = ("password", "passwd", "secret", "token", "key", "pwd", "credential")
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
 
@@ -179,13 +181,15 @@ def _placeholder(v: str) -> bool:
 
 
 def _code_reference(v: str) -> bool:
-    """`settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `DB_PASSWORD`: code that
-    names a secret without holding it."""
+    """`settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `make_token(user.id)`,
+    `DB_PASSWORD`, `db_password`: code that names a secret without holding it."""
     head, bracket = v, False
     for i, c in enumerate(v):
         if c in "([":
-            # a call or subscript whose argument the value stops before (a quote)
-            if v[i + 1 :] not in ("", ")", "]"):
+            # a call or subscript whose argument the value stops before (a quote), or whose
+            # arguments are names and numbers
+            rest = v[i + 1 :]
+            if rest not in ("", ")", "]") and (i < 3 or not _CODE_ARGS.fullmatch(rest)):
                 return False
             head, bracket = v[:i], True
             break
@@ -195,7 +199,11 @@ def _code_reference(v: str) -> bool:
             return False
     if bracket or len(parts) > 1:
         return True
-    return "_" in head and head.upper() == head and not any(c.isdigit() for c in head)
+    if "_" in head and head.upper() == head and not any(c.isdigit() for c in head):
+        return True
+    # a variable named after what it holds: password=db_password, token=accessToken
+    lower = head.lower()
+    return any(w in lower for w in _CUE_WORDS)
 
 
 def _camel_boundary(text: str, s: int) -> bool:
