@@ -202,14 +202,21 @@ fn email(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
 /// Grouped the way cards are printed: 4 digits first, then groups of 4 (or 6, Amex and Diners),
 /// the last one 1 to 6 digits.
 fn card_groups(p: &[u8]) -> bool {
-    let lens: Vec<usize> = p
-        .split(|&b| b == b' ' || b == b'-')
-        .map(|g| g.len())
-        .collect();
-    let last = lens[lens.len() - 1];
-    lens[0] == 4
-        && lens[1..lens.len() - 1].iter().all(|&n| n == 4 || n == 6)
-        && (1..=6).contains(&last)
+    // the groups' lengths, without allocating (this runs per candidate)
+    let mut lens = p.split(|&b| b == b' ' || b == b'-').map(<[u8]>::len);
+    let Some(first) = lens.next() else {
+        return false;
+    };
+    let mut last = first;
+    let mut middle_ok = true;
+    for (index, n) in (1..).zip(lens) {
+        // `last` is a middle group once it is not the first
+        if index >= 2 && last != 4 && last != 6 {
+            middle_ok = false;
+        }
+        last = n;
+    }
+    first == 4 && middle_ok && (1..=6).contains(&last)
 }
 
 fn card(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
