@@ -3,9 +3,22 @@ refresh keeps, changes, drops and adds, and whom it tells."""
 
 from __future__ import annotations
 
-from registry_harness import Client, FakeUpstreamProxy
+import asyncio
+import time
+import uuid
+from typing import Any
 
+import msgspec
+import pytest
+from registry_harness import ADMIN, CONFIG, Client, FakeUpstreamProxy
+
+from forge.core import rpc, subjects
+from forge.core.bus import NatsBus
+from forge.core.errors import ForgeError
+from forge.proto.envelope import Envelope
 from forge.proto.mcp import Tool
+from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 
 GATEWAY = {"name": "Docs", "url": "http://127.0.0.1:9000/mcp"}
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}}
@@ -42,3 +55,39 @@ async def test_a_refresh_keeps_ids_counts_changes_and_tells_the_servers_that_los
     assert {t["original_name"] for t in announced["tools"]} == set(after)
     changed = [s for s in client.events("servers", "changed") if s["id"] == server["id"]]
     assert changed and changed[-1]["associated_tools"] == [before["t1"]["id"]]
+
+
+async def test_a_registration_stored_past_its_deadline_is_undone(
+    bus: NatsBus, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over real NATS: the handler goes on after its caller gave up (no cancellation).
+    upstream = FakeUpstreamProxy(tools=[Tool(name=f"t{n}") for n in range(100)])
+    await rpc.serve_envelopes(bus, subjects.upstream_any("discover"), upstream.discover, queue=None)
+    await Registry(bus, store, CONFIG).start()
+    client = Client(bus)  # type: ignore[arg-type]
+    finished = asyncio.Event()
+    real = store.insert_gateway
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        # The real store, then a pause past the caller's deadline (a slow store under load).
+        try:
+            return await real(*args, **kwargs)
+        finally:
+            await asyncio.sleep(2.5)
+            finished.set()
+
+    monkeypatch.setattr(store, "insert_gateway", slow)
+    envelope = Envelope(
+        id=uuid.uuid4().hex,
+        method="catalog.gateways.create",
+        params=msgspec.Raw(msgspec.json.encode(GATEWAY)),
+        principal=ADMIN,
+        deadline=time.time() + 2,
+    )
+    subject = subjects.registry(subjects.CATALOG, "gateways", "create")
+    with pytest.raises(ForgeError):  # the caller hears of no gateway
+        await rpc.call(bus, subject, envelope)
+    await asyncio.wait_for(finished.wait(), 10)
+    await asyncio.sleep(0.5)  # the handler's last steps after the store returned
+    assert await client("gateways", "list") == []
+    assert await client("tools", "list") == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from forge.core.errors import ForbiddenError, InvalidParamsError
+from forge.core.errors import DeadlineExceededError, ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
 from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
 from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
@@ -88,6 +88,9 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
     inserted = time.perf_counter()
     announced = False
     try:
+        if time.time() >= ctx.deadline:
+            # The caller was told it failed (504): what it was told must be what stays.
+            raise DeadlineExceededError("registering the gateway took past the request's deadline")
         stored = await ctx.store.get_gateway(gateway.id)
         await publish(ctx, "gateways", "changed", stored)
         await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=stored.id, tools=records))
