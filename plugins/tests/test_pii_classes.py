@@ -43,6 +43,9 @@ CASES: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("timestamp", "at 2024-03-15 10:30:00 UTC", []),
     ("12-digit E.164", "WhatsApp +919141777631", [("PHONE", "+919141777631")]),
     ("dotted quad", "build 27.19.172.184 released", []),
+    ("ISBN-10", "ISBN 0-582-39731-6", []),
+    ("ISBN-10 ending in X", "ISBN 84-505-4324-X", []),
+    ("ISBN-10, Spanish", "ISBN 84-612-4906-2", []),
     # dates of birth
     (
         "CSV header cue",
@@ -88,6 +91,8 @@ CASES: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("version word", "firmware 4.18.0.55 installed", []),
     ("IPv4 after a word ending in ver", "Server 192.168.1.20 down", [("IPV4", "192.168.1.20")]),
     ("version-like file name", "foo-1.2.3.4.tar.gz", []),
+    ("user agent", "Mozilla/5.0 (X11; rv:1.9.2.20) Chrome/120.0.6099.109", []),
+    ("URL with an address", "http://10.20.30.40/status", [("IPV4", "10.20.30.40")]),
 ]
 
 
@@ -105,7 +110,8 @@ _PIECES = [
     "02.01.1970", "(0116) 496 0682", "0151 4960842", "9727816644", "564.205.6585", "x95214",
     "(19) 3893-5268", "91417 77631", "824 49 54 21", "+919141777631", "343417174",
     "2927-5537-9909", "230327798867", "501872731382", "4048764771510", "10.0.19041.1",
-    "192.168.1.20", "https://", "user:token@github.com", "ann@example.com", "é", "文字", "🙂",
+    "192.168.1.20", "0-582-39731-6", "84-505-4324-X", "rv:", "Chrome/",
+    "https://", "user:token@github.com", "ann@example.com", "é", "文字", "🙂",
 ]  # fmt: skip
 
 

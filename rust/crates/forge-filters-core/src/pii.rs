@@ -151,8 +151,8 @@ const SSN_CUES: [&str; 4] = [
     "socialsecurity",
 ];
 const AADHAAR_CUES: [&str; 4] = ["aadhaar", "aadhar", "uid", "आधार"];
-const VERSION_WORDS: [&str; 8] = [
-    "version", "ver", "ver.", "build", "release", "rev", "firmware", "kernel",
+const VERSION_WORDS: [&str; 9] = [
+    "version", "ver", "ver.", "build", "release", "rev", "rv", "firmware", "kernel",
 ];
 const URL_STOP: &[u8] = b" \t\r\n\"'<>()[]{},;";
 
@@ -308,7 +308,11 @@ fn ipv4(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
     if !t.after_ok(e) || !checks::ipv4(&t.b[s..e]) {
         return;
     }
-    // a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address
+    // a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address,
+    // nor is a product's (`Chrome/120.0.6099.109`)
+    if s > 1 && t.b[s - 1] == b'/' && t.b[s - 2].is_ascii_alphabetic() {
+        return;
+    }
     let before = t
         .lower_before(s, 24)
         .trim_end_matches([' ', '\t', ':', '=', '[', '(', '#']);
@@ -381,14 +385,17 @@ fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
         }
         return ((8..=15).contains(&n) && ds[0] != b'0').then_some(("international", false));
     }
+    if ng > 1 && lens[ng - 1] == 1 {
+        return None; // no national number ends in a one-digit group (ISBN-10s do)
+    }
     if ds[0] == b'0' {
         if ds[1] == b'0' {
             // an international call prefix
             return (p.starts_with(b"00") && (10..=17).contains(&n))
                 .then_some(("international", false));
         }
-        if !(9..=12).contains(&n) {
-            return None;
+        if !(9..=12).contains(&n) || (ng > 1 && lens[0] == 1) {
+            return None; // the trunk 0 is written with its area code (`0-582-...` is an ISBN)
         }
         return Some(("national", ng == 1 && n != 10 && n != 11));
     }
@@ -420,14 +427,21 @@ fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
 
 fn phone(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
     let m = &t.b[s..e];
-    // the whole match first, then shorter prefixes cut before a separator
+    // the whole match first, then shorter prefixes cut before a space (a run joined by - . /
+    // is one token: `84-612-4906-2` is an ISBN, not a phone number and a digit)
     let mut cuts: Vec<usize> = vec![m.len()];
     cuts.extend(
         (1..m.len())
             .rev()
-            .filter(|&i| is_phone_sep(m[i]) && m[i - 1].is_ascii_digit()),
+            .filter(|&i| m[i] == b' ' && m[i - 1].is_ascii_digit()),
     );
     let mut cued: Option<bool> = None;
+    // a token that goes on past the match (`84-505-4324-X`, an ISBN) is no phone number
+    if matches!(t.byte_at(e), Some(b'-' | b'.' | b'/'))
+        && t.byte_at(e + 1).is_some_and(|b| b.is_ascii_alphanumeric())
+    {
+        cuts.remove(0);
+    }
     for cut in cuts {
         if m[..cut].iter().filter(|b| b.is_ascii_digit()).count() < 8 {
             break; // every shorter prefix has fewer digits still

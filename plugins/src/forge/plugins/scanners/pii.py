@@ -80,7 +80,9 @@ CARD_CUES = (
 )  # fmt: skip
 SSN_CUES = ("ssn", "social security", "social_security", "socialsecurity")
 AADHAAR_CUES = ("aadhaar", "aadhar", "uid", "आधार")
-VERSION_WORDS = ("version", "ver", "ver.", "build", "release", "rev", "firmware", "kernel")
+VERSION_WORDS = (
+    "version", "ver", "ver.", "build", "release", "rev", "rv", "firmware", "kernel",
+)  # fmt: skip
 _URL_STOP = frozenset(" \t\r\n\"'<>()[]{},;")
 
 
@@ -183,7 +185,10 @@ def _ipv4(text: str, s: int, e: int, out: list[Candidate]) -> None:
         return
     if not after_ok(text, e) or not checks.ipv4(text[s:e]):
         return
-    # a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address
+    # a four-part version number (`version 10.0.19041.1`, `Build 4.18.0.553`) is no address,
+    # nor is a product's (`Chrome/120.0.6099.109`)
+    if s > 1 and text[s - 1] == "/" and text[s - 2].isascii() and text[s - 2].isalpha():
+        return
     line = text.rfind("\n", 0, s) + 1
     before = ascii_lower(text[max(line, s - 24) : s]).rstrip(" \t:=[(#")
     for word in VERSION_WORDS:
@@ -213,11 +218,13 @@ def _phone_shape(p: str) -> tuple[str, bool] | None:
         if "(0)" in p:
             n -= 1
         return ("international", False) if 8 <= n <= 15 and ds[0] != "0" else None
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        return None  # no national number ends in a one-digit group (ISBN-10s do)
     if ds[0] == "0":
         if ds[1] == "0":  # an international call prefix
             return ("international", False) if p[:2] == "00" and 10 <= n <= 17 else None
-        if not 9 <= n <= 12:
-            return None
+        if not 9 <= n <= 12 or (len(groups) > 1 and len(groups[0]) == 1):
+            return None  # the trunk 0 is written with its area code (`0-582-...` is an ISBN)
         return ("national", len(groups) == 1 and n not in (10, 11))
     lens = [len(g) for g in groups]
     if len(groups) >= 3 and (lens[:3] in _DATE_SHAPES):
@@ -241,11 +248,13 @@ _DATE_SHAPES = ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4])
 
 def _phone(text: str, s: int, e: int, out: list[Candidate]) -> None:
     m = text[s:e]
-    # the whole match first, then shorter prefixes cut before a separator
-    cuts = [len(m)] + [
-        i for i in range(len(m) - 1, 0, -1) if m[i] in _PHONE_SEPS and m[i - 1] in DIGITS
-    ]
+    # the whole match first, then shorter prefixes cut before a space (a run joined by - . /
+    # is one token: `84-612-4906-2` is an ISBN, not a phone number and a digit)
+    cuts = [len(m)] + [i for i in range(len(m) - 1, 0, -1) if m[i] == " " and m[i - 1] in DIGITS]
     cued: bool | None = None
+    # a token that goes on past the match (`84-505-4324-X`, an ISBN) is no phone number
+    if e + 1 < len(text) and text[e] in "-./" and text[e + 1] in ALNUM:
+        cuts = cuts[1:]
     for cut in cuts:
         if cut == len(m) and not after_ok(text, e):
             # an extension right after the number (`555-0100x123`)
