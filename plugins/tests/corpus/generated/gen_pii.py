@@ -425,6 +425,14 @@ def _negatives(g: Gen) -> Iterator[tuple[str, Text]]:
     ]))  # fmt: skip
 
 
+def _locale_negatives(g: Gen, locale: str) -> Iterator[Text]:
+    """Hard negatives of a locale: addresses, postcodes, plates, ISBN-10s, user agents."""
+    f = g.faker_for(locale)
+    yield Text().s("Ship to:\n" + f.address())
+    yield Text().s(g.rng.choice([f"Postcode {f.postcode()}", f"Kennzeichen {f.license_plate()}"]))
+    yield Text().s(g.rng.choice([f"ISBN {f.isbn10()}", f"User-Agent: {f.user_agent()}"]))
+
+
 def cases(rng: random.Random, faker_for: Callable[[str], Faker]) -> Iterator[Case]:
     g = Gen(rng, faker_for)
     for locale in LOCALES:
@@ -453,6 +461,10 @@ def cases(rng: random.Random, faker_for: Callable[[str], Faker]) -> Iterator[Cas
     for _ in range(30):
         for locale, t in _negatives(g):
             yield g.case("neg", locale, t)
+    for _ in range(4):
+        for locale in LOCALES:
+            for t in _locale_negatives(g, locale):
+                yield g.case("neg", locale, t)
 
 
 __all__: list[Any] = ["cases"]
