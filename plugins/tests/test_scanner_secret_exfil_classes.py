@@ -83,6 +83,11 @@ SECRET_CLASSES: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("code references", "token = create_access_token(identity=user.id); secret = os.urandom(32)",
      []),
     ("code references", "connect(password=db_password, token=accessToken)", []),
+    ("code references", "token = uuid.uuid4().hex; token = (query.get('t') or [''])[0]", []),
+    ("placeholders", 'f"password=s3cr3t-{digits}" and f"invalid token: {reason}"', []),
+    ("placeholders", "FORGE_ADMIN_PASSWORD: admin-password", []),
+    ("placeholders", "url: postgresql://app:${DB_PASSWORD:?}@db:5432/app", []),
+    ("prose", "a missing or bad token is UNAUTHENTICATED", []),
     ("code references", 'String apiKey = System.getenv("API_KEY");', []),
     ("code references", 'password = os.environ["DB_PASSWORD"]', []),
 ]  # fmt: skip

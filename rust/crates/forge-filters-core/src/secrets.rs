@@ -443,7 +443,28 @@ fn placeholder(v: &[u8]) -> bool {
     if TEMPLATE_STARTS.iter().any(|p| v.starts_with(p.as_bytes())) || env_name(v) {
         return true;
     }
+    if interpolation(v) {
+        return true; // a template: s3cr3t-{digits}, ghp_{token}, {password}
+    }
+    if v.iter()
+        .all(|&c| c.is_ascii_alphabetic() || c == b'-' || c == b'_')
+        && CUE_WORDS.iter().any(|w| contains(&lower, w.as_bytes()))
+    {
+        return true; // words naming the secret: admin-password, my_secret_token
+    }
     v[0] == b'<' && v[v.len() - 1] == b'>'
+}
+
+/// `{name}` somewhere in the value: `{` then one or more of `A-Za-z0-9_.()`, then `}`.
+fn interpolation(v: &[u8]) -> bool {
+    let inner = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'(' | b')');
+    v.iter().enumerate().any(|(i, &c)| {
+        if c != b'{' {
+            return false;
+        }
+        let n = v[i + 1..].iter().take_while(|&&x| inner(x)).count();
+        n > 0 && v.get(i + 1 + n) == Some(&b'}')
+    })
 }
 
 fn code_segment(p: &[u8]) -> bool {
@@ -454,28 +475,48 @@ fn code_segment(p: &[u8]) -> bool {
     }
 }
 
-/// `settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `make_token(user.id)`,
-/// `DB_PASSWORD`, `db_password`: code that names a secret without holding it.
+/// Names, numbers, dots, `=` and brackets only: arguments, subscripts and attributes.
+fn code_chars(rest: &[u8]) -> bool {
+    rest.iter().all(|&c| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, b'_' | b'$' | b'.' | b'=' | b'(' | b')' | b'[' | b']')
+    })
+}
+
+fn code_path(p: &[u8]) -> bool {
+    p.split(|&c| c == b'.')
+        .all(|part| code_segment(part) && part.iter().filter(|c| c.is_ascii_digit()).count() <= 2)
+}
+
+/// `settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `uuid.uuid4().hex`,
+/// `(query.get(`, `DB_PASSWORD`, `db_password`: code that names a secret without holding it.
 fn code_reference(v: &[u8]) -> bool {
+    if v[0] == b'(' {
+        // an expression in brackets: a name of three characters at least, then a call, a
+        // subscript, an attribute or the end
+        let w = &v[v.iter().take_while(|&&c| c == b'(').count()..];
+        let n = w
+            .iter()
+            .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.'))
+            .count();
+        return n >= 3
+            && (n == w.len() || matches!(w[n], b'(' | b'[' | b')'))
+            && code_path(&w[..n]);
+    }
     let (head, bracket) = match v.iter().position(|&c| c == b'(' || c == b'[') {
-        // a call or subscript whose argument the value stops before (a quote), or whose
-        // arguments are names and numbers
+        // a call or subscript: its argument stops the value (a quote) or is code too
         Some(i)
-            if matches!(&v[i + 1..], b"" | b")" | b"]") || (i >= 3 && code_args(&v[i + 1..])) =>
+            if matches!(&v[i + 1..], b"" | b")" | b"]") || (i >= 3 && code_chars(&v[i + 1..])) =>
         {
             (&v[..i], true)
         }
         Some(_) => return false,
         None => (v, false),
     };
-    let mut parts = 0;
-    for part in head.split(|&c| c == b'.') {
-        parts += 1;
-        if !code_segment(part) || part.iter().filter(|c| c.is_ascii_digit()).count() > 1 {
-            return false;
-        }
+    if !code_path(head) {
+        return false;
     }
-    if bracket || parts > 1 {
+    if bracket || head.contains(&b'.') {
         return true;
     }
     if head.contains(&b'_')
@@ -487,16 +528,6 @@ fn code_reference(v: &[u8]) -> bool {
     // a variable named after what it holds: password=db_password, token=accessToken
     let lower = head.to_ascii_lowercase();
     CUE_WORDS.iter().any(|w| contains(&lower, w.as_bytes()))
-}
-
-/// Call arguments that are names and numbers (`user.id)`, `identity=user)`, `32)`).
-fn code_args(rest: &[u8]) -> bool {
-    let body = match rest.last() {
-        Some(b')') | Some(b']') => &rest[..rest.len() - 1],
-        _ => rest,
-    };
-    body.iter()
-        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.' | b'='))
 }
 
 const CUE_WORDS: [&str; 7] = [
@@ -537,6 +568,16 @@ fn word_before_is_not_secret(t: &Text, s: usize) -> bool {
         .any(|w| word.ends_with(w.as_bytes()))
 }
 
+/// The key at `s` is a variable inside `${...}` (`${DB_PASSWORD:?}`), not an assignment.
+fn in_braces(t: &Text, s: usize) -> bool {
+    let b = t.b;
+    let mut i = s;
+    while i > 0 && s - i < 32 && (is_alnum(b[i - 1]) || b[i - 1] == b'_' || b[i - 1] == b'-') {
+        i -= 1;
+    }
+    i > 0 && b[i - 1] == b'{'
+}
+
 /// The value's end without trailing full stops or unbalanced closing brackets.
 fn trim(b: &[u8], s: usize, mut e: usize) -> usize {
     while e > s {
@@ -562,12 +603,14 @@ fn trim(b: &[u8], s: usize, mut e: usize) -> usize {
     e
 }
 
-/// Has a digit, a symbol or an inner capital: prose words ("required") have none.
+/// Has a digit, a symbol or an inner capital in mixed case: prose words ("required",
+/// "UNAUTHENTICATED") have none.
 fn password_like(v: &[u8]) -> bool {
     v.iter().any(|c| c.is_ascii_digit())
         || v.iter()
             .any(|&c| !c.is_ascii_alphanumeric() && c != b'-' && c != b'.')
-        || v[1..].iter().any(|c| c.is_ascii_uppercase())
+        || (v[1..].iter().any(|c| c.is_ascii_uppercase())
+            && v.iter().any(|c| c.is_ascii_lowercase()))
 }
 
 /// Whether the cue of a generic match stands where a key or a command starts.
@@ -575,7 +618,9 @@ fn generic_ok(t: &Text, context: Context, ws: usize, s: usize, e: usize) -> bool
     let b = t.b;
     match context {
         Context::Key => {
-            (starts_clean(t, ws) || camel_boundary(t, ws)) && !word_before_is_not_secret(t, ws)
+            (starts_clean(t, ws) || camel_boundary(t, ws))
+                && !word_before_is_not_secret(t, ws)
+                && !in_braces(t, ws)
         }
         Context::Userinfo => true,
         Context::Auth => {

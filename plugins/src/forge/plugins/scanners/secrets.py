@@ -145,7 +145,8 @@ _PLACEHOLDER_WORDS = ("your", "-here", "_here", "placeholder", "example", "chang
 _CODE_SEGMENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _ENV_NAME = re.compile(r"\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]*")
-_CODE_ARGS = re.compile(r"[A-Za-z0-9_$.=]*[)\]]?")
+_CODE_CHARS = ALNUM | frozenset("_$.=()[]")
+_INTERPOLATION = re.compile(r"\{[A-Za-z0-9_.()]+\}")
 _CUE_WORDS = ("password", "passwd", "secret", "token", "key", "pwd", "credential")
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
@@ -177,27 +178,43 @@ def _placeholder(v: str) -> bool:
         return True
     if v.startswith(("${", "$(", "{{", "%(", "#{", "<%")) or _ENV_NAME.fullmatch(v):
         return True
+    if _INTERPOLATION.search(v):
+        return True  # a template: s3cr3t-{digits}, ghp_{token}, {password}
+    if all(c.isalpha() or c in "-_" for c in v) and any(w in lower for w in _CUE_WORDS):
+        return True  # words naming the secret: admin-password, my_secret_token
     return v[0] == "<" and v[-1] == ">"
 
 
+def _code_path(p: str) -> bool:
+    return all(
+        _CODE_SEGMENT.fullmatch(part) and sum(c.isdigit() for c in part) <= 2
+        for part in p.split(".")
+    )
+
+
 def _code_reference(v: str) -> bool:
-    """`settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `make_token(user.id)`,
-    `DB_PASSWORD`, `db_password`: code that names a secret without holding it."""
+    """`settings.OPENAI_API_KEY`, `os.environ[`, `System.getenv(`, `uuid.uuid4().hex`,
+    `(query.get(`, `DB_PASSWORD`, `db_password`: code that names a secret without holding it."""
+    if v[0] == "(":
+        # an expression in brackets: a name of three characters at least, then a call, a
+        # subscript, an attribute or the end
+        w = v.lstrip("(")
+        n = 0
+        while n < len(w) and (w[n] in ALNUM or w[n] in "_$."):
+            n += 1
+        return n >= 3 and (n == len(w) or w[n] in "([)") and _code_path(w[:n])
     head, bracket = v, False
     for i, c in enumerate(v):
         if c in "([":
-            # a call or subscript whose argument the value stops before (a quote), or whose
-            # arguments are names and numbers
+            # a call or subscript: its argument stops the value (a quote) or is code too
             rest = v[i + 1 :]
-            if rest not in ("", ")", "]") and (i < 3 or not _CODE_ARGS.fullmatch(rest)):
+            if rest not in ("", ")", "]") and (i < 3 or not all(c in _CODE_CHARS for c in rest)):
                 return False
             head, bracket = v[:i], True
             break
-    parts = head.split(".")
-    for part in parts:
-        if not _CODE_SEGMENT.fullmatch(part) or sum(c.isdigit() for c in part) > 1:
-            return False
-    if bracket or len(parts) > 1:
+    if not _code_path(head):
+        return False
+    if bracket or "." in head:
         return True
     if "_" in head and head.upper() == head and not any(c.isdigit() for c in head):
         return True
@@ -223,6 +240,14 @@ def _word_before(text: str, s: int) -> str:
     return text[i:s].lower().rstrip("_-")
 
 
+def _in_braces(text: str, s: int) -> bool:
+    """The key at `s` is a variable inside `${...}` (`${DB_PASSWORD:?}`), not an assignment."""
+    i = s
+    while i > 0 and s - i < 32 and (text[i - 1] in ALNUM or text[i - 1] in "_-"):
+        i -= 1
+    return i > 0 and text[i - 1] == "{"
+
+
 def _trim(text: str, s: int, e: int) -> int:
     """The value's end without trailing sentence punctuation or unbalanced closing brackets."""
     while e > s:
@@ -237,11 +262,12 @@ def _trim(text: str, s: int, e: int) -> int:
 
 
 def _password_like(v: str) -> bool:
-    """Has a digit, a symbol or an inner capital: prose words ("required") have none."""
+    """Has a digit, a symbol or an inner capital in mixed case: prose words ("required",
+    "UNAUTHENTICATED") have none."""
     return (
         any(c.isdigit() for c in v)
         or any(not c.isalnum() and c not in "-." for c in v)
-        or any(c.isupper() for c in v[1:])
+        or (any(c.isupper() for c in v[1:]) and any(c.islower() for c in v))
     )
 
 
@@ -251,7 +277,7 @@ def _generic_ok(text: str, context: str, whole: tuple[int, int], s: int, e: int)
     if context == "key":
         if not _starts_clean(text, ws) and not _camel_boundary(text, ws):
             return False
-        return not _word_before(text, ws).endswith(_NOT_SECRET_BEFORE)
+        return not _word_before(text, ws).endswith(_NOT_SECRET_BEFORE) and not _in_braces(text, ws)
     if context in ("netrc", "mysql", "cli", "curl", "prose") and not _starts_clean(text, ws):
         return False
     if context == "auth":
