@@ -61,17 +61,6 @@ pub(crate) fn card_brand(d: &[u8]) -> Option<&'static str> {
 
 const MAESTRO: [u32; 10] = [5018, 5020, 5038, 5893, 6304, 6390, 6759, 6761, 6762, 6763];
 
-/// The GS1 check digit (EAN-13, UPC-A, GTIN): weights 1, 3, 1, ... from the right.
-pub(crate) fn gs1(d: &[u8]) -> bool {
-    d.iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &x)| x as u32 * if i % 2 == 1 { 3 } else { 1 })
-        .sum::<u32>()
-        % 10
-        == 0
-}
-
 const IBAN_LENGTHS: [(&str, usize); 42] = [
     ("AD", 24),
     ("AE", 23),

@@ -124,9 +124,33 @@ const MIN_DIGITS: [usize; 12] = [0, 12, 2, 9, 6, 13, 11, 12, 0, 4, 0, 8];
 const LOWERED: [usize; 2] = [DATE_OF_BIRTH, BIRTH_CUE];
 
 /// Cue words (lowercase) just before a value, or in its table column's header.
-const PHONE_CUES: [&str; 19] = [
-    "phone", "tel", "mobil", "cell", "fax", "handy", "celular", "móvil", "movil", "whatsapp",
-    "call", "contact", "chiam", "llam", "appel", "ligue", "anruf", "電話", "携帯",
+const PHONE_CUES: [&str; 26] = [
+    "phone",
+    "tel",
+    "mobil",
+    "cell",
+    "fax",
+    "handy",
+    "celular",
+    "móvil",
+    "movil",
+    "whatsapp",
+    "tél",
+    "call",
+    "contact",
+    "reach",
+    "chiam",
+    "llam",
+    "llám",
+    "appel",
+    "ligue",
+    "liga",
+    "anruf",
+    "rufen",
+    "erreichbar",
+    "bel me",
+    "電話",
+    "携帯",
 ];
 const CARD_CUES: [&str; 14] = [
     "card",
@@ -245,10 +269,9 @@ fn card(t: &Text, s: usize, e: usize, out: &mut Vec<Candidate>) {
         if p.len() != d.len() && !card_groups(p) {
             continue;
         }
-        // 12 digits (Maestro) and barcodes (a compact 13 digits with a GS1 check digit) only
-        // after a card cue
-        let barcode = d.len() == 13 && p.len() == 13 && checks::gs1(&d);
-        if (d.len() == 12 || barcode) && !t.cue_before(s, &CARD_CUES) {
+        // 12 digits (Maestro) and a compact 13 (EAN-13 barcodes, msisdns; the 13-digit Visa is
+        // long gone) only after a card cue
+        if (d.len() == 12 || p.len() == 13) && !t.cue_before(s, &CARD_CUES) {
             continue;
         }
         push(out, CREDIT_CARD, s, s + cut, brand);
@@ -389,15 +412,18 @@ fn phone_shape(p: &[u8]) -> Option<(&'static str, bool)> {
         return None; // no national number ends in a one-digit group (ISBN-10s do)
     }
     if ds[0] == b'0' {
+        let compact = ng == 1; // bare digits: a phone number only after a cue
         if ds[1] == b'0' {
-            // an international call prefix
-            return (p.starts_with(b"00") && (10..=17).contains(&n))
-                .then_some(("international", false));
+            // an international call prefix, then a country code
+            if !p.starts_with(b"00") || !(10..=17).contains(&n) || ds[2] == b'0' {
+                return None;
+            }
+            return Some(("international", compact));
         }
         if !(9..=12).contains(&n) || (ng > 1 && lens[0] == 1) {
             return None; // the trunk 0 is written with its area code (`0-582-...` is an ISBN)
         }
-        return Some(("national", ng == 1 && n != 10 && n != 11));
+        return Some(("national", compact));
     }
     if lens.len() >= 3 && DATE_SHAPES.iter().any(|d| d[..] == lens[..3]) {
         return None;

@@ -51,11 +51,6 @@ def card_brand(d: list[int]) -> str | None:
 _MAESTRO = (5018, 5020, 5038, 5893, 6304, 6390, 6759, 6761, 6762, 6763)
 
 
-def gs1(d: list[int]) -> bool:
-    """The GS1 check digit (EAN-13, UPC-A, GTIN): weights 1, 3, 1, ... from the right."""
-    return sum(x * (3 if i % 2 == 1 else 1) for i, x in enumerate(reversed(d))) % 10 == 0
-
-
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AT": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21, "CY": 28,
     "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27,

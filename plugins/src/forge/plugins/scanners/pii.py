@@ -72,7 +72,8 @@ _PHONE_SEPS = frozenset(" ./-")
 # cue words (lowercase) just before a value, or in its table column's header
 PHONE_CUES = (
     "phone", "tel", "mobil", "cell", "fax", "handy", "celular", "móvil", "movil", "whatsapp",
-    "call", "contact", "chiam", "llam", "appel", "ligue", "anruf", "電話", "携帯",
+    "tél", "call", "contact", "reach", "chiam", "llam", "llám", "appel", "ligue", "liga", "anruf",
+    "rufen", "erreichbar", "bel me", "電話", "携帯",
 )  # fmt: skip
 CARD_CUES = (
     "card", "karte", "carte", "tarjeta", "cartão", "cartao", "carta", "kaart", "visa", "maestro",
@@ -140,12 +141,11 @@ def _card(text: str, s: int, e: int, out: list[Candidate]) -> None:
         brand = checks.card_brand(d)
         if brand is None:
             continue
-        # 12 digits (Maestro) and barcodes (a compact 13 digits with a GS1 check digit) only
-        # after a card cue
         if len(p) != len(d) and not _card_groups(p):
             continue
-        barcode = len(d) == 13 and len(p) == 13 and checks.gs1(d)
-        if (len(d) == 12 or barcode) and not cue_before(text, s, CARD_CUES):
+        # 12 digits (Maestro) and a compact 13 (EAN-13 barcodes, msisdns; the 13-digit Visa is
+        # long gone) only after a card cue
+        if (len(d) == 12 or len(p) == 13) and not cue_before(text, s, CARD_CUES):
             continue
         _push(out, CREDIT_CARD, s, s + cut, brand)
         return
@@ -221,11 +221,14 @@ def _phone_shape(p: str) -> tuple[str, bool] | None:
     if len(groups) > 1 and len(groups[-1]) == 1:
         return None  # no national number ends in a one-digit group (ISBN-10s do)
     if ds[0] == "0":
-        if ds[1] == "0":  # an international call prefix
-            return ("international", False) if p[:2] == "00" and 10 <= n <= 17 else None
+        compact = len(groups) == 1  # bare digits: a phone number only after a cue
+        if ds[1] == "0":  # an international call prefix, then a country code
+            if p[:2] != "00" or not 10 <= n <= 17 or ds[2] == "0":
+                return None
+            return ("international", compact)
         if not 9 <= n <= 12 or (len(groups) > 1 and len(groups[0]) == 1):
             return None  # the trunk 0 is written with its area code (`0-582-...` is an ISBN)
-        return ("national", len(groups) == 1 and n not in (10, 11))
+        return ("national", compact)
     lens = [len(g) for g in groups]
     if len(groups) >= 3 and (lens[:3] in _DATE_SHAPES):
         return None
