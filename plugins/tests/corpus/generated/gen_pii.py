@@ -431,6 +431,11 @@ def _locale_negatives(g: Gen, locale: str) -> Iterator[Text]:
     yield Text().s("Ship to:\n" + f.address())
     yield Text().s(g.rng.choice([f"Postcode {f.postcode()}", f"Kennzeichen {f.license_plate()}"]))
     yield Text().s(g.rng.choice([f"ISBN {f.isbn10()}", f"User-Agent: {f.user_agent()}"]))
+    yield Text().s(
+        g.rng.choice(
+            [f"Ref {f.numerify('##########')}", f"msisdn {f.msisdn()}", f"EAN {f.ean13()}"]
+        )
+    )
 
 
 def cases(rng: random.Random, faker_for: Callable[[str], Faker]) -> Iterator[Case]:
