@@ -241,6 +241,13 @@ fn payloads<'a>(text: &'a str, enabled: &[bool; 5]) -> Vec<Payload<'a>> {
     let res = &c.res;
     let regions = c.regions.find(b);
     let found = |i: usize| matches_in(&res[i], text, &regions);
+    let with_byte = |x: u8| -> Vec<(usize, usize)> {
+        regions
+            .iter()
+            .copied()
+            .filter(|&(a, e)| memchr::memchr(x, &b[a..e]).is_some())
+            .collect()
+    };
     let mut out = Vec::new();
     let mut push = |kind, start, end, encoded, decoded| {
         out.push(Payload {
@@ -252,13 +259,15 @@ fn payloads<'a>(text: &'a str, enabled: &[bool; 5]) -> Vec<Payload<'a>> {
         })
     };
     if enabled[ESCAPED] {
-        for (ms, me) in found(0) {
+        // escapes need a backslash: runs without one are skipped unsearched
+        for (ms, me) in matches_in(&res[0], text, &with_byte(b'\\')) {
             let enc = &b[ms..me];
             push(ESCAPED, ms, me, enc.into(), Some(decode::escapes(enc)));
         }
     }
     if enabled[PERCENT_ENCODED] {
-        for (ms, me) in found(1) {
+        // a run without `%` would be dropped below: it is skipped unsearched
+        for (ms, me) in matches_in(&res[1], text, &with_byte(b'%')) {
             let enc = &b[ms..me];
             if enc.iter().filter(|&&x| x == b'%').count() >= MIN_ESCAPES {
                 push(
