@@ -64,7 +64,7 @@ def test_encoded_secrets_score_higher_than_encoded_prose(impl: implementation.Sc
     secret = "blob " + base64.b64encode(b"password=Xk9#mP2$vL8qW!z").decode()
     prose = "blob " + base64.b64encode(b"The cat sat on the mat").decode()
     [found] = impl.scan_exfil(secret, ExfilConfig())
-    assert (found.kind, found.detail) == ("BASE64", "text,keyword,secret")
+    assert (found.kind, found.detail) == ("BASE64", "text,keyword,secret:GENERIC_SECRET")
     assert impl.scan_exfil(prose, ExfilConfig()) == []
     assert impl.scan_exfil(prose, ExfilConfig(score_threshold=0.0))[0].detail == "text"
 
