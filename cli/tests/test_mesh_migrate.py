@@ -6,30 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from forge.cli.mesh import Mesh, MeshError
 from forge.embedded.process import free_port
 
 
-async def _versions(dsn: str, table: str) -> list[int]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return [r["version"] for r in await conn.fetch(f"SELECT version FROM {table}")]
-    finally:
-        await conn.close()
-
-
-async def test_both_databases_are_migrated_and_a_second_run_finds_them_up_to_date(
+def test_both_databases_are_migrated_and_a_second_run_finds_them_up_to_date(
     tmp_path: Path, database_factory: Callable[[], str]
 ) -> None:
     catalog, identity = database_factory(), database_factory()
     (tmp_path / "logs").mkdir()
     mesh = Mesh(state_dir=tmp_path, catalog_url=catalog, identity_url=identity)
     mesh.migrate()
-    assert await _versions(catalog, "schema_migrations")
-    assert await _versions(identity, "identity_schema_migrations")
+    first = mesh.log_path("migrate").read_text()
+    assert "up to date" not in first
+    # The second run finds what the first recorded (only the registry's store modules may
+    # open the databases themselves: forge.testing.import_rules).
     mesh.migrate()
     log = mesh.log_path("migrate").read_text()
     assert "applied migrations" in log
