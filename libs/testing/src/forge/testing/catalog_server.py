@@ -15,6 +15,7 @@ import json
 import uuid
 from typing import Any
 
+from forge.core.errors import METHOD_NOT_FOUND
 from forge.testing.local_server import LocalHandler, LocalServer
 
 PROTOCOL = "2025-11-25"
@@ -59,7 +60,7 @@ class _Handler(LocalHandler):
         elif method == "ping":
             self._answer(request_id, {})
         else:
-            error = {"code": -32601, "message": f"Method not found: {method}"}
+            error = {"code": METHOD_NOT_FOUND, "message": f"Method not found: {method}"}
             self.send(200, {"jsonrpc": "2.0", "id": request_id, "error": error})
 
     def _answer(
