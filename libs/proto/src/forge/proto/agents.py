@@ -108,3 +108,16 @@ class A2aReply(msgspec.Struct, frozen=True, omit_defaults=True):
     result: Any = None
     error: dict[str, Any] | None = None
     events: int = 0
+
+
+class PushWatchLease(msgspec.Struct):
+    """One push-notification watch's record in JetStream KV (bucket `forge_a2a_push`, key
+    `watch.<agent>.<task digest>`), written by the a2a-bridge replica holding the watch and read
+    by every other to take it over (unknown fields tolerated: rolling upgrades)."""
+
+    agent: str
+    task: str
+    until: float  # wall-clock end of the whole watch
+    owner: str = ""  # "" once released
+    expires: float = 0.0  # wall-clock end of the owner's lease
+    last: str = ""  # digest of the last state delivered

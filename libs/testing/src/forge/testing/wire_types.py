@@ -28,6 +28,18 @@ PROTO = Path("libs/proto/src")
 
 # "<path under the root>:<class>" → why it never crosses NATS.
 IN_PROCESS: dict[str, str] = {
+    "libs/core/src/forge/core/tasks.py:Tagged": (
+        "what a task id a client holds says, decoded where the id is read"
+    ),
+    "services/edge/src/forge/edge/rest/openapi.py:TeamQuery": (
+        "describes a REST query string in the OpenAPI document"
+    ),
+    "services/edge/src/forge/edge/rest/openapi.py:OAuthCallbackQuery": (
+        "describes an OAuth redirect's query string in the OpenAPI document"
+    ),
+    "services/edge/src/forge/edge/rest/openapi.py:JsonRpc": (
+        "describes a client's JSON-RPC body in the OpenAPI document"
+    ),
     "libs/core/src/forge/core/tracing.py:_Arguments": (
         "reads only a tools/call's arguments out of params already received, for a span attribute"
     ),

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from forge.core.bus import Bus, Subscription
+from forge.proto.agents import PushWatchLease
 
 log = logging.getLogger("forge.a2a_bridge.watches")
 PREFIX = "watch."
@@ -38,17 +39,7 @@ TEND_S = 1.0  # how often a replica renews its leases and looks for watches nobo
 _ENC = msgspec.json.Encoder()
 
 
-class Lease(msgspec.Struct):
-    """One watch's record (unknown fields tolerated: rolling upgrades)."""
-
-    agent: str
-    task: str
-    until: float  # wall-clock end of the whole watch
-    owner: str = ""  # "" once released
-    expires: float = 0.0  # wall-clock end of the owner's lease
-    last: str = ""  # digest of the last state delivered
-
-
+Lease = PushWatchLease
 _LEASE = msgspec.json.Decoder(Lease)
 
 
