@@ -226,7 +226,7 @@ def test_each_service_has_its_own_deployment_hpa_pdb_and_service(
 
 
 def test_probes_and_ops_port(rendered: tuple[str, list[Manifest]]) -> None:
-    _, docs = rendered
+    name, docs = rendered
     for svc, deploy in by_component(docs, "Deployment").items():
         (container,) = deploy["spec"]["template"]["spec"]["containers"]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -242,7 +242,9 @@ def test_probes_and_ops_port(rendered: tuple[str, list[Manifest]]) -> None:
         env = env_of(deploy)
         assert env["FORGE_OPS_PORT"]["value"] == str(OPS_PORT)
         assert env["FORGE_OPS_HOST"]["value"] == "0.0.0.0"
-        assert set(ports) == ({"ops", "http"} if svc == "edge" else {"ops"})
+        grpc = VALUE_SETS[name].get("edge", {}).get("http", {}).get("a2aGrpcPort")
+        edge = {"ops", "http"} | ({"a2a-grpc"} if grpc else set())
+        assert set(ports) == (edge if svc == "edge" else {"ops"})
 
 
 def test_each_service_gets_only_settings_it_reads(rendered: tuple[str, list[Manifest]]) -> None:
