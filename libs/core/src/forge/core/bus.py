@@ -664,19 +664,8 @@ class NatsBus:
 
         Unlike the writes, a read never creates the bucket.
         """
-        kv = self._buckets.get(bucket)
-        if kv is None:
-            try:
-                kv = await self.nc.jetstream().key_value(bucket)
-            except nats.js.errors.BucketNotFoundError:
-                return None
-            self._buckets[bucket] = kv
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:  # also a deleted or purged key
-            return None
-        value: bytes | None = entry.value
-        return value
+        found = await self.kv_entry(bucket, key)
+        return None if found is None else found[0]
 
     async def kv_create(
         self, bucket: str, key: str, value: bytes, *, ttl_s: float | None = None
@@ -708,7 +697,7 @@ class NatsBus:
             self._buckets[bucket] = kv
         try:
             entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
+        except nats.js.errors.KeyNotFoundError:  # also a deleted or purged key
             return None
         return entry.value or b"", int(entry.revision or 0)
 
