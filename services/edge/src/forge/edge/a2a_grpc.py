@@ -37,6 +37,7 @@ from google.rpc import error_details_pb2, status_pb2
 from forge.core import rpc, subjects
 from forge.core.config import ConfigError
 from forge.core.errors import ForgeError
+from forge.edge import a2a_relay
 from forge.edge.auth import guard
 from forge.edge.state import Edge
 from forge.proto.agents import A2aReply, A2aRequestParams
@@ -47,11 +48,9 @@ _M = TypeVar("_M", bound=Message)
 SERVICE = "lf.a2a.v1.A2AService"
 AGENT_METADATA = "x-forge-agent"
 STREAM_TIMEOUT_S = 600.0  # as /a2a/{agent}/: a streamed task may run this long
-STREAM_TAIL_S = 2.0
 _REPLY = msgspec.json.Decoder(A2aReply)
 _ENC = msgspec.json.Encoder()
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-_CANCELS: set[asyncio.Future[None]] = set()
 # The gRPC status of an A2A error code, and its ErrorInfo reason (a2a-sdk's own mapping).
 _A2A_STATUS: dict[int, tuple[grpc.StatusCode, str]] = {}
 for _cls, _code in JSON_RPC_ERROR_CODE_MAP.items():
@@ -248,46 +247,19 @@ class A2aGrpc(a2a_pb2_grpc.A2AServiceServicer):
         await self.edge.await_stream(envelope.id, lambda data, reply: events.put_nowait(data))
         subject = self._subject(agent, "stream")
         call = asyncio.create_task(rpc.call(self.edge.bus, subject, envelope))
-        pending: asyncio.Task[bytes] | None = asyncio.create_task(events.get())
-        sent = 0
-        try:
-            while pending is not None:
-                await asyncio.wait({pending, call}, return_when=asyncio.FIRST_COMPLETED)
-                if pending.done():
-                    sent += 1
-                    yield await self._event(context, pending.result())
-                    pending = asyncio.create_task(events.get())
-                    continue
-                pending.cancel()
-                pending = None
-                try:
-                    reply = _REPLY.decode(call.result())
-                except ForgeError as exc:
-                    await _abort(context, exc)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(STREAM_TAIL_S):
-                        while sent < reply.events:
-                            sent += 1
-                            yield await self._event(context, await events.get())
-                if reply.error is not None:
-                    await _a2a_abort(context, reply.error)
-                if reply.result is not None:
-                    yield await self._event(context, _ENC.encode(reply))
-        finally:
-            if pending is not None:
-                pending.cancel()
-            self.edge.forget_stream(envelope.id)
-            if not call.done():  # the client went away: the bridge stops asking the agent
-                call.cancel()
-                cancel = self.edge.bus.publish(subjects.cancel(envelope.id), b"")
-                _CANCELS.add(task := asyncio.ensure_future(cancel))
-                task.add_done_callback(_CANCELS.discard)
+        first = asyncio.create_task(events.get())
+        replies = a2a_relay.relay(self.edge, envelope, events, first, call)
+        async with contextlib.aclosing(replies):
+            try:
+                async for reply in replies:
+                    yield await self._event(context, reply)
+            except ForgeError as exc:
+                await _abort(context, exc)
 
     @staticmethod
     async def _event(
-        context: grpc.aio.ServicerContext[Any, Any], data: bytes
+        context: grpc.aio.ServicerContext[Any, Any], reply: A2aReply
     ) -> a2a_pb2.StreamResponse:
-        reply = _REPLY.decode(data)
         if reply.error is not None:
             await _a2a_abort(context, reply.error)
         return await _message(context, reply.result, a2a_pb2.StreamResponse())

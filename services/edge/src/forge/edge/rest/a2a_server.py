@@ -40,7 +40,7 @@ from forge.core.errors import (
     ParseError,
     PluginViolationError,
 )
-from forge.edge import a2a_grpc_card, inputs
+from forge.edge import a2a_grpc_card, a2a_relay, inputs
 from forge.edge.auth import guard
 from forge.edge.rest import a2a_rest, a2a_rest03, a2a_servers
 from forge.edge.state import Edge
@@ -70,9 +70,7 @@ _STREAMS = frozenset(
 )
 _SENDS = frozenset({"SendMessage", "message/send"})
 _HTTP_STATUSES = frozenset({401, 403, 404, 408, 413})
-_CANCELS: set[asyncio.Future[None]] = set()  # cancels on their way to the bridge
 STREAM_TIMEOUT_S = 600.0  # a streamed task (or a resubscription) may run this long
-STREAM_TAIL_S = 2.0  # how long the last events may trail the bridge's reply
 
 
 def _op(method: str) -> str:
@@ -251,39 +249,14 @@ class A2aServer:
         first: asyncio.Task[bytes],
         call: asyncio.Task[bytes],
     ) -> AsyncIterator[bytes]:
-        sent = 0
-        try:
-            pending: asyncio.Task[bytes] | None = first
-            while pending is not None:
-                await asyncio.wait({pending, call}, return_when=asyncio.FIRST_COMPLETED)
-                if pending.done():
-                    sent += 1
-                    yield frame.event(_REPLY.decode(pending.result()))
-                    pending = asyncio.create_task(events.get())
-                    continue
-                # The bridge answered: the events it counts may still be on their way.
-                pending.cancel()
-                pending = None
-                try:
-                    reply = _REPLY.decode(call.result())
-                except ForgeError as exc:
-                    yield frame.failed(exc)
-                    return
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(STREAM_TAIL_S):
-                        while sent < reply.events:
-                            sent += 1
-                            yield frame.event(_REPLY.decode(await events.get()))
-                if reply.error is not None or reply.result is not None:
+        async with contextlib.aclosing(
+            a2a_relay.relay(self.edge, envelope, events, first, call)
+        ) as replies:
+            try:
+                async for reply in replies:
                     yield frame.event(reply)
-        finally:
-            self.edge.forget_stream(envelope.id)
-            if not call.done():  # the client went away: the bridge stops asking the agent
-                call.cancel()
-                # A task of its own: this one may be cancelled itself, and its awaits with it.
-                cancel = self.edge.bus.publish(subjects.cancel(envelope.id), b"")
-                _CANCELS.add(task := asyncio.ensure_future(cancel))
-                task.add_done_callback(_CANCELS.discard)
+            except ForgeError as exc:
+                yield frame.failed(exc)
 
     def routes(self) -> list[BaseRoute]:
         out: list[BaseRoute] = []
