@@ -19,13 +19,13 @@ from typing import Any
 
 import msgspec
 
-from forge.core import rpc, subjects, tasks
-from forge.core.errors import InvalidParamsError, ServiceUnavailableError
+from forge.core import tasks
+from forge.core.errors import InvalidParamsError
 from forge.proto.agents import Agent, AgentTaskParams
 from forge.proto.envelope import Envelope
 from forge.router import task_hooks
 from forge.router.catalog import can_see, may
-from forge.router.routing import UPSTREAM_MARGIN_S, Context, modern, with_params
+from forge.router.routing import Context, ask_bridge, modern, with_params
 
 EXECUTE = "tools.execute"
 _ENC = msgspec.json.Encoder()
@@ -51,20 +51,6 @@ def callable_agents(envelope: Envelope, ctx: Context) -> list[str]:
     """The agents whose tasks legacy tasks/list asks for: those the caller may call."""
     principal = envelope.principal
     return [a.id for a in ctx.catalog.agents.values() if a.enabled and may(principal, a, EXECUTE)]
-
-
-async def ask_bridge(
-    envelope: Envelope, ctx: Context, agent_id: str, params: AgentTaskParams
-) -> bytes:
-    sent = msgspec.structs.replace(
-        envelope, method="a2a.task", params=msgspec.Raw(_ENC.encode(params))
-    )
-    try:
-        return await rpc.call(
-            ctx.bus, subjects.a2a(agent_id, "call"), sent, margin=UPSTREAM_MARGIN_S
-        )
-    except ServiceUnavailableError as exc:
-        raise ServiceUnavailableError("no a2a-bridge is running to reach this agent") from exc
 
 
 async def request(
@@ -94,7 +80,7 @@ async def request(
         era="modern" if modern(envelope) else "legacy",
         input_responses=responses,
     )
-    answer = await ask_bridge(envelope, ctx, agent.id, params)
+    answer = await ask_bridge(envelope, ctx, agent.id, "a2a.task", params)
     answer = await _checked_said(envelope, ctx, agent, answer)
     return tasks.tag(answer, agent.id, principal.subject)
 

@@ -115,9 +115,15 @@ async def forward_agent(
         request_state=request_state,
         task=task,
     )
-    sent = msgspec.structs.replace(
-        envelope, method="a2a.call", params=msgspec.Raw(_ENC.encode(params))
-    )
+    return await ask_bridge(envelope, ctx, agent_id, "a2a.call", params)
+
+
+async def ask_bridge(
+    envelope: Envelope, ctx: Context, agent_id: str, method: str, params: msgspec.Struct
+) -> bytes:
+    """One request to the a2a-bridge about an agent (`forge.a2a.<agent>.call`): `a2a.call` (a
+    tool call, `AgentCallParams`) or `a2a.task` (an MCP tasks/* request, `AgentTaskParams`)."""
+    sent = msgspec.structs.replace(envelope, method=method, params=msgspec.Raw(_ENC.encode(params)))
     try:
         return await rpc.call(
             ctx.bus, subjects.a2a(agent_id, "call"), sent, margin=UPSTREAM_MARGIN_S

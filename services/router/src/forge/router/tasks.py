@@ -47,6 +47,7 @@ from forge.router.catalog import can_see, may
 from forge.router.routing import (
     Context,
     Handler,
+    ask_bridge,
     check_server,
     fields,
     forward,
@@ -195,7 +196,7 @@ async def list_tasks(envelope: Envelope, ctx: Context) -> bytes:
     owners = gateways + agents
     listed = await asyncio.gather(
         *(forward(with_params(envelope, b"{}"), ctx, gateway_id) for gateway_id in gateways),
-        *(agent_tasks.ask_bridge(envelope, ctx, agent_id, listing) for agent_id in agents),
+        *(ask_bridge(envelope, ctx, agent_id, "a2a.task", listing) for agent_id in agents),
         return_exceptions=True,
     )
     subject = envelope.principal.subject
