@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,13 +144,7 @@ async def stored_records(conn: Any, gw: Gateway, tools: Sequence[NewTool]) -> li
     """The gateway's tools as just stored from `tools`, by name: their definitions as given
     (not read back: 100,000 of them would take seconds), ids, flags and times from their rows."""
     stamps = {r["original_name"]: r for r in await conn.fetch(_STAMPS, gw.id)}
-    times: dict[Any, str] = {}  # one transaction's rows share their times: format each once
-
-    def at_time(value: Any) -> str:
-        found = times.get(value)
-        if found is None:
-            found = times[value] = timestamp(value)
-        return found
+    at_time = functools.cache(timestamp)  # a transaction's rows share times: format each once
 
     owner, team_id, visibility = ownership.of(gw)
     records = [
@@ -194,13 +189,7 @@ async def _read(conn: Any, where: str, *args: Any) -> list[ToolRecord]:
 async def _both(conn: Any, where: str, args: tuple[Any, ...]) -> list[ToolRecord]:
     found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
     definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
-    times: dict[Any, str] = {}
-
-    def at_time(value: Any) -> str:
-        text = times.get(value)
-        if text is None:
-            text = times[value] = timestamp(value)
-        return text
+    at_time = functools.cache(timestamp)  # rows written together share their times
 
     return [
         ToolRecord(
