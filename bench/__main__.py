@@ -14,6 +14,7 @@ from bench import (
     calls,
     catalog,
     contextforge,
+    issue16,
     overload,
     plugins,
     report,
@@ -177,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + "\n".join(catalog.lines(doc["catalog"])))
     if "startup" in doc:
         print("\n" + "\n".join(startup.lines(doc["startup"])))
+    doc["issue16"] = issue16.record(doc)
+    summary = issue16.lines(doc)
+    if summary:
+        print("\n" + "\n".join(summary))
     path = report.write(doc, args.out)
     print(f"\nwrote {path} and {path.parent / 'latest.json'}")
     return 0

@@ -38,6 +38,13 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
         for name in ("overhead_p50_ms", "overhead_p99_ms", "forge_rps", "direct_over_forge_rps"):
             assert {"measured", "target", "met"} <= targets[name].keys()
     assert "overhead p50" in done.stdout
+    # Issue 16's table: every era's CPU per call and overhead against the bar, also in the record.
+    assert "Issue 16 (scale and speed)" in done.stdout
+    measured = {row["target"]: row for row in doc["issue16"]}
+    for era in ("legacy", "modern"):
+        per_cpu = measured[f"{era}: calls per CPU-second"]
+        assert float(per_cpu["measured"].replace(",", "")) > 0
+        assert per_cpu["verdict"] in {"met", "MISSED"}
     # The A2A phase: the echo agent straight and through Forge (MCP and A2A), every call answered.
     a2a = doc["a2a"]
     for side in ("direct", "forge", "forge-a2a"):
