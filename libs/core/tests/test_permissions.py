@@ -72,6 +72,9 @@ async def ask(bus: NatsBus, subject: str, payload: bytes) -> bytes:
 # (caller, server, the subject asked, the subject served): every request/reply hop of the mesh.
 REQUESTS = [
     ("edge", "router", subjects.ROUTER_RPC, subjects.ROUTER_RPC),
+    # The router in the edge's process (FORGE_EDGE_ROUTER=local) asks what the router asks.
+    ("edge", "upstream_proxy", subjects.upstream("g1", "rpc"), subjects.upstream_any("rpc")),
+    ("edge", "a2a_bridge", subjects.a2a("ag", "call"), subjects.a2a_any("call")),
     ("edge", "router", subjects.ROUTER_HEALTH, subjects.ROUTER_HEALTH),
     (
         "edge",
@@ -179,8 +182,7 @@ EVENTS = [
 REFUSED_REQUESTS = [
     ("upstream_proxy", subjects.registry(subjects.IDENTITY, "users", "get")),
     ("upstream_proxy", subjects.ROUTER_RPC),
-    ("edge", subjects.a2a("ag", "call")),
-    ("edge", subjects.upstream("g1", "rpc")),
+    ("edge", subjects.upstream("g1", "discover")),
     ("router", subjects.registry(subjects.IDENTITY, "teams", "list")),
     ("router", subjects.upstream("g1", "discover")),
     ("registry", subjects.ROUTER_RPC),

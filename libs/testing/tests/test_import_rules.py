@@ -38,8 +38,10 @@ def _problems(
     planted: dict[str, str],
     dynamic: dict[str, str] | None = None,
     layers: dict[str, tuple[str, ...]] | None = None,
+    service_imports: dict[tuple[str, str], str] | None = None,
 ) -> list[str]:
-    return problems(_plant(tmp_path, {**BASE, **planted}), dynamic or {}, layers or {})
+    root = _plant(tmp_path, {**BASE, **planted})
+    return problems(root, dynamic or {}, layers or {}, service_imports or {})
 
 
 def test_the_tree_follows_the_import_rules() -> None:
@@ -59,6 +61,27 @@ def test_a_service_importing_another_service_is_reported_with_its_place(tmp_path
     [problem] = _problems(tmp_path, planted)
     assert problem.startswith("services/router/src/forge/router/handlers.py:3: ")
     assert "imports forge.edge.guard" in problem
+
+
+def test_a_service_import_is_allowed_only_where_service_imports_says_and_only_that_one(
+    tmp_path: Path,
+) -> None:
+    planted = {
+        "services/router/src/forge/router/local.py": (
+            "from forge.edge import guard\nfrom forge.edge import other\n"
+        ),
+        "services/edge/src/forge/edge/other.py": "",
+        "services/router/tests/test_local.py": "from forge.edge import guard\n",
+    }
+    allowed_one = {("forge.router.local", "forge.edge.guard"): "why"}
+    found = _problems(tmp_path, planted, service_imports=allowed_one)
+    assert [p.split(": ")[0] for p in found] == [
+        "services/router/src/forge/router/local.py:2",  # not the module allowed
+        "services/router/tests/test_local.py:1",  # nor the service's tests
+    ]
+    stale = {("forge.router.hooks", "forge.edge.guard"): "why", **allowed_one}
+    found = _problems(tmp_path, planted, service_imports=stale)
+    assert "SERVICE_IMPORTS names forge.router.hooks -> forge.edge.guard" in found[-1]
 
 
 def test_an_import_inside_a_function_or_under_type_checking_counts(tmp_path: Path) -> None:

@@ -34,6 +34,19 @@ _IDENTITY_CALLS = subjects.registry_all(subjects.IDENTITY)
 _PLUGIN_CALLS = subjects.plugins_call(">")
 
 
+# What the router asks and announces: the catalog's snapshot, upstream and agent calls, plugin
+# hooks, call metrics. The edge has them too (its local router, FORGE_EDGE_ROUTER=local).
+_ROUTER_CALLS = (
+    subjects.registry(subjects.CATALOG, "snapshot", "get"),
+    subjects.registry(subjects.CATALOG, "gateways", "get"),
+    subjects.upstream("*", "rpc"),
+    subjects.a2a("*", "call"),
+    _PLUGIN_CALLS,
+    subjects.PLUGINS_MANIFEST_GET,
+    subjects.metrics("*"),
+)
+
+
 @dataclass(frozen=True)
 class Rights:
     """One service's subjects: what it may publish to and subscribe to, beyond the common ones."""
@@ -73,6 +86,10 @@ TABLE: dict[str, Rights] = {
             # A client's answer to a server-to-client request goes to the asking service's
             # inbox, from whichever edge replica the client reached (`is_inbox`).
             subjects.INBOX_PREFIX + ">",
+            # The router's, for the router in the edge's process (FORGE_EDGE_ROUTER=local,
+            # docs/decisions/0033-edge-local-routing.md): the router trusts the edge's principal,
+            # so these let the edge cause nothing it could not through the router.
+            *_ROUTER_CALLS,
         ),
         subscribe=(
             subjects.stream("*"),
@@ -84,18 +101,9 @@ TABLE: dict[str, Rights] = {
         ),
         buckets=(SESSIONS_REVOKED,),
         logs=(SSE_LOG,),
-        deny_publish=(subjects.a2a("*", "call"),),
     ),
     "router": Rights(
-        publish=(
-            subjects.registry(subjects.CATALOG, "snapshot", "get"),
-            subjects.registry(subjects.CATALOG, "gateways", "get"),
-            subjects.upstream("*", "rpc"),
-            subjects.a2a("*", "call"),
-            _PLUGIN_CALLS,
-            subjects.PLUGINS_MANIFEST_GET,
-            subjects.metrics("*"),
-        ),
+        publish=_ROUTER_CALLS,
         subscribe=(
             subjects.ROUTER_RPC,
             subjects.ROUTER_HEALTH,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -120,6 +121,94 @@ async def call(bus: Bus, subject: str, envelope: Envelope, *, margin: float = 0.
     """
     data = await bus.request(subject, ENCODER.encode(envelope), deadline=envelope.deadline - margin)
     return unwrap(data)
+
+
+async def call_in_process(
+    handler: EnvelopeHandler,
+    envelope: Envelope,
+    where: str,
+    *,
+    finished: Callable[[], None] | None = None,
+) -> bytes:
+    """What `call` returns for an envelope that `serve_envelopes(bus, where, handler)` serves,
+    answered in this process instead: no bus, no encoding, the same semantics.
+
+    The handler runs in a task of its own, as a served request does: the wait for it ends at the
+    envelope's deadline (DeadlineExceededError, as `call`'s), and a caller that stops waiting
+    (cancelled) leaves it to finish, as a request already sent would. Its errors are raised as
+    the served reply would carry them: a ForgeError as it is, anything else as an internal error
+    (logged with the id the caller gets). The served side's metrics and span are the same
+    (`forge_rpc_*` on `where`; the span is INTERNAL, no message crossed a bus). `finished` is
+    called once the handler is done (at once if it never ran), whether or not anyone waits.
+    """
+    timeout = envelope.deadline - time.time()
+    if timeout <= 0:
+        if finished is not None:
+            finished()
+        raise DeadlineExceededError("the request's deadline passed before it was sent")
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_run_in_process(handler, envelope, where))
+    answered: asyncio.Future[None] = loop.create_future()
+    task.add_done_callback(lambda done: _done(done, answered, finished))
+    expiry = loop.call_later(timeout, _expired, answered)
+    try:
+        await answered
+    finally:
+        expiry.cancel()
+    if not task.done():
+        raise DeadlineExceededError(f"no answer on {where} before the deadline")
+    return task.result()
+
+
+def _done(
+    task: asyncio.Task[bytes], answered: asyncio.Future[None], finished: Callable[[], None] | None
+) -> None:
+    if finished is not None:
+        finished()
+    if not task.cancelled():
+        task.exception()  # retrieved: a caller that stopped waiting leaves no warning behind
+    if not answered.done():
+        answered.set_result(None)
+
+
+def _expired(answered: asyncio.Future[None]) -> None:
+    if not answered.done():
+        answered.set_result(None)
+
+
+async def _run_in_process(handler: EnvelopeHandler, envelope: Envelope, where: str) -> bytes:
+    if not tracing.enabled():
+        return await _run_raising(handler, envelope, where)
+    attributes = {
+        key: value
+        for key, value in _span_attributes(envelope, where).items()
+        if not key.startswith("messaging.")
+    }
+    with tracing.span(envelope.method, tracing.INTERNAL, attributes):
+        return await _run_raising(handler, envelope, where)
+
+
+async def _run_raising(handler: EnvelopeHandler, envelope: Envelope, where: str) -> bytes:
+    """`_run`, its error raised instead of encoded into a reply."""
+    series = metrics.rpc_series(where, envelope.method)
+    started = time.perf_counter()
+    logs.REQUEST_ID.set(envelope.id)
+    if envelope.deadline < time.time():
+        _answered(series, started, DEADLINE_EXCEEDED)
+        tracing.failed(DEADLINE_EXCEEDED, "deadline passed")
+        raise DeadlineExceededError("the request's deadline has passed")
+    try:
+        result = await handler(envelope)
+    except ForgeError as exc:
+        _answered(series, started, exc.code)
+        tracing.failed(exc.code, exc.message)
+        raise
+    except Exception as exc:  # adapter boundary: nothing unexpected leaks to the caller
+        _answered(series, started, INTERNAL_ERROR)
+        tracing.failed(INTERNAL_ERROR, type(exc).__name__)
+        raise from_object(internal_error(exc, where)) from None
+    _answered(series, started, None)
+    return result if len(result) else b"null"
 
 
 def unwrap(data: bytes) -> bytes:

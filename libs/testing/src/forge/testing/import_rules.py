@@ -5,7 +5,8 @@ inside a function, or under `if TYPE_CHECKING:` (a type-only cycle is still two 
 cannot be understood apart). Reported:
 
 - an arrow between components that `ARROWS` does not allow: `forge.<component>` is the second
-  part of a module's name, and a folder under services/ makes its component a service. A
+  part of a module's name, and a folder under services/ makes its component a service (one
+  module of a service may import one of another's where `SERVICE_IMPORTS` says why). A
   component's tests (services/<name>/tests, libs/<name>/tests, ...) follow its arrows, plus
   `TEST_EXTRAS`; tests/ and bench/ are cross-service and import anything;
 - a database or bus driver imported outside its owner (`DRIVERS`): `nats` in `forge.core.bus`
@@ -62,6 +63,19 @@ ANYTHING = frozenset({"testing"})
 # servers, the sample MCP servers and A2A agents, and the `forge` command's helpers (minting a
 # token).
 TEST_EXTRAS = frozenset({"testing", "embedded", "servers", "agents", "cli"})
+
+# (module, the other service's module it imports) -> why: the only arrows between services, each
+# a decision. Only that one module may import only that one module (its own imports follow).
+SERVICE_IMPORTS: dict[tuple[str, str], str] = {
+    ("forge.edge.local_router", "forge.router.app"): (
+        "FORGE_EDGE_ROUTER=local: the edge runs the router's machinery in its own process and"
+        " calls its handler directly (docs/decisions/0033-edge-local-routing.md); the router's"
+        " wiring, not a copy of it"
+    ),
+    ("forge.edge.local_router", "forge.router.config"): (
+        "the local router's settings, read as the router service reads them (FORGE_ROUTER_*)"
+    ),
+}
 
 # A service's store modules: `store` (one per database) and `pg`, the pool and migrations they
 # share (forge.registry.pg). Nothing else in a service may see the driver.
@@ -299,6 +313,7 @@ def problems(
     root: Path = ROOT,
     dynamic: dict[str, str] = DYNAMIC,
     layers: dict[str, tuple[str, ...]] = LAYERS,
+    service_imports: dict[tuple[str, str], str] = SERVICE_IMPORTS,
 ) -> list[str]:
     """What is wrong, one line each, naming the file and line."""
     modules, services = scan(root)
@@ -314,7 +329,11 @@ def problems(
             top, other = target.split(".")[0], _component(target)
             if top in DRIVERS and not _may_use(top, m, services, owners):
                 out.append(f"{m.path}:{line}: imports {top}, which only {OWNERS[top]} may")
-            if target in names and not allowed(m.owner, other, services, m.test):
+            if (
+                target in names
+                and not allowed(m.owner, other, services, m.test)
+                and (m.test or (m.name, target) not in service_imports)
+            ):
                 out.append(f"{m.path}:{line}: {_who(m, services)} imports {target}: {_why(m)}")
             if target in tools and not m.test:
                 out.append(
@@ -329,6 +348,15 @@ def problems(
                 )
     paths = {m.path for m in modules}
     out += [f"DYNAMIC names {p}, which is no module now" for p in dynamic if p not in paths]
+    out += [
+        f"SERVICE_IMPORTS names {source} -> {target}, which is no import now"
+        for source, target in service_imports
+        if not any(
+            m.name == source and target in {t for _, t in m.targets(names)}
+            for m in modules
+            if not m.test
+        )
+    ]
     out += layer_problems(modules, layers)
     out += [f"import cycle: {' -> '.join([*group, group[0]])}" for group in cycles(modules)]
     return list(dict.fromkeys(out))

@@ -209,11 +209,21 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge.identity.listeners.append(metrics.invalidated("edge_identity"))
         metrics.cache_sizes("edge_identity", edge.identity.sizes)
         loaded = ops.flag("identity snapshot not loaded", edge.identity.loaded.is_set)
-        ready = ops.all_of(ops.nats(bus), loaded, service.draining(stop))
-        await ops.serve(stack, "edge", config.ops_host, config.ops_port, ready)
+        checks = [ops.nats(bus), loaded, service.draining(stop)]
+        router = None
+        if config.router == "local":  # the router's machinery in this process
+            # Imported only then: the router (and its inline plugins) load only when used.
+            from forge.edge import local_router
+
+            router = local_router.build(bus)
+            catalog = router.ctx.catalog
+            checks.append(ops.flag("router catalog not loaded", lambda: catalog.loaded))
+        await ops.serve(stack, "edge", config.ops_host, config.ops_port, ops.all_of(*checks))
         stack.push_async_callback(edge.identity.close)
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes
+        if router is not None:
+            await local_router.start(stack, edge, router, stop)
         if config.a2a_grpc_port:  # Forge as an A2A server over gRPC too
             # grpc and the A2A protobufs are imported only when the listener is on.
             from forge.edge import a2a_grpc

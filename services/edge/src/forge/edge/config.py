@@ -202,3 +202,12 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "adds HTTP/2."
         ),
     ] = "uvicorn"
+    router: Annotated[
+        Literal["local", "remote"],
+        doc(
+            "Where this edge's MCP requests are routed: `local` runs the router's machinery in "
+            "the edge's process (its catalog, plugin hooks, metrics; `FORGE_ROUTER_*` settings "
+            "apply) and calls it directly; `remote` sends each on the bus to the router service "
+            "(docs/decisions/0033-edge-local-routing.md)."
+        ),
+    ] = "remote"

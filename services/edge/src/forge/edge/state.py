@@ -4,10 +4,11 @@ updates, plugin hooks, and the edge's public URLs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from forge.core import subjects
+from forge.core import rpc, subjects
 from forge.core.bus import Bus, Subscription
 from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
@@ -18,6 +19,7 @@ from forge.edge.hooks import EdgeHooks
 from forge.edge.transports.notices import Notices
 from forge.edge.transports.sessions import Sessions
 from forge.edge.transports.updates import Updates
+from forge.proto.envelope import Envelope
 
 
 @dataclass
@@ -36,6 +38,12 @@ class Edge:
     urls: PublicUrls = field(init=False)
     origins: Origins = field(init=False)
     hooks: EdgeHooks = field(init=False)
+    # Where the router's requests go: `forge.router.rpc` on the bus, or the router in this
+    # process (FORGE_EDGE_ROUTER=local, forge.edge.local_router); the result JSON, or the
+    # ForgeError of the router's answer.
+    route: Callable[[Envelope], Awaitable[bytes]] = field(init=False)
+    # With a local router: whether its catalog is loaded (readiness); None with a remote one.
+    router_loaded: Callable[[], bool] | None = None
     # In-flight requests of this replica by envelope id, fed by one `forge.stream.*` subscription
     # (not one per call: a subscription per call costs NATS and nats-py more than the call).
     waiting: dict[str, Callable[[bytes, str], None]] = field(default_factory=dict)
@@ -52,6 +60,7 @@ class Edge:
         self.hooks = EdgeHooks(
             self.bus, self.config.plugin_manifest_ttl_s, self.config.request_timeout_s
         )
+        self.route = functools.partial(rpc.call, self.bus, subjects.ROUTER_RPC)
 
     async def await_stream(self, request_id: str, on_message: Callable[[bytes, str], None]) -> None:
         """Send `forge.stream.<request_id>` messages to `on_message` until `forget_stream`."""

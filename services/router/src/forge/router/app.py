@@ -1,4 +1,9 @@
-"""Router wiring: catalog cache, event subscriptions, the RPC subject, metric flushing."""
+"""Router wiring: catalog cache, event subscriptions, the RPC subject, metric flushing.
+
+The router runs as its own service (`main`), or inside an edge process (`embedded`,
+FORGE_EDGE_ROUTER=local; docs/decisions/0033-edge-local-routing.md): the same machinery, the
+edge's requests handed to `Router.call` instead of sent on `forge.router.rpc`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import logging
 import msgspec
 
 from forge.core import metrics, ops, rpc, service, subjects
-from forge.core.bus import Bus, Headers, NatsBus
+from forge.core.bus import RETRY_AFTER_S, Bus, Headers, NatsBus
+from forge.core.errors import OverloadedError
 from forge.core.snapshot import load_snapshot
 from forge.proto.envelope import Envelope
 from forge.router.catalog import Catalog
@@ -36,17 +42,45 @@ class Router:
             page_size=config.page_size,
         )
         self._pending: list[tuple[str, bytes]] | None = []  # events seen while loading
+        # Requests answered in process (`call`), bounded by FORGE_MAX_INFLIGHT as the served
+        # ones are by the bus.
+        self.admitted = 0
+        self.refused = 0
 
     async def start(self) -> None:
+        await self.follow()
+        await rpc.serve_envelopes(self.bus, subjects.ROUTER_RPC, self._handle, queue="router")
+        await self.bus.serve(subjects.ROUTER_HEALTH, self._health, queue="router")
+
+    async def follow(self) -> None:
+        """Keep the catalog and the plugin manifests current (events, announcements), and load
+        the catalog's snapshot; returns once it is loaded."""
         await self.bus.subscribe(subjects.events_all(subjects.CATALOG), self._on_event)
         await self.bus.subscribe(subjects.PLUGINS_MANIFEST, self._on_manifest)
         await self.ctx.hooks.fetch_manifest()  # announcements come every few seconds only
         await self.load_catalog()
-        await rpc.serve_envelopes(self.bus, subjects.ROUTER_RPC, self._handle, queue="router")
-        await self.bus.serve(subjects.ROUTER_HEALTH, self._health, queue="router")
 
     async def _handle(self, envelope: Envelope) -> bytes:
         return await dispatch(envelope, self.ctx)
+
+    async def call(self, envelope: Envelope) -> bytes:
+        """`rpc.call(bus, ROUTER_RPC, envelope)` answered by this router in this process: the
+        result JSON, or the ForgeError its reply would carry. Past FORGE_MAX_INFLIGHT requests
+        in flight, refused at once with OverloadedError (-32015), as the bus refuses."""
+        if self.admitted >= self.config.max_inflight:
+            self.refused += 1
+            metrics.overload_refused(subjects.ROUTER_RPC)
+            raise OverloadedError(
+                f"this service has {self.config.max_inflight} requests in flight, its limit; retry",
+                {"retry_after_s": RETRY_AFTER_S},
+            )
+        self.admitted += 1
+        return await rpc.call_in_process(
+            self._handle, envelope, subjects.ROUTER_RPC, finished=self._release
+        )
+
+    def _release(self) -> None:
+        self.admitted -= 1
 
     async def _health(self, data: bytes, headers: Headers) -> bytes:
         return b'{"result":{"status":"ok"}}'
@@ -87,6 +121,24 @@ class Router:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.config.metrics_flush_s)
             await self.ctx.metrics.flush(self.bus)
+
+
+async def embedded(stack: contextlib.AsyncExitStack, router: Router, stop: asyncio.Event) -> None:
+    """Run `router` inside another process (the edge's, FORGE_EDGE_ROUTER=local) on that
+    process's bus: the catalog followed and loaded, the plugin hooks and the metric flushing
+    running until `stop` (or the stack closes); requests go to `Router.call`, nothing is served
+    on the bus. Returns once the catalog is loaded."""
+    metrics.cache_sizes("router_catalog", router.ctx.catalog.sizes)
+    stack.push_async_callback(router.ctx.hooks.close)
+    await router.follow()
+    flusher = asyncio.create_task(router.flush_metrics(stop))
+    stack.push_async_callback(_finish, flusher, stop)
+    log.info("router ready (in process)")
+
+
+async def _finish(flusher: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stop.set()  # the last metrics are published before the bus closes
+    await flusher
 
 
 async def main(stop: asyncio.Event, config: RouterConfig) -> None:

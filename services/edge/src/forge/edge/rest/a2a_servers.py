@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from forge.core import rpc, subjects
+from forge.core import subjects
 from forge.core.errors import (
     A2A_RANGE,
     INTERNAL_ERROR,
@@ -188,7 +188,7 @@ class ServerAgent:
             protocol=LEGACY,
             server_id=server_id,
         )
-        answer = _ANY.decode(await rpc.call(self.edge.bus, subjects.ROUTER_RPC, envelope))
+        answer = _ANY.decode(await self.edge.route(envelope))
         return answer if isinstance(answer, dict) else {}
 
     async def _principal(self, request: Request, server_id: str) -> Principal:

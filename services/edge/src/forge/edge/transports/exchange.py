@@ -195,13 +195,13 @@ class Exchange:
         deliver: Deliver | None,
         on_pause: OnPause | None,
     ) -> bytes:
-        bus = self.edge.bus
+        route = self.edge.route
         if request.method in SUBSCRIBE_METHODS:
-            result = await rpc.call(bus, subjects.ROUTER_RPC, envelope)
+            result = await route(envelope)
             await self._subscribed(request, caller)
             return result
         if deliver is None or request.method in LOCAL_METHODS:
-            return await rpc.call(bus, subjects.ROUTER_RPC, envelope)
+            return await route(envelope)
         # Registered before the router sees the envelope, so no early message is lost. Messages
         # are rare: each is delivered in order by a chain of small tasks, made only when one
         # arrives, so the common call costs no task and no queue.
@@ -217,7 +217,7 @@ class Exchange:
 
         await self.edge.await_stream(envelope.id, on_message)
         try:
-            result = await rpc.call(bus, subjects.ROUTER_RPC, envelope)
+            result = await route(envelope)
         finally:
             self.edge.forget_stream(envelope.id)
             if chain:
