@@ -8,7 +8,8 @@ demo server's readme and `prompts/get` of its greeting (the demo server, registe
 `demo`, has resources and prompts; fastecho has neither).
 
 Sampled for every process tree (each service, NATS, PostgreSQL with its backends, the two
-upstreams): resident memory (VmRSS, summed over the tree) and open file descriptors; from each
+upstreams): resident memory (VmRSS, summed over the tree; and PSS, which counts PostgreSQL's
+shared buffers once: bench/memory.py) and open file descriptors; from each
 service's ops port (/metrics): `forge_nats_pending_bytes` (written to NATS, not yet flushed) and
 `forge_bus_requests_in_flight`. Growth of RSS or descriptors past 10% from start to end is
 flagged; so is any error. Numbers only: nothing here fails the bench.
@@ -25,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import calls, worker
+from bench import calls, memory, worker
 from bench.stack import FORGE_TOOL, Stack, wait_callable
 from forge.cli.demo import register, start_server
 from forge.cli.mesh import MeshError, stop_process
@@ -148,6 +149,7 @@ def processes(roots: dict[str, int]) -> dict[str, dict[str, float]]:
         pids = _tree(root, children)
         out[name] = {
             "rss_mb": round(sum(_rss_kb(p) for p in pids) / 1024, 1),
+            "pss_mb": round(sum(memory.rollup_kb(p)["pss"] for p in pids) / 1024, 1),
             "fds": sum(_fds(p) for p in pids),
             "processes": len(pids),
         }
@@ -291,11 +293,15 @@ def lines(soak: dict[str, Any]) -> list[str]:
         )
     for kind, why in soak["failed_kinds"].items():
         out.append(f"  {kind}: the load generator failed: {why.splitlines()[-1] if why else ''}")
-    out.append(f"  {'process':<15} {'RSS MB start':>12} {'end':>8} {'fds start':>10} {'end':>6}")
+    out.append(
+        f"  {'process':<15} {'RSS MiB start':>13} {'end':>8} {'PSS start':>10} {'end':>8}"
+        f" {'fds start':>10} {'end':>6}"
+    )
     for name, first in soak["start"]["processes"].items():
         last = soak["end"]["processes"].get(name, {})
         out.append(
-            f"  {name:<15} {first['rss_mb']:>12.1f} {last.get('rss_mb', 0):>8.1f}"
+            f"  {name:<15} {first['rss_mb']:>13.1f} {last.get('rss_mb', 0):>8.1f}"
+            f" {first.get('pss_mb', 0):>10.1f} {last.get('pss_mb', 0):>8.1f}"
             f" {first['fds']:>10} {last.get('fds', 0):>6}"
         )
     pending = {

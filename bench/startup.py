@@ -10,7 +10,9 @@ imports alone (`python -c "import forge.<service>.__main__"`), the part Python s
 `forge up`: `python -m forge.cli.main up` (no demo) timed from exec to its "ready at" line,
 on a state folder made by a first run (the first run's time, PostgreSQL's initdb included, is
 kept apart as `cold`). Medians of `runs` each; the machine is shared, so compare figures from
-one run. `python -m bench.startup [--runs N] [--quick]` runs this phase alone.
+one run. Then the idle memory of the whole mesh `forge up` runs (bench/memory.py, issue 16's
+target: medians of 3 runs, 1 with --quick). `python -m bench.startup [--runs N] [--quick]` runs
+this phase alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import memory
 from forge.cli.mesh import SERVICES, Mesh, MeshError, spawn, stop_process
 from forge.embedded.process import free_port
 
@@ -160,11 +163,16 @@ def measure(runs: int = RUNS, state_dir: Path | None = None) -> dict[str, Any]:
                 services[case] = _summary([service_start(mesh, case, logs) for _ in range(runs)])
         finally:
             mesh.stop()
+        print("start-up: idle memory of forge up ...", flush=True)
+        idle = memory.median_of(
+            [memory.idle(base / "up", logs / "forge-up.log") for _ in range(min(runs, 3))]
+        )
     return {
         "runs": runs,
         "forge_up": {"cold_s": round(cold, 3), **_summary(warm)},
         "service_ready": services,
         "imports": imports,
+        "memory": idle,
     }
 
 
@@ -197,6 +205,8 @@ def lines(result: dict[str, Any]) -> list[str]:
             f"  {case:<17}  {ready['median_s']:.2f} s ({ready['min_s']:.2f}-{ready['max_s']:.2f})"
             f"  {BEFORE.get(case, 0.0):.2f} s  {met:<3}              {imported}"
         )
+    if "memory" in result:
+        out += memory.lines(result["memory"])
     return out
 
 
