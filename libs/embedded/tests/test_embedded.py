@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from forge.embedded.nats import EmbeddedNats, start_nats
-from forge.embedded.postgres import EmbeddedPostgres, quote_ident
+from forge.embedded.postgres import EmbeddedPostgres, quote_ident, start_postgres
 
 
 def test_the_session_postgres_listens_on_loopback_tcp(postgres_server: EmbeddedPostgres) -> None:
@@ -44,3 +44,23 @@ def test_a_stopped_nats_server_has_exited(tmp_path: Path) -> None:
 
 def test_the_session_nats_server_is_running(nats_server: EmbeddedNats) -> None:
     assert nats_server.proc.poll() is None
+
+
+def test_postgres_runs_lean_and_takes_settings_on_top(tmp_path: Path) -> None:
+    """No I/O workers, logical replication launcher or huge pages; `settings` win."""
+    with start_postgres(tmp_path, settings={"shared_buffers": "16MB"}) as server:
+        show = server.psql(
+            "select string_agg(name || '=' || setting, ',' order by name) from pg_settings"
+            " where name in ('io_method', 'huge_pages', 'shared_buffers', 'max_worker_processes')"
+        ).strip()
+        assert show == "huge_pages=off,io_method=sync,max_worker_processes=0,shared_buffers=2048"
+        children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+        names = {
+            Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] for pid in children.split()
+        }
+        assert {n for n in names if n and b"127.0.0.1(" not in n} == {  # psql's may be exiting
+            b"postgres: checkpointer ",
+            b"postgres: background writer ",
+            b"postgres: walwriter ",
+            b"postgres: autovacuum launcher ",
+        }

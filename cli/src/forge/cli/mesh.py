@@ -33,6 +33,7 @@ CATALOG_DB = "forge_catalog"
 IDENTITY_DB = "forge_identity"
 ADMIN_EMAIL = "admin@forge.local"
 LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+_POOL_MAX = "FORGE_REGISTRY_POOL_MAX_SIZE"
 # Where `forge up` says which process is which (pids, ports, restarts): for operators and tests.
 STATE_FILE = "processes.json"
 
@@ -279,7 +280,7 @@ class Mesh:
             self.start_nats()
         self.catalog_url = self.catalog_url or os.environ.get("FORGE_CATALOG_DATABASE_URL", "")
         if not self.catalog_url:
-            self.postgres = start_postgres(self.state_dir / "postgres")
+            self.postgres = start_postgres(self.state_dir / "postgres", settings=self.pg_settings())
             self.postgres.create_database(CATALOG_DB, exist_ok=True)
             self.catalog_url = self.postgres.dsn_for(CATALOG_DB)
         self.identity_url = self.identity_url or os.environ.get("FORGE_IDENTITY_DATABASE_URL", "")
@@ -308,6 +309,17 @@ class Mesh:
         self.procs = {key: self.procs[key] for name in SERVICES for key in self.replica_keys(name)}
         self.write_state()
         self.wait_ready(ready_timeout)
+
+    def pg_settings(self) -> dict[str, str]:
+        """The embedded PostgreSQL's memory for a local mesh, whose catalog is small: small
+        shared buffers, and connections for the registry's two pools at their largest (each
+        replica's) with a few to spare (migrations, psql, the superuser's reserved three)."""
+        from forge.registry.config import RegistryConfig
+
+        chosen = self.env.get(_POOL_MAX) or os.environ.get(_POOL_MAX, "")
+        pool_max = int(chosen) if chosen.isdigit() else RegistryConfig().pool_max_size
+        connections = self.replicas.get("registry", 1) * 2 * pool_max + 8
+        return {"shared_buffers": "16MB", "max_connections": str(connections)}
 
     def start_nats(self) -> None:
         """The embedded NATS, locked down unless `lock_nats` is False."""

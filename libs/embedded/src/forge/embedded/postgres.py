@@ -8,6 +8,7 @@ import pwd
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,26 @@ from forge.embedded.process import clean_env, die_with_parent, free_port, stop_p
 PG_USER = "pgembed"
 SUPERUSER = "postgres"
 _PORT_ATTEMPTS = 5
+# Every embedded cluster (a local mesh, the tests): no durability on the way to the disk (its
+# data is local state), and no process or memory a local server does not need: I/O done by the
+# backend itself (no I/O worker processes), no logical replication (nor its launcher), no
+# background or parallel workers, no huge pages.
+SETTINGS: dict[str, str] = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_directories": "",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "io_method": "sync",
+    "max_logical_replication_workers": "0",
+    "max_worker_processes": "0",
+    "max_parallel_workers": "0",
+    "max_parallel_workers_per_gather": "0",
+    "max_wal_senders": "0",
+    "max_replication_slots": "0",
+    "wal_level": "minimal",
+    "huge_pages": "off",
+}
 
 
 def postgres_bin_dir() -> Path:
@@ -134,9 +155,12 @@ class EmbeddedPostgres:
         self.stop()
 
 
-def start_postgres(dir: str | Path, timeout: float = 30.0) -> EmbeddedPostgres:
+def start_postgres(
+    dir: str | Path, timeout: float = 30.0, *, settings: Mapping[str, str] | None = None
+) -> EmbeddedPostgres:
     """Start a cluster kept in `dir` (initialised on first use), listening on TCP only.
 
+    `settings` (server settings, as `-c name=value`) are added to SETTINGS or override them.
     As root the server runs as the system user `pgembed` (created if missing). The server gets
     SIGINT (fast shutdown) if this process dies.
     """
@@ -162,7 +186,7 @@ def start_postgres(dir: str | Path, timeout: float = 30.0) -> EmbeddedPostgres:
     for _ in range(_PORT_ATTEMPTS):  # the free-port probe can race with another process
         port = free_port()
         offset = log_path.stat().st_size if log_path.exists() else 0
-        proc = _spawn(bindir, pgdata, port, log_path, kw)
+        proc = _spawn(bindir, pgdata, port, log_path, {**SETTINGS, **(settings or {})}, kw)
         deadline = time.monotonic() + timeout
         while proc.poll() is None and not _postmaster_ready(pgdata):
             if time.monotonic() > deadline:
@@ -182,17 +206,16 @@ def start_postgres(dir: str | Path, timeout: float = 30.0) -> EmbeddedPostgres:
 
 
 def _spawn(
-    bindir: Path, pgdata: Path, port: int, log_path: Path, kw: dict[str, Any]
+    bindir: Path,
+    pgdata: Path,
+    port: int,
+    log_path: Path,
+    settings: Mapping[str, str],
+    kw: dict[str, Any],
 ) -> subprocess.Popen[bytes]:
     args = [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(port)]
-    for setting in (
-        "listen_addresses=127.0.0.1",
-        "unix_socket_directories=",
-        "fsync=off",
-        "synchronous_commit=off",
-        "full_page_writes=off",
-    ):
-        args += ["-c", setting]
+    for name, value in settings.items():
+        args += ["-c", f"{name}={value}"]
     with open(log_path, "ab") as log:  # opened before the uid switch: no chown needed
         return subprocess.Popen(
             args,
