@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from forge.edge.transports.messages import (
     cancelled_request_id,
     declared_protocol,
     envelope_id,
+    random_hex,
     reply_target,
     to_client,
 )
@@ -85,7 +85,7 @@ def as_declared(caller: Caller, request: Request) -> Caller:
 def new_traceparent(incoming: str | None) -> str:
     if incoming and len(incoming) == 55:
         return incoming
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+    return f"00-{random_hex(16)}-{random_hex(8)}-01"
 
 
 class Exchange:
