@@ -6,6 +6,11 @@ only what a JSON-RPC POST needs (Content-Length request bodies; Content-Length, 
 close-delimited responses, parsed by httptools) and offers the slice of aiohttp's response that
 `transport.exchange` reads, so both clients serve the same code. TLS upstreams keep aiohttp.
 It resolves the upstream's name itself and connects to an address the SSRF guard has checked.
+
+Per request it allocates little: one future for the answer's head, the body's chunks in a list
+(a waiter only when the consumer gets ahead of the upstream), the parser kept with its
+connection (httptools parses one message after another on a keep-alive connection), the request
+line and Host prefix encoded once. A JSON answer that arrives whole is read without a wait.
 """
 
 from __future__ import annotations
@@ -33,48 +38,91 @@ class _Content:
         self._conn = conn
 
     async def iter_any(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._conn.body.get()) is not None:
-            yield chunk
+        conn = self._conn
+        while True:
+            if conn.chunks:
+                chunks, conn.chunks = conn.chunks, []
+                for chunk in chunks:
+                    yield chunk
+            elif conn.ended:
+                return
+            else:
+                await conn.wait()
 
 
 class Response:
     """What `transport.exchange` reads: status, headers, the whole body or its chunks."""
 
     def __init__(self, conn: _Connection) -> None:
-        self.status = conn.parser.get_status_code()
+        self.status = conn.status
         self.headers = conn.headers
         self.content = _Content(conn)
+        self._conn = conn
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.content.iter_any()])
+        conn = self._conn
+        while not conn.ended:  # the common case, a body that came with its head, never waits
+            await conn.wait()
+        chunks, conn.chunks = conn.chunks, []
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
         self.headers = Headers()
-        self.head: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.body: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.complete = False
+        self.head: asyncio.Future[None] | None = None
+        self.chunks: list[bytes] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.complete = False  # the whole answer was parsed
+        self.ended = False  # no more body will come (complete, or cut off)
         self.received = False
         self.closed = False
         self.keep_alive = False
+        self.busy = False  # a request is out, its answer not all in
 
-    def reset(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+    def start(self) -> asyncio.Future[None]:
+        """Ready for the next request: the future set when its answer's head is in."""
         self.headers = Headers()
-        self.head = asyncio.get_running_loop().create_future()
-        self.body = asyncio.Queue()
-        self.complete = self.received = self.keep_alive = False
+        self.chunks = []
+        self.complete = self.ended = self.received = self.keep_alive = False
+        self.busy = True
+        self.head = self.loop.create_future()
+        return self.head
+
+    async def wait(self) -> None:
+        """Until more body (or its end) arrives."""
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def _end(self) -> None:
+        self.ended = True
+        self._wake()
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if not self.busy:
+            # Bytes nobody asked for (a 408 before an idle close, or garbage): the parser's
+            # state is no longer the next answer's, so the connection is not used again.
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+            return
         self.received = True
         try:
             self.parser.feed_data(data)
@@ -85,18 +133,18 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not self.complete:
+        if not self.complete and self.head is not None:
             if self.head.done() and not self.keep_alive:
                 self.complete = True  # a close-delimited body ends with the connection
-                self.body.put_nowait(None)
+                self._end()
                 return
             self._fail(UpstreamBadResponseError("the upstream closed the connection mid-answer"))
 
     def _fail(self, error: Exception) -> None:
-        if not self.head.done():
+        if self.head is not None and not self.head.done():
             self.head.set_exception(error)
         else:
-            self.body.put_nowait(None)
+            self._end()
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -105,22 +153,27 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         # httptools answers should_keep_alive() reliably only here, not once the message is done.
         self.keep_alive = self.parser.should_keep_alive()
-        if not self.head.done():
+        self.status = self.parser.get_status_code()
+        if self.head is not None and not self.head.done():
             self.head.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        self.body.put_nowait(body)
+        self.chunks.append(body)
+        self._wake()
 
     def on_message_complete(self) -> None:
         self.complete = True
-        self.body.put_nowait(None)
+        self.busy = False
+        self._end()
 
 
 class _Exchange:
     """`async with client.post(...) as response`: the connection goes back only when reusable."""
 
-    def __init__(self, client: FastHttp, path: str, data: bytes, headers: Mapping[str, str]):
-        self.client, self.path, self.data, self.headers = client, path, data, headers
+    __slots__ = ("client", "conn", "request")
+
+    def __init__(self, client: FastHttp, request: bytes):
+        self.client, self.request = client, request
         self.conn: _Connection | None = None
 
     async def __aenter__(self) -> Response:
@@ -129,17 +182,20 @@ class _Exchange:
             fresh = conn is None
             if conn is None:
                 conn = await self.client.connect()
-            conn.reset()
+            head = conn.start()
             self.conn = conn
             assert conn.transport is not None
-            conn.transport.write(self.client.request(self.path, self.data, self.headers))
+            conn.transport.write(self.request)
             try:
-                await conn.head
+                await head
             except UpstreamBadResponseError:
+                conn.transport.close()
                 # A pooled connection the upstream had already closed: try once on a new one.
                 if attempt == 0 and not fresh and not conn.received:
-                    conn.transport.close()
                     continue
+                raise
+            except BaseException:
+                conn.transport.close()  # cancelled or timed out before the head: never reused
                 raise
             return Response(conn)
         raise AssertionError("unreachable")
@@ -171,13 +227,20 @@ class FastHttp:
         self.dialer = dialer
         self.connect_timeout_s = dialer.connect_timeout_s
         self.idle: list[_Connection] = []
+        self.url = url
+        self._prefix = self._request_prefix(url)
 
-    def post(self, url: str, *, data: bytes, headers: Mapping[str, str]) -> _Exchange:
+    def _request_prefix(self, url: str) -> bytes:
+        """The request line and Host header of a POST to `url`."""
         parts = urlsplit(url)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        return _Exchange(self, path, data, headers)
+        return f"POST {path} HTTP/1.1\r\n".encode("latin-1") + b"Host: " + self.host_header
+
+    def post(self, url: str, *, data: bytes, headers: Mapping[str, str]) -> _Exchange:
+        prefix = self._prefix if url == self.url else self._request_prefix(url)
+        return _Exchange(self, self.request(prefix, data, headers))
 
     def reusable(self) -> _Connection | None:
         """An idle connection the upstream has not closed meanwhile (it may, at its keep-alive
@@ -188,11 +251,19 @@ class FastHttp:
                 return conn
         return None
 
-    def request(self, path: str, data: bytes, headers: Mapping[str, str]) -> bytes:
-        lines = [f"POST {path} HTTP/1.1".encode("latin-1"), b"Host: " + self.host_header]
-        lines.extend(f"{k}: {v}".encode("latin-1") for k, v in headers.items())
-        lines.append(b"Content-Length: " + str(len(data)).encode())
-        return b"\r\n".join(lines) + b"\r\n\r\n" + data
+    @staticmethod
+    def request(prefix: bytes, data: bytes, headers: Mapping[str, str]) -> bytes:
+        fields = "".join([f"\r\n{k}: {v}" for k, v in headers.items()])
+        return b"".join(
+            (
+                prefix,
+                fields.encode("latin-1"),
+                b"\r\nContent-Length: ",
+                str(len(data)).encode(),
+                b"\r\n\r\n",
+                data,
+            )
+        )
 
     async def connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -202,7 +273,9 @@ class FastHttp:
                 # Every address is checked before any is dialled (AddressForbiddenError).
                 for address in await self.dialer.addresses(self.host, self.port):
                     try:
-                        _, conn = await loop.create_connection(_Connection, address, self.port)
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(loop), address, self.port
+                        )
                     except OSError as exc:
                         failure = exc
                         continue
