@@ -29,12 +29,12 @@ from forge.core.config import ConfigError
 from forge.core.errors import ForgeError, InvalidRequestError, NotFoundError, UnauthorizedError
 from forge.core.netguard import SETTING, NetGuard
 from forge.core.sealing import derive_key
-from forge.edge.auth.sso_exchange import Exchange
 from forge.edge.auth.sso_providers import Provider, load_providers
 from forge.edge.rest import errors
 from forge.edge.rest.admin import json_response
 
 if TYPE_CHECKING:
+    from forge.edge.auth.sso_exchange import Exchange
     from forge.edge.rest.identity import Identity
 
 _ENC = msgspec.json.Encoder()
@@ -94,7 +94,17 @@ def routes(identity: Identity) -> list[BaseRoute]:
         guard = NetGuard(config.upstream_allowed_networks)
     except ValueError as exc:
         raise ConfigError(f"{SETTING}: {exc}") from None
-    exchange = Exchange(guard)
+    exchange: Exchange | None = None
+
+    def exchanger() -> Exchange:
+        """The providers' client, made at the first sign-in: its HTTP and OAuth libraries
+        (httpx, authlib's client) cost every edge some MiB, and most meshes have no SSO."""
+        nonlocal exchange
+        if exchange is None:
+            from forge.edge.auth.sso_exchange import Exchange
+
+            exchange = Exchange(guard)
+        return exchange
 
     def find(request: Request) -> Provider:
         provider = providers.get(request.path_params["provider"])
@@ -110,7 +120,7 @@ def routes(identity: Identity) -> list[BaseRoute]:
         flow = FlowState(
             provider.id, generate_token(32), generate_token(32), generate_token(64), time.time()
         )
-        location = await exchange.authorize_url(provider, flow.state, flow.nonce, flow.verifier)
+        location = await exchanger().authorize_url(provider, flow.state, flow.nonce, flow.verifier)
         response = RedirectResponse(location, 302, headers={"cache-control": "no-store"})
         response.set_cookie(
             COOKIE,
@@ -136,7 +146,7 @@ def routes(identity: Identity) -> list[BaseRoute]:
             code = query.get("code")
             if not code:
                 raise InvalidRequestError("the identity provider sent no code")
-            who = await exchange.sign_in(provider, code, flow.nonce, flow.verifier)
+            who = await exchanger().sign_in(provider, code, flow.nonce, flow.verifier)
             params = {
                 "provider": provider.id,
                 "email": who.email,
