@@ -20,6 +20,7 @@ from forge.cli.mesh import SERVICES, Mesh
 from forge.cli.tokens import mint
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.testing import eventually_sync
+from forge.testing.routing import router_process
 
 CALLS = 5
 FAILED_CALLS = 2
@@ -147,22 +148,25 @@ def test_counters_move_by_exactly_the_calls_made(scene: Scene) -> None:
     def moved(name: str, metric: str, **labels: str) -> float:
         return value(after[name], metric, **labels) - value(before[name], metric, **labels)
 
+    # The router's, in the edge's process with FORGE_EDGE_ROUTER=local: the same series.
+    routing = router_process()
     router = {"subject": "forge.router.rpc", "method": "tools/call"}
-    assert moved("router", "forge_rpc_requests_total", **router) == CALLS + FAILED_CALLS
-    assert moved("router", "forge_rpc_errors_total", code="-32602", **router) == FAILED_CALLS
-    assert moved("router", "forge_rpc_duration_seconds_count", **router) == CALLS + FAILED_CALLS
+    assert moved(routing, "forge_rpc_requests_total", **router) == CALLS + FAILED_CALLS
+    assert moved(routing, "forge_rpc_errors_total", code="-32602", **router) == FAILED_CALLS
+    assert moved(routing, "forge_rpc_duration_seconds_count", **router) == CALLS + FAILED_CALLS
     upstream = {"subject": "forge.upstream.*.rpc", "method": "tools/call"}
     assert moved("upstream_proxy", "forge_rpc_requests_total", **upstream) == CALLS
     assert moved("upstream_proxy", "forge_rpc_errors_total", **upstream) == 0
     # The router's round trips to the upstream-proxy, one per successful call.
-    assert moved("router", "forge_nats_requests_total", subject="forge.upstream.*.rpc") == CALLS
+    assert moved(routing, "forge_nats_requests_total", subject="forge.upstream.*.rpc") == CALLS
     mcp = {"route": "/mcp", "method": "POST", "status": "200"}
     assert moved("edge", "forge_http_requests_total", **mcp) == CALLS + FAILED_CALLS
     # Paths no route serves count under one label, whatever they are.
     assert moved("edge", "forge_http_requests_total", route="unmatched", status="404") == 2
     assert moved("edge", "forge_http_requests_total", route="/health", status="200") == 1
+    # Each call a round trip to the router service; none with the router in the edge's process.
     assert moved("edge", "forge_nats_requests_total", subject="forge.router.rpc") == (
-        CALLS + FAILED_CALLS
+        CALLS + FAILED_CALLS if routing == "router" else 0
     )
 
 
@@ -171,7 +175,7 @@ def test_pools_and_caches_are_reported(scene: Scene) -> None:
     for database in ("catalog", "identity"):
         assert value(registry, "forge_db_pool_connections", database=database, state="max") > 0
         assert value(registry, "forge_db_pool_connections", database=database, state="open") > 0
-    router = scene.scrape("router")
+    router = scene.scrape(router_process())
     assert value(router, "forge_cache_entries", cache="router_catalog", kind="tools") >= 1
     assert value(router, "forge_cache_entries", cache="router_catalog", kind="gateways") == 1
     # The snapshot and the demo gateway's registration events.
@@ -188,12 +192,13 @@ def test_json_log_lines_parse_and_carry_the_clients_trace_id(scene: Scene) -> No
     assert "result" in scene.call("demo-echo", traceparent=f"00-{trace}-{uuid.uuid4().hex[:16]}-01")
 
     def traced() -> list[dict[str, Any]]:
-        lines = scene.mesh.log_path("router").read_text().splitlines()
-        return [e for e in map(json.loads, lines) if e.get("trace_id") == trace]
+        lines = scene.mesh.log_path(router_process()).read_text().splitlines()
+        found = [e for e in map(json.loads, lines) if e.get("trace_id") == trace]
+        return [e for e in found if e.get("logger") == "forge.rpc"]
 
     found = eventually_sync(traced, within_s=10, what="a router log line with the trace id")
     entry = found[0]
-    assert entry["service"] == "router"
+    assert entry["service"] == router_process()
     assert entry["logger"] == "forge.rpc"
     assert entry["request_id"] and entry["level"] == "debug"
     for name in SERVICES:
