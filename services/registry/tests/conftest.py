@@ -31,7 +31,7 @@ async def store(catalog_dsn: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def upstream(membus: MemoryBus) -> FakeUpstreamProxy:
-    fake = FakeUpstreamProxy()
+    fake = FakeUpstreamProxy(bus=membus)
     await rpc.serve_envelopes(membus, subjects.upstream_any("discover"), fake.discover, queue=None)
     return fake
 

@@ -64,11 +64,20 @@ class FakeUpstreamProxy:
     )
     fail: bool = False
     seen: list[dict[str, Any]] = field(default_factory=list)
+    # Streamed discovery (when the registry asks for it): the tools in pages of `page_size`
+    # on `forge.discover.<request id>` over `bus`, the rest in the last page; failing after
+    # `fail_after_pages` pages when set.
+    bus: Any = None
+    page_size: int | None = None
+    fail_after_pages: int | None = None
 
     async def discover(self, envelope: Envelope) -> bytes:
-        self.seen.append(msgspec.json.decode(envelope.params)["gateway"])
+        params = msgspec.json.decode(envelope.params)
+        self.seen.append(params["gateway"])
         if self.fail:
             raise UpstreamUnavailableError("the upstream refused the connection")
+        if self.page_size is not None and params.get("streamed"):
+            return await self._streamed(envelope)
         return _ENC.encode(
             {
                 "protocol_version": "2025-11-25",
@@ -78,6 +87,43 @@ class FakeUpstreamProxy:
                 "resources": self.resources,
                 "resource_templates": self.resource_templates,
                 "prompts": self.prompts,
+            }
+        )
+
+    async def _streamed(self, envelope: Envelope) -> bytes:
+        assert self.page_size is not None
+        pages: list[dict[str, Any]] = [
+            {"tools": self.tools[i : i + self.page_size]}
+            for i in range(0, len(self.tools), self.page_size)
+        ]
+        rest = {
+            "resources": self.resources,
+            "resource_templates": self.resource_templates,
+            "prompts": self.prompts,
+        }
+        pages.append(rest)
+        for seq, page in enumerate(pages):
+            if self.fail_after_pages is not None and seq == self.fail_after_pages:
+                raise UpstreamUnavailableError("the upstream went away mid-discovery")
+            answer = await self.bus.request(
+                subjects.discover_pages(envelope.id),
+                _ENC.encode({"seq": seq, **page}),
+                deadline=envelope.deadline,
+            )
+            rpc.unwrap(answer)
+        counts = {
+            "pages": len(pages),
+            "tools": len(self.tools),
+            "resources": len(self.resources),
+            "resource_templates": len(self.resource_templates),
+            "prompts": len(self.prompts),
+        }
+        return _ENC.encode(
+            {
+                "protocol_version": "2025-11-25",
+                "capabilities": {"tools": {"listChanged": True}},
+                "server_info": {"name": "fake", "version": "1"},
+                "streamed": counts,
             }
         )
 
@@ -112,6 +158,7 @@ async def start_registry(
     """A registry replica with its own settings on a bus of its own, with a fake upstream."""
     bus = MemoryBus()
     fake = upstream or FakeUpstreamProxy()
+    fake.bus = bus
     await rpc.serve_envelopes(bus, subjects.upstream_any("discover"), fake.discover, queue=None)
     await Registry(bus, store, config).start()
     return Client(bus)

@@ -1,24 +1,130 @@
-"""Gateways with large catalogs: registered whole, or (when announcing them fails) not at all."""
+"""Gateways with large catalogs: discovered in streamed pages and stored in batches, announced
+by a paged event whose tools are read page by page; registered whole, or (when discovery,
+storing or announcing fails) not at all."""
 
 from __future__ import annotations
 
-import pytest
-from registry_harness import Client, FakeUpstreamProxy, code_of
+import asyncio
+import time
+import uuid
+from typing import Any
 
-from forge.core.errors import PAYLOAD_TOO_LARGE, PayloadTooLargeError
+import msgspec
+import pytest
+from registry_harness import ADMIN, CONFIG, Client, FakeUpstreamProxy, code_of
+
+from forge.core import claims, rpc, subjects
+from forge.core.bus import NatsBus
+from forge.core.errors import (
+    CONFLICT,
+    PAYLOAD_TOO_LARGE,
+    UPSTREAM_UNAVAILABLE,
+    PayloadTooLargeError,
+)
+from forge.proto.catalog import INLINE_TOOLS, TOOLS_PAGE_SIZE
+from forge.proto.envelope import Envelope
 from forge.proto.mcp import Tool
+from forge.registry.app import Registry
+from forge.registry.catalog.store import Store
 
 GATEWAY = {"name": "Many", "url": "http://127.0.0.1:9000/mcp"}
 
 
-async def test_a_gateway_with_ten_thousand_tools_is_registered_and_announced_whole(
+async def _all_pages(client: Client, gateway_id: str) -> list[dict[str, Any]]:
+    """The gateway's tools as a cache following a paged event reads them."""
+    tools: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = await client("tools", "page", {"gateway_id": gateway_id, "after": after})
+        assert len(page["tools"]) <= TOOLS_PAGE_SIZE
+        tools += page["tools"]
+        after = page["next"]
+        if after is None:
+            return tools
+
+
+async def test_a_gateway_with_ten_thousand_tools_is_streamed_in_and_announced_paged(
     client: Client, upstream: FakeUpstreamProxy
 ) -> None:
     upstream.tools = [Tool(name=f"tool_{n:05d}") for n in range(10_000)]
+    upstream.page_size = 700
     gateway = await client("gateways", "create", GATEWAY)
     [changed] = client.events("tools", "changed")
-    assert changed["gateway_id"] == gateway["id"] and len(changed["tools"]) == 10_000
-    assert len(await client("tools", "list")) == 10_000
+    assert changed == {"gateway_id": gateway["id"], "tools": [], "paged": True, "count": 10_000}
+    listed = await client("tools", "list")
+    assert len(listed) == 10_000
+    paged = await _all_pages(client, gateway["id"])
+    assert paged == sorted(listed, key=lambda t: t["name"])
+    assert len({t["name"] for t in paged}) == 10_000
+    # Few tools: the event carries them, as before.
+    upstream.tools = upstream.tools[:INLINE_TOOLS]
+    await client("gateways", "refresh", {"id": gateway["id"]})
+    last = client.events("tools", "changed")[-1]
+    assert "paged" not in last and len(last["tools"]) == INLINE_TOOLS
+
+
+async def test_a_streamed_registration_that_fails_half_way_leaves_nothing_behind(
+    client: Client, upstream: FakeUpstreamProxy
+) -> None:
+    upstream.tools = [Tool(name="b-c")]
+    first = await client("gateways", "create", {"name": "a", "url": "http://127.0.0.1:9001/mcp"})
+    upstream.page_size = 1_000
+    # The upstream goes away after 8 pages (a batch of 5,000 tools stored by then).
+    upstream.tools = [Tool(name=f"tool_{n:05d}") for n in range(12_000)]
+    upstream.fail_after_pages = 8
+    assert await code_of(client("gateways", "create", GATEWAY)) == UPSTREAM_UNAVAILABLE
+    # The store refuses the last page: its tool `c` would be exposed as `a-b-c`, gateway a's.
+    upstream.fail_after_pages = None
+    upstream.tools = [Tool(name=f"tool_{n:05d}") for n in range(6_000)] + [Tool(name="c")]
+    new = {"name": "a-b", "url": "http://127.0.0.1:9002/mcp"}
+    assert await code_of(client("gateways", "create", new)) == CONFLICT
+    assert [g["id"] for g in await client("gateways", "list")] == [first["id"]]
+    assert [t["name"] for t in await client("tools", "list")] == ["a-b-c"]
+    assert [e["gateway_id"] for e in client.events("tools", "changed")] == [first["id"]]
+    # Nothing half-stored holds a name: both register now.
+    upstream.tools = [Tool(name=f"tool_{n:05d}") for n in range(6_000)]
+    assert len(await _all_pages(client, (await client("gateways", "create", new))["id"])) == 6_000
+    assert (await client("gateways", "create", GATEWAY))["name"] == "Many"
+
+
+async def test_a_discovery_larger_than_one_message_may_be_registers_in_pieces(
+    bus: NatsBus, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over real NATS, with the bus's bound on one message lowered to 1 MiB (NATS's own
+    max_payload): 3,000 tools (some 2 MiB listed whole) could not be discovered in one reply;
+    streamed, they are."""
+    monkeypatch.setattr(claims, "MAX_MESSAGE_BYTES", 1024 * 1024)
+    text = {"type": "string", "description": "what to look for " * 20}
+    schema = {"type": "object", "properties": {"query": text}}
+    tools = [Tool(name=f"search_{n:05d}", inputSchema=schema) for n in range(3_000)]
+    assert len(msgspec.json.encode(tools)) > claims.MAX_MESSAGE_BYTES
+    upstream = FakeUpstreamProxy(tools=tools, bus=bus, page_size=500)
+    await rpc.serve_envelopes(bus, subjects.upstream_any("discover"), upstream.discover, queue=None)
+    await Registry(bus, store, CONFIG).start()
+    events: list[bytes] = []
+
+    async def heard(subject: str, data: bytes) -> None:
+        events.append(data)
+
+    await bus.subscribe(subjects.event(subjects.CATALOG, "tools", "changed"), heard)
+    client = Client(bus)  # type: ignore[arg-type]
+    gateway = await client("gateways", "create", GATEWAY)
+    assert len(await _all_pages(client, gateway["id"])) == 3_000
+    await asyncio.sleep(0.2)
+    assert msgspec.json.decode(events[-1])["paged"] is True
+    # The one-message path fails with this bound: the reply is refused as too large.
+    upstream.page_size = None
+    envelope = Envelope(
+        id=uuid.uuid4().hex,
+        method="catalog.gateways.refresh",
+        params=msgspec.Raw(msgspec.json.encode({"id": gateway["id"]})),
+        principal=ADMIN,
+        deadline=time.time() + 10,
+    )
+    subject = subjects.registry(subjects.CATALOG, "gateways", "refresh")
+    with pytest.raises(PayloadTooLargeError):
+        await rpc.call(bus, subject, envelope)
+    assert len(await _all_pages(client, gateway["id"])) == 3_000  # and changed nothing
 
 
 async def test_a_registration_whose_announcement_fails_leaves_nothing_behind(

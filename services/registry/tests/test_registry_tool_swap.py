@@ -52,7 +52,10 @@ async def test_a_refresh_keeps_ids_counts_changes_and_tells_the_servers_that_los
     assert after["t1"]["tool"]["description"] == "new"
     assert after["t2"]["updated_at"] == before["t2"]["updated_at"]
     [announced] = client.events("tools", "changed")[-1:]
-    assert {t["original_name"] for t in announced["tools"]} == set(after)
+    # 3,000 tools: announced paged, the set read from the registry
+    assert announced == {"gateway_id": gateway["id"], "tools": [], "paged": True, "count": 3000}
+    page = await client("tools", "page", {"gateway_id": gateway["id"]})
+    assert page["next"] is None and {t["original_name"] for t in page["tools"]} == set(after)
     changed = [s for s in client.events("servers", "changed") if s["id"] == server["id"]]
     assert changed and changed[-1]["associated_tools"] == [before["t1"]["id"]]
 
@@ -66,7 +69,7 @@ async def test_a_registration_stored_past_its_deadline_is_undone(
     await Registry(bus, store, CONFIG).start()
     client = Client(bus)  # type: ignore[arg-type]
     finished = asyncio.Event()
-    real = store.insert_gateway
+    real = store.registered
 
     async def slow(*args: Any, **kwargs: Any) -> Any:
         # The real store, then a pause past the caller's deadline (a slow store under load).
@@ -76,7 +79,7 @@ async def test_a_registration_stored_past_its_deadline_is_undone(
             await asyncio.sleep(2.5)
             finished.set()
 
-    monkeypatch.setattr(store, "insert_gateway", slow)
+    monkeypatch.setattr(store, "registered", slow)
     envelope = Envelope(
         id=uuid.uuid4().hex,
         method="catalog.gateways.create",

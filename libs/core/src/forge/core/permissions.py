@@ -39,6 +39,7 @@ _PLUGIN_CALLS = subjects.plugins_call(">")
 _ROUTER_CALLS = (
     subjects.registry(subjects.CATALOG, "snapshot", "get"),
     subjects.registry(subjects.CATALOG, "gateways", "get"),
+    subjects.registry(subjects.CATALOG, "tools", "page"),
     subjects.upstream("*", "rpc"),
     subjects.a2a("*", "call"),
     _PLUGIN_CALLS,
@@ -124,6 +125,7 @@ TABLE: dict[str, Rights] = {
             _IDENTITY_CALLS,
             subjects.metrics("*"),
             subjects.AUDIT_LAUNCH,
+            subjects.discover_pages("*"),
         ),
     ),
     "plugin_runner": Rights(
@@ -142,6 +144,7 @@ TABLE: dict[str, Rights] = {
             # Its replicas ask each other: the stdio lease holder's pinned ops, held calls.
             "forge.upstream.>",
             subjects.stream("*"),
+            subjects.discover_pages("*"),
             subjects.resource_updated("*"),
             subjects.registry(subjects.CATALOG, "snapshot", "get"),
             subjects.registry(subjects.CATALOG, "gateways", "get"),

@@ -93,6 +93,12 @@ def stream(request_id: str) -> str:
     return f"forge.stream.{request_id}"
 
 
+def discover_pages(request_id: str) -> str:
+    """The pages of one streamed discovery (`forge.proto.catalog.DiscoverPage`), upstream-proxy
+    → the registry replica that asked (decision 0034)."""
+    return f"forge.discover.{request_id}"
+
+
 def cancel(request_id: str) -> str:
     return f"forge.cancel.{request_id}"
 

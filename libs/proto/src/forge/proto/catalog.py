@@ -162,12 +162,51 @@ class PromptRecord(msgspec.Struct, frozen=True):
     updated_at: str | None = None
 
 
+# The one bound of a gateway's catalog: each of its lists (tools, resources, templates, prompts)
+# ends at this many entries (an upstream handing out cursors forever stops there; decision 0034).
+MAX_LIST_ENTRIES = 1_000_000
+# The most entries one streamed discovery page carries (`DiscoverPage`), whatever the
+# upstream's own page size: no message holds a whole large list.
+DISCOVER_PAGE_ENTRIES = 1_000
+# A `tools.changed` event carries the gateway's tools up to this many; above, it carries none
+# (`paged`) and the caches fetch them from the registry page by page (`catalog.tools.page`).
+INLINE_TOOLS = 1_000
+# The most tools one `catalog.tools.page` answer holds.
+TOOLS_PAGE_SIZE = 5_000
+
+
+class DiscoverCounts(msgspec.Struct, frozen=True):
+    """How much a streamed discovery sent: the reply's check that every page arrived."""
+
+    pages: int
+    tools: int = 0
+    resources: int = 0
+    resource_templates: int = 0
+    prompts: int = 0
+
+
 class DiscoverResult(msgspec.Struct, frozen=True):
-    """What the upstream-proxy learnt from an upstream: handshake, then every list, all pages."""
+    """What the upstream-proxy learnt from an upstream: handshake, then every list, all pages.
+
+    A streamed discovery (`DiscoverParams.streamed`) has its lists sent as `DiscoverPage`s
+    before this reply, which then holds none of them and counts them in `streamed`."""
 
     protocol_version: str
     capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
     server_info: dict[str, Any] = msgspec.field(default_factory=dict)
+    tools: list[Tool] = msgspec.field(default_factory=list)
+    resources: list[Resource] = msgspec.field(default_factory=list)
+    resource_templates: list[ResourceTemplate] = msgspec.field(default_factory=list)
+    prompts: list[Prompt] = msgspec.field(default_factory=list)
+    streamed: DiscoverCounts | None = None
+
+
+class DiscoverPage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One piece of a streamed discovery, a request on `forge.discover.<request id>` (in order,
+    `seq` from 0; the next is sent once this one is answered `{}`): at most
+    DISCOVER_PAGE_ENTRIES entries of the lists, in the upstream's order."""
+
+    seq: int
     tools: list[Tool] = msgspec.field(default_factory=list)
     resources: list[Resource] = msgspec.field(default_factory=list)
     resource_templates: list[ResourceTemplate] = msgspec.field(default_factory=list)
@@ -218,11 +257,88 @@ class Snapshot(msgspec.Struct, frozen=True):
     agents: list[Agent] = msgspec.field(default_factory=list)
 
 
-class ToolsChanged(msgspec.Struct, frozen=True):
-    """Event body: the full current tool set of one gateway."""
+class LeanSnapshot(msgspec.Struct, frozen=True):
+    """`Snapshot` as a lean cache decodes it (its tools `LeanToolRecord`s)."""
+
+    gateways: list[Gateway]
+    tools: list[LeanToolRecord]
+    servers: list[Server]
+    resources: list[ResourceRecord] = msgspec.field(default_factory=list)
+    resource_templates: list[TemplateRecord] = msgspec.field(default_factory=list)
+    prompts: list[PromptRecord] = msgspec.field(default_factory=list)
+    agents: list[Agent] = msgspec.field(default_factory=list)
+
+
+class ToolsChanged(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Event body: the full current tool set of one gateway, or (`paged`: more than
+    INLINE_TOOLS) none of it: a cache then reads the set with `catalog.tools.page`."""
 
     gateway_id: str
     tools: list[ToolRecord]
+    paged: bool = False
+    count: int | None = None  # how many tools the gateway has (given when paged)
+
+
+# What a lean cache reads where a tool lists no input schema (MCP requires one).
+_OBJECT_SCHEMA = b'{"type":"object"}'
+_NULL = msgspec.Raw(b"null")
+
+
+class LeanTool(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A `Tool` as a cache that forwards it holds it (decision 0034): the same JSON, its
+    schemas kept as the undecoded bytes they arrived as (`msgspec.Raw`, encoded back as they
+    are), decoded only by a hop that reads them. Raw values refer to the message they were
+    decoded from: the records of one message keep its buffer."""
+
+    name: str
+    inputSchema: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(_OBJECT_SCHEMA))
+    title: str | None = None
+    description: str | None = None
+    outputSchema: msgspec.Raw = _NULL  # JSON null: none given
+    annotations: dict[str, Any] | None = None
+    icons: list[dict[str, Any]] | None = None
+    execution: dict[str, Any] | None = None
+    _meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+class LeanToolRecord(msgspec.Struct, frozen=True):
+    """A `ToolRecord` with a `LeanTool`: what the router's catalog cache holds."""
+
+    id: str
+    name: str
+    original_name: str
+    gateway_id: str
+    tool: LeanTool
+    enabled: bool = True
+    owner: str | None = None
+    team_id: str | None = None
+    visibility: str = "public"
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class LeanToolsChanged(msgspec.Struct, frozen=True):
+    """`ToolsChanged` as a lean cache decodes it."""
+
+    gateway_id: str
+    tools: list[LeanToolRecord]
+    paged: bool = False
+    count: int | None = None
+
+
+class LeanToolsPage(msgspec.Struct, frozen=True):
+    """`ToolsPage` as a lean cache decodes it."""
+
+    tools: list[LeanToolRecord]
+    next: str | None = None
+
+
+class ToolsPage(msgspec.Struct, frozen=True):
+    """`catalog.tools.page`: one gateway's tools in name order after `ToolsPageParams.after`;
+    `next` is the name to continue after, None at the end."""
+
+    tools: list[ToolRecord]
+    next: str | None = None
 
 
 class ResourcesChanged(msgspec.Struct, frozen=True):

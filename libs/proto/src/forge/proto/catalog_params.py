@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from forge.proto.catalog import UpstreamAuth
+from forge.proto.catalog import TOOLS_PAGE_SIZE, UpstreamAuth
 from forge.proto.limits import (
     MAX_HEADERS,
     Aliases,
@@ -27,6 +27,15 @@ from forge.proto.limits import (
 
 class IdParams(msgspec.Struct, frozen=True):
     id: Id
+
+
+class ToolsPageParams(msgspec.Struct, frozen=True):
+    """`catalog.tools.page` (a cache following a `paged` tools.changed event): the gateway's
+    (or agent's) tools in name order after the exposed name `after`, at most `limit`."""
+
+    gateway_id: Id
+    after: str | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=TOOLS_PAGE_SIZE)] = TOOLS_PAGE_SIZE
 
 
 class HeaderItem(msgspec.Struct, frozen=True):

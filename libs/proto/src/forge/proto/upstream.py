@@ -14,10 +14,16 @@ class DiscoverParams(msgspec.Struct, frozen=True):
 
     The whole discovery works to the envelope's deadline; the handshake and each page of a list
     to `page_timeout_s` (and the gateway's own `timeout_s`), so a large catalog is limited by
-    neither one page's deadline nor one message (the reply goes by claim check when large)."""
+    neither one page's deadline nor one message.
+
+    `streamed`: the lists are sent as `forge.proto.catalog.DiscoverPage` requests on
+    `forge.discover.<envelope id>` (one at a time, each answered once the caller has taken it:
+    flow control), and the reply (a `DiscoverResult`) counts them; else the reply holds them
+    (by claim check when large)."""
 
     gateway: Gateway
     page_timeout_s: float | None = None
+    streamed: bool = False
 
 
 class AuthorizeParams(msgspec.Struct, frozen=True):

@@ -17,12 +17,14 @@ from forge.core import metrics, ops, rpc, service, subjects
 from forge.core.bus import RETRY_AFTER_S, Bus, Headers, NatsBus
 from forge.core.errors import OverloadedError
 from forge.core.snapshot import load_snapshot
+from forge.proto.catalog import LeanSnapshot
 from forge.proto.envelope import Envelope
 from forge.router.catalog import Catalog
 from forge.router.config import RouterConfig
 from forge.router.handlers import Context, dispatch
 from forge.router.hooks import Hooks
 from forge.router.metrics import Metrics
+from forge.router.tool_pages import ToolPages
 
 log = logging.getLogger("forge.router")
 _INVALIDATED = metrics.invalidated("router_catalog")
@@ -42,6 +44,10 @@ class Router:
             page_size=config.page_size,
         )
         self._pending: list[tuple[str, bytes]] | None = []  # events seen while loading
+        # A large gateway's tools, read from the registry after its paged event.
+        self.pages = ToolPages(
+            bus, self.ctx.catalog, config.snapshot_timeout_s, applied=_INVALIDATED
+        )
         # Requests answered in process (`call`), bounded by FORGE_MAX_INFLIGHT as the served
         # ones are by the bus.
         self.admitted = 0
@@ -90,22 +96,29 @@ class Router:
             self._pending.append((subject, data))
             return
         try:
-            self.ctx.catalog.apply(subject, data)
-            _INVALIDATED()
+            self._apply(subject, data)
         except msgspec.DecodeError:
             log.warning("ignored a malformed catalog event on %s", subject)
+
+    def _apply(self, subject: str, data: bytes) -> None:
+        fetch = self.ctx.catalog.apply(subject, data)
+        _INVALIDATED()
+        if fetch is not None:
+            self.pages.follow(fetch)
 
     async def _on_manifest(self, subject: str, data: bytes) -> None:
         self.ctx.hooks.on_manifest(data)
 
     async def load_catalog(self) -> None:
         """Ask the registry for the whole catalog, retrying until it answers."""
-        snapshot = await load_snapshot(self.bus, "forge-router", self.config.snapshot_timeout_s)
+        snapshot = await load_snapshot(
+            self.bus, "forge-router", self.config.snapshot_timeout_s, LeanSnapshot
+        )
         self.ctx.catalog.load(snapshot)
         _INVALIDATED()
         pending, self._pending = self._pending or [], None
         for subject, data in pending:
-            self.ctx.catalog.apply(subject, data)
+            await self._on_event(subject, data)
         log.info(
             "catalog loaded",
             extra={
@@ -130,6 +143,7 @@ async def embedded(stack: contextlib.AsyncExitStack, router: Router, stop: async
     on the bus. Returns once the catalog is loaded."""
     metrics.cache_sizes("router_catalog", router.ctx.catalog.sizes)
     stack.push_async_callback(router.ctx.hooks.close)
+    stack.push_async_callback(router.pages.close)
     await router.follow()
     flusher = asyncio.create_task(router.flush_metrics(stop))
     stack.push_async_callback(_finish, flusher, stop)
@@ -155,6 +169,7 @@ async def main(stop: asyncio.Event, config: RouterConfig) -> None:
         await ops.serve(stack, "router", config.ops_host, config.ops_port, ready)
         # Pushed after the bus so it runs first: inline plugins stop before the bus drains.
         stack.push_async_callback(router.ctx.hooks.close)
+        stack.push_async_callback(router.pages.close)
         await router.start()
         flusher = asyncio.create_task(router.flush_metrics(stop))
         log.info("router ready")

@@ -19,6 +19,9 @@ from forge.proto.agents import Agent, AgentsChanged
 from forge.proto.catalog import (
     Deleted,
     Gateway,
+    LeanSnapshot,
+    LeanToolRecord,
+    LeanToolsChanged,
     PromptRecord,
     PromptsChanged,
     ResourceRecord,
@@ -26,8 +29,6 @@ from forge.proto.catalog import (
     Server,
     Snapshot,
     TemplateRecord,
-    ToolRecord,
-    ToolsChanged,
 )
 from forge.proto.envelope import Principal
 from forge.router import uritemplate
@@ -39,12 +40,14 @@ log = logging.getLogger("forge.router.catalog")
 _GATEWAY = msgspec.json.Decoder(Gateway)
 _AGENTS_CHANGED = msgspec.json.Decoder(AgentsChanged)
 _SERVER = msgspec.json.Decoder(Server)
-_TOOLS_CHANGED = msgspec.json.Decoder(ToolsChanged)
+_TOOLS_CHANGED = msgspec.json.Decoder(LeanToolsChanged)
+_LEAN_TOOLS = msgspec.json.Decoder(list[LeanToolRecord])
+_ENC = msgspec.json.Encoder()
 _RESOURCES_CHANGED = msgspec.json.Decoder(ResourcesChanged)
 _PROMPTS_CHANGED = msgspec.json.Decoder(PromptsChanged)
 _DELETED = msgspec.json.Decoder(Deleted)
-R = TypeVar("R", ToolRecord, ResourceRecord, TemplateRecord, PromptRecord)
-N = TypeVar("N", ToolRecord, PromptRecord)  # the kinds a server names
+R = TypeVar("R", LeanToolRecord, ResourceRecord, TemplateRecord, PromptRecord)
+N = TypeVar("N", LeanToolRecord, PromptRecord)  # the kinds a server names
 EVERYTHING = "*"  # the viewer class of admins and platform viewers
 DEFAULT_MEMO_SIZE = 1024
 # The permission each kind's entries are read with, by the server field that lists them.
@@ -106,13 +109,18 @@ class Catalog:
         self._indexes: dict[str, dict[str, Any]] = {}  # by-name indexes, everyone's
         self._memo: OrderedDict[tuple[str, str | None, Hashable], Any] = OrderedDict()
         self.memo_size = memo_size
+        # Which change of a gateway's tools is the latest (a paged event's fetch is swapped in
+        # only while it still is): a number per change, and one per load.
+        self._changes = 0
+        self._loads = 0
+        self._tool_changes: dict[str, int] = {}
 
     @property
-    def tools_by_id(self) -> dict[str, ToolRecord]:
+    def tools_by_id(self) -> dict[str, LeanToolRecord]:
         return self._tools.by_id
 
     @property
-    def tools(self) -> dict[str, ToolRecord]:
+    def tools(self) -> dict[str, LeanToolRecord]:
         """Tools by exposed name."""
         return self._tools.by_name
 
@@ -137,10 +145,16 @@ class Catalog:
             "memoised_lists": len(self._memo),
         }
 
-    def load(self, snapshot: Snapshot) -> None:
+    def load(self, snapshot: Snapshot | LeanSnapshot) -> None:
+        """Hold the snapshot's catalog (a Snapshot's tools are made lean: a test's, say)."""
+        if isinstance(snapshot, Snapshot):
+            tools = _LEAN_TOOLS.decode(_ENC.encode(snapshot.tools))
+        else:
+            tools = snapshot.tools
+        self._loads += 1
         self.gateways = {g.id: g for g in snapshot.gateways}
         self.agents = {a.id: a for a in snapshot.agents}
-        self._tools = ToolIndex(snapshot.tools)
+        self._tools = ToolIndex(tools)
         self.resources_by_id = {r.id: r for r in snapshot.resources}
         self.templates_by_id = {t.id: t for t in snapshot.resource_templates}
         self.prompts_by_id = {p.id: p for p in snapshot.prompts}
@@ -148,8 +162,31 @@ class Catalog:
         self._forget()
         self.loaded = True
 
-    def apply(self, subject: str, data: bytes) -> None:
-        """Apply one `forge.events.catalog.<entity>.<kind>` event."""
+    def tools_version(self, gateway_id: str) -> tuple[int, int]:
+        """What the gateway's latest tools change is (see `tools_fetched`)."""
+        return (self._loads, self._tool_changes.get(gateway_id, 0))
+
+    def _tools_changed(self, gateway_id: str, gone: bool = False) -> None:
+        self._changes += 1
+        if gone:
+            self._tool_changes.pop(gateway_id, None)
+        else:
+            self._tool_changes[gateway_id] = self._changes
+
+    def tools_fetched(
+        self, gateway_id: str, version: tuple[int, int], records: list[LeanToolRecord]
+    ) -> bool:
+        """Swap in the gateway's tools read after its paged event of `version`, unless a later
+        change of them came meanwhile (that one then counts: its event, or its own fetch)."""
+        if self.tools_version(gateway_id) != version:
+            return False
+        self._tools.replace(gateway_id, records)
+        self._forget()
+        return True
+
+    def apply(self, subject: str, data: bytes) -> str | None:
+        """Apply one `forge.events.catalog.<entity>.<kind>` event; the gateway id whose tools
+        are to be read from the registry (a paged tools.changed, `tools_fetched`), else None."""
         _, _, _, entity, kind = subject.split(".", 4)
         if entity == "gateways" and kind == "changed":
             gateway = _GATEWAY.decode(data)
@@ -157,6 +194,7 @@ class Catalog:
         elif entity == "gateways" and kind == "deleted":
             gone = _DELETED.decode(data).id
             self.gateways.pop(gone, None)
+            self._tools_changed(gone, gone=True)
             self._tools.replace(gone, [])
             _replace(self.resources_by_id, gone, [])
             _replace(self.templates_by_id, gone, [])
@@ -167,9 +205,13 @@ class Catalog:
         elif entity == "agents" and kind == "deleted":
             gone = _DELETED.decode(data).id
             self.agents.pop(gone, None)
+            self._tools_changed(gone, gone=True)
             self._tools.replace(gone, [])
         elif entity == "tools" and kind == "changed":
             tools = _TOOLS_CHANGED.decode(data)
+            self._tools_changed(tools.gateway_id)
+            if tools.paged:  # the old set stays until the new one is read
+                return tools.gateway_id
             self._tools.replace(tools.gateway_id, tools.tools)
         elif entity == "resources" and kind == "changed":
             resources = _RESOURCES_CHANGED.decode(data)
@@ -184,8 +226,9 @@ class Catalog:
         elif entity == "servers" and kind == "deleted":
             self.servers.pop(_DELETED.decode(data).id, None)
         else:
-            return
+            return None
         self._forget()
+        return None
 
     def _forget(self) -> None:
         self._indexes.clear()
@@ -308,7 +351,9 @@ class Catalog:
         by_name: dict[str, N] = self._index(what, by_id)
         return by_name.get(name)
 
-    def resolve(self, name: str, server_id: str | None, principal: Principal) -> ToolRecord | None:
+    def resolve(
+        self, name: str, server_id: str | None, principal: Principal
+    ) -> LeanToolRecord | None:
         """The enabled tool of that name, if the principal sees it on their server (the caller
         checks what it is used for: `tools.execute` on its team, for a call)."""
         field = "associated_tools"
@@ -401,7 +446,7 @@ class Catalog:
         """A page of the whole catalog's tools the principal reads, in name order after the
         name `after`, and the name to continue after (keyset: stable while tools change)."""
 
-        def accept(record: ToolRecord) -> bool:
+        def accept(record: LeanToolRecord) -> bool:
             return self._live(record) and may(principal, record, "tools.read")
 
         return self._tools.page(after, size, accept)
@@ -423,7 +468,7 @@ class Catalog:
             return Listing.keyed([r.resource for r in resources], [r.uri for r in resources])
         return Listing.of(self._items(kind, server_id, principal))
 
-    def _exposed(self, record: ToolRecord | PromptRecord, server_id: str | None) -> str:
+    def _exposed(self, record: LeanToolRecord | PromptRecord, server_id: str | None) -> str:
         server = self.servers.get(server_id) if server_id is not None else None
         if server is None:
             return record.name

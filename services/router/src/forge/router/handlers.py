@@ -16,7 +16,7 @@ from forge.core.errors import (
 )
 from forge.proto import access, mcp
 from forge.proto.agents import Agent
-from forge.proto.catalog import ToolRecord
+from forge.proto.catalog import LeanToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.router import contents, headers, metrics, tasks
 from forge.router.routing import (
@@ -158,7 +158,7 @@ async def call_tool(envelope: Envelope, ctx: Context) -> bytes:
 
 
 async def _call_agent(
-    envelope: Envelope, ctx: Context, tool: ToolRecord, agent: Agent
+    envelope: Envelope, ctx: Context, tool: LeanToolRecord, agent: Agent
 ) -> tuple[bytes, bool]:
     """An agent's tool call, inside the tool hooks: the agent hooks around the bridge's call;
     the result, and whether the agent was called (not when a pre hook answered).
@@ -184,7 +184,7 @@ async def _call_agent(
     return result, answered is None
 
 
-def _traced(tool: ToolRecord) -> dict[str, str]:
+def _traced(tool: LeanToolRecord) -> dict[str, str]:
     """The router's span attributes for a tool call (docs/observability.md, Spans)."""
     found = {"mcp.tool.name": tool.name, "forge.tool.id": tool.id}
     found["forge.gateway.id"] = tool.gateway_id
@@ -193,7 +193,7 @@ def _traced(tool: ToolRecord) -> dict[str, str]:
     return found
 
 
-def _callable(tool: ToolRecord | None, name: str, principal: Principal) -> ToolRecord:
+def _callable(tool: LeanToolRecord | None, name: str, principal: Principal) -> LeanToolRecord:
     """The tool, if the caller sees it (else unknown) and holds tools.execute on its team (else
     403: they see it, so refusing tells them nothing new)."""
     if tool is None:

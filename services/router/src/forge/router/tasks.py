@@ -39,7 +39,7 @@ from forge.core.errors import (
     MissingClientCapabilityError,
 )
 from forge.proto.agents import AgentTaskParams
-from forge.proto.catalog import ToolRecord
+from forge.proto.catalog import LeanToolRecord
 from forge.proto.envelope import Envelope, Principal
 from forge.proto.mcp import TASK_LIST_DECODER
 from forge.router import agent_tasks, task_hooks
@@ -143,7 +143,7 @@ async def task_request(envelope: Envelope, ctx: Context) -> bytes:
     return tag_result(result, owner.gateway_id, principal, owner.tool_id)
 
 
-def _tools(ctx: Context, owner: tasks.Tagged, principal: Principal) -> list[ToolRecord] | None:
+def _tools(ctx: Context, owner: tasks.Tagged, principal: Principal) -> list[LeanToolRecord] | None:
     """The tools whose post hooks a task's answers pass: the one that made it; for an id that
     does not say (made before decision 0031, listed, or from a task notification), every tool
     of its gateway, so that no tool's binding is skipped by leaving the tool out. None: the id
@@ -159,7 +159,7 @@ def _tools(ctx: Context, owner: tasks.Tagged, principal: Principal) -> list[Tool
 
 
 async def _checked(
-    envelope: Envelope, ctx: Context, made_by: list[ToolRecord], answer: bytes
+    envelope: Envelope, ctx: Context, made_by: list[LeanToolRecord], answer: bytes
 ) -> bytes:
     """A gateway's tasks/* answer through `tool_post_invoke` of the tools that made it, as the
     call's result passes it (the tool's catalog name, its team's bindings; task_hooks)."""

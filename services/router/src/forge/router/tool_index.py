@@ -4,7 +4,8 @@ By id, by exposed name, by gateway, and every name in sorted order (tools/list w
 server pages through it by key: `page`). A gateway's change swaps that gateway's entries only;
 the name order is re-sorted in near-linear time (the kept names are one sorted run, the new
 ones another). The listed form of a tool (the upstream's definition under its catalog name)
-is made when a page shows it: nothing per tool is held twice.
+is made when a page shows it: nothing per tool is held twice. Records are `LeanToolRecord`s:
+their schemas stay the bytes they arrived as (decision 0034).
 """
 
 from __future__ import annotations
@@ -14,31 +15,30 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from forge.proto.catalog import ToolRecord
-from forge.proto.mcp import Tool
+from forge.proto.catalog import LeanTool, LeanToolRecord
 
 
-def _listed(record: ToolRecord) -> Tool:
+def _listed(record: LeanToolRecord) -> LeanTool:
     if record.tool.name == record.name:
         return record.tool
     return msgspec.structs.replace(record.tool, name=record.name)
 
 
 class ToolIndex:
-    def __init__(self, records: Iterable[ToolRecord] = ()) -> None:
-        self.by_id: dict[str, ToolRecord] = {}
-        self.by_name: dict[str, ToolRecord] = {}
+    def __init__(self, records: Iterable[LeanToolRecord] = ()) -> None:
+        self.by_id: dict[str, LeanToolRecord] = {}
+        self.by_name: dict[str, LeanToolRecord] = {}
         self._by_gateway: dict[str, list[str]] = {}
         for record in records:
             self._add(record)
         self.order: list[str] = sorted(self.by_name)
 
-    def _add(self, record: ToolRecord) -> None:
+    def _add(self, record: LeanToolRecord) -> None:
         self.by_id[record.id] = record
         self.by_name[record.name] = record
         self._by_gateway.setdefault(record.gateway_id, []).append(record.id)
 
-    def replace(self, gateway_id: str, records: Iterable[ToolRecord]) -> None:
+    def replace(self, gateway_id: str, records: Iterable[LeanToolRecord]) -> None:
         """Swap one gateway's (or agent's) tools for `records`."""
         gone: set[str] = set()
         for tool_id in self._by_gateway.pop(gateway_id, []):
@@ -66,13 +66,13 @@ class ToolIndex:
         self.order = kept
 
     def page(
-        self, after: str | None, size: int, accept: Callable[[ToolRecord], bool]
-    ) -> tuple[list[Tool], str | None]:
+        self, after: str | None, size: int, accept: Callable[[LeanToolRecord], bool]
+    ) -> tuple[list[LeanTool], str | None]:
         """Up to `size` accepted tools in name order after the name `after` (None: from the
         first), and the key to continue after when more accepted ones follow."""
         order, by_name = self.order, self.by_name
         i = 0 if after is None else bisect.bisect_right(order, after)
-        found: list[Tool] = []
+        found: list[LeanTool] = []
         last = None
         while i < len(order):
             record = by_name[order[i]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 import msgspec
@@ -15,7 +16,7 @@ from forge.core.errors import (
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
-from forge.proto.catalog import DiscoverResult
+from forge.proto.catalog import DiscoverPage, DiscoverResult
 from forge.proto.envelope import Envelope
 from forge.proto.upstream import DiscoverParams
 from forge.upstream_proxy.auth.grants import AuthorizationRequiredError
@@ -24,7 +25,7 @@ from forge.upstream_proxy.eras.deadline import REPLY_MARGIN_S, budget
 from forge.upstream_proxy.eras.resume import request_state
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.leases import Leases
-from forge.upstream_proxy.sessions.discovery import discover_all
+from forge.upstream_proxy.sessions.discovery import Send, discover_all
 from forge.upstream_proxy.sessions.pool import Pool, identity, transport_of
 from forge.upstream_proxy.transports.launcher import CannotStartError
 
@@ -120,9 +121,11 @@ async def discover_here(envelope: Envelope, params: DiscoverParams, ctx: Context
     # of its own), closed afterwards, so probing never leaves a pooled session behind.
     caller = envelope.principal
     session = ctx.pool.get(gateway, caller) if pooled else ctx.pool.new(gateway, caller)
+    page_timeout = _page_timeout(params)
+    send = _sender(envelope, page_timeout, ctx) if params.streamed else None
     try:
         async with asyncio.timeout(limit):
-            result = await discover_all(session, _page_timeout(params))
+            result = await discover_all(session, page_timeout, send)
     except AuthorizationRequiredError:
         if known is not None:
             raise  # a refresh by a user who has not authorized must not empty the catalog
@@ -138,3 +141,17 @@ async def discover_here(envelope: Envelope, params: DiscoverParams, ctx: Context
         if not pooled:
             ctx.pool.retire(session)  # closing (a DELETE perhaps) must not delay the answer
     return _ENC.encode(result)
+
+
+def _sender(envelope: Envelope, page_timeout: float | None, ctx: Context) -> Send:
+    """A streamed discovery's pages, each a request to the asking registry replica on
+    `forge.discover.<request id>`: the next goes once this one is answered (its error raised)."""
+    subject = subjects.discover_pages(envelope.id)
+
+    async def send(page: DiscoverPage) -> None:
+        deadline = envelope.deadline
+        if page_timeout is not None:
+            deadline = min(deadline, time.time() + page_timeout)
+        rpc.unwrap(await ctx.bus.request(subject, _ENC.encode(page), deadline=deadline))
+
+    return send

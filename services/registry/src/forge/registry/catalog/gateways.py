@@ -11,11 +11,19 @@ import msgspec
 
 from forge.core.errors import DeadlineExceededError, ForbiddenError, InvalidParamsError
 from forge.core.sealing import SealingError
-from forge.proto.catalog import Deleted, Gateway, ToolsChanged, UpstreamAuth
+from forge.proto.catalog import (
+    INLINE_TOOLS,
+    Deleted,
+    Gateway,
+    ToolRecord,
+    ToolsChanged,
+    UpstreamAuth,
+)
 from forge.proto.catalog_params import CreateGatewayParams, IdParams, UpdateGatewayParams
-from forge.registry.catalog import agents, credentials, endpoints, launches, ownership
+from forge.registry.catalog import agents, credentials, endpoints, launches, offers, ownership
 from forge.registry.catalog.contents import Stored
 from forge.registry.catalog.discovery import discover
+from forge.registry.catalog.intake import Intake
 from forge.registry.catalog.operation import (
     Context,
     contents_changed,
@@ -37,6 +45,14 @@ from forge.registry.catalog.params import (
 from forge.registry.catalog.store import MISSING_GATEWAY
 
 log = logging.getLogger("forge.registry")
+
+
+def tools_changed(gateway_id: str, records: list[ToolRecord], count: int) -> ToolsChanged:
+    """The tools.changed event of a gateway with `count` tools: inline while they are few
+    (`records`), else paged (the caches read them from the registry)."""
+    if count > INLINE_TOOLS:
+        return ToolsChanged(gateway_id=gateway_id, tools=[], paged=True, count=count)
+    return ToolsChanged(gateway_id=gateway_id, tools=records)
 
 
 def shown(gateway: Gateway) -> Gateway:
@@ -82,9 +98,14 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
     )
     await _check_addresses(ctx, gateway, auth)
     started = time.perf_counter()
-    gateway, tools, found = await discover(ctx, gateway)
-    discovered = time.perf_counter()
-    records = await ctx.store.insert_gateway(gateway, tools, found)
+    # One transaction: the row, then the tools in batches as the discovery's pages arrive,
+    # then the rest; a failure anywhere leaves nothing behind.
+    async with ctx.store.writing() as conn:
+        gateway = await ctx.store.add_gateway(conn, gateway)
+        intake = Intake(conn, gateway, ctx.config.tool_name_separator, "tools")
+        gateway, found = await discover(ctx, gateway, intake)
+        discovered = time.perf_counter()
+        records = await ctx.store.registered(conn, gateway, intake.kept, found)
     inserted = time.perf_counter()
     announced = False
     try:
@@ -93,7 +114,7 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
             raise DeadlineExceededError("registering the gateway took past the request's deadline")
         stored = await ctx.store.get_gateway(gateway.id)
         await publish(ctx, "gateways", "changed", stored)
-        await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=stored.id, tools=records))
+        await publish(ctx, "tools", "changed", tools_changed(stored.id, records, intake.tools))
         await contents_changed(ctx, stored.id, await ctx.store.gateway_contents(stored.id))
         announced = True
     finally:
@@ -101,8 +122,9 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
             # A gateway the caches may not have heard of must not stay half-registered.
             await _forget(ctx, gateway.id)
     log.info(
-        "gateway registered: %d tools, discovery %.2f s, store %.2f s, announce %.2f s",
-        len(records),
+        "gateway registered: %d tools, discovery and store %.2f s, the rest %.2f s,"
+        " announce %.2f s",
+        intake.tools,
         discovered - started,
         inserted - discovered,
         time.perf_counter() - inserted,
@@ -196,17 +218,25 @@ async def update_gateway(p: UpdateGatewayParams, ctx: Context) -> Gateway:
         changes["auth"] = credentials.seal(ctx.config, current.id, credentials.with_env(auth, env))
         changes["env"] = dict.fromkeys(env, "")
     gateway = msgspec.structs.replace(current, **changes)
-    discovered = None
-    if url != current.url or new_credentials is not None:
+    rediscover = url != current.url or new_credentials is not None
+    if rediscover:
         await _check_addresses(ctx, gateway, auth)
-        gateway, tools, found = await discover(ctx, gateway)
-        discovered = (tools, found)
-    replaced = await ctx.store.update_gateway(
-        gateway,
-        separator=ctx.config.tool_name_separator if reslug else None,
-        discovered=discovered,
-        sealed=new_credentials is not None,
-    )
+    replaced = None
+    separator = ctx.config.tool_name_separator
+    async with ctx.store.writing() as conn:
+        gateway, prefix = await ctx.store.set_gateway(
+            conn,
+            gateway,
+            separator=separator if reslug else None,
+            sealed=new_credentials is not None,
+        )
+        if rediscover:
+            await offers.stage(conn)
+            intake = Intake(conn, gateway, separator, "staged")
+            gateway, found = await discover(ctx, gateway, intake)
+            replaced = await ctx.store.swapped(conn, gateway, intake.kept, found)
+        else:
+            await offers.follow(conn, gateway, prefix)
     stored = await ctx.store.get_gateway(gateway.id)
     await publish(ctx, "gateways", "changed", stored)
     await offers_changed(ctx, stored.id)
@@ -232,15 +262,19 @@ async def _forget(ctx: Context, gateway_id: str) -> None:
 
 async def refresh_gateway(params: IdParams, ctx: Context) -> dict[str, Any]:
     gateway = await _managed(ctx, params.id, "gateways.update")
-    gateway, tools, found = await discover(ctx, gateway)
-    replaced = await ctx.store.replace_tools(gateway, tools, found)
+    async with ctx.store.writing() as conn:
+        await offers.stage(conn)
+        intake = Intake(conn, gateway, ctx.config.tool_name_separator, "staged")
+        gateway, found = await discover(ctx, gateway, intake)
+        replaced = await ctx.store.swapped(conn, gateway, intake.kept, found)
     await publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))
-    await publish(ctx, "tools", "changed", ToolsChanged(gateway.id, replaced.tools))
+    changed = tools_changed(gateway.id, replaced.tools, replaced.count)
+    await publish(ctx, "tools", "changed", changed)
     await contents_changed(ctx, gateway.id, replaced.contents)
     await servers_changed(ctx, replaced.servers)
     return {
         "gateway_id": gateway.id,
-        "tools": len(replaced.tools),
+        "tools": replaced.count,
         "added": replaced.added,
         "removed": replaced.removed,
         "updated": replaced.updated,

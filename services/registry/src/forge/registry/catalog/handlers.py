@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from forge.core import claims
 from forge.core.errors import ForbiddenError
 from forge.core.operations import Operation, bare, operation
-from forge.proto.catalog import Snapshot, ToolRecord
+from forge.proto.catalog import Snapshot, ToolRecord, ToolsPage
 from forge.proto.catalog_params import (
     CreateAgentParams,
     CreateGatewayParams,
     CreateServerParams,
     IdParams,
     ToggleAgentParams,
+    ToolsPageParams,
     UpdateAgentParams,
     UpdateGatewayParams,
     UpdateServerParams,
@@ -41,6 +45,9 @@ from forge.registry.catalog.operation import Context
 from forge.registry.catalog.store import MISSING_TOOL
 
 __all__ = ["OPERATIONS", "Context"]
+_ENC = msgspec.json.Encoder()
+# The most bytes of tools one `catalog.tools.page` answer holds.
+PAGE_BYTES = 8 * 1024 * 1024
 
 
 async def list_tools(params: None, ctx: Context) -> list[ToolRecord]:
@@ -57,6 +64,21 @@ async def get_snapshot(params: None, ctx: Context) -> Snapshot:
     if not ctx.principal.is_admin:
         raise ForbiddenError("the catalog snapshot is for Forge's own services")
     return await ctx.store.snapshot()
+
+
+async def tools_page(params: ToolsPageParams, ctx: Context) -> ToolsPage:
+    """A page of one gateway's (or agent's) tools, whoever may see them: for the mesh's own
+    caches, which follow a `paged` tools.changed event with it."""
+    if not ctx.principal.is_admin:
+        raise ForbiddenError("the tools' pages are for Forge's own services")
+    tools, after = await ctx.store.tools_page(params.gateway_id, params.after, params.limit)
+    # Large definitions make fewer tools a page: an answer stays well within what the bus
+    # carries in one message.
+    budget = min(PAGE_BYTES, claims.MAX_MESSAGE_BYTES // 4)
+    while len(tools) > 1 and len(_ENC.encode(tools)) > budget:
+        tools = tools[: len(tools) // 2]
+        after = tools[-1].name
+    return ToolsPage(tools=tools, next=after)
 
 
 def _entries(kind: Kind) -> tuple[Operation[Context], Operation[Context]]:
@@ -83,6 +105,7 @@ OPERATIONS: dict[tuple[str, str], Operation[Context]] = {
     ("secrets", "reseal"): bare(gateways.reseal_secrets),
     ("tools", "list"): bare(list_tools),
     ("tools", "get"): operation(IdParams, get_tool),
+    ("tools", "page"): operation(ToolsPageParams, tools_page),
     ("servers", "create"): operation(CreateServerParams, servers.create_server),
     ("servers", "list"): bare(servers.list_servers),
     ("servers", "get"): operation(IdParams, servers.get_server),

@@ -17,6 +17,7 @@ from forge.registry.catalog.ownership import Placement
 from forge.registry.times import timestamp
 
 _ENC = msgspec.json.Encoder()
+_UNPLACED = Placement(None, None, "public")
 _AFFECTED = "SELECT DISTINCT server_id FROM server_tools WHERE tool_id = any($1::text[])"
 
 
@@ -33,12 +34,13 @@ class NewTool:
 class Replaced:
     """What a tool-set replacement did."""
 
-    tools: list[ToolRecord]
+    tools: list[ToolRecord]  # the gateway's tools now; empty when more than INLINE_TOOLS
     added: int
     removed: int
     updated: int
     servers: list[str]  # ids of servers that lost a tool, resource, template or prompt
     contents: Stored
+    count: int = 0  # how many tools the gateway has now
 
 
 # Bulk statements: tools travel to PostgreSQL by COPY (binary, one stream), and a tool-set swap
@@ -98,26 +100,46 @@ async def insert_tools(conn: Any, gateway_id: str, tools: Sequence[NewTool], at:
         )
 
 
+async def stage(conn: Any) -> None:
+    """The transaction's staging table, which `staged` fills and `swap_staged` empties."""
+    await conn.execute(_STAGE)
+
+
+async def staged(conn: Any, tools: Sequence[NewTool]) -> None:
+    """Add tools to the staging table (one batch of a streamed discovery)."""
+    if tools:
+        await conn.copy_records_to_table(
+            "staged_tools",
+            records=_rows(None, tools, _UNPLACED),  # staged rows have no placement
+            columns=("id", "name", "original_name", "definition"),
+        )
+
+
 async def swap(conn: Any, gw: Gateway, tools: Sequence[NewTool], found: Contents) -> Replaced:
     """Swap what the gateway offers for what discovery found, keeping ids by upstream name."""
+    await stage(conn)
+    await staged(conn, tools)
+    return await swap_staged(conn, gw, tools, found)
+
+
+async def swap_staged(
+    conn: Any, gw: Gateway, tools: Sequence[NewTool] | None, found: Contents
+) -> Replaced:
+    """Swap what the gateway offers for the staged tools and `found`, keeping ids by upstream
+    name; `tools` (the staged ones, when they are few) make the records announced."""
     at = ownership.of(gw)
-    await conn.execute(_STAGE)
-    await conn.copy_records_to_table(
-        "staged_tools",
-        records=_rows(None, tools, at),
-        columns=("id", "name", "original_name", "definition"),
-    )
     gone = [r["id"] for r in await conn.fetch(_GONE, gw.id)]
     servers = [r["server_id"] for r in await conn.fetch(_AFFECTED, gone)]  # before the cascade
     await conn.execute("DELETE FROM tools WHERE id = any($1::text[])", gone)
     await conn.execute(_PLACE, gw.id, *at)
     updated = int((await conn.execute(_UPDATE, gw.id)).split()[-1])
     added = int((await conn.execute(_FRESH, gw.id, *at)).split()[-1])
+    count = await conn.fetchval("SELECT count(*) FROM staged_tools")
     await conn.execute("DROP TABLE staged_tools")
-    records = await stored_records(conn, gw, tools)
+    records = await stored_records(conn, gw, tools) if tools is not None else []
     stored = await contents.replace_all(conn, gw.id, found, at)
     affected = sorted({*servers, *stored.servers})
-    return Replaced(records, added, len(gone), updated, affected, stored)
+    return Replaced(records, added, len(gone), updated, affected, stored, count)
 
 
 async def follow(conn: Any, gw: Gateway, prefix: str | None) -> None:
@@ -173,22 +195,49 @@ async def tools_of(conn: Any, gateway_id: str) -> list[ToolRecord]:
     return await _read(conn, " WHERE gateway_id = $1", gateway_id)
 
 
+async def tools_page(
+    conn: Any, gateway_id: str, after: str | None, limit: int
+) -> tuple[list[ToolRecord], str | None]:
+    """Up to `limit` of the gateway's tools in name order after the name `after`, and the name
+    to continue after (None: no more)."""
+    where = " WHERE gateway_id = $1 AND name > $2 ORDER BY name LIMIT $3"
+    # One more than asked says whether another page follows.
+    found = await _read(conn, where, gateway_id, after or "", limit + 1, limited=True)
+    if len(found) <= limit:
+        return found, None
+    return found[:limit], found[limit - 1].name
+
+
+async def count_tools(conn: Any, gateway_id: str) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM tools WHERE gateway_id = $1", gateway_id)
+    return count
+
+
 async def all_tools(conn: Any) -> list[ToolRecord]:
     """Every tool by name (the snapshot's)."""
     return await _read(conn, "")
 
 
-async def _read(conn: Any, where: str, *args: Any) -> list[ToolRecord]:
-    """Both reads in one snapshot of the table (the caller's transaction, else a read-only one)."""
+async def _read(conn: Any, where: str, *args: Any, limited: bool = False) -> list[ToolRecord]:
+    """Both reads in one snapshot of the table (the caller's transaction, else a read-only one);
+    `limited`: `where` orders and limits the rows itself."""
     if conn.is_in_transaction():
-        return await _both(conn, where, args)
+        return await _both(conn, where, args, limited)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _both(conn, where, args)
+        return await _both(conn, where, args, limited)
 
 
-async def _both(conn: Any, where: str, args: tuple[Any, ...]) -> list[ToolRecord]:
-    found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
-    definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
+async def _both(
+    conn: Any, where: str, args: tuple[Any, ...], limited: bool = False
+) -> list[ToolRecord]:
+    if limited:
+        found = await conn.fetch(_TOOL_COLUMNS + where, *args)
+        chosen = "SELECT name, definition FROM tools" + where
+        aggregate = "SELECT coalesce(json_agg(definition ORDER BY name), '[]')::text FROM "
+        definitions = _TOOLS.decode(await conn.fetchval(f"{aggregate}({chosen}) AS page", *args))
+    else:
+        found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
+        definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
     at_time = functools.cache(timestamp)  # rows written together share their times
 
     return [

@@ -12,7 +12,7 @@ from forge.core import subjects
 from forge.core.bus import Bus
 from forge.core.errors import ServiceUnavailableError
 from forge.core.netguard import NetGuard
-from forge.proto.catalog import PromptsChanged, ResourcesChanged, ToolsChanged
+from forge.proto.catalog import INLINE_TOOLS, PromptsChanged, ResourcesChanged, ToolsChanged
 from forge.proto.envelope import Principal
 from forge.registry.catalog.contents import Stored
 from forge.registry.catalog.store import Store
@@ -62,6 +62,11 @@ async def contents_changed(ctx: Context, gateway_id: str, stored: Stored) -> Non
 
 async def offers_changed(ctx: Context, gateway_id: str) -> None:
     """Announce everything the gateway offers, as stored now."""
-    tools = await ctx.store.gateway_tools(gateway_id)
-    await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=tools))
+    count = await ctx.store.count_tools(gateway_id)
+    if count > INLINE_TOOLS:  # paged: the caches read them from the registry
+        changed = ToolsChanged(gateway_id=gateway_id, tools=[], paged=True, count=count)
+    else:
+        tools = await ctx.store.gateway_tools(gateway_id)
+        changed = ToolsChanged(gateway_id=gateway_id, tools=tools)
+    await publish(ctx, "tools", "changed", changed)
     await contents_changed(ctx, gateway_id, await ctx.store.gateway_contents(gateway_id))

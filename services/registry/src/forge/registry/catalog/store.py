@@ -124,6 +124,46 @@ class Store(PooledStore):
             raise NotFoundError(MISSING_GATEWAY)
         return rows.gateway(row)
 
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[Any]:
+        """A connection in a transaction of its own, for a change made in steps (a streamed
+        discovery's): committed when the block ends, rolled back if it raises; unique and
+        check violations become conflicts and bad params."""
+        with _Checked():
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn
+
+    async def add_gateway(self, conn: Any, gw: Gateway) -> Gateway:
+        """Insert the gateway's row (in `conn`'s transaction, nothing it offers yet); returned
+        with its slug: the one its name gives, or the first free numbered one when another
+        gateway holds that."""
+        slug = await slugs.claim(conn, gw.id, gw.slug)
+        gw = msgspec.structs.replace(gw, slug=slug)
+        await self._insert_row(conn, gw)
+        return gw
+
+    async def registered(
+        self, conn: Any, gw: Gateway, kept: Sequence[NewTool] | None, found: Contents
+    ) -> list[ToolRecord]:
+        """A new gateway's last steps once its tools are in: its discovery fields, contents, and
+        the records of `kept` (its tools, when few enough to announce inline)."""
+        await self._discovered(conn, gw)
+        await contents.replace_all(conn, gw.id, found, ownership.of(gw))
+        return await offers.stored_records(conn, gw, kept) if kept is not None else []
+
+    async def swapped(
+        self,
+        conn: Any,
+        gw: Gateway,
+        kept: Sequence[NewTool] | None,
+        found: Contents,
+    ) -> Replaced:
+        """A rediscovered gateway's last steps once its tools are staged (`offers.stage`): its
+        discovery fields, then the swap of what it offers, with placement as stored now."""
+        current = await self.get_gateway(gw.id, conn)
+        await self._discovered(conn, gw)
+        return await offers.swap_staged(conn, current, kept, found)
+
     async def insert_gateway(
         self, gw: Gateway, tools: Sequence[NewTool], found: Contents = contents.NOTHING
     ) -> list[ToolRecord]:
@@ -138,23 +178,26 @@ class Store(PooledStore):
                 if slug != gw.slug:
                     tools, found = slugs.reslugged(tools, found, gw.slug, slug)
                     gw = msgspec.structs.replace(gw, slug=slug)
-                await conn.execute(
-                    "INSERT INTO gateways (id, name, slug, url, transport, description,"
-                    " protocol_version, capabilities, server_info, timeout_s, tags, command, env,"
-                    " owner, team_id, visibility, auth_type, auth)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb,"
-                    " $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18)",
-                    *(gw.id, gw.name, gw.slug, gw.url, gw.transport, gw.description),
-                    *(gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
-                    *(_ENC.encode(gw.server_info).decode(), gw.timeout_s),
-                    _ENC.encode(gw.tags).decode(),
-                    *(_ENC.encode(gw.command).decode(), _ENC.encode(gw.env).decode()),
-                    *(gw.owner, gw.team_id, gw.visibility, gw.auth_type, gw.auth),
-                )
+                await self._insert_row(conn, gw)
                 at = ownership.of(gw)
                 await offers.insert_tools(conn, gw.id, tools, at)
                 await contents.replace_all(conn, gw.id, found, at)
                 return await offers.stored_records(conn, gw, tools)
+
+    async def _insert_row(self, conn: Any, gw: Gateway) -> None:
+        await conn.execute(
+            "INSERT INTO gateways (id, name, slug, url, transport, description,"
+            " protocol_version, capabilities, server_info, timeout_s, tags, command, env,"
+            " owner, team_id, visibility, auth_type, auth)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb,"
+            " $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18)",
+            *(gw.id, gw.name, gw.slug, gw.url, gw.transport, gw.description),
+            *(gw.protocol_version, _ENC.encode(gw.capabilities).decode()),
+            *(_ENC.encode(gw.server_info).decode(), gw.timeout_s),
+            _ENC.encode(gw.tags).decode(),
+            *(_ENC.encode(gw.command).decode(), _ENC.encode(gw.env).decode()),
+            *(gw.owner, gw.team_id, gw.visibility, gw.auth_type, gw.auth),
+        )
 
     async def delete_gateway(self, gateway_id: str) -> list[str]:
         """Delete a gateway and (by cascade) all it offers; returns the servers that lost any."""
@@ -205,33 +248,52 @@ class Store(PooledStore):
         """
         with _Checked():
             async with self.pool.acquire() as conn, conn.transaction():
-                prefix = None
-                if separator is not None:
-                    slug = await slugs.claim(conn, gw.id, gw.slug)
-                    if discovered is not None and slug != gw.slug:
-                        discovered = slugs.reslugged(*discovered, gw.slug, slug)
-                    gw = msgspec.structs.replace(gw, slug=slug)
-                    prefix = f"{slug}{separator}"
-                updated = await conn.fetchrow(
-                    "UPDATE gateways SET name = $2, slug = $3, url = $4, description = $5,"
-                    " enabled = $6, tags = $7::jsonb, team_id = $8, visibility = $9,"
-                    " updated_at = now() WHERE id = $1 RETURNING id",
-                    *(gw.id, gw.name, gw.slug, gw.url, gw.description, gw.enabled),
-                    *(_ENC.encode(gw.tags).decode(), gw.team_id, gw.visibility),
-                )
-                if updated is None:
-                    raise NotFoundError(MISSING_GATEWAY)
-                if sealed:
-                    await conn.execute(
-                        "UPDATE gateways SET auth_type = $2, auth = $3, env = $4::jsonb"
-                        " WHERE id = $1",
-                        *(gw.id, gw.auth_type, gw.auth, _ENC.encode(gw.env).decode()),
-                    )
+                old_slug = gw.slug
+                gw, prefix = await self.set_gateway(conn, gw, separator=separator, sealed=sealed)
+                if discovered is not None and gw.slug != old_slug:
+                    discovered = slugs.reslugged(*discovered, old_slug, gw.slug)
                 if discovered is None:
                     await offers.follow(conn, gw, prefix)
                     return None
                 await self._discovered(conn, gw)
                 return await offers.swap(conn, gw, *discovered)
+
+    async def set_gateway(
+        self, conn: Any, gw: Gateway, *, separator: str | None, sealed: bool
+    ) -> tuple[Gateway, str | None]:
+        """`update_gateway`'s first step in `conn`'s transaction: the gateway's own fields (its
+        credentials when `sealed`); returns it with its slug, and the exposed names' new prefix
+        when `separator` says its name gives a new slug."""
+        prefix = None
+        if separator is not None:
+            slug = await slugs.claim(conn, gw.id, gw.slug)
+            gw = msgspec.structs.replace(gw, slug=slug)
+            prefix = f"{slug}{separator}"
+        updated = await conn.fetchrow(
+            "UPDATE gateways SET name = $2, slug = $3, url = $4, description = $5,"
+            " enabled = $6, tags = $7::jsonb, team_id = $8, visibility = $9,"
+            " updated_at = now() WHERE id = $1 RETURNING id",
+            *(gw.id, gw.name, gw.slug, gw.url, gw.description, gw.enabled),
+            *(_ENC.encode(gw.tags).decode(), gw.team_id, gw.visibility),
+        )
+        if updated is None:
+            raise NotFoundError(MISSING_GATEWAY)
+        if sealed:
+            await conn.execute(
+                "UPDATE gateways SET auth_type = $2, auth = $3, env = $4::jsonb WHERE id = $1",
+                *(gw.id, gw.auth_type, gw.auth, _ENC.encode(gw.env).decode()),
+            )
+        return gw, prefix
+
+    async def count_tools(self, gateway_id: str) -> int:
+        async with self.pool.acquire() as conn:
+            return await offers.count_tools(conn, gateway_id)
+
+    async def tools_page(
+        self, gateway_id: str, after: str | None, limit: int
+    ) -> tuple[list[ToolRecord], str | None]:
+        async with self.pool.acquire() as conn:
+            return await offers.tools_page(conn, gateway_id, after, limit)
 
     async def sealed_gateways(self) -> list[str]:
         """Ids of the gateways that hold credentials: sealed, or (stored before sealing) an
