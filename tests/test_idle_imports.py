@@ -9,8 +9,13 @@ import sys
 import pytest
 
 # service -> modules its start must not import (each loads where it is first needed).
+# cryptography: at the first secret sealed or opened (forge.core.sealing); the edge's bearer
+# tokens (joserfc) need it at start.
 LAZY = {
     "edge": ("httpx2", "authlib.integrations"),  # SSO's client: at the first sign-in
+    "registry": ("cryptography",),
+    "upstream_proxy": ("cryptography",),
+    "a2a_bridge": ("cryptography",),
 }
 
 

@@ -14,12 +14,13 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+# `cryptography` is imported where a value is first sealed or opened: a service that never does
+# (most of them, most of the time) keeps its some MiB out of memory (issue 16).
 PREFIX = "v1"
 
 
@@ -34,6 +35,9 @@ def new_key_spec(key_id: str = "k1") -> str:
 
 def derive_key(secret: str, label: bytes) -> bytes:
     """A 32-byte key for one purpose (`label`) derived from a shared secret (HKDF-SHA256)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode())
 
 
@@ -47,7 +51,8 @@ class Keyring:
     def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
         if not keys:
             raise SealingError("the keyring needs at least one key")
-        self._keys: dict[str, AESGCM] = {}
+        self._keys: dict[str, bytes] = {}
+        self._ciphers: dict[str, AESGCM] = {}
         for key_id, key in keys:
             if not key_id or "." in key_id or ":" in key_id:
                 raise SealingError(f"bad key id {key_id!r}: use letters, digits, - or _")
@@ -55,8 +60,16 @@ class Keyring:
                 raise SealingError(f"key {key_id!r} must be 32 bytes (base64 of 32 random bytes)")
             if key_id in self._keys:
                 raise SealingError(f"key id {key_id!r} appears twice")
-            self._keys[key_id] = AESGCM(key)
+            self._keys[key_id] = key
         self.active = keys[0][0]
+
+    def _cipher(self, key_id: str) -> AESGCM:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            cipher = self._ciphers[key_id] = AESGCM(self._keys[key_id])
+        return cipher
 
     @classmethod
     def parse(cls, spec: str, fallback_secret: str = "") -> Keyring:
@@ -83,7 +96,7 @@ class Keyring:
 
     def seal(self, plaintext: bytes, context: bytes = b"") -> str:
         nonce = os.urandom(12)
-        sealed = self._keys[self.active].encrypt(nonce, plaintext, context)
+        sealed = self._cipher(self.active).encrypt(nonce, plaintext, context)
         body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
         return f"{PREFIX}.{self.active}.{body}"
 
@@ -92,9 +105,11 @@ class Keyring:
         key_id, _, body = rest.partition(".")
         if prefix != PREFIX or not body:
             raise SealingError("not a sealed value")
-        aead = self._keys.get(key_id)
-        if aead is None:
+        if key_id not in self._keys:
             raise SealingError(f"sealed with key {key_id!r}, which is not in FORGE_SECRET_KEYS")
+        from cryptography.exceptions import InvalidTag
+
+        aead = self._cipher(key_id)
         try:
             raw = _b64(body)
             return aead.decrypt(raw[:12], raw[12:], context)
