@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx2
-
-from forge.core import httpx_dialer
 from forge.core.errors import InvalidParamsError
 from forge.core.netguard import NetGuard
 from forge.proto.limits import MAX_DESCRIPTION, MAX_URL
+
+if TYPE_CHECKING:
+    import httpx2
 
 CARD_PATH = "/.well-known/agent-card.json"
 LEGACY_CARD_PATH = "/.well-known/agent.json"  # A2A 0.3 and before
@@ -210,7 +210,12 @@ async def _get(http: httpx2.AsyncClient, url: str) -> tuple[int, bytes]:
 
 
 async def _fetch(guard: NetGuard, base: str, timeout_s: float) -> tuple[str, bytes]:
-    """The URL the card was found at, and its body."""
+    """The URL the card was found at, and its body. The HTTP client is imported here, at the
+    first card fetched: a registry with no agent keeps its some MiB out of memory (issue 16)."""
+    import httpx2
+
+    from forge.core import httpx_dialer
+
     settings: dict[str, Any] = {"follow_redirects": True, "max_redirects": MAX_REDIRECTS}
     async with httpx_dialer.client(guard, timeout=timeout_s, **settings) as http:
         status = 0
