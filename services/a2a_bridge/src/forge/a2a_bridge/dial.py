@@ -3,8 +3,10 @@ endpoint: `send`, `stream` and `task` ops); wire.py sends the MCP tool's one mes
 
 The request is given in 1.0's form; a 0.3 agent gets 0.3's (versions.py), over JSON-RPC only. A
 1.0 agent on HTTP+JSON gets the binding's paths (`POST /message:send`, `GET /tasks/{id}`, ...).
-The answer comes back in 1.0's form, or raises the agent's own error (`AgentRpcError`) or a
-Forge error (unreachable -32001, not A2A -32003, too large -32014, no answer in time -32011).
+A request answered once goes by `AgentClient.exchange` (aiohttp to a plain-http agent, as the
+MCP tool's send), a stream by httpx. The answer comes back in 1.0's form, or raises the agent's
+own error (`AgentRpcError`) or a Forge error (unreachable -32001, not A2A -32003, too large
+-32014, no answer in time -32011).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx2
 import msgspec
 
 from forge.a2a_bridge import versions
 from forge.a2a_bridge.credentials import Access
 from forge.a2a_bridge.wire import AgentClient, AgentRpcError, _event, _payload, under
-from forge.core import httpx_dialer, tracing
+from forge.core import aiohttp_dialer, httpx_dialer, tracing
 from forge.core.bus import TRACEPARENT
 from forge.core.errors import (
     A2aCode,
@@ -115,8 +118,12 @@ def _timeout(client: AgentClient, agent: Agent, deadline: float) -> httpx2.Timeo
     return httpx2.Timeout(left, connect=min(client.connect_timeout_s, left))
 
 
-def _unreachable(agent: Agent, exc: httpx2.TransportError) -> Exception:
-    refused = httpx_dialer.refusal(exc)
+def _unreachable(agent: Agent, exc: httpx2.TransportError | aiohttp.ClientError) -> Exception:
+    refused = (
+        httpx_dialer.refusal(exc)
+        if isinstance(exc, httpx2.TransportError)
+        else aiohttp_dialer.refusal(exc)
+    )
     if refused is not None:
         return refused
     return UpstreamUnavailableError(f"agent {agent.name!r} is unreachable ({type(exc).__name__})")
@@ -161,26 +168,13 @@ async def _request(
     try:
         async with asyncio.timeout(deadline - time.time()):
             headers = await _headers(access, headers)
-            async with client.http.stream(
-                verb, url, headers=headers, content=body, timeout=timeout
-            ) as response:
-                kind = response.headers.get("content-type", "")
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > client.max_bytes:
-                        raise ResultTooLargeError(
-                            f"agent {agent.name!r} answered more than {client.max_bytes} bytes",
-                            {"limit": client.max_bytes},
-                        )
-                    chunks.append(chunk)
-                status = response.status_code
+            status, kind, data = await client.exchange(verb, url, headers, body, timeout, agent)
     except TimeoutError:
         raise UpstreamTimeoutError(f"agent {agent.name!r} did not answer in time") from None
-    except httpx2.TransportError as exc:
+    except (httpx2.TransportError, aiohttp.ClientError) as exc:
         raise _unreachable(agent, exc) from None
     try:
-        decoded = _DECODER.decode(b"".join(chunks))
+        decoded = _DECODER.decode(data)
     except msgspec.DecodeError:
         decoded = None
     if status in (401, 403) and not isinstance(decoded, dict):

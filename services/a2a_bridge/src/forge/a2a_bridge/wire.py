@@ -111,9 +111,11 @@ def request_of(
 class AgentClient:
     """Guarded HTTP clients for every agent (pooled connections, no environment proxy).
 
-    A blocking send to a plain-http agent goes by aiohttp: httpx costs about 0.5 ms a request
-    more here (measured against the echo agent), on a path whose whole budget is 2 ms (`make
-    bench`, the A2A phase). Streams, TLS agents and token endpoints keep httpx (`http`).
+    A request answered once (the MCP tool's blocking send, and every non-streamed request of
+    Forge's A2A endpoint: `exchange`) to a plain-http agent goes by aiohttp: httpx costs about
+    0.5 ms a request more here (measured against the echo agent), on paths whose whole budget
+    is 2 ms (`make bench`, the A2A phase). Streams, TLS agents and token endpoints keep httpx
+    (`http`).
     """
 
     def __init__(self, guard: NetGuard, *, connect_timeout_s: float, max_bytes: int) -> None:
@@ -244,20 +246,39 @@ class AgentClient:
         agent: Agent,
         on_event: Callable[[str], Awaitable[None]] | None,
     ) -> Answer | tuple[int, str, bytes]:
-        if on_event is None and url.startswith("http://"):
-            # The caller's asyncio.timeout bounds the whole exchange; connecting has its own.
-            async with self._session().post(
-                url, data=body, headers=headers, allow_redirects=False
-            ) as answer:
-                kind = answer.headers.get("Content-Type", "")
-                data = await self._bounded(answer.content.iter_any(), agent)
-                return answer.status, kind, data
+        if on_event is None:
+            return await self.exchange("POST", url, headers, body, limits, agent)
         async with self.http.stream(
             "POST", url, headers=headers, content=body, timeout=limits
         ) as response:
             kind = response.headers.get("content-type", "")
             if on_event is not None and kind.startswith("text/event-stream"):
                 return await self._events(response, agent, on_event)
+            return response.status_code, kind, await self._bounded(response.aiter_bytes(), agent)
+
+    async def exchange(
+        self,
+        verb: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        limits: httpx2.Timeout,
+        agent: Agent,
+    ) -> tuple[int, str, bytes]:
+        """One request answered with one body: (status, content type, body), the body bounded
+        by `max_bytes`. A plain-http agent is asked by aiohttp (see the class), any other by
+        httpx. The caller's asyncio.timeout bounds the whole exchange (connecting has its own)
+        and maps both clients' errors (httpx2.TransportError, aiohttp.ClientError)."""
+        if url.startswith("http://"):
+            async with self._session().request(
+                verb, url, data=body, headers=headers, allow_redirects=False
+            ) as answer:
+                kind = answer.headers.get("Content-Type", "")
+                return answer.status, kind, await self._bounded(answer.content.iter_any(), agent)
+        async with self.http.stream(
+            verb, url, headers=headers, content=body, timeout=limits
+        ) as response:
+            kind = response.headers.get("content-type", "")
             return response.status_code, kind, await self._bounded(response.aiter_bytes(), agent)
 
     async def _bounded(self, chunks: AsyncIterator[bytes], agent: Agent) -> bytes:
