@@ -60,11 +60,17 @@ class EraAdapter:
         """Serve the retries other replicas pass on to the calls held here."""
         await self.bus.serve(self.resumes.subject, self._serve)
 
-    async def legacy_upstream(self, envelope: Envelope, gateway: Gateway) -> bool:
-        """Whether the gateway speaks the handshake era (its first call may have to find out)."""
+    async def legacy_upstream(
+        self, envelope: Envelope, gateway: Gateway, session: Session | None = None
+    ) -> bool:
+        """Whether the gateway speaks the handshake era (its first call may have to find out).
+
+        `session`: the pooled one of this client's era, when the caller has it already.
+        """
         if transport_of(gateway) != "streamablehttp":
             return True  # SSE, WebSocket and stdio sessions speak the handshake era only
-        session = self.pool.get(gateway, envelope.principal, client_era(envelope))
+        if session is None:
+            session = self.pool.get(gateway, envelope.principal, client_era(envelope))
         if session.era is None:
             try:
                 async with asyncio.timeout(budget(envelope, gateway)):
@@ -78,28 +84,35 @@ class EraAdapter:
     async def call(self, envelope: Envelope, gateway: Gateway) -> bytes:
         """The call on this replica's own session, with its in-flight messages and cancel."""
         era = client_era(envelope)
+        modern_client = era == "modern"
         if envelope.method == "resources/subscribe":
             # One way of subscribing per gateway, whichever client's era asks: the session that
             # speaks 2026-07-28 when the upstream does (its listen stream), else the handshake
             # era's. Two ways would bring each update twice.
             era = "modern"
         session = self.pool.get(gateway, envelope.principal, era)
-        if client_era(envelope) == "modern" and await self.legacy_upstream(envelope, gateway):
+        # A modern client's session is the one of its own era (`era` is "modern" then).
+        if modern_client and await self.legacy_upstream(envelope, gateway, session):
             # Held, so that a legacy upstream's questions can go to the client as input_required.
             return await self._held(Held(self.bus, session, envelope, gateway.id), envelope)
-        with self.calls.track(envelope) as inflight:
-            inflight.gateway_id = gateway.id
-            try:
-                async with asyncio.timeout(budget(envelope, gateway)):
-                    return await inflight.race(self._exchange(session, envelope, inflight))
-            except CallCancelledError as exc:
-                self._tell_cancel(session, inflight)
-                raise RequestCancelledError("the client cancelled the request") from exc
-            except TimeoutError as exc:
-                self._tell_cancel(session, inflight)  # the upstream may stop working on it
-                raise UpstreamTimeoutError(
-                    f"gateway {gateway.name!r} did not answer in time"
-                ) from exc
+        # Tracked as `Calls.track` does (inline: this is every call's path).
+        inflight = InFlight(self.bus, envelope)
+        inflight.gateway_id = gateway.id
+        by_id = self.calls.by_id
+        by_id[envelope.id] = inflight
+        try:
+            limit = budget(envelope, gateway)
+            return await inflight.race(self._exchange(session, envelope, inflight), limit)
+        except CallCancelledError as exc:
+            self._tell_cancel(session, inflight)
+            raise RequestCancelledError("the client cancelled the request") from exc
+        except TimeoutError as exc:
+            self._tell_cancel(session, inflight)  # the upstream may stop working on it
+            raise UpstreamTimeoutError(f"gateway {gateway.name!r} did not answer in time") from exc
+        finally:
+            if by_id.get(envelope.id) is inflight:
+                del by_id[envelope.id]
+            inflight.close()
 
     async def resume(self, envelope: Envelope, gateway_id: str, state: str) -> bytes:
         """A modern client's retry of a held call, wherever it is held: its result or next round."""

@@ -70,31 +70,53 @@ class InFlight:
         self.on_request: OnRequest | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._racing: asyncio.Task[Any] | None = None
+        self._interrupted = False  # the racing work was cancelled by us (client or timer)
+        self._expired = False  # ... by the timer
         self.gateway_id = ""  # set by whoever knows it: task ids in notifications are tagged
         self.subject = envelope.principal.subject  # ... for the caller only (forge.core.tasks)
 
-    async def race(self, work: Awaitable[T]) -> T:
-        """Await `work`, unless the client cancels first (then CallCancelledError).
+    async def race(self, work: Awaitable[T], limit: float | None = None) -> T:
+        """Await `work`, unless the client cancels first (then CallCancelledError) or `limit`
+        seconds pass (then TimeoutError, as `asyncio.timeout(limit)` around it would raise).
 
-        The work runs in the caller's own task, which a cancel interrupts: no extra task or
-        waiter per call, as calls vastly outnumber cancels.
+        The work runs in the caller's own task, which a cancel or the timer interrupts: no
+        extra task or waiter per call, as calls vastly outnumber cancels; one timer handle
+        bounds it, rather than an `asyncio.timeout` (whose object, task and loop look-ups cost
+        every call more than the timer does).
         """
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        assert task is not None  # a coroutine awaited by a task
         self._racing = task
+        timer = loop.call_later(limit, self._expire) if limit is not None else None
         try:
             return await work
         except asyncio.CancelledError:
-            if self.cancelled.is_set() and task is not None and task.uncancel() == 0:
+            # Ours only if we interrupted it (once) and nobody else cancelled it too.
+            if self._interrupted and task.uncancel() == 0:
+                if self._expired:
+                    raise TimeoutError from None
                 raise CallCancelledError from None
             raise
         finally:
             self._racing = None
+            if timer is not None:
+                timer.cancel()
+
+    def _interrupt(self) -> None:
+        if self._racing is not None and not self._interrupted:
+            self._interrupted = True
+            self._racing.cancel()
+
+    def _expire(self) -> None:
+        if not self._interrupted:
+            self._expired = True
+            self._interrupt()
 
     def cancel(self) -> None:
         """The client cancelled: interrupt the racing work, wake whoever waits on `cancelled`."""
         self.cancelled.set()
-        if self._racing is not None:
-            self._racing.cancel()
+        self._interrupt()
 
     async def received(self, message: Message, raw: bytes, reply: Reply) -> None:
         """A message the upstream sent while this call was in flight."""
@@ -183,15 +205,6 @@ class Calls:
 
     async def start(self) -> None:
         await self.bus.subscribe(subjects.CANCEL_ANY, self._on_cancel)
-
-    @contextmanager
-    def track(self, envelope: Envelope) -> Iterator[InFlight]:
-        inflight = InFlight(self.bus, envelope)
-        try:
-            with self.follow(envelope, inflight):
-                yield inflight
-        finally:
-            inflight.close()
 
     @contextmanager
     def follow(self, envelope: Envelope, inflight: InFlight) -> Iterator[None]:
