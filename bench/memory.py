@@ -1,8 +1,9 @@
 """Idle memory of the whole mesh `forge up` runs (issue 16: whole mesh <= 350 MiB idle).
 
 `forge up` (no demo) is started on a state folder, left idle `settle_s` seconds after its
-"ready at" line, and every process it started (from its processes.json: each service, the
-embedded NATS, the embedded PostgreSQL with its backends and background workers) is read:
+"ready at" line, and every process of the mesh is read: `forge up` itself (the supervisor,
+which applied the migrations), and what it started (from its processes.json: each service,
+the embedded NATS, the embedded PostgreSQL with its backends and background workers):
 
 - RSS (VmRSS of /proc/<pid>/status): the pages each process has in memory. Summed over
   processes it counts a shared page once per process sharing it: PostgreSQL's shared buffers
@@ -43,9 +44,9 @@ from forge.embedded.process import free_port
 
 TARGET_MIB = 350.0  # issue 16, PSS summed over every process of the mesh
 SETTLE_S = 5.0
-# Before issue 16's memory work (python -m bench.memory at ac66913, medians of 3), MiB.
+# Before issue 16's memory work (this module run on ac66913's sources, medians of 3), MiB.
 BEFORE_DATE = "2026-12-06"
-BEFORE = {"unique": 285.0, "pss": 255.7, "rss": 473.7}
+BEFORE = {"unique": 315.8, "pss": 270.7, "rss": 524.5}
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -122,11 +123,17 @@ def _children() -> dict[int, list[int]]:
     return out
 
 
+SUPERVISOR = "forge_up"  # `forge up` itself: its own process alone (the rest are its children)
+
+
 def pids_of(roots: dict[str, int]) -> dict[str, list[int]]:
-    """Each named root process with its descendants."""
+    """Each named root process with its descendants (SUPERVISOR without them)."""
     children = _children()
     out = {}
     for name, root in roots.items():
+        if name == SUPERVISOR:
+            out[name] = [root]
+            continue
         pids, todo = [], [root]
         while todo:
             pid = todo.pop()
@@ -163,7 +170,7 @@ def roots_of(state_dir: Path) -> dict[str, int]:
 
 def totals(processes: dict[str, dict[str, float]]) -> dict[str, float]:
     """The whole mesh's RSS, PSS and USS sums, and the services' (Python) part of each."""
-    services = {k: v for k, v in processes.items() if k not in ("nats", "postgres")}
+    services = {k: v for k, v in processes.items() if k not in ("nats", "postgres", SUPERVISOR)}
     out = {}
     for key in ("rss_mib", "pss_mib", "uss_mib"):
         out[key] = round(sum(v[key] for v in processes.values()), 1)
@@ -202,7 +209,7 @@ def idle(state_dir: Path, log: Path, settle_s: float = SETTLE_S) -> dict[str, An
             out.write(line)
             if b"ready at" in line:
                 time.sleep(settle_s)
-                found = sample(roots_of(state_dir))
+                found = sample({SUPERVISOR: proc.pid, **roots_of(state_dir)})
                 break
         proc.send_signal(signal.SIGINT)
         try:
