@@ -22,7 +22,10 @@ from forge.edge.http import Receive, Scope, Send, read_body, respond
 from forge.edge.http_hooks import error_body
 
 # Control characters have no business in a request line or a header value (tab excepted).
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = frozenset([*range(0x09), *range(0x0A, 0x20), 0x7F])
+# Every other byte: `bytes.translate` deleting these leaves only the control characters, a
+# third of a regular expression search's time on a request's headers (issue 16).
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
 # Structural characters and whole strings: strings are skipped in C, so the depth walk visits
 # only brackets (and one match per string).
 _STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
@@ -133,10 +136,10 @@ def check_request(scope: Scope) -> str | None:
         path.decode("utf-8")
     except UnicodeDecodeError:
         return "the path is not valid UTF-8"
-    if _CONTROL.search(path):
+    if _has_control(path):
         return "the path must not contain control characters"
     query = unquote_to_bytes(scope.get("query_string", b""))
-    if _CONTROL.search(query):
+    if _has_control(query):
         return "the query string must not contain control characters"
     try:
         query.decode("utf-8")
@@ -146,15 +149,19 @@ def check_request(scope: Scope) -> str | None:
     # All values at once, joined by a tab (allowed in a value, and no part of any UTF-8
     # sequence, so it neither hides nor makes a problem): one scan and one decode per request.
     values = b"\t".join([value for _, value in headers])
-    if _CONTROL.search(values):
+    if _has_control(values):
         return "header values must not contain control characters"
     try:
         values.decode("utf-8")
     except UnicodeDecodeError:
         return "header values must be valid UTF-8"
-    if sum(1 for name, _ in headers if name == b"authorization") > 1:
+    if [name for name, _ in headers].count(b"authorization") > 1:
         return "send one Authorization header, not several"
     return None
+
+
+def _has_control(raw: bytes) -> bool:
+    return bool(raw.translate(None, _NOT_CONTROL))
 
 
 def gate(app: Any) -> Any:
