@@ -64,3 +64,17 @@ async def test_requests_that_arrive_in_time_are_served_on_one_connection(port: i
         async with asyncio.timeout(5):
             assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
     writer.close()
+
+
+async def test_a_trickle_after_a_served_request_is_cut_off_with_408(port: int) -> None:
+    """The clock of a kept-alive connection's next request runs from its first byte, even
+    though the timer is armed only once a request's headers did not all come at once."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    async with asyncio.timeout(5):
+        assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+    trickle = trickler(writer, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000)
+    async with asyncio.timeout(TIMEOUT_S * 10):
+        received = await read_until_closed(reader, trickle, idle_s=0.1)
+    assert received.startswith(b"HTTP/1.1 408")
+    writer.close()

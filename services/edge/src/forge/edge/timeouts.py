@@ -68,17 +68,26 @@ def header_timeout_protocol(timeout_s: float) -> type[asyncio.Protocol]:
 
     class HeaderTimeoutProtocol(HttpToolsProtocol):
         header_timer: asyncio.TimerHandle | None = None
+        header_pending = False  # a request has begun whose headers are not all here yet
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            if self.header_timer is None:  # not reset by each byte: the clock runs from the first
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            # The clock runs from a request's first byte (not reset by each byte), armed only
+            # when its headers did not all come with that byte: a request whose headers come in
+            # one piece, the usual case, costs no timer (issue 16).
+            if self.header_pending and self.header_timer is None:
                 self._arm()
 
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.header_pending = True
+
         def on_headers_complete(self) -> None:
+            self.header_pending = False
             self._disarm()
             super().on_headers_complete()
             cycle = self.cycle
