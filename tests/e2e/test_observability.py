@@ -92,8 +92,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Ite
         state_dir=state,
         env={
             "FORGE_LOG_FORMAT": "json",
-            # The router writes a debug line per envelope: the line the trace test looks for.
-            "FORGE_ROUTER_LOG_LEVEL": "debug",
+            # The router writes a debug line per envelope: the line the trace test looks for
+            # (in the edge's log when the router runs in the edge's process).
+            f"FORGE_{router_process().upper()}_LOG_LEVEL": "debug",
             "FORGE_EDGE_REQUEST_TIMEOUT_S": "5",
         },
         nats_url=nats.url,
