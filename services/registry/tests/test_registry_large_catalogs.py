@@ -1,6 +1,6 @@
 """Gateways with large catalogs: discovered in streamed pages and stored in batches, announced
-by a paged event whose tools are read page by page; registered whole, or (when discovery,
-storing or announcing fails) not at all."""
+in chunks (and readable page by page); registered whole, or (when discovery, storing or
+announcing fails) not at all."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from forge.core.errors import (
     UPSTREAM_UNAVAILABLE,
     PayloadTooLargeError,
 )
-from forge.proto.catalog import INLINE_TOOLS, TOOLS_PAGE_SIZE
+from forge.proto.catalog import INLINE_TOOLS, TOOLS_CHUNK, TOOLS_PAGE_SIZE
 from forge.proto.envelope import Envelope
 from forge.proto.mcp import Tool
 from forge.registry.app import Registry
@@ -49,18 +49,23 @@ async def test_a_gateway_with_ten_thousand_tools_is_streamed_in_and_announced_pa
     upstream.tools = [Tool(name=f"tool_{n:05d}") for n in range(10_000)]
     upstream.page_size = 700
     gateway = await client("gateways", "create", GATEWAY)
-    [changed] = client.events("tools", "changed")
-    assert changed == {"gateway_id": gateway["id"], "tools": [], "paged": True, "count": 10_000}
+    chunks = client.events("tools", "changed")
+    assert [(c["chunk"], c["final"], c["count"]) for c in chunks] == [
+        (n, n == 9, 10_000) for n in range(10)
+    ]
+    assert len({c["change"] for c in chunks}) == 1
+    assert all(len(c["tools"]) == TOOLS_CHUNK for c in chunks)
     listed = await client("tools", "list")
     assert len(listed) == 10_000
+    announced = {t["id"]: t for c in chunks for t in c["tools"]}
+    assert announced == {t["id"]: t for t in listed}
     paged = await _all_pages(client, gateway["id"])
-    assert paged == sorted(listed, key=lambda t: t["name"])
-    assert len({t["name"] for t in paged}) == 10_000
+    assert {t["id"]: t for t in paged} == announced and len(paged) == 10_000
     # Few tools: the event carries them, as before.
     upstream.tools = upstream.tools[:INLINE_TOOLS]
     await client("gateways", "refresh", {"id": gateway["id"]})
     last = client.events("tools", "changed")[-1]
-    assert "paged" not in last and len(last["tools"]) == INLINE_TOOLS
+    assert "change" not in last and len(last["tools"]) == INLINE_TOOLS
 
 
 async def test_a_streamed_registration_that_fails_half_way_leaves_nothing_behind(
@@ -111,7 +116,8 @@ async def test_a_discovery_larger_than_one_message_may_be_registers_in_pieces(
     gateway = await client("gateways", "create", GATEWAY)
     assert len(await _all_pages(client, gateway["id"])) == 3_000
     await asyncio.sleep(0.2)
-    assert msgspec.json.decode(events[-1])["paged"] is True
+    chunks = [msgspec.json.decode(e) for e in events]
+    assert [c["chunk"] for c in chunks] == [0, 1, 2] and chunks[-1]["final"]
     # The one-message path fails with this bound: the reply is refused as too large.
     upstream.page_size = None
     envelope = Envelope(

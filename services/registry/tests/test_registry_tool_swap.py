@@ -51,9 +51,14 @@ async def test_a_refresh_keeps_ids_counts_changes_and_tells_the_servers_that_los
     assert all(after[f"t{n}"]["id"] == before[f"t{n}"]["id"] for n in range(1, 3000))
     assert after["t1"]["tool"]["description"] == "new"
     assert after["t2"]["updated_at"] == before["t2"]["updated_at"]
-    [announced] = client.events("tools", "changed")[-1:]
-    # 3,000 tools: announced paged, the set read from the registry
-    assert announced == {"gateway_id": gateway["id"], "tools": [], "paged": True, "count": 3000}
+    # 3,000 tools: announced in three chunks of one change
+    chunks = client.events("tools", "changed")[-3:]
+    assert [(c["chunk"], c["final"], c["count"]) for c in chunks] == [
+        (0, 0, 3000),
+        (1, 0, 3000),
+        (2, 1, 3000),
+    ]
+    assert {t["original_name"] for c in chunks for t in c["tools"]} == set(after)
     page = await client("tools", "page", {"gateway_id": gateway["id"]})
     assert page["next"] is None and {t["original_name"] for t in page["tools"]} == set(after)
     changed = [s for s in client.events("servers", "changed") if s["id"] == server["id"]]

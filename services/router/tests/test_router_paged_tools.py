@@ -88,7 +88,8 @@ async def start(bus: MemoryBus) -> Router:
 
 async def paged(bus: MemoryBus, registry: FakeRegistry) -> None:
     count = sum(1 for t in registry.tools if t.gateway_id == "g1")
-    await bus.publish(CHANGED, msgspec.json.encode(ToolsChanged("g1", [], True, count)))
+    event = ToolsChanged("g1", [], paged=True, count=count)
+    await bus.publish(CHANGED, msgspec.json.encode(event))
 
 
 async def test_every_router_reads_a_paged_change_whole_and_lists_it_as_stored(
@@ -164,3 +165,49 @@ async def test_a_router_that_starts_during_a_change_ends_up_as_one_that_followed
     fresh = Router(membus, RouterConfig())
     fresh.ctx.catalog.load(Snapshot(SNAPSHOT.gateways, registry.tools, SNAPSHOT.servers))
     assert held(fresh) == held(running)
+
+
+async def chunked(
+    bus: MemoryBus, records: list[ToolRecord], change: str, skip: int = -1, start: int = 0
+) -> None:
+    """Announce `records` as the registry does a large set: chunks of 1,000 (`skip`: lost),
+    from chunk `start` on."""
+    chunks = [records[i : i + 1000] for i in range(0, len(records), 1000)]
+    for n, chunk in enumerate(chunks):
+        if n == skip or n < start:
+            continue
+        final = n == len(chunks) - 1
+        event = ToolsChanged("g1", chunk, change, n, final, count=len(records))
+        await bus.publish(CHANGED, msgspec.json.encode(event))
+
+
+async def test_a_chunked_change_is_swapped_in_whole_at_its_final_chunk(membus: MemoryBus) -> None:
+    registry = FakeRegistry()
+    await registry.serve(membus)
+    router = await start(membus)
+    registry.tools = tools(2500)
+    await chunked(membus, registry.tools, "c1", skip=2)  # all but the last chunk
+    assert len(router.ctx.catalog.tools_by_id) == len(TOOLS)  # nothing shows half way
+    await chunked(membus, registry.tools, "c1", start=2)
+    await router.pages.settled()
+    assert held(router) == stored(registry)
+    assert registry.pages_read == 0  # the chunks held it all
+
+
+async def test_a_chunk_missed_has_the_set_read_from_the_registry(membus: MemoryBus) -> None:
+    registry = FakeRegistry()
+    await registry.serve(membus)
+    router = await start(membus)
+    registry.tools = tools(2200, "m")
+    await chunked(membus, registry.tools, "c2", skip=1)
+    await router.pages.settled()
+    assert held(router) == stored(registry) and registry.pages_read == 4  # of 700
+    # An inline change between two chunks of another: the chunks' set is read at their end,
+    # from the registry (as the database has it now).
+    registry.pages_read = 0
+    await chunked(membus, tools(3000, "n")[:1000], "c3")
+    registry.tools = tools(3, "s")
+    await membus.publish(CHANGED, msgspec.json.encode(ToolsChanged("g1", registry.tools)))
+    await chunked(membus, tools(3000, "n"), "c3", skip=0)
+    await router.pages.settled()
+    assert held(router) == stored(registry) and registry.pages_read == 1

@@ -168,11 +168,12 @@ MAX_LIST_ENTRIES = 1_000_000
 # The most entries one streamed discovery page carries (`DiscoverPage`), whatever the
 # upstream's own page size: no message holds a whole large list.
 DISCOVER_PAGE_ENTRIES = 1_000
-# A `tools.changed` event carries the gateway's tools up to this many; above, it carries none
-# (`paged`) and the caches fetch them from the registry page by page (`catalog.tools.page`).
+# A `tools.changed` event carries the gateway's tools up to this many; a larger set is
+# announced in chunks of TOOLS_CHUNK tools (`ToolsChanged.chunk`).
 INLINE_TOOLS = 1_000
-# The most tools one `catalog.tools.page` answer holds.
-TOOLS_PAGE_SIZE = 5_000
+TOOLS_CHUNK = 1_000
+# The most tools one `catalog.tools.page` answer holds (fewer when their definitions are large).
+TOOLS_PAGE_SIZE = 10_000
 
 
 class DiscoverCounts(msgspec.Struct, frozen=True):
@@ -270,13 +271,19 @@ class LeanSnapshot(msgspec.Struct, frozen=True):
 
 
 class ToolsChanged(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Event body: the full current tool set of one gateway, or (`paged`: more than
-    INLINE_TOOLS) none of it: a cache then reads the set with `catalog.tools.page`."""
+    """Event body: the full current tool set of one gateway, in one message while it has at
+    most INLINE_TOOLS tools. A larger set comes in chunks: events of one `change` numbered by
+    `chunk` from 0, each of at most TOOLS_CHUNK tools, the last one `final`; a cache swaps the
+    set in at the final chunk, and reads it with `catalog.tools.page` instead when a chunk went
+    missing. `paged`: the event holds none of the tools, a cache reads them that way."""
 
     gateway_id: str
     tools: list[ToolRecord]
+    change: str | None = None
+    chunk: int | None = None
+    final: bool = False
     paged: bool = False
-    count: int | None = None  # how many tools the gateway has (given when paged)
+    count: int | None = None  # how many tools the gateway has (given when chunked or paged)
 
 
 # What a lean cache reads where a tool lists no input schema (MCP requires one).
@@ -322,6 +329,9 @@ class LeanToolsChanged(msgspec.Struct, frozen=True):
 
     gateway_id: str
     tools: list[LeanToolRecord]
+    change: str | None = None
+    chunk: int | None = None
+    final: bool = False
     paged: bool = False
     count: int | None = None
 
@@ -334,8 +344,8 @@ class LeanToolsPage(msgspec.Struct, frozen=True):
 
 
 class ToolsPage(msgspec.Struct, frozen=True):
-    """`catalog.tools.page`: one gateway's tools in name order after `ToolsPageParams.after`;
-    `next` is the name to continue after, None at the end."""
+    """`catalog.tools.page`: one gateway's tools in upstream-name order after
+    `ToolsPageParams.after`; `next` is where to continue (an upstream name), None at the end."""
 
     tools: list[ToolRecord]
     next: str | None = None

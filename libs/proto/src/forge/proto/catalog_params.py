@@ -30,8 +30,9 @@ class IdParams(msgspec.Struct, frozen=True):
 
 
 class ToolsPageParams(msgspec.Struct, frozen=True):
-    """`catalog.tools.page` (a cache following a `paged` tools.changed event): the gateway's
-    (or agent's) tools in name order after the exposed name `after`, at most `limit`."""
+    """`catalog.tools.page` (a cache that missed a chunk of a tools.changed, or follows a
+    `paged` one): the gateway's (or agent's) tools in upstream-name order after `after` (the
+    `next` of the page before; None: from the first), at most `limit`."""
 
     gateway_id: Id
     after: str | None = None

@@ -105,6 +105,7 @@ class Router:
         _INVALIDATED()
         if fetch is not None:
             self.pages.follow(fetch)
+        self.pages.compact_soon()
 
     async def _on_manifest(self, subject: str, data: bytes) -> None:
         self.ctx.hooks.on_manifest(data)
@@ -115,6 +116,7 @@ class Router:
             self.bus, "forge-router", self.config.snapshot_timeout_s, LeanSnapshot
         )
         self.ctx.catalog.load(snapshot)
+        self.pages.compact_soon()
         _INVALIDATED()
         pending, self._pending = self._pending or [], None
         for subject, data in pending:

@@ -114,6 +114,9 @@ class Catalog:
         self._changes = 0
         self._loads = 0
         self._tool_changes: dict[str, int] = {}
+        # A chunked change being received, by gateway: its id, the next chunk's number, the
+        # records so far (None: a chunk went missing, the set is read at the final one).
+        self._chunks: dict[str, tuple[str, int, list[LeanToolRecord] | None]] = {}
 
     @property
     def tools_by_id(self) -> dict[str, LeanToolRecord]:
@@ -162,12 +165,18 @@ class Catalog:
         self._forget()
         self.loaded = True
 
+    def compact(self, most: int = 1000) -> bool:
+        """Compact up to `most` tool records as decoded (ToolIndex.compact); whether more are
+        left. Run in the background after a change: it changes no answer."""
+        return self._tools.compact(most)
+
     def tools_version(self, gateway_id: str) -> tuple[int, int]:
         """What the gateway's latest tools change is (see `tools_fetched`)."""
         return (self._loads, self._tool_changes.get(gateway_id, 0))
 
     def _tools_changed(self, gateway_id: str, gone: bool = False) -> None:
         self._changes += 1
+        self._chunks.pop(gateway_id, None)
         if gone:
             self._tool_changes.pop(gateway_id, None)
         else:
@@ -209,6 +218,8 @@ class Catalog:
             self._tools.replace(gone, [])
         elif entity == "tools" and kind == "changed":
             tools = _TOOLS_CHANGED.decode(data)
+            if tools.change is not None:
+                return self._chunk(tools)
             self._tools_changed(tools.gateway_id)
             if tools.paged:  # the old set stays until the new one is read
                 return tools.gateway_id
@@ -227,6 +238,30 @@ class Catalog:
             self.servers.pop(_DELETED.decode(data).id, None)
         else:
             return None
+        self._forget()
+        return None
+
+    def _chunk(self, tools: LeanToolsChanged) -> str | None:
+        """One chunk of a large gateway's change: kept until the final one swaps the set in;
+        a chunk out of turn (one missed, or heard from the middle on) has the set read from
+        the registry at the final one instead (the gateway id returned, as for `paged`)."""
+        gateway_id, change = tools.gateway_id, tools.change or ""
+        receiving = self._chunks.get(gateway_id)
+        if tools.chunk == 0 or receiving is None or receiving[0] != change:
+            self._tools_changed(gateway_id)  # a new change: what came before is superseded
+            receiving = (change, 0, [] if tools.chunk == 0 else None)
+        _, expected, records = receiving
+        if records is not None and tools.chunk == expected:
+            records.extend(tools.tools)
+        else:
+            records = None
+        if not tools.final:
+            self._chunks[gateway_id] = (change, expected + 1, records)
+            return None
+        self._chunks.pop(gateway_id, None)
+        if records is None:
+            return gateway_id  # the old set stays until the new one is read
+        self._tools.replace(gateway_id, records)
         self._forget()
         return None
 

@@ -24,11 +24,34 @@ def _listed(record: LeanToolRecord) -> LeanTool:
     return msgspec.structs.replace(record.tool, name=record.name)
 
 
+def compacted(record: LeanToolRecord, shared: dict[str | None, str | None]) -> LeanToolRecord:
+    """The record holding nothing of the message it was decoded from (its schemas' bytes
+    copied out of it: a Raw keeps the whole message alive), and one copy of the strings that
+    records share (gateway id, placement, times: a gateway's records are written together)."""
+    tool = record.tool
+    tool = msgspec.structs.replace(
+        tool, inputSchema=tool.inputSchema.copy(), outputSchema=tool.outputSchema.copy()
+    )
+    one = shared.setdefault
+    return msgspec.structs.replace(
+        record,
+        tool=tool,
+        gateway_id=one(record.gateway_id, record.gateway_id),
+        owner=one(record.owner, record.owner),
+        team_id=one(record.team_id, record.team_id),
+        visibility=one(record.visibility, record.visibility),
+        created_at=one(record.created_at, record.created_at),
+        updated_at=one(record.updated_at, record.updated_at),
+    )
+
+
 class ToolIndex:
     def __init__(self, records: Iterable[LeanToolRecord] = ()) -> None:
         self.by_id: dict[str, LeanToolRecord] = {}
         self.by_name: dict[str, LeanToolRecord] = {}
         self._by_gateway: dict[str, list[str]] = {}
+        # Records as decoded, to be `compact`ed (in the background: a change shows at once).
+        self._loose: list[LeanToolRecord] = []
         for record in records:
             self._add(record)
         self.order: list[str] = sorted(self.by_name)
@@ -37,6 +60,22 @@ class ToolIndex:
         self.by_id[record.id] = record
         self.by_name[record.name] = record
         self._by_gateway.setdefault(record.gateway_id, []).append(record.id)
+        self._loose.append(record)
+
+    def compact(self, most: int) -> bool:
+        """Compact up to `most` of the records held as decoded (`compacted`); whether more
+        are left. A record replaced meanwhile is skipped."""
+        chunk = self._loose[-most:]
+        del self._loose[-most:]
+        shared: dict[str | None, str | None] = {}
+        for record in chunk:
+            if self.by_id.get(record.id) is not record:
+                continue
+            lean = compacted(record, shared)
+            self.by_id[record.id] = lean
+            if self.by_name.get(record.name) is record:
+                self.by_name[record.name] = lean
+        return bool(self._loose)
 
     def replace(self, gateway_id: str, records: Iterable[LeanToolRecord]) -> None:
         """Swap one gateway's (or agent's) tools for `records`."""

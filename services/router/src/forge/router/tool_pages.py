@@ -32,6 +32,7 @@ _PAGE = msgspec.json.Decoder(LeanToolsPage)
 _ENC = msgspec.json.Encoder()
 _SUBJECT = subjects.registry(subjects.CATALOG, "tools", "page")
 RETRY_MAX_S = 2.0
+COMPACT_CHUNK = 1000  # records compacted between two turns of the event loop
 
 
 class ToolPages:
@@ -51,6 +52,19 @@ class ToolPages:
         self.principal = Principal(subject=who, is_admin=True)
         self.applied = applied
         self._reading: dict[str, asyncio.Task[None]] = {}
+        self._compacting: asyncio.Task[None] | None = None
+
+    def compact_soon(self) -> None:
+        """Compact the records a change brought (Catalog.compact) in the background, a chunk
+        at a time between other work; once at a time."""
+        if self._compacting is None or self._compacting.done():
+            self._compacting = asyncio.create_task(self._compact())
+
+    async def _compact(self) -> None:
+        while True:
+            if not self.catalog.compact(COMPACT_CHUNK):
+                return
+            await asyncio.sleep(0)  # a turn for requests and events between two chunks
 
     def follow(self, gateway_id: str) -> None:
         """Read the gateway's tools (its paged event was just applied), dropping an older read."""
@@ -70,14 +84,16 @@ class ToolPages:
         return len(self._reading)
 
     async def settled(self) -> None:
-        """Return once no read is in flight (tests, benches)."""
-        while self._reading:
-            await asyncio.gather(*self._reading.values(), return_exceptions=True)
+        """Return once no read is in flight and all is compacted (tests, benches)."""
+        while self._reading or (self._compacting is not None and not self._compacting.done()):
+            tasks = [*self._reading.values(), *([self._compacting] if self._compacting else [])]
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        for task in self._reading.values():
+        tasks = [*self._reading.values(), *([self._compacting] if self._compacting else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._reading.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._reading.clear()
 
     async def _fetch(self, gateway_id: str, version: tuple[int, int]) -> None:
@@ -92,6 +108,7 @@ class ToolPages:
             else:
                 if self.catalog.tools_fetched(gateway_id, version, records):
                     self.applied()
+                    self.compact_soon()
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)

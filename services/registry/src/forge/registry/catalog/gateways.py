@@ -15,7 +15,6 @@ from forge.proto.catalog import (
     INLINE_TOOLS,
     Deleted,
     Gateway,
-    ToolRecord,
     ToolsChanged,
     UpstreamAuth,
 )
@@ -31,6 +30,7 @@ from forge.registry.catalog.operation import (
     offers_changed,
     publish,
     servers_changed,
+    tools_changed,
 )
 from forge.registry.catalog.params import (
     check_endpoint,
@@ -45,14 +45,6 @@ from forge.registry.catalog.params import (
 from forge.registry.catalog.store import MISSING_GATEWAY
 
 log = logging.getLogger("forge.registry")
-
-
-def tools_changed(gateway_id: str, records: list[ToolRecord], count: int) -> ToolsChanged:
-    """The tools.changed event of a gateway with `count` tools: inline while they are few
-    (`records`), else paged (the caches read them from the registry)."""
-    if count > INLINE_TOOLS:
-        return ToolsChanged(gateway_id=gateway_id, tools=[], paged=True, count=count)
-    return ToolsChanged(gateway_id=gateway_id, tools=records)
 
 
 def shown(gateway: Gateway) -> Gateway:
@@ -114,7 +106,9 @@ async def create_gateway(p: CreateGatewayParams, ctx: Context) -> Gateway:
             raise DeadlineExceededError("registering the gateway took past the request's deadline")
         stored = await ctx.store.get_gateway(gateway.id)
         await publish(ctx, "gateways", "changed", stored)
-        await publish(ctx, "tools", "changed", tools_changed(stored.id, records, intake.tools))
+        await tools_changed(
+            ctx, stored.id, records if intake.kept is not None else None, intake.tools
+        )
         await contents_changed(ctx, stored.id, await ctx.store.gateway_contents(stored.id))
         announced = True
     finally:
@@ -268,8 +262,8 @@ async def refresh_gateway(params: IdParams, ctx: Context) -> dict[str, Any]:
         gateway, found = await discover(ctx, gateway, intake)
         replaced = await ctx.store.swapped(conn, gateway, intake.kept, found)
     await publish(ctx, "gateways", "changed", await ctx.store.get_gateway(gateway.id))
-    changed = tools_changed(gateway.id, replaced.tools, replaced.count)
-    await publish(ctx, "tools", "changed", changed)
+    kept = replaced.tools if replaced.count <= INLINE_TOOLS else None
+    await tools_changed(ctx, gateway.id, kept, replaced.count)
     await contents_changed(ctx, gateway.id, replaced.contents)
     await servers_changed(ctx, replaced.servers)
     return {

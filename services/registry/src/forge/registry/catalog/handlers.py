@@ -13,7 +13,7 @@ import msgspec
 from forge.core import claims
 from forge.core.errors import ForbiddenError
 from forge.core.operations import Operation, bare, operation
-from forge.proto.catalog import Snapshot, ToolRecord, ToolsPage
+from forge.proto.catalog import Snapshot, ToolRecord
 from forge.proto.catalog_params import (
     CreateAgentParams,
     CreateGatewayParams,
@@ -45,7 +45,6 @@ from forge.registry.catalog.operation import Context
 from forge.registry.catalog.store import MISSING_TOOL
 
 __all__ = ["OPERATIONS", "Context"]
-_ENC = msgspec.json.Encoder()
 # The most bytes of tools one `catalog.tools.page` answer holds.
 PAGE_BYTES = 8 * 1024 * 1024
 
@@ -66,19 +65,21 @@ async def get_snapshot(params: None, ctx: Context) -> Snapshot:
     return await ctx.store.snapshot()
 
 
-async def tools_page(params: ToolsPageParams, ctx: Context) -> ToolsPage:
-    """A page of one gateway's (or agent's) tools, whoever may see them: for the mesh's own
-    caches, which follow a `paged` tools.changed event with it."""
+async def tools_page(params: ToolsPageParams, ctx: Context) -> dict[str, Any]:
+    """A page of one gateway's (or agent's) tools (a `ToolsPage`, its records passed through
+    as PostgreSQL built them), whoever may see them: for the mesh's own caches, which follow a
+    `paged` tools.changed event with it."""
     if not ctx.principal.is_admin:
         raise ForbiddenError("the tools' pages are for Forge's own services")
-    tools, after = await ctx.store.tools_page(params.gateway_id, params.after, params.limit)
     # Large definitions make fewer tools a page: an answer stays well within what the bus
     # carries in one message.
     budget = min(PAGE_BYTES, claims.MAX_MESSAGE_BYTES // 4)
-    while len(tools) > 1 and len(_ENC.encode(tools)) > budget:
-        tools = tools[: len(tools) // 2]
-        after = tools[-1].name
-    return ToolsPage(tools=tools, next=after)
+    limit = params.limit
+    while True:
+        tools, after = await ctx.store.tools_page(params.gateway_id, params.after, limit)
+        if len(tools) <= budget or limit == 1:
+            return {"tools": msgspec.Raw(tools), "next": after}
+        limit = max(1, limit // 4)
 
 
 def _entries(kind: Kind) -> tuple[Operation[Context], Operation[Context]]:

@@ -195,17 +195,43 @@ async def tools_of(conn: Any, gateway_id: str) -> list[ToolRecord]:
     return await _read(conn, " WHERE gateway_id = $1", gateway_id)
 
 
+# A page of one gateway's tools: their rows, definitions as stored text (never decoded here),
+# in upstream-name order: a range of the (gateway_id, original_name) index, not a sort.
+_PAGE = (
+    "SELECT id, name, original_name, gateway_id, definition::text AS definition, enabled,"
+    " owner, team_id, visibility, created_at, updated_at FROM tools"
+    " WHERE gateway_id = $1 AND original_name > $2 ORDER BY original_name LIMIT $3"
+)
+
+
 async def tools_page(
     conn: Any, gateway_id: str, after: str | None, limit: int
-) -> tuple[list[ToolRecord], str | None]:
-    """Up to `limit` of the gateway's tools in name order after the name `after`, and the name
-    to continue after (None: no more)."""
-    where = " WHERE gateway_id = $1 AND name > $2 ORDER BY name LIMIT $3"
+) -> tuple[bytes, str | None]:
+    """Up to `limit` of the gateway's tools in upstream-name order after the upstream name
+    `after`, as a JSON array of ToolRecords (each definition passed through as PostgreSQL has
+    it: a cache reading a large gateway costs no decode nor re-encode of its tools here), and
+    the upstream name to continue after (None: no more)."""
     # One more than asked says whether another page follows.
-    found = await _read(conn, where, gateway_id, after or "", limit + 1, limited=True)
-    if len(found) <= limit:
-        return found, None
-    return found[:limit], found[limit - 1].name
+    found = await conn.fetch(_PAGE, gateway_id, after or "", limit + 1)
+    more = len(found) > limit
+    at_time = functools.cache(timestamp)  # rows written together share their times
+    records = [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "original_name": row["original_name"],
+            "gateway_id": row["gateway_id"],
+            "tool": msgspec.Raw(row["definition"].encode()),
+            "enabled": row["enabled"],
+            "owner": row["owner"],
+            "team_id": row["team_id"],
+            "visibility": row["visibility"],
+            "created_at": at_time(row["created_at"]),
+            "updated_at": at_time(row["updated_at"]),
+        }
+        for row in found[:limit]
+    ]
+    return _ENC.encode(records), found[limit - 1]["original_name"] if more else None
 
 
 async def count_tools(conn: Any, gateway_id: str) -> int:
@@ -218,26 +244,17 @@ async def all_tools(conn: Any) -> list[ToolRecord]:
     return await _read(conn, "")
 
 
-async def _read(conn: Any, where: str, *args: Any, limited: bool = False) -> list[ToolRecord]:
-    """Both reads in one snapshot of the table (the caller's transaction, else a read-only one);
-    `limited`: `where` orders and limits the rows itself."""
+async def _read(conn: Any, where: str, *args: Any) -> list[ToolRecord]:
+    """Both reads in one snapshot of the table (the caller's transaction, else a read-only one)."""
     if conn.is_in_transaction():
-        return await _both(conn, where, args, limited)
+        return await _both(conn, where, args)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _both(conn, where, args, limited)
+        return await _both(conn, where, args)
 
 
-async def _both(
-    conn: Any, where: str, args: tuple[Any, ...], limited: bool = False
-) -> list[ToolRecord]:
-    if limited:
-        found = await conn.fetch(_TOOL_COLUMNS + where, *args)
-        chosen = "SELECT name, definition FROM tools" + where
-        aggregate = "SELECT coalesce(json_agg(definition ORDER BY name), '[]')::text FROM "
-        definitions = _TOOLS.decode(await conn.fetchval(f"{aggregate}({chosen}) AS page", *args))
-    else:
-        found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
-        definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
+async def _both(conn: Any, where: str, args: tuple[Any, ...]) -> list[ToolRecord]:
+    found = await conn.fetch(_TOOL_COLUMNS + where + " ORDER BY name, id", *args)
+    definitions = _TOOLS.decode(await conn.fetchval(_DEFINITIONS + where, *args))
     at_time = functools.cache(timestamp)  # rows written together share their times
 
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,14 @@ from forge.core import subjects
 from forge.core.bus import Bus
 from forge.core.errors import ServiceUnavailableError
 from forge.core.netguard import NetGuard
-from forge.proto.catalog import INLINE_TOOLS, PromptsChanged, ResourcesChanged, ToolsChanged
+from forge.proto.catalog import (
+    INLINE_TOOLS,
+    TOOLS_CHUNK,
+    PromptsChanged,
+    ResourcesChanged,
+    ToolRecord,
+    ToolsChanged,
+)
 from forge.proto.envelope import Principal
 from forge.registry.catalog.contents import Stored
 from forge.registry.catalog.store import Store
@@ -63,10 +71,32 @@ async def contents_changed(ctx: Context, gateway_id: str, stored: Stored) -> Non
 async def offers_changed(ctx: Context, gateway_id: str) -> None:
     """Announce everything the gateway offers, as stored now."""
     count = await ctx.store.count_tools(gateway_id)
-    if count > INLINE_TOOLS:  # paged: the caches read them from the registry
-        changed = ToolsChanged(gateway_id=gateway_id, tools=[], paged=True, count=count)
-    else:
-        tools = await ctx.store.gateway_tools(gateway_id)
-        changed = ToolsChanged(gateway_id=gateway_id, tools=tools)
-    await publish(ctx, "tools", "changed", changed)
+    records = await ctx.store.gateway_tools(gateway_id) if count <= INLINE_TOOLS else None
+    await tools_changed(ctx, gateway_id, records, count)
     await contents_changed(ctx, gateway_id, await ctx.store.gateway_contents(gateway_id))
+
+
+async def tools_changed(
+    ctx: Context, gateway_id: str, records: list[ToolRecord] | None, count: int
+) -> None:
+    """Announce the gateway's tools: `records` (all of them) in one event while they are at
+    most INLINE_TOOLS, else in chunks of TOOLS_CHUNK read from the database (one snapshot),
+    passed through as PostgreSQL writes them: no message holds a large set, nothing here
+    holds more than a chunk."""
+    if records is not None and len(records) <= INLINE_TOOLS:
+        await publish(ctx, "tools", "changed", ToolsChanged(gateway_id=gateway_id, tools=records))
+        return
+    change = uuid.uuid4().hex
+    subject = subjects.event(subjects.CATALOG, "tools", "changed")
+    chunk = 0
+    async for tools, final in ctx.store.tool_chunks(gateway_id, TOOLS_CHUNK):
+        body = {
+            "gateway_id": gateway_id,
+            "tools": msgspec.Raw(tools),
+            "change": change,
+            "chunk": chunk,
+            "final": final,
+            "count": count,
+        }
+        await ctx.bus.publish(subject, _ENC.encode(body))
+        chunk += 1

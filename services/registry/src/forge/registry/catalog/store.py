@@ -289,9 +289,23 @@ class Store(PooledStore):
         async with self.pool.acquire() as conn:
             return await offers.count_tools(conn, gateway_id)
 
+    async def tool_chunks(self, gateway_id: str, size: int) -> AsyncIterator[tuple[bytes, bool]]:
+        """The gateway's tools as JSON arrays of at most `size` ToolRecords in name order,
+        each with whether it is the last, all read in one snapshot of the table (at least
+        one, perhaps empty)."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                after = None
+                while True:
+                    records, after = await offers.tools_page(conn, gateway_id, after, size)
+                    yield records, after is None
+                    if after is None:
+                        return
+
     async def tools_page(
         self, gateway_id: str, after: str | None, limit: int
-    ) -> tuple[list[ToolRecord], str | None]:
+    ) -> tuple[bytes, str | None]:
+        """`offers.tools_page`: a JSON array of ToolRecords, and the name to go on after."""
         async with self.pool.acquire() as conn:
             return await offers.tools_page(conn, gateway_id, after, limit)
 
