@@ -17,7 +17,8 @@ ENDED: list[bytes] = []  # the last path asked on each connection the client clo
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Per request path: /pieces (chunked, in three writes), /unasked (then bytes nobody asked
-    for), /silent (never answers); the connection is kept alive."""
+    for), /glued (a second answer right after the first), /silent (never answers); the
+    connection is kept alive."""
     path = b""
     while True:
         try:
@@ -40,7 +41,10 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             await asyncio.sleep(0.01)
             writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             await writer.drain()
-        writer.write(b"0\r\n\r\n")
+        end = b"0\r\n\r\n"
+        if path == b"/glued":  # a second answer in the same write as the first one's end
+            end += b"HTTP/1.1 500 Oops\r\nX-Second: yes\r\nContent-Length: 2\r\n\r\nno"
+        writer.write(end)
         if path == b"/unasked":
             await asyncio.sleep(0.01)
             writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
@@ -82,6 +86,18 @@ async def test_bytes_nobody_asked_for_retire_the_connection(peer: str) -> None:
     async with client.post(peer + "/pieces", data=b"{}", headers={}) as response:
         assert await response.read() == b'{"a":"b"}'
     assert client.idle and client.idle[0] is not spoiled
+    client.close()
+
+
+async def test_a_second_answer_in_the_same_read_neither_spoils_the_first_nor_is_kept(
+    peer: str,
+) -> None:
+    client = _client(peer)
+    async with client.post(peer + "/glued", data=b"{}", headers={}) as response:
+        assert await response.read() == b'{"a":"b"}'
+        assert response.status == 200
+        assert response.headers.get("x-second") is None
+    assert client.idle == []
     client.close()
 
 

@@ -128,6 +128,7 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self._fail(UpstreamBadResponseError("the upstream sent a malformed HTTP answer"))
+            self.closed = True  # never reused, even if the answer itself was whole
             if self.transport is not None:
                 self.transport.close()
 
@@ -147,6 +148,12 @@ class _Connection(asyncio.Protocol):
             self._end()
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.complete:
+            # A second answer to one request (in the same read as the first): the status and
+            # headers read are the first's; the connection is not used again.
+            raise UpstreamBadResponseError("the upstream answered more than it was asked")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
