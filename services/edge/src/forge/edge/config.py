@@ -210,4 +210,4 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "apply) and calls it directly; `remote` sends each on the bus to the router service "
             "(docs/decisions/0033-edge-local-routing.md)."
         ),
-    ] = "remote"
+    ] = "local"
