@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from forge.proto.catalog import ToolRecord
-from forge.proto.mcp import Tool
+import msgspec
+
+from forge.proto.catalog import LeanTool, LeanToolRecord
 from forge.router.tool_index import ToolIndex
 
 
 def tool(
     gateway: str, name: str, tool_id: str | None = None, *, enabled: bool = True
-) -> ToolRecord:
-    return ToolRecord(
-        tool_id or f"{gateway}:{name}", f"{gateway}-{name}", name, gateway, Tool(name=name), enabled
+) -> LeanToolRecord:
+    return LeanToolRecord(
+        tool_id or f"{gateway}:{name}",
+        f"{gateway}-{name}",
+        name,
+        gateway,
+        LeanTool(name=name),
+        enabled,
     )
 
 
@@ -45,9 +51,38 @@ def test_a_gateway_swap_changes_its_own_tools_and_keeps_the_order() -> None:
 def test_a_name_taken_over_by_another_gateway_stays_listed_once() -> None:
     # b's event (taking the name a held) arrives before a's (letting it go).
     index = ToolIndex([tool("a", "x", "1")])
-    taken = ToolRecord("2", "a-x", "x", "b", Tool(name="x"))
+    taken = LeanToolRecord("2", "a-x", "x", "b", LeanTool(name="x"))
     index.replace("b", [taken])
     assert walk(index, 5) == ["a-x"] and index.by_name["a-x"] is taken
     index.replace("a", [])
     assert walk(index, 5) == ["a-x"] and index.by_name["a-x"] is taken
     assert set(index.by_id) == {"2"}
+
+
+def test_compacting_keeps_every_record_as_it_lists_and_skips_what_was_replaced() -> None:
+    schema = b'{"type":"object","properties":{"q":{"type":"string"}}}'
+    message = (
+        b"["
+        + b",".join(
+            b'{"id":"%d","name":"a-t%d","original_name":"t%d","gateway_id":"a","tool":{"name":"t%d",'
+            b'"inputSchema":%s},"owner":"me@x","created_at":"2026-01-01T00:00:00.000000Z"}'
+            % (n, n, n, n, schema)
+            for n in range(5)
+        )
+        + b"]"
+    )
+    records = msgspec.json.decode(message, type=list[LeanToolRecord])
+    index = ToolIndex(records)
+    before = {r.id: msgspec.json.encode(r) for r in index.by_id.values()}
+    index.replace("a", [*records[:4], tool("a", "t4", "4")])  # the last one replaced
+    replaced = index.by_id["4"]
+    assert not index.compact(100)  # one chunk: nothing left
+    assert {i: msgspec.json.encode(r) for i, r in index.by_id.items() if i != "4"} == {
+        i: b for i, b in before.items() if i != "4"
+    }
+    # the replaced one stays the replacement (the decoded one before it is not put back)
+    assert msgspec.json.encode(index.by_id["4"]) == msgspec.json.encode(replaced)
+    assert all(index.by_name[r.name] is r for r in index.by_id.values())
+    # The records of a chunk share one copy of what they have in common.
+    assert len({id(r.gateway_id) for r in index.by_id.values() if r.id in "0123"}) == 1
+    assert bytes(index.by_id["0"].tool.inputSchema) == schema
