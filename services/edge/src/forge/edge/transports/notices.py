@@ -29,6 +29,11 @@ _KINDS_OF_ENTITY = {
 }
 
 Listener = Callable[[frozenset[str]], None]
+# A chunk of a large gateway's tools.changed that is not its last (decision 0034): the caches
+# swap the set in at the final chunk, so only that one changes a list. The field is written
+# after the tools, just before `count`, so the message's tail says (nothing is decoded).
+_NOT_FINAL = b'"final":false,'
+_TAIL = 64
 
 
 class Notices:
@@ -57,6 +62,8 @@ class Notices:
         parts = subject.split(".")
         kinds = _KINDS_OF_ENTITY.get(parts[3]) if len(parts) > 3 else None
         if not kinds or not self.listeners:
+            return
+        if parts[3] == "tools" and _NOT_FINAL in data[-_TAIL:]:
             return
         self._pending |= kinds
         if self._timer is None:
