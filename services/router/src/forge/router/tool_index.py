@@ -86,7 +86,9 @@ class ToolIndex:
                 del self.by_name[record.name]
                 gone.add(record.name)
         added = []
+        taken = False  # whether an added name is listed already (another gateway's, say)
         for record in records:
+            taken = taken or record.name in self.by_name
             prior = self.by_id.get(record.id)
             if prior is not None and prior.gateway_id != gateway_id:
                 # Moved to this gateway (not seen in practice): forget it where it was.
@@ -99,7 +101,10 @@ class ToolIndex:
         kept = [n for n in self.order if n not in gone] if gone else self.order
         if added or gone:
             names = set(added)
-            kept = [n for n in kept if n not in names]
+            if taken:
+                kept = [n for n in kept if n not in names]
+            elif kept is self.order:
+                kept = list(kept)
             kept.extend(sorted(names))
             kept.sort()  # two sorted runs: a merge
         self.order = kept
