@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +192,15 @@ def sample(roots: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def idle(state_dir: Path, log: Path, settle_s: float = SETTLE_S) -> dict[str, Any]:
-    """Start `forge up`, wait for ready and `settle_s` more, read every process, stop it."""
+@contextlib.contextmanager
+def forge_up(state_dir: Path, log: Path) -> Iterator[tuple[int, float]]:
+    """Start `forge up` (no demo) on `state_dir`, its output appended to `log`; once its
+    "ready at" line is out, yield its pid and the seconds from exec to that line. Then stop it
+    (SIGINT; its process group killed after 60 s). MeshError if it exits before ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
     env.update(FORGE_STATE_DIR=str(state_dir), FORGE_EDGE_PORT=str(free_port()))
     with open(log, "ab") as out:
+        started = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, "-m", "forge.cli.main", "up"],
             env=env,
@@ -204,22 +210,32 @@ def idle(state_dir: Path, log: Path, settle_s: float = SETTLE_S) -> dict[str, An
             start_new_session=True,
         )
         assert proc.stdout is not None
-        found = None
-        for line in proc.stdout:
-            out.write(line)
-            if b"ready at" in line:
-                time.sleep(settle_s)
-                found = sample({SUPERVISOR: proc.pid, **roots_of(state_dir)})
-                break
-        proc.send_signal(signal.SIGINT)
+        ready_s = None
         try:
-            rest, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            rest, _ = proc.communicate()
-        out.write(rest or b"")
-    if found is None:
+            for line in proc.stdout:
+                out.write(line)
+                if b"ready at" in line:
+                    ready_s = time.monotonic() - started
+                    break
+            if ready_s is not None:
+                yield proc.pid, ready_s
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                rest, _ = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                rest, _ = proc.communicate()
+            out.write(rest or b"")
+    if ready_s is None:
         raise MeshError(f"forge up exited with code {proc.returncode} before ready; see {log}")
+
+
+def idle(state_dir: Path, log: Path, settle_s: float = SETTLE_S) -> dict[str, Any]:
+    """Start `forge up`, wait for ready and `settle_s` more, read every process, stop it."""
+    with forge_up(state_dir, log) as (pid, _):
+        time.sleep(settle_s)
+        found = sample({SUPERVISOR: pid, **roots_of(state_dir)})
     return {"settle_s": settle_s, **found}
 
 

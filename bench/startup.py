@@ -18,8 +18,6 @@ this phase alone.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -104,35 +102,8 @@ def import_time(name: str) -> float:
 
 def forge_up(state_dir: Path, log: Path) -> float:
     """Seconds from exec of `forge up` to its "ready at" line; then it is stopped (SIGINT)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
-    env.update(FORGE_STATE_DIR=str(state_dir), FORGE_EDGE_PORT=str(free_port()))
-    with open(log, "ab") as out:
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "forge.cli.main", "up"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert proc.stdout is not None
-        elapsed = None
-        for line in proc.stdout:
-            out.write(line)
-            if b"ready at" in line:
-                elapsed = time.monotonic() - started
-                break
-        proc.send_signal(signal.SIGINT)
-        try:
-            rest, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            rest, _ = proc.communicate()
-        out.write(rest or b"")
-    if elapsed is None:
-        raise MeshError(f"forge up exited with code {proc.returncode} before ready; see {log}")
-    return elapsed
+    with memory.forge_up(state_dir, log) as (_, ready_s):
+        return ready_s
 
 
 def _summary(values: list[float]) -> dict[str, Any]:
