@@ -112,7 +112,8 @@ def unique_mib(pids: list[int]) -> float | None:
     return round(len(frames - {0}) * _PAGE / 2**20, 1)
 
 
-def _children() -> dict[int, list[int]]:
+def children() -> dict[int, list[int]]:
+    """Every process's children, by parent pid (from /proc/<pid>/stat)."""
     out: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -125,24 +126,25 @@ def _children() -> dict[int, list[int]]:
     return out
 
 
+def tree(root: int, children: dict[int, list[int]]) -> list[int]:
+    """`root` and its descendants, from `children()`."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
 SUPERVISOR = "forge_up"  # `forge up` itself: its own process alone (the rest are its children)
 
 
 def pids_of(roots: dict[str, int]) -> dict[str, list[int]]:
     """Each named root process with its descendants (SUPERVISOR without them)."""
-    children = _children()
-    out = {}
-    for name, root in roots.items():
-        if name == SUPERVISOR:
-            out[name] = [root]
-            continue
-        pids, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            todo.extend(children.get(pid, ()))
-        out[name] = pids
-    return out
+    found = children()
+    return {
+        name: [root] if name == SUPERVISOR else tree(root, found) for name, root in roots.items()
+    }
 
 
 def trees(roots: dict[str, int]) -> dict[str, dict[str, float]]:

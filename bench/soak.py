@@ -102,28 +102,6 @@ def targets(running: Stack) -> dict[str, calls.Target]:
 # ---- what each process holds ------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                raw = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(raw[raw.rfind(")") + 2 :].split()[1])
-            out.setdefault(ppid, []).append(int(entry.name))
-    return out
-
-
-def _tree(root: int, children: dict[int, list[int]]) -> list[int]:
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
-
-
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -143,10 +121,10 @@ def _fds(pid: int) -> int:
 
 def processes(roots: dict[str, int]) -> dict[str, dict[str, float]]:
     """RSS (MB) and open descriptors of each named process tree, and how many processes it has."""
-    children = _children()
+    children = memory.children()
     out = {}
     for name, root in roots.items():
-        pids = _tree(root, children)
+        pids = memory.tree(root, children)
         out[name] = {
             "rss_mb": round(sum(_rss_kb(p) for p in pids) / 1024, 1),
             "pss_mb": round(sum(memory.rollup_kb(p)["pss"] for p in pids) / 1024, 1),
