@@ -40,7 +40,17 @@ class Metrics:
         """One tool call."""
         self.count("tools", tool_id, elapsed_s, ok)
 
-    def count(self, kind: Kind, entity_id: str, elapsed_s: float, ok: bool) -> None:
+    def count(
+        self,
+        kind: Kind,
+        entity_id: str,
+        elapsed_s: float,
+        ok: bool,
+        now: float | None = None,
+        index: int | None = None,
+    ) -> None:
+        """One call of an entity; `now` (the call's end) and `index` (its duration's bucket)
+        when the caller already has them, as `call` has for its two or three entities."""
         batch = self.batches[kind]
         stats = batch.get(entity_id)
         if stats is None:
@@ -52,8 +62,9 @@ class Metrics:
             stats.max_s = elapsed_s
         if stats.min_s is None or elapsed_s < stats.min_s:
             stats.min_s = elapsed_s
-        stats.last_at = time.time()
-        index = bucket_of(elapsed_s)
+        stats.last_at = time.time() if now is None else now
+        if index is None:
+            index = bucket_of(elapsed_s)
         stats.buckets[index] = stats.buckets.get(index, 0) + 1
 
     def call(
@@ -69,10 +80,11 @@ class Metrics:
     ) -> None:
         """One call of an entity, counted for it, the virtual server it came through (if any)
         and the gateway that served it (an A2A agent's tool: the agent, `agent`)."""
-        self.count(kind, entity_id, elapsed_s, ok)
+        now, index = time.time(), bucket_of(elapsed_s)
+        self.count(kind, entity_id, elapsed_s, ok, now, index)
         if server_id is not None:
-            self.count("servers", server_id, elapsed_s, ok)
-        self.count("agents" if agent else "gateways", gateway_id, elapsed_s, ok)
+            self.count("servers", server_id, elapsed_s, ok, now, index)
+        self.count("agents" if agent else "gateways", gateway_id, elapsed_s, ok, now, index)
 
     async def flush(self, bus: Bus) -> None:
         for kind in KINDS:
