@@ -203,6 +203,14 @@ def _incoming_trace(msg: Msg) -> None:
     TRACEPARENT.set(headers.get("traceparent") if headers else None)
 
 
+def overloaded(limit: int) -> OverloadedError:
+    """The refusal of a request past `limit` requests in flight (-32015, retry after a while)."""
+    return OverloadedError(
+        f"this service has {limit} requests in flight, its limit; retry",
+        {"retry_after_s": RETRY_AFTER_S},
+    )
+
+
 _NO_RESPONDERS = "503"  # the status NATS answers a request with when nobody subscribes
 
 # A subscription handled on the read loop itself (`_Client.subscribe_direct`).
@@ -656,11 +664,7 @@ class NatsBus:
         self.refused += 1
         metrics.overload_refused(metrics.subject_label(msg.subject))
         if msg.reply:
-            refusal = OverloadedError(
-                f"this service has {self.max_inflight} requests in flight, its limit; retry",
-                {"retry_after_s": RETRY_AFTER_S},
-            )
-            await self.nc.publish(msg.reply, _error_reply(refusal))
+            await self.nc.publish(msg.reply, _error_reply(overloaded(self.max_inflight)))
 
     async def _answer(self, msg: Msg, handler: RequestHandler) -> None:
         headers = msg.headers or {}

@@ -14,8 +14,7 @@ import logging
 import msgspec
 
 from forge.core import metrics, ops, rpc, service, subjects
-from forge.core.bus import RETRY_AFTER_S, Bus, Headers, NatsBus
-from forge.core.errors import OverloadedError
+from forge.core.bus import Bus, Headers, NatsBus, overloaded
 from forge.core.snapshot import load_snapshot
 from forge.proto.catalog import LeanSnapshot
 from forge.proto.envelope import Envelope
@@ -76,10 +75,7 @@ class Router:
         if self.admitted >= self.config.max_inflight:
             self.refused += 1
             metrics.overload_refused(subjects.ROUTER_RPC)
-            raise OverloadedError(
-                f"this service has {self.config.max_inflight} requests in flight, its limit; retry",
-                {"retry_after_s": RETRY_AFTER_S},
-            )
+            raise overloaded(self.config.max_inflight)
         self.admitted += 1
         return await rpc.call_in_process(
             self._handle, envelope, subjects.ROUTER_RPC, finished=self._release
