@@ -1,8 +1,9 @@
 """Following paged tools.changed events: a large gateway's tools read from the registry.
 
-A gateway with more than INLINE_TOOLS tools is announced without them (`ToolsChanged.paged`,
-decision 0034); its set is read with `catalog.tools.page`, one page after the other (each
-within the step's deadline), then swapped in at once, unless a later change of that gateway's
+A gateway with more than INLINE_TOOLS tools is announced in chunks (decision 0034); a cache
+that missed one of them (or hears an event that holds no tools, `ToolsChanged.paged`) reads the
+set with `catalog.tools.page`, one page after the other (each within the step's deadline), then
+swaps it in at once, unless a later change of that gateway's
 tools came meanwhile: then that change counts (an inline event, a deletion, or the fetch of a
 later paged event, which replaces this one). Until the swap, the gateway's previous tools stay
 listed. A failed read is retried (backed off) until it succeeds or is superseded, so every

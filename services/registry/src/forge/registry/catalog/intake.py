@@ -97,7 +97,7 @@ class Intake:
         if self.kept is not None:
             self.kept.extend(batch)
             if len(self.kept) > INLINE_TOOLS:
-                self.kept = None  # announced paged: the caches read them from the registry
+                self.kept = None  # announced in chunks, read back from the database
         if self._into == "tools":
             await offers.insert_tools(self._conn, self._gateway.id, batch, self._at)
         else:
