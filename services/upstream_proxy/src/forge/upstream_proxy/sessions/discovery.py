@@ -22,9 +22,6 @@ from forge.proto.mcp import Prompt, Resource, ResourceTemplate, Tool
 from forge.upstream_proxy.sessions.pool import Session
 
 log = logging.getLogger("forge.upstream_proxy.sessions.discovery")
-# A misbehaving upstream that hands out cursors forever must not keep discovery busy forever:
-# a list ends at this many entries (pages may be of any size; each has its own deadline).
-MAX_ITEMS = MAX_LIST_ENTRIES
 T = TypeVar("T")
 # Where a streamed discovery's pages go (the caller's answer awaited: flow control).
 Send = Callable[[DiscoverPage], Awaitable[None]]
@@ -70,7 +67,9 @@ class _Lister(Generic[T]):
         items: list[T] = []
         count = 0
         cursor: str | None = None
-        while count < MAX_ITEMS:
+        # An upstream that hands out cursors forever must not keep discovery busy forever: a list
+        # ends at MAX_LIST_ENTRIES (pages may be of any size; each has its own deadline).
+        while count < MAX_LIST_ENTRIES:
             params = b"{}" if cursor is None else _ENC.encode({"cursor": cursor})
             async with _within(page_timeout):
                 data = await session.request(self.method, params)
