@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from forge.embedded import process
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.embedded.postgres import EmbeddedPostgres, quote_ident, start_postgres
 
@@ -64,3 +65,10 @@ def test_postgres_runs_lean_and_takes_settings_on_top(tmp_path: Path) -> None:
             b"postgres: walwriter ",
             b"postgres: autovacuum launcher ",
         }
+
+
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    # A mesh picks a dozen ports before its children bind any: two of them must never be the
+    # same one (500 random picks in the range would repeat one almost surely without the memory).
+    ports = [process.free_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)

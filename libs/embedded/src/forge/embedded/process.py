@@ -56,16 +56,27 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] 
 _PORTS = (20000, 32767)
 
 
+# Ports handed out by this process: a mesh picks a dozen before its children bind any, so a
+# port free a moment ago may already be promised to another of them (EADDRINUSE at start).
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range."""
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range, and not
+    handed out before by this process (until half the range has been)."""
+    if len(_GIVEN) > (_PORTS[1] - _PORTS[0]) // 2:
+        _GIVEN.clear()
     for _ in range(200):
         port = random.randint(*_PORTS)
+        if port in _GIVEN:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _GIVEN.add(port)
+        return port
     with socket.socket() as s:  # the range is full: any free port, as before
         s.bind(("127.0.0.1", 0))
         chosen: int = s.getsockname()[1]
