@@ -20,7 +20,7 @@ from forge.cli.mesh import SERVICES, Mesh
 from forge.cli.tokens import mint
 from forge.embedded.nats import EmbeddedNats, start_nats
 from forge.testing import eventually_sync
-from forge.testing.routing import router_process
+from forge.testing.routing import router_process, upstream_process
 
 CALLS = 5
 FAILED_CALLS = 2
@@ -155,11 +155,16 @@ def test_counters_move_by_exactly_the_calls_made(scene: Scene) -> None:
     assert moved(routing, "forge_rpc_requests_total", **router) == CALLS + FAILED_CALLS
     assert moved(routing, "forge_rpc_errors_total", code="-32602", **router) == FAILED_CALLS
     assert moved(routing, "forge_rpc_duration_seconds_count", **router) == CALLS + FAILED_CALLS
+    # The upstream-proxy's, in the edge's process too with FORGE_EDGE_UPSTREAM=local (the demo
+    # server is a credential-free HTTP gateway): the same series.
+    calling = upstream_process()
     upstream = {"subject": "forge.upstream.*.rpc", "method": "tools/call"}
-    assert moved("upstream_proxy", "forge_rpc_requests_total", **upstream) == CALLS
-    assert moved("upstream_proxy", "forge_rpc_errors_total", **upstream) == 0
-    # The router's round trips to the upstream-proxy, one per successful call.
-    assert moved(routing, "forge_nats_requests_total", subject="forge.upstream.*.rpc") == CALLS
+    assert moved(calling, "forge_rpc_requests_total", **upstream) == CALLS
+    assert moved(calling, "forge_rpc_errors_total", **upstream) == 0
+    # The router's round trips to the upstream-proxy, one per successful call; none when the
+    # edge calls the gateway itself.
+    trips = CALLS if calling == "upstream_proxy" else 0
+    assert moved(routing, "forge_nats_requests_total", subject="forge.upstream.*.rpc") == trips
     mcp = {"route": "/mcp", "method": "POST", "status": "200"}
     assert moved("edge", "forge_http_requests_total", **mcp) == CALLS + FAILED_CALLS
     # Paths no route serves count under one label, whatever they are.
@@ -184,7 +189,7 @@ def test_pools_and_caches_are_reported(scene: Scene) -> None:
     edge = scene.scrape("edge")
     assert value(edge, "forge_cache_entries", cache="edge_identity", kind="users") >= 1
     assert value(edge, "forge_cache_invalidations_total", cache="edge_identity") >= 1
-    proxy = scene.scrape("upstream_proxy")
+    proxy = scene.scrape(upstream_process())
     assert value(proxy, "forge_upstream_sessions", transport="streamablehttp") >= 1
 
 

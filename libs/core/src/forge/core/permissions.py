@@ -91,6 +91,12 @@ TABLE: dict[str, Rights] = {
             # docs/decisions/0033-edge-local-routing.md): the router trusts the edge's principal,
             # so these let the edge cause nothing it could not through the router.
             *_ROUTER_CALLS,
+            # Its local upstream's (FORGE_EDGE_UPSTREAM=local, docs/decisions/
+            # 0035-edge-local-upstream-calls.md): a call's in-flight messages, resource updates,
+            # the retry of a call another replica holds.
+            subjects.stream("*"),
+            subjects.resource_updated("*"),
+            subjects.resume("*"),
         ),
         subscribe=(
             subjects.stream("*"),
@@ -99,6 +105,9 @@ TABLE: dict[str, Rights] = {
             subjects.PLUGINS_MANIFEST,
             subjects.CATALOG_EVENTS,
             subjects.IDENTITY_EVENTS,
+            # Its local upstream's: cancellations of calls in flight, retries of calls held here.
+            subjects.CANCEL_ANY,
+            subjects.resume("*"),
         ),
         buckets=(SESSIONS_REVOKED,),
         logs=(SSE_LOG,),

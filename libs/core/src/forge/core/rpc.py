@@ -134,7 +134,7 @@ async def call_in_process(
             finished()
         raise DeadlineExceededError("the request's deadline passed before it was sent")
     loop = asyncio.get_running_loop()
-    task = loop.create_task(_run_in_process(handler, envelope, where))
+    task = loop.create_task(run_in_process(handler, envelope, where))
     answered: asyncio.Future[None] = loop.create_future()
     task.add_done_callback(lambda done: _done(done, answered, finished))
     expiry = loop.call_later(timeout, _expired, answered)
@@ -163,7 +163,11 @@ def _expired(answered: asyncio.Future[None]) -> None:
         answered.set_result(None)
 
 
-async def _run_in_process(handler: EnvelopeHandler, envelope: Envelope, where: str) -> bytes:
+async def run_in_process(handler: EnvelopeHandler, envelope: Envelope, where: str) -> bytes:
+    """Await `handler(envelope)` as `serve_envelopes(bus, where, handler)` runs it (its metrics,
+    span and error mapping) in the caller's own task, with no wait of its own: for a caller that
+    already is a served request's task, calling a handler that bounds its work by the envelope's
+    deadline (`call_in_process` adds the task and the wait)."""
     if not tracing.enabled():
         return await _run_raising(handler, envelope, where)
     attributes = {

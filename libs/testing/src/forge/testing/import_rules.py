@@ -75,6 +75,14 @@ SERVICE_IMPORTS: dict[tuple[str, str], str] = {
     ("forge.edge.local_router", "forge.router.config"): (
         "the local router's settings, read as the router service reads them (FORGE_ROUTER_*)"
     ),
+    ("forge.edge.local_router", "forge.upstream_proxy.local"): (
+        "FORGE_EDGE_UPSTREAM=local: the upstream-proxy's call path in the edge's process for"
+        " credential-free network gateways (docs/decisions/0035-edge-local-upstream-calls.md)"
+    ),
+    ("forge.edge.local_router", "forge.upstream_proxy.config"): (
+        "the local upstream's settings, read as the upstream-proxy reads them"
+        " (FORGE_UPSTREAM_PROXY_*)"
+    ),
 }
 
 # A service's store modules: `store` (one per database) and `pg`, the pool and migrations they

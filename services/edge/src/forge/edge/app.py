@@ -245,7 +245,7 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
         edge.auth.start()
         stack.push_async_callback(edge.auth.close)  # the last usage batch, before the bus goes
         if router is not None:
-            await local_router.start(stack, edge, router, stop)
+            await local_router.start(stack, edge, router, stop, upstream=config.upstream == "local")
         if config.a2a_grpc_port:  # Forge as an A2A server over gRPC too
             # grpc and the A2A protobufs are imported only when the listener is on.
             from forge.edge import a2a_grpc

@@ -211,3 +211,13 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "(docs/decisions/0033-edge-local-routing.md)."
         ),
     ] = "local"
+    upstream: Annotated[
+        Literal["local", "remote"],
+        doc(
+            "With the router local: `local` makes the calls to gateways with a network "
+            "transport and no stored credential from the edge's process (the upstream-proxy's "
+            "own call path; `FORGE_UPSTREAM_PROXY_*` settings and the SSRF allow list apply); "
+            "stdio gateways and those with credentials still go to the upstream-proxy service, "
+            "as every call does with `remote` (docs/decisions/0035-edge-local-upstream-calls.md)."
+        ),
+    ] = "local"

@@ -16,6 +16,8 @@ from forge.core.bus import Bus
 from forge.edge.state import Edge
 from forge.router.app import Router, embedded
 from forge.router.config import RouterConfig
+from forge.upstream_proxy.config import UpstreamProxyConfig
+from forge.upstream_proxy.local import LocalUpstream
 
 
 def build(bus: Bus) -> Router:
@@ -29,9 +31,21 @@ def loaded(router: Router) -> bool:
 
 
 async def start(
-    stack: contextlib.AsyncExitStack, edge: Edge, router: Router, stop: asyncio.Event
+    stack: contextlib.AsyncExitStack,
+    edge: Edge,
+    router: Router,
+    stop: asyncio.Event,
+    *,
+    upstream: bool,
 ) -> None:
-    """Start `router` and route `edge`'s requests to it; returns once its catalog is loaded."""
+    """Start `router` and route `edge`'s requests to it; returns once its catalog is loaded.
+    With `upstream` (FORGE_EDGE_UPSTREAM=local) the router calls credential-free network
+    gateways from this process (settings as the upstream-proxy reads them)."""
     edge.router_loaded = lambda: loaded(router)
+    if upstream:
+        local = LocalUpstream(router.bus, config.load(UpstreamProxyConfig, "upstream_proxy"))
+        stack.push_async_callback(local.close)  # after the router's own exits: calls end first
+        await local.start()
+        router.ctx.upstream = local.call
     await embedded(stack, router, stop)
     edge.route = router.call

@@ -30,6 +30,11 @@ _STATE = msgspec.json.Decoder(str | None)
 _ENC = msgspec.json.Encoder()
 
 
+# A gateway's answer from this very process, or None for one it does not call itself (the edge's
+# local upstream, FORGE_EDGE_UPSTREAM=local: docs/decisions/0035-edge-local-upstream-calls.md).
+LocalUpstream = Callable[[Envelope, str], Awaitable[bytes | None]]
+
+
 @dataclass
 class Context:
     bus: Bus
@@ -37,6 +42,7 @@ class Context:
     hooks: Hooks
     metrics: Metrics
     page_size: int = field(default=DEFAULT_PAGE_SIZE)
+    upstream: LocalUpstream | None = None
 
 
 Handler = Callable[[Envelope, Context], Awaitable[bytes]]
@@ -77,7 +83,12 @@ def rewrite(params: bytes, key: str, value: object) -> bytes:
 
 
 async def forward(envelope: Envelope, ctx: Context, gateway_id: str) -> bytes:
-    """Send the envelope (method and params as they are) to the gateway's upstream-proxy."""
+    """Send the envelope (method and params as they are) to the gateway's upstream-proxy (or
+    to this process's local upstream, when it calls that gateway itself)."""
+    if ctx.upstream is not None:
+        result = await ctx.upstream(envelope, gateway_id)
+        if result is not None:
+            return result
     try:
         return await rpc.call(
             ctx.bus, subjects.upstream(gateway_id, "rpc"), envelope, margin=UPSTREAM_MARGIN_S

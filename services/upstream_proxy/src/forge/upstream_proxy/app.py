@@ -25,7 +25,7 @@ from forge.upstream_proxy.eras.resume import Resumes
 from forge.upstream_proxy.gateways import Gateways
 from forge.upstream_proxy.handlers import Context, call, discover, serve_pinned
 from forge.upstream_proxy.leases import Leases
-from forge.upstream_proxy.sessions.pool import Pool, transport_of
+from forge.upstream_proxy.sessions.pool import SESSIONS, Pool, transport_of
 from forge.upstream_proxy.transports import updates
 from forge.upstream_proxy.transports.launcher import Launcher
 from forge.upstream_proxy.transports.stdio import StdioSession
@@ -175,13 +175,6 @@ class UpstreamProxy:
         return b'{"result":{"status":"ok"}}'
 
 
-_SESSIONS = (
-    "forge_upstream_sessions",
-    "Upstream sessions this replica holds open, by transport and kind (shared, per_user).",
-    ["transport", "kind"],
-)
-
-
 async def main(
     stop: asyncio.Event, config: UpstreamProxyConfig, inherited_env: Mapping[str, str]
 ) -> None:
@@ -197,7 +190,7 @@ async def main(
         stack.push_async_callback(proxy.release)
         # Start waits for the registry as long as it takes; a SIGTERM meanwhile must still stop.
         starting = asyncio.create_task(proxy.start())
-        metrics.gauge(*_SESSIONS, proxy.pool.sizes)
+        metrics.gauge(*SESSIONS, proxy.pool.sizes)
         started = ops.flag("the gateways are not loaded yet", starting.done)
         await ops.serve(
             stack,

@@ -68,6 +68,14 @@ class Gateways:
         )
         await self.load()
 
+    async def follow(self) -> None:
+        """Follow gateway events without loading the catalog: gateways are fetched when first
+        asked for (a cache of the gateways one process calls, forge.upstream_proxy.local)."""
+        self._pending = None
+        await self.bus.subscribe(
+            subjects.entity_events(subjects.CATALOG, "gateways"), self._on_event
+        )
+
     async def load(self) -> None:
         """Ask the registry for the catalog, retrying with backoff until it answers."""
         snapshot = await load_snapshot(self.bus, "forge-upstream-proxy", self.snapshot_timeout_s)

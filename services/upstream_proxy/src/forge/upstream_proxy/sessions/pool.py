@@ -73,6 +73,13 @@ def _same(held: Gateway, gateway: Gateway) -> bool:
     return held is gateway or identity(held) == identity(gateway)
 
 
+# The gauge of `Pool.sizes`, on the ops port of each process holding a pool.
+SESSIONS = (
+    "forge_upstream_sessions",
+    "Upstream sessions this replica holds open, by transport and kind (shared, per_user).",
+    ["transport", "kind"],
+)
+
 # Per-user sessions kept per gateway; the least recently used is closed beyond this.
 MAX_USER_SESSIONS = 1000
 
