@@ -42,7 +42,8 @@ OPS_PORT = 9464
 EDGE_PORT = 4444
 # Subchart name -> `forge run` name.
 FORGE = {name.replace("_", "-"): name for name in SERVICES}
-DIAL_OUT = {"upstream-proxy", "a2a-bridge", "registry"}  # registry: A2A agent cards
+# registry: A2A agent cards; edge: credential-free upstreams (FORGE_EDGE_UPSTREAM=local), SSO
+DIAL_OUT = {"upstream-proxy", "a2a-bridge", "registry", "edge"}
 # Kinds whose schema is not Kubernetes' own (CRDs); checked by the assertions below instead.
 CRD_KINDS = {"ServiceMonitor", "HTTPRoute"}
 
