@@ -46,6 +46,9 @@ async def start(
         local = LocalUpstream(router.bus, config.load(UpstreamProxyConfig, "upstream_proxy"))
         stack.push_async_callback(local.close)  # after the router's own exits: calls end first
         await local.start()
+        # Its calls' notifications reach this edge's own requests directly, so each comes
+        # before the call's result, as it did on the bus.
+        local.eras.local = edge.stream_here
         router.ctx.upstream = local.call
     await embedded(stack, router, stop)
     edge.route = router.call

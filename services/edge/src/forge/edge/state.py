@@ -75,6 +75,15 @@ class Edge:
     def forget_stream(self, request_id: str) -> None:
         self.waiting.pop(request_id, None)
 
+    def stream_here(self, request_id: str, data: bytes) -> bool:
+        """A `forge.stream.<request_id>` notification from this very process (its local
+        upstream), handed over without the bus: whether a request of that id waits here."""
+        waiter = self.waiting.get(request_id)
+        if waiter is None:
+            return False
+        waiter(data, "")
+        return True
+
     async def _on_stream(self, subject: str, data: bytes, reply: str) -> None:
         # Every replica hears every stream; only the one holding the request acts on it.
         waiter = self.waiting.get(subjects.request_of(subject))

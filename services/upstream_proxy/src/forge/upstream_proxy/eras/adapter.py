@@ -28,7 +28,7 @@ from forge.proto.envelope import Envelope
 from forge.upstream_proxy.eras import mrtr
 from forge.upstream_proxy.eras.deadline import budget
 from forge.upstream_proxy.eras.held import Answered, Held
-from forge.upstream_proxy.eras.inflight import CallCancelledError, Calls, InFlight
+from forge.upstream_proxy.eras.inflight import CallCancelledError, Calls, InFlight, Local
 from forge.upstream_proxy.eras.resume import GATEWAY_HEADER, Resumes, parse
 from forge.upstream_proxy.sessions.pool import Pool, Session, transport_of
 
@@ -55,6 +55,7 @@ class EraAdapter:
         self.calls = calls
         self.resumes = resumes
         self.background: set[asyncio.Task[None]] = set()
+        self.local: Local | None = None  # set in the edge's process (forge.upstream_proxy.local)
 
     async def start(self) -> None:
         """Serve the retries other replicas pass on to the calls held here."""
@@ -94,9 +95,10 @@ class EraAdapter:
         # A modern client's session is the one of its own era (`era` is "modern" then).
         if modern_client and await self.legacy_upstream(envelope, gateway, session):
             # Held, so that a legacy upstream's questions can go to the client as input_required.
-            return await self._held(Held(self.bus, session, envelope, gateway.id), envelope)
+            held = Held(self.bus, session, envelope, gateway.id, self.local)
+            return await self._held(held, envelope)
         # Tracked as `Calls.track` does (inline: this is every call's path).
-        inflight = InFlight(self.bus, envelope)
+        inflight = InFlight(self.bus, envelope, self.local)
         inflight.gateway_id = gateway.id
         by_id = self.calls.by_id
         by_id[envelope.id] = inflight

@@ -19,7 +19,7 @@ from forge.core.errors import (
 )
 from forge.proto.envelope import Envelope
 from forge.proto.jsonrpc import Message, RequestId, error_bytes, result_bytes
-from forge.upstream_proxy.eras.inflight import SERVER_REQUESTS, CallCancelledError, InFlight
+from forge.upstream_proxy.eras.inflight import SERVER_REQUESTS, CallCancelledError, InFlight, Local
 from forge.upstream_proxy.sessions.pool import Session
 from forge.upstream_proxy.transports.call import Reply
 
@@ -64,12 +64,19 @@ class Held:
     the upstream asks the client something first, or raises the call's error.
     """
 
-    def __init__(self, bus: Bus, session: Session, envelope: Envelope, gateway_id: str) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        session: Session,
+        envelope: Envelope,
+        gateway_id: str,
+        local: Local | None = None,
+    ) -> None:
         self.key = ""  # set when it is held for a retry
         self.session = session
         self.gateway_id = gateway_id
         self.principal = envelope.principal.subject
-        self.inflight = InFlight(bus, envelope)
+        self.inflight = InFlight(bus, envelope, local)
         self.inflight.gateway_id = gateway_id
         self.inflight.on_request = self._on_request
         self.asked: dict[str, Question] = {}  # what the client is answering now, by key

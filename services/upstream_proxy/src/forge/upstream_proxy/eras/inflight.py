@@ -38,6 +38,10 @@ log = logging.getLogger("forge.upstream_proxy.eras.inflight")
 T = TypeVar("T")
 # Takes a server-to-client request instead of the stream (a call held for a modern client).
 OnRequest = Callable[[Message, Reply], Awaitable[None]]
+# Hands a notification to a request held by this very process (the edge's local upstream,
+# docs/decisions/0035-edge-local-upstream-calls.md), before the call's result, as the bus
+# would; False when no request of that id waits here (then it goes on the bus).
+Local = Callable[[str, bytes], bool]
 SERVER_REQUESTS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
 _ENC = msgspec.json.Encoder()
 _ERROR = msgspec.json.Decoder(ResponseError)
@@ -51,8 +55,9 @@ class CallCancelledError(Exception):
 class InFlight:
     """One call's link to its client: `forge.stream.<id>` out, `forge.cancel.<id>` in."""
 
-    def __init__(self, bus: Bus, envelope: Envelope) -> None:
+    def __init__(self, bus: Bus, envelope: Envelope, local: Local | None = None) -> None:
         self.bus = bus
+        self.local = local
         self.id = envelope.id
         self.deadline = envelope.deadline
         protocol = envelope.protocol
@@ -133,6 +138,8 @@ class InFlight:
     async def notify(self, raw: bytes) -> None:
         if self.gateway_id:  # task status notifications name tasks as the client knows them
             raw = tasks.tag_notification(raw, self.gateway_id, self.subject)
+        if self.local is not None and self.local(self.id, raw):
+            return
         await self.bus.publish(subjects.stream(self.id), raw)
 
     async def ask_client(self, method: str, request: bytes) -> bytes:
