@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-contextforge", action="store_true", help="skip the side by side with ContextForge"
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up phase")
+    parser.add_argument(
+        "--edge-workers",
+        type=int,
+        default=1,
+        help="the main mesh's edge processes (FORGE_EDGE_WORKERS, default 1)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.warmup = min(args.calls, 100), min(args.duration, 0.5), 20
@@ -103,7 +109,12 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     overload_phase: dict[str, Any] | None = None
     soak_phase: dict[str, Any] | None = None
     contextforge_phase: dict[str, Any] | None = None
-    with stack.running(state_dir, plugins_config=plugin_file, env=overload.env(args)) as running:
+    with stack.running(
+        state_dir,
+        plugins_config=plugin_file,
+        env=overload.env(args),
+        edge_workers=args.edge_workers,
+    ) as running:
         print(f"up in {time.monotonic() - started:.1f} s", flush=True)
         roots = running.pids()
         for era in eras:
@@ -132,6 +143,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         "duration_s": args.duration,
         "warmup": args.warmup,
         "quick": args.quick,
+        "edge_workers": args.edge_workers,
         "eras": eras,
         "upstream": "forge.servers.fastecho --era both",
         "forge_tool": stack.FORGE_TOOL,

@@ -92,13 +92,16 @@ def running(
     log_level: str = "warning",
     plugins_config: Path | None = None,
     env: dict[str, str] | None = None,
+    edge_workers: int = 1,
 ) -> Iterator[Stack]:
     """Start everything, register fastecho as gateway `echo`, and stop it all on the way out.
 
     `plugins_config`: the YAML file the plugin-runner watches (the plugin phase rewrites it).
     `env`: more settings for every service (the tracing phase's OTEL_*).
+    `edge_workers`: the edge's processes (FORGE_EDGE_WORKERS); its CPU is summed over all of
+    them, its children (`Stack.pids`).
     """
-    env = {"FORGE_LOG_LEVEL": log_level, **(env or {})}
+    env = {"FORGE_LOG_LEVEL": log_level, "FORGE_EDGE_WORKERS": str(edge_workers), **(env or {})}
     if plugins_config is not None:
         plugins_config.write_text("plugins: []\n")
         env["FORGE_PLUGIN_RUNNER_PLUGINS_CONFIG"] = str(plugins_config)

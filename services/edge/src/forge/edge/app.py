@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
+import socket
 from typing import Any
 
 import uvicorn
@@ -18,9 +20,9 @@ from starlette.routing import Route, WebSocketRoute
 from forge.core import metrics, ops, service
 from forge.core.bus import Bus, NatsBus
 from forge.core.config import ConfigError
-from forge.core.errors import ForgeError
+from forge.core.errors import ForgeError, InternalError
 from forge.core.sealing import derive_key
-from forge.edge import health, http_hooks, http_metrics, inputs, timeouts
+from forge.edge import health, http_hooks, http_metrics, inputs, timeouts, workers
 from forge.edge.auth import metadata, proxies
 from forge.edge.auth.bearer import Authenticator
 from forge.edge.auth.identity_cache import IdentityCache
@@ -167,7 +169,11 @@ def build_asgi(edge: Edge) -> Any:
 WS_FRAME_SLACK = 1024 * 1024
 
 
-async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
+async def _serve_uvicorn(
+    app: Any, config: EdgeConfig, stop: asyncio.Event, sockets: list[socket.socket] | None
+) -> None:
+    """Serve until `stop`: on `sockets` when given (FORGE_EDGE_WORKERS > 1), else uvicorn binds
+    `host:port` itself."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -193,7 +199,7 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
             ws_ping_timeout=config.ws_ping_interval_s,
         )
     )
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
@@ -201,13 +207,17 @@ async def _serve_uvicorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> N
     stopping.cancel()
 
 
-async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) -> None:
+async def _serve_hypercorn(
+    app: Any, config: EdgeConfig, stop: asyncio.Event, sockets: list[socket.socket] | None
+) -> None:
     # Imported here, at start, only when chosen (FORGE_EDGE_HTTP_SERVER): a third of a second.
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
     hyper = HypercornConfig()
     hyper.bind = [f"{config.host}:{config.port}"]
+    if sockets is not None:  # hypercorn closes what it serves on: copies, ours stay ours
+        hyper.bind = [f"fd://{os.dup(sock.fileno())}" for sock in sockets]
     hyper.accesslog = None
     hyper.errorlog = logging.getLogger("hypercorn.error")
     # hypercorn's keep-alive timer runs until a request's headers are complete: it is the
@@ -219,8 +229,29 @@ async def _serve_hypercorn(app: Any, config: EdgeConfig, stop: asyncio.Event) ->
     await serve(app, hyper, shutdown_trigger=stop.wait)
 
 
-async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
+async def main(
+    stop: asyncio.Event, config: EdgeConfig, worker: workers.Inherited | None = None
+) -> None:
+    """Run the edge until `stop`. With FORGE_EDGE_WORKERS > 1 the first process (`worker`
+    None) binds the port and starts the other workers (`forge.edge.workers`); raises once
+    drained if one of them exited on its own."""
+    if config.workers < 1:
+        raise ConfigError("FORGE_EDGE_WORKERS must be at least 1")
+    index = 0 if worker is None else worker.index
+    config = workers.settings_of(config, index)
+    pool: workers.Workers | None = None
     async with contextlib.AsyncExitStack() as stack:
+        sockets: list[socket.socket] | None = None
+        if worker is not None:
+            workers.watch_parent(worker.parent, stop, config.drain_timeout_s)
+            sockets = workers.adopt(worker.sockets)
+        elif config.workers > 1:
+            sockets = workers.bind(config.host, config.port)
+            pool = workers.Workers(config, stop)
+            stack.push_async_callback(pool.close)  # last: after this process has drained
+            await pool.start(sockets)
+        for sock in sockets or ():
+            stack.callback(sock.close)
         bus = await NatsBus.connect(config.nats_url, "forge-edge")
         stack.push_async_callback(bus.close)
         edge = build_edge(config, bus)
@@ -254,9 +285,15 @@ async def main(stop: asyncio.Event, config: EdgeConfig) -> None:
             stack.push_async_callback(grpc_server.stop, config.drain_timeout_s)
         log.info(
             "edge listening",
-            extra={"url": f"http://{config.host}:{config.port}", "server": config.http_server},
+            extra={
+                "url": f"http://{config.host}:{config.port}",
+                "server": config.http_server,
+                "worker": index,
+            },
         )
         if config.http_server == "uvicorn":
-            await _serve_uvicorn(build_asgi(edge), config, stop)
+            await _serve_uvicorn(build_asgi(edge), config, stop, sockets)
         else:
-            await _serve_hypercorn(build_asgi(edge), config, stop)
+            await _serve_hypercorn(build_asgi(edge), config, stop, sockets)
+    if pool is not None and pool.failed is not None:
+        raise InternalError(f"{pool.failed}: the edge stopped")

@@ -39,6 +39,16 @@ class EdgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         str, doc("The address to listen on (loopback unless an operator decides otherwise).")
     ] = "127.0.0.1"
     port: Annotated[int, doc("The port to listen on.")] = 4444
+    workers: Annotated[
+        int,
+        doc(
+            "Processes serving the port, each a whole edge (its own NATS connection, router, "
+            "caches; `FORGE_EDGE_MAX_INFLIGHT` is per process): the first binds it and starts "
+            "the others, which accept on the same socket. Worker i serves its ops port at "
+            "`FORGE_EDGE_OPS_PORT` + i; the A2A gRPC listener is the first's alone. A worker "
+            "exiting on its own stops the edge (exit 1)."
+        ),
+    ] = 1
     a2a_grpc_port: Annotated[
         int,
         doc(
