@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from forge.core.errors import INVALID_REQUEST, PARSE_ERROR, ForgeError
+from forge.core.errors import INVALID_REQUEST, PARSE_ERROR, ForgeError, PayloadTooLargeError
 from forge.edge import inputs
+from forge.edge.config import EdgeConfig
 from forge.edge.transports.messages import parse
 
 DEPTH = 64
@@ -128,3 +131,98 @@ def test_parse_after_the_check_never_recurses() -> None:
     with pytest.raises(ForgeError):
         inputs.check_json(deep, DEPTH)
         parse(deep)
+
+
+BODY = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+# A timeout no test waits out unless the body never comes (then it is the wait).
+SLOW = EdgeConfig(body_timeout_s=0.05, max_body_bytes=len(BODY))
+SIZED = {"headers": [(b"content-length", str(len(BODY)).encode())]}
+
+
+def arriving(*steps: bytes | Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[Any]]:
+    """An ASGI `receive` that hands out each chunk in turn (the last one ends the body) and
+    awaits each callable on the way: a wait before the next chunk."""
+    chunks = [step for step in steps if isinstance(step, bytes)]
+    pending = list(steps)
+
+    async def receive() -> dict[str, Any]:
+        while pending:
+            step = pending.pop(0)
+            if isinstance(step, bytes):
+                more = step is not chunks[-1]
+                return {"type": "http.request", "body": step, "more_body": more}
+            await step()
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def forever() -> None:
+    await asyncio.Event().wait()
+
+
+async def a_turn() -> None:
+    """One turn of the event loop: the read has to wait, briefly."""
+    await asyncio.sleep(0)
+
+
+async def test_a_body_that_came_with_its_headers_is_read_with_no_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    timers: list[float] = []
+    call_at = loop.call_at
+
+    def recording(when: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        timers.append(when)
+        return call_at(when, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", recording)
+    assert await inputs.read_json(SLOW, SIZED, arriving(BODY)) == BODY
+    assert timers == []
+
+
+async def test_a_body_that_waits_between_its_pieces_is_read_whole() -> None:
+    receive = arriving(BODY[:10], a_turn, BODY[10:20], a_turn, BODY[20:])
+    assert await inputs.read_json(SLOW, SIZED, receive) == BODY
+
+
+@pytest.mark.parametrize(
+    "receive",
+    [arriving(forever, BODY), arriving(BODY[:10], forever, BODY[10:])],
+    ids=["nothing came", "a part came"],
+)
+async def test_a_body_that_stops_arriving_is_a_body_timeout(
+    receive: Callable[[], Awaitable[Any]],
+) -> None:
+    async with asyncio.timeout(5):
+        with pytest.raises(inputs.BodyTimeoutError):
+            await inputs.read_json(SLOW, SIZED, receive)
+
+
+async def test_a_body_over_the_limit_after_a_wait_is_too_large() -> None:
+    receive = arriving(BODY[:10], a_turn, BODY + BODY)
+    with pytest.raises(PayloadTooLargeError):
+        await inputs.read_json(SLOW, {"headers": []}, receive)
+
+
+async def test_a_cancelled_body_read_stops_waiting_for_the_body() -> None:
+    waiting, stopped = asyncio.Event(), asyncio.Event()
+
+    async def held() -> None:
+        waiting.set()
+        try:
+            await forever()
+        finally:
+            stopped.set()
+
+    config = EdgeConfig(body_timeout_s=60)
+    reading = asyncio.create_task(
+        inputs.read_json(config, SIZED, arriving(BODY[:10], held, BODY[10:]))
+    )
+    async with asyncio.timeout(5):
+        await waiting.wait()
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+    assert stopped.is_set()

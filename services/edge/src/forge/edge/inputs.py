@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+import types
+from collections.abc import Coroutine, Generator
+from typing import Any, cast
 from urllib.parse import unquote_to_bytes
 
 import msgspec
@@ -44,14 +46,46 @@ class BodyTimeoutError(InvalidRequestError):
 async def read_json(config: EdgeConfig, scope: Scope, receive: Receive) -> bytes:
     """The request body within the size limit and the body timeout, checked by `check_json`."""
     try:
-        async with asyncio.timeout(config.body_timeout_s):
-            body = await read_body(scope, receive, config.max_body_bytes)
+        body = await _within(
+            config.body_timeout_s, read_body(scope, receive, config.max_body_bytes)
+        )
     except TimeoutError as exc:
         raise BodyTimeoutError(
             f"the request body did not arrive within {config.body_timeout_s:g} s"
         ) from exc
     check_json(body, config.max_json_depth)
     return body
+
+
+async def _within(seconds: float, reading: Coroutine[Any, Any, bytes]) -> bytes:
+    """`await reading` within `seconds`, timed only from its first wait: a body that came with
+    its headers (the usual small POST: the server holds it before the app runs) is read with no
+    timer at all, ~5 us less per request on uvloop (issue 16)."""
+    try:
+        waiting_on = reading.send(None)
+    except StopIteration as done:
+        return cast(bytes, done.value)
+    async with asyncio.timeout(seconds):
+        return await _resumed(reading, waiting_on)
+
+
+@types.coroutine
+def _resumed(coro: Coroutine[Any, Any, bytes], waiting_on: Any) -> Generator[Any, Any, bytes]:
+    """The rest of `coro`, suspended on `waiting_on`, run as the task's own await would: what
+    the task sends or throws (a cancellation: the timeout's) goes on to `coro`."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration as done:
+                return cast(bytes, done.value)
+        else:
+            try:
+                waiting_on = coro.send(sent)
+            except StopIteration as done:
+                return cast(bytes, done.value)
 
 
 async def read_object(
