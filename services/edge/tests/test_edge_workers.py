@@ -74,8 +74,9 @@ class Edge:
 
 
 @pytest.fixture
-def edge(nats_url: str, tmp_path: Path) -> Iterator[Edge]:
-    """An edge of two workers over the real bus, both up (their ops ports answer)."""
+def edge(nats_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Edge]:
+    """An edge of two workers over the real bus, both up (their ops ports answer); uvicorn,
+    or the HTTP server a test names (indirect parameter)."""
     port, ops_port = free_port(), _ops_ports()
     env = clean_env()
     env.update(
@@ -85,6 +86,7 @@ def edge(nats_url: str, tmp_path: Path) -> Iterator[Edge]:
         FORGE_EDGE_PORT=str(port),
         FORGE_EDGE_OPS_PORT=str(ops_port),
         FORGE_EDGE_WORKERS="2",
+        FORGE_EDGE_HTTP_SERVER=getattr(request, "param", "uvicorn"),
         FORGE_LOG_LEVEL="warning",
     )
     log = tmp_path / "edge.log"
@@ -126,6 +128,7 @@ def _health(url: str) -> int:
     return httpx.get(url + "/health", timeout=30).status_code
 
 
+@pytest.mark.parametrize("edge", ["uvicorn", "hypercorn"], indirect=True)
 def test_both_workers_accept_on_the_port_and_sigterm_stops_both(edge: Edge) -> None:
     child = edge.worker()
     for paused in (edge.proc.pid, child):  # one stopped: the other must answer
