@@ -247,11 +247,12 @@ async def main(
             sockets = workers.adopt(worker.sockets)
         elif config.workers > 1:
             sockets = workers.bind(config.host, config.port)
-            pool = workers.Workers(config, stop)
-            stack.push_async_callback(pool.close)  # last: after this process has drained
-            await pool.start(sockets)
         for sock in sockets or ():
             stack.callback(sock.close)
+        if worker is None and sockets is not None:
+            pool = workers.Workers(config, stop)
+            stack.push_async_callback(pool.close)  # unwound once this process has drained
+            await pool.start(sockets)
         bus = await NatsBus.connect(config.nats_url, "forge-edge")
         stack.push_async_callback(bus.close)
         edge = build_edge(config, bus)
