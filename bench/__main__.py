@@ -18,6 +18,7 @@ from bench import (
     overload,
     plugins,
     report,
+    scale,
     scanners,
     soak,
     stack,
@@ -56,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-contextforge", action="store_true", help="skip the side by side with ContextForge"
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up phase")
+    parser.add_argument(
+        "--no-scale", action="store_true", help="skip the scale phase (several edge processes)"
+    )
     parser.add_argument(
         "--edge-workers",
         type=int,
@@ -136,6 +140,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         if not args.no_soak:
             soak_phase = soak.measure(running, args)
         catalog_phase = None if args.no_catalog else catalog.measure(running, args)
+    # A mesh of its own, once the main one is gone: the edge as several processes.
+    scale_phase = None if args.no_scale else scale.measure(args, state_dir / "scale")
     tracing_phase = None if args.no_tracing else tracing.measure(args, state_dir / "tracing")
     config = {
         "calls": args.calls,
@@ -163,6 +169,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         doc["contextforge"] = contextforge_phase
     if catalog_phase is not None:
         doc["catalog"] = catalog_phase
+    if scale_phase is not None:
+        doc["scale"] = scale_phase
     return doc
 
 
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + "\n".join(catalog.lines(doc["catalog"])))
     if "startup" in doc:
         print("\n" + "\n".join(startup.lines(doc["startup"])))
+    if "scale" in doc:
+        print("\n" + "\n".join(scale.lines(doc["scale"])))
     doc["issue16"] = issue16.record(doc)
     summary = issue16.lines(doc)
     if summary:

@@ -45,6 +45,18 @@ def test_a_quick_bench_run_writes_a_record_with_every_phase(tmp_path: Path) -> N
         per_cpu = measured[f"{era}: calls per CPU-second"]
         assert float(per_cpu["measured"].replace(",", "")) > 0
         assert per_cpu["verdict"] in {"met", "MISSED"}
+        # The scale phase's mesh (two edge processes) carries the calls/s target; the main
+        # mesh's one edge process is shown beside it.
+        wide = measured[f"{era}: calls/s @32, 2 edge processes"]
+        assert float(wide["measured"].replace(",", "")) > 0 and wide["verdict"] in {"met", "MISSED"}
+        assert measured[f"{era}: calls/s @32, 1 edge process"]["verdict"] == "-"
+    scale = doc["scale"]
+    assert scale["edge_workers"] == 2
+    for era in ("legacy", "modern"):
+        assert scale["eras"][era]["throughput"]["ok"] > 0
+        assert scale["eras"][era]["throughput"]["errors"] == {}
+        assert scale["eras"][era]["cpu_cores"]["edge"] > 0
+    assert "Scale (2 edge processes" in done.stdout
     # The A2A phase: the echo agent straight and through Forge (MCP and A2A), every call answered.
     a2a = doc["a2a"]
     for side in ("direct", "forge", "forge-a2a"):
