@@ -253,3 +253,135 @@ async def test_a_listen_with_a_malformed_filter_is_invalid_params_before_any_str
     with pytest.raises(InvalidParamsError):
         await streams.listen(edge, Exchange(edge), receive, send, request, caller)
     assert not sent
+
+
+MODERN_CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "t", "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
+}
+MODERN_HEADERS = {
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "t",
+    "accept": "application/json, text/event-stream",
+}
+
+
+class HangingRouter:
+    """A router whose one tool reports progress, then answers only when cancelled."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        self.bus = bus
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def serve(self) -> HangingRouter:
+        async def handle(data: bytes, headers: Headers) -> bytes:
+            envelope = ENVELOPE_DECODER.decode(data)
+            await self.bus.publish(subjects.stream(envelope.id), PROGRESS)
+            self.started.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.cancelled.set()
+            return ok(b"{}")
+
+        await self.bus.serve(subjects.ROUTER_RPC, handle)
+        return self
+
+
+class RawPost:
+    """One MCP POST straight into the edge's ASGI app: what it sent, and a client that leaves
+    (`http.disconnect`) once `leave` is set."""
+
+    def __init__(self, edge: Edge, body: dict[str, Any], headers: dict[str, str]) -> None:
+        self.app = build_asgi(edge)
+        self.body = json.dumps(body).encode()
+        token = "Bearer " + mint(SECRET, "alice")
+        self.headers = [
+            (k.encode(), v.encode())
+            for k, v in {
+                **headers,
+                "authorization": token,
+                "content-type": "application/json",
+            }.items()
+        ]
+        self.sent: list[MutableMapping[str, Any]] = []
+        self.streaming = asyncio.Event()
+        self.leave = asyncio.Event()
+        self._read = False
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._read:
+            self._read = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self.leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        self.sent.append(message)
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            self.streaming.set()
+
+    async def run(self) -> int:
+        """Serve the POST in this task; how many cancels of this task are still pending."""
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/mcp",
+            "raw_path": b"/mcp",
+            "query_string": b"",
+            "headers": self.headers,
+            "client": ("127.0.0.1", 40000),
+        }
+        await self.app(scope, self.receive, self.send)
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+
+async def test_a_modern_client_that_leaves_a_streamed_answer_cancels_the_call_not_the_request() -> (
+    None
+):
+    bus = MemoryBus()
+    router = await HangingRouter(bus).serve()
+    post = RawPost(edge_on(bus), MODERN_CALL, MODERN_HEADERS)
+    serving = asyncio.create_task(post.run())
+    async with asyncio.timeout(5):
+        await post.streaming.wait()  # the progress event went out: the answer is a stream
+        post.leave.set()
+        await router.cancelled.wait()
+        assert await serving == 0  # the request itself ended normally, no cancel left over
+    assert any(subject.startswith("forge.cancel.") for subject, _ in bus.published)
+
+
+async def test_a_request_cancelled_while_its_call_runs_is_cancelled_and_so_is_the_call() -> None:
+    bus = MemoryBus()
+    router = await HangingRouter(bus).serve()
+    post = RawPost(edge_on(bus), MODERN_CALL, MODERN_HEADERS)
+    serving = asyncio.create_task(post.run())
+    async with asyncio.timeout(5):
+        await router.started.wait()
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        await router.cancelled.wait()
+    assert serving.cancelled()
+    assert not any(subject.startswith("forge.cancel.") for subject, _ in bus.published)
+
+
+async def test_a_request_cancelled_after_its_client_left_is_still_cancelled() -> None:
+    bus = MemoryBus()
+    router = await HangingRouter(bus).serve()
+    post = RawPost(edge_on(bus), MODERN_CALL, MODERN_HEADERS)
+    serving = asyncio.create_task(post.run())
+    async with asyncio.timeout(5):
+        await post.streaming.wait()
+        post.leave.set()  # the client's leaving cancels the call ...
+        serving.cancel()  # ... and the request is cancelled as well, before either lands
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        await router.cancelled.wait()
+    assert serving.cancelled()

@@ -112,7 +112,10 @@ class CallStream:
         self.stored = False  # events go to the log
         self.ended = False
         self.gone = False  # the client left (a modern client's leaving is a cancel)
-        self.work: asyncio.Future[bytes] | None = None
+        # What the client's leaving cancels while the call runs: the call's task, or the
+        # request's own (transports.mcp_http), which then sees `cancelled_work`.
+        self.work: asyncio.Future[Any] | None = None
+        self.cancelled_work = False
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._stored_events = 0
@@ -200,8 +203,8 @@ class CallStream:
         await disconnected(self._receive)
         self.gone = True
         if self.owner is None:
-            if self.work is not None:
-                self.work.cancel()
+            if self.work is not None and not self.work.done():
+                self.cancelled_work = self.work.cancel()
             return
         await self._detach()  # the call goes on: its client may resume
 
