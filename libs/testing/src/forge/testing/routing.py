@@ -2,7 +2,8 @@
 machinery in the edge's process) or the router service (`remote`). Tests that look at the
 router's own metrics, logs or spans look there (docs/decisions/0033-edge-local-routing.md); and
 which process calls a gateway with a network transport and no credential: the edge
-(FORGE_EDGE_UPSTREAM=local) or the upstream-proxy (docs/decisions/0035-edge-local-upstream-calls.md)."""
+(FORGE_EDGE_UPSTREAM=local) or the upstream-proxy
+(docs/decisions/0035-edge-local-upstream-calls.md)."""
 
 from __future__ import annotations
 
