@@ -142,3 +142,13 @@ async def client(mesh: Mesh, admin_token: str) -> AsyncIterator[httpx.AsyncClien
     headers = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(base_url=mesh.url, headers=headers, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def authprobe(mesh: Mesh) -> Iterator[str]:
+    """The authprobe upstream's URL: its `whoami` tool says what authenticated the request."""
+    proc, port = start_server(mesh, "forge.servers.authprobe")
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop_process(proc)

@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from forge.cli.demo import start_server
-from forge.cli.mesh import Mesh, stop_process
+from forge.cli.mesh import Mesh
 from forge.testing import eventually_sync
 from forge.testing.routing import upstream_process
 
 UPSTREAM = {"subject": "forge.upstream.*.rpc", "method": "tools/call"}
-
-
-@pytest.fixture(scope="module")
-def probe(mesh: Mesh) -> Iterator[str]:
-    """The authprobe upstream: its `whoami` tool says what authenticated the request."""
-    proc, port = start_server(mesh, "forge.servers.authprobe")
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop_process(proc)
 
 
 def calls_counted(mesh: Mesh, process: str) -> float:
@@ -64,8 +51,10 @@ def whoami(mesh: Mesh, token: str, tool: str) -> dict[str, Any]:
     return seen
 
 
-def registered(mesh: Mesh, token: str, probe: str, auth: dict[str, Any] | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": f"local-{uuid.uuid4().hex[:6]}", "url": probe}
+def registered(
+    mesh: Mesh, token: str, authprobe: str, auth: dict[str, Any] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": f"local-{uuid.uuid4().hex[:6]}", "url": authprobe}
     body["visibility"] = "public"
     if auth is not None:
         body["auth"] = auth
@@ -77,11 +66,11 @@ def registered(mesh: Mesh, token: str, probe: str, auth: dict[str, Any] | None) 
 
 
 def test_the_edge_calls_a_credential_free_gateway_and_the_proxy_one_with_a_credential(
-    mesh: Mesh, admin_token: str, probe: str
+    mesh: Mesh, admin_token: str, authprobe: str
 ) -> None:
     secret = f"upstream-{uuid.uuid4().hex}"
-    plain = registered(mesh, admin_token, probe, None)
-    sealed = registered(mesh, admin_token, probe, {"type": "bearer", "token": secret})
+    plain = registered(mesh, admin_token, authprobe, None)
+    sealed = registered(mesh, admin_token, authprobe, {"type": "bearer", "token": secret})
     headers = {"Authorization": f"Bearer {admin_token}"}
     try:
         before = counts(mesh)

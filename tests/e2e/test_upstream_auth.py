@@ -13,22 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from forge.cli.demo import start_server
-from forge.cli.mesh import Mesh, stop_process
+from forge.cli.mesh import Mesh
 from forge.testing.oauth_server import TOKEN_EXCHANGE, OAuthServer
 
 MODERN = "2026-07-28"
 PASSWORD = "Correct-Horse-Battery-9"
-
-
-@pytest.fixture(scope="module")
-def probe(mesh: Mesh) -> Iterator[str]:
-    """The authprobe upstream: its `whoami` tool says how Forge authenticated to it."""
-    proc, port = start_server(mesh, "forge.servers.authprobe")
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture
@@ -83,7 +72,7 @@ async def new_user(mesh: Mesh, admin_token: str) -> str:
 
 
 async def test_a_user_authorizes_an_upstream_and_their_calls_carry_their_own_token(
-    mesh: Mesh, admin_token: str, probe: str, oauth: OAuthServer
+    mesh: Mesh, admin_token: str, authprobe: str, oauth: OAuthServer
 ) -> None:
     auth = {
         "type": "oauth_authorization_code",
@@ -96,7 +85,7 @@ async def test_a_user_authorizes_an_upstream_and_their_calls_carry_their_own_tok
     name = f"per-user-{uuid.uuid4().hex[:6]}"
     async with rest(mesh, admin_token) as http:
         created = await http.post(
-            "/gateways", json={"name": name, "url": probe, "auth": auth, "visibility": "public"}
+            "/gateways", json={"name": name, "url": authprobe, "auth": auth, "visibility": "public"}
         )
         assert created.status_code == 201, created.text
         gateway = created.json()
@@ -163,7 +152,7 @@ async def _authorize_and_call(
 
 
 async def test_token_exchange_sends_the_upstream_a_token_of_its_own(
-    mesh: Mesh, admin_token: str, probe: str, oauth: OAuthServer
+    mesh: Mesh, admin_token: str, authprobe: str, oauth: OAuthServer
 ) -> None:
     auth = {
         "type": "token_exchange",
@@ -175,7 +164,7 @@ async def test_token_exchange_sends_the_upstream_a_token_of_its_own(
     name = f"exchange-{uuid.uuid4().hex[:6]}"
     async with rest(mesh, admin_token) as http:
         created = await http.post(
-            "/gateways", json={"name": name, "url": probe, "auth": auth, "visibility": "public"}
+            "/gateways", json={"name": name, "url": authprobe, "auth": auth, "visibility": "public"}
         )
         assert created.status_code == 201, created.text
         gateway = created.json()
