@@ -85,16 +85,7 @@ def measure(
     }
     budget = 60.0 + args.duration + args.calls * 0.05
     latency = worker.run(worker.Job(mode="sequential", calls=args.calls, **common), budget)
-    load = worker.run(
-        worker.Job(
-            mode="concurrent",
-            clients=args.concurrency,
-            duration_s=args.duration,
-            watch=roots,
-            **common,
-        ),
-        budget,
-    )
+    load = worker.throughput(target, args, roots, budget)
     return {
         "latency": report.phase_dict(latency),
         "throughput": report.phase_dict(load),

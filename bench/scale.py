@@ -32,18 +32,7 @@ def measure(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             _, forge = running.targets(era)
             stack.wait_callable(forge)
             print(f"measuring {era} forge, {SCALE_WORKERS} edge processes ...", flush=True)
-            job = worker.Job(
-                mode="concurrent",
-                host=forge.host,
-                port=forge.port,
-                request=forge.request,
-                expect=forge.expect,
-                warmup=args.warmup,
-                clients=args.concurrency,
-                duration_s=args.duration,
-                watch=roots,
-            )
-            load = worker.run(job, 60.0 + args.duration)
+            load = worker.throughput(forge, args, roots, 60.0 + args.duration)
             out["eras"][era] = {
                 "throughput": report.phase_dict(load),
                 "cpu_cores": load.cpu_cores,

@@ -6,12 +6,12 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import uvloop
 
-from bench import cpu, loadgen
+from bench import calls, cpu, loadgen
 
 Mode = Literal["sequential", "concurrent"]
 
@@ -126,6 +126,23 @@ def run(job: Job, timeout_s: float) -> Phase:
     if done.returncode != 0:
         raise WorkerError(done.stderr.decode(errors="replace")[-2000:])
     return msgspec.json.decode(done.stdout, type=Phase)
+
+
+def throughput(target: calls.Target, args: Any, watch: dict[str, int], timeout_s: float) -> Phase:
+    """`args.concurrency` connections looping on `target` for `args.duration` seconds (after
+    `args.warmup` calls), the CPU of the `watch` process trees sampled around it."""
+    job = Job(
+        mode="concurrent",
+        host=target.host,
+        port=target.port,
+        request=target.request,
+        expect=target.expect,
+        warmup=args.warmup,
+        clients=args.concurrency,
+        duration_s=args.duration,
+        watch=watch,
+    )
+    return run(job, timeout_s)
 
 
 def main() -> None:

@@ -75,17 +75,15 @@ class Edge:
     def forget_stream(self, request_id: str) -> None:
         self.waiting.pop(request_id, None)
 
-    def stream_here(self, request_id: str, data: bytes) -> bool:
-        """A `forge.stream.<request_id>` notification from this very process (its local
-        upstream), handed over without the bus: whether a request of that id waits here."""
+    def stream_here(self, request_id: str, data: bytes, reply: str = "") -> bool:
+        """A `forge.stream.<request_id>` message to the request of that id waiting here, if one
+        does: from the bus, or from this very process (its local upstream), without the bus."""
         waiter = self.waiting.get(request_id)
         if waiter is None:
             return False
-        waiter(data, "")
+        waiter(data, reply)
         return True
 
     async def _on_stream(self, subject: str, data: bytes, reply: str) -> None:
         # Every replica hears every stream; only the one holding the request acts on it.
-        waiter = self.waiting.get(subjects.request_of(subject))
-        if waiter is not None:
-            waiter(data, reply)
+        self.stream_here(subjects.request_of(subject), data, reply)

@@ -63,15 +63,16 @@ class Gateways:
 
     async def start(self) -> None:
         """Subscribe first, then load: an event racing the snapshot is buffered, not lost."""
-        await self.bus.subscribe(
-            subjects.entity_events(subjects.CATALOG, "gateways"), self._on_event
-        )
+        await self._subscribe()
         await self.load()
 
     async def follow(self) -> None:
         """Follow gateway events without loading the catalog: gateways are fetched when first
         asked for (a cache of the gateways one process calls, forge.upstream_proxy.local)."""
         self._pending = None
+        await self._subscribe()
+
+    async def _subscribe(self) -> None:
         await self.bus.subscribe(
             subjects.entity_events(subjects.CATALOG, "gateways"), self._on_event
         )
